@@ -1,0 +1,56 @@
+// account.h — align a trace with an energy log and attribute every joule.
+//
+// AlignTrace moves event times onto the energy log's clock (DESIGN §3);
+// Attribute splits each domain's energy among the leaves active on that
+// domain's device (§6) and builds the Profile. Conservation — for each domain,
+// nodes plus (idle) equal the measured energy — is checked on every call.
+//
+//   SMG_RETURN_IF_ERROR(AlignTrace(trace, log, AlignOptions{}, &diag));
+//   SMG_ASSIGN_OR_RETURN(Profile p, Attribute(trace, log, AttributeOptions{}));
+#pragma once
+
+#include <cstdint>
+#include <map>
+#include <optional>
+#include <string>
+
+#include "smaragdine/energy_log.h"
+#include "smaragdine/profile.h"
+#include "smaragdine/status.h"
+#include "smaragdine/trace.h"
+
+namespace smaragdine {
+
+struct AlignOptions {
+  // The energy-clock time of the trace's time 0 (--trace-start-ns); for
+  // traces whose times are relative to the profiler's start.
+  std::optional<int64_t> trace_start_ns;
+  // Added to every trace time after any realtime→monotonic mapping is
+  // skipped (--trace-offset-ns): energy_time = trace_time + offset.
+  std::optional<int64_t> trace_offset_ns;
+};
+
+struct AlignResult {
+  std::string description;  // for profile meta: how the mapping was done
+};
+
+// Rewrites the trace's event and step times onto the log's clock. Errors:
+// kNothingMeasurable when the trace needs an anchor it does not have, or when
+// trace and energy log do not overlap (the message gives both spans and the fix).
+Result<AlignResult> AlignTrace(Trace& trace, const EnergyLog& log, const AlignOptions& options);
+
+struct AttributeOptions {
+  std::map<std::string, double> baseline_w;  // --baseline-w, overrides run.json's
+  bool check_conservation = true;
+  double conservation_tolerance = 1e-9;  // relative
+};
+
+// Attributes the log's energy to the trace's nodes. The trace must already be
+// aligned. Errors: kNothingMeasurable when no domain overlaps the trace;
+// kInternal when conservation fails (a bug; the message has the numbers).
+Result<Profile> Attribute(const Trace& trace, const EnergyLog& log, const AttributeOptions& options);
+
+// Student t quantile for a two-sided 95 % interval with `dof` degrees of freedom.
+double StudentT975(int64_t dof);
+
+}  // namespace smaragdine

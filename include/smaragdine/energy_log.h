@@ -1,0 +1,100 @@
+// energy_log.h — energy readings on one clock, per domain, ready to attribute.
+//
+// Two inputs give an EnergyLog: a run directory written by `record`
+// (run.json + energy.csv, DESIGN §7.1) and a plain CSV import (§7.2). Either
+// way the result holds, per domain, a cumulative energy series on the log's
+// clock: counters unwrapped, zero-delta runs coalesced, power integrated.
+//
+//   SMG_ASSIGN_OR_RETURN(EnergyLog log, ReadEnergy("run", EnergyImportOptions{}));
+//   for (size_t d = 0; d < log.domains.size(); ++d)
+//     fmt::print("{}: {} J\n", log.domains[d].name, log.series[d].TotalJ());
+#pragma once
+
+#include <cstdint>
+#include <map>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "smaragdine/diagnostics.h"
+#include "smaragdine/status.h"
+
+namespace smaragdine {
+
+enum class Quantity { kEnergy, kPower };
+enum class Clock { kMonotonic, kRealtime };
+
+const char* ToString(Quantity q);  // "energy" | "power"
+const char* ToString(Clock c);     // "CLOCK_MONOTONIC" | "CLOCK_REALTIME"
+
+struct DomainInfo {
+  std::string name;    // "cpu:0/package", "gpu:0"
+  std::string device;  // "CPU:0", "GPU:0"
+  std::string source;  // "rapl-powercap", "nvml", "csv", "simulated", …
+  Quantity quantity = Quantity::kEnergy;  // what the source delivered
+  double resolution_j = 0;                // 0 when unknown
+  int64_t update_interval_ns = 0;         // 0 when unknown
+  bool modeled = false;                   // true for the CPU-time model, never measured
+};
+
+// Cumulative energy at strictly increasing times. energy_j[0] is 0 and
+// energy_j never decreases. Between two points, power is constant (§6.2).
+struct EnergySeries {
+  std::vector<int64_t> t_ns;
+  std::vector<double> energy_j;
+
+  bool empty() const { return t_ns.size() < 2; }
+  int64_t StartNs() const { return t_ns.empty() ? 0 : t_ns.front(); }
+  int64_t EndNs() const { return t_ns.empty() ? 0 : t_ns.back(); }
+  double TotalJ() const { return energy_j.empty() ? 0.0 : energy_j.back(); }
+  // Cumulative energy at t, linear inside an interval, clamped outside.
+  double EnergyAt(int64_t t_ns) const;
+};
+
+struct ClockSyncPair {
+  int64_t realtime_ns = 0;
+  int64_t monotonic_ns = 0;
+};
+
+struct EnergyLog {
+  std::string path;                  // the run directory or CSV it came from
+  Clock clock = Clock::kMonotonic;   // the clock of every t_ns below
+  std::vector<DomainInfo> domains;
+  std::vector<EnergySeries> series;  // parallel to domains
+  std::vector<ClockSyncPair> clock_sync;  // sorted by monotonic_ns; may be empty
+  std::map<std::string, double> baseline_w;  // domain name → idle power
+  // From run.json when present.
+  std::vector<std::string> command;
+  std::optional<int64_t> pid, exit_code, started_ns, ended_ns;
+  Diagnostics diagnostics;
+};
+
+struct EnergyImportOptions {
+  Clock clock = Clock::kMonotonic;                  // --energy-clock (CSV import only)
+  std::map<std::string, std::string> device_of;     // --device DOMAIN=DEVICE
+};
+
+// Device of a domain when nothing says otherwise: "cpu:N/…" → "CPU:N",
+// "gpu:N…" → "GPU:N"; empty when it cannot be guessed.
+std::string GuessDevice(const std::string& domain);
+
+// Reads a run directory (if `path` is a directory or a run.json) or a CSV file.
+// Errors: kBadInput naming the file and line, for unreadable or malformed input.
+Result<EnergyLog> ReadEnergy(const std::string& path, const EnergyImportOptions& options);
+Result<EnergyLog> ReadRunDirectory(const std::string& dir);
+Result<EnergyLog> ReadEnergyCsv(const std::string& path, const EnergyImportOptions& options);
+// The CSV reader on text already in memory (`name` is used in messages); the fuzz target's entry.
+Result<EnergyLog> ParseEnergyCsv(const std::string& name, std::string_view text,
+                                 const EnergyImportOptions& options);
+
+// Writes a run directory (run.json + energy.csv) — used by `simulate` and,
+// later, by `record`. Energy domains get cumulative energy_j, power domains power_w.
+struct RawReading {
+  int64_t t_ns;
+  uint32_t domain;  // index into domains
+  double value;     // cumulative J for energy domains, W for power domains
+};
+Status WriteRunDirectory(const std::string& dir, const EnergyLog& meta,
+                         const std::vector<RawReading>& readings);
+
+}  // namespace smaragdine

@@ -1,0 +1,116 @@
+// profile.h — the result of accounting: the node tree with energy per domain.
+//
+// A Profile is what `account` writes as profile.json (DESIGN §7.3) and what
+// every report reads. Energies are joules inside the accounting window;
+// node `total` includes its descendants, `self` does not.
+//
+//   SMG_ASSIGN_OR_RETURN(Profile p, ReadProfileJson("profile.json"));
+//   for (const ProfileNode& n : p.nodes)
+//     fmt::print("{:<60} {:10.3f} J\n", n.path, n.TotalJ());
+#pragma once
+
+#include <array>
+#include <cmath>
+#include <cstdint>
+#include <map>
+#include <string>
+#include <vector>
+
+#include "smaragdine/diagnostics.h"
+#include "smaragdine/status.h"
+#include "smaragdine/trace.h"
+
+namespace smaragdine {
+
+struct ProfileDomain {
+  std::string name;
+  std::string device;
+  std::string source;
+  double measured_j = 0;  // energy of this domain inside the window
+  double idle_j = 0;      // the part no leaf was active for
+  double baseline_w = NAN;  // static power, NaN when no baseline was given
+  double static_j = 0;    // baseline_w × window (0 without baseline)
+  bool modeled = false;
+};
+
+// Energy of one node restricted to one phase (per domain index).
+struct PhaseFigures {
+  std::vector<double> self_j;
+  std::vector<double> total_j;
+  int64_t time_ns = 0;
+  int64_t calls = 0;
+  bool empty() const { return calls == 0 && SumOf(total_j) == 0; }
+  static double SumOf(const std::vector<double>& v) {
+    double s = 0;
+    for (double x : v) s += x;
+    return s;
+  }
+};
+
+// Across steps: the node's total energy (all domains) per step.
+struct StepStats {
+  int64_t n = 0;
+  double mean_j = 0;
+  double std_j = 0;   // sample standard deviation (n-1)
+  double ci95_j = 0;  // half-width of the 95 % confidence interval of the mean (Student t)
+};
+
+struct ProfileNode {
+  uint32_t id = 0;
+  int64_t parent = -1;  // -1 for the root
+  std::string name;     // "" for the root
+  std::string path;     // "" for the root
+  NodeKind kind = NodeKind::kScope;
+  std::vector<double> self_j;   // per domain index
+  std::vector<double> total_j;  // per domain index, self plus all descendants
+  std::vector<double> total_static_j;  // the static part of total_j (0 without baseline)
+  // Summed duration of this node's own events (busy time over lanes, like a
+  // profiler's "total" column); a node with no events of its own gets the sum
+  // of its children's.
+  int64_t time_ns = 0;
+  int64_t calls = 0;
+  std::array<PhaseFigures, kPhaseCount> phases;
+  StepStats steps;
+
+  double SelfJ() const { return PhaseFigures::SumOf(self_j); }
+  double TotalJ() const { return PhaseFigures::SumOf(total_j); }
+  // Average power while the node ran: total energy / time (0 when time is 0).
+  double PowerW() const { return time_ns > 0 ? TotalJ() / (time_ns * 1e-9) : 0.0; }
+};
+
+struct ProfileMeta {
+  std::string tool;              // "smaragdine 0.1.0"
+  std::string energy_source;     // path of the run directory or CSV
+  std::vector<std::string> traces;
+  std::string dialect;
+  std::string method;            // "proportional, equal split among concurrently active leaves"
+  std::string alignment;         // how trace time was mapped onto the energy clock, in words
+  std::string clock;             // the energy log's clock
+  int64_t window_start_ns = 0;
+  int64_t window_end_ns = 0;
+  int64_t steps = 0;
+};
+
+struct Profile {
+  ProfileMeta meta;
+  std::vector<ProfileDomain> domains;
+  std::vector<ProfileNode> nodes;  // nodes[0] is the root; parents come before children
+  Diagnostics diagnostics;
+
+  double MeasuredJ() const;
+  double IdleJ() const;
+  // Index of the node with this path, or -1.
+  int64_t Find(const std::string& path) const;
+  std::vector<std::vector<uint32_t>> Children() const;
+};
+
+constexpr const char* kProfileFormat = "smaragdine-profile/1";
+
+// Writes / reads profile.json. Reading rejects another major format version
+// with a message that names it. Errors: kBadInput naming the file.
+Status WriteProfileJson(const Profile& profile, const std::string& path);
+std::string ProfileToJson(const Profile& profile);
+Result<Profile> ReadProfileJson(const std::string& path);
+Result<Profile> ParseProfileJson(const std::string& name, std::string_view text);
+
+}  // namespace smaragdine

@@ -1,0 +1,130 @@
+// trace.h — a framework's per-operation timeline as plain data.
+//
+// A Trace holds lanes (CPU threads, GPU streams), the node hierarchy (paths
+// such as "bert/encoder/layer_3/attention/self/query/MatMul") and events:
+// execution intervals on a lane, each naming its node, phase and step. The
+// dialect readers (TensorFlow 1, TensorFlow 2/JAX, PyTorch Kineto and legacy)
+// fill it from Chrome-trace JSON files.
+//
+//   SMG_ASSIGN_OR_RETURN(Trace t, ReadTraces({"step.pt.trace.json.gz"}, {}));
+//   for (const Event& e : t.events)
+//     fmt::print("{} {}ns\n", t.nodes.Path(e.node), e.end_ns - e.start_ns);
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <string_view>
+#include <unordered_map>
+#include <vector>
+
+#include "smaragdine/diagnostics.h"
+#include "smaragdine/status.h"
+
+namespace smaragdine {
+
+enum class Phase : uint8_t { kForward = 0, kBackward = 1, kOptimizer = 2, kOther = 3 };
+constexpr int kPhaseCount = 4;
+const char* ToString(Phase p);  // "forward", "backward", "optimizer", "other"
+
+enum class NodeKind : uint8_t { kScope = 0, kOp = 1, kKernel = 2 };
+const char* ToString(NodeKind k);  // "scope", "op", "kernel"
+
+using NodeId = uint32_t;
+constexpr NodeId kRootNode = 0;
+
+// The hierarchy as a trie of names. Node 0 is the unnamed root; a path is the
+// names from the root's child down, joined with '/'. Not thread-safe.
+class NodeTable {
+ public:
+  NodeTable();
+  // The child `name` of `parent`, created if absent. Creating with kOp/kKernel,
+  // or asking again with kOp/kKernel for a node created as a scope, makes it
+  // that kind (an op that has nested ops stays an op).
+  NodeId Child(NodeId parent, std::string_view name, NodeKind kind);
+  // Splits `path` on '/' (empty parts skipped) under `parent`; intermediate
+  // nodes are scopes, the last one gets `leaf_kind`.
+  NodeId InternPath(std::string_view path, NodeKind leaf_kind, NodeId parent = kRootNode);
+  // kRootNode's id is never returned for a miss: returns -1 cast, i.e. kNoNode.
+  NodeId Find(std::string_view path) const;
+  static constexpr NodeId kNoNode = 0xffffffffu;
+
+  size_t size() const { return names_.size(); }
+  const std::string& Name(NodeId id) const { return names_[id]; }
+  NodeId Parent(NodeId id) const { return parents_[id]; }
+  NodeKind Kind(NodeId id) const { return kinds_[id]; }
+  int Depth(NodeId id) const;
+  std::string Path(NodeId id) const;
+
+ private:
+  struct KeyHash {
+    size_t operator()(const std::pair<NodeId, std::string>& k) const;
+  };
+  std::vector<std::string> names_;
+  std::vector<NodeId> parents_;
+  std::vector<NodeKind> kinds_;
+  std::unordered_map<std::pair<NodeId, std::string>, NodeId, KeyHash> index_;
+};
+
+struct Lane {
+  std::string device;  // "CPU:0" or "GPU:<index>" — what the energy domains name
+  std::string name;    // for people: "thread 1234", "stream 7", "/device:GPU:0/stream:all"
+};
+
+// One execution interval. Times are ns on the trace's time base until
+// alignment moves them onto the energy log's clock. Events on one lane nest;
+// attribution repairs partial overlaps and counts them.
+struct Event {
+  int64_t start_ns = 0;
+  int64_t end_ns = 0;
+  NodeId node = kRootNode;
+  uint32_t lane = 0;
+  int32_t step = -1;  // index into Trace::steps, -1 when outside any step
+  Phase phase = Phase::kOther;
+};
+
+struct Step {
+  std::string name;  // "ProfilerStep#6", "step 0"
+  int64_t start_ns = 0;
+  int64_t end_ns = 0;
+};
+
+// What the timestamps in a trace mean.
+enum class TimeBase {
+  kRealtime,   // ns since the Unix epoch (CLOCK_REALTIME)
+  kMonotonic,  // ns on CLOCK_MONOTONIC (live LibTorch, simulate's own traces)
+  kRelative,   // ns since the profiler started: needs an anchor to align
+};
+const char* ToString(TimeBase b);
+
+struct Trace {
+  std::string dialect;                // "tf1", "tf2", "pytorch", "pytorch-legacy"
+  std::vector<std::string> sources;   // files it was read from
+  TimeBase time_base = TimeBase::kRealtime;
+  std::vector<Lane> lanes;
+  NodeTable nodes;
+  std::vector<Event> events;
+  std::vector<Step> steps;
+  Diagnostics diagnostics;
+};
+
+enum class TraceFormat { kAuto, kTf1, kTf2, kPytorch, kPytorchLegacy };
+// Parses "auto", "tf1", "tf2", "pytorch", "pytorch-legacy".
+Result<TraceFormat> ParseTraceFormat(std::string_view s);
+
+struct TraceReadOptions {
+  TraceFormat format = TraceFormat::kAuto;  // --format; kAuto detects from content
+};
+
+// Reads one Chrome-trace JSON file (plain or gzip). Errors: kBadInput naming
+// the file and byte offset (invalid JSON/gzip, unknown dialect, no events).
+Result<Trace> ReadTrace(const std::string& path, const TraceReadOptions& options);
+// Reads several files into one trace: nodes merged by path, lanes by device and
+// name. Files without steps of their own (TF1: one file per session.run) each
+// become one step, in the order given.
+Result<Trace> ReadTraces(const std::vector<std::string>& paths, const TraceReadOptions& options);
+// The reader on bytes already in memory (decompressed if gzip); `name` is used
+// in messages. The fuzz target's entry.
+Result<Trace> ParseTrace(const std::string& name, std::string_view bytes,
+                         const TraceReadOptions& options);
+
+}  // namespace smaragdine

@@ -1,0 +1,57 @@
+#include <algorithm>
+#include <cstdio>
+
+#include <fmt/format.h>
+
+#include "cli/command.h"
+
+namespace smaragdine::cli {
+
+std::vector<RegisteredCommand>& Registry() {
+  static std::vector<RegisteredCommand> commands;
+  return commands;
+}
+
+CommandRegistration::CommandRegistration(std::string name, int order, AddCommandFn add) {
+  Registry().push_back({std::move(name), order, std::move(add)});
+}
+
+int PrintError(const Error& error) {
+  fmt::print(stderr, "smaragdine: error: {}\n", error.ToString());
+  return error.ExitCode();
+}
+
+void PrintDiagnostics(const Diagnostics& diagnostics) {
+  for (const auto& w : diagnostics.warnings()) fmt::print(stderr, "smaragdine: warning: {}\n", w);
+  if (diagnostics.counts().empty()) return;
+  fmt::print(stderr, "diagnostics:\n");
+  for (const auto& [name, n] : diagnostics.counts()) fmt::print(stderr, "  {:<48} {}\n", name, n);
+}
+
+}  // namespace smaragdine::cli
+
+int main(int argc, char** argv) {
+  using namespace smaragdine::cli;
+  CLI::App app{
+      "Smaragdine: tensor-aware energy accounting for deep-learning programs.\n"
+      "Attributes measured energy (RAPL, NVML, CSV logs) to the operations of a\n"
+      "TensorFlow or PyTorch trace and rolls it up the model's scope hierarchy.\n\n"
+      "  smaragdine account --energy RUN --trace TRACE.json.gz -o profile.json\n"
+      "  smaragdine report profile.json --depth 4\n",
+      "smaragdine"};
+  app.set_version_flag("--version", std::string("smaragdine ") + SMARAGDINE_VERSION);
+  app.require_subcommand(1);
+  int exit_code = 0;
+  auto commands = Registry();
+  std::stable_sort(commands.begin(), commands.end(),
+                   [](const auto& a, const auto& b) { return a.order < b.order; });
+  for (auto& c : commands) c.add(app, exit_code);
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::ParseError& e) {
+    int rc = app.exit(e);
+    // CLI11 returns 0 for --help/--version; usage errors are exit status 1 (DESIGN §8).
+    return rc == 0 ? 0 : 1;
+  }
+  return exit_code;
+}

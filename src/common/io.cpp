@@ -1,0 +1,129 @@
+#include "common/io.h"
+
+#include <fcntl.h>
+#include <unistd.h>
+#include <zlib.h>
+
+#include <cerrno>
+#include <cstdio>
+#include <cstring>
+#include <fstream>
+#include <sstream>
+
+#include <fmt/format.h>
+
+namespace smaragdine {
+
+bool LooksGzipped(std::string_view bytes) {
+  return bytes.size() >= 2 && static_cast<unsigned char>(bytes[0]) == 0x1f &&
+         static_cast<unsigned char>(bytes[1]) == 0x8b;
+}
+
+Result<std::string> Gunzip(const std::string& name, std::string_view bytes) {
+  z_stream zs{};
+  // 16 + MAX_WBITS: expect a gzip header (not raw zlib).
+  if (inflateInit2(&zs, 16 + MAX_WBITS) != Z_OK) return Internal("zlib: inflateInit2 failed");
+  std::string out;
+  out.resize(std::max<size_t>(bytes.size() * 4, 1 << 16));
+  zs.next_in = reinterpret_cast<Bytef*>(const_cast<char*>(bytes.data()));
+  zs.avail_in = static_cast<uInt>(bytes.size());
+  size_t produced = 0;
+  int rc = Z_OK;
+  while (true) {
+    if (produced == out.size()) out.resize(out.size() * 2);
+    zs.next_out = reinterpret_cast<Bytef*>(out.data() + produced);
+    zs.avail_out = static_cast<uInt>(out.size() - produced);
+    rc = inflate(&zs, Z_NO_FLUSH);
+    produced = out.size() - zs.avail_out;
+    if (rc == Z_STREAM_END) {
+      // Concatenated gzip members are legal; continue with the next one.
+      if (zs.avail_in > 0 && LooksGzipped(std::string_view(
+                                 reinterpret_cast<const char*>(zs.next_in), zs.avail_in))) {
+        inflateReset(&zs);
+        continue;
+      }
+      break;
+    }
+    if (rc == Z_OK) continue;
+    if (rc == Z_BUF_ERROR && zs.avail_in == 0) {
+      size_t offset = bytes.size();
+      inflateEnd(&zs);
+      return BadInput(name, "truncated gzip data (the file ends inside the compressed stream)",
+                      -1, static_cast<int64_t>(offset));
+    }
+    if (rc == Z_BUF_ERROR) continue;  // output full: grow and go on
+    size_t offset = bytes.size() - zs.avail_in;
+    std::string why = zs.msg ? zs.msg : "corrupt data";
+    inflateEnd(&zs);
+    return BadInput(name, fmt::format("corrupt gzip data: {}", why), -1,
+                    static_cast<int64_t>(offset));
+  }
+  inflateEnd(&zs);
+  out.resize(produced);
+  return out;
+}
+
+Result<std::string> ReadFileMaybeGzip(const std::string& path) {
+  std::FILE* f = std::fopen(path.c_str(), "rb");
+  if (!f) return BadInput(path, fmt::format("cannot open: {}", std::strerror(errno)));
+  std::string data;
+  char buf[1 << 16];
+  size_t n;
+  while ((n = std::fread(buf, 1, sizeof buf, f)) > 0) data.append(buf, n);
+  bool failed = std::ferror(f);
+  int err = errno;
+  std::fclose(f);
+  if (failed) return BadInput(path, fmt::format("cannot read: {}", std::strerror(err)));
+  if (LooksGzipped(data)) return Gunzip(path, data);
+  return data;
+}
+
+Status WriteFileAtomic(const std::string& path, std::string_view contents) {
+  std::string tmp = path + ".tmp." + std::to_string(getpid());
+  int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+  if (fd < 0)
+    return Error{ErrorCode::kBadInput, fmt::format("cannot write: {}", std::strerror(errno)), path};
+  size_t done = 0;
+  while (done < contents.size()) {
+    ssize_t w = ::write(fd, contents.data() + done, contents.size() - done);
+    if (w < 0) {
+      if (errno == EINTR) continue;
+      int err = errno;
+      ::close(fd);
+      ::unlink(tmp.c_str());
+      return Error{ErrorCode::kBadInput, fmt::format("cannot write: {}", std::strerror(err)), path};
+    }
+    done += static_cast<size_t>(w);
+  }
+  ::close(fd);
+  if (::rename(tmp.c_str(), path.c_str()) != 0) {
+    int err = errno;
+    ::unlink(tmp.c_str());
+    return Error{ErrorCode::kBadInput, fmt::format("cannot rename into place: {}", std::strerror(err)), path};
+  }
+  return {};
+}
+
+std::string JsonQuote(std::string_view s) {
+  std::string out;
+  out.reserve(s.size() + 2);
+  out.push_back('"');
+  for (char c : s) {
+    switch (c) {
+      case '"': out += "\\\""; break;
+      case '\\': out += "\\\\"; break;
+      case '\n': out += "\\n"; break;
+      case '\r': out += "\\r"; break;
+      case '\t': out += "\\t"; break;
+      default:
+        if (static_cast<unsigned char>(c) < 0x20)
+          out += fmt::format("\\u{:04x}", static_cast<unsigned>(c));
+        else
+          out.push_back(c);
+    }
+  }
+  out.push_back('"');
+  return out;
+}
+
+}  // namespace smaragdine

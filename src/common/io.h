@@ -1,0 +1,24 @@
+// io.h — reading and writing whole files, with gzip detected by magic bytes.
+#pragma once
+
+#include <string>
+#include <string_view>
+
+#include "smaragdine/status.h"
+
+namespace smaragdine {
+
+// Reads a file; if it starts with the gzip magic (1f 8b) it is inflated.
+// Errors: kBadInput naming the file (missing, unreadable, corrupt or truncated gzip).
+Result<std::string> ReadFileMaybeGzip(const std::string& path);
+// Inflates gzip bytes already in memory (`name` for messages).
+Result<std::string> Gunzip(const std::string& name, std::string_view bytes);
+bool LooksGzipped(std::string_view bytes);
+
+// Writes atomically: to a temporary file beside `path`, then rename.
+Status WriteFileAtomic(const std::string& path, std::string_view contents);
+
+// JSON string literal with quotes and escapes, for hand-written JSON output.
+std::string JsonQuote(std::string_view s);
+
+}  // namespace smaragdine
