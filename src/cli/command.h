@@ -12,9 +12,11 @@
 
 #include <functional>
 #include <string>
+#include <vector>
 
 #include <CLI/CLI.hpp>
 
+#include "smaragdine/diagnostics.h"
 #include "smaragdine/status.h"
 
 namespace smaragdine::cli {
