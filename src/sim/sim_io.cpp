@@ -1,0 +1,144 @@
+// Simulation results as files (trace, run directory, truth.json) and as an
+// in-memory EnergyLog.
+#include <filesystem>
+#include <set>
+
+#include <fmt/format.h>
+
+#include "common/io.h"
+#include "sim/model.h"
+#include "smaragdine/simulate.h"
+
+namespace smaragdine {
+
+namespace {
+
+bool Under(const std::string& path, const std::string& prefix) {
+  return path == prefix ||
+         (path.size() > prefix.size() && path.compare(0, prefix.size(), prefix) == 0 &&
+          path[prefix.size()] == '/');
+}
+
+template <typename F>
+double SumUnder(const SimTruth& t, const std::string& prefix, F f) {
+  double s = 0;
+  for (auto it = t.nodes.lower_bound(prefix); it != t.nodes.end(); ++it) {
+    if (!Under(it->first, prefix)) {
+      // Paths sharing the prefix but not under it ("model/layer_1" vs "model/layer_10")
+      // interleave in the map's order; stop only past every string starting with prefix.
+      if (it->first.compare(0, prefix.size(), prefix) != 0) break;
+      continue;
+    }
+    s += f(it->second);
+  }
+  return s;
+}
+
+std::string DomainMap(const std::vector<std::string>& names, const std::vector<double>& v) {
+  std::string out = "{";
+  for (size_t d = 0; d < names.size(); ++d)
+    out += fmt::format("{}{}: {:.17g}", d ? ", " : "", JsonQuote(names[d]), d < v.size() ? v[d] : 0.0);
+  return out + "}";
+}
+
+}  // namespace
+
+double SimTruth::SelfJ(const std::string& path, size_t d) const {
+  auto it = nodes.find(path);
+  return it == nodes.end() || d >= it->second.self_j.size() ? 0.0 : it->second.self_j[d];
+}
+
+double SimTruth::TotalJ(const std::string& path, size_t d) const {
+  return SumUnder(*this, path, [d](const SimTruthNode& n) { return n.self_j[d]; });
+}
+
+double SimTruth::TotalToleranceJ(const std::string& path, size_t d) const {
+  return SumUnder(*this, path, [d](const SimTruthNode& n) { return n.tolerance_j[d]; });
+}
+
+double SimTruth::TotalPhysicalJ(const std::string& path, size_t d) const {
+  return SumUnder(*this, path, [d](const SimTruthNode& n) { return n.physical_j[d]; });
+}
+
+std::string TruthToJson(const SimTruth& t) {
+  std::string out = "{\n  \"format\": \"smaragdine-sim-truth/1\",\n";
+  out += "  \"model\": \"DESIGN §6: power of each slice split equally among the innermost events "
+         "of the device's lanes; no event active: (idle). Exact, no sampling.\",\n";
+  out += fmt::format("  \"window_start_ns\": {},\n  \"window_end_ns\": {},\n  \"aligned\": {},\n",
+                     t.window_start_ns, t.window_end_ns, t.aligned ? "true" : "false");
+  out += "  \"domains\": [";
+  for (size_t d = 0; d < t.domains.size(); ++d) {
+    out += fmt::format(
+        "{}\n    {{\"name\": {}, \"measured_j\": {:.17g}, \"idle_j\": {:.17g}, "
+        "\"measured_tolerance_j\": {:.17g}, \"idle_tolerance_j\": {:.17g}}}",
+        d ? "," : "", JsonQuote(t.domains[d]), t.measured_j[d], t.idle_j[d],
+        t.measured_tolerance_j[d], t.idle_tolerance_j[d]);
+  }
+  out += "\n  ],\n  \"nodes\": {";
+  // Every prefix of a path is a node too (TF1 writes no scope events).
+  std::set<std::string> paths;
+  for (const auto& [path, n] : t.nodes) {
+    for (size_t pos = path.find('/'); pos != std::string::npos; pos = path.find('/', pos + 1))
+      paths.insert(path.substr(0, pos));
+    paths.insert(path);
+  }
+  bool first = true;
+  const size_t nd = t.domains.size();
+  for (const std::string& path : paths) {
+    auto it = t.nodes.find(path);
+    std::vector<double> self(nd), total(nd), phys(nd), tol(nd);
+    for (size_t d = 0; d < nd; ++d) {
+      self[d] = t.SelfJ(path, d);
+      total[d] = t.TotalJ(path, d);
+      phys[d] = t.TotalPhysicalJ(path, d);
+      tol[d] = t.TotalToleranceJ(path, d);
+    }
+    bool op = it != t.nodes.end() && !it->second.scope;
+    out += fmt::format(
+        "{}\n    {}: {{\"kind\": \"{}\", \"calls\": {}, \"time_ns\": {}, \"self_j\": {}, "
+        "\"total_j\": {}, \"physical_total_j\": {}, \"tolerance_total_j\": {}}}",
+        first ? "" : ",", JsonQuote(path), op ? "op" : "scope",
+        it == t.nodes.end() ? 0 : it->second.calls, it == t.nodes.end() ? 0 : it->second.time_ns,
+        DomainMap(t.domains, self), DomainMap(t.domains, total), DomainMap(t.domains, phys),
+        DomainMap(t.domains, tol));
+    first = false;
+  }
+  out += "\n  }\n}\n";
+  return out;
+}
+
+Result<EnergyLog> SimulatedEnergyLog(const SimResult& sim) {
+  std::string csv = "t_ns,domain,energy_j,power_w\n";
+  csv.reserve(sim.readings.size() * 40);
+  for (const RawReading& r : sim.readings)
+    csv += fmt::format("{},{},{:.17g},\n", r.t_ns, sim.meta.domains[r.domain].name, r.value);
+  EnergyImportOptions options;
+  options.clock = Clock::kMonotonic;
+  for (const auto& d : sim.meta.domains) options.device_of[d.name] = d.device;
+  SMG_ASSIGN_OR_RETURN(EnergyLog log, ParseEnergyCsv("<simulated energy.csv>", csv, options));
+  for (DomainInfo& d : log.domains) {
+    for (const DomainInfo& m : sim.meta.domains)
+      if (m.name == d.name) d = m;
+  }
+  log.clock_sync = sim.meta.clock_sync;
+  log.baseline_w = sim.meta.baseline_w;
+  log.command = sim.meta.command;
+  log.exit_code = sim.meta.exit_code;
+  log.started_ns = sim.meta.started_ns;
+  log.ended_ns = sim.meta.ended_ns;
+  return log;
+}
+
+Status WriteSimulation(const SimResult& sim, const std::string& dir) {
+  std::error_code ec;
+  std::filesystem::create_directories(dir, ec);
+  if (ec) return BadInput(dir, "cannot create the output directory: " + ec.message());
+  if (!sim.trace_name.empty())
+    SMG_RETURN_IF_ERROR(WriteFileAtomic(dir + "/" + sim.trace_name, sim.trace_text));
+  EnergyLog meta = sim.meta;
+  meta.path = dir + "/run";
+  SMG_RETURN_IF_ERROR(WriteRunDirectory(dir + "/run", meta, sim.readings));
+  return WriteFileAtomic(dir + "/truth.json", TruthToJson(sim.truth));
+}
+
+}  // namespace smaragdine
