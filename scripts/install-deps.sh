@@ -1,0 +1,23 @@
+#!/usr/bin/env bash
+# Installs what Smaragdine needs to build and test, from Debian 12's archive.
+# Run as root (or with sudo). Idempotent: already-installed packages are kept.
+set -euo pipefail
+packages=(
+  cmake ninja-build g++ make        # build
+  libsimdjson-dev                   # trace, run.json and profile.json parsing
+  libfmt-dev libcli11-dev zlib1g-dev
+  libgtest-dev libgmock-dev         # tests
+  libbenchmark-dev                  # bench/
+  time                              # /usr/bin/time -v in bench/
+)
+missing=()
+for p in "${packages[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+done
+if ((${#missing[@]})); then
+  SUDO=""
+  if [ "$(id -u)" -ne 0 ]; then SUDO="sudo"; fi
+  export DEBIAN_FRONTEND=noninteractive
+  $SUDO apt-get update -qq
+  $SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}"
+fi

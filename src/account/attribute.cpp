@@ -1,0 +1,525 @@
+// Attribution (DESIGN §6): split each domain's energy among the leaves that
+// were running on that domain's device.
+//
+// Per lane, nested events are flattened into segments of constant innermost
+// event. A sweep over segment boundaries and reading times keeps
+//
+//   F(t) = ∫ p(s) / k(s) ds   over the times where k(s) > 0,
+//
+// where p is the domain's power (constant between two readings) and k the
+// number of lanes with an active leaf. A segment [a, b) of one lane then
+// receives F(b) − F(a): its equal share of every slice it spans, in O(1).
+//
+//   lane 0  |==MatMul==|   |==Add==|
+//   lane 1       |====Conv====|
+//   power   |--p0--|---p1---|--p2--|       readings at the '|' below
+//   slices  ^    ^ ^   ^   ^  ^    ^       each boundary: one update of F
+//
+// Cost: O((events + readings) · log lanes) time; memory per event is the
+// event, a combo id and two change points.
+#include <algorithm>
+#include <cmath>
+#include <limits>
+#include <numeric>
+#include <queue>
+#include <unordered_map>
+
+#include <fmt/format.h>
+
+#include "smaragdine/account.h"
+
+namespace smaragdine {
+namespace {
+
+using Joules = long double;  // sweep accumulators: 10 M segment differences stay below 1e-12 relative
+
+// One (node, phase, step) combination; events with the same combo share accumulators.
+struct ComboKey {
+  NodeId node;
+  Phase phase;
+  int32_t step;
+  bool operator==(const ComboKey& o) const {
+    return node == o.node && phase == o.phase && step == o.step;
+  }
+};
+struct ComboHash {
+  size_t operator()(const ComboKey& k) const {
+    uint64_t h = (uint64_t{k.node} << 34) ^ (uint64_t(static_cast<uint32_t>(k.step)) << 2) ^
+                 static_cast<uint64_t>(k.phase);
+    return std::hash<uint64_t>{}(h * 0x9E3779B97F4A7C15ull);
+  }
+};
+
+// A lane's innermost event changes to `event` (or to none, -1) at t_ns.
+struct ChangePoint {
+  int64_t t_ns;
+  int64_t event;
+};
+
+struct PreparedLanes {
+  std::vector<std::vector<ChangePoint>> changes;  // per lane, time-ordered
+};
+
+// Sorts each lane's events, repairs partial overlaps (the later event is
+// clipped to its parent's end: real traces have them from µs rounding and
+// async work) and flattens the nesting into change points.
+PreparedLanes PrepareLanes(const Trace& trace, std::vector<Event>& events, Diagnostics& diag) {
+  const size_t lane_count = trace.lanes.size();
+  PreparedLanes out;
+  out.changes.resize(lane_count);
+  std::vector<std::vector<uint32_t>> by_lane(lane_count);
+  for (size_t i = 0; i < events.size(); ++i) {
+    if (events[i].lane < lane_count) by_lane[events[i].lane].push_back(static_cast<uint32_t>(i));
+  }
+  std::vector<uint32_t> stack;
+  for (size_t lane = 0; lane < lane_count; ++lane) {
+    auto& idx = by_lane[lane];
+    std::sort(idx.begin(), idx.end(), [&](uint32_t a, uint32_t b) {
+      const Event& ea = events[a];
+      const Event& eb = events[b];
+      if (ea.start_ns != eb.start_ns) return ea.start_ns < eb.start_ns;
+      if (ea.end_ns != eb.end_ns) return ea.end_ns > eb.end_ns;  // parent first
+      return a < b;  // stable for identical intervals
+    });
+    auto& changes = out.changes[lane];
+    changes.reserve(idx.size() * 2);
+    auto emit = [&](int64_t t, int64_t ev) {
+      if (!changes.empty() && changes.back().t_ns == t) {
+        changes.back().event = ev;
+      } else if (changes.empty() ? ev != -1 : changes.back().event != ev) {
+        changes.push_back({t, ev});
+      }
+    };
+    stack.clear();
+    for (uint32_t i : idx) {
+      Event& e = events[i];
+      if (e.end_ns <= e.start_ns) continue;  // zero-length: a call, but no time to attribute
+      while (!stack.empty() && events[stack.back()].end_ns <= e.start_ns) {
+        const int64_t t = events[stack.back()].end_ns;
+        stack.pop_back();
+        emit(t, stack.empty() ? int64_t{-1} : int64_t{stack.back()});
+      }
+      if (!stack.empty() && e.end_ns > events[stack.back()].end_ns) {
+        diag.Add("account.partial_overlap_clipped");
+        e.end_ns = events[stack.back()].end_ns;
+        if (e.end_ns <= e.start_ns) continue;
+      }
+      stack.push_back(i);
+      emit(e.start_ns, i);
+    }
+    while (!stack.empty()) {
+      const int64_t t = events[stack.back()].end_ns;
+      stack.pop_back();
+      emit(t, stack.empty() ? int64_t{-1} : int64_t{stack.back()});
+    }
+  }
+  return out;
+}
+
+bool LaneOnDevice(const Lane& lane, const std::string& device) {
+  // Traces do not say which CPU socket ran a thread, so every CPU lane counts
+  // for every CPU domain; GPUs match by index.
+  if (device.rfind("CPU", 0) == 0) return lane.device.rfind("CPU", 0) == 0;
+  return lane.device == device;
+}
+
+struct DomainResult {
+  Joules idle_j = 0;
+  Joules idle_static_j = 0;
+  Joules measured_j = 0;
+  Joules static_j = 0;
+};
+
+// Sweeps one domain over [w0, w1) and adds each segment's energy to its combo.
+DomainResult SweepDomain(const EnergySeries& series, double baseline_w, int64_t w0, int64_t w1,
+                         const std::vector<uint32_t>& lanes, const PreparedLanes& prepared,
+                         const std::vector<uint32_t>& combo_of_event, size_t domain_count,
+                         size_t d, std::vector<Joules>& combo_j, std::vector<Joules>& combo_static_j) {
+  DomainResult r;
+  const auto& t = series.t_ns;
+  const auto& e = series.energy_j;
+  // The reading interval that contains w0.
+  size_t i = std::upper_bound(t.begin(), t.end(), w0) - t.begin();
+  i = i == 0 ? 0 : i - 1;
+  auto power_of = [&](size_t k) -> Joules {
+    if (k + 1 >= t.size()) return 0;
+    return (static_cast<Joules>(e[k + 1]) - e[k]) / static_cast<Joules>(t[k + 1] - t[k]);
+  };
+  Joules p = power_of(i);  // J per ns
+  const Joules base = std::isnan(baseline_w) ? 0 : static_cast<Joules>(baseline_w) * 1e-9L;
+
+  // Per-lane cursor into its change points, current innermost event and F at its start.
+  struct LaneState {
+    size_t next = 0;
+    int64_t event = -1;
+    Joules f_start = 0;
+    Joules fs_start = 0;
+  };
+  std::vector<LaneState> state(lanes.size());
+  using HeapItem = std::pair<int64_t, uint32_t>;  // (time, index into lanes)
+  std::priority_queue<HeapItem, std::vector<HeapItem>, std::greater<>> heap;
+  int64_t active = 0;
+  Joules f = 0, fs = 0;
+
+  // State at w0: apply every change up to and including w0 without energy.
+  for (size_t li = 0; li < lanes.size(); ++li) {
+    const auto& ch = prepared.changes[lanes[li]];
+    auto& s = state[li];
+    while (s.next < ch.size() && ch[s.next].t_ns <= w0) s.event = ch[s.next++].event;
+    if (s.event >= 0) ++active;
+    if (s.next < ch.size()) heap.push({ch[s.next].t_ns, static_cast<uint32_t>(li)});
+  }
+
+  auto close_segment = [&](LaneState& s) {
+    if (s.event < 0) return;
+    const size_t c = combo_of_event[s.event] * domain_count + d;
+    combo_j[c] += f - s.f_start;
+    combo_static_j[c] += fs - s.fs_start;
+  };
+
+  int64_t now = w0;
+  while (now < w1) {
+    int64_t next_reading = i + 1 < t.size() ? t[i + 1] : std::numeric_limits<int64_t>::max();
+    int64_t next_change = heap.empty() ? std::numeric_limits<int64_t>::max() : heap.top().first;
+    int64_t tb = std::min({next_reading, next_change, w1});
+    const Joules dt = static_cast<Joules>(tb - now);
+    const Joules energy = p * dt;
+    const Joules static_energy = std::min(base, p) * dt;
+    if (active > 0) {
+      f += energy / active;
+      fs += static_energy / active;
+    } else {
+      r.idle_j += energy;
+      r.idle_static_j += static_energy;
+    }
+    r.measured_j += energy;
+    r.static_j += static_energy;
+    now = tb;
+    if (tb == w1) break;
+    if (tb == next_reading) {
+      ++i;
+      p = power_of(i);
+    }
+    while (!heap.empty() && heap.top().first == tb) {
+      const uint32_t li = heap.top().second;
+      heap.pop();
+      auto& s = state[li];
+      const auto& ch = prepared.changes[lanes[li]];
+      close_segment(s);
+      if (s.event >= 0) --active;
+      s.event = ch[s.next++].event;
+      s.f_start = f;
+      s.fs_start = fs;
+      if (s.event >= 0) ++active;
+      if (s.next < ch.size()) heap.push({ch[s.next].t_ns, li});
+    }
+  }
+  for (auto& s : state) close_segment(s);
+  return r;
+}
+
+}  // namespace
+
+double StudentT975(int64_t dof) {
+  // Two-sided 95 % quantiles of Student's t; beyond 30 the normal 1.96 is
+  // within 2 %.
+  static constexpr double kTable[] = {0,      12.706, 4.303, 3.182, 2.776, 2.571, 2.447, 2.365,
+                                      2.306,  2.262,  2.228, 2.201, 2.179, 2.160, 2.145, 2.131,
+                                      2.120,  2.110,  2.101, 2.093, 2.086, 2.080, 2.074, 2.069,
+                                      2.064,  2.060,  2.056, 2.052, 2.048, 2.045, 2.042};
+  if (dof <= 0) return NAN;
+  if (dof <= 30) return kTable[dof];
+  if (dof <= 60) return 2.000 + (2.042 - 2.000) * (60 - dof) / 30.0;
+  if (dof <= 120) return 1.980 + (2.000 - 1.980) * (120 - dof) / 60.0;
+  return 1.960;
+}
+
+Result<Profile> Attribute(const Trace& trace, const EnergyLog& log, const AttributeOptions& options) {
+  Profile profile;
+  Diagnostics& diag = profile.diagnostics;
+  diag.Merge(log.diagnostics);
+  diag.Merge(trace.diagnostics);
+
+  const size_t domain_count = log.domains.size();
+  const size_t node_count = trace.nodes.size();
+  std::vector<Event> events = trace.events;  // repaired copy; the trace stays as read
+
+  // The window: where the trace and the energy log overlap.
+  int64_t trace_start = std::numeric_limits<int64_t>::max();
+  int64_t trace_end = std::numeric_limits<int64_t>::min();
+  for (const Event& e : events) {
+    trace_start = std::min(trace_start, e.start_ns);
+    trace_end = std::max(trace_end, e.end_ns);
+  }
+  int64_t energy_start = std::numeric_limits<int64_t>::max();
+  int64_t energy_end = std::numeric_limits<int64_t>::min();
+  for (const auto& s : log.series) {
+    if (s.empty()) continue;
+    energy_start = std::min(energy_start, s.StartNs());
+    energy_end = std::max(energy_end, s.EndNs());
+  }
+  const int64_t w0 = std::max(trace_start, energy_start);
+  const int64_t w1 = std::min(trace_end, energy_end);
+  if (events.empty()) return Nothing("the trace has no events");
+  if (w0 >= w1)
+    return Nothing(fmt::format(
+        "the trace [{}, {}] ns and the energy log [{}, {}] ns do not overlap; nothing to attribute",
+        trace_start, trace_end, energy_start, energy_end));
+  if (trace_start < w0 || trace_end > w1)
+    diag.Warn(fmt::format(
+        "the trace runs {:.3f} s before and {:.3f} s after the energy log; events there get no "
+        "energy",
+        std::max<int64_t>(0, w0 - trace_start) * 1e-9, std::max<int64_t>(0, trace_end - w1) * 1e-9));
+
+  // Clip events to the window: energy outside it is not accounted, and
+  // calls and time follow the same window so that power = energy / time holds.
+  int64_t outside = 0;
+  for (Event& e : events) {
+    if (e.end_ns <= w0 || e.start_ns >= w1) {
+      if (!(e.start_ns == e.end_ns && e.start_ns >= w0 && e.start_ns <= w1)) {
+        ++outside;
+        e.end_ns = e.start_ns - 1;  // marks "outside": excluded below
+        continue;
+      }
+    }
+    e.start_ns = std::max(e.start_ns, w0);
+    e.end_ns = std::min(e.end_ns, w1);
+  }
+  diag.Add("account.events_outside_window", outside);
+  int64_t negative = 0;
+  for (const Event& e : trace.events) negative += e.end_ns < e.start_ns;
+  diag.Add("account.negative_duration_dropped", negative);
+
+  // Combos and per-combo time and calls.
+  std::unordered_map<ComboKey, uint32_t, ComboHash> combo_index;
+  std::vector<ComboKey> combos;
+  std::vector<uint32_t> combo_of_event(events.size());
+  std::vector<int64_t> combo_time_ns;
+  std::vector<int64_t> combo_calls;
+  for (size_t i = 0; i < events.size(); ++i) {
+    const Event& e = events[i];
+    ComboKey key{e.node, e.phase, e.step};
+    auto [it, inserted] = combo_index.try_emplace(key, static_cast<uint32_t>(combos.size()));
+    if (inserted) {
+      combos.push_back(key);
+      combo_time_ns.push_back(0);
+      combo_calls.push_back(0);
+    }
+    combo_of_event[i] = it->second;
+    if (e.end_ns >= e.start_ns && e.node < node_count) {  // inside the window
+      combo_time_ns[it->second] += e.end_ns - e.start_ns;
+      combo_calls[it->second] += 1;
+    }
+  }
+
+  PreparedLanes prepared = PrepareLanes(trace, events, diag);
+
+  std::vector<Joules> combo_j(combos.size() * domain_count, 0);
+  std::vector<Joules> combo_static_j(combos.size() * domain_count, 0);
+  profile.domains.resize(domain_count);
+  bool any_measured = false;
+  for (size_t d = 0; d < domain_count; ++d) {
+    const DomainInfo& info = log.domains[d];
+    ProfileDomain& pd = profile.domains[d];
+    pd.name = info.name;
+    pd.device = info.device;
+    pd.source = info.source;
+    pd.modeled = info.modeled;
+    auto b = options.baseline_w.find(info.name);
+    if (b != options.baseline_w.end()) {
+      pd.baseline_w = b->second;
+    } else if (auto lb = log.baseline_w.find(info.name); lb != log.baseline_w.end()) {
+      pd.baseline_w = lb->second;
+    }
+    const EnergySeries& series = log.series[d];
+    const int64_t d0 = std::max(w0, series.empty() ? w1 : series.StartNs());
+    const int64_t d1 = std::min(w1, series.empty() ? w0 : series.EndNs());
+    if (d0 >= d1) {
+      diag.Warn(fmt::format("domain {} has no readings inside the window; it is left out",
+                            info.name));
+      continue;
+    }
+    if (d0 > w0 || d1 < w1)
+      diag.Warn(fmt::format("domain {} covers only {:.3f} s of the {:.3f} s window", info.name,
+                            (d1 - d0) * 1e-9, (w1 - w0) * 1e-9));
+    std::vector<uint32_t> lanes;
+    for (uint32_t l = 0; l < trace.lanes.size(); ++l)
+      if (LaneOnDevice(trace.lanes[l], info.device)) lanes.push_back(l);
+    if (lanes.empty())
+      diag.Warn(fmt::format(
+          "domain {} (device {}) has no lanes of that device in the trace: all its {} energy is "
+          "reported as (idle)",
+          info.name, info.device, info.modeled ? "modeled" : "measured"));
+    DomainResult r = SweepDomain(series, pd.baseline_w, d0, d1, lanes, prepared, combo_of_event,
+                                 domain_count, d, combo_j, combo_static_j);
+    pd.measured_j = static_cast<double>(r.measured_j);
+    pd.idle_j = static_cast<double>(r.idle_j);
+    pd.static_j = std::isnan(pd.baseline_w) ? 0 : static_cast<double>(r.static_j);
+    any_measured = true;
+  }
+  if (!any_measured) return Nothing("no energy domain has readings inside the trace's window");
+
+  // Build the node tree. NodeTable creates parents before children.
+  profile.nodes.resize(node_count);
+  for (NodeId n = 0; n < node_count; ++n) {
+    ProfileNode& pn = profile.nodes[n];
+    pn.id = n;
+    pn.parent = n == kRootNode ? -1 : static_cast<int64_t>(trace.nodes.Parent(n));
+    if (n != kRootNode && trace.nodes.Parent(n) >= n)
+      return Internal(fmt::format("node table order: node {} before its parent", n));
+    pn.name = n == kRootNode ? "" : trace.nodes.Name(n);
+    pn.path = n == kRootNode ? "" : trace.nodes.Path(n);
+    pn.kind = trace.nodes.Kind(n);
+    pn.self_j.assign(domain_count, 0);
+    pn.total_j.assign(domain_count, 0);
+    pn.total_static_j.assign(domain_count, 0);
+    for (auto& ph : pn.phases) {
+      ph.self_j.assign(domain_count, 0);
+      ph.total_j.assign(domain_count, 0);
+    }
+  }
+  std::vector<std::vector<Joules>> self_precise(node_count, std::vector<Joules>(domain_count, 0));
+  std::vector<std::vector<Joules>> static_precise(node_count, std::vector<Joules>(domain_count, 0));
+  std::vector<int64_t> own_time_ns(node_count, 0);
+  std::vector<bool> has_events(node_count, false);
+  // (node, step) → energy over all domains; inclusive totals come below.
+  std::unordered_map<uint64_t, Joules> step_energy;
+  for (size_t c = 0; c < combos.size(); ++c) {
+    const ComboKey& k = combos[c];
+    if (k.node >= node_count) continue;
+    ProfileNode& pn = profile.nodes[k.node];
+    PhaseFigures& ph = pn.phases[static_cast<int>(k.phase)];
+    Joules combo_total = 0;
+    for (size_t d = 0; d < domain_count; ++d) {
+      const Joules j = combo_j[c * domain_count + d];
+      self_precise[k.node][d] += j;
+      static_precise[k.node][d] += combo_static_j[c * domain_count + d];
+      ph.self_j[d] += static_cast<double>(j);
+      combo_total += j;
+    }
+    pn.calls += combo_calls[c];
+    ph.calls += combo_calls[c];
+    ph.time_ns += combo_time_ns[c];
+    own_time_ns[k.node] += combo_time_ns[c];
+    if (combo_calls[c] > 0) has_events[k.node] = true;
+    if (k.step >= 0)
+      step_energy[(uint64_t{k.node} << 32) | static_cast<uint32_t>(k.step)] += combo_total;
+  }
+  for (NodeId n = 0; n < node_count; ++n)
+    for (size_t d = 0; d < domain_count; ++d)
+      profile.nodes[n].self_j[d] = static_cast<double>(self_precise[n][d]);
+
+  // Inclusive totals, children before parents.
+  std::vector<std::vector<Joules>> total_precise = self_precise;
+  for (NodeId n = static_cast<NodeId>(node_count); n-- > 1;) {
+    const NodeId parent = trace.nodes.Parent(n);
+    for (size_t d = 0; d < domain_count; ++d) {
+      total_precise[parent][d] += total_precise[n][d];
+      static_precise[parent][d] += static_precise[n][d];
+    }
+    ProfileNode& child = profile.nodes[n];
+    ProfileNode& up = profile.nodes[parent];
+    for (int p = 0; p < kPhaseCount; ++p) {
+      auto& cph = child.phases[p];
+      for (size_t d = 0; d < domain_count; ++d) cph.total_j[d] += cph.self_j[d];
+      for (size_t d = 0; d < domain_count; ++d) up.phases[p].total_j[d] += cph.total_j[d];
+    }
+  }
+  for (size_t d = 0; d < domain_count; ++d)
+    for (int p = 0; p < kPhaseCount; ++p)
+      profile.nodes[kRootNode].phases[p].total_j[d] += profile.nodes[kRootNode].phases[p].self_j[d];
+  for (NodeId n = 0; n < node_count; ++n)
+    for (size_t d = 0; d < domain_count; ++d) {
+      profile.nodes[n].total_j[d] = static_cast<double>(total_precise[n][d]);
+      profile.nodes[n].total_static_j[d] =
+          std::isnan(profile.domains[d].baseline_w) ? 0 : static_cast<double>(static_precise[n][d]);
+    }
+
+  // Time: a node's own events, or, for a scope with none, the sum of its children's.
+  for (NodeId n = 0; n < node_count; ++n) profile.nodes[n].time_ns = own_time_ns[n];
+  std::vector<int64_t> child_time(node_count, 0);
+  for (NodeId n = static_cast<NodeId>(node_count); n-- > 1;) {
+    ProfileNode& pn = profile.nodes[n];
+    if (!has_events[n]) pn.time_ns = child_time[n];
+    child_time[trace.nodes.Parent(n)] += pn.time_ns;
+  }
+  if (!has_events[kRootNode]) profile.nodes[kRootNode].time_ns = child_time[kRootNode];
+
+  // Steps: those that overlap the window.
+  std::vector<bool> step_in_window(trace.steps.size(), false);
+  int64_t steps_n = 0;
+  for (size_t s = 0; s < trace.steps.size(); ++s) {
+    // Step times were aligned with the events.
+    if (trace.steps[s].end_ns > w0 && trace.steps[s].start_ns < w1) {
+      step_in_window[s] = true;
+      ++steps_n;
+    }
+  }
+  profile.meta.steps = steps_n;
+  if (steps_n > 0) {
+    std::unordered_map<uint64_t, Joules> inclusive;
+    inclusive.reserve(step_energy.size() * 4);
+    for (const auto& [key, j] : step_energy) {
+      const uint32_t step = static_cast<uint32_t>(key & 0xffffffffu);
+      if (step >= step_in_window.size() || !step_in_window[step]) continue;
+      for (NodeId n = static_cast<NodeId>(key >> 32);; n = trace.nodes.Parent(n)) {
+        inclusive[(uint64_t{n} << 32) | step] += j;
+        if (n == kRootNode) break;
+      }
+    }
+    std::vector<Joules> sum(node_count, 0), sum_sq(node_count, 0);
+    for (const auto& [key, j] : inclusive) {
+      const NodeId n = static_cast<NodeId>(key >> 32);
+      sum[n] += j;
+      sum_sq[n] += j * j;
+    }
+    for (NodeId n = 0; n < node_count; ++n) {
+      StepStats& st = profile.nodes[n].steps;
+      st.n = steps_n;
+      const Joules mean = sum[n] / steps_n;
+      st.mean_j = static_cast<double>(mean);
+      if (steps_n >= 2) {
+        const Joules var = std::max<Joules>(0, (sum_sq[n] - steps_n * mean * mean) / (steps_n - 1));
+        st.std_j = static_cast<double>(std::sqrt(var));
+        st.ci95_j = StudentT975(steps_n - 1) * st.std_j / std::sqrt(static_cast<double>(steps_n));
+      }
+    }
+  }
+
+  // Conservation (§6.5): nodes plus (idle) equal the measured energy.
+  if (options.check_conservation) {
+    for (size_t d = 0; d < domain_count; ++d) {
+      const ProfileDomain& pd = profile.domains[d];
+      Joules nodes_j = 0;
+      for (NodeId n = 0; n < node_count; ++n) nodes_j += self_precise[n][d];
+      for (NodeId n = 0; n < node_count; ++n)
+        if (self_precise[n][d] < 0)
+          return Internal(fmt::format("negative energy {} J on node '{}' in domain {}",
+                                      static_cast<double>(self_precise[n][d]),
+                                      profile.nodes[n].path, pd.name));
+      const Joules accounted = nodes_j + pd.idle_j;
+      const Joules err = std::fabs(accounted - pd.measured_j);
+      if (err > options.conservation_tolerance * std::max<Joules>(std::fabs(pd.measured_j), 1e-12L))
+        return Internal(fmt::format(
+            "conservation check failed for domain {}: nodes {:.12g} J + idle {:.12g} J = {:.12g} J, "
+            "but {:.12g} J were measured in the window (difference {:.3g} J). This is a bug in "
+            "smaragdine; please report it with the inputs.",
+            pd.name, static_cast<double>(nodes_j), pd.idle_j, static_cast<double>(accounted),
+            pd.measured_j, static_cast<double>(err)));
+    }
+  }
+
+  profile.meta.tool = std::string("smaragdine ") + SMARAGDINE_VERSION;
+  profile.meta.energy_source = log.path;
+  profile.meta.traces = trace.sources;
+  profile.meta.dialect = trace.dialect;
+  profile.meta.method =
+      "proportional: power constant between readings, each slice split equally among the leaves "
+      "active on the domain's device";
+  profile.meta.clock = ToString(log.clock);
+  profile.meta.window_start_ns = w0;
+  profile.meta.window_end_ns = w1;
+  return profile;
+}
+
+}  // namespace smaragdine

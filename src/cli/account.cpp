@@ -1,0 +1,168 @@
+// `smaragdine account`: energy log + trace(s) → profile.json.
+#include <fmt/format.h>
+
+#include <cmath>
+#include <map>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "cli/command.h"
+#include "smaragdine/account.h"
+#include "smaragdine/energy_log.h"
+#include "smaragdine/profile.h"
+#include "smaragdine/trace.h"
+
+namespace smaragdine::cli {
+namespace {
+
+struct AccountOptions {
+  std::string energy;
+  std::vector<std::string> traces;
+  std::string format = "auto";
+  std::string energy_clock = "monotonic";
+  std::vector<std::string> devices;    // DOMAIN=DEVICE
+  std::vector<std::string> baselines;  // DOMAIN=W
+  std::optional<int64_t> trace_start_ns;
+  std::optional<int64_t> trace_offset_ns;
+  std::string output = "profile.json";
+  bool quiet = false;
+};
+
+Result<std::pair<std::string, std::string>> SplitAssignment(const std::string& s,
+                                                             const char* flag) {
+  auto eq = s.rfind('=');
+  if (eq == std::string::npos || eq == 0 || eq + 1 == s.size())
+    return UsageError(fmt::format("{} expects DOMAIN=VALUE, got '{}'", flag, s));
+  return std::pair{s.substr(0, eq), s.substr(eq + 1)};
+}
+
+void PrintSummary(const Profile& p, const std::string& output) {
+  const double window_s = (p.meta.window_end_ns - p.meta.window_start_ns) * 1e-9;
+  fmt::print("accounted {:.6g} J over a {:.3f} s window ({} steps) from {} trace event(s)\n",
+             p.MeasuredJ(), window_s, p.meta.steps, p.nodes.empty() ? 0 : p.nodes[0].calls);
+  for (const ProfileDomain& d : p.domains) {
+    const double share = d.measured_j > 0 ? 100.0 * (d.measured_j - d.idle_j) / d.measured_j : 0;
+    fmt::print("  {:<20} {:>12.6g} J {}  {:5.1f} % on operations, {:.6g} J idle{}\n", d.name,
+               d.measured_j, d.modeled ? "(MODELED)" : "", share, d.idle_j,
+               std::isnan(d.baseline_w) ? ""
+                                        : fmt::format(", {:.6g} J static at {:.3g} W baseline",
+                                                      d.static_j, d.baseline_w));
+  }
+  fmt::print("profile written to {}\nnext: smaragdine report {} --depth 4\n", output, output);
+}
+
+int Run(const AccountOptions& o) {
+  EnergyImportOptions energy_options;
+  if (o.energy_clock == "monotonic") {
+    energy_options.clock = Clock::kMonotonic;
+  } else if (o.energy_clock == "realtime") {
+    energy_options.clock = Clock::kRealtime;
+  } else {
+    return PrintError(UsageError(fmt::format(
+        "--energy-clock must be monotonic or realtime, got '{}'", o.energy_clock)));
+  }
+  for (const auto& d : o.devices) {
+    auto kv = SplitAssignment(d, "--device");
+    if (!kv.ok()) return PrintError(kv.error());
+    energy_options.device_of[kv->first] = kv->second;
+  }
+  AttributeOptions attribute_options;
+  for (const auto& b : o.baselines) {
+    auto kv = SplitAssignment(b, "--baseline-w");
+    if (!kv.ok()) return PrintError(kv.error());
+    char* end = nullptr;
+    const double w = std::strtod(kv->second.c_str(), &end);
+    if (end == kv->second.c_str() || *end != '\0' || !(w >= 0))
+      return PrintError(UsageError(fmt::format("--baseline-w {}: '{}' is not a power in watts", b,
+                                               kv->second)));
+    attribute_options.baseline_w[kv->first] = w;
+  }
+  auto format = ParseTraceFormat(o.format);
+  if (!format.ok()) return PrintError(format.error());
+
+  auto log = ReadEnergy(o.energy, energy_options);
+  if (!log.ok()) return PrintError(log.error());
+  for (const auto& [domain, w] : attribute_options.baseline_w) {
+    bool known = false;
+    for (const auto& d : log->domains) known |= d.name == domain;
+    if (!known)
+      return PrintError(UsageError(fmt::format(
+          "--baseline-w names domain '{}', which {} does not have", domain, o.energy)));
+  }
+  TraceReadOptions trace_options;
+  trace_options.format = *format;
+  auto trace = ReadTraces(o.traces, trace_options);
+  if (!trace.ok()) return PrintError(trace.error());
+
+  AlignOptions align_options;
+  align_options.trace_start_ns = o.trace_start_ns;
+  align_options.trace_offset_ns = o.trace_offset_ns;
+  auto aligned = AlignTrace(*trace, *log, align_options);
+  if (!aligned.ok()) return PrintError(aligned.error());
+
+  auto profile = Attribute(*trace, *log, attribute_options);
+  if (!profile.ok()) return PrintError(profile.error());
+  profile->meta.alignment = aligned->description;
+
+  Status written = WriteProfileJson(*profile, o.output);
+  if (!written.ok()) return PrintError(written.error());
+  if (!o.quiet) {
+    PrintSummary(*profile, o.output);
+    PrintDiagnostics(profile->diagnostics);
+  }
+  return 0;
+}
+
+CommandRegistration registration{"account", 20, [](CLI::App& app, int& exit_code) {
+  auto o = std::make_shared<AccountOptions>();
+  CLI::App* sub = app.add_subcommand(
+      "account",
+      "Attribute an energy log to the operations of a trace and write profile.json.\n\n"
+      "Lines up the energy readings with the trace's timeline, splits each interval's energy\n"
+      "equally among the operations running on the domain's device, and rolls the result up\n"
+      "the model's scope hierarchy. Every joule measured in the window ends on a node or in\n"
+      "(idle); the run fails if that ever does not hold.\n\n"
+      "Examples:\n"
+      "  smaragdine account --energy run/ --trace step.pt.trace.json.gz -o profile.json\n"
+      "  smaragdine account --energy power.csv --energy-clock realtime --device wall=CPU:0 \\\n"
+      "      --trace timeline_*.json\n"
+      "  smaragdine account --energy run/ --trace trace.json.gz --trace-start-ns 81234000000");
+  sub->add_option("-e,--energy", o->energy,
+                  "Run directory written by `smaragdine record` (run.json + energy.csv), or a CSV "
+                  "with columns t_ns|t_s, domain, energy_j|power_w")
+      ->required();
+  sub->add_option("-t,--trace", o->traces,
+                  "Trace file(s): TensorFlow 1 timeline, TF2/JAX trace.json(.gz), PyTorch profiler "
+                  "(Kineto or legacy) JSON, plain or gzip. Several files are read as one trace, one "
+                  "step per file when they have no steps of their own")
+      ->required()
+      ->expected(1, -1);
+  sub->add_option("--format", o->format,
+                  "Trace dialect: auto (detect from content), tf1, tf2, pytorch, pytorch-legacy")
+      ->capture_default_str();
+  sub->add_option("--energy-clock", o->energy_clock,
+                  "Clock of a CSV's timestamps: monotonic (CLOCK_MONOTONIC) or realtime (Unix "
+                  "epoch)")
+      ->capture_default_str();
+  sub->add_option("--device", o->devices,
+                  "DOMAIN=DEVICE: which device a CSV domain measures, e.g. gpu0=GPU:0 or "
+                  "socket=CPU:0 (repeatable)");
+  sub->add_option("--baseline-w", o->baselines,
+                  "DOMAIN=W: static (idle) power of a domain, to split energy into static and "
+                  "dynamic; overrides a baseline in run.json (repeatable)");
+  sub->add_option("--trace-start-ns", o->trace_start_ns,
+                  "Energy-clock time (ns) of the trace's time 0, for traces stamped relative to "
+                  "the profiler's start (TF2/JAX trace.json, PyTorch legacy); for absolute traces, "
+                  "where to put the first event");
+  sub->add_option("--trace-offset-ns", o->trace_offset_ns,
+                  "Shift the trace by this many ns instead of converting clocks: energy time = "
+                  "trace time + offset");
+  sub->add_option("-o,--output", o->output, "Where to write the profile")->capture_default_str();
+  sub->add_flag("-q,--quiet", o->quiet, "Print nothing but errors");
+  sub->callback([o, &exit_code] { exit_code = Run(*o); });
+}};
+
+}  // namespace
+}  // namespace smaragdine::cli
