@@ -1,0 +1,156 @@
+#include "energy/normalize.h"
+
+#include <algorithm>
+#include <optional>
+
+#include <fmt/format.h>
+
+namespace smaragdine::energy {
+
+EnergySeries NormalizeCounterReadings(const std::string& domain, const DomainReadings& r,
+                                      Diagnostics& diagnostics) {
+  const size_t n = r.t_ns.size();
+  const std::vector<double>& v = r.value;
+
+  // Cumulative energy with a re-base at every decrease. E[i] = v[i] - base keeps
+  // the exact difference to the first reading while the counter behaves; after a
+  // decrease the interval counts 0 J and base moves so that E continues from
+  // where it was (the energy of that interval is unknown: giving it to nobody is
+  // the only honest share).
+  std::vector<double> cumulative_j(n);
+  std::vector<bool> decreased(n, false);  // interval (i-1, i] went down
+  double base_j = v[0];
+  cumulative_j[0] = 0.0;
+  int64_t decreases = 0;
+  size_t first_decrease = 0;
+  for (size_t i = 1; i < n; ++i) {
+    if (v[i] < v[i - 1]) {
+      if (decreases++ == 0) first_decrease = i;
+      decreased[i] = true;
+      cumulative_j[i] = cumulative_j[i - 1];
+      base_j = v[i] - cumulative_j[i];
+    } else if (v[i] == v[i - 1]) {
+      cumulative_j[i] = cumulative_j[i - 1];
+    } else {
+      // max(): after a re-base, v - base may round a hair below the previous value.
+      cumulative_j[i] = std::max(cumulative_j[i - 1], v[i] - base_j);
+    }
+  }
+  if (decreases > 0) {
+    diagnostics.Add("energy.counter_decreased", decreases);
+    diagnostics.Warn(fmt::format(
+        "the energy counter of '{}' went down {} time(s) (first at t_ns {}: from {} J to {} J); "
+        "each such interval counts as 0 J",
+        domain, decreases, r.t_ns[first_decrease], v[first_decrease - 1], v[first_decrease]));
+  }
+
+  // Coalescing. Reading indices i-1 → i form interval i.
+  //
+  //   value:  3   5   5   5   9          kept:  3   5           9
+  //   t:      t0  t1  t2  t3  t4                t0  t1          t4
+  //                   ^^^^^^ unchanged readings followed by a jump: the 4 J were
+  //                   spent over t1..t4, so t2 and t3 are removed.
+  //
+  // An unchanged run that ends in a decrease is kept as it is (flat); one that
+  // runs to the end of the log is dropped, since the energy spent after the last
+  // change is unknown (the window shrinks to the last change).
+  EnergySeries s;
+  s.t_ns.reserve(n);
+  s.energy_j.reserve(n);
+  auto keep = [&](size_t i) {
+    s.t_ns.push_back(r.t_ns[i]);
+    s.energy_j.push_back(cumulative_j[i]);
+  };
+  keep(0);
+  int64_t coalesced = 0;
+  std::optional<size_t> run_start;  // first reading of the current unchanged run
+  for (size_t i = 1; i < n; ++i) {
+    bool unchanged = !decreased[i] && v[i] == v[i - 1];
+    if (unchanged) {
+      if (!run_start) run_start = i - 1;
+      continue;
+    }
+    if (run_start) {
+      if (decreased[i]) {
+        for (size_t j = *run_start + 1; j < i; ++j) keep(j);
+      } else {
+        coalesced += static_cast<int64_t>(i - 1 - *run_start);
+      }
+      run_start.reset();
+    }
+    keep(i);
+  }
+  if (run_start) {
+    if (*run_start == 0) {
+      // Never changed at all: no jump to spread, and the meter said "nothing"
+      // over the whole span; keep that span as 0 J rather than lose the domain.
+      coalesced += static_cast<int64_t>(n - 2);
+      keep(n - 1);
+      diagnostics.Add("energy.constant_counter");
+      diagnostics.Warn(fmt::format(
+          "the energy counter of '{}' never changed over {} readings; it reads as 0 J", domain, n));
+    } else {
+      diagnostics.Add("energy.trailing_unchanged_dropped",
+                      static_cast<int64_t>(n - 1 - *run_start));
+    }
+  }
+  diagnostics.Add("energy.zero_delta_coalesced", coalesced);
+  return s;
+}
+
+EnergySeries IntegratePowerReadings(const std::string& domain, const DomainReadings& r,
+                                    Diagnostics& diagnostics) {
+  const size_t n = r.t_ns.size();
+  EnergySeries s;
+  s.t_ns = r.t_ns;
+  s.energy_j.resize(n);
+  int64_t negative = 0;
+  auto power_w = [&](size_t i) {
+    if (r.value[i] >= 0) return r.value[i];
+    ++negative;
+    return 0.0;
+  };
+  double previous_w = power_w(0);
+  s.energy_j[0] = 0.0;
+  for (size_t i = 1; i < n; ++i) {
+    double current_w = power_w(i);
+    // Trapezoid: power moves linearly between two readings. For a meter that
+    // reports averages over its period this is off by half a period at most.
+    double dt_s = static_cast<double>(r.t_ns[i] - r.t_ns[i - 1]) * 1e-9;
+    s.energy_j[i] = s.energy_j[i - 1] + 0.5 * (previous_w + current_w) * dt_s;
+    previous_w = current_w;
+  }
+  if (negative > 0) {
+    diagnostics.Add("energy.negative_power", negative);
+    diagnostics.Warn(fmt::format("'{}' reported negative power {} time(s); counted as 0 W",
+                                 domain, negative));
+  }
+  return s;
+}
+
+EnergySeries NormalizeReadings(const DomainInfo& info, const DomainReadings& r,
+                               Diagnostics& diagnostics) {
+  if (r.t_ns.size() >= 2) {
+    return info.quantity == Quantity::kPower
+               ? IntegratePowerReadings(info.name, r, diagnostics)
+               : NormalizeCounterReadings(info.name, r, diagnostics);
+  }
+  EnergySeries s;
+  if (r.t_ns.empty()) {
+    diagnostics.Add("energy.domain_without_readings");
+    diagnostics.Warn(fmt::format("'{}' has no readings; it is left out of the accounting",
+                                 info.name));
+  } else {
+    // One reading measures no interval; keep it so the report can say when it was.
+    s.t_ns.push_back(r.t_ns[0]);
+    s.energy_j.push_back(0.0);
+    diagnostics.Add("energy.single_reading_domain");
+    diagnostics.Warn(fmt::format(
+        "'{}' has a single reading (t_ns {}), which measures no interval; it is left out of the "
+        "accounting",
+        info.name, r.t_ns[0]));
+  }
+  return s;
+}
+
+}  // namespace smaragdine::energy

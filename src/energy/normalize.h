@@ -1,0 +1,43 @@
+// normalize.h — one domain's raw readings → its EnergySeries (DESIGN §6.1).
+//
+// The rules (re-base on a decreasing counter, coalescing of zero-delta runs,
+// dropping of trailing unchanged readings, trapezoid integration of power) are
+// documented with their diagnostic names in docs/energy-log.md.
+//
+//   DomainReadings r{{0, 1000, 2000}, {5.0, 5.0, 7.0}};
+//   EnergySeries s = NormalizeReadings(info, r, diagnostics);  // t {0, 2000}, E {0, 2}
+#pragma once
+
+#include <cstdint>
+#include <vector>
+
+#include "smaragdine/diagnostics.h"
+#include "smaragdine/energy_log.h"
+
+namespace smaragdine::energy {
+
+// Readings of one domain in file order. The readers guarantee t_ns strictly
+// increasing and finite values before calling the functions below.
+struct DomainReadings {
+  std::vector<int64_t> t_ns;
+  std::vector<double> value;  // cumulative J (energy domains) or W (power domains)
+};
+
+// Cumulative counter readings → series: starts at 0, a decrease is an
+// interval of 0 J (`energy.counter_decreased`), zero-delta runs followed by a
+// jump are coalesced, trailing unchanged readings dropped. Needs ≥ 2 readings.
+EnergySeries NormalizeCounterReadings(const std::string& domain, const DomainReadings& r,
+                                      Diagnostics& diagnostics);
+
+// Power readings (W) → cumulative energy by the trapezoid rule; negative power
+// counts as 0 W (`energy.negative_power`). Needs ≥ 2 readings.
+EnergySeries IntegratePowerReadings(const std::string& domain, const DomainReadings& r,
+                                    Diagnostics& diagnostics);
+
+// Dispatches on info.quantity. With fewer than 2 readings the series keeps the
+// single reading (or nothing) at 0 J and the domain is counted in
+// `energy.single_reading_domain` / `energy.domain_without_readings`.
+EnergySeries NormalizeReadings(const DomainInfo& info, const DomainReadings& r,
+                               Diagnostics& diagnostics);
+
+}  // namespace smaragdine::energy

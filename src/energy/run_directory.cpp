@@ -1,0 +1,355 @@
+// run.json + energy.csv (DESIGN §7.1): reading and writing a run directory.
+#include <sys/stat.h>
+
+#include <algorithm>
+#include <cmath>
+#include <filesystem>
+#include <set>
+#include <system_error>
+
+#include <fmt/format.h>
+#include <simdjson.h>
+
+#include "common/io.h"
+#include "energy/energy_csv.h"
+#include "smaragdine/energy_log.h"
+
+namespace smaragdine {
+
+namespace {
+
+constexpr std::string_view kFormatPrefix = "smaragdine-run/";
+constexpr int kFormatMajor = 1;
+
+bool FileExists(const std::string& path) {
+  struct stat st {};
+  return ::stat(path.c_str(), &st) == 0;
+}
+
+// Reads run.json fields with messages that name the field ("domains[2].quantity").
+class RunJsonReader {
+ public:
+  explicit RunJsonReader(std::string file) : file_(std::move(file)) {}
+
+  Error Bad(std::string message) const { return BadInput(file_, std::move(message)); }
+
+  static bool IsNull(simdjson::dom::element e) { return e.is_null(); }
+
+  // Absent or null → nullopt.
+  Result<std::optional<int64_t>> OptionalInt(simdjson::dom::object o, std::string_view key,
+                                             const std::string& where) const {
+    simdjson::dom::element e;
+    if (o[key].get(e) != simdjson::SUCCESS || IsNull(e)) return std::optional<int64_t>();
+    int64_t v = 0;
+    if (e.get_int64().get(v) != simdjson::SUCCESS)
+      return Bad(fmt::format("{}{} must be an integer", where, key));
+    return std::optional<int64_t>(v);
+  }
+
+  Result<std::optional<double>> OptionalDouble(simdjson::dom::object o, std::string_view key,
+                                               const std::string& where) const {
+    simdjson::dom::element e;
+    if (o[key].get(e) != simdjson::SUCCESS || IsNull(e)) return std::optional<double>();
+    double v = 0;
+    if (e.get_double().get(v) != simdjson::SUCCESS || !std::isfinite(v))
+      return Bad(fmt::format("{}{} must be a number", where, key));
+    return std::optional<double>(v);
+  }
+
+  Result<std::optional<std::string>> OptionalString(simdjson::dom::object o,
+                                                    std::string_view key,
+                                                    const std::string& where) const {
+    simdjson::dom::element e;
+    if (o[key].get(e) != simdjson::SUCCESS || IsNull(e)) return std::optional<std::string>();
+    std::string_view v;
+    if (e.get_string().get(v) != simdjson::SUCCESS)
+      return Bad(fmt::format("{}{} must be a string", where, key));
+    return std::optional<std::string>(std::string(v));
+  }
+
+  Status ReadInto(std::string_view json, EnergyLog& log) const {
+    simdjson::dom::parser parser;
+    simdjson::padded_string padded(json);
+    simdjson::dom::element root;
+    if (auto error = parser.parse(padded).get(root))
+      return Bad(fmt::format("invalid JSON: {}", simdjson::error_message(error)));
+    simdjson::dom::object top;
+    if (root.get_object().get(top) != simdjson::SUCCESS)
+      return Bad("expected a JSON object at the top level");
+
+    SMG_ASSIGN_OR_RETURN(std::optional<std::string> format, OptionalString(top, "format", ""));
+    if (!format)
+      return Bad(fmt::format("missing \"format\" (expected \"{}{}\")", kFormatPrefix,
+                             kFormatMajor));
+    SMG_RETURN_IF_ERROR(CheckFormat(*format));
+
+    SMG_ASSIGN_OR_RETURN(std::optional<std::string> clock, OptionalString(top, "clock", ""));
+    if (!clock || *clock == "CLOCK_MONOTONIC") {
+      log.clock = Clock::kMonotonic;
+    } else if (*clock == "CLOCK_REALTIME") {
+      log.clock = Clock::kRealtime;
+    } else {
+      return Bad(fmt::format(
+          "clock \"{}\" is not known (expected \"CLOCK_MONOTONIC\" or \"CLOCK_REALTIME\")",
+          *clock));
+    }
+
+    SMG_RETURN_IF_ERROR(ReadClockSync(top, log));
+    SMG_RETURN_IF_ERROR(ReadDomains(top, log));
+    SMG_RETURN_IF_ERROR(ReadBaseline(top, log));
+
+    simdjson::dom::element command;
+    if (top["command"].get(command) == simdjson::SUCCESS && !IsNull(command)) {
+      simdjson::dom::array args;
+      if (command.get_array().get(args) != simdjson::SUCCESS)
+        return Bad("command must be an array of strings");
+      for (simdjson::dom::element a : args) {
+        std::string_view s;
+        if (a.get_string().get(s) != simdjson::SUCCESS)
+          return Bad("command must be an array of strings");
+        log.command.emplace_back(s);
+      }
+    }
+    SMG_ASSIGN_OR_RETURN(log.pid, OptionalInt(top, "pid", ""));
+    SMG_ASSIGN_OR_RETURN(log.exit_code, OptionalInt(top, "exit_code", ""));
+    SMG_ASSIGN_OR_RETURN(log.started_ns, OptionalInt(top, "started_ns", ""));
+    SMG_ASSIGN_OR_RETURN(log.ended_ns, OptionalInt(top, "ended_ns", ""));
+    return {};
+  }
+
+ private:
+  Status CheckFormat(const std::string& format) const {
+    auto unsupported = [&] {
+      return Bad(fmt::format("unsupported run format '{}' (this smaragdine reads {}{})", format,
+                             kFormatPrefix, kFormatMajor));
+    };
+    if (!std::string_view(format).starts_with(kFormatPrefix)) return unsupported();
+    // "smaragdine-run/1" or a compatible minor revision "smaragdine-run/1.3".
+    std::string_view version = std::string_view(format).substr(kFormatPrefix.size());
+    std::string_view major = version.substr(0, version.find('.'));
+    if (major != std::to_string(kFormatMajor)) return unsupported();
+    return {};
+  }
+
+  Status ReadClockSync(simdjson::dom::object top, EnergyLog& log) const {
+    simdjson::dom::element e;
+    if (top["clock_sync"].get(e) != simdjson::SUCCESS || IsNull(e)) return {};
+    simdjson::dom::array pairs;
+    if (e.get_array().get(pairs) != simdjson::SUCCESS)
+      return Bad("clock_sync must be an array of {\"realtime_ns\", \"monotonic_ns\"} objects");
+    size_t i = 0;
+    for (simdjson::dom::element p : pairs) {
+      std::string where = fmt::format("clock_sync[{}].", i++);
+      simdjson::dom::object o;
+      if (p.get_object().get(o) != simdjson::SUCCESS)
+        return Bad(fmt::format("clock_sync[{}] must be an object", i - 1));
+      SMG_ASSIGN_OR_RETURN(std::optional<int64_t> realtime, OptionalInt(o, "realtime_ns", where));
+      SMG_ASSIGN_OR_RETURN(std::optional<int64_t> monotonic,
+                           OptionalInt(o, "monotonic_ns", where));
+      if (!realtime || !monotonic)
+        return Bad(fmt::format("clock_sync[{}] needs both realtime_ns and monotonic_ns", i - 1));
+      log.clock_sync.push_back({*realtime, *monotonic});
+    }
+    std::stable_sort(log.clock_sync.begin(), log.clock_sync.end(),
+                     [](const ClockSyncPair& a, const ClockSyncPair& b) {
+                       return a.monotonic_ns < b.monotonic_ns;
+                     });
+    return {};
+  }
+
+  Status ReadDomains(simdjson::dom::object top, EnergyLog& log) const {
+    simdjson::dom::element e;
+    if (top["domains"].get(e) != simdjson::SUCCESS || IsNull(e))
+      return Bad("missing \"domains\" (the list of energy domains the run recorded)");
+    simdjson::dom::array domains;
+    if (e.get_array().get(domains) != simdjson::SUCCESS) return Bad("domains must be an array");
+    std::set<std::string> seen;
+    size_t i = 0;
+    for (simdjson::dom::element d : domains) {
+      std::string where = fmt::format("domains[{}].", i++);
+      simdjson::dom::object o;
+      if (d.get_object().get(o) != simdjson::SUCCESS)
+        return Bad(fmt::format("domains[{}] must be an object", i - 1));
+      DomainInfo info;
+      SMG_ASSIGN_OR_RETURN(std::optional<std::string> name, OptionalString(o, "name", where));
+      if (!name || name->empty()) return Bad(fmt::format("{}name is missing or empty", where));
+      info.name = *name;
+      if (!seen.insert(info.name).second)
+        return Bad(fmt::format("domain '{}' is listed twice in domains", info.name));
+      SMG_ASSIGN_OR_RETURN(std::optional<std::string> device, OptionalString(o, "device", where));
+      info.device = device ? *device : GuessDevice(info.name);
+      if (info.device.empty()) {
+        return Bad(fmt::format(
+            "{}device is missing and cannot be guessed from the name '{}'; add \"device\": "
+            "\"CPU:0\" (or GPU:N)",
+            where, info.name));
+      }
+      SMG_ASSIGN_OR_RETURN(std::optional<std::string> source, OptionalString(o, "source", where));
+      info.source = source.value_or("");
+      SMG_ASSIGN_OR_RETURN(std::optional<std::string> quantity,
+                           OptionalString(o, "quantity", where));
+      if (!quantity || *quantity == "energy") {
+        info.quantity = Quantity::kEnergy;
+      } else if (*quantity == "power") {
+        info.quantity = Quantity::kPower;
+      } else {
+        return Bad(fmt::format("{}quantity is \"{}\" (expected \"energy\" or \"power\")", where,
+                               *quantity));
+      }
+      SMG_ASSIGN_OR_RETURN(std::optional<double> resolution, OptionalDouble(o, "resolution_j", where));
+      info.resolution_j = resolution.value_or(0.0);
+      SMG_ASSIGN_OR_RETURN(std::optional<int64_t> interval,
+                           OptionalInt(o, "update_interval_ns", where));
+      info.update_interval_ns = interval.value_or(0);
+      simdjson::dom::element modeled;
+      if (o["modeled"].get(modeled) == simdjson::SUCCESS && !IsNull(modeled)) {
+        if (modeled.get_bool().get(info.modeled) != simdjson::SUCCESS)
+          return Bad(fmt::format("{}modeled must be true or false", where));
+      }
+      log.domains.push_back(std::move(info));
+    }
+    return {};
+  }
+
+  Status ReadBaseline(simdjson::dom::object top, EnergyLog& log) const {
+    simdjson::dom::element e;
+    if (top["baseline_w"].get(e) != simdjson::SUCCESS || IsNull(e)) return {};
+    simdjson::dom::object baseline;
+    if (e.get_object().get(baseline) != simdjson::SUCCESS)
+      return Bad("baseline_w must be an object {\"domain\": watts}");
+    for (auto [key, value] : baseline) {
+      double w = 0;
+      if (value.get_double().get(w) != simdjson::SUCCESS || !std::isfinite(w))
+        return Bad(fmt::format("baseline_w.{} must be a number of watts", key));
+      log.baseline_w[std::string(key)] = w;
+    }
+    return {};
+  }
+
+  std::string file_;
+};
+
+// Non-finite doubles have no JSON spelling; they mean "unknown" there.
+std::string JsonNumber(double v) { return std::isfinite(v) ? fmt::format("{}", v) : "null"; }
+
+// A domain name as a CSV field: quoted when it holds a comma, a quote or edge blanks.
+std::string CsvField(std::string_view s) {
+  bool quote = s.find_first_of(",\"") != std::string_view::npos ||
+               (!s.empty() && (s.front() == ' ' || s.front() == '\t' || s.back() == ' ' ||
+                               s.back() == '\t'));
+  if (!quote) return std::string(s);
+  std::string out = "\"";
+  for (char c : s) {
+    out.push_back(c);
+    if (c == '"') out.push_back('"');
+  }
+  out.push_back('"');
+  return out;
+}
+
+std::string RunJson(const EnergyLog& meta) {
+  fmt::memory_buffer out;
+  auto it = std::back_inserter(out);
+  fmt::format_to(it, "{{\n  \"format\": \"{}{}\",\n  \"clock\": \"{}\",\n", kFormatPrefix,
+                 kFormatMajor, ToString(meta.clock));
+  fmt::format_to(it, "  \"clock_sync\": [");
+  for (size_t i = 0; i < meta.clock_sync.size(); ++i) {
+    fmt::format_to(it, "{}\n    {{\"realtime_ns\": {}, \"monotonic_ns\": {}}}", i ? "," : "",
+                   meta.clock_sync[i].realtime_ns, meta.clock_sync[i].monotonic_ns);
+  }
+  fmt::format_to(it, "{}],\n  \"domains\": [", meta.clock_sync.empty() ? "" : "\n  ");
+  for (size_t i = 0; i < meta.domains.size(); ++i) {
+    const DomainInfo& d = meta.domains[i];
+    fmt::format_to(it,
+                   "{}\n    {{\"name\": {}, \"device\": {}, \"source\": {}, \"quantity\": \"{}\", "
+                   "\"resolution_j\": {}, \"update_interval_ns\": {}, \"modeled\": {}}}",
+                   i ? "," : "", JsonQuote(d.name), JsonQuote(d.device), JsonQuote(d.source),
+                   ToString(d.quantity), JsonNumber(d.resolution_j), d.update_interval_ns,
+                   d.modeled ? "true" : "false");
+  }
+  fmt::format_to(it, "{}],\n  \"baseline_w\": {{", meta.domains.empty() ? "" : "\n  ");
+  bool first = true;
+  for (const auto& [domain, w] : meta.baseline_w) {
+    fmt::format_to(it, "{}{}: {}", first ? "" : ", ", JsonQuote(domain), JsonNumber(w));
+    first = false;
+  }
+  fmt::format_to(it, "}},\n  \"command\": [");
+  for (size_t i = 0; i < meta.command.size(); ++i)
+    fmt::format_to(it, "{}{}", i ? ", " : "", JsonQuote(meta.command[i]));
+  fmt::format_to(it, "]");
+  // Absent, not null, while unknown: a run.json written at start has no exit_code yet.
+  auto optional = [&](std::string_view key, const std::optional<int64_t>& v) {
+    if (v) fmt::format_to(it, ",\n  \"{}\": {}", key, *v);
+  };
+  optional("pid", meta.pid);
+  optional("exit_code", meta.exit_code);
+  optional("started_ns", meta.started_ns);
+  optional("ended_ns", meta.ended_ns);
+  fmt::format_to(it, "\n}}\n");
+  return fmt::to_string(out);
+}
+
+}  // namespace
+
+Result<EnergyLog> ReadRunDirectory(const std::string& dir) {
+  const std::string json_path = dir + "/run.json";
+  std::string csv_path = dir + "/energy.csv";
+  // A finished run may have been compressed for archiving.
+  if (!FileExists(csv_path) && FileExists(csv_path + ".gz")) csv_path += ".gz";
+
+  SMG_ASSIGN_OR_RETURN(std::string json, ReadFileMaybeGzip(json_path));
+  EnergyLog log;
+  log.path = dir;
+  SMG_RETURN_IF_ERROR(RunJsonReader(json_path).ReadInto(json, log));
+  SMG_ASSIGN_OR_RETURN(std::string csv, ReadFileMaybeGzip(csv_path));
+  SMG_RETURN_IF_ERROR(energy::ParseReadingsInto(csv_path, csv, energy::CsvKind::kRunDirectory,
+                                                EnergyImportOptions{}, log));
+  for (const auto& [domain, w] : log.baseline_w) {
+    bool known = std::any_of(log.domains.begin(), log.domains.end(),
+                             [&](const DomainInfo& d) { return d.name == domain; });
+    if (!known)
+      log.diagnostics.Warn(fmt::format(
+          "{}: baseline_w names domain '{}', which is not in domains; ignored", json_path, domain));
+  }
+  return log;
+}
+
+Status WriteRunDirectory(const std::string& dir, const EnergyLog& meta,
+                         const std::vector<RawReading>& readings) {
+  for (const DomainInfo& d : meta.domains) {
+    // energy.csv rows are single lines; a line break in a name could not be read back.
+    if (d.name.empty() || d.name.find_first_of("\r\n") != std::string::npos)
+      return Internal(fmt::format("WriteRunDirectory: domain name '{}' cannot be written",
+                                  d.name));
+  }
+  std::error_code ec;
+  std::filesystem::create_directories(dir, ec);
+  if (ec) return BadInput(dir, fmt::format("cannot create the run directory: {}", ec.message()));
+
+  std::vector<std::string> names;
+  names.reserve(meta.domains.size());
+  for (const DomainInfo& d : meta.domains) names.push_back(CsvField(d.name));
+
+  fmt::memory_buffer csv;
+  auto it = std::back_inserter(csv);
+  fmt::format_to(it, "t_ns,domain,energy_j,power_w\n");
+  for (size_t i = 0; i < readings.size(); ++i) {
+    const RawReading& r = readings[i];
+    if (r.domain >= meta.domains.size())
+      return Internal(fmt::format("WriteRunDirectory: reading {} names domain {}, but there are {}",
+                                  i, r.domain, meta.domains.size()));
+    if (!std::isfinite(r.value))
+      return Internal(fmt::format("WriteRunDirectory: reading {} of '{}' is not finite", i,
+                                  meta.domains[r.domain].name));
+    // {} is the shortest text that reads back as the same double.
+    if (meta.domains[r.domain].quantity == Quantity::kPower)
+      fmt::format_to(it, "{},{},,{}\n", r.t_ns, names[r.domain], r.value);
+    else
+      fmt::format_to(it, "{},{},{},\n", r.t_ns, names[r.domain], r.value);
+  }
+  SMG_RETURN_IF_ERROR(
+      WriteFileAtomic(dir + "/energy.csv", std::string_view(csv.data(), csv.size())));
+  return WriteFileAtomic(dir + "/run.json", RunJson(meta));
+}
+
+}  // namespace smaragdine
