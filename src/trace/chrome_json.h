@@ -1,0 +1,91 @@
+// chrome_json.h — the one tolerant Chrome-trace JSON reader under every dialect.
+//
+// Turns a Chrome-trace JSON document (object with `traceEvents`, or a bare
+// array) into compact fixed-size RawEvents whose strings are interned in a
+// table. B/E pairs become complete (X) events here, so dialects see X, i, M
+// and flow (s/t/f) events only. Times are integer ns parsed from the decimal
+// text of `ts`/`dur` (µs), never through a double.
+//
+//   SMG_ASSIGN_OR_RETURN(RawTrace raw, ParseChromeJson("t.json", std::move(bytes)));
+//   for (const RawEvent& e : raw.events) fmt::print("{}\n", raw.Str(e.name));
+#pragma once
+
+#include <cstdint>
+#include <deque>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <unordered_map>
+#include <vector>
+
+#include "smaragdine/diagnostics.h"
+#include "smaragdine/status.h"
+
+namespace smaragdine::trace_internal {
+
+using StrId = uint32_t;
+constexpr StrId kEmptyStr = 0;  // the empty string, also "absent"
+
+// Interned strings: each distinct string stored once; ids are stable.
+class StringTable {
+ public:
+  StringTable();
+  StrId Intern(std::string_view s);
+  const std::string& Get(StrId id) const { return strings_[id]; }
+  // kNoStr when `s` was never interned.
+  StrId Find(std::string_view s) const;
+  static constexpr StrId kNoStr = 0xffffffffu;
+  size_t size() const { return strings_.size(); }
+
+ private:
+  std::deque<std::string> strings_;
+  std::unordered_map<std::string_view, StrId> index_;  // views into strings_
+};
+
+// One trace event with only the fields the dialects need (72 bytes).
+struct RawEvent {
+  enum Flags : uint8_t {
+    kHasDur = 1,        // `dur` was present
+    kBindEnclosing = 2,  // flow event with "bp": "e"
+    kLongName = 4,      // arg_name came from args.long_name (TF2) or args.tf_op
+  };
+  int64_t ts_ns = 0;
+  int64_t dur_ns = 0;
+  int64_t external_id = -1;  // args["External id"]
+  int64_t correlation = -1;  // args.correlation; for s/t/f events the flow `id`
+  int64_t seq = -1;          // args["Sequence number"]; TF2: args.group_id
+  StrId name = kEmptyStr;
+  StrId cat = kEmptyStr;
+  StrId pid = kEmptyStr;  // pid and tid as text: integer or string in the file
+  StrId tid = kEmptyStr;
+  StrId arg_name = kEmptyStr;  // args.long_name, else args.tf_op, else args.name
+  StrId arg_op = kEmptyStr;    // args.op (TF1 op type)
+  int32_t fwd_tid = -1;        // args["Fwd thread id"]
+  char ph = 0;                 // 'X', 'i', 'M', 's', 't', 'f'
+  uint8_t flags = 0;
+};
+
+struct RawTrace {
+  StringTable strings;
+  std::vector<RawEvent> events;
+  // Top-level keys that only PyTorch Kineto writes.
+  bool has_kineto_keys = false;
+  std::optional<int64_t> base_time_ns;  // PyTorch >= 2.4 "baseTimeNanoseconds"
+  bool bare_array = false;
+  Diagnostics diagnostics;
+
+  const std::string& Str(StrId id) const { return strings.Get(id); }
+};
+
+// Parses a whole document. `bytes` must be plain JSON (already inflated).
+// Errors: kBadInput naming `name` and the byte offset where parsing stopped
+// (invalid or truncated JSON, not a trace, no X/B/E events).
+Result<RawTrace> ParseChromeJson(const std::string& name, std::string bytes);
+
+// Parses JSON number text in µs (e.g. "1712169098533620.758", "-1.5e3") into
+// ns, rounding half away from zero. False on malformed text or overflow.
+bool ParseMicrosToNs(std::string_view text, int64_t* out_ns);
+// Parses an integer from JSON number or string text ("12", "-3", "0x1f").
+bool ParseInt64(std::string_view text, int64_t* out);
+
+}  // namespace smaragdine::trace_internal

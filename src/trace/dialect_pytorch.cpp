@@ -1,0 +1,350 @@
+// PyTorch dialects: Kineto traces (torch.profiler, PyTorch >= 1.8) and the
+// legacy autograd profiler's export (builds without Kineto, e.g. Debian's
+// 1.13). Rules: docs/trace-formats.md.
+#include <cctype>
+#include <optional>
+#include <unordered_map>
+
+#include <fmt/format.h>
+
+#include "trace/dialect.h"
+
+namespace smaragdine::trace_internal {
+
+namespace {
+
+bool StartsWith(std::string_view s, std::string_view prefix) {
+  return s.substr(0, prefix.size()) == prefix;
+}
+
+std::string Lower(std::string_view s) {
+  std::string out(s);
+  for (char& c : out) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+  return out;
+}
+
+// "XBackward0", "AddmmBackward1", "torch::autograd::CopyBackwards".
+bool IsBackwardName(std::string_view name) {
+  if (StartsWith(name, "autograd::engine::evaluate_function:")) return true;
+  size_t p = name.rfind("Backward");
+  if (p == std::string_view::npos || p == 0) return false;
+  for (size_t i = p + 8; i < name.size(); ++i)
+    if (!std::isdigit(static_cast<unsigned char>(name[i])) && name[i] != 's') return false;
+  return true;
+}
+
+bool IsProfilerStep(std::string_view name) { return StartsWith(name, "ProfilerStep#"); }
+
+// "## forward ##" style annotations mark a phase without adding a level.
+bool IsPhaseMarker(std::string_view name) {
+  return name.size() >= 4 && StartsWith(name, "##") && name.substr(name.size() - 2) == "##";
+}
+
+std::optional<Phase> MarkerPhase(std::string_view name) {
+  std::string l = Lower(name);
+  if (l.find("backward") != std::string::npos) return Phase::kBackward;
+  if (l.find("optim") != std::string::npos) return Phase::kOptimizer;
+  if (l.find("forward") != std::string::npos) return Phase::kForward;
+  return std::nullopt;
+}
+
+enum class Cat { kCpuOp, kUserAnnotation, kPython, kLaunch, kGpu, kSkip, kUnknown };
+
+Cat Classify(const std::string& cat) {
+  if (cat.empty()) return Cat::kCpuOp;
+  std::string l = Lower(cat);
+  if (l == "cpu_op" || l == "operator") return Cat::kCpuOp;
+  if (l == "user_annotation") return Cat::kUserAnnotation;
+  if (l == "python_function") return Cat::kPython;
+  if (l == "cuda_runtime" || l == "cuda_driver" || l == "runtime") return Cat::kLaunch;
+  if (l == "kernel" || l == "gpu_memcpy" || l == "gpu_memset" || l == "memcpy" || l == "memset")
+    return Cat::kGpu;
+  if (l == "gpu_user_annotation" || l == "trace" || l == "cpu_instant_event" ||
+      l == "ac2g" || l == "fwdbwd")
+    return Cat::kSkip;
+  return Cat::kUnknown;
+}
+
+struct LaunchSite {
+  NodeId node;
+  Phase phase;
+  int64_t t_ns;
+};
+
+struct Frame {
+  int64_t end_ns;
+  NodeId node;
+  Phase phase;
+  bool is_op;
+  bool autograd;  // a backward op or inside one
+  StrId name;
+};
+
+class PytorchBuilder {
+ public:
+  PytorchBuilder(const RawTrace& raw, Trace* out, bool legacy)
+      : raw_(raw), out_(out), legacy_(legacy), lanes_(out) {}
+
+  Status Run(const std::string& name) {
+    out_->dialect = legacy_ ? "pytorch-legacy" : "pytorch";
+    out_->time_base = legacy_ ? TimeBase::kRelative : TimeBase::kRealtime;
+
+    // Partition: CPU threads (ops, scopes, launches, flow starts) and GPU events.
+    std::map<std::pair<StrId, StrId>, std::vector<uint32_t>> threads;
+    std::map<std::pair<StrId, StrId>, std::vector<uint32_t>> gpu_lanes;
+    std::map<std::tuple<StrId, StrId, int64_t>, int64_t> flow_end_at;
+    std::map<std::pair<StrId, StrId>, bool> backward_thread;
+    int64_t unknown = 0;
+    for (uint32_t i = 0; i < raw_.events.size(); ++i) {
+      const RawEvent& e = raw_.events[i];
+      if (e.ph == 'f' || e.ph == 't') {
+        if (e.correlation >= 0) flow_end_at[{e.pid, e.tid, e.ts_ns}] = e.correlation;
+        continue;
+      }
+      if (e.ph == 's') {
+        if (raw_.Str(e.cat) == "ac2g") threads[{e.pid, e.tid}].push_back(i);
+        continue;
+      }
+      if (e.ph != 'X') continue;
+      Cat c = legacy_ ? Cat::kCpuOp : CatOf(e.cat);
+      if (c == Cat::kSkip) continue;
+      if (c == Cat::kUnknown) {
+        ++unknown;
+        continue;
+      }
+      if (c == Cat::kGpu) {
+        gpu_lanes[{e.pid, e.tid}].push_back(i);
+        continue;
+      }
+      threads[{e.pid, e.tid}].push_back(i);
+      if (c == Cat::kCpuOp && e.fwd_tid > 0) backward_thread[{e.pid, e.tid}] = true;
+      if (c == Cat::kUserAnnotation || legacy_) {
+        if (IsPhaseMarker(raw_.Str(e.name))) has_phase_markers_ = true;
+      }
+    }
+    out_->diagnostics.Add("pytorch.event_of_unknown_category_skipped", unknown);
+    default_phase_ = has_phase_markers_ ? Phase::kOther : Phase::kForward;
+
+    // Forward threads first: the autograd thread's ops look up the forward
+    // op of their Sequence number, which must be known by then.
+    std::vector<std::pair<StrId, StrId>> order;
+    for (auto& [key, idx] : threads)
+      if (!backward_thread[key]) order.push_back(key);
+    for (auto& [key, idx] : threads)
+      if (backward_thread[key]) order.push_back(key);
+    size_t first_cpu_event = out_->events.size();
+    for (auto& key : order) RunThread(key, &threads[key]);
+
+    std::sort(out_->steps.begin(), out_->steps.end(),
+              [](const Step& a, const Step& b) { return a.start_ns < b.start_ns; });
+    for (size_t i = first_cpu_event; i < out_->events.size(); ++i)
+      out_->events[i].step = StepAt(out_->steps, out_->events[i].start_ns);
+
+    int64_t unlinked = 0;
+    for (auto& [key, idx] : gpu_lanes) {
+      SortForNesting(raw_, &idx);
+      int64_t device_index = 0;
+      if (!ParseInt64(raw_.Str(key.first), &device_index)) device_index = 0;
+      uint32_t lane = lanes_.Get(fmt::format("GPU:{}", device_index),
+                                 fmt::format("stream {}", raw_.Str(key.second)));
+      for (uint32_t i : idx) {
+        const RawEvent& e = raw_.events[i];
+        const LaunchSite* site = nullptr;
+        if (e.correlation >= 0) site = Find(launches_, e.correlation);
+        if (!site && e.external_id >= 0) site = Find(ops_by_external_id_, e.external_id);
+        if (!site) {
+          auto f = flow_end_at.find({e.pid, e.tid, e.ts_ns});
+          if (f != flow_end_at.end()) site = Find(flow_starts_, f->second);
+        }
+        Event ev{e.ts_ns, e.ts_ns + e.dur_ns, kRootNode, lane, -1, Phase::kOther};
+        if (site) {
+          ev.node = ChildCached(site->node, e.name, NodeKind::kKernel);
+          ev.phase = site->phase;
+          ev.step = StepAt(out_->steps, site->t_ns);
+        } else {
+          ++unlinked;
+          ev.node = ChildCached(kRootNode, e.name, NodeKind::kKernel);
+          ev.step = StepAt(out_->steps, e.ts_ns);
+        }
+        out_->events.push_back(ev);
+      }
+    }
+    out_->diagnostics.Add("pytorch.kernel_without_launch", unlinked);
+
+    if (!legacy_ && raw_.base_time_ns) {
+      // PyTorch >= 2.4: ts is relative to baseTimeNanoseconds (epoch ns).
+      int64_t base = *raw_.base_time_ns;
+      for (Event& ev : out_->events) {
+        ev.start_ns += base;
+        ev.end_ns += base;
+      }
+      for (Step& s : out_->steps) {
+        s.start_ns += base;
+        s.end_ns += base;
+      }
+    }
+    if (out_->events.empty()) return BadInput(name, "PyTorch trace has no operator events");
+    return Status();
+  }
+
+ private:
+  Cat CatOf(StrId c) {
+    auto it = cat_cache_.find(c);
+    if (it == cat_cache_.end()) it = cat_cache_.emplace(c, Classify(raw_.Str(c))).first;
+    return it->second;
+  }
+
+  static const LaunchSite* Find(const std::unordered_map<int64_t, LaunchSite>& m, int64_t k) {
+    auto it = m.find(k);
+    return it == m.end() ? nullptr : &it->second;
+  }
+
+  bool IsEvaluateFunctionOf(StrId outer, StrId inner) {
+    constexpr std::string_view kPrefix = "autograd::engine::evaluate_function: ";
+    std::string_view o = raw_.Str(outer);
+    return StartsWith(o, kPrefix) && o.substr(kPrefix.size()) == raw_.Str(inner);
+  }
+
+  NodeId ChildCached(NodeId parent, StrId name, NodeKind kind) {
+    uint64_t key = (uint64_t{parent} << 32) | name;
+    auto it = child_cache_[static_cast<int>(kind)].find(key);
+    if (it != child_cache_[static_cast<int>(kind)].end()) return it->second;
+    NodeId id = out_->nodes.Child(parent, raw_.Str(name), kind);
+    child_cache_[static_cast<int>(kind)].emplace(key, id);
+    return id;
+  }
+  NodeId ChildCached(NodeId parent, std::string_view name, NodeKind kind) {
+    return out_->nodes.Child(parent, name, kind);
+  }
+
+  void RunThread(const std::pair<StrId, StrId>& key, std::vector<uint32_t>* idx) {
+    SortForNesting(raw_, idx);
+    std::vector<Frame> stack;
+    uint32_t lane = 0;
+    bool have_lane = false;
+    auto emit = [&](const RawEvent& e, NodeId node, Phase phase) {
+      if (!have_lane) {
+        std::string lane_name =
+            legacy_ ? fmt::format("thread {}", raw_.Str(key.second))
+                    : fmt::format("pid {} thread {}", raw_.Str(key.first), raw_.Str(key.second));
+        lane = lanes_.Get("CPU:0", lane_name);
+        have_lane = true;
+      }
+      out_->events.push_back(Event{e.ts_ns, e.ts_ns + e.dur_ns, node, lane, -1, phase});
+    };
+    for (uint32_t i : *idx) {
+      const RawEvent& e = raw_.events[i];
+      // A zero-length event at its parent's very end is still inside it: the
+      // legacy profiler's whole-µs times put many children there.
+      // Likewise `X` starting at the end of its own `evaluate_function: X`
+      // (whole-µs rounding) is its child, not its sibling.
+      while (!stack.empty() && (stack.back().end_ns < e.ts_ns ||
+                                (stack.back().end_ns == e.ts_ns && e.dur_ns > 0 &&
+                                 !IsEvaluateFunctionOf(stack.back().name, e.name))))
+        stack.pop_back();
+      NodeId parent = stack.empty() ? kRootNode : stack.back().node;
+      Phase phase = stack.empty() ? default_phase_ : stack.back().phase;
+      bool inside_op = !stack.empty() && stack.back().is_op;
+      bool in_autograd = !stack.empty() && stack.back().autograd;
+      int64_t end = e.ts_ns + e.dur_ns;
+      if (e.ph == 's') {
+        if (e.correlation >= 0) flow_starts_[e.correlation] = LaunchSite{parent, phase, e.ts_ns};
+        continue;
+      }
+      const std::string& name = raw_.Str(e.name);
+      Cat c = legacy_ ? Cat::kCpuOp : CatOf(e.cat);
+      if (c == Cat::kLaunch) {
+        // cudaLaunchKernel & co. are the op's own CPU time: not events, but
+        // where the kernels they launch hang in the tree.
+        if (e.correlation >= 0) launches_[e.correlation] = LaunchSite{parent, phase, e.ts_ns};
+        continue;
+      }
+      if (IsProfilerStep(name) && !inside_op) {
+        out_->steps.push_back(Step{name, e.ts_ns, end});
+        stack.push_back(Frame{end, parent, phase, false, in_autograd, e.name});
+        continue;
+      }
+      if (IsPhaseMarker(name) && !inside_op) {
+        stack.push_back(
+            Frame{end, parent, MarkerPhase(name).value_or(phase), false, in_autograd, e.name});
+        continue;
+      }
+      if (c == Cat::kPython) {
+        // Only nn.Module frames are scopes; other Python frames are skipped
+        // and their time goes to the enclosing node.
+        constexpr std::string_view kModule = "nn.Module: ";
+        if (!StartsWith(name, kModule)) continue;
+        NodeId node = ChildCached(parent, std::string_view(name).substr(kModule.size()),
+                                  NodeKind::kScope);
+        emit(e, node, phase);
+        stack.push_back(Frame{end, node, phase, false, in_autograd, e.name});
+        continue;
+      }
+      bool is_scope = c == Cat::kUserAnnotation;
+      if (legacy_ && !inside_op) {
+        // The legacy format has no categories: record_function scopes are
+        // told from ops by name (ops are namespaced "aten::…" or autograd nodes).
+        is_scope = name.find("::") == std::string::npos && !IsBackwardName(name);
+      }
+      if (is_scope) {
+        Phase p = StartsWith(name, "Optimizer.") ? Phase::kOptimizer : phase;
+        NodeId node = ChildCached(parent, e.name, NodeKind::kScope);
+        if (e.external_id >= 0) ops_by_external_id_[e.external_id] = LaunchSite{node, p, e.ts_ns};
+        emit(e, node, p);
+        stack.push_back(Frame{end, node, p, false, in_autograd, e.name});
+        continue;
+      }
+      // An operator.
+      bool backward = e.fwd_tid > 0 || IsBackwardName(name);
+      NodeId node;
+      Phase p = phase;
+      if (backward) {
+        p = Phase::kBackward;
+        auto fwd = (!legacy_ && e.seq >= 0) ? forward_op_of_seq_.find(e.seq)
+                                            : forward_op_of_seq_.end();
+        if (fwd != forward_op_of_seq_.end()) {
+          node = fwd->second;  // lands on the forward op's path, phase backward
+        } else {
+          node = ChildCached(parent, e.name, NodeKind::kOp);
+          if (!legacy_ && e.fwd_tid > 0) unmapped_backward_++;
+        }
+      } else {
+        node = ChildCached(parent, e.name, NodeKind::kOp);
+        // The op that created the autograd node is the last one to start
+        // with that sequence number (the counter moves on at creation).
+        if (e.seq >= 0 && !in_autograd) forward_op_of_seq_[e.seq] = node;
+      }
+      if (e.external_id >= 0) ops_by_external_id_[e.external_id] = LaunchSite{node, p, e.ts_ns};
+      emit(e, node, p);
+      stack.push_back(Frame{end, node, p, true, in_autograd || backward, e.name});
+    }
+    out_->diagnostics.Add("pytorch.backward_op_without_forward_op", unmapped_backward_);
+    unmapped_backward_ = 0;
+  }
+
+  const RawTrace& raw_;
+  Trace* out_;
+  bool legacy_;
+  LaneSet lanes_;
+  bool has_phase_markers_ = false;
+  Phase default_phase_ = Phase::kForward;
+  int64_t unmapped_backward_ = 0;
+  std::unordered_map<int64_t, NodeId> forward_op_of_seq_;
+  std::unordered_map<int64_t, LaunchSite> launches_;
+  std::unordered_map<int64_t, LaunchSite> flow_starts_;
+  std::unordered_map<int64_t, LaunchSite> ops_by_external_id_;
+  std::unordered_map<uint64_t, NodeId> child_cache_[3];
+  std::unordered_map<StrId, Cat> cat_cache_;
+};
+
+}  // namespace
+
+Status BuildPytorch(const std::string& name, const RawTrace& raw, Trace* out) {
+  return PytorchBuilder(raw, out, false).Run(name);
+}
+
+Status BuildPytorchLegacy(const std::string& name, const RawTrace& raw, Trace* out) {
+  return PytorchBuilder(raw, out, true).Run(name);
+}
+
+}  // namespace smaragdine::trace_internal

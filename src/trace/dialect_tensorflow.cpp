@@ -1,0 +1,401 @@
+// TensorFlow dialects: TF1 `Timeline.generate_chrome_trace_format()` and the
+// TF2/JAX profiler's trace viewer JSON. Rules: docs/trace-formats.md.
+#include <cctype>
+#include <optional>
+#include <unordered_map>
+
+#include <fmt/format.h>
+
+#include "trace/dialect.h"
+
+namespace smaragdine::trace_internal {
+
+std::vector<std::string_view> SplitPath(std::string_view path) {
+  std::vector<std::string_view> parts;
+  size_t pos = 0;
+  while (pos <= path.size()) {
+    size_t slash = path.find('/', pos);
+    if (slash == std::string_view::npos) slash = path.size();
+    if (slash > pos) parts.push_back(path.substr(pos, slash - pos));
+    pos = slash + 1;
+  }
+  return parts;
+}
+
+int32_t StepAt(const std::vector<Step>& steps, int64_t t_ns) {
+  auto it = std::upper_bound(steps.begin(), steps.end(), t_ns,
+                             [](int64_t t, const Step& s) { return t < s.start_ns; });
+  // Steps may overlap (rare); take the latest-starting one that holds t.
+  while (it != steps.begin()) {
+    --it;
+    if (t_ns < it->end_ns) return static_cast<int32_t>(it - steps.begin());
+    if (it->end_ns <= it->start_ns) continue;
+    break;
+  }
+  return -1;
+}
+
+namespace {
+
+bool IsGradientsPrefix(std::string_view c) {
+  // "gradients", "gradients_1", "gradients_12"
+  if (c.substr(0, 9) != "gradients") return false;
+  if (c.size() == 9) return true;
+  if (c[9] != '_' || c.size() == 10) return false;
+  for (size_t i = 10; i < c.size(); ++i)
+    if (!std::isdigit(static_cast<unsigned char>(c[i]))) return false;
+  return true;
+}
+
+bool EndsWith(std::string_view s, std::string_view suffix) {
+  return s.size() >= suffix.size() && s.substr(s.size() - suffix.size()) == suffix;
+}
+bool StartsWith(std::string_view s, std::string_view prefix) {
+  return s.substr(0, prefix.size()) == prefix;
+}
+
+bool IsOptimizerComponent(std::string_view c) {
+  static const char* kOptimizers[] = {"GradientDescent", "Adam",     "SGD",     "Momentum",
+                                      "RMSProp",         "Adagrad",  "Adadelta", "Ftrl",
+                                      "Adamax",          "Nadam",    "AdamW",   "LAMB"};
+  for (const char* o : kOptimizers)
+    if (c == o) return true;
+  return StartsWith(c, "update_");
+}
+
+}  // namespace
+
+std::string TfPathAndPhase(std::string_view path, std::string_view op_type, Phase* phase) {
+  std::vector<std::string_view> parts = SplitPath(path);
+  if (!parts.empty() && (IsGradientsPrefix(parts[0]) || parts[0] == "gradient_tape")) {
+    *phase = Phase::kBackward;
+    bool tape = parts[0] == "gradient_tape";
+    // The forward op is the component with the `_grad` suffix (TF1 graph
+    // gradients): `gradients/layer_1/MatMul_grad/MatMul_1` → `layer_1/MatMul`.
+    int last_grad = -1;
+    for (size_t i = 1; i < parts.size(); ++i)
+      if (EndsWith(parts[i], "_grad") && parts[i].size() > 5) last_grad = static_cast<int>(i);
+    std::string out;
+    if (last_grad > 0) {
+      for (int i = 1; i <= last_grad; ++i) {
+        std::string_view c = parts[i];
+        if (EndsWith(c, "_grad")) c.remove_suffix(5);
+        if (!out.empty()) out += '/';
+        out += c;
+      }
+      return out;
+    }
+    if (tape && parts.size() > 2) {
+      // TF2 GradientTape: `gradient_tape/<forward op path>/<grad op>`.
+      for (size_t i = 1; i + 1 < parts.size(); ++i) {
+        if (!out.empty()) out += '/';
+        out += parts[i];
+      }
+      return out;
+    }
+    return std::string(path);  // e.g. gradients/Fill: no forward op to land on
+  }
+  bool optimizer = StartsWith(op_type, "Apply") || StartsWith(op_type, "ResourceApply");
+  for (std::string_view c : parts) optimizer = optimizer || IsOptimizerComponent(c);
+  if (!parts.empty() && (parts[0] == "Adam" || parts[0] == "SGD")) optimizer = true;
+  *phase = optimizer ? Phase::kOptimizer : Phase::kForward;
+  return std::string(path);
+}
+
+namespace {
+
+// What a TF1 process (pid) holds, from its process_name.
+struct Tf1Process {
+  enum Kind { kSkip, kCpu, kGpuDevice, kGpuStreamAll, kGpuStream, kGpuMemcpy, kUnknown };
+  Kind kind = kUnknown;
+  int gpu = -1;
+  std::string name;
+};
+
+// Finds "gpu:N" / "GPU:N" after a '/' or "device:"; -1 when absent.
+int GpuIndex(std::string_view s) {
+  for (std::string_view marker : {"gpu:", "GPU:"}) {
+    size_t p = s.find(marker);
+    while (p != std::string_view::npos) {
+      bool boundary = p == 0 || s[p - 1] == '/' || s[p - 1] == ':';
+      size_t d = p + marker.size();
+      if (boundary && d < s.size() && std::isdigit(static_cast<unsigned char>(s[d]))) {
+        int v = 0;
+        while (d < s.size() && std::isdigit(static_cast<unsigned char>(s[d])) && v < 100000)
+          v = v * 10 + (s[d++] - '0');
+        return v;
+      }
+      p = s.find(marker, p + 1);
+    }
+  }
+  return -1;
+}
+
+Tf1Process ClassifyTf1(std::string_view pname) {
+  Tf1Process p;
+  p.name = std::string(pname);
+  if (!EndsWith(pname, " Compute")) {
+    // "… Tensors" (memory snapshots) and "Allocators" hold no op intervals.
+    p.kind = Tf1Process::kSkip;
+    return p;
+  }
+  int gpu = GpuIndex(pname);
+  if (gpu >= 0) {
+    p.gpu = gpu;
+    if (pname.find("/stream:all") != std::string_view::npos) p.kind = Tf1Process::kGpuStreamAll;
+    else if (pname.find("/stream:") != std::string_view::npos) p.kind = Tf1Process::kGpuStream;
+    else if (pname.find("/memcpy") != std::string_view::npos) p.kind = Tf1Process::kGpuMemcpy;
+    else p.kind = Tf1Process::kGpuDevice;
+    return p;
+  }
+  p.kind = Tf1Process::kCpu;
+  return p;
+}
+
+}  // namespace
+
+Status BuildTf1(const std::string& name, const RawTrace& raw, Trace* out) {
+  out->dialect = "tf1";
+  out->time_base = TimeBase::kRealtime;
+  std::unordered_map<StrId, Tf1Process> procs;
+  for (const RawEvent& e : raw.events) {
+    if (e.ph == 'M' && raw.Str(e.name) == "process_name")
+      procs[e.pid] = ClassifyTf1(raw.Str(e.arg_name));
+  }
+  // Which GPUs have CUPTI stream records (stream:all or per-stream pids).
+  std::map<int, bool> gpu_has_all, gpu_has_streams;
+  for (auto& [pid, p] : procs) {
+    if (p.kind == Tf1Process::kGpuStreamAll) gpu_has_all[p.gpu] = true;
+    if (p.kind == Tf1Process::kGpuStreamAll || p.kind == Tf1Process::kGpuStream ||
+        p.kind == Tf1Process::kGpuMemcpy)
+      gpu_has_streams[p.gpu] = true;
+  }
+  // Group op intervals per (pid, tid) lane.
+  std::map<std::pair<StrId, StrId>, std::vector<uint32_t>> by_lane;
+  for (uint32_t i = 0; i < raw.events.size(); ++i) {
+    const RawEvent& e = raw.events[i];
+    if (e.ph != 'X') continue;
+    by_lane[{e.pid, e.tid}].push_back(i);
+  }
+  LaneSet lanes(out);
+  std::unordered_map<StrId, std::pair<NodeId, Phase>> node_of_name[2];
+  for (auto& [key, idx] : by_lane) {
+    auto pit = procs.find(key.first);
+    Tf1Process p;
+    if (pit != procs.end()) p = pit->second;
+    else p.name = fmt::format("pid {}", raw.Str(key.first));
+    std::string device = "CPU:0";
+    NodeKind kind = NodeKind::kOp;
+    switch (p.kind) {
+      case Tf1Process::kSkip:
+        continue;
+      case Tf1Process::kCpu:
+        break;
+      case Tf1Process::kUnknown:
+        out->diagnostics.Add("tf1.event_on_unnamed_process", static_cast<int64_t>(idx.size()));
+        break;
+      case Tf1Process::kGpuStreamAll:
+        device = fmt::format("GPU:{}", p.gpu);
+        kind = NodeKind::kKernel;
+        break;
+      case Tf1Process::kGpuStream:
+        // CUPTI records each kernel on stream:all and on its stream, and each
+        // memcpy on memcpy and its stream: with stream:all present the
+        // per-stream pids are duplicates.
+        if (gpu_has_all[p.gpu]) {
+          out->diagnostics.Add("tf1.duplicate_stream_event_dropped",
+                               static_cast<int64_t>(idx.size()));
+          continue;
+        }
+        device = fmt::format("GPU:{}", p.gpu);
+        kind = NodeKind::kKernel;
+        break;
+      case Tf1Process::kGpuMemcpy:
+        if (!gpu_has_all[p.gpu]) {
+          out->diagnostics.Add("tf1.duplicate_memcpy_event_dropped",
+                               static_cast<int64_t>(idx.size()));
+          continue;
+        }
+        device = fmt::format("GPU:{}", p.gpu);
+        kind = NodeKind::kKernel;
+        break;
+      case Tf1Process::kGpuDevice:
+        // The executor's record of ops placed on the GPU: host threads that
+        // launch the kernels. With CUPTI stream records present the GPU's own
+        // work is there, so these run on the CPU; without them they are the
+        // only record of the GPU's work.
+        if (!gpu_has_streams[p.gpu]) device = fmt::format("GPU:{}", p.gpu);
+        break;
+    }
+    SortForNesting(raw, &idx);
+    uint32_t lane = lanes.Get(device, fmt::format("{} (tid {})", p.name, raw.Str(key.second)));
+    for (uint32_t i : idx) {
+      const RawEvent& e = raw.events[i];
+      StrId label = e.arg_name != kEmptyStr ? e.arg_name : e.name;
+      auto& cache = node_of_name[kind == NodeKind::kKernel];
+      auto cit = cache.find(label);
+      if (cit == cache.end()) {
+        Phase phase;
+        std::string path = TfPathAndPhase(raw.Str(label), raw.Str(e.arg_op), &phase);
+        NodeId node = out->nodes.InternPath(path, kind);
+        if (node == kRootNode) node = out->nodes.Child(kRootNode, "(unnamed)", kind);
+        cit = cache.emplace(label, std::make_pair(node, phase)).first;
+      }
+      out->events.push_back(Event{e.ts_ns, e.ts_ns + e.dur_ns, cit->second.first, lane, -1,
+                                  cit->second.second});
+    }
+  }
+  if (out->events.empty()) {
+    return BadInput(name, "TF1 timeline has no op events on a Compute process");
+  }
+  return Status();
+}
+
+namespace {
+
+struct Tf2Process {
+  std::string name;
+  std::string device;  // "" → skip
+};
+
+}  // namespace
+
+Status BuildTf2(const std::string& name, const RawTrace& raw, Trace* out) {
+  out->dialect = "tf2";
+  out->time_base = TimeBase::kRelative;
+  std::unordered_map<StrId, Tf2Process> procs;
+  std::map<std::pair<StrId, StrId>, std::string> thread_names;
+  for (const RawEvent& e : raw.events) {
+    if (e.ph != 'M') continue;
+    const std::string& what = raw.Str(e.name);
+    if (what == "process_name") {
+      Tf2Process p;
+      p.name = raw.Str(e.arg_name);
+      int gpu = GpuIndex(p.name);
+      if (gpu >= 0) p.device = fmt::format("GPU:{}", gpu);
+      else if (p.name.find("CPU") != std::string::npos || p.name.find("cpu") != std::string::npos)
+        p.device = "CPU:0";
+      procs[e.pid] = std::move(p);
+    } else if (what == "thread_name") {
+      thread_names[{e.pid, e.tid}] = raw.Str(e.arg_name);
+    }
+  }
+  std::map<std::pair<StrId, StrId>, std::vector<uint32_t>> by_lane;
+  for (uint32_t i = 0; i < raw.events.size(); ++i) {
+    const RawEvent& e = raw.events[i];
+    if (e.ph == 'X') by_lane[{e.pid, e.tid}].push_back(i);
+  }
+  // Steps: one per group_id, spanning the events that carry it.
+  std::map<int64_t, Step> groups;
+  for (const RawEvent& e : raw.events) {
+    if (e.ph != 'X' || e.seq < 0) continue;
+    auto [it, inserted] = groups.try_emplace(e.seq);
+    Step& s = it->second;
+    if (inserted) {
+      s.name = fmt::format("step {}", e.seq);
+      s.start_ns = e.ts_ns;
+      s.end_ns = e.ts_ns + e.dur_ns;
+    } else {
+      s.start_ns = std::min(s.start_ns, e.ts_ns);
+      s.end_ns = std::max(s.end_ns, e.ts_ns + e.dur_ns);
+    }
+  }
+  std::vector<std::pair<int64_t, Step>> ordered(groups.begin(), groups.end());
+  std::sort(ordered.begin(), ordered.end(),
+            [](const auto& a, const auto& b) { return a.second.start_ns < b.second.start_ns; });
+  std::unordered_map<int64_t, int32_t> step_of_group;
+  for (auto& [gid, s] : ordered) {
+    step_of_group[gid] = static_cast<int32_t>(out->steps.size());
+    out->steps.push_back(s);
+  }
+
+  LaneSet lanes(out);
+  std::unordered_map<StrId, std::pair<NodeId, Phase>> op_nodes;
+  std::unordered_map<StrId, NodeId> runtime_nodes;
+  std::map<std::pair<StrId, StrId>, std::pair<NodeId, Phase>> kernel_nodes;
+  for (auto& [key, idx] : by_lane) {
+    auto pit = procs.find(key.first);
+    Tf2Process p;
+    if (pit != procs.end()) p = pit->second;
+    if (pit == procs.end() || p.device.empty()) {
+      // "/host:metadata", "Steps" and other viewer rows are not devices.
+      out->diagnostics.Add("tf2.event_on_non_device_process_dropped",
+                           static_cast<int64_t>(idx.size()));
+      continue;
+    }
+    bool gpu = p.device.rfind("GPU", 0) == 0;
+    auto tn = thread_names.find(key);
+    std::string lane_name =
+        fmt::format("{} {}", p.name,
+                    tn != thread_names.end() ? tn->second : "thread " + raw.Str(key.second));
+    uint32_t lane = lanes.Get(p.device, lane_name);
+    SortForNesting(raw, &idx);
+    for (uint32_t i : idx) {
+      const RawEvent& e = raw.events[i];
+      NodeId node;
+      Phase phase;
+      bool has_op = (e.flags & RawEvent::kLongName) && e.arg_name != kEmptyStr;
+      if (has_op && !gpu) {
+        auto it = op_nodes.find(e.arg_name);
+        if (it == op_nodes.end()) {
+          std::string_view long_name = raw.Str(e.arg_name);
+          // "scope/op:OpType" → "scope/op"; a ':' before the last '/' is part of a name.
+          size_t colon = long_name.rfind(':');
+          size_t slash = long_name.rfind('/');
+          std::string_view op_type;
+          if (colon != std::string_view::npos &&
+              (slash == std::string_view::npos || colon > slash)) {
+            op_type = long_name.substr(colon + 1);
+            long_name = long_name.substr(0, colon);
+          }
+          std::string path = TfPathAndPhase(long_name, op_type, &phase);
+          node = out->nodes.InternPath(path, NodeKind::kOp);
+          if (node == kRootNode) node = out->nodes.Child(kRootNode, "(unnamed)", NodeKind::kOp);
+          it = op_nodes.emplace(e.arg_name, std::make_pair(node, phase)).first;
+        }
+        node = it->second.first;
+        phase = it->second.second;
+      } else if (gpu) {
+        // A kernel: under its TF op (args.tf_op / long_name) when known.
+        auto kit = kernel_nodes.find({e.arg_name, e.name});
+        if (kit == kernel_nodes.end()) {
+          NodeId parent = kRootNode;
+          Phase ph = Phase::kOther;
+          if (has_op) {
+            std::string_view tf_op = raw.Str(e.arg_name);
+            size_t colon = tf_op.rfind(':');
+            size_t slash = tf_op.rfind('/');
+            if (colon != std::string_view::npos &&
+                (slash == std::string_view::npos || colon > slash))
+              tf_op = tf_op.substr(0, colon);
+            parent = out->nodes.InternPath(TfPathAndPhase(tf_op, "", &ph), NodeKind::kOp);
+          }
+          NodeId k = out->nodes.Child(parent, raw.Str(e.name), NodeKind::kKernel);
+          kit = kernel_nodes.emplace(std::make_pair(e.arg_name, e.name), std::make_pair(k, ph))
+                    .first;
+        }
+        node = kit->second.first;
+        phase = kit->second.second;
+      } else {
+        // Executor and runtime events (ExecutorState::Process, FunctionRun,
+        // EagerExecute, …) carry no long_name. They enclose the ops, so they
+        // stay as top-level op nodes: the ops nested in them are the leaves
+        // and get the energy; the runtime node keeps only its own overhead.
+        auto it = runtime_nodes.find(e.name);
+        if (it == runtime_nodes.end())
+          it = runtime_nodes.emplace(e.name, out->nodes.Child(kRootNode, raw.Str(e.name),
+                                                              NodeKind::kOp)).first;
+        node = it->second;
+        phase = Phase::kOther;
+      }
+      int32_t step = -1;
+      if (e.seq >= 0) step = step_of_group[e.seq];
+      else step = StepAt(out->steps, e.ts_ns);
+      out->events.push_back(Event{e.ts_ns, e.ts_ns + e.dur_ns, node, lane, step, phase});
+    }
+  }
+  if (out->events.empty()) return BadInput(name, "TF2 trace has no events on a device");
+  return Status();
+}
+
+}  // namespace smaragdine::trace_internal

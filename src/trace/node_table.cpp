@@ -1,0 +1,130 @@
+// The node trie and the small enum helpers declared in smaragdine/trace.h.
+#include <functional>
+
+#include <fmt/format.h>
+
+#include "smaragdine/trace.h"
+
+namespace smaragdine {
+
+const char* ToString(Phase p) {
+  switch (p) {
+    case Phase::kForward: return "forward";
+    case Phase::kBackward: return "backward";
+    case Phase::kOptimizer: return "optimizer";
+    case Phase::kOther: return "other";
+  }
+  return "other";
+}
+
+const char* ToString(NodeKind k) {
+  switch (k) {
+    case NodeKind::kScope: return "scope";
+    case NodeKind::kOp: return "op";
+    case NodeKind::kKernel: return "kernel";
+  }
+  return "scope";
+}
+
+const char* ToString(TimeBase b) {
+  switch (b) {
+    case TimeBase::kRealtime: return "realtime";
+    case TimeBase::kMonotonic: return "monotonic";
+    case TimeBase::kRelative: return "relative";
+  }
+  return "relative";
+}
+
+Result<TraceFormat> ParseTraceFormat(std::string_view s) {
+  if (s == "auto") return TraceFormat::kAuto;
+  if (s == "tf1") return TraceFormat::kTf1;
+  if (s == "tf2" || s == "jax") return TraceFormat::kTf2;
+  if (s == "pytorch") return TraceFormat::kPytorch;
+  if (s == "pytorch-legacy") return TraceFormat::kPytorchLegacy;
+  return UsageError(fmt::format(
+      "unknown trace format '{}': expected auto, tf1, tf2, pytorch or pytorch-legacy", s));
+}
+
+size_t NodeTable::KeyHash::operator()(const std::pair<NodeId, std::string>& k) const {
+  return std::hash<std::string>()(k.second) * 31 + k.first;
+}
+
+NodeTable::NodeTable() {
+  names_.emplace_back();
+  parents_.push_back(kRootNode);
+  kinds_.push_back(NodeKind::kScope);
+}
+
+NodeId NodeTable::Child(NodeId parent, std::string_view name, NodeKind kind) {
+  // The key copy costs an allocation per lookup for long names; dialects cache
+  // (parent, name) → child where it matters.
+  auto key = std::make_pair(parent, std::string(name));
+  auto it = index_.find(key);
+  if (it != index_.end()) {
+    NodeId id = it->second;
+    if (kinds_[id] == NodeKind::kScope && kind != NodeKind::kScope) kinds_[id] = kind;
+    return id;
+  }
+  NodeId id = static_cast<NodeId>(names_.size());
+  names_.push_back(key.second);
+  parents_.push_back(parent);
+  kinds_.push_back(kind);
+  index_.emplace(std::move(key), id);
+  return id;
+}
+
+NodeId NodeTable::InternPath(std::string_view path, NodeKind leaf_kind, NodeId parent) {
+  NodeId node = parent;
+  size_t pos = 0;
+  while (pos <= path.size()) {
+    size_t slash = path.find('/', pos);
+    if (slash == std::string_view::npos) slash = path.size();
+    std::string_view part = path.substr(pos, slash - pos);
+    bool last = path.find_first_not_of('/', slash) == std::string_view::npos;
+    if (!part.empty()) node = Child(node, part, last ? leaf_kind : NodeKind::kScope);
+    pos = slash + 1;
+  }
+  return node;
+}
+
+NodeId NodeTable::Find(std::string_view path) const {
+  NodeId node = kRootNode;
+  size_t pos = 0;
+  bool any = false;
+  while (pos <= path.size()) {
+    size_t slash = path.find('/', pos);
+    if (slash == std::string_view::npos) slash = path.size();
+    std::string_view part = path.substr(pos, slash - pos);
+    if (!part.empty()) {
+      auto it = index_.find(std::make_pair(node, std::string(part)));
+      if (it == index_.end()) return kNoNode;
+      node = it->second;
+      any = true;
+    }
+    pos = slash + 1;
+  }
+  return any ? node : kNoNode;
+}
+
+int NodeTable::Depth(NodeId id) const {
+  int depth = 0;
+  while (id != kRootNode) {
+    id = parents_[id];
+    ++depth;
+  }
+  return depth;
+}
+
+std::string NodeTable::Path(NodeId id) const {
+  if (id == kRootNode) return "";
+  std::vector<NodeId> chain;
+  for (NodeId n = id; n != kRootNode; n = parents_[n]) chain.push_back(n);
+  std::string out;
+  for (auto it = chain.rbegin(); it != chain.rend(); ++it) {
+    if (!out.empty()) out += '/';
+    out += names_[*it];
+  }
+  return out;
+}
+
+}  // namespace smaragdine

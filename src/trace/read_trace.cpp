@@ -1,0 +1,163 @@
+// Entry points of smaragdine/trace.h: bytes → RawTrace → dialect → Trace,
+// and the merge of several files into one trace.
+#include <fmt/format.h>
+
+#include "common/io.h"
+#include "smaragdine/trace.h"
+#include "trace/chrome_json.h"
+#include "trace/dialect.h"
+
+namespace smaragdine {
+
+namespace ti = trace_internal;
+
+namespace trace_internal {
+
+namespace {
+bool EndsWith(std::string_view s, std::string_view suffix) {
+  return s.size() >= suffix.size() && s.substr(s.size() - suffix.size()) == suffix;
+}
+}  // namespace
+
+TraceFormat DetectDialect(const RawTrace& raw) {
+  StrId cpu_functions = raw.strings.Find("CPU functions");
+  if (raw.bare_array && cpu_functions != StringTable::kNoStr) {
+    for (const RawEvent& e : raw.events)
+      if (e.pid == cpu_functions) return TraceFormat::kPytorchLegacy;
+  }
+  if (raw.has_kineto_keys) return TraceFormat::kPytorch;
+  for (const char* cat : {"cpu_op", "python_function", "kernel", "user_annotation",
+                          "cuda_runtime", "gpu_memcpy"}) {
+    if (raw.strings.Find(cat) != StringTable::kNoStr) {
+      StrId id = raw.strings.Find(cat);
+      for (const RawEvent& e : raw.events)
+        if (e.cat == id) return TraceFormat::kPytorch;
+    }
+  }
+  bool tf1 = false, tf2 = false;
+  for (const RawEvent& e : raw.events) {
+    if (e.ph == 'M' && raw.Str(e.name) == "process_name") {
+      std::string_view p = raw.Str(e.arg_name);
+      if (EndsWith(p, " Compute") || EndsWith(p, " Tensors")) {
+        if (p.find("/job:") != std::string_view::npos || p.find("/gpu:") != std::string_view::npos ||
+            p.find("/device:") != std::string_view::npos ||
+            p.find("/cpu:") != std::string_view::npos)
+          tf1 = true;
+      } else if (p.substr(0, 6) == "/host:" || p.substr(0, 8) == "/device:") {
+        tf2 = true;
+      }
+    } else if (e.ph == 'X') {
+      if (e.flags & RawEvent::kLongName) tf2 = true;
+      else if (e.arg_op != kEmptyStr) tf1 = true;
+    }
+  }
+  if (tf1) return TraceFormat::kTf1;
+  if (tf2) return TraceFormat::kTf2;
+  return TraceFormat::kAuto;
+}
+
+}  // namespace trace_internal
+
+namespace {
+
+Result<Trace> ParseOwned(const std::string& name, std::string bytes,
+                         const TraceReadOptions& options) {
+  SMG_ASSIGN_OR_RETURN(ti::RawTrace raw, ti::ParseChromeJson(name, std::move(bytes)));
+  TraceFormat format = options.format;
+  if (format == TraceFormat::kAuto) format = ti::DetectDialect(raw);
+  Trace t;
+  t.sources.push_back(name);
+  Status st;
+  switch (format) {
+    case TraceFormat::kAuto:
+      return BadInput(name,
+                      "unknown trace dialect; use --format tf1|tf2|pytorch|pytorch-legacy");
+    case TraceFormat::kTf1: st = ti::BuildTf1(name, raw, &t); break;
+    case TraceFormat::kTf2: st = ti::BuildTf2(name, raw, &t); break;
+    case TraceFormat::kPytorch: st = ti::BuildPytorch(name, raw, &t); break;
+    case TraceFormat::kPytorchLegacy: st = ti::BuildPytorchLegacy(name, raw, &t); break;
+  }
+  if (!st.ok()) return st.error();
+  raw.diagnostics.Merge(t.diagnostics);
+  t.diagnostics = std::move(raw.diagnostics);
+  return t;
+}
+
+}  // namespace
+
+Result<Trace> ParseTrace(const std::string& name, std::string_view bytes,
+                         const TraceReadOptions& options) {
+  if (LooksGzipped(bytes)) {
+    SMG_ASSIGN_OR_RETURN(std::string plain, Gunzip(name, bytes));
+    return ParseOwned(name, std::move(plain), options);
+  }
+  return ParseOwned(name, std::string(bytes), options);
+}
+
+Result<Trace> ReadTrace(const std::string& path, const TraceReadOptions& options) {
+  SMG_ASSIGN_OR_RETURN(std::string bytes, ReadFileMaybeGzip(path));
+  return ParseOwned(path, std::move(bytes), options);
+}
+
+Result<Trace> ReadTraces(const std::vector<std::string>& paths, const TraceReadOptions& options) {
+  if (paths.empty()) return UsageError("no trace files given");
+  Trace merged;
+  std::map<std::pair<std::string, std::string>, uint32_t> lane_index;
+  for (size_t f = 0; f < paths.size(); ++f) {
+    SMG_ASSIGN_OR_RETURN(Trace t, ReadTrace(paths[f], options));
+    if (f == 0) {
+      merged.dialect = t.dialect;
+      merged.time_base = t.time_base;
+    } else if (t.dialect != merged.dialect) {
+      return BadInput(paths[f], fmt::format("is a {} trace; cannot merge it with the {} trace {}",
+                                            t.dialect, merged.dialect, paths[0]));
+    }
+    merged.sources.push_back(paths[f]);
+    merged.diagnostics.Merge(t.diagnostics);
+    // Parents always have smaller ids than their children, so one pass maps.
+    std::vector<NodeId> node_map(t.nodes.size(), kRootNode);
+    for (NodeId id = 1; id < t.nodes.size(); ++id)
+      node_map[id] = merged.nodes.Child(node_map[t.nodes.Parent(id)], t.nodes.Name(id),
+                                        t.nodes.Kind(id));
+    std::vector<uint32_t> lane_map(t.lanes.size());
+    for (size_t l = 0; l < t.lanes.size(); ++l) {
+      auto key = std::make_pair(t.lanes[l].device, t.lanes[l].name);
+      auto it = lane_index.find(key);
+      if (it == lane_index.end()) {
+        it = lane_index.emplace(key, static_cast<uint32_t>(merged.lanes.size())).first;
+        merged.lanes.push_back(t.lanes[l]);
+      }
+      lane_map[l] = it->second;
+    }
+    int32_t step_base = static_cast<int32_t>(merged.steps.size());
+    bool own_steps = !t.steps.empty();
+    if (own_steps) {
+      for (Step& s : t.steps) merged.steps.push_back(std::move(s));
+    } else {
+      // A file without steps (TF1: one file per session.run) is one step.
+      Step s{fmt::format("step {}", step_base), 0, 0};
+      bool first = true;
+      for (const Event& e : t.events) {
+        s.start_ns = first ? e.start_ns : std::min(s.start_ns, e.start_ns);
+        s.end_ns = first ? e.end_ns : std::max(s.end_ns, e.end_ns);
+        first = false;
+      }
+      merged.steps.push_back(s);
+    }
+    merged.events.reserve(merged.events.size() + t.events.size());
+    for (Event e : t.events) {
+      e.node = node_map[e.node];
+      e.lane = lane_map[e.lane];
+      e.step = own_steps ? (e.step < 0 ? -1 : e.step + step_base) : step_base;
+      merged.events.push_back(e);
+    }
+  }
+  if (paths.size() > 1 && merged.time_base == TimeBase::kRelative) {
+    merged.diagnostics.Warn(
+        "several trace files with relative times were merged: each starts at its own "
+        "profiler start, so their times overlap");
+  }
+  return merged;
+}
+
+}  // namespace smaragdine
