@@ -125,6 +125,7 @@ struct TraceEnergyOptions {
   double cpu_unit_j = 61e-6;                   // RAPL's usual 2^-14 J
   double gpu_unit_j = 1e-3;                    // NVML's mJ
   int64_t margin_ns = 50'000'000;              // readings before and after the trace
+  double jitter = 0.02;                        // sampling jitter, fraction of the period
 };
 
 // A plausible energy log for a real trace (already read, not yet aligned): a

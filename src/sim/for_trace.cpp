@@ -128,8 +128,15 @@ Result<SimResult> SimulateEnergyForTrace(const Trace& trace, const TraceEnergyOp
   std::vector<sim::PowerCurve> curves;
   sim::AnalyticAttribution(intervals, lanes, domains, log_start, log_end, window_start, window_end,
                            &r.truth, &curves);
-  r.truth.aligned = false;  // real op boundaries fall anywhere between readings
-  r.readings = sim::SampleReadings(curves, domains, log_start, log_end, period, 0.02, opt.seed);
+  // Real op boundaries fall anywhere between readings; a simulated trace on the
+  // sampling grid, read without jitter, is aligned.
+  r.truth.aligned = opt.jitter == 0;
+  for (const sim::DomainSpec& d : domains)
+    if (d.update_period_ns != period) r.truth.aligned = false;
+  for (const sim::Interval& iv : intervals)
+    if (iv.start_ns % period != log_start % period || iv.end_ns % period != log_start % period)
+      r.truth.aligned = false;
+  r.readings = sim::SampleReadings(curves, domains, log_start, log_end, period, opt.jitter, opt.seed);
   std::vector<std::string> command = {"smaragdine", "simulate", "--for-trace"};
   for (const auto& s : trace.sources) command.push_back(s);
   r.meta = sim::MakeMeta(domains, log_start, log_end, realtime_offset, period, command);
