@@ -1,0 +1,133 @@
+// report.h — turn a Profile into text for people and tools, and compare two.
+//
+// Every report is a pure function from (Profile, options) to a string; the CLI
+// only writes it out. Path rules (--fold, --map) rewrite node paths first and
+// merge the nodes whose rewritten paths coincide (FoldProfile), so that
+// layer_0 … layer_11 become one layer_* and an ALBERT profile lines up with BERT.
+//
+//   ReportOptions o;
+//   o.rules.push_back(*ParseFoldRule(R"(layer_\d+)"));
+//   SMG_ASSIGN_OR_RETURN(std::string text, RenderReport(profile, o));
+#pragma once
+
+#include <cstdint>
+#include <optional>
+#include <regex>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "smaragdine/profile.h"
+#include "smaragdine/status.h"
+
+namespace smaragdine {
+
+// One path rewriting rule.
+//  kFold: in each path component, every match of `regex` has each run of digits
+//         replaced by '*' (`layer_\d+`: layer_3 → layer_*).
+//  kMap:  std::regex_replace(path, regex, replacement) on the whole path
+//         (ECMAScript syntax, $1 for groups).
+struct PathRule {
+  enum class Kind { kFold, kMap };
+  Kind kind = Kind::kFold;
+  std::string pattern;      // the regex as the user wrote it (for messages)
+  std::string replacement;  // kMap only
+  std::regex regex;
+};
+
+// Compiles a --fold RE. Errors: kUsage with the regex error.
+Result<PathRule> ParseFoldRule(std::string_view pattern);
+// Compiles a --map RE=REPL; splits at the first '=' not preceded by '\' or '?'
+// (so `(?=x)` and `\=` stay in the regex). Errors: kUsage.
+Result<PathRule> ParseMapRule(std::string_view spec);
+
+// Applies the rules in order to one path; '/' separates components.
+std::string RewritePath(const std::string& path, const std::vector<PathRule>& rules);
+
+// Rewrites every node path and merges nodes whose paths coincide. Self
+// energies, time, calls and phase figures add; totals are recomputed from the
+// selfs of the new tree (so conservation still holds); step stats add their
+// means and combine std and ci95 as sqrt(sum of squares) — exact only if the
+// merged nodes' per-step energies are independent (an approximation). With no
+// rules, returns a copy.
+Profile FoldProfile(const Profile& profile, const std::vector<PathRule>& rules);
+
+// A profile with only the named domain (figures of other domains dropped). Step
+// stats are totals over all domains, so with more than one domain they become
+// unknown (n = 0). Errors: kBadInput naming `file` when no such domain exists.
+Result<Profile> RestrictToDomain(const Profile& profile, const std::string& domain,
+                                 const std::string& file);
+
+enum class ReportFormat { kTable, kCsv, kJson, kFolded };
+enum class SortKey { kEnergy, kPower, kTime };
+Result<ReportFormat> ParseReportFormat(std::string_view s);  // "table" | "csv" | "json" | "folded"
+Result<SortKey> ParseSortKey(std::string_view s);            // "energy" | "power" | "time"
+
+struct ReportOptions {
+  std::string file = "profile.json";  // the profile's name, for messages and the header
+  ReportFormat format = ReportFormat::kTable;
+  // Levels below the root to show (root's children are depth 1). Unset: 6 for
+  // the table, everything for csv/json/folded.
+  std::optional<int> depth;
+  std::string root;    // path of the subtree to show; "" is the whole tree
+  int top = 0;         // > 0: the table lists the top N ops/kernels instead of the tree
+  SortKey sort = SortKey::kEnergy;
+  std::vector<PathRule> rules;  // --fold / --map, applied first
+  std::string domain;  // "" is all domains summed
+  int name_width = 56;  // table: widest name column before names are cut in the middle
+};
+
+constexpr int kDefaultTableDepth = 6;
+
+// Applies rules and --domain, then renders in options.format. Errors (kBadInput,
+// naming options.file): unknown --root (with suggestions) or --domain.
+Result<std::string> RenderReport(const Profile& profile, const ReportOptions& options);
+
+// The renderers, on a profile already folded and restricted; `root` is a node index.
+std::string RenderTable(const Profile& profile, uint32_t root, const ReportOptions& options);
+std::string RenderCsv(const Profile& profile, uint32_t root, const ReportOptions& options);
+std::string RenderFolded(const Profile& profile, uint32_t root, const ReportOptions& options);
+// The subtree under `root` (down to options.depth) as a profile of its own.
+Profile SubtreeProfile(const Profile& profile, uint32_t root, std::optional<int> depth);
+
+// Paths in the profile most like `path` (same last component, substring, …), best first.
+std::vector<std::string> SuggestPaths(const Profile& profile, const std::string& path,
+                                      size_t max_count = 3);
+
+// ---- diff ----
+
+struct DiffOptions {
+  std::vector<PathRule> rules;  // applied to both profiles
+  std::optional<int> depth;     // unset: all depths
+  int top = 0;                  // > 0: only the N matched rows with the largest |B − A|
+  ReportFormat format = ReportFormat::kTable;  // kTable or kCsv
+  std::string a_file = "A.json";
+  std::string b_file = "B.json";
+};
+
+struct DiffRow {
+  std::string path;
+  int depth = 0;
+  bool leaf = false;  // no children in either profile
+  double a_j = 0, b_j = 0;  // total energy, all domains
+  double a_power_w = 0, b_power_w = 0;
+  int64_t a_time_ns = 0, b_time_ns = 0;
+  double DeltaJ() const { return b_j - a_j; }
+  double Ratio() const;  // b_j / a_j; NaN when a_j is 0
+};
+
+struct ProfileDiff {
+  double a_measured_j = 0, b_measured_j = 0;
+  double a_idle_j = 0, b_idle_j = 0;
+  std::vector<DiffRow> matched;  // sorted by |B − A| descending, then path
+  std::vector<DiffRow> only_a;   // sorted by energy descending
+  std::vector<DiffRow> only_b;
+  int64_t matched_leaves = 0;
+  double leaf_correlation = NAN;  // Pearson r of matched leaves' energies; NaN if undefined
+};
+
+// Matches nodes by path after applying options.rules to both profiles.
+ProfileDiff DiffProfiles(const Profile& a, const Profile& b, const DiffOptions& options);
+std::string RenderDiff(const ProfileDiff& diff, const DiffOptions& options);
+
+}  // namespace smaragdine

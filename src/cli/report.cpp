@@ -1,0 +1,134 @@
+// `smaragdine report`: print a profile.json as a table, CSV, JSON or folded stacks.
+#include <cstdio>
+#include <memory>
+
+#include <fmt/format.h>
+
+#include "cli/command.h"
+#include "common/io.h"
+#include "smaragdine/report.h"
+
+namespace smaragdine::cli {
+namespace {
+
+struct ReportArgs {
+  std::string profile;
+  int depth = -1;  // -1: the format's default
+  std::string root;
+  int top = 0;
+  std::string sort = "energy";
+  std::vector<std::string> folds;
+  std::vector<std::string> maps;
+  std::string format = "table";
+  std::string output;
+  std::string domain;
+};
+
+// Compiles --fold and --map into rules, folds first (in the order given), then maps.
+Result<std::vector<PathRule>> BuildRules(const std::vector<std::string>& folds,
+                                         const std::vector<std::string>& maps) {
+  std::vector<PathRule> rules;
+  for (const std::string& f : folds) {
+    SMG_ASSIGN_OR_RETURN(PathRule r, ParseFoldRule(f));
+    rules.push_back(std::move(r));
+  }
+  for (const std::string& m : maps) {
+    SMG_ASSIGN_OR_RETURN(PathRule r, ParseMapRule(m));
+    rules.push_back(std::move(r));
+  }
+  return rules;
+}
+
+// Writes to -o OUT (atomically) or stdout.
+int Emit(const std::string& text, const std::string& output) {
+  if (!output.empty()) {
+    Status s = WriteFileAtomic(output, text);
+    return s.ok() ? 0 : PrintError(s.error());
+  }
+  std::fwrite(text.data(), 1, text.size(), stdout);
+  return 0;
+}
+
+int RunReport(const ReportArgs& a) {
+  ReportOptions o;
+  o.file = a.profile;
+  if (a.depth >= 0) o.depth = a.depth;
+  o.root = a.root;
+  o.top = a.top;
+  o.domain = a.domain;
+  auto format = ParseReportFormat(a.format);
+  if (!format.ok()) return PrintError(format.error());
+  o.format = *format;
+  auto sort = ParseSortKey(a.sort);
+  if (!sort.ok()) return PrintError(sort.error());
+  o.sort = *sort;
+  auto rules = BuildRules(a.folds, a.maps);
+  if (!rules.ok()) return PrintError(rules.error());
+  o.rules = std::move(*rules);
+
+  auto profile = ReadProfileJson(a.profile);
+  if (!profile.ok()) return PrintError(profile.error());
+  auto text = RenderReport(*profile, o);
+  if (!text.ok()) return PrintError(text.error());
+  // The table carries its diagnostics block; when it goes to a file, the
+  // terminal still hears about warnings and anomalies.
+  if (o.format == ReportFormat::kTable && !a.output.empty())
+    PrintDiagnostics(profile->diagnostics);
+  return Emit(*text, a.output);
+}
+
+const CommandRegistration kRegistration{"report", 30, [](CLI::App& app, int& exit_code) {
+  auto args = std::make_shared<ReportArgs>();
+  CLI::App* sub = app.add_subcommand(
+      "report",
+      "Print a profile: the energy tree by name scope, the top ops, CSV, JSON or flame-graph "
+      "stacks");
+  sub->add_option("profile", args->profile, "profile.json written by `smaragdine account`")
+      ->required();
+  sub->add_option("--depth", args->depth,
+                  "Levels of the tree to show below the root (its children are level 1). "
+                  "Default 6 for the table, all for csv/json. Example: --depth 3")
+      ->check(CLI::NonNegativeNumber);
+  sub->add_option("--root", args->root,
+                  "Show only the subtree under this path. "
+                  "Example: --root bert/encoder/layer_3/attention");
+  sub->add_option("--top", args->top,
+                  "Instead of the tree, list the N ops/kernels with the highest self energy "
+                  "(or --sort). Example: --top 20")
+      ->check(CLI::NonNegativeNumber);
+  sub->add_option("--sort", args->sort,
+                  "Order children (and --top) by total energy, average power or time. "
+                  "Example: --sort power")
+      ->check(CLI::IsMember({"energy", "power", "time"}));
+  sub->add_option("--fold", args->folds,
+                  "Repeatable. In each path component, digits inside every match of RE become "
+                  "'*', and nodes that then share a path are merged. Example: --fold 'layer_\\d+' "
+                  "turns layer_0 … layer_11 into one layer_*")
+      ->multi_option_policy(CLI::MultiOptionPolicy::TakeAll)
+      ->expected(1);
+  sub->add_option("--map", args->maps,
+                  "Repeatable. RE=REPL: std::regex_replace on the whole path (ECMAScript, $1 "
+                  "for groups), applied after --fold. Example: --map 'tf_bert_for_masked_lm/=' "
+                  "drops a wrapper scope")
+      ->multi_option_policy(CLI::MultiOptionPolicy::TakeAll)
+      ->expected(1);
+  sub->add_option("--format", args->format,
+                  "table (for people), csv (one row per node), json (the folded, filtered "
+                  "profile), folded (flamegraph.pl stacks, self energy in µJ). Example: "
+                  "--format folded | flamegraph.pl > energy.svg")
+      ->check(CLI::IsMember({"table", "csv", "json", "folded"}));
+  sub->add_option("-o,--output", args->output, "Write to this file instead of stdout");
+  sub->add_option("--domain", args->domain,
+                  "Only this energy domain instead of all summed. Example: --domain gpu:0");
+  sub->footer(
+      "\nExamples:\n"
+      "  smaragdine report profile.json --depth 3\n"
+      "  smaragdine report profile.json --root bert/encoder --fold 'layer_\\d+'\n"
+      "  smaragdine report profile.json --top 15 --domain cpu:0/package\n"
+      "  smaragdine report profile.json --format folded -o energy.folded\n"
+      "Exit status: 0 ok, 1 bad option, 2 unreadable profile or unknown --root/--domain.");
+  sub->callback([args, &exit_code] { exit_code = RunReport(*args); });
+}};
+
+}  // namespace
+}  // namespace smaragdine::cli

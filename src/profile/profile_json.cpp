@@ -1,0 +1,472 @@
+// profile.json writer and reader (DESIGN §7.3; field by field in docs/profile-format.md).
+#include <simdjson.h>
+
+#include <cmath>
+#include <cstring>
+#include <string>
+#include <string_view>
+#include <unordered_map>
+
+#include <fmt/format.h>
+
+#include "common/io.h"
+#include "profile/json_offset.h"
+#include "smaragdine/profile.h"
+
+namespace smaragdine {
+namespace {
+
+constexpr const char* kPhaseNames[kPhaseCount] = {"forward", "backward", "optimizer", "other"};
+constexpr const char* kKindNames[3] = {"scope", "op", "kernel"};
+
+using Buffer = fmt::memory_buffer;
+
+void AppendQuoted(Buffer& out, std::string_view s) {
+  out.push_back('"');
+  for (char c : s) {
+    switch (c) {
+      case '"': out.append(std::string_view("\\\"")); break;
+      case '\\': out.append(std::string_view("\\\\")); break;
+      case '\n': out.append(std::string_view("\\n")); break;
+      case '\r': out.append(std::string_view("\\r")); break;
+      case '\t': out.append(std::string_view("\\t")); break;
+      default:
+        if (static_cast<unsigned char>(c) < 0x20)
+          fmt::format_to(std::back_inserter(out), "\\u{:04x}", static_cast<unsigned>(c));
+        else
+          out.push_back(c);
+    }
+  }
+  out.push_back('"');
+}
+
+// Shortest representation that reads back to the same double (fmt's `{}`);
+// JSON has no NaN or infinity, so those become null.
+void AppendDouble(Buffer& out, double v) {
+  if (!std::isfinite(v)) {
+    out.append(std::string_view("null"));
+    return;
+  }
+  fmt::format_to(std::back_inserter(out), "{}", v);
+}
+
+// {domain: joules}, zero entries left out: most nodes touch few domains, and
+// this keeps a 100k-node profile small.
+void AppendDomainMap(Buffer& out, const Profile& p, const std::vector<double>& v) {
+  out.push_back('{');
+  bool first = true;
+  for (size_t d = 0; d < v.size() && d < p.domains.size(); ++d) {
+    if (v[d] == 0) continue;
+    if (!first) out.push_back(',');
+    first = false;
+    AppendQuoted(out, p.domains[d].name);
+    out.push_back(':');
+    AppendDouble(out, v[d]);
+  }
+  out.push_back('}');
+}
+
+bool AnyNonZero(const std::vector<double>& v) {
+  for (double x : v)
+    if (x != 0) return true;
+  return false;
+}
+
+void AppendNode(Buffer& out, const Profile& p, const ProfileNode& n, bool has_baseline) {
+  auto it = std::back_inserter(out);
+  fmt::format_to(it, "{{\"id\":{},\"parent\":", n.id);
+  if (n.parent < 0)
+    out.append(std::string_view("null"));
+  else
+    fmt::format_to(it, "{}", n.parent);
+  out.append(std::string_view(",\"name\":"));
+  AppendQuoted(out, n.name);
+  out.append(std::string_view(",\"path\":"));
+  AppendQuoted(out, n.path);
+  fmt::format_to(it, ",\"kind\":\"{}\",\"self\":", kKindNames[static_cast<int>(n.kind)]);
+  AppendDomainMap(out, p, n.self_j);
+  out.append(std::string_view(",\"total\":"));
+  AppendDomainMap(out, p, n.total_j);
+  if (has_baseline || AnyNonZero(n.total_static_j)) {
+    out.append(std::string_view(",\"total_static\":"));
+    AppendDomainMap(out, p, n.total_static_j);
+  }
+  fmt::format_to(it, ",\"time_ns\":{},\"calls\":{},\"phases\":{{", n.time_ns, n.calls);
+  bool first = true;
+  for (int ph = 0; ph < kPhaseCount; ++ph) {
+    const PhaseFigures& f = n.phases[ph];
+    if (f.empty()) continue;
+    if (!first) out.push_back(',');
+    first = false;
+    fmt::format_to(it, "\"{}\":{{\"self\":", kPhaseNames[ph]);
+    AppendDomainMap(out, p, f.self_j);
+    out.append(std::string_view(",\"total\":"));
+    AppendDomainMap(out, p, f.total_j);
+    fmt::format_to(it, ",\"time_ns\":{},\"calls\":{}}}", f.time_ns, f.calls);
+  }
+  fmt::format_to(it, "}},\"steps\":{{\"n\":{},\"mean_j\":", n.steps.n);
+  AppendDouble(out, n.steps.mean_j);
+  out.append(std::string_view(",\"std_j\":"));
+  AppendDouble(out, n.steps.std_j);
+  out.append(std::string_view(",\"ci95_j\":"));
+  AppendDouble(out, n.steps.ci95_j);
+  out.append(std::string_view("}}"));
+}
+
+}  // namespace
+
+std::string ProfileToJson(const Profile& p) {
+  Buffer out;
+  auto it = std::back_inserter(out);
+  fmt::format_to(it, "{{\"format\":\"{}\",\n\"meta\":{{\"tool\":", kProfileFormat);
+  const ProfileMeta& m = p.meta;
+  AppendQuoted(out, m.tool);
+  out.append(std::string_view(",\"energy_source\":"));
+  AppendQuoted(out, m.energy_source);
+  out.append(std::string_view(",\"traces\":["));
+  for (size_t i = 0; i < m.traces.size(); ++i) {
+    if (i) out.push_back(',');
+    AppendQuoted(out, m.traces[i]);
+  }
+  out.append(std::string_view("],\"dialect\":"));
+  AppendQuoted(out, m.dialect);
+  out.append(std::string_view(",\"method\":"));
+  AppendQuoted(out, m.method);
+  out.append(std::string_view(",\"alignment\":"));
+  AppendQuoted(out, m.alignment);
+  out.append(std::string_view(",\"clock\":"));
+  AppendQuoted(out, m.clock);
+  fmt::format_to(it, ",\"window_start_ns\":{},\"window_end_ns\":{},\"steps\":{},\"warnings\":[",
+                 m.window_start_ns, m.window_end_ns, m.steps);
+  const auto& warnings = p.diagnostics.warnings();
+  for (size_t i = 0; i < warnings.size(); ++i) {
+    if (i) out.push_back(',');
+    AppendQuoted(out, warnings[i]);
+  }
+  out.append(std::string_view("]},\n\"domains\":[\n"));
+  bool has_baseline = false;
+  for (size_t d = 0; d < p.domains.size(); ++d) {
+    const ProfileDomain& dom = p.domains[d];
+    if (!std::isnan(dom.baseline_w)) has_baseline = true;
+    out.append(std::string_view(d ? ",\n{\"name\":" : "{\"name\":"));
+    AppendQuoted(out, dom.name);
+    out.append(std::string_view(",\"device\":"));
+    AppendQuoted(out, dom.device);
+    out.append(std::string_view(",\"source\":"));
+    AppendQuoted(out, dom.source);
+    out.append(std::string_view(",\"measured_j\":"));
+    AppendDouble(out, dom.measured_j);
+    out.append(std::string_view(",\"idle_j\":"));
+    AppendDouble(out, dom.idle_j);
+    out.append(std::string_view(",\"baseline_w\":"));
+    AppendDouble(out, dom.baseline_w);
+    out.append(std::string_view(",\"static_j\":"));
+    AppendDouble(out, dom.static_j);
+    fmt::format_to(it, ",\"modeled\":{}}}", dom.modeled ? "true" : "false");
+  }
+  out.append(std::string_view("],\n\"nodes\":[\n"));
+  for (size_t i = 0; i < p.nodes.size(); ++i) {
+    if (i) out.append(std::string_view(",\n"));
+    AppendNode(out, p, p.nodes[i], has_baseline);
+  }
+  out.append(std::string_view("],\n\"diagnostics\":{"));
+  bool first = true;
+  for (const auto& [name, n] : p.diagnostics.counts()) {
+    if (!first) out.push_back(',');
+    first = false;
+    AppendQuoted(out, name);
+    fmt::format_to(it, ":{}", n);
+  }
+  out.append(std::string_view("}}\n"));
+  return fmt::to_string(out);
+}
+
+Status WriteProfileJson(const Profile& profile, const std::string& path) {
+  return WriteFileAtomic(path, ProfileToJson(profile));
+}
+
+// ---------------------------------------------------------------------------
+// Reader
+
+namespace {
+
+namespace dom = simdjson::dom;
+
+class Reader {
+ public:
+  Reader(const std::string& name) : name_(name) {}
+
+  Error Bad(const std::string& where, const std::string& what) const {
+    return BadInput(name_, where.empty() ? what : fmt::format("{}: {}", where, what));
+  }
+
+  // Looks up `key` in `obj`; `required` fields missing are an error.
+  Result<dom::element> Field(dom::object obj, const char* key, const std::string& where,
+                             bool required, bool* present) const {
+    dom::element e;
+    auto err = obj[key].get(e);
+    *present = !err;
+    if (err && required) return Bad(where, fmt::format("missing field '{}'", key));
+    return e;
+  }
+
+  Result<std::string> String(dom::object obj, const char* key, const std::string& where,
+                             bool required = false) const {
+    bool present;
+    SMG_ASSIGN_OR_RETURN(dom::element e, Field(obj, key, where, required, &present));
+    if (!present) return std::string();
+    std::string_view s;
+    if (e.get(s)) return Bad(where, fmt::format("'{}' must be a string", key));
+    return std::string(s);
+  }
+
+  // null reads as NaN (the writer's spelling of a missing or non-finite value).
+  Result<double> Double(dom::element e, const std::string& where, const char* key) const {
+    if (e.is_null()) return NAN;
+    double v;
+    if (e.get_double().get(v)) return Bad(where, fmt::format("'{}' must be a number", key));
+    return v;
+  }
+
+  Result<double> Double(dom::object obj, const char* key, const std::string& where,
+                        double missing = 0) const {
+    bool present;
+    SMG_ASSIGN_OR_RETURN(dom::element e, Field(obj, key, where, false, &present));
+    if (!present) return missing;
+    return Double(e, where, key);
+  }
+
+  Result<int64_t> Int(dom::object obj, const char* key, const std::string& where,
+                      bool required = false) const {
+    bool present;
+    SMG_ASSIGN_OR_RETURN(dom::element e, Field(obj, key, where, required, &present));
+    if (!present) return int64_t{0};
+    int64_t v;
+    if (e.get_int64().get(v)) return Bad(where, fmt::format("'{}' must be an integer", key));
+    return v;
+  }
+
+  Result<std::vector<double>> DomainMap(dom::object obj, const char* key, const std::string& where,
+                                        const std::unordered_map<std::string, size_t>& index,
+                                        size_t n_domains) const {
+    std::vector<double> v(n_domains, 0.0);
+    dom::element e;
+    if (obj[key].get(e)) return v;
+    dom::object map;
+    if (e.get(map)) return Bad(where, fmt::format("'{}' must be an object", key));
+    for (auto [k, value] : map) {
+      auto it = index.find(std::string(k));
+      if (it == index.end())
+        return Bad(where, fmt::format("'{}' names domain '{}', which is not in 'domains'", key,
+                                      std::string(k)));
+      SMG_ASSIGN_OR_RETURN(double x, Double(value, where, key));
+      v[it->second] = x;
+    }
+    return v;
+  }
+
+  Result<Profile> Parse(std::string_view text) {
+    dom::parser parser;
+    dom::element doc;
+    simdjson::padded_string padded(text);
+    if (auto err = parser.parse(padded).get(doc)) {
+      int64_t offset = FindJsonErrorOffset(text);
+      return BadInput(name_, fmt::format("not valid JSON: {}", simdjson::error_message(err)), -1,
+                      offset);
+    }
+    dom::object top;
+    if (doc.get(top)) return Bad("", "a profile must be a JSON object");
+    std::string_view format;
+    if (top["format"].get(format))
+      return Bad("", fmt::format("no \"format\" field: not a profile (expected \"{}\")",
+                                 kProfileFormat));
+    SMG_RETURN_IF_ERROR(CheckFormat(format));
+
+    Profile p;
+    dom::object meta;
+    if (!top["meta"].get(meta)) SMG_RETURN_IF_ERROR(ReadMeta(meta, p));
+
+    dom::array domains;
+    if (top["domains"].get(domains)) return Bad("", "missing array 'domains'");
+    std::unordered_map<std::string, size_t> index;
+    for (dom::element e : domains) {
+      std::string where = fmt::format("domains[{}]", p.domains.size());
+      dom::object o;
+      if (e.get(o)) return Bad(where, "must be an object");
+      ProfileDomain d;
+      SMG_ASSIGN_OR_RETURN(d.name, String(o, "name", where, true));
+      SMG_ASSIGN_OR_RETURN(d.device, String(o, "device", where));
+      SMG_ASSIGN_OR_RETURN(d.source, String(o, "source", where));
+      SMG_ASSIGN_OR_RETURN(d.measured_j, Double(o, "measured_j", where));
+      SMG_ASSIGN_OR_RETURN(d.idle_j, Double(o, "idle_j", where));
+      SMG_ASSIGN_OR_RETURN(d.baseline_w, Double(o, "baseline_w", where, NAN));
+      SMG_ASSIGN_OR_RETURN(d.static_j, Double(o, "static_j", where));
+      bool modeled = false;
+      dom::element m;
+      if (!o["modeled"].get(m) && m.get(modeled)) return Bad(where, "'modeled' must be a boolean");
+      d.modeled = modeled;
+      if (!index.emplace(d.name, p.domains.size()).second)
+        return Bad(where, fmt::format("domain '{}' appears twice", d.name));
+      p.domains.push_back(std::move(d));
+    }
+
+    dom::array nodes;
+    if (top["nodes"].get(nodes)) return Bad("", "missing array 'nodes'");
+    p.nodes.reserve(nodes.size());
+    for (dom::element e : nodes) {
+      SMG_RETURN_IF_ERROR(ReadNode(e, index, p));
+    }
+    if (p.nodes.empty()) return Bad("nodes", "empty: a profile has at least the root node");
+
+    dom::object diags;
+    if (!top["diagnostics"].get(diags)) {
+      for (auto [k, v] : diags) {
+        int64_t n;
+        if (v.get_int64().get(n))
+          return Bad("diagnostics", fmt::format("'{}' must be an integer", std::string(k)));
+        p.diagnostics.Add(k, n);
+      }
+    }
+    return p;
+  }
+
+ private:
+  Status CheckFormat(std::string_view format) const {
+    constexpr std::string_view kPrefix = "smaragdine-profile/";
+    if (format.substr(0, kPrefix.size()) != kPrefix)
+      return Bad("", fmt::format("format \"{}\" is not a Smaragdine profile (expected \"{}\")",
+                                 std::string(format), kProfileFormat));
+    std::string_view version = format.substr(kPrefix.size());
+    int major = 0;
+    size_t i = 0;
+    for (; i < version.size() && version[i] >= '0' && version[i] <= '9'; ++i)
+      major = major * 10 + (version[i] - '0');
+    if (i == 0 || (i < version.size() && version[i] != '.'))
+      return Bad("", fmt::format("format \"{}\" has no version number (expected \"{}\")",
+                                 std::string(format), kProfileFormat));
+    if (major != 1)
+      return Bad("", fmt::format("format \"{}\" is not supported: this smaragdine reads \"{}\"{}",
+                                 std::string(format), kProfileFormat,
+                                 major > 1 ? " (the profile was written by a newer version)" : ""));
+    return {};
+  }
+
+  Status ReadMeta(dom::object meta, Profile& p) const {
+    ProfileMeta& m = p.meta;
+    const std::string where = "meta";
+    SMG_ASSIGN_OR_RETURN(m.tool, String(meta, "tool", where));
+    SMG_ASSIGN_OR_RETURN(m.energy_source, String(meta, "energy_source", where));
+    SMG_ASSIGN_OR_RETURN(m.dialect, String(meta, "dialect", where));
+    SMG_ASSIGN_OR_RETURN(m.method, String(meta, "method", where));
+    SMG_ASSIGN_OR_RETURN(m.alignment, String(meta, "alignment", where));
+    SMG_ASSIGN_OR_RETURN(m.clock, String(meta, "clock", where));
+    SMG_ASSIGN_OR_RETURN(m.window_start_ns, Int(meta, "window_start_ns", where));
+    SMG_ASSIGN_OR_RETURN(m.window_end_ns, Int(meta, "window_end_ns", where));
+    SMG_ASSIGN_OR_RETURN(m.steps, Int(meta, "steps", where));
+    for (const char* key : {"traces", "warnings"}) {
+      dom::element e;
+      if (meta[key].get(e)) continue;
+      dom::array a;
+      if (e.get(a)) return Bad(where, fmt::format("'{}' must be an array of strings", key));
+      for (dom::element s : a) {
+        std::string_view sv;
+        if (s.get(sv)) return Bad(where, fmt::format("'{}' must be an array of strings", key));
+        if (key[0] == 't')
+          m.traces.emplace_back(sv);
+        else
+          p.diagnostics.Warn(std::string(sv));
+      }
+    }
+    return {};
+  }
+
+  Status ReadNode(dom::element e, const std::unordered_map<std::string, size_t>& index,
+                  Profile& p) const {
+    const size_t i = p.nodes.size();
+    std::string where = fmt::format("nodes[{}]", i);
+    dom::object o;
+    if (e.get(o)) return Bad(where, "must be an object");
+    ProfileNode n;
+    n.id = static_cast<uint32_t>(i);
+    SMG_ASSIGN_OR_RETURN(int64_t id, Int(o, "id", where, true));
+    if (id != static_cast<int64_t>(i))
+      return Bad(where, fmt::format("id {} must equal its position {}", id, i));
+    dom::element parent;
+    if (o["parent"].get(parent) || parent.is_null()) {
+      n.parent = -1;
+    } else if (parent.get_int64().get(n.parent)) {
+      return Bad(where, "'parent' must be an integer or null");
+    }
+    if (i == 0 && n.parent != -1) return Bad(where, "the first node must be the root (parent null)");
+    if (i > 0 && (n.parent < 0 || n.parent >= static_cast<int64_t>(i)))
+      return Bad(where, fmt::format("parent {} must be an earlier node", n.parent));
+    SMG_ASSIGN_OR_RETURN(n.name, String(o, "name", where));
+    SMG_ASSIGN_OR_RETURN(n.path, String(o, "path", where, i > 0));
+    SMG_ASSIGN_OR_RETURN(std::string kind, String(o, "kind", where));
+    if (kind.empty() || kind == "scope") {
+      n.kind = NodeKind::kScope;
+    } else if (kind == "op") {
+      n.kind = NodeKind::kOp;
+    } else if (kind == "kernel") {
+      n.kind = NodeKind::kKernel;
+    } else {
+      return Bad(where, fmt::format("unknown kind '{}' (scope, op or kernel)", kind));
+    }
+    const size_t nd = p.domains.size();
+    SMG_ASSIGN_OR_RETURN(n.self_j, DomainMap(o, "self", where, index, nd));
+    SMG_ASSIGN_OR_RETURN(n.total_j, DomainMap(o, "total", where, index, nd));
+    SMG_ASSIGN_OR_RETURN(n.total_static_j, DomainMap(o, "total_static", where, index, nd));
+    SMG_ASSIGN_OR_RETURN(n.time_ns, Int(o, "time_ns", where));
+    SMG_ASSIGN_OR_RETURN(n.calls, Int(o, "calls", where));
+    for (PhaseFigures& f : n.phases) {
+      f.self_j.assign(nd, 0.0);
+      f.total_j.assign(nd, 0.0);
+    }
+    dom::element phases_e;
+    if (!o["phases"].get(phases_e)) {
+      dom::object phases;
+      if (phases_e.get(phases)) return Bad(where, "'phases' must be an object");
+      for (auto [k, v] : phases) {
+        int ph = -1;
+        for (int q = 0; q < kPhaseCount; ++q)
+          if (k == kPhaseNames[q]) ph = q;
+        std::string pw = fmt::format("{}.phases.{}", where, std::string(k));
+        if (ph < 0) return Bad(pw, "unknown phase (forward, backward, optimizer or other)");
+        dom::object po;
+        if (v.get(po)) return Bad(pw, "must be an object");
+        PhaseFigures& f = n.phases[ph];
+        SMG_ASSIGN_OR_RETURN(f.self_j, DomainMap(po, "self", pw, index, nd));
+        SMG_ASSIGN_OR_RETURN(f.total_j, DomainMap(po, "total", pw, index, nd));
+        SMG_ASSIGN_OR_RETURN(f.time_ns, Int(po, "time_ns", pw));
+        SMG_ASSIGN_OR_RETURN(f.calls, Int(po, "calls", pw));
+      }
+    }
+    dom::element steps_e;
+    if (!o["steps"].get(steps_e)) {
+      dom::object s;
+      std::string sw = where + ".steps";
+      if (steps_e.get(s)) return Bad(sw, "must be an object");
+      SMG_ASSIGN_OR_RETURN(n.steps.n, Int(s, "n", sw));
+      SMG_ASSIGN_OR_RETURN(n.steps.mean_j, Double(s, "mean_j", sw));
+      SMG_ASSIGN_OR_RETURN(n.steps.std_j, Double(s, "std_j", sw));
+      SMG_ASSIGN_OR_RETURN(n.steps.ci95_j, Double(s, "ci95_j", sw));
+    }
+    p.nodes.push_back(std::move(n));
+    return {};
+  }
+
+  const std::string& name_;
+};
+
+}  // namespace
+
+Result<Profile> ParseProfileJson(const std::string& name, std::string_view text) {
+  return Reader(name).Parse(text);
+}
+
+Result<Profile> ReadProfileJson(const std::string& path) {
+  SMG_ASSIGN_OR_RETURN(std::string text, ReadFileMaybeGzip(path));
+  return ParseProfileJson(path, text);
+}
+
+}  // namespace smaragdine

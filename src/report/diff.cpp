@@ -1,0 +1,224 @@
+// diff: two profiles matched node by node on their (rewritten) paths.
+#include <algorithm>
+#include <cmath>
+#include <unordered_map>
+
+#include <fmt/format.h>
+
+#include "report/text.h"
+#include "smaragdine/report.h"
+
+namespace smaragdine {
+
+using report_text::CsvField;
+using report_text::Ellipsize;
+using report_text::Exact;
+using report_text::PadLeft;
+using report_text::PadRight;
+using report_text::Sig4;
+using report_text::SignedSig4;
+
+double DiffRow::Ratio() const { return a_j != 0 ? b_j / a_j : NAN; }
+
+namespace {
+
+int PathDepth(const std::string& path) {
+  return path.empty() ? 0 : 1 + static_cast<int>(std::count(path.begin(), path.end(), '/'));
+}
+
+std::unordered_map<std::string, uint32_t> IndexByPath(const Profile& p) {
+  std::unordered_map<std::string, uint32_t> index;
+  index.reserve(p.nodes.size());
+  for (size_t i = 1; i < p.nodes.size(); ++i) index.emplace(p.nodes[i].path, static_cast<uint32_t>(i));
+  return index;
+}
+
+double Pearson(const std::vector<double>& x, const std::vector<double>& y) {
+  const size_t n = x.size();
+  if (n < 2) return NAN;
+  double mx = 0, my = 0;
+  for (size_t i = 0; i < n; ++i) {
+    mx += x[i];
+    my += y[i];
+  }
+  mx /= static_cast<double>(n);
+  my /= static_cast<double>(n);
+  double sxy = 0, sxx = 0, syy = 0;
+  for (size_t i = 0; i < n; ++i) {
+    sxy += (x[i] - mx) * (y[i] - my);
+    sxx += (x[i] - mx) * (x[i] - mx);
+    syy += (y[i] - my) * (y[i] - my);
+  }
+  if (sxx <= 0 || syy <= 0) return NAN;
+  return sxy / std::sqrt(sxx * syy);
+}
+
+// Nodes of `p` missing from `other`, only the topmost of each missing subtree
+// (its descendants are missing too and would only repeat it).
+std::vector<DiffRow> OnlyIn(const Profile& p, const std::unordered_map<std::string, uint32_t>& other,
+                            const std::optional<int>& depth, bool is_a) {
+  std::vector<DiffRow> rows;
+  std::vector<bool> missing(p.nodes.size(), false);
+  for (size_t i = 1; i < p.nodes.size(); ++i) {
+    const ProfileNode& n = p.nodes[i];
+    missing[i] = !other.count(n.path);
+    if (!missing[i]) continue;
+    if (n.parent > 0 && missing[static_cast<size_t>(n.parent)]) continue;
+    DiffRow r;
+    r.path = n.path;
+    r.depth = PathDepth(n.path);
+    if (depth && r.depth > *depth) continue;
+    (is_a ? r.a_j : r.b_j) = n.TotalJ();
+    (is_a ? r.a_power_w : r.b_power_w) = n.PowerW();
+    (is_a ? r.a_time_ns : r.b_time_ns) = n.time_ns;
+    rows.push_back(std::move(r));
+  }
+  std::stable_sort(rows.begin(), rows.end(), [](const DiffRow& x, const DiffRow& y) {
+    double ex = x.a_j + x.b_j, ey = y.a_j + y.b_j;
+    if (ex != ey) return ex > ey;
+    return x.path < y.path;
+  });
+  return rows;
+}
+
+}  // namespace
+
+ProfileDiff DiffProfiles(const Profile& a_in, const Profile& b_in, const DiffOptions& o) {
+  const Profile a = FoldProfile(a_in, o.rules);
+  const Profile b = FoldProfile(b_in, o.rules);
+  ProfileDiff diff;
+  diff.a_measured_j = a.MeasuredJ();
+  diff.b_measured_j = b.MeasuredJ();
+  diff.a_idle_j = a.IdleJ();
+  diff.b_idle_j = b.IdleJ();
+  const auto a_index = IndexByPath(a), b_index = IndexByPath(b);
+  const auto a_children = a.Children(), b_children = b.Children();
+  std::vector<double> leaf_a, leaf_b;
+  for (size_t i = 1; i < a.nodes.size(); ++i) {
+    const ProfileNode& na = a.nodes[i];
+    auto it = b_index.find(na.path);
+    if (it == b_index.end()) continue;
+    const ProfileNode& nb = b.nodes[it->second];
+    DiffRow r;
+    r.path = na.path;
+    r.depth = PathDepth(na.path);
+    r.leaf = a_children[i].empty() && b_children[it->second].empty();
+    r.a_j = na.TotalJ();
+    r.b_j = nb.TotalJ();
+    r.a_power_w = na.PowerW();
+    r.b_power_w = nb.PowerW();
+    r.a_time_ns = na.time_ns;
+    r.b_time_ns = nb.time_ns;
+    // The correlation says whether the two models spend energy in the same
+    // places, so it takes every matched leaf whatever --depth shows.
+    if (r.leaf) {
+      leaf_a.push_back(r.a_j);
+      leaf_b.push_back(r.b_j);
+    }
+    if (o.depth && r.depth > *o.depth) continue;
+    diff.matched.push_back(std::move(r));
+  }
+  diff.matched_leaves = static_cast<int64_t>(leaf_a.size());
+  diff.leaf_correlation = Pearson(leaf_a, leaf_b);
+  std::stable_sort(diff.matched.begin(), diff.matched.end(), [](const DiffRow& x, const DiffRow& y) {
+    double dx = std::fabs(x.DeltaJ()), dy = std::fabs(y.DeltaJ());
+    if (dx != dy) return dx > dy;
+    return x.path < y.path;
+  });
+  diff.only_a = OnlyIn(a, b_index, o.depth, true);
+  diff.only_b = OnlyIn(b, a_index, o.depth, false);
+  if (o.top > 0) {
+    const size_t n = static_cast<size_t>(o.top);
+    if (diff.matched.size() > n) diff.matched.resize(n);
+    if (diff.only_a.size() > n) diff.only_a.resize(n);
+    if (diff.only_b.size() > n) diff.only_b.resize(n);
+  }
+  return diff;
+}
+
+namespace {
+
+std::string RatioText(double r) { return std::isnan(r) ? "-" : fmt::format("{:.3f}", r); }
+
+void Table(fmt::memory_buffer& out, const std::vector<std::string>& header,
+           const std::vector<std::vector<std::string>>& rows) {
+  std::vector<size_t> w(header.size());
+  for (size_t c = 0; c < header.size(); ++c) w[c] = report_text::DisplayWidth(header[c]);
+  for (const auto& r : rows)
+    for (size_t c = 0; c < r.size(); ++c) w[c] = std::max(w[c], report_text::DisplayWidth(r[c]));
+  auto line = [&](const std::vector<std::string>& r) {
+    std::string s = PadRight(r[0], w[0]);
+    for (size_t c = 1; c < r.size(); ++c) s += "  " + PadLeft(r[c], w[c]);
+    while (!s.empty() && s.back() == ' ') s.pop_back();
+    fmt::format_to(std::back_inserter(out), "{}\n", s);
+  };
+  line(header);
+  for (const auto& r : rows) line(r);
+}
+
+std::string RenderDiffTable(const ProfileDiff& d, const DiffOptions& o) {
+  fmt::memory_buffer out;
+  auto it = std::back_inserter(out);
+  constexpr size_t kPathWidth = 72;
+  fmt::format_to(it, "Smaragdine profile diff: A = {}, B = {}\n", o.a_file, o.b_file);
+  fmt::format_to(it, "  measured   A {} J   B {} J   B-A {} J   B/A {}\n", Sig4(d.a_measured_j),
+                 Sig4(d.b_measured_j), SignedSig4(d.b_measured_j - d.a_measured_j),
+                 RatioText(d.a_measured_j != 0 ? d.b_measured_j / d.a_measured_j : NAN));
+  fmt::format_to(it, "  idle       A {} J   B {} J   B-A {} J\n", Sig4(d.a_idle_j),
+                 Sig4(d.b_idle_j), SignedSig4(d.b_idle_j - d.a_idle_j));
+  fmt::format_to(it, "  nodes      {} matched, {} only in A, {} only in B{}\n", d.matched.size(),
+                 d.only_a.size(), d.only_b.size(), o.top > 0 ? " (after --top)" : "");
+  fmt::format_to(it, "  leaves     Pearson r of matched leaf energies = {} over {} leaves\n\n",
+                 std::isnan(d.leaf_correlation) ? "n/a" : fmt::format("{:.4f}", d.leaf_correlation),
+                 d.matched_leaves);
+  std::vector<std::vector<std::string>> rows;
+  for (const DiffRow& r : d.matched)
+    rows.push_back({Ellipsize(r.path, kPathWidth), Sig4(r.a_j), Sig4(r.b_j), SignedSig4(r.DeltaJ()),
+                    RatioText(r.Ratio()), Sig4(r.a_power_w), Sig4(r.b_power_w),
+                    SignedSig4(r.b_power_w - r.a_power_w)});
+  Table(out, {"matched node", "A J", "B J", "B-A J", "B/A", "A W", "B W", "B-A W"}, rows);
+  for (int side = 0; side < 2; ++side) {
+    const auto& list = side == 0 ? d.only_a : d.only_b;
+    if (list.empty()) continue;
+    fmt::format_to(it, "\n");
+    rows.clear();
+    for (const DiffRow& r : list)
+      rows.push_back({Ellipsize(r.path, kPathWidth), Sig4(side == 0 ? r.a_j : r.b_j),
+                      Sig4(side == 0 ? r.a_power_w : r.b_power_w)});
+    Table(out, {side == 0 ? "only in A" : "only in B", "J", "W"}, rows);
+  }
+  return fmt::to_string(out);
+}
+
+std::string RenderDiffCsv(const ProfileDiff& d) {
+  fmt::memory_buffer out;
+  auto it = std::back_inserter(out);
+  out.append(std::string_view(
+      "status,path,depth,leaf,a_energy_j,b_energy_j,delta_j,ratio,a_power_w,b_power_w,"
+      "delta_power_w,a_time_ns,b_time_ns\n"));
+  // A side a node is missing from has no figures: its fields and the
+  // differences stay empty rather than pretending to be 0.
+  auto row = [&](const char* status, const DiffRow& r, bool has_a, bool has_b) {
+    auto a = [&](std::string v) { return has_a ? v : std::string(); };
+    auto b = [&](std::string v) { return has_b ? v : std::string(); };
+    bool both = has_a && has_b;
+    fmt::format_to(it, "{},{},{},{},{},{},{},{},{},{},{},{},{}\n", status, CsvField(r.path),
+                   r.depth, r.leaf ? 1 : 0, a(Exact(r.a_j)), b(Exact(r.b_j)),
+                   both ? Exact(r.DeltaJ()) : "", both ? Exact(r.Ratio()) : "",
+                   a(Exact(r.a_power_w)), b(Exact(r.b_power_w)),
+                   both ? Exact(r.b_power_w - r.a_power_w) : "", a(std::to_string(r.a_time_ns)),
+                   b(std::to_string(r.b_time_ns)));
+  };
+  for (const DiffRow& r : d.matched) row("matched", r, true, true);
+  for (const DiffRow& r : d.only_a) row("only_a", r, true, false);
+  for (const DiffRow& r : d.only_b) row("only_b", r, false, true);
+  return fmt::to_string(out);
+}
+
+}  // namespace
+
+std::string RenderDiff(const ProfileDiff& diff, const DiffOptions& o) {
+  return o.format == ReportFormat::kCsv ? RenderDiffCsv(diff) : RenderDiffTable(diff, o);
+}
+
+}  // namespace smaragdine

@@ -1,0 +1,316 @@
+// Path rules (--fold, --map), FoldProfile, and the other profile-to-profile
+// transforms the reports start from.
+#include <algorithm>
+#include <cctype>
+#include <cmath>
+#include <unordered_map>
+
+#include <fmt/format.h>
+
+#include "smaragdine/report.h"
+
+namespace smaragdine {
+namespace {
+
+Result<std::regex> Compile(std::string_view pattern, const char* option) {
+  try {
+    return std::regex(pattern.begin(), pattern.end(), std::regex::ECMAScript);
+  } catch (const std::regex_error& e) {
+    return UsageError(fmt::format("{} '{}': not a valid regular expression: {}", option,
+                                  std::string(pattern), e.what()));
+  }
+}
+
+// Every match of `re` inside one component has each run of digits turned into one '*'.
+std::string FoldComponent(std::string_view comp, const std::regex& re) {
+  std::string out;
+  auto last = comp.begin();
+  using It = std::regex_iterator<std::string_view::const_iterator>;
+  for (It it(comp.begin(), comp.end(), re), end; it != end; ++it) {
+    const auto& m = (*it)[0];
+    out.append(last, m.first);
+    bool in_digits = false;
+    for (auto c = m.first; c != m.second; ++c) {
+      bool digit = *c >= '0' && *c <= '9';
+      if (!digit) out.push_back(*c);
+      else if (!in_digits) out.push_back('*');
+      in_digits = digit;
+    }
+    last = m.second;
+  }
+  out.append(last, comp.end());
+  return out;
+}
+
+std::string FoldPath(const std::string& path, const std::regex& re) {
+  std::string out;
+  size_t start = 0;
+  while (true) {
+    size_t slash = path.find('/', start);
+    std::string_view comp(path.data() + start,
+                          (slash == std::string::npos ? path.size() : slash) - start);
+    out += FoldComponent(comp, re);
+    if (slash == std::string::npos) break;
+    out.push_back('/');
+    start = slash + 1;
+  }
+  return out;
+}
+
+void AddTo(std::vector<double>& dst, const std::vector<double>& src) {
+  if (dst.size() < src.size()) dst.resize(src.size(), 0.0);
+  for (size_t i = 0; i < src.size(); ++i) dst[i] += src[i];
+}
+
+// Step stats of independent parts: means add, variances add (std and the ci95
+// half-width scale alike when n is shared, so they combine the same way).
+void AddSteps(StepStats& dst, const StepStats& src) {
+  if (src.n == 0) return;
+  dst.n = dst.n == 0 ? src.n : std::min(dst.n, src.n);
+  dst.mean_j += src.mean_j;
+  dst.std_j = std::sqrt(dst.std_j * dst.std_j + src.std_j * src.std_j);
+  dst.ci95_j = std::sqrt(dst.ci95_j * dst.ci95_j + src.ci95_j * src.ci95_j);
+}
+
+}  // namespace
+
+Result<PathRule> ParseFoldRule(std::string_view pattern) {
+  PathRule r;
+  r.kind = PathRule::Kind::kFold;
+  r.pattern = std::string(pattern);
+  SMG_ASSIGN_OR_RETURN(r.regex, Compile(pattern, "--fold"));
+  return r;
+}
+
+Result<PathRule> ParseMapRule(std::string_view spec) {
+  size_t eq = std::string_view::npos;
+  for (size_t i = 0; i < spec.size(); ++i) {
+    if (spec[i] == '=' && (i == 0 || (spec[i - 1] != '\\' && spec[i - 1] != '?'))) {
+      eq = i;
+      break;
+    }
+  }
+  if (eq == std::string_view::npos || eq == 0)
+    return UsageError(fmt::format(
+        "--map '{}': expected RE=REPLACEMENT, e.g. --map 'albert=bert' or --map "
+        "'layer_(\\d+)=block_$1'",
+        std::string(spec)));
+  PathRule r;
+  r.kind = PathRule::Kind::kMap;
+  r.pattern = std::string(spec.substr(0, eq));
+  r.replacement = std::string(spec.substr(eq + 1));
+  SMG_ASSIGN_OR_RETURN(r.regex, Compile(r.pattern, "--map"));
+  return r;
+}
+
+std::string RewritePath(const std::string& path, const std::vector<PathRule>& rules) {
+  std::string p = path;
+  for (const PathRule& r : rules) {
+    if (r.kind == PathRule::Kind::kFold)
+      p = FoldPath(p, r.regex);
+    else
+      p = std::regex_replace(p, r.regex, r.replacement);
+  }
+  return p;
+}
+
+Profile FoldProfile(const Profile& in, const std::vector<PathRule>& rules) {
+  if (rules.empty() || in.nodes.empty()) return in;
+  const size_t nd = in.domains.size();
+  Profile out;
+  out.meta = in.meta;
+  out.domains = in.domains;
+  out.diagnostics = in.diagnostics;
+
+  std::vector<std::vector<double>> static_self;  // per new node
+  std::vector<bool> has_contributor;
+  std::unordered_map<std::string, uint32_t> by_path;
+  auto new_node = [&](std::string path, std::string name, int64_t parent) {
+    ProfileNode n;
+    n.id = static_cast<uint32_t>(out.nodes.size());
+    n.parent = parent;
+    n.name = std::move(name);
+    n.path = std::move(path);
+    n.self_j.assign(nd, 0.0);
+    n.total_j.assign(nd, 0.0);
+    n.total_static_j.assign(nd, 0.0);
+    for (PhaseFigures& f : n.phases) {
+      f.self_j.assign(nd, 0.0);
+      f.total_j.assign(nd, 0.0);
+    }
+    by_path.emplace(n.path, n.id);
+    out.nodes.push_back(std::move(n));
+    static_self.emplace_back(nd, 0.0);
+    has_contributor.push_back(false);
+    return out.nodes.back().id;
+  };
+  // Creates the path's ancestors as scopes as needed; "" is the root.
+  auto intern = [&](const std::string& path) -> uint32_t {
+    uint32_t cur = 0;
+    std::string prefix;
+    size_t start = 0;
+    while (start <= path.size()) {
+      size_t slash = path.find('/', start);
+      if (slash == std::string::npos) slash = path.size();
+      if (slash > start) {
+        std::string name = path.substr(start, slash - start);
+        prefix = prefix.empty() ? name : prefix + "/" + name;
+        auto it = by_path.find(prefix);
+        cur = it != by_path.end() ? it->second : new_node(prefix, name, cur);
+      }
+      start = slash + 1;
+    }
+    return cur;
+  };
+
+  new_node("", "", -1);
+  const auto children = in.Children();
+  std::vector<uint32_t> new_of(in.nodes.size(), 0);
+  for (size_t i = 0; i < in.nodes.size(); ++i) {
+    const ProfileNode& src = in.nodes[i];
+    uint32_t t = i == 0 ? 0 : intern(RewritePath(src.path, rules));
+    new_of[i] = t;
+    ProfileNode& dst = out.nodes[t];
+    AddTo(dst.self_j, src.self_j);
+    std::vector<double> own_static = src.total_static_j;
+    own_static.resize(nd, 0.0);
+    for (uint32_t c : children[i])
+      for (size_t d = 0; d < nd && d < in.nodes[c].total_static_j.size(); ++d)
+        own_static[d] -= in.nodes[c].total_static_j[d];
+    AddTo(static_self[t], own_static);
+    for (int ph = 0; ph < kPhaseCount; ++ph) AddTo(dst.phases[ph].self_j, src.phases[ph].self_j);
+    if (src.kind > dst.kind) dst.kind = src.kind;
+    // Time, calls and step stats already include what lies below a node; a node
+    // merged into its own parent's new node must not count twice.
+    bool topmost = i == 0 || new_of[static_cast<size_t>(src.parent)] != t;
+    if (topmost) {
+      dst.time_ns += src.time_ns;
+      dst.calls += src.calls;
+      for (int ph = 0; ph < kPhaseCount; ++ph) {
+        dst.phases[ph].time_ns += src.phases[ph].time_ns;
+        dst.phases[ph].calls += src.phases[ph].calls;
+      }
+      AddSteps(dst.steps, src.steps);
+      has_contributor[t] = true;
+    }
+  }
+
+  // Totals bottom-up from the selfs (children come after their parents), so the
+  // new tree conserves energy whatever the rules did to its shape.
+  for (size_t i = out.nodes.size(); i-- > 0;) {
+    ProfileNode& n = out.nodes[i];
+    AddTo(n.total_j, n.self_j);
+    AddTo(n.total_static_j, static_self[i]);
+    for (PhaseFigures& f : n.phases) AddTo(f.total_j, f.self_j);
+    if (n.parent < 0) continue;
+    ProfileNode& p = out.nodes[static_cast<size_t>(n.parent)];
+    AddTo(p.total_j, n.total_j);
+    AddTo(p.total_static_j, n.total_static_j);
+    for (int ph = 0; ph < kPhaseCount; ++ph) AddTo(p.phases[ph].total_j, n.phases[ph].total_j);
+    // A scope the rules created has no figures of its own: it gets its children's.
+    if (!has_contributor[static_cast<size_t>(n.parent)]) {
+      p.time_ns += n.time_ns;
+      AddSteps(p.steps, n.steps);
+    }
+  }
+  return out;
+}
+
+Result<Profile> RestrictToDomain(const Profile& in, const std::string& domain,
+                                 const std::string& file) {
+  size_t d = in.domains.size();
+  for (size_t i = 0; i < in.domains.size(); ++i)
+    if (in.domains[i].name == domain) d = i;
+  if (d == in.domains.size()) {
+    std::string names;
+    for (const ProfileDomain& x : in.domains) names += (names.empty() ? "" : ", ") + x.name;
+    return BadInput("", fmt::format("no domain '{}' in {} (it has: {})", domain, file, names));
+  }
+  Profile out;
+  out.meta = in.meta;
+  out.diagnostics = in.diagnostics;
+  out.domains = {in.domains[d]};
+  out.nodes.reserve(in.nodes.size());
+  auto pick = [d](const std::vector<double>& v) {
+    return std::vector<double>{d < v.size() ? v[d] : 0.0};
+  };
+  for (const ProfileNode& n : in.nodes) {
+    ProfileNode m = n;
+    m.self_j = pick(n.self_j);
+    m.total_j = pick(n.total_j);
+    m.total_static_j = pick(n.total_static_j);
+    for (PhaseFigures& f : m.phases) {
+      f.self_j = pick(f.self_j);
+      f.total_j = pick(f.total_j);
+    }
+    // Step energies are recorded over all domains together; one domain's share is unknown.
+    if (in.domains.size() > 1) m.steps = StepStats{};
+    out.nodes.push_back(std::move(m));
+  }
+  return out;
+}
+
+Profile SubtreeProfile(const Profile& in, uint32_t root, std::optional<int> depth) {
+  if (root == 0 && !depth) return in;
+  Profile out;
+  out.meta = in.meta;
+  out.domains = in.domains;
+  out.diagnostics = in.diagnostics;
+  // Relative depth of each node below `root`; -1 outside the subtree.
+  std::vector<int> rel(in.nodes.size(), -1);
+  std::vector<int64_t> new_id(in.nodes.size(), -1);
+  rel[root] = 0;
+  for (size_t i = root; i < in.nodes.size(); ++i) {
+    if (i != root) {
+      int64_t p = in.nodes[i].parent;
+      if (p < 0 || rel[static_cast<size_t>(p)] < 0) continue;
+      rel[i] = rel[static_cast<size_t>(p)] + 1;
+    }
+    if (depth && rel[i] > *depth) continue;
+    ProfileNode n = in.nodes[i];
+    n.id = static_cast<uint32_t>(out.nodes.size());
+    n.parent = i == root ? -1 : new_id[static_cast<size_t>(in.nodes[i].parent)];
+    new_id[i] = n.id;
+    out.nodes.push_back(std::move(n));
+  }
+  return out;
+}
+
+std::vector<std::string> SuggestPaths(const Profile& profile, const std::string& path,
+                                      size_t max_count) {
+  auto last_of = [](std::string_view p) {
+    size_t slash = p.rfind('/');
+    return slash == std::string_view::npos ? p : p.substr(slash + 1);
+  };
+  std::string_view want_last = last_of(path);
+  struct Scored {
+    int score;
+    const std::string* path;
+  };
+  std::vector<Scored> scored;
+  for (const ProfileNode& n : profile.nodes) {
+    if (n.path.empty()) continue;
+    const std::string& p = n.path;
+    int score = 0;
+    if (p.size() > path.size() && p.compare(p.size() - path.size(), path.size(), path) == 0 &&
+        p[p.size() - path.size() - 1] == '/')
+      score = 4;  // the user left out the leading scopes
+    else if (last_of(p) == want_last)
+      score = 3;
+    else if (p.find(path) != std::string::npos)
+      score = 2;
+    else if (!want_last.empty() && last_of(p).find(want_last) != std::string_view::npos)
+      score = 1;
+    if (score > 0) scored.push_back({score, &p});
+  }
+  std::sort(scored.begin(), scored.end(), [](const Scored& a, const Scored& b) {
+    if (a.score != b.score) return a.score > b.score;
+    if (a.path->size() != b.path->size()) return a.path->size() < b.path->size();
+    return *a.path < *b.path;
+  });
+  std::vector<std::string> out;
+  for (size_t i = 0; i < scored.size() && i < max_count; ++i) out.push_back(*scored[i].path);
+  return out;
+}
+
+}  // namespace smaragdine

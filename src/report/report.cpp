@@ -1,0 +1,166 @@
+// RenderReport (rules, --domain, --root, then one renderer) and the machine
+// formats: csv, folded stacks, json.
+#include <algorithm>
+#include <cmath>
+
+#include <fmt/format.h>
+
+#include "report/text.h"
+#include "report/tree.h"
+#include "smaragdine/report.h"
+
+namespace smaragdine {
+
+using report_text::CsvField;
+using report_text::Exact;
+
+Result<ReportFormat> ParseReportFormat(std::string_view s) {
+  if (s == "table") return ReportFormat::kTable;
+  if (s == "csv") return ReportFormat::kCsv;
+  if (s == "json") return ReportFormat::kJson;
+  if (s == "folded") return ReportFormat::kFolded;
+  return UsageError(fmt::format("unknown format '{}' (table, csv, json or folded)", s));
+}
+
+Result<SortKey> ParseSortKey(std::string_view s) {
+  if (s == "energy") return SortKey::kEnergy;
+  if (s == "power") return SortKey::kPower;
+  if (s == "time") return SortKey::kTime;
+  return UsageError(fmt::format("unknown sort key '{}' (energy, power or time)", s));
+}
+
+std::string RenderCsv(const Profile& p, uint32_t root, const ReportOptions& o) {
+  fmt::memory_buffer out;
+  auto it = std::back_inserter(out);
+  out.append(std::string_view(
+      "path,kind,depth,energy_j,self_energy_j,share,power_w,time_ns,calls,forward_j,backward_j,"
+      "optimizer_j,steps_n,step_mean_j,step_std_j,step_ci95_j"));
+  for (const ProfileDomain& d : p.domains) fmt::format_to(it, ",{}", CsvField("energy_j[" + d.name + "]"));
+  out.push_back('\n');
+  const double measured = p.MeasuredJ();
+  auto share = [&](double j) { return measured > 0 ? Exact(j / measured) : std::string(); };
+  auto row = [&](const ProfileNode& n, int depth) {
+    const char* kinds[] = {"scope", "op", "kernel"};
+    fmt::format_to(it, "{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{}", CsvField(n.path),
+                   kinds[static_cast<int>(n.kind)], depth, Exact(n.TotalJ()), Exact(n.SelfJ()),
+                   share(n.TotalJ()), Exact(n.PowerW()), n.time_ns, n.calls,
+                   Exact(PhaseFigures::SumOf(n.phases[0].total_j)),
+                   Exact(PhaseFigures::SumOf(n.phases[1].total_j)),
+                   Exact(PhaseFigures::SumOf(n.phases[2].total_j)), n.steps.n,
+                   n.steps.n > 0 ? Exact(n.steps.mean_j) : "",
+                   n.steps.n > 1 ? Exact(n.steps.std_j) : "",
+                   n.steps.n > 1 ? Exact(n.steps.ci95_j) : "");
+    for (size_t d = 0; d < p.domains.size(); ++d)
+      fmt::format_to(it, ",{}", Exact(d < n.total_j.size() ? n.total_j[d] : 0.0));
+    out.push_back('\n');
+  };
+  if (root != 0) row(p.nodes[root], 0);
+  const auto children = report_tree::SortedChildren(p, o.sort);
+  report_tree::Walk(children, root, o.depth.value_or(INT32_MAX),
+                    [&](uint32_t id, int depth, bool, const std::vector<bool>&) {
+                      row(p.nodes[id], depth);
+                    });
+  if (root == 0) {
+    for (size_t d = 0; d < p.domains.size(); ++d) {
+      const ProfileDomain& dom = p.domains[d];
+      fmt::format_to(it, "{},idle,1,{},{},{},,,,,,,,,,", CsvField("(idle) " + dom.name),
+                     Exact(dom.idle_j), Exact(dom.idle_j), share(dom.idle_j));
+      for (size_t e = 0; e < p.domains.size(); ++e)
+        fmt::format_to(it, ",{}", e == d ? Exact(dom.idle_j) : "0");
+      out.push_back('\n');
+    }
+  }
+  return fmt::to_string(out);
+}
+
+namespace {
+std::string NoSemicolons(std::string s) {
+  for (char& c : s)
+    if (c == ';') c = ':';
+  return s;
+}
+}  // namespace
+
+std::string RenderFolded(const Profile& p, uint32_t root, const ReportOptions& o) {
+  // One frame per path component; ';' separates frames, so it cannot stay in a name.
+  auto frames = [](const std::string& path) {
+    std::string s = path;
+    for (char& c : s) {
+      if (c == ';') c = ':';
+      else if (c == '/') c = ';';
+    }
+    return s;
+  };
+  struct Line {
+    std::string stack;
+    double exact_uj;
+    int64_t uj = 0;
+  };
+  std::vector<Line> lines;
+  std::vector<bool> inside(p.nodes.size(), false);
+  inside[root] = true;
+  for (size_t i = root; i < p.nodes.size(); ++i) {
+    const ProfileNode& n = p.nodes[i];
+    if (i != root) {
+      if (n.parent < 0 || !inside[static_cast<size_t>(n.parent)]) continue;
+      inside[i] = true;
+    }
+    double self_uj = n.SelfJ() * 1e6;
+    if (self_uj > 0) lines.push_back({n.path.empty() ? "(root)" : frames(n.path), self_uj});
+  }
+  if (root == 0) {
+    for (const ProfileDomain& d : p.domains)
+      if (d.idle_j > 0) lines.push_back({"(idle);" + NoSemicolons(d.name), d.idle_j * 1e6});
+  }
+  // Largest-remainder rounding: the integers add up to the rounded exact sum, so
+  // the flame graph's total is the measured energy to within 1 µJ.
+  double exact_sum = 0;
+  int64_t floor_sum = 0;
+  for (Line& l : lines) {
+    exact_sum += l.exact_uj;
+    l.uj = static_cast<int64_t>(std::floor(l.exact_uj));
+    floor_sum += l.uj;
+  }
+  int64_t missing = static_cast<int64_t>(std::llround(exact_sum)) - floor_sum;
+  std::vector<size_t> order(lines.size());
+  for (size_t i = 0; i < order.size(); ++i) order[i] = i;
+  std::stable_sort(order.begin(), order.end(), [&](size_t a, size_t b) {
+    return lines[a].exact_uj - std::floor(lines[a].exact_uj) >
+           lines[b].exact_uj - std::floor(lines[b].exact_uj);
+  });
+  for (size_t k = 0; k < order.size() && missing > 0; ++k, --missing) ++lines[order[k]].uj;
+  fmt::memory_buffer out;
+  for (const Line& l : lines)
+    if (l.uj > 0) fmt::format_to(std::back_inserter(out), "{} {}\n", l.stack, l.uj);
+  return fmt::to_string(out);
+}
+
+Result<std::string> RenderReport(const Profile& input, const ReportOptions& o) {
+  Profile folded = FoldProfile(input, o.rules);
+  if (!o.domain.empty()) {
+    SMG_ASSIGN_OR_RETURN(folded, RestrictToDomain(folded, o.domain, o.file));
+  }
+  const Profile& p = folded;
+  if (p.nodes.empty()) return BadInput(o.file, "the profile has no nodes");
+  std::string root_path = o.root;
+  while (!root_path.empty() && root_path.back() == '/') root_path.pop_back();
+  int64_t root = root_path.empty() ? 0 : p.Find(root_path);
+  if (root < 0) {
+    std::vector<std::string> near = SuggestPaths(p, root_path);
+    std::string hint;
+    for (size_t i = 0; i < near.size(); ++i) hint += (i ? ", '" : "'") + near[i] + "'";
+    // The file is named inside the sentence: "no node 'x' in profile.json".
+    return BadInput("", fmt::format("no node '{}' in {}{}", root_path, o.file,
+                             hint.empty() ? "" : " (did you mean " + hint + "?)"));
+  }
+  const uint32_t r = static_cast<uint32_t>(root);
+  switch (o.format) {
+    case ReportFormat::kTable: return RenderTable(p, r, o);
+    case ReportFormat::kCsv: return RenderCsv(p, r, o);
+    case ReportFormat::kFolded: return RenderFolded(p, r, o);
+    case ReportFormat::kJson: return ProfileToJson(SubtreeProfile(p, r, o.depth));
+  }
+  return Internal("unknown report format");
+}
+
+}  // namespace smaragdine

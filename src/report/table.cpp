@@ -1,0 +1,273 @@
+// The table report: a header block about the measurement, the node tree (or the
+// top ops), and the diagnostics. Layout is described in docs/reports.md.
+#include <algorithm>
+#include <climits>
+#include <cmath>
+
+#include <fmt/format.h>
+
+#include "report/text.h"
+#include "report/tree.h"
+#include "smaragdine/report.h"
+
+namespace smaragdine {
+namespace {
+
+using report_text::Ellipsize;
+using report_text::PadLeft;
+using report_text::PadRight;
+using report_text::Sig4;
+
+struct Row {
+  std::string label;
+  std::vector<std::string> cells;
+  bool rule_before = false;  // a line of dashes above this row
+};
+
+// Renders rows under a header line; the first column is left-aligned, the rest right-aligned.
+void RenderRows(fmt::memory_buffer& out, const std::vector<std::string>& header,
+                const std::vector<Row>& rows) {
+  std::vector<size_t> width(header.size(), 0);
+  for (size_t c = 0; c < header.size(); ++c) width[c] = report_text::DisplayWidth(header[c]);
+  for (const Row& r : rows) {
+    width[0] = std::max(width[0], report_text::DisplayWidth(r.label));
+    for (size_t c = 0; c < r.cells.size(); ++c)
+      width[c + 1] = std::max(width[c + 1], report_text::DisplayWidth(r.cells[c]));
+  }
+  auto line = [&](const std::string& first, const std::vector<std::string>& rest) {
+    std::string s = PadRight(first, width[0]);
+    for (size_t c = 0; c < rest.size(); ++c) s += "  " + PadLeft(rest[c], width[c + 1]);
+    while (!s.empty() && s.back() == ' ') s.pop_back();
+    fmt::format_to(std::back_inserter(out), "{}\n", s);
+  };
+  size_t total = width[0];
+  for (size_t c = 1; c < width.size(); ++c) total += 2 + width[c];
+  line(header[0], std::vector<std::string>(header.begin() + 1, header.end()));
+  for (const Row& r : rows) {
+    if (r.rule_before) fmt::format_to(std::back_inserter(out), "{}\n", std::string(total, '-'));
+    line(r.label, r.cells);
+  }
+}
+
+std::string Share(double j, double measured_j) {
+  return measured_j > 0 ? fmt::format("{:.1f}", 100.0 * j / measured_j) : "-";
+}
+
+std::string FormatNs(int64_t ns) { return Sig4(static_cast<double>(ns) * 1e-6); }
+
+void Header(fmt::memory_buffer& out, const Profile& p, const ReportOptions& o) {
+  auto it = std::back_inserter(out);
+  const ProfileMeta& m = p.meta;
+  fmt::format_to(it, "Smaragdine energy profile: {}\n", o.file);
+  auto kv = [&](const char* key, const std::string& value) {
+    if (!value.empty()) fmt::format_to(it, "  {:<10} {}\n", key, value);
+  };
+  kv("tool", m.tool);
+  bool modeled = false;
+  std::vector<std::string> sources;
+  for (const ProfileDomain& d : p.domains) {
+    modeled |= d.modeled;
+    if (!d.source.empty() && std::find(sources.begin(), sources.end(), d.source) == sources.end())
+      sources.push_back(d.source);
+  }
+  std::string energy = m.energy_source;
+  if (!sources.empty()) energy += fmt::format(" ({})", fmt::join(sources, ", "));
+  if (modeled) energy += "  MODELED: estimated from CPU time, not measured";
+  kv("energy", energy);
+  kv("traces", fmt::format("{}", fmt::join(m.traces, ", ")));
+  kv("dialect", m.dialect);
+  kv("method", m.method);
+  kv("alignment", m.alignment);
+  if (m.window_end_ns > m.window_start_ns || m.window_start_ns != 0) {
+    kv("window", fmt::format("{} .. {} ns{} ({} s)", m.window_start_ns, m.window_end_ns,
+                             m.clock.empty() ? "" : " on " + m.clock,
+                             Sig4((m.window_end_ns - m.window_start_ns) * 1e-9)));
+  }
+  if (m.steps > 0) kv("steps", fmt::format("{}", m.steps));
+  fmt::format_to(it, "\n");
+
+  bool baseline = false;
+  for (const ProfileDomain& d : p.domains) baseline |= !std::isnan(d.baseline_w);
+  std::vector<std::string> header = {"domain", "device", "measured J", "idle J", "idle %"};
+  if (baseline) {
+    header.push_back("baseline W");
+    header.push_back("static J");
+  }
+  header.push_back("source");
+  std::vector<Row> rows;
+  double measured = 0, idle = 0, static_j = 0;
+  for (const ProfileDomain& d : p.domains) {
+    Row r{d.name, {d.device, Sig4(d.measured_j), Sig4(d.idle_j), Share(d.idle_j, d.measured_j)}};
+    if (baseline) {
+      r.cells.push_back(std::isnan(d.baseline_w) ? "-" : Sig4(d.baseline_w));
+      r.cells.push_back(std::isnan(d.baseline_w) ? "-" : Sig4(d.static_j));
+    }
+    r.cells.push_back(d.source + (d.modeled ? " MODELED" : ""));
+    measured += d.measured_j;
+    idle += d.idle_j;
+    static_j += d.static_j;
+    rows.push_back(std::move(r));
+  }
+  if (p.domains.size() > 1) {
+    Row r{"all", {"", Sig4(measured), Sig4(idle), Share(idle, measured)}, true};
+    if (baseline) {
+      r.cells.push_back("");
+      r.cells.push_back(Sig4(static_j));
+    }
+    r.cells.push_back("");
+    rows.push_back(std::move(r));
+  }
+  RenderRows(out, header, rows);
+  fmt::format_to(it, "\n");
+}
+
+// Which optional columns this profile needs.
+struct Columns {
+  bool ci95 = false;
+  bool phases = false;  // forward and backward J: only when there is a backward pass
+};
+
+Columns ColumnsFor(const Profile& p) {
+  Columns c;
+  for (const ProfileNode& n : p.nodes) {
+    c.ci95 |= n.steps.n >= 2;
+    c.phases |= !n.phases[static_cast<int>(Phase::kBackward)].empty();
+  }
+  return c;
+}
+
+std::vector<std::string> NodeHeader(const Columns& c, const char* first, const char* energy) {
+  std::vector<std::string> h = {first, energy, "share %"};
+  if (c.ci95) h.push_back("±ci95 J");
+  h.insert(h.end(), {"power W", "time ms", "calls"});
+  if (c.phases) h.insert(h.end(), {"fwd J", "bwd J"});
+  return h;
+}
+
+std::vector<std::string> NodeCells(const ProfileNode& n, double energy_j, double measured_j,
+                                   const Columns& c) {
+  std::vector<std::string> cells = {Sig4(energy_j), Share(energy_j, measured_j)};
+  if (c.ci95) cells.push_back(n.steps.n >= 2 ? Sig4(n.steps.ci95_j) : "");
+  cells.push_back(n.time_ns > 0 ? Sig4(n.PowerW()) : "-");
+  cells.push_back(FormatNs(n.time_ns));
+  cells.push_back(fmt::format("{}", n.calls));
+  if (c.phases) {
+    cells.push_back(Sig4(PhaseFigures::SumOf(n.phases[static_cast<int>(Phase::kForward)].total_j)));
+    cells.push_back(
+        Sig4(PhaseFigures::SumOf(n.phases[static_cast<int>(Phase::kBackward)].total_j)));
+  }
+  return cells;
+}
+
+void Tree(fmt::memory_buffer& out, const Profile& p, uint32_t root, const ReportOptions& o) {
+  const Columns cols = ColumnsFor(p);
+  const double measured = p.MeasuredJ();
+  const int depth = o.depth.value_or(kDefaultTableDepth);
+  const auto children = report_tree::SortedChildren(p, o.sort);
+  const size_t name_width = static_cast<size_t>(std::max(o.name_width, 16));
+  std::vector<Row> rows;
+  // Under --root the subtree's own node heads the tree and everything below gets glyphs.
+  // A profile written by `report --format json --root X` has X as its root node.
+  const bool glyphs_from_top = root != 0 || !p.nodes[root].path.empty();
+  if (glyphs_from_top) {
+    const ProfileNode& n = p.nodes[root];
+    rows.push_back({Ellipsize(n.path, name_width), NodeCells(n, n.TotalJ(), measured, cols)});
+  }
+  report_tree::Walk(children, root, depth,
+                    [&](uint32_t id, int d, bool last, const std::vector<bool>& open) {
+                      std::string prefix;
+                      // Depth-1 rows of the whole tree start at the margin.
+                      size_t skip = glyphs_from_top ? 0 : 1;
+                      for (size_t k = skip; k < open.size(); ++k) prefix += open[k] ? "│  " : "   ";
+                      if (glyphs_from_top || d > 1) prefix += last ? "└─ " : "├─ ";
+                      const ProfileNode& n = p.nodes[id];
+                      size_t room = name_width > report_text::DisplayWidth(prefix) + 8
+                                        ? name_width - report_text::DisplayWidth(prefix)
+                                        : 8;
+                      rows.push_back({prefix + Ellipsize(n.name, room),
+                                      NodeCells(n, n.TotalJ(), measured, cols)});
+                    });
+  if (root == 0) {
+    // (idle) rows make the top-level shares add up to 100 %.
+    bool first = true;
+    for (const ProfileDomain& d : p.domains) {
+      Row r{"(idle) " + d.name, {Sig4(d.idle_j), Share(d.idle_j, measured)}, first};
+      first = false;
+      rows.push_back(std::move(r));
+    }
+    if (p.nodes[0].SelfJ() != 0) {
+      // Energy on the unnamed root itself (events outside any scope) would
+      // otherwise be missing from the sum.
+      rows.push_back({"(root)", {Sig4(p.nodes[0].SelfJ()), Share(p.nodes[0].SelfJ(), measured)}});
+    }
+    rows.push_back({"measured", {Sig4(measured), measured > 0 ? "100.0" : "-"}, true});
+  }
+  RenderRows(out, NodeHeader(cols, "node", "energy J"), rows);
+}
+
+void Top(fmt::memory_buffer& out, const Profile& p, uint32_t root, const ReportOptions& o) {
+  const Columns cols = ColumnsFor(p);
+  const double measured = p.MeasuredJ();
+  // Ops and kernels in the subtree: a node is in it when an ancestor is `root`.
+  std::vector<bool> inside(p.nodes.size(), false);
+  inside[root] = true;
+  std::vector<uint32_t> leaves;
+  for (size_t i = root + 1; i < p.nodes.size(); ++i) {
+    int64_t parent = p.nodes[i].parent;
+    if (parent < 0 || !inside[static_cast<size_t>(parent)]) continue;
+    inside[i] = true;
+    if (p.nodes[i].kind != NodeKind::kScope) leaves.push_back(static_cast<uint32_t>(i));
+  }
+  auto value = [&](uint32_t id) {
+    const ProfileNode& n = p.nodes[id];
+    return o.sort == SortKey::kEnergy ? n.SelfJ() : report_tree::SortValue(n, o.sort);
+  };
+  std::stable_sort(leaves.begin(), leaves.end(), [&](uint32_t a, uint32_t b) {
+    double va = value(a), vb = value(b);
+    if (va != vb) return va > vb;
+    return p.nodes[a].path < p.nodes[b].path;
+  });
+  if (leaves.size() > static_cast<size_t>(o.top)) leaves.resize(static_cast<size_t>(o.top));
+  const char* by = o.sort == SortKey::kEnergy ? "self energy"
+                   : o.sort == SortKey::kPower ? "average power"
+                                               : "time";
+  fmt::format_to(std::back_inserter(out), "top {} ops by {}{}:\n", o.top, by,
+                 root == 0 ? "" : " under " + p.nodes[root].path);
+  std::vector<Row> rows;
+  const size_t width = static_cast<size_t>(std::max(o.name_width, 16)) + 24;
+  for (uint32_t id : leaves) {
+    const ProfileNode& n = p.nodes[id];
+    rows.push_back({Ellipsize(n.path, width), NodeCells(n, n.SelfJ(), measured, cols)});
+  }
+  RenderRows(out, NodeHeader(cols, "op", "self J"), rows);
+}
+
+void DiagnosticsBlock(fmt::memory_buffer& out, const Diagnostics& diag) {
+  auto it = std::back_inserter(out);
+  bool any = false;
+  for (const auto& [name, n] : diag.counts()) any |= n != 0;
+  if (any) {
+    fmt::format_to(it, "\ndiagnostics:\n");
+    for (const auto& [name, n] : diag.counts())
+      if (n != 0) fmt::format_to(it, "  {:<48} {}\n", name, n);
+  }
+  if (!diag.warnings().empty()) {
+    fmt::format_to(it, "\nwarnings:\n");
+    for (const std::string& w : diag.warnings()) fmt::format_to(it, "  {}\n", w);
+  }
+}
+
+}  // namespace
+
+std::string RenderTable(const Profile& p, uint32_t root, const ReportOptions& o) {
+  fmt::memory_buffer out;
+  Header(out, p, o);
+  if (o.top > 0)
+    Top(out, p, root, o);
+  else
+    Tree(out, p, root, o);
+  DiagnosticsBlock(out, p.diagnostics);
+  return fmt::to_string(out);
+}
+
+}  // namespace smaragdine

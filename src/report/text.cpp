@@ -1,0 +1,88 @@
+#include "report/text.h"
+
+#include <algorithm>
+#include <cmath>
+
+#include <fmt/format.h>
+
+namespace smaragdine::report_text {
+
+std::string Sig4(double v) {
+  if (v == 0 || !std::isfinite(v)) return std::isfinite(v) ? "0" : "-";
+  int exponent = static_cast<int>(std::floor(std::log10(std::fabs(v))));
+  int decimals = std::clamp(3 - exponent, 0, 9);
+  std::string s = fmt::format("{:.{}f}", v, decimals);
+  // A value that rounds to zero at 9 decimals would print as "-0.000000000".
+  if (s[0] == '-' && s.find_first_not_of("-0.") == std::string::npos) s.erase(0, 1);
+  return s;
+}
+
+std::string SignedSig4(double v) {
+  std::string s = Sig4(v);
+  return v > 0 && s.find_first_not_of("0.") != std::string::npos ? "+" + s : s;
+}
+
+std::string Exact(double v) {
+  if (!std::isfinite(v)) return "";
+  return fmt::format("{}", v);
+}
+
+size_t DisplayWidth(std::string_view s) {
+  size_t n = 0;
+  for (char c : s)
+    if ((static_cast<unsigned char>(c) & 0xC0) != 0x80) ++n;
+  return n;
+}
+
+namespace {
+// Byte index just after the first `n` code points of s.
+size_t BytesOfFirst(std::string_view s, size_t n) {
+  size_t i = 0;
+  while (i < s.size() && n > 0) {
+    ++i;
+    while (i < s.size() && (static_cast<unsigned char>(s[i]) & 0xC0) == 0x80) ++i;
+    --n;
+  }
+  return i;
+}
+}  // namespace
+
+std::string Ellipsize(std::string_view s, size_t width) {
+  size_t w = DisplayWidth(s);
+  if (w <= width) return std::string(s);
+  if (width == 0) return "";
+  size_t keep = width - 1;          // one column for '…'
+  size_t head = (keep + 1) / 2;     // the start names the scope, the end the op: keep both
+  size_t tail = keep - head;
+  std::string out(s.substr(0, BytesOfFirst(s, head)));
+  out += "…";
+  out += std::string(s.substr(BytesOfFirst(s, w - tail)));
+  return out;
+}
+
+std::string PadRight(std::string_view s, size_t width) {
+  std::string out(s);
+  size_t w = DisplayWidth(s);
+  if (w < width) out.append(width - w, ' ');
+  return out;
+}
+
+std::string PadLeft(std::string_view s, size_t width) {
+  size_t w = DisplayWidth(s);
+  std::string out(w < width ? width - w : 0, ' ');
+  out += s;
+  return out;
+}
+
+std::string CsvField(std::string_view s) {
+  if (s.find_first_of(",\"\r\n") == std::string_view::npos) return std::string(s);
+  std::string out = "\"";
+  for (char c : s) {
+    if (c == '"') out += '"';
+    out += c;
+  }
+  out += '"';
+  return out;
+}
+
+}  // namespace smaragdine::report_text

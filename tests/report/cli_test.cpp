@@ -1,0 +1,138 @@
+// The `report` and `diff` commands, run as a user runs them: exit status and output.
+#include <gtest/gtest.h>
+
+#include <sys/wait.h>
+
+#include <array>
+#include <cstdio>
+#include <fstream>
+#include <sstream>
+#include <string>
+
+namespace {
+
+struct CliRun {
+  int status = -1;
+  std::string out;  // stdout
+  std::string err;  // stderr
+};
+
+std::string Slurp(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  std::stringstream s;
+  s << in.rdbuf();
+  return s.str();
+}
+
+// Runs the CLI with `args` (already shell-quoted), capturing both streams.
+CliRun Smaragdine(const std::string& args) {
+  static int counter = 0;
+  std::string base = ::testing::TempDir() + "/report_cli_" + std::to_string(++counter);
+  std::string cmd = std::string(SMARAGDINE_BINARY) + " " + args + " >" + base + ".out 2>" + base +
+                    ".err";
+  int rc = std::system(cmd.c_str());
+  CliRun r;
+  r.status = WIFEXITED(rc) ? WEXITSTATUS(rc) : -1;
+  r.out = Slurp(base + ".out");
+  r.err = Slurp(base + ".err");
+  return r;
+}
+
+const std::string kProfiles = std::string(SMARAGDINE_TEST_DATA) + "/profiles/";
+
+TEST(ReportCliTest, PrintsTheTree) {
+  CliRun r = Smaragdine("report " + kProfiles + "bert_small.json --depth 2");
+  EXPECT_EQ(r.status, 0) << r.err;
+  EXPECT_NE(r.out.find("Smaragdine energy profile: " + kProfiles + "bert_small.json"),
+            std::string::npos);
+  EXPECT_NE(r.out.find("encoder"), std::string::npos);
+  EXPECT_EQ(r.out.find("attention"), std::string::npos) << "depth 2 stops above attention";
+  EXPECT_NE(r.out.find("(idle) gpu:0"), std::string::npos);
+  EXPECT_NE(r.out.find("diagnostics:"), std::string::npos);
+}
+
+TEST(ReportCliTest, FoldedCsvAndJsonFormats) {
+  CliRun folded = Smaragdine("report " + kProfiles + "bert_small.json --format folded --fold 'layer_\\d+'");
+  EXPECT_EQ(folded.status, 0) << folded.err;
+  EXPECT_NE(folded.out.find("bert;encoder;layer_*;attention;self;query;MatMul "), std::string::npos);
+  CliRun csv = Smaragdine("report " + kProfiles + "bert_small.json --format csv --domain gpu:0");
+  EXPECT_EQ(csv.status, 0) << csv.err;
+  EXPECT_EQ(csv.out.rfind("path,kind,depth,energy_j,", 0), 0u);
+  EXPECT_NE(csv.out.find("energy_j[gpu:0]"), std::string::npos);
+  EXPECT_EQ(csv.out.find("energy_j[cpu:0/package]"), std::string::npos);
+  std::string out = ::testing::TempDir() + "/report_cli_subtree.json";
+  CliRun json = Smaragdine("report " + kProfiles + "bert_small.json --format json --root bert/encoder -o " + out);
+  EXPECT_EQ(json.status, 0) << json.err;
+  EXPECT_TRUE(json.out.empty());
+  // The written subtree is itself a readable profile.
+  CliRun again = Smaragdine("report " + out + " --depth 1");
+  EXPECT_EQ(again.status, 0) << again.err;
+  EXPECT_NE(again.out.find("bert/encoder"), std::string::npos);
+}
+
+TEST(ReportCliTest, BadProfileIsExit2WithMessage) {
+  CliRun r = Smaragdine("report " + kProfiles + "truncated.json");
+  EXPECT_EQ(r.status, 2);
+  EXPECT_NE(r.err.find("smaragdine: error: " + kProfiles + "truncated.json: at byte"),
+            std::string::npos)
+      << r.err;
+  CliRun v2 = Smaragdine("report " + kProfiles + "future_v2.json");
+  EXPECT_EQ(v2.status, 2);
+  EXPECT_NE(v2.err.find("smaragdine-profile/2"), std::string::npos) << v2.err;
+  CliRun missing = Smaragdine("report " + kProfiles + "no_such_profile.json");
+  EXPECT_EQ(missing.status, 2);
+  EXPECT_NE(missing.err.find("no_such_profile.json"), std::string::npos);
+}
+
+TEST(ReportCliTest, UnknownRootIsExit2WithSuggestion) {
+  CliRun r = Smaragdine("report " + kProfiles + "bert_small.json --root layer_0/attention");
+  EXPECT_EQ(r.status, 2);
+  EXPECT_NE(r.err.find("no node 'layer_0/attention' in " + kProfiles +
+                       "bert_small.json (did you mean 'bert/encoder/layer_0/attention'"),
+            std::string::npos)
+      << r.err;
+}
+
+TEST(ReportCliTest, BadOptionsAreExit1) {
+  EXPECT_EQ(Smaragdine("report " + kProfiles + "bert_small.json --sort joules").status, 1);
+  EXPECT_EQ(Smaragdine("report " + kProfiles + "bert_small.json --format xml").status, 1);
+  EXPECT_EQ(Smaragdine("report " + kProfiles + "bert_small.json --depth -3").status, 1);
+  CliRun regex = Smaragdine("report " + kProfiles + "bert_small.json --fold 'layer_('");
+  EXPECT_EQ(regex.status, 1);
+  EXPECT_NE(regex.err.find("not a valid regular expression"), std::string::npos) << regex.err;
+  EXPECT_EQ(Smaragdine("report").status, 1);
+}
+
+TEST(ReportCliTest, HelpTeachesWithExamples) {
+  CliRun r = Smaragdine("report --help");
+  EXPECT_EQ(r.status, 0);
+  EXPECT_NE(r.out.find("--fold"), std::string::npos);
+  EXPECT_NE(r.out.find("Example: --root bert/encoder"), std::string::npos);
+}
+
+TEST(DiffCliTest, ComparesTwoProfiles) {
+  CliRun r = Smaragdine("diff " + kProfiles + "bert_small.json " + kProfiles +
+                     "albert_small.json --map 'albert=bert' --depth 2");
+  EXPECT_EQ(r.status, 0) << r.err;
+  EXPECT_NE(r.out.find("Pearson r of matched leaf energies = 1.0000 over 13 leaves"),
+            std::string::npos)
+      << r.out;
+  CliRun csv = Smaragdine("diff " + kProfiles + "bert_small.json " + kProfiles +
+                       "albert_small.json --format csv");
+  EXPECT_EQ(csv.status, 0);
+  EXPECT_NE(csv.out.find("only_a,bert,"), std::string::npos) << csv.out;
+  EXPECT_NE(csv.out.find("only_b,albert,"), std::string::npos);
+}
+
+TEST(DiffCliTest, BadInputAndOptions) {
+  EXPECT_EQ(Smaragdine("diff " + kProfiles + "bert_small.json " + kProfiles + "truncated.json")
+                .status,
+            2);
+  EXPECT_EQ(Smaragdine("diff " + kProfiles + "bert_small.json").status, 1);
+  EXPECT_EQ(Smaragdine("diff " + kProfiles + "bert_small.json " + kProfiles +
+                       "albert_small.json --map noequals")
+                .status,
+            1);
+}
+
+}  // namespace
