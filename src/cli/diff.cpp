@@ -63,12 +63,14 @@ const CommandRegistration kRegistration{"diff", 40, [](CLI::App& app, int& exit_
                   "Repeatable. Applied to both profiles: digits inside every match of RE in a "
                   "path component become '*'. Example: --fold 'layer_\\d+'")
       ->multi_option_policy(CLI::MultiOptionPolicy::TakeAll)
-      ->expected(1);
+      ->expected(1)
+      ->allow_extra_args(false);
   sub->add_option("--map", args->maps,
                   "Repeatable. RE=REPL applied to both profiles' paths (std::regex_replace). "
                   "Example: --map 'albert=bert' lines ALBERT up with BERT")
       ->multi_option_policy(CLI::MultiOptionPolicy::TakeAll)
-      ->expected(1);
+      ->expected(1)
+      ->allow_extra_args(false);
   sub->add_option("--depth", args->depth,
                   "Compare nodes down to this many levels (top-level scopes are 1). "
                   "Example: --depth 3")
@@ -84,7 +86,7 @@ const CommandRegistration kRegistration{"diff", 40, [](CLI::App& app, int& exit_
       "  smaragdine diff bert.json albert.json --map 'albert=bert' --fold 'layer_\\d+' --depth 4\n"
       "  smaragdine diff before.json after.json --top 20 --format csv -o changes.csv\n"
       "Rows are sorted by |B-A|; the summary gives the Pearson correlation of the matched\n"
-      "leaves' energies. Exit status: 0 ok, 1 bad option, 2 unreadable profile.");
+      "leaves' energies. Exit status: 0 ok, 1 bad option, 2 unreadable profile.\n");
   sub->callback([args, &exit_code] { exit_code = RunDiff(*args); });
 }};
 

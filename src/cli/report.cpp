@@ -105,13 +105,15 @@ const CommandRegistration kRegistration{"report", 30, [](CLI::App& app, int& exi
                   "'*', and nodes that then share a path are merged. Example: --fold 'layer_\\d+' "
                   "turns layer_0 … layer_11 into one layer_*")
       ->multi_option_policy(CLI::MultiOptionPolicy::TakeAll)
-      ->expected(1);
+      ->expected(1)
+      ->allow_extra_args(false);
   sub->add_option("--map", args->maps,
                   "Repeatable. RE=REPL: std::regex_replace on the whole path (ECMAScript, $1 "
                   "for groups), applied after --fold. Example: --map 'tf_bert_for_masked_lm/=' "
                   "drops a wrapper scope")
       ->multi_option_policy(CLI::MultiOptionPolicy::TakeAll)
-      ->expected(1);
+      ->expected(1)
+      ->allow_extra_args(false);
   sub->add_option("--format", args->format,
                   "table (for people), csv (one row per node), json (the folded, filtered "
                   "profile), folded (flamegraph.pl stacks, self energy in µJ). Example: "
@@ -126,7 +128,7 @@ const CommandRegistration kRegistration{"report", 30, [](CLI::App& app, int& exi
       "  smaragdine report profile.json --root bert/encoder --fold 'layer_\\d+'\n"
       "  smaragdine report profile.json --top 15 --domain cpu:0/package\n"
       "  smaragdine report profile.json --format folded -o energy.folded\n"
-      "Exit status: 0 ok, 1 bad option, 2 unreadable profile or unknown --root/--domain.");
+      "Exit status: 0 ok, 1 bad option, 2 unreadable profile or unknown --root/--domain.\n");
   sub->callback([args, &exit_code] { exit_code = RunReport(*args); });
 }};
 

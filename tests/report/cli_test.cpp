@@ -70,6 +70,13 @@ TEST(ReportCliTest, FoldedCsvAndJsonFormats) {
   EXPECT_NE(again.out.find("bert/encoder"), std::string::npos);
 }
 
+TEST(ReportCliTest, RepeatedFoldBeforeTheProfileDoesNotSwallowIt) {
+  CliRun r = Smaragdine("report --fold 'layer_\\d+' --fold 'block_\\d+' " + kProfiles +
+                        "bert_small.json --depth 3");
+  EXPECT_EQ(r.status, 0) << r.err;
+  EXPECT_NE(r.out.find("layer_*"), std::string::npos);
+}
+
 TEST(ReportCliTest, BadProfileIsExit2WithMessage) {
   CliRun r = Smaragdine("report " + kProfiles + "truncated.json");
   EXPECT_EQ(r.status, 2);
