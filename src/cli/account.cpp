@@ -2,6 +2,7 @@
 #include <fmt/format.h>
 
 #include <cmath>
+#include <cstdio>
 #include <map>
 #include <memory>
 #include <optional>
@@ -38,10 +39,10 @@ Result<std::pair<std::string, std::string>> SplitAssignment(const std::string& s
   return std::pair{s.substr(0, eq), s.substr(eq + 1)};
 }
 
-void PrintSummary(const Profile& p, const std::string& output) {
+void PrintSummary(const Profile& p, size_t event_count, const std::string& output) {
   const double window_s = (p.meta.window_end_ns - p.meta.window_start_ns) * 1e-9;
-  fmt::print("accounted {:.6g} J over a {:.3f} s window ({} steps) from {} trace event(s)\n",
-             p.MeasuredJ(), window_s, p.meta.steps, p.nodes.empty() ? 0 : p.nodes[0].calls);
+  fmt::print("accounted {:.6g} J over a {:.3f} s window ({} steps, {} trace events)\n",
+             p.MeasuredJ(), window_s, p.meta.steps, event_count);
   for (const ProfileDomain& d : p.domains) {
     const double share = d.measured_j > 0 ? 100.0 * (d.measured_j - d.idle_j) / d.measured_j : 0;
     fmt::print("  {:<20} {:>12.6g} J {}  {:5.1f} % on operations, {:.6g} J idle{}\n", d.name,
@@ -109,7 +110,8 @@ int Run(const AccountOptions& o) {
   Status written = WriteProfileJson(*profile, o.output);
   if (!written.ok()) return PrintError(written.error());
   if (!o.quiet) {
-    PrintSummary(*profile, o.output);
+    PrintSummary(*profile, trace->events.size(), o.output);
+    std::fflush(stdout);  // the summary before the diagnostics, also when piped
     PrintDiagnostics(profile->diagnostics);
   }
   return 0;
