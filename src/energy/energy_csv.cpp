@@ -201,6 +201,12 @@ class CsvParser {
     bool measurable = false;
     for (size_t d = 0; d < log_.domains.size(); ++d) {
       log_.series.push_back(NormalizeReadings(log_.domains[d], readings_[d], log_.diagnostics));
+      // Each reading is finite, but a sum or a power × time can still overflow.
+      if (!std::isfinite(log_.series.back().TotalJ())) {
+        return BadInput(file_, fmt::format("the energy of domain {} overflows a double (readings "
+                                           "of absurd size?)",
+                                           Quote(log_.domains[d].name)));
+      }
       if (!log_.series.back().empty()) measurable = true;
       readings_[d] = {};  // release the raw readings as we go: the log may be large
     }
@@ -431,10 +437,10 @@ std::optional<int64_t> ParseSecondsToNs(std::string_view s) {
   if (i < s.size() && (s[i] == '-' || s[i] == '+')) negative = s[i++] == '-';
   unsigned __int128 mantissa = 0;
   int64_t scale = 0;
-  int digits = 0;
+  bool any_digit = false;
   int first_dropped_digit = -1;  // for rounding when the mantissa is full
   auto add_digit = [&](int d, bool fraction) {
-    ++digits;
+    any_digit = true;
     if (mantissa < kMantissaLimit / 10) {
       mantissa = mantissa * 10 + static_cast<unsigned>(d);
       if (fraction) --scale;
@@ -448,7 +454,7 @@ std::optional<int64_t> ParseSecondsToNs(std::string_view s) {
     ++i;
     while (i < s.size() && s[i] >= '0' && s[i] <= '9') add_digit(s[i++] - '0', true);
   }
-  if (digits == 0) return std::nullopt;
+  if (!any_digit) return std::nullopt;
   if (i < s.size() && (s[i] == 'e' || s[i] == 'E')) {
     ++i;
     bool exp_negative = false;

@@ -55,7 +55,11 @@ double EnergySeries::EnergyAt(int64_t t) const {
   if (t == t_ns[lo]) return energy_j[lo];
   // Constant power inside an interval (§6.2): linear in t. The fraction is taken
   // on integer offsets so that epoch-sized times lose no precision.
-  double fraction = static_cast<double>(t - t_ns[lo]) / static_cast<double>(t_ns[hi] - t_ns[lo]);
+  // Unsigned differences: a gap may exceed INT64_MAX when times span the whole range.
+  auto gap = [](int64_t a, int64_t b) {
+    return static_cast<double>(static_cast<uint64_t>(a) - static_cast<uint64_t>(b));
+  };
+  double fraction = gap(t, t_ns[lo]) / gap(t_ns[hi], t_ns[lo]);
   double e = energy_j[lo] + (energy_j[hi] - energy_j[lo]) * fraction;
   return std::clamp(e, energy_j[lo], energy_j[hi]);
 }
@@ -78,14 +82,15 @@ Result<EnergyLog> ReadEnergy(const std::string& path, const EnergyImportOptions&
   SMG_ASSIGN_OR_RETURN(EnergyLog log, ReadRunDirectory(dir));
   // The run's clock is in run.json; --energy-clock only describes imported CSVs.
   // --device mappings still apply: they let a user correct a recorded device.
-  for (const auto& [domain, device] : options.device_of) {
+  for (const auto& mapping : options.device_of) {
+    const std::string& domain = mapping.first;
     auto it = std::find_if(log.domains.begin(), log.domains.end(),
                            [&](const DomainInfo& d) { return d.name == domain; });
     if (it == log.domains.end()) {
       log.diagnostics.Warn(
           fmt::format("--device names domain '{}', which {} does not have", domain, dir));
     } else {
-      it->device = device;
+      it->device = mapping.second;
     }
   }
   return log;

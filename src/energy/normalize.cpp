@@ -116,7 +116,9 @@ EnergySeries IntegratePowerReadings(const std::string& domain, const DomainReadi
     double current_w = power_w(i);
     // Trapezoid: power moves linearly between two readings. For a meter that
     // reports averages over its period this is off by half a period at most.
-    double dt_s = static_cast<double>(r.t_ns[i] - r.t_ns[i - 1]) * 1e-9;
+    // Unsigned: times are strictly increasing, and the gap may exceed INT64_MAX.
+    uint64_t dt_ns = static_cast<uint64_t>(r.t_ns[i]) - static_cast<uint64_t>(r.t_ns[i - 1]);
+    double dt_s = static_cast<double>(dt_ns) * 1e-9;
     s.energy_j[i] = s.energy_j[i - 1] + 0.5 * (previous_w + current_w) * dt_s;
     previous_w = current_w;
   }

@@ -304,7 +304,8 @@ Result<EnergyLog> ReadRunDirectory(const std::string& dir) {
   SMG_ASSIGN_OR_RETURN(std::string csv, ReadFileMaybeGzip(csv_path));
   SMG_RETURN_IF_ERROR(energy::ParseReadingsInto(csv_path, csv, energy::CsvKind::kRunDirectory,
                                                 EnergyImportOptions{}, log));
-  for (const auto& [domain, w] : log.baseline_w) {
+  for (const auto& baseline : log.baseline_w) {
+    const std::string& domain = baseline.first;
     bool known = std::any_of(log.domains.begin(), log.domains.end(),
                              [&](const DomainInfo& d) { return d.name == domain; });
     if (!known)

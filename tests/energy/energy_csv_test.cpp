@@ -231,6 +231,23 @@ TEST(EnergyCsvTest, BinaryGarbageIsBadInputNotACrash) {
   EXPECT_EQ(e.line, 2);
 }
 
+TEST(EnergyCsvTest, EnergyOverflowingADoubleIsBadInput) {
+  Error e = ParseError("t_ns,domain,power_w\n0,gpu:0,1e308\n9000000000000000000,gpu:0,1e308\n");
+  EXPECT_EQ(e.code, ErrorCode::kBadInput);
+  EXPECT_EQ(e.ToString(),
+            "f.csv: the energy of domain 'gpu:0' overflows a double (readings of absurd size?)");
+}
+
+TEST(EnergyCsvTest, TimeSpanWiderThanInt64IsIntegratedCorrectly) {
+  // Regression (fuzzing): t[i] - t[i-1] overflowed int64 in the integration.
+  Result<EnergyLog> log = ParseEnergyCsv(
+      "f.csv", "t_ns,domain,power_w\n-9000000000000000000,gpu:0,1\n9000000000000000000,gpu:0,1\n",
+      {});
+  ASSERT_TRUE(log.ok()) << log.error().ToString();
+  EXPECT_DOUBLE_EQ(log->series[0].TotalJ(), 18e9);
+  EXPECT_DOUBLE_EQ(log->series[0].EnergyAt(0), 9e9);
+}
+
 TEST(ParseSecondsToNsTest, ParsesDecimalTextExactly) {
   using energy::ParseSecondsToNs;
   EXPECT_EQ(ParseSecondsToNs("0"), 0);
