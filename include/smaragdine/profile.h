@@ -64,9 +64,9 @@ struct ProfileNode {
   std::vector<double> self_j;   // per domain index
   std::vector<double> total_j;  // per domain index, self plus all descendants
   std::vector<double> total_static_j;  // the static part of total_j (0 without baseline)
-  // Summed duration of this node's own events (busy time over lanes, like a
-  // profiler's "total" column); a node with no events of its own gets the sum
-  // of its children's.
+  // Busy time in the window: on each lane, the length of the union of the
+  // intervals of this node's and its descendants' events, summed over lanes
+  // (so a kernel's GPU time adds to the CPU op that launched it).
   int64_t time_ns = 0;
   int64_t calls = 0;
   std::array<PhaseFigures, kPhaseCount> phases;

@@ -58,6 +58,44 @@ struct ChangePoint {
 
 struct PreparedLanes {
   std::vector<std::vector<ChangePoint>> changes;  // per lane, time-ordered
+  // Busy time per (node, phase slot): the measure of the union of the
+  // intervals of the node's subtree, per lane, summed over lanes. Slot
+  // kPhaseCount is all phases together.
+  std::vector<int64_t> busy_ns;
+};
+
+constexpr int kPhaseSlots = kPhaseCount + 1;
+
+// Credits [start, end) to `node` and its ancestors in one phase slot. Events
+// arrive in start order per lane, so each (node, slot) keeps the end of its
+// union so far; once an ancestor already covers the interval, all further
+// ancestors do too (their unions contain it), so the walk stops there —
+// usually after one or two steps, since nested ops sit inside their parents.
+struct BusyTimeAccumulator {
+  const NodeTable& nodes;
+  std::vector<int64_t>& busy_ns;
+  std::vector<int64_t> covered_until;
+  std::vector<uint32_t> covered_lane;  // lane + 1 that set covered_until; 0 = none
+
+  BusyTimeAccumulator(const NodeTable& n, std::vector<int64_t>& busy)
+      : nodes(n), busy_ns(busy), covered_until(busy.size(), 0), covered_lane(busy.size(), 0) {}
+
+  void Credit(uint32_t lane, NodeId node, int slot, int64_t start, int64_t end) {
+    for (NodeId a = node;; a = nodes.Parent(a)) {
+      const size_t k = size_t{a} * kPhaseSlots + slot;
+      if (covered_lane[k] != lane + 1 || start >= covered_until[k]) {
+        busy_ns[k] += end - start;
+        covered_until[k] = end;
+        covered_lane[k] = lane + 1;
+      } else if (end > covered_until[k]) {
+        busy_ns[k] += end - covered_until[k];
+        covered_until[k] = end;
+      } else {
+        break;
+      }
+      if (a == kRootNode) break;
+    }
+  }
 };
 
 // Sorts each lane's events, repairs partial overlaps (the later event is
@@ -67,6 +105,8 @@ PreparedLanes PrepareLanes(const Trace& trace, std::vector<Event>& events, Diagn
   const size_t lane_count = trace.lanes.size();
   PreparedLanes out;
   out.changes.resize(lane_count);
+  out.busy_ns.assign(trace.nodes.size() * kPhaseSlots, 0);
+  BusyTimeAccumulator busy(trace.nodes, out.busy_ns);
   std::vector<std::vector<uint32_t>> by_lane(lane_count);
   for (size_t i = 0; i < events.size(); ++i) {
     if (events[i].lane < lane_count) by_lane[events[i].lane].push_back(static_cast<uint32_t>(i));
@@ -106,6 +146,11 @@ PreparedLanes PrepareLanes(const Trace& trace, std::vector<Event>& events, Diagn
       }
       stack.push_back(i);
       emit(e.start_ns, i);
+      if (e.node < trace.nodes.size()) {
+        busy.Credit(static_cast<uint32_t>(lane), e.node, kPhaseCount, e.start_ns, e.end_ns);
+        busy.Credit(static_cast<uint32_t>(lane), e.node, static_cast<int>(e.phase), e.start_ns,
+                    e.end_ns);
+      }
     }
     while (!stack.empty()) {
       const int64_t t = events[stack.back()].end_ns;
@@ -290,11 +335,10 @@ Result<Profile> Attribute(const Trace& trace, const EnergyLog& log, const Attrib
   for (const Event& e : trace.events) negative += e.end_ns < e.start_ns;
   diag.Add("account.negative_duration_dropped", negative);
 
-  // Combos and per-combo time and calls.
+  // Combos and per-combo calls.
   std::unordered_map<ComboKey, uint32_t, ComboHash> combo_index;
   std::vector<ComboKey> combos;
   std::vector<uint32_t> combo_of_event(events.size());
-  std::vector<int64_t> combo_time_ns;
   std::vector<int64_t> combo_calls;
   for (size_t i = 0; i < events.size(); ++i) {
     const Event& e = events[i];
@@ -302,14 +346,10 @@ Result<Profile> Attribute(const Trace& trace, const EnergyLog& log, const Attrib
     auto [it, inserted] = combo_index.try_emplace(key, static_cast<uint32_t>(combos.size()));
     if (inserted) {
       combos.push_back(key);
-      combo_time_ns.push_back(0);
       combo_calls.push_back(0);
     }
     combo_of_event[i] = it->second;
-    if (e.end_ns >= e.start_ns && e.node < node_count) {  // inside the window
-      combo_time_ns[it->second] += e.end_ns - e.start_ns;
-      combo_calls[it->second] += 1;
-    }
+    if (e.end_ns >= e.start_ns && e.node < node_count) combo_calls[it->second] += 1;  // in the window
   }
 
   PreparedLanes prepared = PrepareLanes(trace, events, diag);
@@ -380,8 +420,6 @@ Result<Profile> Attribute(const Trace& trace, const EnergyLog& log, const Attrib
   }
   std::vector<std::vector<Joules>> self_precise(node_count, std::vector<Joules>(domain_count, 0));
   std::vector<std::vector<Joules>> static_precise(node_count, std::vector<Joules>(domain_count, 0));
-  std::vector<int64_t> own_time_ns(node_count, 0);
-  std::vector<bool> has_events(node_count, false);
   // (node, step) → energy over all domains; inclusive totals come below.
   std::unordered_map<uint64_t, Joules> step_energy;
   for (size_t c = 0; c < combos.size(); ++c) {
@@ -399,9 +437,6 @@ Result<Profile> Attribute(const Trace& trace, const EnergyLog& log, const Attrib
     }
     pn.calls += combo_calls[c];
     ph.calls += combo_calls[c];
-    ph.time_ns += combo_time_ns[c];
-    own_time_ns[k.node] += combo_time_ns[c];
-    if (combo_calls[c] > 0) has_events[k.node] = true;
     if (k.step >= 0)
       step_energy[(uint64_t{k.node} << 32) | static_cast<uint32_t>(k.step)] += combo_total;
   }
@@ -435,15 +470,12 @@ Result<Profile> Attribute(const Trace& trace, const EnergyLog& log, const Attrib
           std::isnan(profile.domains[d].baseline_w) ? 0 : static_cast<double>(static_precise[n][d]);
     }
 
-  // Time: a node's own events, or, for a scope with none, the sum of its children's.
-  for (NodeId n = 0; n < node_count; ++n) profile.nodes[n].time_ns = own_time_ns[n];
-  std::vector<int64_t> child_time(node_count, 0);
-  for (NodeId n = static_cast<NodeId>(node_count); n-- > 1;) {
-    ProfileNode& pn = profile.nodes[n];
-    if (!has_events[n]) pn.time_ns = child_time[n];
-    child_time[trace.nodes.Parent(n)] += pn.time_ns;
+  // Time: busy time of the node's subtree, per lane, summed over lanes.
+  for (NodeId n = 0; n < node_count; ++n) {
+    profile.nodes[n].time_ns = prepared.busy_ns[size_t{n} * kPhaseSlots + kPhaseCount];
+    for (int ph = 0; ph < kPhaseCount; ++ph)
+      profile.nodes[n].phases[ph].time_ns = prepared.busy_ns[size_t{n} * kPhaseSlots + ph];
   }
-  if (!has_events[kRootNode]) profile.nodes[kRootNode].time_ns = child_time[kRootNode];
 
   // Steps: those that overlap the window.
   std::vector<bool> step_in_window(trace.steps.size(), false);

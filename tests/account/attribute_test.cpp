@@ -95,6 +95,25 @@ TEST(AttributionTest, NestedEventGetsItsSpanAndParentKeepsTheRest) {
   EXPECT_EQ(p.nodes[p.Find("enc/linear")].calls, 1);
 }
 
+TEST(AttributionTest, TimeIsTheBusyTimeOfTheSubtreeOverLanes) {
+  Fixture f;
+  uint32_t cpu = f.AddLane("CPU:0"), gpu = f.AddLane("GPU:0");
+  // TF-style: a name scope whose ops run one after another, with a gap.
+  f.Op(cpu, "scope/a", 0, 10);
+  f.Op(cpu, "scope/b", 20, 30);
+  // PyTorch-style: an op with a nested op, and a kernel it launched on the GPU.
+  f.Op(cpu, "linear", 40, 60);
+  f.Op(cpu, "linear/addmm", 45, 55);
+  f.Op(gpu, "linear/addmm/gemm", 50, 80);
+  f.Domain("cpu:0/package", "CPU:0", {{0, 0}, {100, 100}});
+  Profile p = f.Run();
+  EXPECT_EQ(p.nodes[p.Find("scope")].time_ns, 20);
+  EXPECT_EQ(p.nodes[p.Find("linear/addmm")].time_ns, 10 + 30);
+  EXPECT_EQ(p.nodes[p.Find("linear")].time_ns, 20 + 30);
+  EXPECT_EQ(p.nodes[0].time_ns, 40 + 30);
+  EXPECT_EQ(p.nodes[p.Find("linear")].phases[static_cast<int>(Phase::kForward)].time_ns, 50);
+}
+
 TEST(AttributionTest, GapsBetweenOpsGoToIdle) {
   Fixture f;
   uint32_t l = f.AddLane("CPU:0");
