@@ -239,7 +239,7 @@ TEST(EnergyCsvTest, EnergyOverflowingADoubleIsBadInput) {
 }
 
 TEST(EnergyCsvTest, TimeSpanWiderThanInt64IsIntegratedCorrectly) {
-  // Regression (fuzzing): t[i] - t[i-1] overflowed int64 in the integration.
+  // Regression: t[i] - t[i-1] overflowed int64 in the integration (found in review).
   Result<EnergyLog> log = ParseEnergyCsv(
       "f.csv", "t_ns,domain,power_w\n-9000000000000000000,gpu:0,1\n9000000000000000000,gpu:0,1\n",
       {});
