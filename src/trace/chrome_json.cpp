@@ -12,24 +12,89 @@ namespace smaragdine::trace_internal {
 
 namespace od = simdjson::ondemand;
 
-StringTable::StringTable() { Intern(""); }
+static_assert(kParsePadding >= simdjson::SIMDJSON_PADDING + 1);
+
+StringTable::StringTable() : slots_(64, 0) { Intern(""); }
+
+uint64_t StringTable::Hash(std::string_view s) {
+  // 8 bytes at a time, multiply-xorshift mixing: names are short and few
+  // distinct, so this only has to spread them, not resist attacks.
+  uint64_t h = 0x9E3779B97F4A7C15ull ^ s.size();
+  size_t i = 0;
+  for (; i + 8 <= s.size(); i += 8) {
+    uint64_t w;
+    std::memcpy(&w, s.data() + i, 8);
+    h = (h ^ w) * 0xBF58476D1CE4E5B9ull;
+    h ^= h >> 31;
+  }
+  if (i < s.size()) {
+    uint64_t w = 0;
+    std::memcpy(&w, s.data() + i, s.size() - i);
+    h = (h ^ w) * 0x94D049BB133111EBull;
+    h ^= h >> 29;
+  }
+  h *= 0xBF58476D1CE4E5B9ull;
+  return h ^ (h >> 32);
+}
+
+size_t StringTable::Slot(std::string_view s, uint64_t h) const {
+  const size_t mask = slots_.size() - 1;
+  for (size_t i = h & mask;; i = (i + 1) & mask) {
+    StrId id = slots_[i];
+    if (id == 0) return i;
+    if (hashes_[id - 1] == h && strings_[id - 1] == s) return i;
+  }
+}
+
+void StringTable::Grow() {
+  std::vector<StrId> bigger(slots_.size() * 2, 0);
+  const size_t mask = bigger.size() - 1;
+  for (StrId id = 0; id < strings_.size(); ++id) {
+    size_t i = hashes_[id] & mask;
+    while (bigger[i] != 0) i = (i + 1) & mask;
+    bigger[i] = id + 1;
+  }
+  slots_ = std::move(bigger);
+}
 
 StrId StringTable::Intern(std::string_view s) {
-  auto it = index_.find(s);
-  if (it != index_.end()) return it->second;
+  const uint64_t h = Hash(s);
+  size_t slot = Slot(s, h);
+  if (slots_[slot] != 0) return slots_[slot] - 1;
   StrId id = static_cast<StrId>(strings_.size());
-  // A deque never moves its elements, so the key view stays valid.
   strings_.emplace_back(s);
-  index_.emplace(strings_.back(), id);
+  hashes_.push_back(h);
+  slots_[slot] = id + 1;
+  if (strings_.size() * 2 > slots_.size()) Grow();  // load factor <= 1/2
   return id;
 }
 
+void StringTable::Truncate(size_t n) {
+  if (n >= strings_.size()) return;
+  strings_.resize(n);
+  hashes_.resize(n);
+  std::fill(slots_.begin(), slots_.end(), 0);
+  const size_t mask = slots_.size() - 1;
+  for (StrId id = 0; id < n; ++id) {
+    size_t i = hashes_[id] & mask;
+    while (slots_[i] != 0) i = (i + 1) & mask;
+    slots_[i] = id + 1;
+  }
+}
+
 StrId StringTable::Find(std::string_view s) const {
-  auto it = index_.find(s);
-  return it == index_.end() ? kNoStr : it->second;
+  size_t slot = Slot(s, Hash(s));
+  return slots_[slot] == 0 ? kNoStr : slots_[slot] - 1;
 }
 
 namespace {
+
+std::string_view TrimBack(std::string_view s) {
+  while (!s.empty() && (s.back() == ' ' || s.back() == '\n' || s.back() == '\r' ||
+                        s.back() == '\t'))
+    s.remove_suffix(1);
+  return s;
+}
 
 std::string_view Trim(std::string_view s) {
   while (!s.empty() && (s.back() == ' ' || s.back() == '\n' || s.back() == '\r' ||
@@ -43,9 +108,43 @@ std::string_view Trim(std::string_view s) {
 
 }  // namespace
 
+namespace {
+
+// The common shape, "1712169098533620.758": at most 16 integer and 3 fraction
+// digits, so no rounding is needed. False means "not this shape":
+// the general parser below decides.
+bool ParsePlainMicros(std::string_view s, int64_t* out_ns) {
+  size_t i = 0;
+  const size_t n = s.size();
+  const bool negative = n > 0 && s[0] == '-';
+  if (negative) ++i;
+  const size_t int_start = i;
+  uint64_t v = 0;
+  for (; i < n && s[i] >= '0' && s[i] <= '9'; ++i) v = v * 10 + static_cast<uint64_t>(s[i] - '0');
+  if (i == int_start || i - int_start > 16) return false;  // with 3 more: < 1e19, no wrap
+  int fraction_digits = 0;
+  if (i < n && s[i] == '.') {
+    ++i;
+    for (; i < n && s[i] >= '0' && s[i] <= '9' && fraction_digits < 3; ++i, ++fraction_digits)
+      v = v * 10 + static_cast<uint64_t>(s[i] - '0');
+    if (fraction_digits == 0) return false;
+  }
+  if (i != n) return false;  // more digits, an exponent, junk: the general path
+  static constexpr uint64_t kScale[] = {1000, 100, 10, 1};
+  // Up to 19 digits: the product may still pass the int64 range.
+  if (__builtin_mul_overflow(v, kScale[fraction_digits], &v) ||
+      v > static_cast<uint64_t>(std::numeric_limits<int64_t>::max()))
+    return false;
+  *out_ns = negative ? -static_cast<int64_t>(v) : static_cast<int64_t>(v);
+  return true;
+}
+
+}  // namespace
+
 bool ParseMicrosToNs(std::string_view text, int64_t* out_ns) {
   std::string_view s = Trim(text);
   if (s.empty()) return false;
+  if (ParsePlainMicros(s, out_ns)) return true;
   size_t i = 0;
   bool negative = false;
   if (s[i] == '-' || s[i] == '+') negative = s[i++] == '-';
@@ -155,12 +254,29 @@ class Reader {
   Reader(const std::string& name, const char* buf_begin, RawTrace* out)
       : name_(name), begin_(buf_begin), out_(out) {}
 
-  // Scalar text of a number or string value (strings unescaped).
+  // Scalar text of a number or string value (strings unescaped). Strings
+  // without escapes are viewed in the input, not copied out by simdjson.
   std::string_view ScalarText(od::value& v) {
-    od::json_type t = v.type();
-    if (t == od::json_type::string) return std::string_view(v.get_string());
-    if (t == od::json_type::number) return Trim(v.raw_json_token());
+    std::string_view token = v.raw_json_token();
+    if (!token.empty() && token[0] == '"') {
+      std::string_view quoted = TrimBack(token);
+      if (quoted.size() >= 2 && quoted.back() == '"' &&
+          std::memchr(quoted.data() + 1, '\\', quoted.size() - 2) == nullptr)
+        return quoted.substr(1, quoted.size() - 2);
+      return std::string_view(v.get_string());
+    }
+    if (v.type() == od::json_type::number) return Trim(token);
     return {};
+  }
+
+  // An object key as written, or unescaped when it has escapes. Keys are
+  // matched for every field of every event: this avoids simdjson's copy.
+  static std::string_view Key(od::field& field) {
+    const char* begin = field.key().raw();  // just after the opening quote
+    const char* end = begin;
+    while (*end != '"' && *end != '\\') ++end;  // valid JSON: a quote comes
+    if (*end == '"') return std::string_view(begin, static_cast<size_t>(end - begin));
+    return field.unescaped_key();
   }
 
   bool Int(od::value& v, int64_t* out) {
@@ -180,8 +296,10 @@ class Reader {
 
   void ReadArgs(od::object args, RawEvent* e) {
     bool have_long_name = false;
-    for (auto field : args) {
-      std::string_view key = field.unescaped_key();
+    for (auto field_result : args) {
+      if (field_result.error()) throw simdjson::simdjson_error(field_result.error());
+      od::field field = std::move(field_result).value_unsafe();
+      std::string_view key = Key(field);
       od::value v = field.value();
       if (key == "name") {
         if (!have_long_name) e->arg_name = InternScalar(v);
@@ -216,8 +334,10 @@ class Reader {
     }
     RawEvent e;
     bool has_ts = false, bad_ts = false, bad_dur = false;
-    for (auto field : ev.get_object()) {
-      std::string_view key = field.unescaped_key();
+    for (auto field_result : ev.get_object()) {
+      if (field_result.error()) throw simdjson::simdjson_error(field_result.error());
+      od::field field = std::move(field_result).value_unsafe();
+      std::string_view key = Key(field);
       od::value v = field.value();
       if (key.empty()) continue;
       switch (key[0]) {
@@ -344,6 +464,23 @@ class Reader {
     out_->events.push_back(e);  // i, s, t, f
   }
 
+  // Where the reader stands, to undo a slice that turned out to be cut wrongly.
+  struct Mark {
+    size_t events;
+    size_t strings;
+    Diagnostics diagnostics;
+    std::unordered_map<uint64_t, std::vector<RawEvent>> open;
+  };
+  Mark Save() const {
+    return Mark{out_->events.size(), out_->strings.size(), out_->diagnostics, open_};
+  }
+  void Restore(const Mark& m) {
+    out_->events.resize(m.events);
+    out_->strings.Truncate(m.strings);  // string ids follow first use, as in a whole parse
+    out_->diagnostics = m.diagnostics;
+    open_ = m.open;
+  }
+
   void Finish() {
     int64_t unmatched = 0;
     for (auto& [key, stack] : open_) unmatched += static_cast<int64_t>(stack.size());
@@ -369,32 +506,17 @@ class Reader {
   std::unordered_map<uint64_t, std::vector<RawEvent>> open_;
 };
 
-}  // namespace
-
-Result<RawTrace> ParseChromeJson(const std::string& name, std::string bytes) {
-  const size_t size = bytes.size();
-  // simdjson reads up to SIMDJSON_PADDING bytes past the end: reserve them
-  // in place rather than copying into a padded_string.
-  bytes.reserve(size + simdjson::SIMDJSON_PADDING);
-  RawTrace out;
-  size_t first = 0;
-  while (first < size && (bytes[first] == ' ' || bytes[first] == '\n' || bytes[first] == '\r' ||
-                          bytes[first] == '\t'))
-    ++first;
-  if (first == size) return BadInput(name, "empty file: not a Chrome trace", -1, 0);
-  if (bytes[first] != '{' && bytes[first] != '[') {
-    return BadInput(name,
-                    "not a Chrome trace: expected a JSON object with \"traceEvents\" or an "
-                    "array of events",
-                    -1, static_cast<int64_t>(first));
-  }
-  od::parser parser;
+// Parses the top-level value of a whole document (object or bare array) with
+// `reader`; events already read by the slices stay in front. Returns whether
+// a `traceEvents` array (or a bare array) was seen, or the error with the
+// offset in `data`.
+Result<bool> ParseDocument(const std::string& name, od::parser& parser, const char* data,
+                           size_t size, size_t capacity, size_t first, Reader& reader,
+                           RawTrace& out) {
   od::document doc;
-  Reader reader(name, bytes.data(), &out);
   auto offset_of = [&](const char* p) -> int64_t {
-    if (p == nullptr || p < bytes.data() || p > bytes.data() + size)
-      return static_cast<int64_t>(size);
-    return static_cast<int64_t>(p - bytes.data());
+    if (p == nullptr || p < data || p > data + size) return static_cast<int64_t>(size);
+    return static_cast<int64_t>(p - data);
   };
   auto location = [&]() -> const char* {
     const char* p = nullptr;
@@ -403,7 +525,7 @@ Result<RawTrace> ParseChromeJson(const std::string& name, std::string bytes) {
   };
   bool saw_events = false;
   try {
-    auto err = parser.iterate(bytes.data(), size, bytes.capacity()).get(doc);
+    auto err = parser.iterate(data, size, capacity).get(doc);
     if (err) {
       return BadInput(name, fmt::format("invalid JSON: {}", simdjson::error_message(err)), -1,
                       static_cast<int64_t>(first));
@@ -413,8 +535,10 @@ Result<RawTrace> ParseChromeJson(const std::string& name, std::string bytes) {
       saw_events = true;
       reader.ReadEventsArray(doc.get_array());
     } else {
-      for (auto field : doc.get_object()) {
-        std::string_view key = field.unescaped_key();
+      for (auto field_result : doc.get_object()) {
+        if (field_result.error()) throw simdjson::simdjson_error(field_result.error());
+        od::field field = std::move(field_result).value_unsafe();
+        std::string_view key = Reader::Key(field);
         od::value v = field.value();
         if (key == "traceEvents") {
           if (v.type() != od::json_type::array) {
@@ -442,11 +566,189 @@ Result<RawTrace> ParseChromeJson(const std::string& name, std::string bytes) {
     return BadInput(name, fmt::format("not a Chrome trace: {}", e.message), -1,
                     offset_of(e.where));
   }
-  if (!saw_events) {
-    return BadInput(name, "not a Chrome trace: no \"traceEvents\" array", -1,
-                    static_cast<int64_t>(first));
+  return saw_events;
+}
+
+bool IsJsonSpace(char c) { return c == ' ' || c == '\n' || c == '\r' || c == '\t'; }
+
+// Finds the '[' of the first "traceEvents" key of the top-level object that
+// starts at `first`, by a plain scan that tracks strings and depth. False
+// when there is none or it is not an array (the whole-document parse then
+// gives the error).
+bool FindEventsArray(const char* buf, size_t size, size_t first, size_t* open) {
+  constexpr std::string_view kKey = "traceEvents";
+  int depth = 0;
+  for (size_t i = first; i < size; ++i) {
+    const char c = buf[i];
+    if (c == '"') {
+      size_t j = i + 1;
+      bool escaped = false;
+      while (j < size && buf[j] != '"') j += buf[j] == '\\' ? (escaped = true, 2) : 1;
+      if (j >= size) return false;
+      if (depth == 1 && !escaped && std::string_view(buf + i + 1, j - i - 1) == kKey) {
+        size_t k = j + 1;
+        while (k < size && IsJsonSpace(buf[k])) ++k;
+        if (k < size && buf[k] == ':') {
+          ++k;
+          while (k < size && IsJsonSpace(buf[k])) ++k;
+          if (k < size && buf[k] == '[') {
+            *open = k;
+            return true;
+          }
+          return false;
+        }
+      }
+      i = j;
+    } else if (c == '{' || c == '[') {
+      ++depth;
+    } else if (c == '}' || c == ']') {
+      if (--depth <= 0) return false;
+    }
   }
+  return false;
+}
+
+// A place to end a slice at or after `from`: a ',' between '}' and '{' (what
+// separates events), or `size` when there is none. It may be a false one
+// (inside a string or a nested value); parsing the slice then fails.
+size_t FindCut(const char* buf, size_t size, size_t from) {
+  for (size_t i = from; i < size;) {
+    const void* hit = std::memchr(buf + i, ',', size - i);
+    if (hit == nullptr) break;
+    const size_t comma = static_cast<size_t>(static_cast<const char*>(hit) - buf);
+    size_t before = comma, after = comma + 1;
+    while (before > from && IsJsonSpace(buf[before - 1])) --before;
+    while (after < size && IsJsonSpace(buf[after])) ++after;
+    if (before > from && buf[before - 1] == '}' && after < size && buf[after] == '{') return comma;
+    i = comma + 1;
+  }
+  return size;
+}
+
+// Parses one slice: `data` is "[" + some events + "]" cut in place. True
+// with *close_at = npos when the slice's array ended at the appended ']',
+// or with *close_at = the offset (in `base`) of the events array's own ']'
+// when it ended before. False on any error: the caller parses the whole
+// document instead.
+bool ParseSlice(od::parser& parser, Reader& reader, const char* base, const char* data,
+                size_t size, size_t capacity, size_t* close_at) {
+  od::document doc;
+  if (parser.iterate(data, size, capacity).get(doc) != simdjson::SUCCESS) return false;
+  try {
+    reader.ReadEventsArray(doc.get_array());
+    const char* next = nullptr;
+    const auto where = doc.current_location().get(next);
+    if (where == simdjson::OUT_OF_BOUNDS) {  // no token left: ended at the appended ']'
+      *close_at = std::string_view::npos;
+      return true;
+    }
+    // The events array closed inside the slice: its ']' is the last
+    // non-blank byte before the next token.
+    if (where != simdjson::SUCCESS || next <= data) return false;
+    const char* q = next - 1;
+    while (q > data && IsJsonSpace(*q)) --q;
+    if (*q != ']') return false;
+    *close_at = static_cast<size_t>(q - base);
+    return true;
+  } catch (const simdjson::simdjson_error&) {
+    return false;
+  }
+}
+
+// The memory-lean path: the events array in slices of ~slice_bytes, each
+// parsed as an array of its own, then the document with the array emptied.
+// The result equals the whole-document parse's; false (and `bytes`
+// unchanged) whenever that is not certain, e.g. for any invalid JSON.
+bool ParseSliced(const std::string& name, std::string& bytes, size_t first, size_t slice_bytes,
+                 RawTrace* out) {
+  const size_t size = bytes.size();
+  char* buf = bytes.data();
+  const size_t capacity = bytes.capacity();  // >= size + SIMDJSON_PADDING
+  size_t open = first;
+  if (buf[first] != '[' && !FindEventsArray(buf, size, first, &open)) return false;
+  od::parser parser;
+  // Sized once: simdjson reallocates (fresh, unfaulted pages) whenever a
+  // document is longer than any before, and slices differ by a few bytes.
+  if (parser.allocate(2 * slice_bytes) != simdjson::SUCCESS) return false;
+  Reader reader(name, buf, out);
+  size_t begin = open + 1;  // the slice's first byte after its '['
+  size_t close = std::string_view::npos;
+  while (close == std::string_view::npos) {
+    size_t from = std::min(size, begin + slice_bytes);
+    size_t cut;
+    for (int attempt = 0;; ++attempt) {
+      cut = FindCut(buf, size, from);
+      // The bytes around the slice become its brackets; `cut` may be `size`,
+      // inside the padding (std::string keeps a '\0' there).
+      const Reader::Mark mark = reader.Save();
+      const char saved_open = buf[begin - 1];
+      const char saved_cut = buf[cut];
+      buf[begin - 1] = '[';
+      buf[cut] = ']';
+      const bool ok = ParseSlice(parser, reader, buf, buf + begin - 1, cut - begin + 2,
+                                 capacity - (begin - 1), &close);
+      buf[begin - 1] = saved_open;
+      buf[cut] = saved_cut;
+      if (ok) break;
+      // A false cut (in a string or a nested value) or invalid JSON: undo
+      // the slice and try the next cut a few times, then give up.
+      reader.Restore(mark);
+      if (cut == size || attempt == 8) return false;
+      from = cut + 1;
+    }
+    if (close == std::string_view::npos) {
+      if (cut == size) return false;  // the array never closes: let the whole parse say so
+      begin = cut + 1;
+    }
+  }
+  // The rest of the document with the events array emptied: top-level keys,
+  // and any later "traceEvents" arrays, in the order of the whole parse.
+  std::string rest;
+  rest.reserve(open + 1 + (size - close) + simdjson::SIMDJSON_PADDING);
+  rest.append(buf, open + 1);
+  rest.append(buf + close, size - close);
+  auto saw = ParseDocument(name, parser, rest.data(), rest.size(), rest.capacity(), first, reader,
+                           *out);
+  if (!saw.ok() || !*saw) return false;
   reader.Finish();
+  return true;
+}
+
+}  // namespace
+
+Result<RawTrace> ParseChromeJson(const std::string& name, std::string bytes, size_t slice_bytes) {
+  const size_t size = bytes.size();
+  // simdjson reads up to SIMDJSON_PADDING bytes past the end: reserve them
+  // in place (free when the caller left room) rather than copying into a
+  // padded_string.
+  bytes.reserve(size + kParsePadding);
+  size_t first = 0;
+  while (first < size && IsJsonSpace(bytes[first])) ++first;
+  if (first == size) return BadInput(name, "empty file: not a Chrome trace", -1, 0);
+  if (bytes[first] != '{' && bytes[first] != '[') {
+    return BadInput(name,
+                    "not a Chrome trace: expected a JSON object with \"traceEvents\" or an "
+                    "array of events",
+                    -1, static_cast<int64_t>(first));
+  }
+  // Events are 60-300 bytes of JSON: reserving for 48 costs address space
+  // only (untouched pages are not resident) and spares the copies of growth.
+  const size_t expected_events = size / 48 + 16;
+  RawTrace out;
+  out.events.reserve(expected_events);
+  if (slice_bytes == 0 || !ParseSliced(name, bytes, first, slice_bytes, &out)) {
+    out = RawTrace();
+    out.events.reserve(expected_events);
+    od::parser parser;
+    Reader reader(name, bytes.data(), &out);
+    SMG_ASSIGN_OR_RETURN(bool saw_events, ParseDocument(name, parser, bytes.data(), size,
+                                                        bytes.capacity(), first, reader, out));
+    if (!saw_events) {
+      return BadInput(name, "not a Chrome trace: no \"traceEvents\" array", -1,
+                      static_cast<int64_t>(first));
+    }
+    reader.Finish();
+  }
   bool any_interval = std::any_of(out.events.begin(), out.events.end(),
                                   [](const RawEvent& e) { return e.ph == 'X'; });
   if (!any_interval) {

@@ -23,10 +23,18 @@
 
 namespace smaragdine::trace_internal {
 
+// Spare bytes ParseChromeJson needs after the input (simdjson's 64 bytes of
+// read-ahead, plus one for the ']' that closes the last slice); a buffer with
+// this much spare capacity is parsed without a copy.
+constexpr size_t kParsePadding = 65;
+
 using StrId = uint32_t;
 constexpr StrId kEmptyStr = 0;  // the empty string, also "absent"
 
 // Interned strings: each distinct string stored once; ids are stable.
+// Intern runs for several fields of every event, so the index is an
+// open-addressing table keyed by a cheap hash of the bytes (no allocation on
+// a hit); distinct strings are few, so their storage is not the cost.
 class StringTable {
  public:
   StringTable();
@@ -36,10 +44,18 @@ class StringTable {
   StrId Find(std::string_view s) const;
   static constexpr StrId kNoStr = 0xffffffffu;
   size_t size() const { return strings_.size(); }
+  // Forgets the strings with ids >= n (n >= 1).
+  void Truncate(size_t n);
 
  private:
-  std::deque<std::string> strings_;
-  std::unordered_map<std::string_view, StrId> index_;  // views into strings_
+  static uint64_t Hash(std::string_view s);
+  // The slot holding `s`, or the empty slot where it would go.
+  size_t Slot(std::string_view s, uint64_t h) const;
+  void Grow();
+
+  std::deque<std::string> strings_;  // a deque never moves its elements
+  std::vector<uint64_t> hashes_;     // per id
+  std::vector<StrId> slots_;         // id + 1; 0 = empty; size is a power of two
 };
 
 // One trace event with only the fields the dialects need (72 bytes).
@@ -80,7 +96,17 @@ struct RawTrace {
 // Parses a whole document. `bytes` must be plain JSON (already inflated).
 // Errors: kBadInput naming `name` and the byte offset where parsing stopped
 // (invalid or truncated JSON, not a trace, no X/B/E events).
-Result<RawTrace> ParseChromeJson(const std::string& name, std::string bytes);
+//
+// Memory: the events array is parsed in slices of about 1 MiB, so simdjson's
+// index (4 bytes per JSON token, ~150 bytes per event) stays small; a document
+// the slices cannot handle is parsed whole, with the same result. Give `bytes`
+// SIMDJSON_PADDING bytes of spare capacity to avoid a copy; the slices are cut
+// in place, so `bytes` is taken by value.
+constexpr size_t kDefaultSliceBytes = size_t{1} << 20;
+// `slice_bytes` is for tests: 0 parses the document whole, small values make
+// many slices; the result must not depend on it.
+Result<RawTrace> ParseChromeJson(const std::string& name, std::string bytes,
+                                 size_t slice_bytes = kDefaultSliceBytes);
 
 // Parses JSON number text in µs (e.g. "1712169098533620.758", "-1.5e3") into
 // ns, rounding half away from zero. False on malformed text or overflow.

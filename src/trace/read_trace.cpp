@@ -1,5 +1,11 @@
 // Entry points of smaragdine/trace.h: bytes → RawTrace → dialect → Trace,
 // and the merge of several files into one trace.
+#include <sys/stat.h>
+
+#include <cerrno>
+#include <cstdio>
+#include <cstring>
+
 #include <fmt/format.h>
 
 #include "common/io.h"
@@ -67,6 +73,9 @@ Result<Trace> ParseOwned(const std::string& name, std::string bytes,
   if (format == TraceFormat::kAuto) format = ti::DetectDialect(raw);
   Trace t;
   t.sources.push_back(name);
+  // At most one event per raw event: reserving spares the copies of growth,
+  // and the part never written is never resident.
+  t.events.reserve(raw.events.size());
   Status st;
   switch (format) {
     case TraceFormat::kAuto:
@@ -83,6 +92,32 @@ Result<Trace> ParseOwned(const std::string& name, std::string bytes,
   return t;
 }
 
+// Reads a file straight into a string with room for the parser's padding
+// (ReadFileMaybeGzip grows its string by appending: up to twice the file in
+// memory, and a copy to pad it). Gzip is inflated by Gunzip.
+Result<std::string> ReadPadded(const std::string& path) {
+  std::FILE* f = std::fopen(path.c_str(), "rb");
+  if (!f) return BadInput(path, fmt::format("cannot open: {}", std::strerror(errno)));
+  struct stat st {};
+  size_t expected = 0;
+  if (::fstat(fileno(f), &st) == 0 && S_ISREG(st.st_mode)) expected = st.st_size;
+  std::string data;
+  data.reserve(expected + ti::kParsePadding);
+  data.resize(expected);
+  size_t n = std::fread(data.data(), 1, expected, f);
+  data.resize(n);
+  char buf[1 << 16];
+  if (n == expected) {  // a pipe, or a file that grew: read on to the end
+    while ((n = std::fread(buf, 1, sizeof buf, f)) > 0) data.append(buf, n);
+  }
+  bool failed = std::ferror(f);
+  int err = errno;
+  std::fclose(f);
+  if (failed) return BadInput(path, fmt::format("cannot read: {}", std::strerror(err)));
+  if (LooksGzipped(data)) return Gunzip(path, data);
+  return data;
+}
+
 }  // namespace
 
 Result<Trace> ParseTrace(const std::string& name, std::string_view bytes,
@@ -91,16 +126,36 @@ Result<Trace> ParseTrace(const std::string& name, std::string_view bytes,
     SMG_ASSIGN_OR_RETURN(std::string plain, Gunzip(name, bytes));
     return ParseOwned(name, std::move(plain), options);
   }
-  return ParseOwned(name, std::string(bytes), options);
+  std::string owned;
+  owned.reserve(bytes.size() + ti::kParsePadding);
+  owned.assign(bytes);
+  return ParseOwned(name, std::move(owned), options);
 }
 
 Result<Trace> ReadTrace(const std::string& path, const TraceReadOptions& options) {
-  SMG_ASSIGN_OR_RETURN(std::string bytes, ReadFileMaybeGzip(path));
+  SMG_ASSIGN_OR_RETURN(std::string bytes, ReadPadded(path));
   return ParseOwned(path, std::move(bytes), options);
 }
 
 Result<Trace> ReadTraces(const std::vector<std::string>& paths, const TraceReadOptions& options) {
   if (paths.empty()) return UsageError("no trace files given");
+  if (paths.size() == 1) {
+    // One file: what the merge below would do, in place (its node and lane
+    // maps are the identity), without a second copy of the events.
+    SMG_ASSIGN_OR_RETURN(Trace t, ReadTrace(paths[0], options));
+    if (t.steps.empty()) {
+      Step s{"step 0", 0, 0};
+      bool first = true;
+      for (Event& e : t.events) {
+        s.start_ns = first ? e.start_ns : std::min(s.start_ns, e.start_ns);
+        s.end_ns = first ? e.end_ns : std::max(s.end_ns, e.end_ns);
+        first = false;
+        e.step = 0;
+      }
+      t.steps.push_back(s);
+    }
+    return t;
+  }
   Trace merged;
   std::map<std::pair<std::string, std::string>, uint32_t> lane_index;
   for (size_t f = 0; f < paths.size(); ++f) {

@@ -1,0 +1,155 @@
+// The reader parses the events array in slices to bound memory; the result
+// must be the whole-document parse's, whatever the slice size and however
+// tricky the JSON around the cuts (strings and nested values that look like
+// event boundaries, escapes, B/E pairs split across slices, keys after the
+// array). Invalid documents must give the same error either way.
+#include <fmt/format.h>
+#include <gtest/gtest.h>
+
+#include <string>
+#include <vector>
+
+#include "trace/chrome_json.h"
+
+namespace smaragdine {
+namespace {
+
+using trace_internal::ParseChromeJson;
+using trace_internal::RawEvent;
+using trace_internal::RawTrace;
+
+// A Kineto-like document whose events carry every shape a cut could meet.
+std::string TrickyTrace(int events) {
+  std::string s = R"({"schemaVersion": 1, "deviceProperties": [{"id": 0}, {"id": 1}],
+  "note": "traceEvents", "traceEvents": [
+)";
+  for (int i = 0; i < events; ++i) {
+    if (i) s += ",\n";
+    switch (i % 6) {
+      case 0:  // a name with a fake boundary inside the string
+        s += fmt::format(R"({{"ph": "X", "cat": "cpu_op", "name": "op}},{{{}", "pid": 1, )"
+                         R"("tid": 2, "ts": {}.5, "dur": 3.25, "args": {{"External id": {}}}}})",
+                         i, 1000 + i * 10, i);
+        break;
+      case 1:  // nested objects in an array inside args: "}, {" at depth > 1
+        s += fmt::format(R"({{"ph": "X", "cat": "cpu_op", "name": "nested", "pid": 1, "tid": 3, )"
+                         R"("ts": {}, "dur": 2, "args": {{"list": [{{"a": 1}}, {{"b": [2, {{}}]}}], )"
+                         R"("Sequence number": {}}}}})",
+                         1000 + i * 10, i);
+        break;
+      case 2:  // escapes in keys and values
+        s += fmt::format(R"({{"ph": "X", "c\u0061t": "cpu_op", "n\u0061me": "esc\"aped\\ }}, {{", )"
+                         R"("pid": "1", "tid": 2, "ts": "{}", "dur": 1}})",
+                         1000 + i * 10);
+        break;
+      case 3:  // a B whose E comes in a later event
+        s += fmt::format(R"({{"ph": "B", "name": "span", "pid": 1, "tid": 4, "ts": {}}})",
+                         1000 + i * 10);
+        break;
+      case 4:
+        s += fmt::format(R"({{"ph": "E", "pid": 1, "tid": 4, "ts": {}.125}})", 1005 + i * 10);
+        break;
+      case 5:  // anomalies counted by the reader
+        s += i % 12 == 5 ? R"([1, 2])" : R"({"ph": "Q", "ts": 1})";
+        break;
+    }
+  }
+  s += R"(
+], "traceName": "x}, {y", "baseTimeNanoseconds": 1700000000000000000})";
+  return s;
+}
+
+void ExpectSameRaw(const RawTrace& a, const RawTrace& b, const std::string& what) {
+  ASSERT_EQ(a.events.size(), b.events.size()) << what;
+  for (size_t i = 0; i < a.events.size(); ++i) {
+    const RawEvent& x = a.events[i];
+    const RawEvent& y = b.events[i];
+    SCOPED_TRACE(fmt::format("{} event {}", what, i));
+    EXPECT_EQ(x.ph, y.ph);
+    EXPECT_EQ(x.ts_ns, y.ts_ns);
+    EXPECT_EQ(x.dur_ns, y.dur_ns);
+    EXPECT_EQ(x.external_id, y.external_id);
+    EXPECT_EQ(x.seq, y.seq);
+    EXPECT_EQ(x.flags, y.flags);
+    EXPECT_EQ(a.Str(x.name), b.Str(y.name));
+    EXPECT_EQ(a.Str(x.cat), b.Str(y.cat));
+    EXPECT_EQ(a.Str(x.pid), b.Str(y.pid));
+    EXPECT_EQ(a.Str(x.tid), b.Str(y.tid));
+  }
+  EXPECT_EQ(a.diagnostics.counts(), b.diagnostics.counts()) << what;
+  EXPECT_EQ(a.has_kineto_keys, b.has_kineto_keys) << what;
+  EXPECT_EQ(a.base_time_ns, b.base_time_ns) << what;
+  EXPECT_EQ(a.bare_array, b.bare_array) << what;
+}
+
+TEST(ChromeJsonSlicesTest, SlicedParseEqualsWholeParseOnTrickyJson) {
+  const std::string doc = TrickyTrace(600);
+  auto whole = ParseChromeJson("t.json", doc, 0);
+  ASSERT_TRUE(whole.ok()) << whole.error().message;
+  // The document is what the test means it to be.
+  EXPECT_EQ(whole->events.size(), 400u);  // 5 of 6 kept, B+E make one X
+  EXPECT_EQ(whole->Str(whole->events[0].name), "op},{0");
+  EXPECT_EQ(whole->Str(whole->events[2].name), "esc\"aped\\ }, {");
+  EXPECT_EQ(whole->Str(whole->events[2].cat), "cpu_op");
+  EXPECT_EQ(whole->events[3].dur_ns, 15125);  // B at 1030 µs, its E at 1045.125 µs
+  EXPECT_EQ(whole->diagnostics.Count("trace.non_object_event_skipped"), 50);
+  EXPECT_EQ(whole->diagnostics.Count("trace.unsupported_event_phase_skipped"), 50);
+  EXPECT_TRUE(whole->has_kineto_keys);
+  EXPECT_EQ(whole->base_time_ns, 1700000000000000000);
+  for (size_t slice : {size_t{1}, size_t{37}, size_t{200}, size_t{4096}, size_t{1} << 20}) {
+    auto sliced = ParseChromeJson("t.json", doc, slice);
+    ASSERT_TRUE(sliced.ok()) << sliced.error().message;
+    ExpectSameRaw(*whole, *sliced, fmt::format("slice {}", slice));
+  }
+}
+
+TEST(ChromeJsonSlicesTest, BareArrayAndSecondEventsArray) {
+  std::string bare = "[";
+  for (int i = 0; i < 100; ++i)
+    bare += fmt::format(R"({}{{"ph": "X", "name": "n{}", "ts": {}, "dur": 1}})", i ? ",\n" : "",
+                        i, i);
+  bare += "]";
+  auto whole = ParseChromeJson("a.json", bare, 0);
+  ASSERT_TRUE(whole.ok());
+  EXPECT_TRUE(whole->bare_array);
+  auto sliced = ParseChromeJson("a.json", bare, 50);
+  ASSERT_TRUE(sliced.ok());
+  ExpectSameRaw(*whole, *sliced, "bare array");
+
+  // Two "traceEvents" keys: both arrays are read, in file order.
+  std::string twice = R"({"traceEvents": [)" + bare.substr(1) + R"(, "traceEvents": [)" +
+                      R"({"ph": "X", "name": "last", "ts": 5, "dur": 1}]})";
+  auto whole2 = ParseChromeJson("b.json", twice, 0);
+  ASSERT_TRUE(whole2.ok());
+  EXPECT_EQ(whole2->events.size(), 101u);
+  EXPECT_EQ(whole2->Str(whole2->events.back().name), "last");
+  auto sliced2 = ParseChromeJson("b.json", twice, 64);
+  ASSERT_TRUE(sliced2.ok());
+  ExpectSameRaw(*whole2, *sliced2, "two arrays");
+}
+
+TEST(ChromeJsonSlicesTest, InvalidDocumentsGiveTheWholeParseError) {
+  const std::string doc = TrickyTrace(60);
+  std::vector<std::string> bad = {
+      doc.substr(0, doc.size() / 2),              // truncated inside the events
+      doc.substr(0, doc.rfind(']')),              // the array never closes
+      doc.substr(0, doc.size() - 1),              // the object never closes
+      doc.substr(0, 300) + "}" + doc.substr(300),  // a stray brace
+      R"({"traceEvents": {"ph": "X"}})",          // not an array
+      R"({"other": []})",                         // no events at all
+  };
+  for (const std::string& b : bad) {
+    auto whole = ParseChromeJson("bad.json", b, 0);
+    auto sliced = ParseChromeJson("bad.json", b, 40);
+    ASSERT_EQ(whole.ok(), sliced.ok()) << b.substr(0, 80);
+    if (!whole.ok()) {
+      EXPECT_EQ(whole.error().message, sliced.error().message);
+      EXPECT_EQ(whole.error().byte_offset, sliced.error().byte_offset);
+    } else {
+      ExpectSameRaw(*whole, *sliced, "tolerated");
+    }
+  }
+}
+
+}  // namespace
+}  // namespace smaragdine
