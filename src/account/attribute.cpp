@@ -335,21 +335,48 @@ Result<Profile> Attribute(const Trace& trace, const EnergyLog& log, const Attrib
   for (const Event& e : trace.events) negative += e.end_ns < e.start_ns;
   diag.Add("account.negative_duration_dropped", negative);
 
-  // Combos and per-combo calls.
-  std::unordered_map<ComboKey, uint32_t, ComboHash> combo_index;
+  // Combos and per-combo calls. One lookup per event: an open-addressing
+  // table (combo id + 1 per slot, power-of-two size), and a shortcut for
+  // the previous event's combo, which consecutive events often share.
   std::vector<ComboKey> combos;
   std::vector<uint32_t> combo_of_event(events.size());
   std::vector<int64_t> combo_calls;
+  std::vector<uint32_t> combo_slots(1024, 0);
+  const ComboHash combo_hash;
+  uint32_t last_combo = std::numeric_limits<uint32_t>::max();
   for (size_t i = 0; i < events.size(); ++i) {
     const Event& e = events[i];
-    ComboKey key{e.node, e.phase, e.step};
-    auto [it, inserted] = combo_index.try_emplace(key, static_cast<uint32_t>(combos.size()));
-    if (inserted) {
-      combos.push_back(key);
-      combo_calls.push_back(0);
+    const ComboKey key{e.node, e.phase, e.step};
+    uint32_t c;
+    if (last_combo < combos.size() && combos[last_combo] == key) {
+      c = last_combo;
+    } else {
+      size_t mask = combo_slots.size() - 1;
+      size_t slot = combo_hash(key) & mask;
+      while (combo_slots[slot] != 0 && !(combos[combo_slots[slot] - 1] == key))
+        slot = (slot + 1) & mask;
+      if (combo_slots[slot] != 0) {
+        c = combo_slots[slot] - 1;
+      } else {
+        c = static_cast<uint32_t>(combos.size());
+        combos.push_back(key);
+        combo_calls.push_back(0);
+        combo_slots[slot] = c + 1;
+        if (combos.size() * 2 > combo_slots.size()) {  // keep the load <= 1/2
+          std::vector<uint32_t> bigger(combo_slots.size() * 2, 0);
+          mask = bigger.size() - 1;
+          for (uint32_t k = 0; k < combos.size(); ++k) {
+            size_t b = combo_hash(combos[k]) & mask;
+            while (bigger[b] != 0) b = (b + 1) & mask;
+            bigger[b] = k + 1;
+          }
+          combo_slots = std::move(bigger);
+        }
+      }
+      last_combo = c;
     }
-    combo_of_event[i] = it->second;
-    if (e.end_ns >= e.start_ns && e.node < node_count) combo_calls[it->second] += 1;  // in the window
+    combo_of_event[i] = c;
+    if (e.end_ns >= e.start_ns && e.node < node_count) combo_calls[c] += 1;  // in the window
   }
 
   PreparedLanes prepared = PrepareLanes(trace, events, diag);
@@ -420,8 +447,13 @@ Result<Profile> Attribute(const Trace& trace, const EnergyLog& log, const Attrib
   }
   std::vector<std::vector<Joules>> self_precise(node_count, std::vector<Joules>(domain_count, 0));
   std::vector<std::vector<Joules>> static_precise(node_count, std::vector<Joules>(domain_count, 0));
-  // (node, step) → energy over all domains; inclusive totals come below.
-  std::unordered_map<uint64_t, Joules> step_energy;
+  // (step, node, energy over all domains) per combo; inclusive totals come below.
+  struct StepPart {
+    int32_t step;
+    NodeId node;
+    Joules j;
+  };
+  std::vector<StepPart> step_parts;
   for (size_t c = 0; c < combos.size(); ++c) {
     const ComboKey& k = combos[c];
     if (k.node >= node_count) continue;
@@ -437,8 +469,7 @@ Result<Profile> Attribute(const Trace& trace, const EnergyLog& log, const Attrib
     }
     pn.calls += combo_calls[c];
     ph.calls += combo_calls[c];
-    if (k.step >= 0)
-      step_energy[(uint64_t{k.node} << 32) | static_cast<uint32_t>(k.step)] += combo_total;
+    if (k.step >= 0) step_parts.push_back({k.step, k.node, combo_total});
   }
   for (NodeId n = 0; n < node_count; ++n)
     for (size_t d = 0; d < domain_count; ++d)
@@ -489,21 +520,38 @@ Result<Profile> Attribute(const Trace& trace, const EnergyLog& log, const Attrib
   }
   profile.meta.steps = steps_n;
   if (steps_n > 0) {
-    std::unordered_map<uint64_t, Joules> inclusive;
-    inclusive.reserve(step_energy.size() * 4);
-    for (const auto& [key, j] : step_energy) {
-      const uint32_t step = static_cast<uint32_t>(key & 0xffffffffu);
-      if (step >= step_in_window.size() || !step_in_window[step]) continue;
-      for (NodeId n = static_cast<NodeId>(key >> 32);; n = trace.nodes.Parent(n)) {
-        inclusive[(uint64_t{n} << 32) | step] += j;
-        if (n == kRootNode) break;
-      }
-    }
+    // Per step, each node's inclusive energy: the step's parts rolled up
+    // their ancestors in a dense array; the nodes touched feed the sums.
+    // Sorted, so the summation order (and the last bits) is deterministic.
+    std::sort(step_parts.begin(), step_parts.end(), [](const StepPart& a, const StepPart& b) {
+      return a.step != b.step ? a.step < b.step : a.node < b.node;
+    });
     std::vector<Joules> sum(node_count, 0), sum_sq(node_count, 0);
-    for (const auto& [key, j] : inclusive) {
-      const NodeId n = static_cast<NodeId>(key >> 32);
-      sum[n] += j;
-      sum_sq[n] += j * j;
+    std::vector<Joules> inclusive(node_count, 0);
+    std::vector<bool> touched(node_count, false);
+    std::vector<NodeId> touched_nodes;
+    for (size_t p = 0; p < step_parts.size();) {
+      const int32_t step = step_parts[p].step;
+      size_t q = p;
+      for (; q < step_parts.size() && step_parts[q].step == step; ++q) {
+        if (static_cast<size_t>(step) >= step_in_window.size() || !step_in_window[step]) continue;
+        for (NodeId n = step_parts[q].node;; n = trace.nodes.Parent(n)) {
+          inclusive[n] += step_parts[q].j;
+          if (!touched[n]) {
+            touched[n] = true;
+            touched_nodes.push_back(n);
+          }
+          if (n == kRootNode) break;
+        }
+      }
+      for (NodeId n : touched_nodes) {
+        sum[n] += inclusive[n];
+        sum_sq[n] += inclusive[n] * inclusive[n];
+        inclusive[n] = 0;
+        touched[n] = false;
+      }
+      touched_nodes.clear();
+      p = q;
     }
     for (NodeId n = 0; n < node_count; ++n) {
       StepStats& st = profile.nodes[n].steps;

@@ -284,10 +284,15 @@ class Reader {
     return !s.empty() && ParseInt64(s, out);
   }
 
-  StrId InternScalar(od::value& v) {
+  // `last` remembers the field's previous string: pid, tid and cat repeat
+  // from one event to the next, and a compare is cheaper than a lookup.
+  StrId InternScalar(od::value& v, StrId* last = nullptr) {
     od::json_type t = v.type();
     if (t == od::json_type::string || t == od::json_type::number) {
-      return out_->strings.Intern(ScalarText(v));
+      std::string_view text = ScalarText(v);
+      if (last == nullptr) return out_->strings.Intern(text);
+      if (*last != StringTable::kNoStr && out_->strings.Get(*last) == text) return *last;
+      return *last = out_->strings.Intern(text);
     }
     if (t == od::json_type::null) return kEmptyStr;
     if (t == od::json_type::boolean) return out_->strings.Intern(bool(v) ? "true" : "false");
@@ -346,7 +351,7 @@ class Reader {
             std::string_view ph = ScalarText(v);
             e.ph = ph.empty() ? 0 : ph[0];
           } else if (key == "pid") {
-            e.pid = InternScalar(v);
+            e.pid = InternScalar(v, &last_pid_);
           }
           break;
         case 't':
@@ -355,7 +360,7 @@ class Reader {
             has_ts = !s.empty() && ParseMicrosToNs(s, &e.ts_ns);
             bad_ts = !has_ts;
           } else if (key == "tid") {
-            e.tid = InternScalar(v);
+            e.tid = InternScalar(v, &last_tid_);
           }
           break;
         case 'd':
@@ -369,7 +374,7 @@ class Reader {
           if (key == "name") e.name = InternScalar(v);
           break;
         case 'c':
-          if (key == "cat") e.cat = InternScalar(v);
+          if (key == "cat") e.cat = InternScalar(v, &last_cat_);
           break;
         case 'i':
           if (key == "id") {
@@ -479,6 +484,7 @@ class Reader {
     out_->strings.Truncate(m.strings);  // string ids follow first use, as in a whole parse
     out_->diagnostics = m.diagnostics;
     open_ = m.open;
+    last_pid_ = last_tid_ = last_cat_ = StringTable::kNoStr;  // may name forgotten strings
   }
 
   void Finish() {
@@ -504,6 +510,9 @@ class Reader {
   const char* begin_;
   RawTrace* out_;
   std::unordered_map<uint64_t, std::vector<RawEvent>> open_;
+  StrId last_pid_ = StringTable::kNoStr;
+  StrId last_tid_ = StringTable::kNoStr;
+  StrId last_cat_ = StringTable::kNoStr;
 };
 
 // Parses the top-level value of a whole document (object or bare array) with
