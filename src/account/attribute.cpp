@@ -114,13 +114,15 @@ PreparedLanes PrepareLanes(const Trace& trace, std::vector<Event>& events, Diagn
   std::vector<uint32_t> stack;
   for (size_t lane = 0; lane < lane_count; ++lane) {
     auto& idx = by_lane[lane];
-    std::sort(idx.begin(), idx.end(), [&](uint32_t a, uint32_t b) {
+    auto before = [&](uint32_t a, uint32_t b) {
       const Event& ea = events[a];
       const Event& eb = events[b];
       if (ea.start_ns != eb.start_ns) return ea.start_ns < eb.start_ns;
       if (ea.end_ns != eb.end_ns) return ea.end_ns > eb.end_ns;  // parent first
       return a < b;  // stable for identical intervals
-    });
+    };
+    // The dialects emit each lane's events in this order: check before sorting.
+    if (!std::is_sorted(idx.begin(), idx.end(), before)) std::sort(idx.begin(), idx.end(), before);
     auto& changes = out.changes[lane];
     changes.reserve(idx.size() * 2);
     auto emit = [&](int64_t t, int64_t ev) {

@@ -4,6 +4,7 @@
 #include <cctype>
 #include <optional>
 #include <unordered_map>
+#include <unordered_set>
 
 #include <fmt/format.h>
 
@@ -114,6 +115,7 @@ class PytorchBuilder {
       }
       if (c == Cat::kGpu) {
         gpu_lanes[{e.pid, e.tid}].push_back(i);
+        if (e.external_id >= 0) wanted_external_ids_.insert(e.external_id);
         continue;
       }
       threads[{e.pid, e.tid}].push_back(i);
@@ -189,9 +191,16 @@ class PytorchBuilder {
 
  private:
   Cat CatOf(StrId c) {
-    auto it = cat_cache_.find(c);
-    if (it == cat_cache_.end()) it = cat_cache_.emplace(c, Classify(raw_.Str(c))).first;
-    return it->second;
+    // Indexed by string id: a lookup per event, and the strings are few.
+    if (c >= cat_cache_.size()) cat_cache_.resize(raw_.strings.size(), kUnclassified);
+    if (cat_cache_[c] == kUnclassified) cat_cache_[c] = static_cast<int8_t>(Classify(raw_.Str(c)));
+    return static_cast<Cat>(cat_cache_[c]);
+  }
+
+  // Only the external ids some GPU event looks up are worth remembering:
+  // CPU-only traces have one per op, and the map would cost a node each.
+  void RememberExternalId(int64_t id, const LaunchSite& site) {
+    if (id >= 0 && wanted_external_ids_.count(id)) ops_by_external_id_[id] = site;
   }
 
   static const LaunchSite* Find(const std::unordered_map<int64_t, LaunchSite>& m, int64_t k) {
@@ -289,7 +298,7 @@ class PytorchBuilder {
       if (is_scope) {
         Phase p = StartsWith(name, "Optimizer.") ? Phase::kOptimizer : phase;
         NodeId node = ChildCached(parent, e.name, NodeKind::kScope);
-        if (e.external_id >= 0) ops_by_external_id_[e.external_id] = LaunchSite{node, p, e.ts_ns};
+        RememberExternalId(e.external_id, LaunchSite{node, p, e.ts_ns});
         emit(e, node, p);
         stack.push_back(Frame{end, node, p, false, in_autograd, e.name});
         continue;
@@ -314,7 +323,7 @@ class PytorchBuilder {
         // with that sequence number (the counter moves on at creation).
         if (e.seq >= 0 && !in_autograd) forward_op_of_seq_[e.seq] = node;
       }
-      if (e.external_id >= 0) ops_by_external_id_[e.external_id] = LaunchSite{node, p, e.ts_ns};
+      RememberExternalId(e.external_id, LaunchSite{node, p, e.ts_ns});
       emit(e, node, p);
       stack.push_back(Frame{end, node, p, true, in_autograd || backward, e.name});
     }
@@ -334,7 +343,9 @@ class PytorchBuilder {
   std::unordered_map<int64_t, LaunchSite> flow_starts_;
   std::unordered_map<int64_t, LaunchSite> ops_by_external_id_;
   std::unordered_map<uint64_t, NodeId> child_cache_[3];
-  std::unordered_map<StrId, Cat> cat_cache_;
+  static constexpr int8_t kUnclassified = -1;
+  std::vector<int8_t> cat_cache_;  // Cat per string id, kUnclassified until asked
+  std::unordered_set<int64_t> wanted_external_ids_;
 };
 
 }  // namespace
