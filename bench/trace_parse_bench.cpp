@@ -4,8 +4,9 @@
 //   SMARAGDINE_BENCH_TRACE=bench/data/1000000/trace.pt.trace.json build/trace_parse_bench
 //
 // Reports events/s (items) and input bytes/s for: the JSON reader alone
-// (ParseChromeJson), the reader plus the dialect (ParseTrace on bytes in
-// memory), and ReadTrace from the file (read + parse + dialect).
+// (ParseChromeJson, per slice size; 0 = whole document), the reader plus the
+// dialect (ParseTrace on bytes in memory), and ReadTrace from the file (read
+// + parse + dialect). The machine is shared: compare CPU time, not wall.
 #include <benchmark/benchmark.h>
 
 #include <cstdio>
@@ -50,7 +51,8 @@ void BM_ParseChromeJson(benchmark::State& state) {
     copy.reserve(input.size() + trace_internal::kParsePadding);
     copy.assign(input);
     state.ResumeTiming();
-    auto raw = trace_internal::ParseChromeJson("bench", std::move(copy));
+    auto raw = trace_internal::ParseChromeJson("bench", std::move(copy),
+                                               static_cast<size_t>(state.range(0)));
     if (!raw.ok()) {
       state.SkipWithError(raw.error().message.c_str());
       return;
@@ -62,7 +64,15 @@ void BM_ParseChromeJson(benchmark::State& state) {
   state.SetBytesProcessed(state.iterations() * static_cast<int64_t>(input.size()));
   state.counters["events"] = static_cast<double>(events);
 }
-BENCHMARK(BM_ParseChromeJson)->Unit(benchmark::kMillisecond)->UseRealTime();
+// The argument is the slice size in bytes (0: the whole document at once).
+BENCHMARK(BM_ParseChromeJson)
+    ->Arg(0)
+    ->Arg(64 << 10)
+    ->Arg(256 << 10)
+    ->Arg(trace_internal::kDefaultSliceBytes)
+    ->Arg(4 << 20)
+    ->Unit(benchmark::kMillisecond)
+    ->UseRealTime();
 
 void BM_ParseTrace(benchmark::State& state) {
   const std::string& input = Input();

@@ -678,7 +678,10 @@ bool ParseSliced(const std::string& name, std::string& bytes, size_t first, size
   od::parser parser;
   // Sized once: simdjson reallocates (fresh, unfaulted pages) whenever a
   // document is longer than any before, and slices differ by a few bytes.
-  if (parser.allocate(2 * slice_bytes) != simdjson::SUCCESS) return false;
+  // A slice's events sit one level higher than in the document: one level
+  // less of depth keeps the limit where the whole parse has it.
+  if (parser.allocate(2 * slice_bytes, simdjson::DEFAULT_MAX_DEPTH - 1) != simdjson::SUCCESS)
+    return false;
   Reader reader(name, buf, out);
   size_t begin = open + 1;  // the slice's first byte after its '['
   size_t close = std::string_view::npos;
