@@ -55,6 +55,20 @@ struct StepStats {
   double ci95_j = 0;  // half-width of the 95 % confidence interval of the mean (Student t)
 };
 
+// Across the original nodes that path rules (--fold, --map) merged into this
+// node, e.g. layer_0 … layer_11 into layer_*: each original's total energy as it
+// was in the unfolded profile (all the profile's domains). n = 0 when fewer than
+// two originals merged. Ties for min/max go to the first original in profile order.
+struct SiblingStats {
+  int64_t n = 0;
+  double mean_j = 0;
+  double std_j = 0;  // sample standard deviation (n-1)
+  double min_j = 0;
+  double max_j = 0;
+  std::string min_path;  // original path of the cheapest sibling
+  std::string max_path;  // original path of the dearest sibling
+};
+
 struct ProfileNode {
   uint32_t id = 0;
   int64_t parent = -1;  // -1 for the root
@@ -71,6 +85,7 @@ struct ProfileNode {
   int64_t calls = 0;
   std::array<PhaseFigures, kPhaseCount> phases;
   StepStats steps;
+  SiblingStats siblings;  // only on nodes that FoldProfile merged from ≥ 2 originals
 
   double SelfJ() const { return PhaseFigures::SumOf(self_j); }
   double TotalJ() const { return PhaseFigures::SumOf(total_j); }

@@ -110,7 +110,25 @@ void AppendNode(Buffer& out, const Profile& p, const ProfileNode& n, bool has_ba
   AppendDouble(out, n.steps.std_j);
   out.append(std::string_view(",\"ci95_j\":"));
   AppendDouble(out, n.steps.ci95_j);
-  out.append(std::string_view("}}"));
+  out.push_back('}');
+  // Only nodes that path rules merged from several originals have siblings.
+  if (n.siblings.n > 0) {
+    const SiblingStats& s = n.siblings;
+    fmt::format_to(it, ",\"siblings\":{{\"n\":{},\"mean_j\":", s.n);
+    AppendDouble(out, s.mean_j);
+    out.append(std::string_view(",\"std_j\":"));
+    AppendDouble(out, s.std_j);
+    out.append(std::string_view(",\"min_j\":"));
+    AppendDouble(out, s.min_j);
+    out.append(std::string_view(",\"min_path\":"));
+    AppendQuoted(out, s.min_path);
+    out.append(std::string_view(",\"max_j\":"));
+    AppendDouble(out, s.max_j);
+    out.append(std::string_view(",\"max_path\":"));
+    AppendQuoted(out, s.max_path);
+    out.push_back('}');
+  }
+  out.push_back('}');
 }
 
 }  // namespace
@@ -450,6 +468,21 @@ class Reader {
       SMG_ASSIGN_OR_RETURN(n.steps.mean_j, Double(s, "mean_j", sw));
       SMG_ASSIGN_OR_RETURN(n.steps.std_j, Double(s, "std_j", sw));
       SMG_ASSIGN_OR_RETURN(n.steps.ci95_j, Double(s, "ci95_j", sw));
+    }
+    dom::element siblings_e;
+    if (!o["siblings"].get(siblings_e)) {
+      dom::object s;
+      std::string sw = where + ".siblings";
+      if (siblings_e.get(s)) return Bad(sw, "must be an object");
+      SiblingStats& st = n.siblings;
+      SMG_ASSIGN_OR_RETURN(st.n, Int(s, "n", sw));
+      if (st.n < 0) return Bad(sw, fmt::format("'n' must not be negative (it is {})", st.n));
+      SMG_ASSIGN_OR_RETURN(st.mean_j, Double(s, "mean_j", sw));
+      SMG_ASSIGN_OR_RETURN(st.std_j, Double(s, "std_j", sw));
+      SMG_ASSIGN_OR_RETURN(st.min_j, Double(s, "min_j", sw));
+      SMG_ASSIGN_OR_RETURN(st.max_j, Double(s, "max_j", sw));
+      SMG_ASSIGN_OR_RETURN(st.min_path, String(s, "min_path", sw));
+      SMG_ASSIGN_OR_RETURN(st.max_path, String(s, "max_path", sw));
     }
     p.nodes.push_back(std::move(n));
     return {};
