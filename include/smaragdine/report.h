@@ -48,13 +48,17 @@ std::string RewritePath(const std::string& path, const std::vector<PathRule>& ru
 // energies, time, calls and phase figures add; totals are recomputed from the
 // selfs of the new tree (so conservation still holds); step stats add their
 // means and combine std and ci95 as sqrt(sum of squares) — exact only if the
-// merged nodes' per-step energies are independent (an approximation). With no
-// rules, returns a copy.
+// merged nodes' per-step energies are independent (an approximation). A node
+// merged from ≥ 2 originals (not nested in one another) gets `siblings`: n,
+// mean, sample std, min and max of the originals' total energies; a node from
+// one original keeps that original's `siblings`. With no rules, returns a copy.
 Profile FoldProfile(const Profile& profile, const std::vector<PathRule>& rules);
 
 // A profile with only the named domain (figures of other domains dropped). Step
-// stats are totals over all domains, so with more than one domain they become
-// unknown (n = 0). Errors: kBadInput naming `file` when no such domain exists.
+// stats and sibling stats are totals over all domains, so with more than one
+// domain they become unknown (n = 0). RenderReport restricts before it folds, so
+// that the sibling stats it shows are of the one domain. Errors: kBadInput
+// naming `file` when no such domain exists.
 Result<Profile> RestrictToDomain(const Profile& profile, const std::string& domain,
                                  const std::string& file);
 
@@ -112,6 +116,9 @@ struct DiffRow {
   double a_j = 0, b_j = 0;  // total energy, all domains
   double a_power_w = 0, b_power_w = 0;
   int64_t a_time_ns = 0, b_time_ns = 0;
+  // Spread of the originals the rules merged into this node, per side (n = 0
+  // when the side was not merged from ≥ 2 originals).
+  SiblingStats a_siblings, b_siblings;
   double DeltaJ() const { return b_j - a_j; }
   double Ratio() const;  // b_j / a_j; NaN when a_j is 0
 };

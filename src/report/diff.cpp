@@ -71,6 +71,7 @@ std::vector<DiffRow> OnlyIn(const Profile& p, const std::unordered_map<std::stri
     (is_a ? r.a_j : r.b_j) = n.TotalJ();
     (is_a ? r.a_power_w : r.b_power_w) = n.PowerW();
     (is_a ? r.a_time_ns : r.b_time_ns) = n.time_ns;
+    (is_a ? r.a_siblings : r.b_siblings) = n.siblings;
     rows.push_back(std::move(r));
   }
   std::stable_sort(rows.begin(), rows.end(), [](const DiffRow& x, const DiffRow& y) {
@@ -109,6 +110,8 @@ ProfileDiff DiffProfiles(const Profile& a_in, const Profile& b_in, const DiffOpt
     r.b_power_w = nb.PowerW();
     r.a_time_ns = na.time_ns;
     r.b_time_ns = nb.time_ns;
+    r.a_siblings = na.siblings;
+    r.b_siblings = nb.siblings;
     // The correlation says whether the two models spend energy in the same
     // places, so it takes every matched leaf whatever --depth shows.
     if (r.leaf) {
@@ -139,6 +142,20 @@ ProfileDiff DiffProfiles(const Profile& a_in, const Profile& b_in, const DiffOpt
 namespace {
 
 std::string RatioText(double r) { return std::isnan(r) ? "-" : fmt::format("{:.3f}", r); }
+
+// Whether any row has a side merged from several originals: only then do the
+// per-sibling columns appear, so diffs without merging keep their layout.
+bool AnySiblings(const ProfileDiff& d) {
+  for (const auto* list : {&d.matched, &d.only_a, &d.only_b})
+    for (const DiffRow& r : *list)
+      if (r.a_siblings.n >= 2 || r.b_siblings.n >= 2) return true;
+  return false;
+}
+
+// "12× 0.3520 ± 0.02100" (count, mean and sample std of the merged originals).
+std::string PerSibling(const SiblingStats& s) {
+  return s.n >= 2 ? fmt::format("{}× {} ± {}", s.n, Sig4(s.mean_j), Sig4(s.std_j)) : "";
+}
 
 void Table(fmt::memory_buffer& out, const std::vector<std::string>& header,
            const std::vector<std::vector<std::string>>& rows) {
@@ -171,21 +188,34 @@ std::string RenderDiffTable(const ProfileDiff& d, const DiffOptions& o) {
   fmt::format_to(it, "  leaves     Pearson r of matched leaf energies = {} over {} leaves\n\n",
                  std::isnan(d.leaf_correlation) ? "n/a" : fmt::format("{:.4f}", d.leaf_correlation),
                  d.matched_leaves);
+  const bool siblings = AnySiblings(d);
   std::vector<std::vector<std::string>> rows;
-  for (const DiffRow& r : d.matched)
+  for (const DiffRow& r : d.matched) {
     rows.push_back({Ellipsize(r.path, kPathWidth), Sig4(r.a_j), Sig4(r.b_j), SignedSig4(r.DeltaJ()),
                     RatioText(r.Ratio()), Sig4(r.a_power_w), Sig4(r.b_power_w),
                     SignedSig4(r.b_power_w - r.a_power_w)});
-  Table(out, {"matched node", "A J", "B J", "B-A J", "B/A", "A W", "B W", "B-A W"}, rows);
+    if (siblings) {
+      rows.back().push_back(PerSibling(r.a_siblings));
+      rows.back().push_back(PerSibling(r.b_siblings));
+    }
+  }
+  std::vector<std::string> header = {"matched node", "A J", "B J", "B-A J", "B/A",
+                                     "A W",          "B W", "B-A W"};
+  if (siblings) header.insert(header.end(), {"A per sibling J", "B per sibling J"});
+  Table(out, header, rows);
   for (int side = 0; side < 2; ++side) {
     const auto& list = side == 0 ? d.only_a : d.only_b;
     if (list.empty()) continue;
     fmt::format_to(it, "\n");
     rows.clear();
-    for (const DiffRow& r : list)
+    for (const DiffRow& r : list) {
       rows.push_back({Ellipsize(r.path, kPathWidth), Sig4(side == 0 ? r.a_j : r.b_j),
                       Sig4(side == 0 ? r.a_power_w : r.b_power_w)});
-    Table(out, {side == 0 ? "only in A" : "only in B", "J", "W"}, rows);
+      if (siblings) rows.back().push_back(PerSibling(side == 0 ? r.a_siblings : r.b_siblings));
+    }
+    std::vector<std::string> header = {side == 0 ? "only in A" : "only in B", "J", "W"};
+    if (siblings) header.push_back("per sibling J");
+    Table(out, header, rows);
   }
   return fmt::to_string(out);
 }
@@ -195,19 +225,35 @@ std::string RenderDiffCsv(const ProfileDiff& d) {
   auto it = std::back_inserter(out);
   out.append(std::string_view(
       "status,path,depth,leaf,a_energy_j,b_energy_j,delta_j,ratio,a_power_w,b_power_w,"
-      "delta_power_w,a_time_ns,b_time_ns\n"));
+      "delta_power_w,a_time_ns,b_time_ns"));
+  const bool siblings = AnySiblings(d);
+  if (siblings)
+    out.append(std::string_view(
+        ",a_siblings_n,a_sibling_mean_j,a_sibling_std_j,b_siblings_n,b_sibling_mean_j,"
+        "b_sibling_std_j"));
+  out.push_back('\n');
   // A side a node is missing from has no figures: its fields and the
   // differences stay empty rather than pretending to be 0.
   auto row = [&](const char* status, const DiffRow& r, bool has_a, bool has_b) {
     auto a = [&](std::string v) { return has_a ? v : std::string(); };
     auto b = [&](std::string v) { return has_b ? v : std::string(); };
     bool both = has_a && has_b;
-    fmt::format_to(it, "{},{},{},{},{},{},{},{},{},{},{},{},{}\n", status, CsvField(r.path),
+    fmt::format_to(it, "{},{},{},{},{},{},{},{},{},{},{},{},{}", status, CsvField(r.path),
                    r.depth, r.leaf ? 1 : 0, a(Exact(r.a_j)), b(Exact(r.b_j)),
                    both ? Exact(r.DeltaJ()) : "", both ? Exact(r.Ratio()) : "",
                    a(Exact(r.a_power_w)), b(Exact(r.b_power_w)),
                    both ? Exact(r.b_power_w - r.a_power_w) : "", a(std::to_string(r.a_time_ns)),
                    b(std::to_string(r.b_time_ns)));
+    if (siblings) {
+      // Empty where the side was not merged from several originals.
+      for (const SiblingStats* s : {&r.a_siblings, &r.b_siblings}) {
+        if (s->n >= 2)
+          fmt::format_to(it, ",{},{},{}", s->n, Exact(s->mean_j), Exact(s->std_j));
+        else
+          out.append(std::string_view(",,,"));
+      }
+    }
+    out.push_back('\n');
   };
   for (const DiffRow& r : d.matched) row("matched", r, true, true);
   for (const DiffRow& r : d.only_a) row("only_a", r, true, false);

@@ -72,6 +72,36 @@ void AddSteps(StepStats& dst, const StepStats& src) {
   dst.ci95_j = std::sqrt(dst.ci95_j * dst.ci95_j + src.ci95_j * src.ci95_j);
 }
 
+// Statistics of the originals' total energies (`originals` index `in.nodes`).
+// Two passes (mean, then squared deviations) so that siblings of nearly equal
+// energy do not lose their spread to cancellation.
+SiblingStats StatsOf(const Profile& in, const std::vector<uint32_t>& originals) {
+  SiblingStats s;
+  s.n = static_cast<int64_t>(originals.size());
+  double sum_j = 0;
+  const ProfileNode* lo = &in.nodes[originals[0]];
+  const ProfileNode* hi = lo;
+  for (uint32_t i : originals) {
+    const ProfileNode& n = in.nodes[i];
+    const double j = n.TotalJ();
+    sum_j += j;
+    if (j < lo->TotalJ()) lo = &n;
+    if (j > hi->TotalJ()) hi = &n;
+  }
+  s.mean_j = sum_j / static_cast<double>(s.n);
+  double squares = 0;
+  for (uint32_t i : originals) {
+    const double dev = in.nodes[i].TotalJ() - s.mean_j;
+    squares += dev * dev;
+  }
+  s.std_j = s.n > 1 ? std::sqrt(squares / static_cast<double>(s.n - 1)) : 0.0;
+  s.min_j = lo->TotalJ();
+  s.max_j = hi->TotalJ();
+  s.min_path = lo->path;
+  s.max_path = hi->path;
+  return s;
+}
+
 }  // namespace
 
 Result<PathRule> ParseFoldRule(std::string_view pattern) {
@@ -124,6 +154,9 @@ Profile FoldProfile(const Profile& in, const std::vector<PathRule>& rules) {
 
   std::vector<std::vector<double>> static_self;  // per new node
   std::vector<bool> has_contributor;
+  // Per new node, the input nodes merged into it that are not inside another of
+  // them: the siblings whose spread SiblingStats describes.
+  std::vector<std::vector<uint32_t>> originals;
   std::unordered_map<std::string, uint32_t> by_path;
   auto new_node = [&](std::string path, std::string name, int64_t parent) {
     ProfileNode n;
@@ -142,6 +175,7 @@ Profile FoldProfile(const Profile& in, const std::vector<PathRule>& rules) {
     out.nodes.push_back(std::move(n));
     static_self.emplace_back(nd, 0.0);
     has_contributor.push_back(false);
+    originals.emplace_back();
     return out.nodes.back().id;
   };
   // Creates the path's ancestors as scopes as needed; "" is the root.
@@ -192,7 +226,15 @@ Profile FoldProfile(const Profile& in, const std::vector<PathRule>& rules) {
       }
       AddSteps(dst.steps, src.steps);
       has_contributor[t] = true;
+      originals[t].push_back(static_cast<uint32_t>(i));
     }
+  }
+  for (size_t t = 0; t < out.nodes.size(); ++t) {
+    if (originals[t].size() >= 2)
+      out.nodes[t].siblings = StatsOf(in, originals[t]);
+    else if (originals[t].size() == 1)
+      // Folding an already folded profile again keeps what the first fold found.
+      out.nodes[t].siblings = in.nodes[originals[t][0]].siblings;
   }
 
   // Totals bottom-up from the selfs (children come after their parents), so the
@@ -245,6 +287,8 @@ Result<Profile> RestrictToDomain(const Profile& in, const std::string& domain,
     }
     // Step energies are recorded over all domains together; one domain's share is unknown.
     if (in.domains.size() > 1) m.steps = StepStats{};
+    // So are the sibling totals of a profile folded before it was written.
+    if (in.domains.size() > 1) m.siblings = SiblingStats{};
     out.nodes.push_back(std::move(m));
   }
   return out;

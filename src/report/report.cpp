@@ -35,6 +35,14 @@ std::string RenderCsv(const Profile& p, uint32_t root, const ReportOptions& o) {
   out.append(std::string_view(
       "path,kind,depth,energy_j,self_energy_j,share,power_w,time_ns,calls,forward_j,backward_j,"
       "optimizer_j,steps_n,step_mean_j,step_std_j,step_ci95_j"));
+  // Sibling columns only when rules merged some node, so that a report without
+  // merging keeps its columns.
+  bool siblings = false;
+  for (const ProfileNode& n : p.nodes) siblings |= n.siblings.n >= 2;
+  if (siblings)
+    out.append(std::string_view(
+        ",siblings_n,sibling_mean_j,sibling_std_j,sibling_min_j,sibling_max_j,sibling_min_path,"
+        "sibling_max_path"));
   for (const ProfileDomain& d : p.domains) fmt::format_to(it, ",{}", CsvField("energy_j[" + d.name + "]"));
   out.push_back('\n');
   const double measured = p.MeasuredJ();
@@ -50,6 +58,15 @@ std::string RenderCsv(const Profile& p, uint32_t root, const ReportOptions& o) {
                    n.steps.n > 0 ? Exact(n.steps.mean_j) : "",
                    n.steps.n > 1 ? Exact(n.steps.std_j) : "",
                    n.steps.n > 1 ? Exact(n.steps.ci95_j) : "");
+    if (siblings) {
+      const SiblingStats& s = n.siblings;
+      if (s.n >= 2)
+        fmt::format_to(it, ",{},{},{},{},{},{},{}", s.n, Exact(s.mean_j), Exact(s.std_j),
+                       Exact(s.min_j), Exact(s.max_j), CsvField(s.min_path),
+                       CsvField(s.max_path));
+      else
+        out.append(std::string_view(",,,,,,,"));
+    }
     for (size_t d = 0; d < p.domains.size(); ++d)
       fmt::format_to(it, ",{}", Exact(d < n.total_j.size() ? n.total_j[d] : 0.0));
     out.push_back('\n');
@@ -65,6 +82,7 @@ std::string RenderCsv(const Profile& p, uint32_t root, const ReportOptions& o) {
       const ProfileDomain& dom = p.domains[d];
       fmt::format_to(it, "{},idle,1,{},{},{},,,,,,,,,,", CsvField("(idle) " + dom.name),
                      Exact(dom.idle_j), Exact(dom.idle_j), share(dom.idle_j));
+      if (siblings) out.append(std::string_view(",,,,,,,"));
       for (size_t e = 0; e < p.domains.size(); ++e)
         fmt::format_to(it, ",{}", e == d ? Exact(dom.idle_j) : "0");
       out.push_back('\n');
@@ -136,9 +154,15 @@ std::string RenderFolded(const Profile& p, uint32_t root, const ReportOptions& o
 }
 
 Result<std::string> RenderReport(const Profile& input, const ReportOptions& o) {
-  Profile folded = FoldProfile(input, o.rules);
+  // The domain first: every figure FoldProfile adds is per domain, so the order
+  // does not change them, but the sibling statistics it takes are then of the
+  // --domain energy rather than of all domains.
+  Profile folded;
   if (!o.domain.empty()) {
-    SMG_ASSIGN_OR_RETURN(folded, RestrictToDomain(folded, o.domain, o.file));
+    SMG_ASSIGN_OR_RETURN(Profile one, RestrictToDomain(input, o.domain, o.file));
+    folded = FoldProfile(one, o.rules);
+  } else {
+    folded = FoldProfile(input, o.rules);
   }
   const Profile& p = folded;
   if (p.nodes.empty()) return BadInput(o.file, "the profile has no nodes");

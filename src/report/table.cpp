@@ -125,13 +125,19 @@ void Header(fmt::memory_buffer& out, const Profile& p, const ReportOptions& o) {
 struct Columns {
   bool ci95 = false;
   bool phases = false;  // forward and backward J: only when there is a backward pass
+  bool siblings = false;  // per-sibling figures: only when rules merged some node
 };
+
+// Sibling labels longer than this lose their middle: the table stays readable
+// when a --map merges nodes whose paths differ in many components.
+constexpr size_t kSiblingLabelWidth = 24;
 
 Columns ColumnsFor(const Profile& p) {
   Columns c;
   for (const ProfileNode& n : p.nodes) {
     c.ci95 |= n.steps.n >= 2;
     c.phases |= !n.phases[static_cast<int>(Phase::kBackward)].empty();
+    c.siblings |= n.siblings.n >= 2;
   }
   return c;
 }
@@ -141,6 +147,7 @@ std::vector<std::string> NodeHeader(const Columns& c, const char* first, const c
   if (c.ci95) h.push_back("±ci95 J");
   h.insert(h.end(), {"power W", "time ms", "calls"});
   if (c.phases) h.insert(h.end(), {"fwd J", "bwd J"});
+  if (c.siblings) h.insert(h.end(), {"per sibling J", "min sibling J", "max sibling J"});
   return h;
 }
 
@@ -155,6 +162,23 @@ std::vector<std::string> NodeCells(const ProfileNode& n, double energy_j, double
     cells.push_back(Sig4(PhaseFigures::SumOf(n.phases[static_cast<int>(Phase::kForward)].total_j)));
     cells.push_back(
         Sig4(PhaseFigures::SumOf(n.phases[static_cast<int>(Phase::kBackward)].total_j)));
+  }
+  if (c.siblings) {
+    const SiblingStats& s = n.siblings;
+    if (s.n >= 2) {
+      // "12× 0.3520 ± 0.02100": how many merged, their mean and sample std; then
+      // which sibling was cheapest and dearest, named by what the rules folded.
+      auto named = [&](const std::string& path, double j) {
+        return fmt::format("{} {}",
+                           Ellipsize(report_text::SiblingLabel(n.path, path), kSiblingLabelWidth),
+                           Sig4(j));
+      };
+      cells.push_back(fmt::format("{}× {} ± {}", s.n, Sig4(s.mean_j), Sig4(s.std_j)));
+      cells.push_back(named(s.min_path, s.min_j));
+      cells.push_back(named(s.max_path, s.max_j));
+    } else {
+      cells.insert(cells.end(), {"", "", ""});
+    }
   }
   return cells;
 }

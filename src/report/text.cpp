@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <vector>
 
 #include <fmt/format.h>
 
@@ -72,6 +73,28 @@ std::string PadLeft(std::string_view s, size_t width) {
   std::string out(w < width ? width - w : 0, ' ');
   out += s;
   return out;
+}
+
+std::string SiblingLabel(std::string_view folded_path, std::string_view original_path) {
+  auto split = [](std::string_view p) {
+    std::vector<std::string_view> parts;
+    size_t start = 0;
+    while (true) {
+      size_t slash = p.find('/', start);
+      parts.push_back(p.substr(start, slash == std::string_view::npos ? slash : slash - start));
+      if (slash == std::string_view::npos) return parts;
+      start = slash + 1;
+    }
+  };
+  const auto f = split(folded_path), o = split(original_path);
+  if (f.size() != o.size()) return std::string(original_path);
+  std::string out;
+  for (size_t i = 0; i < o.size(); ++i) {
+    if (o[i] == f[i]) continue;
+    if (!out.empty()) out += '/';
+    out += o[i];
+  }
+  return out.empty() ? std::string(original_path) : out;
 }
 
 std::string CsvField(std::string_view s) {

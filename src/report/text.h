@@ -21,6 +21,11 @@ size_t DisplayWidth(std::string_view s);
 std::string Ellipsize(std::string_view s, size_t width);
 std::string PadRight(std::string_view s, size_t width);
 std::string PadLeft(std::string_view s, size_t width);
+// How a sibling merged into `folded_path` is told apart from the others: the
+// components of `original_path` that the rules changed ("layer_3" for
+// bert/encoder/layer_3/attention under bert/encoder/layer_*/attention), or the
+// whole original path when the rules changed the number of components.
+std::string SiblingLabel(std::string_view folded_path, std::string_view original_path);
 // RFC 4180: quoted (with doubled quotes) when it holds ',', '"', CR or LF.
 std::string CsvField(std::string_view s);
 

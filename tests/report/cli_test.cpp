@@ -77,6 +77,28 @@ TEST(ReportCliTest, RepeatedFoldBeforeTheProfileDoesNotSwallowIt) {
   EXPECT_NE(r.out.find("layer_*"), std::string::npos);
 }
 
+TEST(ReportCliTest, FoldShowsPerSiblingStatsThatSurviveAWrittenProfile) {
+  // bert_small's two layers total 20 J and 22.5 J: mean 21.25, sample std 1.768.
+  const std::string fold = " --fold 'layer_\\d+'";
+  CliRun table = Smaragdine("report " + kProfiles + "bert_small.json --depth 3" + fold);
+  EXPECT_EQ(table.status, 0) << table.err;
+  EXPECT_NE(table.out.find("per sibling J"), std::string::npos) << table.out;
+  EXPECT_NE(table.out.find("2× 21.25 ± 1.768  layer_0 20.00  layer_1 22.50"), std::string::npos)
+      << table.out;
+  std::string out = ::testing::TempDir() + "/report_cli_folded.json";
+  CliRun json =
+      Smaragdine("report " + kProfiles + "bert_small.json --format json -o " + out + fold);
+  EXPECT_EQ(json.status, 0) << json.err;
+  EXPECT_NE(Slurp(out).find("\"siblings\":{\"n\":2,\"mean_j\":21.25,"), std::string::npos);
+  CliRun again = Smaragdine("report " + out + " --depth 3");
+  EXPECT_EQ(again.status, 0) << again.err;
+  EXPECT_NE(again.out.find("2× 21.25 ± 1.768"), std::string::npos) << again.out;
+  CliRun diff = Smaragdine("diff " + kProfiles + "bert_small.json " + kProfiles +
+                           "albert_small.json --map 'albert=bert' --depth 3" + fold);
+  EXPECT_EQ(diff.status, 0) << diff.err;
+  EXPECT_NE(diff.out.find("A per sibling J"), std::string::npos) << diff.out;
+}
+
 TEST(ReportCliTest, BadProfileIsExit2WithMessage) {
   CliRun r = Smaragdine("report " + kProfiles + "truncated.json");
   EXPECT_EQ(r.status, 2);
