@@ -103,7 +103,8 @@ const CommandRegistration kRegistration{"report", 30, [](CLI::App& app, int& exi
   sub->add_option("--fold", args->folds,
                   "Repeatable. In each path component, digits inside every match of RE become "
                   "'*', and nodes that then share a path are merged. Example: --fold 'layer_\\d+' "
-                  "turns layer_0 … layer_11 into one layer_*")
+                  "turns layer_0 … layer_11 into one layer_*; merged nodes show n, mean ± std, min and "
+                  "max of their originals (per sibling J)")
       ->multi_option_policy(CLI::MultiOptionPolicy::TakeAll)
       ->expected(1)
       ->allow_extra_args(false);
