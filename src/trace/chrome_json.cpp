@@ -666,13 +666,10 @@ bool ParseSlice(od::parser& parser, Reader& reader, const char* base, const char
 
 // The memory-lean path: the events array in slices of ~slice_bytes, each
 // parsed as an array of its own, then the document with the array emptied.
-// The result equals the whole-document parse's; false (and `bytes`
+// The result equals the whole-document parse's; false (and `buf`
 // unchanged) whenever that is not certain, e.g. for any invalid JSON.
-bool ParseSliced(const std::string& name, std::string& bytes, size_t first, size_t slice_bytes,
-                 RawTrace* out) {
-  const size_t size = bytes.size();
-  char* buf = bytes.data();
-  const size_t capacity = bytes.capacity();  // >= size + SIMDJSON_PADDING
+bool ParseSliced(const std::string& name, char* buf, size_t size, size_t capacity, size_t first,
+                 size_t slice_bytes, RawTrace* out) {
   size_t open = first;
   if (buf[first] != '[' && !FindEventsArray(buf, size, first, &open)) return false;
   od::parser parser;
@@ -691,7 +688,7 @@ bool ParseSliced(const std::string& name, std::string& bytes, size_t first, size
     for (int attempt = 0;; ++attempt) {
       cut = FindCut(buf, size, from);
       // The bytes around the slice become its brackets; `cut` may be `size`,
-      // inside the padding (std::string keeps a '\0' there).
+      // inside the padding.
       const Reader::Mark mark = reader.Save();
       const char saved_open = buf[begin - 1];
       const char saved_cut = buf[cut];
@@ -729,15 +726,19 @@ bool ParseSliced(const std::string& name, std::string& bytes, size_t first, size
 }  // namespace
 
 Result<RawTrace> ParseChromeJson(const std::string& name, std::string bytes, size_t slice_bytes) {
-  const size_t size = bytes.size();
-  // simdjson reads up to SIMDJSON_PADDING bytes past the end: reserve them
-  // in place (free when the caller left room) rather than copying into a
-  // padded_string.
-  bytes.reserve(size + kParsePadding);
+  // simdjson reads past the end: reserve the padding in place (free when the
+  // caller left room) rather than copying into a padded_string.
+  bytes.reserve(bytes.size() + kParsePadding);
+  return ParseChromeJsonBuffer(name, bytes.data(), bytes.size(), bytes.capacity(), slice_bytes);
+}
+
+Result<RawTrace> ParseChromeJsonBuffer(const std::string& name, char* data, size_t size,
+                                       size_t capacity, size_t slice_bytes) {
+  if (capacity < size + kParsePadding) return Internal("ParseChromeJsonBuffer: no padding");
   size_t first = 0;
-  while (first < size && IsJsonSpace(bytes[first])) ++first;
+  while (first < size && IsJsonSpace(data[first])) ++first;
   if (first == size) return BadInput(name, "empty file: not a Chrome trace", -1, 0);
-  if (bytes[first] != '{' && bytes[first] != '[') {
+  if (data[first] != '{' && data[first] != '[') {
     return BadInput(name,
                     "not a Chrome trace: expected a JSON object with \"traceEvents\" or an "
                     "array of events",
@@ -748,13 +749,13 @@ Result<RawTrace> ParseChromeJson(const std::string& name, std::string bytes, siz
   const size_t expected_events = size / 48 + 16;
   RawTrace out;
   out.events.reserve(expected_events);
-  if (slice_bytes == 0 || !ParseSliced(name, bytes, first, slice_bytes, &out)) {
+  if (slice_bytes == 0 || !ParseSliced(name, data, size, capacity, first, slice_bytes, &out)) {
     out = RawTrace();
     out.events.reserve(expected_events);
     od::parser parser;
-    Reader reader(name, bytes.data(), &out);
-    SMG_ASSIGN_OR_RETURN(bool saw_events, ParseDocument(name, parser, bytes.data(), size,
-                                                        bytes.capacity(), first, reader, out));
+    Reader reader(name, data, &out);
+    SMG_ASSIGN_OR_RETURN(bool saw_events,
+                         ParseDocument(name, parser, data, size, capacity, first, reader, out));
     if (!saw_events) {
       return BadInput(name, "not a Chrome trace: no \"traceEvents\" array", -1,
                       static_cast<int64_t>(first));

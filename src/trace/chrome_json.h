@@ -107,6 +107,10 @@ constexpr size_t kDefaultSliceBytes = size_t{1} << 20;
 // many slices; the result must not depend on it.
 Result<RawTrace> ParseChromeJson(const std::string& name, std::string bytes,
                                  size_t slice_bytes = kDefaultSliceBytes);
+// The same on a caller's buffer: `data[0, capacity)` writable, capacity >=
+// size + kParsePadding. Bytes are changed during the call and restored.
+Result<RawTrace> ParseChromeJsonBuffer(const std::string& name, char* data, size_t size,
+                                       size_t capacity, size_t slice_bytes = kDefaultSliceBytes);
 
 // Parses JSON number text in µs (e.g. "1712169098533620.758", "-1.5e3") into
 // ns, rounding half away from zero. False on malformed text or overflow.

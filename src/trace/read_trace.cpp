@@ -1,10 +1,14 @@
 // Entry points of smaragdine/trace.h: bytes → RawTrace → dialect → Trace,
 // and the merge of several files into one trace.
+#include <fcntl.h>
+#include <sys/mman.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include <cerrno>
 #include <cstdio>
 #include <cstring>
+#include <optional>
 
 #include <fmt/format.h>
 
@@ -66,9 +70,9 @@ TraceFormat DetectDialect(const RawTrace& raw) {
 
 namespace {
 
-Result<Trace> ParseOwned(const std::string& name, std::string bytes,
+// Dialect detection and the dialect's rules on a parsed file.
+Result<Trace> BuildTrace(const std::string& name, ti::RawTrace raw,
                          const TraceReadOptions& options) {
-  SMG_ASSIGN_OR_RETURN(ti::RawTrace raw, ti::ParseChromeJson(name, std::move(bytes)));
   TraceFormat format = options.format;
   if (format == TraceFormat::kAuto) format = ti::DetectDialect(raw);
   Trace t;
@@ -90,6 +94,49 @@ Result<Trace> ParseOwned(const std::string& name, std::string bytes,
   raw.diagnostics.Merge(t.diagnostics);
   t.diagnostics = std::move(raw.diagnostics);
   return t;
+}
+
+Result<Trace> ParseOwned(const std::string& name, std::string bytes,
+                         const TraceReadOptions& options) {
+  SMG_ASSIGN_OR_RETURN(ti::RawTrace raw, ti::ParseChromeJson(name, std::move(bytes)));
+  return BuildTrace(name, std::move(raw), options);
+}
+
+// A plain regular file mapped privately (copy-on-write: the parser may
+// write into it) with kParsePadding zero bytes after it: no copy of the
+// file, and its pages come from the page cache. nullopt when the file is
+// not a plain regular file or cannot be mapped: the caller reads it instead.
+std::optional<Result<Trace>> ParseMapped(const std::string& path,
+                                         const TraceReadOptions& options) {
+  int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+  if (fd < 0) return std::nullopt;
+  struct stat st {};
+  unsigned char magic[2] = {0, 0};
+  if (::fstat(fd, &st) != 0 || !S_ISREG(st.st_mode) || st.st_size < 2 ||
+      ::pread(fd, magic, 2, 0) != 2 || (magic[0] == 0x1f && magic[1] == 0x8b)) {
+    ::close(fd);
+    return std::nullopt;
+  }
+  const size_t size = static_cast<size_t>(st.st_size);
+  const size_t length = size + ti::kParsePadding;
+  // Anonymous zero pages first, then the file over their start: the padding
+  // stays mapped even when the file ends on a page boundary.
+  void* region = ::mmap(nullptr, length, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+  if (region == MAP_FAILED) {
+    ::close(fd);
+    return std::nullopt;
+  }
+  void* file = ::mmap(region, size, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_FIXED | MAP_POPULATE,
+                      fd, 0);
+  ::close(fd);
+  if (file == MAP_FAILED) {
+    ::munmap(region, length);
+    return std::nullopt;
+  }
+  auto raw = ti::ParseChromeJsonBuffer(path, static_cast<char*>(region), size, length);
+  ::munmap(region, length);  // before the dialect: the file is no longer needed
+  if (!raw.ok()) return Result<Trace>(raw.error());
+  return BuildTrace(path, std::move(*raw), options);
 }
 
 // Reads a file straight into a string with room for the parser's padding
@@ -133,6 +180,7 @@ Result<Trace> ParseTrace(const std::string& name, std::string_view bytes,
 }
 
 Result<Trace> ReadTrace(const std::string& path, const TraceReadOptions& options) {
+  if (auto mapped = ParseMapped(path, options)) return std::move(*mapped);
   SMG_ASSIGN_OR_RETURN(std::string bytes, ReadPadded(path));
   return ParseOwned(path, std::move(bytes), options);
 }
