@@ -17,8 +17,11 @@
 //
 // Cost: O((events + readings) · log lanes) time; memory per event is the
 // event, a combo id and two change points.
+#include <sys/mman.h>
+
 #include <algorithm>
 #include <cmath>
+#include <cstdint>
 #include <limits>
 #include <numeric>
 #include <queue>
@@ -30,6 +33,17 @@
 
 namespace smaragdine {
 namespace {
+
+// Asks for transparent huge pages on a large buffer before it is first
+// written: one fault per 2 MiB instead of per 4 KiB (page faults were a
+// quarter of `account`'s time on 10 M events). Advisory; errors are ignored.
+void AdviseHugePages(const void* p, size_t bytes) {
+  constexpr uintptr_t kHuge = uintptr_t{2} << 20;
+  if (bytes < 4 * kHuge) return;
+  const uintptr_t begin = (reinterpret_cast<uintptr_t>(p) + kHuge - 1) & ~(kHuge - 1);
+  const uintptr_t end = (reinterpret_cast<uintptr_t>(p) + bytes) & ~(kHuge - 1);
+  if (end > begin) ::madvise(reinterpret_cast<void*>(begin), end - begin, MADV_HUGEPAGE);
+}
 
 using Joules = long double;  // sweep accumulators: 10 M segment differences stay below 1e-12 relative
 
@@ -125,6 +139,7 @@ PreparedLanes PrepareLanes(const Trace& trace, std::vector<Event>& events, Diagn
     if (!std::is_sorted(idx.begin(), idx.end(), before)) std::sort(idx.begin(), idx.end(), before);
     auto& changes = out.changes[lane];
     changes.reserve(idx.size() * 2);
+    AdviseHugePages(changes.data(), changes.capacity() * sizeof(ChangePoint));
     auto emit = [&](int64_t t, int64_t ev) {
       if (!changes.empty() && changes.back().t_ns == t) {
         changes.back().event = ev;
@@ -289,7 +304,10 @@ Result<Profile> Attribute(const Trace& trace, const EnergyLog& log, const Attrib
 
   const size_t domain_count = log.domains.size();
   const size_t node_count = trace.nodes.size();
-  std::vector<Event> events = trace.events;  // repaired copy; the trace stays as read
+  std::vector<Event> events;  // repaired copy; the trace stays as read
+  events.reserve(trace.events.size());
+  AdviseHugePages(events.data(), events.capacity() * sizeof(Event));
+  events.assign(trace.events.begin(), trace.events.end());
 
   // The window: where the trace and the energy log overlap.
   int64_t trace_start = std::numeric_limits<int64_t>::max();
@@ -341,7 +359,10 @@ Result<Profile> Attribute(const Trace& trace, const EnergyLog& log, const Attrib
   // table (combo id + 1 per slot, power-of-two size), and a shortcut for
   // the previous event's combo, which consecutive events often share.
   std::vector<ComboKey> combos;
-  std::vector<uint32_t> combo_of_event(events.size());
+  std::vector<uint32_t> combo_of_event;
+  combo_of_event.reserve(events.size());
+  AdviseHugePages(combo_of_event.data(), events.size() * sizeof(uint32_t));
+  combo_of_event.resize(events.size());
   std::vector<int64_t> combo_calls;
   std::vector<uint32_t> combo_slots(1024, 0);
   const ComboHash combo_hash;

@@ -1,6 +1,7 @@
 #include "trace/chrome_json.h"
 
 #include <simdjson.h>
+#include <sys/mman.h>
 
 #include <algorithm>
 #include <cstring>
@@ -13,6 +14,14 @@ namespace smaragdine::trace_internal {
 namespace od = simdjson::ondemand;
 
 static_assert(kParsePadding >= simdjson::SIMDJSON_PADDING + 1);
+
+void AdviseHugePages(const void* p, size_t bytes) {
+  constexpr uintptr_t kHuge = uintptr_t{2} << 20;
+  if (bytes < 4 * kHuge) return;
+  const uintptr_t begin = (reinterpret_cast<uintptr_t>(p) + kHuge - 1) & ~(kHuge - 1);
+  const uintptr_t end = (reinterpret_cast<uintptr_t>(p) + bytes) & ~(kHuge - 1);
+  if (end > begin) ::madvise(reinterpret_cast<void*>(begin), end - begin, MADV_HUGEPAGE);
+}
 
 StringTable::StringTable() : slots_(64, 0) { Intern(""); }
 
@@ -749,9 +758,11 @@ Result<RawTrace> ParseChromeJsonBuffer(const std::string& name, char* data, size
   const size_t expected_events = size / 48 + 16;
   RawTrace out;
   out.events.reserve(expected_events);
+  AdviseHugePages(out.events.data(), out.events.capacity() * sizeof(RawEvent));
   if (slice_bytes == 0 || !ParseSliced(name, data, size, capacity, first, slice_bytes, &out)) {
     out = RawTrace();
     out.events.reserve(expected_events);
+    AdviseHugePages(out.events.data(), out.events.capacity() * sizeof(RawEvent));
     od::parser parser;
     Reader reader(name, data, &out);
     SMG_ASSIGN_OR_RETURN(bool saw_events,
