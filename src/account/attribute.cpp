@@ -365,7 +365,14 @@ Result<Profile> Attribute(const Trace& trace, const EnergyLog& log, const Attrib
   combo_of_event.resize(events.size());
   std::vector<int64_t> combo_calls;
   std::vector<uint32_t> combo_slots(1024, 0);
-  const ComboHash combo_hash;
+  // ComboHash's low bits ignore the node (it is a multiply): mix the high
+  // bits down before masking, or one step's nodes share a probe chain.
+  auto combo_hash = [](const ComboKey& k) {
+    uint64_t x = ComboHash{}(k);
+    x ^= x >> 31;
+    x *= 0xBF58476D1CE4E5B9ull;
+    return x ^ (x >> 29);
+  };
   uint32_t last_combo = std::numeric_limits<uint32_t>::max();
   for (size_t i = 0; i < events.size(); ++i) {
     const Event& e = events[i];
