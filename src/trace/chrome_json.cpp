@@ -524,6 +524,11 @@ class Reader {
   StrId last_cat_ = StringTable::kNoStr;
 };
 
+// Errors that mean the document stopped before its values were closed.
+bool EndsEarly(simdjson::error_code err) {
+  return err == simdjson::INCOMPLETE_ARRAY_OR_OBJECT || err == simdjson::UNCLOSED_STRING;
+}
+
 // Parses the top-level value of a whole document (object or bare array) with
 // `reader`; events already read by the slices stay in front. Returns whether
 // a `traceEvents` array (or a bare array) was seen, or the error with the
@@ -546,7 +551,7 @@ Result<bool> ParseDocument(const std::string& name, od::parser& parser, const ch
     auto err = parser.iterate(data, size, capacity).get(doc);
     if (err) {
       return BadInput(name, fmt::format("invalid JSON: {}", simdjson::error_message(err)), -1,
-                      static_cast<int64_t>(first));
+                      EndsEarly(err) ? static_cast<int64_t>(size) : static_cast<int64_t>(first));
     }
     if (doc.type() == od::json_type::array) {
       out.bare_array = true;
@@ -575,11 +580,15 @@ Result<bool> ParseDocument(const std::string& name, od::parser& parser, const ch
       }
     }
   } catch (const simdjson::simdjson_error& e) {
-    const char* where = location();
     std::string what = simdjson::error_message(e.error());
     if (e.error() == simdjson::INCOMPLETE_ARRAY_OR_OBJECT || e.error() == simdjson::TAPE_ERROR)
       what += " (truncated file?)";
-    return BadInput(name, fmt::format("invalid JSON: {}", what), -1, offset_of(where));
+    // simdjson reports a document that ends early where iteration stood
+    // (often byte 0, since stage 1 finds the imbalance before any value is
+    // read); the place that is wrong is the end of the file.
+    const int64_t offset =
+        EndsEarly(e.error()) ? static_cast<int64_t>(size) : offset_of(location());
+    return BadInput(name, fmt::format("invalid JSON: {}", what), -1, offset);
   } catch (const NotATrace& e) {
     return BadInput(name, fmt::format("not a Chrome trace: {}", e.message), -1,
                     offset_of(e.where));
