@@ -258,6 +258,13 @@ struct NotATrace {
   const char* where;
 };
 
+// A scalar JSON value as the fast scanner saw it: the text of a string
+// (never with escapes: the scanner leaves those to simdjson) or a number.
+struct Scalar {
+  enum Kind : uint8_t { kString, kNumber, kTrue, kFalse, kNull, kOther } kind = kOther;
+  std::string_view text;  // empty unless kString or kNumber
+};
+
 class Reader {
  public:
   Reader(const std::string& name, const char* buf_begin, RawTrace* out)
@@ -292,20 +299,61 @@ class Reader {
     std::string_view s = ScalarText(v);
     return !s.empty() && ParseInt64(s, out);
   }
+  static std::string_view ScalarText(const Scalar& v) { return v.text; }
+  bool Int(const Scalar& v, int64_t* out) {
+    return !v.text.empty() && ParseInt64(v.text, out);
+  }
 
   // `last` remembers the field's previous string: pid, tid and cat repeat
   // from one event to the next, and a compare is cheaper than a lookup.
   StrId InternScalar(od::value& v, StrId* last = nullptr) {
     od::json_type t = v.type();
-    if (t == od::json_type::string || t == od::json_type::number) {
-      std::string_view text = ScalarText(v);
-      if (last == nullptr) return out_->strings.Intern(text);
-      if (*last != StringTable::kNoStr && out_->strings.Get(*last) == text) return *last;
-      return *last = out_->strings.Intern(text);
-    }
+    if (t == od::json_type::string || t == od::json_type::number) return InternText(ScalarText(v), last);
     if (t == od::json_type::null) return kEmptyStr;
     if (t == od::json_type::boolean) return out_->strings.Intern(bool(v) ? "true" : "false");
     return kEmptyStr;  // objects/arrays are skipped by the iterator
+  }
+  StrId InternScalar(const Scalar& v, StrId* last = nullptr) {
+    switch (v.kind) {
+      case Scalar::kString:
+      case Scalar::kNumber: return InternText(v.text, last);
+      case Scalar::kTrue: return out_->strings.Intern("true");
+      case Scalar::kFalse: return out_->strings.Intern("false");
+      default: return kEmptyStr;
+    }
+  }
+  StrId InternText(std::string_view text, StrId* last) {
+    if (last == nullptr) return out_->strings.Intern(text);
+    if (*last != StringTable::kNoStr && out_->strings.Get(*last) == text) return *last;
+    return *last = out_->strings.Intern(text);
+  }
+
+  // One field of an event's `args`. Shared by the simdjson path (V =
+  // od::value) and the fast scanner (V = Scalar), so both read alike.
+  template <class V>
+  void ArgsField(std::string_view key, V& v, RawEvent* e, bool* have_long_name) {
+    if (key == "name") {
+      if (!*have_long_name) e->arg_name = InternScalar(v);
+    } else if (key == "long_name" || key == "tf_op") {
+      if (!*have_long_name || key == "long_name") {
+        e->arg_name = InternScalar(v);
+        *have_long_name = true;
+        e->flags |= RawEvent::kLongName;
+      }
+    } else if (key == "op") {
+      e->arg_op = InternScalar(v);
+    } else if (key == "External id") {
+      Int(v, &e->external_id);
+    } else if (key == "correlation") {
+      Int(v, &e->correlation);
+    } else if (key == "Sequence number" || key == "group_id") {
+      Int(v, &e->seq);
+    } else if (key == "Fwd thread id") {
+      int64_t x;
+      if (Int(v, &x) && x >= std::numeric_limits<int32_t>::min() &&
+          x <= std::numeric_limits<int32_t>::max())
+        e->fwd_tid = static_cast<int32_t>(x);
+    }
   }
 
   void ReadArgs(od::object args, RawEvent* e) {
@@ -315,28 +363,66 @@ class Reader {
       od::field field = std::move(field_result).value_unsafe();
       std::string_view key = Key(field);
       od::value v = field.value();
-      if (key == "name") {
-        if (!have_long_name) e->arg_name = InternScalar(v);
-      } else if (key == "long_name" || key == "tf_op") {
-        if (!have_long_name || key == "long_name") {
-          e->arg_name = InternScalar(v);
-          have_long_name = true;
-          e->flags |= RawEvent::kLongName;
+      ArgsField(key, v, e, &have_long_name);
+    }
+  }
+
+  // What an event's fields say beyond the RawEvent itself.
+  struct EventState {
+    bool has_ts = false, bad_ts = false, bad_dur = false;
+  };
+
+  // One top-level field of an event other than `args` (which the caller
+  // reads, since its value is an object). Shared like ArgsField.
+  template <class V>
+  void EventField(std::string_view key, V& v, RawEvent& e, EventState& st) {
+    switch (key[0]) {
+      case 'p':
+        if (key == "ph") {
+          std::string_view ph = ScalarText(v);
+          e.ph = ph.empty() ? 0 : ph[0];
+        } else if (key == "pid") {
+          e.pid = InternScalar(v, &last_pid_);
         }
-      } else if (key == "op") {
-        e->arg_op = InternScalar(v);
-      } else if (key == "External id") {
-        Int(v, &e->external_id);
-      } else if (key == "correlation") {
-        Int(v, &e->correlation);
-      } else if (key == "Sequence number" || key == "group_id") {
-        Int(v, &e->seq);
-      } else if (key == "Fwd thread id") {
-        int64_t x;
-        if (Int(v, &x) && x >= std::numeric_limits<int32_t>::min() &&
-            x <= std::numeric_limits<int32_t>::max())
-          e->fwd_tid = static_cast<int32_t>(x);
-      }
+        break;
+      case 't':
+        if (key == "ts") {
+          std::string_view s = ScalarText(v);
+          st.has_ts = !s.empty() && ParseMicrosToNs(s, &e.ts_ns);
+          st.bad_ts = !st.has_ts;
+        } else if (key == "tid") {
+          e.tid = InternScalar(v, &last_tid_);
+        }
+        break;
+      case 'd':
+        if (key == "dur") {
+          std::string_view s = ScalarText(v);
+          if (!s.empty() && ParseMicrosToNs(s, &e.dur_ns)) e.flags |= RawEvent::kHasDur;
+          else st.bad_dur = true;
+        }
+        break;
+      case 'n':
+        if (key == "name") e.name = InternScalar(v);
+        break;
+      case 'c':
+        if (key == "cat") e.cat = InternScalar(v, &last_cat_);
+        break;
+      case 'i':
+        if (key == "id") {
+          if (!Int(v, &e.correlation)) {
+            // A string flow id that is not a number: any stable integer will do.
+            std::string_view s = ScalarText(v);
+            if (!s.empty()) e.correlation = (int64_t{1} << 40) + out_->strings.Intern(s);
+          }
+        }
+        break;
+      case 'b':
+        if (key == "bp") {
+          if (ScalarText(v) == "e") e.flags |= RawEvent::kBindEnclosing;
+        }
+        break;
+      default:
+        break;
     }
   }
 
@@ -347,67 +433,24 @@ class Reader {
       return;
     }
     RawEvent e;
-    bool has_ts = false, bad_ts = false, bad_dur = false;
+    EventState st;
     for (auto field_result : ev.get_object()) {
       if (field_result.error()) throw simdjson::simdjson_error(field_result.error());
       od::field field = std::move(field_result).value_unsafe();
       std::string_view key = Key(field);
       od::value v = field.value();
       if (key.empty()) continue;
-      switch (key[0]) {
-        case 'p':
-          if (key == "ph") {
-            std::string_view ph = ScalarText(v);
-            e.ph = ph.empty() ? 0 : ph[0];
-          } else if (key == "pid") {
-            e.pid = InternScalar(v, &last_pid_);
-          }
-          break;
-        case 't':
-          if (key == "ts") {
-            std::string_view s = ScalarText(v);
-            has_ts = !s.empty() && ParseMicrosToNs(s, &e.ts_ns);
-            bad_ts = !has_ts;
-          } else if (key == "tid") {
-            e.tid = InternScalar(v, &last_tid_);
-          }
-          break;
-        case 'd':
-          if (key == "dur") {
-            std::string_view s = ScalarText(v);
-            if (!s.empty() && ParseMicrosToNs(s, &e.dur_ns)) e.flags |= RawEvent::kHasDur;
-            else bad_dur = true;
-          }
-          break;
-        case 'n':
-          if (key == "name") e.name = InternScalar(v);
-          break;
-        case 'c':
-          if (key == "cat") e.cat = InternScalar(v, &last_cat_);
-          break;
-        case 'i':
-          if (key == "id") {
-            if (!Int(v, &e.correlation)) {
-              // A string flow id that is not a number: any stable integer will do.
-              std::string_view s = ScalarText(v);
-              if (!s.empty()) e.correlation = (int64_t{1} << 40) + out_->strings.Intern(s);
-            }
-          }
-          break;
-        case 'b':
-          if (key == "bp") {
-            if (ScalarText(v) == "e") e.flags |= RawEvent::kBindEnclosing;
-          }
-          break;
-        case 'a':
-          if (key == "args" && v.type() == od::json_type::object) ReadArgs(v.get_object(), &e);
-          break;
-        default:
-          break;
+      if (key == "args") {
+        if (v.type() == od::json_type::object) ReadArgs(v.get_object(), &e);
+      } else {
+        EventField(key, v, e, st);
       }
     }
-    Add(e, has_ts, bad_ts, bad_dur);
+    Add(e, st.has_ts, st.bad_ts, st.bad_dur);
   }
+
+  // The fast scanner (FastScanEvents) hands each finished event here.
+  void AddScanned(RawEvent& e, const EventState& st) { Add(e, st.has_ts, st.bad_ts, st.bad_dur); }
 
   void Add(RawEvent& e, bool has_ts, bool bad_ts, bool bad_dur) {
     Diagnostics& d = out_->diagnostics;
@@ -652,6 +695,237 @@ size_t FindCut(const char* buf, size_t size, size_t from) {
   return size;
 }
 
+// The fast path for the common shape of an event: an object of plain keys
+// whose values are numbers, literals, strings without escapes or non-ASCII
+// bytes, an `args` object of the same, and nested arrays or objects that are
+// only skipped. It checks the JSON grammar of everything it takes, and
+// declines (returns false) on anything else: simdjson then reads that event,
+// so unusual input gets exactly the simdjson path's result or error.
+// simdjson On-Demand spends ~200 ns per event on per-field bookkeeping; this
+// spends a byte loop.
+class FastEventScanner {
+ public:
+  FastEventScanner(Reader& reader, const char* end) : reader_(reader), end_(end) {}
+
+  // Scans the events array from `begin` (just after its '[' when
+  // `array_start`, else just after a ','), taking events while they have the
+  // common shape. Returns where it stopped: just after the last ',' it took
+  // (or `begin`), where the next element starts. Sets *close to the offset of
+  // the array's ']' when it reached it.
+  size_t Scan(const char* buf, size_t begin, bool array_start, size_t* close) {
+    const char* p = buf + begin;
+    for (;;) {
+      const char* q = p;
+      if (!SkipWs(q)) return static_cast<size_t>(p - buf);
+      if (*q == ']' && array_start) {
+        *close = static_cast<size_t>(q - buf);
+        return static_cast<size_t>(p - buf);
+      }
+      count_ = 0;
+      if (*q != '{' || !Event(q) || !SkipWs(q)) return static_cast<size_t>(p - buf);
+      // Only a well-formed separator lets the event in: after a bad one
+      // simdjson must see the event again to report the error.
+      if (*q == ',') {
+        Apply();
+        p = q + 1;
+        array_start = false;
+        continue;
+      }
+      if (*q == ']') {
+        Apply();
+        *close = static_cast<size_t>(q - buf);
+        return static_cast<size_t>(q - buf);
+      }
+      return static_cast<size_t>(p - buf);
+    }
+  }
+
+ private:
+  // Deeper values are left to simdjson (its depth limit is far above).
+  static constexpr int kMaxDepth = 32;
+
+  static bool IsSpace(char c) { return c == ' ' || c == '\n' || c == '\r' || c == '\t'; }
+  static bool IsDigit(char c) { return c >= '0' && c <= '9'; }
+
+  // Skips JSON whitespace; false at the end of the input.
+  bool SkipWs(const char*& p) const {
+    while (p < end_ && IsSpace(*p)) ++p;
+    return p < end_;
+  }
+
+  // A string at p ('"') without escapes, control or non-ASCII bytes.
+  bool String(const char*& p, std::string_view* out) const {
+    for (const char* q = p + 1; q < end_; ++q) {
+      const unsigned char c = static_cast<unsigned char>(*q);
+      if (c == '"') {
+        *out = std::string_view(p + 1, static_cast<size_t>(q - p - 1));
+        p = q + 1;
+        return true;
+      }
+      if (c == '\\' || c < 0x20 || c >= 0x80) return false;
+    }
+    return false;
+  }
+
+  // A number by the JSON grammar: -?(0|[1-9][0-9]*)(.[0-9]+)?([eE][+-]?[0-9]+)?
+  bool Number(const char*& p, std::string_view* out) const {
+    const char* q = p;
+    if (q < end_ && *q == '-') ++q;
+    if (q >= end_ || !IsDigit(*q)) return false;
+    if (*q == '0') {
+      ++q;
+    } else {
+      while (q < end_ && IsDigit(*q)) ++q;
+    }
+    if (q < end_ && *q == '.') {
+      const char* digits = ++q;
+      while (q < end_ && IsDigit(*q)) ++q;
+      if (q == digits) return false;
+    }
+    if (q < end_ && (*q == 'e' || *q == 'E')) {
+      ++q;
+      if (q < end_ && (*q == '+' || *q == '-')) ++q;
+      const char* digits = q;
+      while (q < end_ && IsDigit(*q)) ++q;
+      if (q == digits) return false;
+    }
+    *out = std::string_view(p, static_cast<size_t>(q - p));
+    p = q;
+    return true;
+  }
+
+  bool Literal(const char*& p, std::string_view word) const {
+    if (static_cast<size_t>(end_ - p) < word.size() || std::memcmp(p, word.data(), word.size()))
+      return false;
+    p += word.size();
+    return true;
+  }
+
+  // Any value at p, read as a Scalar (arrays and objects are checked and
+  // skipped, kind kOther).
+  bool Value(const char*& p, Scalar* v, int depth) const {
+    switch (*p) {
+      case '"': v->kind = Scalar::kString; return String(p, &v->text);
+      case 't': v->kind = Scalar::kTrue; return Literal(p, "true");
+      case 'f': v->kind = Scalar::kFalse; return Literal(p, "false");
+      case 'n': v->kind = Scalar::kNull; return Literal(p, "null");
+      case '{':
+      case '[': v->kind = Scalar::kOther; return Skip(p, depth + 1);
+      default: v->kind = Scalar::kNumber; return Number(p, &v->text);
+    }
+  }
+
+  // An array or object at p, checked and skipped.
+  bool Skip(const char*& p, int depth) const {
+    if (depth > kMaxDepth) return false;
+    const char close = *p == '{' ? '}' : ']';
+    const bool object = close == '}';
+    ++p;
+    if (!SkipWs(p)) return false;
+    if (*p == close) {
+      ++p;
+      return true;
+    }
+    for (;;) {
+      if (object) {
+        std::string_view key;
+        if (*p != '"' || !String(p, &key) || !SkipWs(p) || *p != ':') return false;
+        ++p;
+        if (!SkipWs(p)) return false;
+      }
+      Scalar v;
+      if (!Value(p, &v, depth) || !SkipWs(p)) return false;
+      if (*p == close) {
+        ++p;
+        return true;
+      }
+      if (*p != ',') return false;
+      ++p;
+      if (!SkipWs(p)) return false;
+    }
+  }
+
+  // The fields of an object at p ('{'), each handed to `on_field(key, value)`;
+  // `args` of an event is read by `on_args` instead when it is an object.
+  template <class OnField>
+  bool Fields(const char*& p, int depth, OnField on_field) {
+    ++p;
+    if (!SkipWs(p)) return false;
+    if (*p == '}') {
+      ++p;
+      return true;
+    }
+    for (;;) {
+      std::string_view key;
+      if (*p != '"' || !String(p, &key) || !SkipWs(p) || *p != ':') return false;
+      ++p;
+      if (!SkipWs(p) || !on_field(key, p, depth)) return false;
+      if (!SkipWs(p)) return false;
+      if (*p == '}') {
+        ++p;
+        return true;
+      }
+      if (*p != ',') return false;
+      ++p;
+      if (!SkipWs(p)) return false;
+    }
+  }
+
+  // A field the reader will be given once the whole event checks out:
+  // reading strings into the table before that would intern text that
+  // simdjson, reading a declined event its own way, might not.
+  struct Pending {
+    enum Where : uint8_t { kEvent, kArgsBegin, kArg } where;
+    std::string_view key;
+    Scalar value;
+  };
+  static constexpr int kMaxFields = 48;
+
+  bool Push(Pending::Where where, std::string_view key, const Scalar& v) {
+    if (count_ == kMaxFields) return false;  // an unusual event: simdjson reads it
+    pending_[count_++] = Pending{where, key, v};
+    return true;
+  }
+
+  // One event at p ('{'), its fields recorded in the order simdjson reads them.
+  bool Event(const char*& p) {
+    return Fields(p, 1, [&](std::string_view key, const char*& q, int depth) {
+      if (key == "args" && *q == '{') {
+        if (!Push(Pending::kArgsBegin, key, Scalar{})) return false;
+        return Fields(q, depth + 1, [&](std::string_view arg, const char*& r, int d) {
+          Scalar v;
+          return Value(r, &v, d) && Push(Pending::kArg, arg, v);
+        });
+      }
+      Scalar v;
+      if (!Value(q, &v, depth)) return false;
+      if (key.empty() || key == "args") return true;  // ignored, as ReadEvent does
+      return Push(Pending::kEvent, key, v);
+    });
+  }
+
+  // Hands the recorded fields of a good event to the reader.
+  void Apply() {
+    RawEvent e;
+    Reader::EventState st;
+    bool have_long_name = false;
+    for (int i = 0; i < count_; ++i) {
+      Pending& f = pending_[i];
+      switch (f.where) {
+        case Pending::kEvent: reader_.EventField(f.key, f.value, e, st); break;
+        case Pending::kArgsBegin: have_long_name = false; break;
+        case Pending::kArg: reader_.ArgsField(f.key, f.value, &e, &have_long_name); break;
+      }
+    }
+    reader_.AddScanned(e, st);
+  }
+
+  Reader& reader_;
+  const char* end_;
+  Pending pending_[kMaxFields];
+  int count_ = 0;
+};
+
 // Parses one slice: `data` is "[" + some events + "]" cut in place. True
 // with *close_at = npos when the slice's array ended at the appended ']',
 // or with *close_at = the offset (in `base`) of the events array's own ']'
@@ -698,9 +972,24 @@ bool ParseSliced(const std::string& name, char* buf, size_t size, size_t capacit
   if (parser.allocate(2 * slice_bytes, simdjson::DEFAULT_MAX_DEPTH - 1) != simdjson::SUCCESS)
     return false;
   Reader reader(name, buf, out);
+  FastEventScanner scanner(reader, buf + size);
   size_t begin = open + 1;  // the slice's first byte after its '['
   size_t close = std::string_view::npos;
+  bool array_start = true;
   while (close == std::string_view::npos) {
+    // Events of the common shape go through the fast scanner; simdjson
+    // reads a slice from the first one it declines, then the scanner goes on.
+    const size_t scanned = scanner.Scan(buf, begin, array_start, &close);
+    if (close != std::string_view::npos) break;
+    if (scanned != begin || !array_start) {
+      // Stopped after a ',': a slice "[" + "]..." would read as an empty
+      // array and hide a trailing comma. Let the whole parse report it.
+      size_t k = scanned;
+      while (k < size && IsJsonSpace(buf[k])) ++k;
+      if (k == size || buf[k] == ']') return false;
+    }
+    begin = scanned;
+    array_start = false;
     size_t from = std::min(size, begin + slice_bytes);
     size_t cut;
     for (int attempt = 0;; ++attempt) {

@@ -1,0 +1,180 @@
+// The sliced reader takes events of the common shape through a hand-written
+// scanner and leaves everything else to simdjson. Its result must equal the
+// whole-document simdjson parse (slice size 0, which never uses the scanner)
+// exactly — every field, every string id, every diagnostic — on the real
+// fixtures, and on thousands of damaged variants of them; invalid documents
+// must give the same error message and byte offset.
+#include <fmt/format.h>
+#include <gtest/gtest.h>
+
+#include <random>
+#include <string>
+#include <vector>
+
+#include "common/io.h"
+#include "trace/chrome_json.h"
+#include "trace/trace_test_util.h"
+
+namespace smaragdine {
+namespace {
+
+using trace_internal::ParseChromeJson;
+using trace_internal::RawEvent;
+using trace_internal::RawTrace;
+
+// Empty when equal, else the first difference.
+std::string Difference(const Result<RawTrace>& a, const Result<RawTrace>& b) {
+  if (a.ok() != b.ok())
+    return fmt::format("ok {} vs {}: {}", a.ok(), b.ok(),
+                       a.ok() ? b.error().ToString() : a.error().ToString());
+  if (!a.ok()) {
+    if (a.error().ToString() != b.error().ToString())
+      return a.error().ToString() + " | " + b.error().ToString();
+    return "";
+  }
+  if (a->events.size() != b->events.size())
+    return fmt::format("{} vs {} events", a->events.size(), b->events.size());
+  if (a->strings.size() != b->strings.size())
+    return fmt::format("{} vs {} strings", a->strings.size(), b->strings.size());
+  for (size_t i = 0; i < a->strings.size(); ++i)
+    if (a->strings.Get(static_cast<uint32_t>(i)) != b->strings.Get(static_cast<uint32_t>(i)))
+      return fmt::format("string {} differs", i);
+  for (size_t i = 0; i < a->events.size(); ++i) {
+    const RawEvent& x = a->events[i];
+    const RawEvent& y = b->events[i];
+    if (x.ts_ns != y.ts_ns || x.dur_ns != y.dur_ns || x.external_id != y.external_id ||
+        x.correlation != y.correlation || x.seq != y.seq || x.name != y.name ||
+        x.cat != y.cat || x.pid != y.pid || x.tid != y.tid || x.arg_name != y.arg_name ||
+        x.arg_op != y.arg_op || x.fwd_tid != y.fwd_tid || x.ph != y.ph || x.flags != y.flags)
+      return fmt::format("event {} differs", i);
+  }
+  if (a->diagnostics.counts() != b->diagnostics.counts()) return "diagnostics differ";
+  if (a->has_kineto_keys != b->has_kineto_keys || a->base_time_ns != b->base_time_ns ||
+      a->bare_array != b->bare_array)
+    return "top-level keys differ";
+  return "";
+}
+
+std::vector<std::string> Fixtures() {
+  std::vector<std::string> docs;
+  for (const char* rel : {"fixtures/tf1_timeline_gpu_matmul_2017.json",
+                          "fixtures/pt2_bert-small_h100_inference.pt.trace.json.gz",
+                          "fixtures/pt2_resnet_ddp_train_v100_2024.pt.trace.json.gz",
+                          "fixtures/tf2_bert-base-uncased_cpu_2021.trace.json.gz",
+                          "traces/legacy_infer.json", "traces/legacy_train_2steps.json"}) {
+    std::string bytes = testing::ReadText(testing::DataPath(rel));
+    if (LooksGzipped(bytes)) {
+      auto plain = Gunzip(rel, bytes);
+      EXPECT_TRUE(plain.ok()) << rel;
+      if (plain.ok()) bytes = std::move(*plain);
+    }
+    docs.push_back(std::move(bytes));
+  }
+  return docs;
+}
+
+TEST(ChromeJsonFastScanTest, FixturesReadExactlyAsTheWholeParse) {
+  for (const std::string& doc : Fixtures()) {
+    auto whole = ParseChromeJson("f.json", doc, 0);
+    ASSERT_TRUE(whole.ok()) << whole.error().ToString();
+    for (size_t slice : {size_t{64}, size_t{4096}, trace_internal::kDefaultSliceBytes}) {
+      EXPECT_EQ(Difference(whole, ParseChromeJson("f.json", doc, slice)), "")
+          << doc.substr(0, 60) << " slice " << slice;
+    }
+  }
+}
+
+TEST(ChromeJsonFastScanTest, ShapesTheScannerDeclinesOrTakes) {
+  // Each document mixes events the scanner takes with one it must decline
+  // or reject exactly as simdjson does.
+  const std::string ok = R"({"ph": "X", "name": "a", "pid": 1, "tid": 2, "ts": 1.5, "dur": 2})";
+  const std::vector<std::string> odd = {
+      R"({"ph": "X", "name": "caf\u00e9", "ts": 1, "dur": 1})",      // escape
+      "{\"ph\": \"X\", \"name\": \"caf\xc3\xa9\", \"ts\": 1, \"dur\": 1}",  // UTF-8
+      "{\"ph\": \"X\", \"name\": \"bad\xff\", \"ts\": 1, \"dur\": 1}",      // invalid UTF-8
+      R"({"ph": "X", "ts": 01, "dur": 1})",                          // leading zero
+      R"({"ph": "X", "ts": 1., "dur": 1})",                          // bare point
+      R"({"ph": "X", "ts": -, "dur": 1})",
+      R"({"ph": "X", "ts": 1e, "dur": 1})",
+      R"({"ph": "X", "ts": 1.5e+3, "dur": 1E2, "name": true})",      // exponents, literal name
+      R"({"ph": "X", "ts": "7", "dur": "2", "pid": null, "tid": false})",
+      R"({"ph": "X", "ts": 1, "dur": 1, "args": [1, {"a": [true, null]}]})",  // args not object
+      R"({"ph": "X", "ts": 1, "dur": 1, "args": {"name": "n", "long_name": "l", "tf_op": "t"}})",
+      R"({"ph": "X", "ts": 1, "dur": 1, "args": {"Input Dims": [[1, 2], []], "op": "MatMul"}})",
+      R"({"ph": "X", "ts": 1, "dur": 1, "args": {}, "args": {"External id": 4}})",
+      R"({"ph": "X", "ts": 1, "dur": 1, "": 3, "ph": "B"})",         // empty key, repeated key
+      R"({"ph": "s", "id": "0x1f", "ts": 1, "bp": "e"}, {"ph": "f", "id": "flow-a", "ts": 2})",
+      R"({"ph": "X", "ts": 1, "dur": 1,})",                          // trailing comma
+      R"({"ph": "X", "ts": 1, "dur": 1} {"ph": "X", "ts": 2, "dur": 1})",  // missing comma
+      R"({"ph": "X", "ts": 1, "dur": 1 "name": "x"})",
+      R"({"ph": "X" "ts": 1})",
+      R"({"ph": "X", "ts": tru, "dur": 1})",
+      R"({"ph": "X", "ts": 1, "dur": 1, "args": {"a": [[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[1]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]}})",
+      "{\"ph\": \"X\", \"name\": \"tab\there\", \"ts\": 1, \"dur\": 1}",  // control byte
+      R"(17)", R"("str")", R"([])", R"({})", R"(null)",
+      "",  // an empty element: ", ,"
+  };
+  for (const std::string& e : odd) {
+    for (const std::string& doc :
+         {R"({"traceEvents": [)" + ok + ",\n" + e + ",\n" + ok + "]}",
+          R"({"traceEvents": [)" + e + ",\n" + ok + "]}",
+          R"({"traceEvents": [)" + ok + ",\n" + e + "]}",
+          R"({"traceEvents": [)" + ok + ",\n" + e + ",]}",
+          "[" + ok + ", " + e + "]"}) {
+      auto whole = ParseChromeJson("s.json", doc, 0);
+      for (size_t slice : {size_t{1}, size_t{40}, trace_internal::kDefaultSliceBytes})
+        EXPECT_EQ(Difference(whole, ParseChromeJson("s.json", doc, slice)), "")
+            << doc << " slice " << slice;
+    }
+  }
+}
+
+TEST(ChromeJsonFastScanTest, DamagedFixturesGiveTheWholeParseResultOrError) {
+  // Random damage near event boundaries and inside events: deleted, replaced
+  // and inserted bytes chosen from the characters that matter to a scanner.
+  const std::vector<std::string> docs = Fixtures();
+  std::mt19937_64 rng(20261127);
+  const std::string alphabet = "{}[],:\"\\ \n0123456789.-+eEtrufalsn\x01\x80\xc3\xff";
+  int cases = 0;
+  for (const std::string& full : docs) {
+    // A prefix keeps the test fast; it still ends with the document's tail.
+    std::string base = full.size() > 60000 ? full.substr(0, 50000) : full;
+    if (base.size() != full.size()) {
+      const size_t cut = base.rfind("},");
+      const size_t tail = full.rfind(']');
+      base = base.substr(0, cut + 1) + full.substr(tail);
+    }
+    for (int round = 0; round < 150; ++round) {
+      std::string doc = base;
+      const int edits = 1 + static_cast<int>(rng() % 3);
+      for (int k = 0; k < edits; ++k) {
+        size_t at = rng() % doc.size();
+        if (rng() % 2) {  // near a boundary between events
+          size_t b = doc.find("}, {", at);
+          if (b == std::string::npos) b = doc.find("},\n", at);
+          if (b != std::string::npos) at = b + rng() % 4;
+          if (at >= doc.size()) at = doc.size() - 1;
+        }
+        const char c = alphabet[rng() % alphabet.size()];
+        switch (rng() % 3) {
+          case 0: doc.erase(at, 1); break;
+          case 1: doc[at] = c; break;
+          default: doc.insert(doc.begin() + static_cast<std::ptrdiff_t>(at), c); break;
+        }
+      }
+      auto whole = ParseChromeJson("d.json", doc, 0);
+      auto sliced = ParseChromeJson("d.json", doc, 4096);
+      const std::string diff = Difference(whole, sliced);
+      EXPECT_EQ(diff, "") << "round " << round;
+      if (!diff.empty()) {
+        ASSERT_TRUE(WriteFileAtomic(::testing::TempDir() + "/fast_scan_failure.json", doc).ok());
+        return;
+      }
+      ++cases;
+    }
+  }
+  EXPECT_EQ(cases, 900);
+}
+
+}  // namespace
+}  // namespace smaragdine
