@@ -56,14 +56,6 @@ struct ComboKey {
     return node == o.node && phase == o.phase && step == o.step;
   }
 };
-struct ComboHash {
-  size_t operator()(const ComboKey& k) const {
-    uint64_t h = (uint64_t{k.node} << 34) ^ (uint64_t(static_cast<uint32_t>(k.step)) << 2) ^
-                 static_cast<uint64_t>(k.phase);
-    return std::hash<uint64_t>{}(h * 0x9E3779B97F4A7C15ull);
-  }
-};
-
 // A lane's innermost event changes to `event` (or to none, -1) at t_ns.
 struct ChangePoint {
   int64_t t_ns;
@@ -112,27 +104,50 @@ struct BusyTimeAccumulator {
   }
 };
 
+// An event's interval clipped to the attribution window [w0, w1). Events
+// wholly outside (other than zero-length ones on its edge) get end < start,
+// which every later pass skips.
+struct Window {
+  int64_t w0;
+  int64_t w1;
+  bool Outside(const Event& e) const {
+    return (e.end_ns <= w0 || e.start_ns >= w1) &&
+           !(e.start_ns == e.end_ns && e.start_ns >= w0 && e.start_ns <= w1);
+  }
+  int64_t Start(const Event& e) const { return Outside(e) ? e.start_ns : std::max(e.start_ns, w0); }
+  int64_t End(const Event& e) const {
+    return Outside(e) ? e.start_ns - 1 : std::min(e.end_ns, w1);
+  }
+};
+
 // Sorts each lane's events, repairs partial overlaps (the later event is
 // clipped to its parent's end: real traces have them from µs rounding and
-// async work) and flattens the nesting into change points.
-PreparedLanes PrepareLanes(const Trace& trace, std::vector<Event>& events, Diagnostics& diag) {
+// async work) and flattens the nesting into change points. Reads the
+// trace's events through `window` instead of a clipped copy (32 bytes an
+// event of fresh memory, and a pass).
+PreparedLanes PrepareLanes(const Trace& trace, const Window& window,
+                           std::vector<std::vector<uint32_t>>& by_lane, Diagnostics& diag) {
+  const std::vector<Event>& events = trace.events;
   const size_t lane_count = trace.lanes.size();
   PreparedLanes out;
   out.changes.resize(lane_count);
   out.busy_ns.assign(trace.nodes.size() * kPhaseSlots, 0);
   BusyTimeAccumulator busy(trace.nodes, out.busy_ns);
-  std::vector<std::vector<uint32_t>> by_lane(lane_count);
-  for (size_t i = 0; i < events.size(); ++i) {
-    if (events[i].lane < lane_count) by_lane[events[i].lane].push_back(static_cast<uint32_t>(i));
-  }
-  std::vector<uint32_t> stack;
+  // An open event and its end, which partial-overlap repair may move earlier.
+  struct Open {
+    uint32_t event;
+    int64_t end_ns;
+  };
+  std::vector<Open> stack;
   for (size_t lane = 0; lane < lane_count; ++lane) {
     auto& idx = by_lane[lane];
     auto before = [&](uint32_t a, uint32_t b) {
       const Event& ea = events[a];
       const Event& eb = events[b];
-      if (ea.start_ns != eb.start_ns) return ea.start_ns < eb.start_ns;
-      if (ea.end_ns != eb.end_ns) return ea.end_ns > eb.end_ns;  // parent first
+      const int64_t sa = window.Start(ea), sb = window.Start(eb);
+      if (sa != sb) return sa < sb;
+      const int64_t ta = window.End(ea), tb = window.End(eb);
+      if (ta != tb) return ta > tb;  // parent first
       return a < b;  // stable for identical intervals
     };
     // The dialects emit each lane's events in this order: check before sorting.
@@ -149,31 +164,33 @@ PreparedLanes PrepareLanes(const Trace& trace, std::vector<Event>& events, Diagn
     };
     stack.clear();
     for (uint32_t i : idx) {
-      Event& e = events[i];
-      if (e.end_ns <= e.start_ns) continue;  // zero-length: a call, but no time to attribute
-      while (!stack.empty() && events[stack.back()].end_ns <= e.start_ns) {
-        const int64_t t = events[stack.back()].end_ns;
+      const Event& e = events[i];
+      const int64_t start = window.Start(e);
+      int64_t end = window.End(e);
+      if (end <= start) continue;  // zero-length: a call, but no time to attribute
+      while (!stack.empty() && stack.back().end_ns <= start) {
+        const int64_t t = stack.back().end_ns;
         stack.pop_back();
-        emit(t, stack.empty() ? int64_t{-1} : int64_t{stack.back()});
+        emit(t, stack.empty() ? int64_t{-1} : int64_t{stack.back().event});
       }
-      if (!stack.empty() && e.end_ns > events[stack.back()].end_ns) {
+      if (!stack.empty() && end > stack.back().end_ns) {
         diag.Add("account.partial_overlap_clipped");
-        e.end_ns = events[stack.back()].end_ns;
-        if (e.end_ns <= e.start_ns) continue;
+        end = stack.back().end_ns;
+        if (end <= start) continue;
       }
-      stack.push_back(i);
-      emit(e.start_ns, i);
+      stack.push_back({i, end});
+      emit(start, i);
       if (e.node < trace.nodes.size()) {
-        busy.Credit(static_cast<uint32_t>(lane), e.node, kPhaseCount, e.start_ns, e.end_ns);
-        busy.Credit(static_cast<uint32_t>(lane), e.node, static_cast<int>(e.phase), e.start_ns,
-                    e.end_ns);
+        busy.Credit(static_cast<uint32_t>(lane), e.node, kPhaseCount, start, end);
+        busy.Credit(static_cast<uint32_t>(lane), e.node, static_cast<int>(e.phase), start, end);
       }
     }
     while (!stack.empty()) {
-      const int64_t t = events[stack.back()].end_ns;
+      const int64_t t = stack.back().end_ns;
       stack.pop_back();
-      emit(t, stack.empty() ? int64_t{-1} : int64_t{stack.back()});
+      emit(t, stack.empty() ? int64_t{-1} : int64_t{stack.back().event});
     }
+    std::vector<uint32_t>().swap(idx);  // done with this lane: give its memory back
   }
   return out;
 }
@@ -192,7 +209,47 @@ struct DomainResult {
   Joules static_j = 0;
 };
 
+// The sweep's queue of next change times, one entry per lane at most. Same
+// order as a min-heap of (time, lane): the earliest time, and among equal
+// times the lowest lane first, so segments are closed (and their energy
+// summed) in the same order either way. Few lanes (the usual CPU trace) are
+// scanned linearly: cheaper than heap pushes and pops.
+class LaneQueue {
+ public:
+  using Item = std::pair<int64_t, uint32_t>;  // (time, index into the domain's lanes)
+  explicit LaneQueue(size_t lanes)
+      : linear_(lanes <= kLinearMax), next_(linear_ ? lanes : 0, kNone) {}
+  bool empty() const { return linear_ ? min_.first == kNone : heap_.empty(); }
+  Item top() const { return linear_ ? min_ : heap_.top(); }
+  void pop() {
+    if (!linear_) return heap_.pop();
+    next_[min_.second] = kNone;
+    Refresh();
+  }
+  void push(Item item) {
+    if (!linear_) return heap_.push(item);
+    next_[item.second] = item.first;
+    Refresh();
+  }
+
+ private:
+  static constexpr size_t kLinearMax = 16;
+  static constexpr int64_t kNone = std::numeric_limits<int64_t>::max();
+  void Refresh() {
+    min_ = {kNone, 0};
+    for (uint32_t i = 0; i < next_.size(); ++i)
+      if (next_[i] < min_.first) min_ = {next_[i], i};
+  }
+  bool linear_;
+  std::vector<int64_t> next_;
+  Item min_{kNone, 0};
+  std::priority_queue<Item, std::vector<Item>, std::greater<>> heap_;
+};
+
 // Sweeps one domain over [w0, w1) and adds each segment's energy to its combo.
+// kStatic: also the static (baseline) share; without a baseline it is never
+// reported, and skipping it halves the long double divisions per boundary.
+template <bool kStatic>
 DomainResult SweepDomain(const EnergySeries& series, double baseline_w, int64_t w0, int64_t w1,
                          const std::vector<uint32_t>& lanes, const PreparedLanes& prepared,
                          const std::vector<uint32_t>& combo_of_event, size_t domain_count,
@@ -218,8 +275,7 @@ DomainResult SweepDomain(const EnergySeries& series, double baseline_w, int64_t 
     Joules fs_start = 0;
   };
   std::vector<LaneState> state(lanes.size());
-  using HeapItem = std::pair<int64_t, uint32_t>;  // (time, index into lanes)
-  std::priority_queue<HeapItem, std::vector<HeapItem>, std::greater<>> heap;
+  LaneQueue heap(lanes.size());
   int64_t active = 0;
   Joules f = 0, fs = 0;
 
@@ -236,7 +292,7 @@ DomainResult SweepDomain(const EnergySeries& series, double baseline_w, int64_t 
     if (s.event < 0) return;
     const size_t c = combo_of_event[s.event] * domain_count + d;
     combo_j[c] += f - s.f_start;
-    combo_static_j[c] += fs - s.fs_start;
+    if constexpr (kStatic) combo_static_j[c] += fs - s.fs_start;
   };
 
   int64_t now = w0;
@@ -246,16 +302,21 @@ DomainResult SweepDomain(const EnergySeries& series, double baseline_w, int64_t 
     int64_t tb = std::min({next_reading, next_change, w1});
     const Joules dt = static_cast<Joules>(tb - now);
     const Joules energy = p * dt;
-    const Joules static_energy = std::min(base, p) * dt;
     if (active > 0) {
       f += energy / active;
-      fs += static_energy / active;
     } else {
       r.idle_j += energy;
-      r.idle_static_j += static_energy;
     }
     r.measured_j += energy;
-    r.static_j += static_energy;
+    if constexpr (kStatic) {
+      const Joules static_energy = std::min(base, p) * dt;
+      if (active > 0) {
+        fs += static_energy / active;
+      } else {
+        r.idle_static_j += static_energy;
+      }
+      r.static_j += static_energy;
+    }
     now = tb;
     if (tb == w1) break;
     if (tb == next_reading) {
@@ -304,10 +365,7 @@ Result<Profile> Attribute(const Trace& trace, const EnergyLog& log, const Attrib
 
   const size_t domain_count = log.domains.size();
   const size_t node_count = trace.nodes.size();
-  std::vector<Event> events;  // repaired copy; the trace stays as read
-  events.reserve(trace.events.size());
-  AdviseHugePages(events.data(), events.capacity() * sizeof(Event));
-  events.assign(trace.events.begin(), trace.events.end());
+  const std::vector<Event>& events = trace.events;
 
   // The window: where the trace and the energy log overlap.
   int64_t trace_start = std::numeric_limits<int64_t>::max();
@@ -336,83 +394,103 @@ Result<Profile> Attribute(const Trace& trace, const EnergyLog& log, const Attrib
         "energy",
         std::max<int64_t>(0, w0 - trace_start) * 1e-9, std::max<int64_t>(0, trace_end - w1) * 1e-9));
 
-  // Clip events to the window: energy outside it is not accounted, and
-  // calls and time follow the same window so that power = energy / time holds.
-  int64_t outside = 0;
-  for (Event& e : events) {
-    if (e.end_ns <= w0 || e.start_ns >= w1) {
-      if (!(e.start_ns == e.end_ns && e.start_ns >= w0 && e.start_ns <= w1)) {
-        ++outside;
-        e.end_ns = e.start_ns - 1;  // marks "outside": excluded below
-        continue;
-      }
-    }
-    e.start_ns = std::max(e.start_ns, w0);
-    e.end_ns = std::min(e.end_ns, w1);
-  }
-  diag.Add("account.events_outside_window", outside);
-  int64_t negative = 0;
-  for (const Event& e : trace.events) negative += e.end_ns < e.start_ns;
-  diag.Add("account.negative_duration_dropped", negative);
+  // Events are clipped to the window as they are read (Window): energy
+  // outside it is not accounted, and calls and time follow the same window
+  // so that power = energy / time holds.
+  const Window window{w0, w1};
 
-  // Combos and per-combo calls. One lookup per event: an open-addressing
-  // table (combo id + 1 per slot, power-of-two size), and a shortcut for
-  // the previous event's combo, which consecutive events often share.
+  // Combos and per-combo calls, in one pass that also counts the events
+  // outside the window and lists each lane's events. Combo ids follow first
+  // use in event order (the summation order of everything below). A combo
+  // is looked up in its step's own small table (the steps' tables are
+  // touched one after the other, so the one in use stays in cache; one
+  // global table missed the cache on every new combo, ~0.6 per event), with
+  // a shortcut for the previous event's combo.
   std::vector<ComboKey> combos;
   std::vector<uint32_t> combo_of_event;
   combo_of_event.reserve(events.size());
   AdviseHugePages(combo_of_event.data(), events.size() * sizeof(uint32_t));
   combo_of_event.resize(events.size());
   std::vector<int64_t> combo_calls;
-  std::vector<uint32_t> combo_slots(1024, 0);
-  // ComboHash's low bits ignore the node (it is a multiply): mix the high
-  // bits down before masking, or one step's nodes share a probe chain.
-  auto combo_hash = [](const ComboKey& k) {
-    uint64_t x = ComboHash{}(k);
-    x ^= x >> 31;
-    x *= 0xBF58476D1CE4E5B9ull;
-    return x ^ (x >> 29);
+  // Per step + 1 (index 0: no step): combo id + 1 per slot, power-of-two
+  // size, indexed by the top bits of a multiplicative hash of (node, phase).
+  struct StepTable {
+    std::vector<uint32_t> slots;
+    size_t used = 0;
   };
+  std::vector<StepTable> step_tables(trace.steps.size() + 1);
+  auto slot_hash = [](const ComboKey& k) {
+    return (uint64_t{k.node} * 4 + static_cast<uint64_t>(k.phase)) * 0x9E3779B97F4A7C15ull;
+  };
+  // Step ids the trace has no Step for (the dialects never make them): their
+  // tables follow the others, in this order.
+  std::vector<int32_t> extra_steps;
+  const size_t lane_count = trace.lanes.size();
+  std::vector<std::vector<uint32_t>> by_lane(lane_count);
+  int64_t outside = 0;
+  int64_t negative = 0;
   uint32_t last_combo = std::numeric_limits<uint32_t>::max();
   for (size_t i = 0; i < events.size(); ++i) {
     const Event& e = events[i];
+    negative += e.end_ns < e.start_ns;
+    const bool out_of_window = window.Outside(e);
+    outside += out_of_window;
+    if (e.lane < lane_count) by_lane[e.lane].push_back(static_cast<uint32_t>(i));
     const ComboKey key{e.node, e.phase, e.step};
     uint32_t c;
     if (last_combo < combos.size() && combos[last_combo] == key) {
       c = last_combo;
     } else {
-      size_t mask = combo_slots.size() - 1;
-      size_t slot = combo_hash(key) & mask;
-      while (combo_slots[slot] != 0 && !(combos[combo_slots[slot] - 1] == key))
-        slot = (slot + 1) & mask;
-      if (combo_slots[slot] != 0) {
-        c = combo_slots[slot] - 1;
+      StepTable* table;
+      if (e.step >= -1 && static_cast<size_t>(e.step + 1) <= trace.steps.size()) {
+        table = &step_tables[e.step + 1];
+      } else {
+        auto it = std::find(extra_steps.begin(), extra_steps.end(), e.step);
+        if (it == extra_steps.end()) {
+          extra_steps.push_back(e.step);
+          it = extra_steps.end() - 1;
+          step_tables.emplace_back();
+        }
+        table = &step_tables[trace.steps.size() + 1 + (it - extra_steps.begin())];
+      }
+      std::vector<uint32_t>& slots = table->slots;
+      if (slots.empty()) slots.assign(16, 0);
+      const int shift = 64 - __builtin_ctzll(slots.size());
+      size_t mask = slots.size() - 1;
+      size_t slot = slot_hash(key) >> shift;
+      while (slots[slot] != 0 && !(combos[slots[slot] - 1] == key)) slot = (slot + 1) & mask;
+      if (slots[slot] != 0) {
+        c = slots[slot] - 1;
       } else {
         c = static_cast<uint32_t>(combos.size());
         combos.push_back(key);
         combo_calls.push_back(0);
-        combo_slots[slot] = c + 1;
-        if (combos.size() * 2 > combo_slots.size()) {  // keep the load <= 1/2
-          std::vector<uint32_t> bigger(combo_slots.size() * 2, 0);
+        slots[slot] = c + 1;
+        if (++table->used * 2 > slots.size()) {  // keep the load <= 1/2
+          std::vector<uint32_t> bigger(slots.size() * 2, 0);
           mask = bigger.size() - 1;
-          for (uint32_t k = 0; k < combos.size(); ++k) {
-            size_t b = combo_hash(combos[k]) & mask;
+          for (uint32_t v : slots) {
+            if (v == 0) continue;
+            size_t b = slot_hash(combos[v - 1]) >> (shift - 1);
             while (bigger[b] != 0) b = (b + 1) & mask;
-            bigger[b] = k + 1;
+            bigger[b] = v;
           }
-          combo_slots = std::move(bigger);
+          slots = std::move(bigger);
         }
       }
       last_combo = c;
     }
     combo_of_event[i] = c;
-    if (e.end_ns >= e.start_ns && e.node < node_count) combo_calls[c] += 1;  // in the window
+    if (!out_of_window && window.End(e) >= window.Start(e) && e.node < node_count)
+      combo_calls[c] += 1;  // in the window
   }
+  diag.Add("account.events_outside_window", outside);
+  diag.Add("account.negative_duration_dropped", negative);
 
-  PreparedLanes prepared = PrepareLanes(trace, events, diag);
+  PreparedLanes prepared = PrepareLanes(trace, window, by_lane, diag);
 
   std::vector<Joules> combo_j(combos.size() * domain_count, 0);
-  std::vector<Joules> combo_static_j(combos.size() * domain_count, 0);
+  std::vector<Joules> combo_static_j;  // only when a domain has a baseline
   profile.domains.resize(domain_count);
   bool any_measured = false;
   for (size_t d = 0; d < domain_count; ++d) {
@@ -447,8 +525,15 @@ Result<Profile> Attribute(const Trace& trace, const EnergyLog& log, const Attrib
           "domain {} (device {}) has no lanes of that device in the trace: all its {} energy is "
           "reported as (idle)",
           info.name, info.device, info.modeled ? "modeled" : "measured"));
-    DomainResult r = SweepDomain(series, pd.baseline_w, d0, d1, lanes, prepared, combo_of_event,
-                                 domain_count, d, combo_j, combo_static_j);
+    DomainResult r;
+    if (std::isnan(pd.baseline_w)) {
+      r = SweepDomain<false>(series, pd.baseline_w, d0, d1, lanes, prepared, combo_of_event,
+                             domain_count, d, combo_j, combo_static_j);
+    } else {
+      if (combo_static_j.empty()) combo_static_j.assign(combos.size() * domain_count, 0);
+      r = SweepDomain<true>(series, pd.baseline_w, d0, d1, lanes, prepared, combo_of_event,
+                            domain_count, d, combo_j, combo_static_j);
+    }
     pd.measured_j = static_cast<double>(r.measured_j);
     pd.idle_j = static_cast<double>(r.idle_j);
     pd.static_j = std::isnan(pd.baseline_w) ? 0 : static_cast<double>(r.static_j);
@@ -493,7 +578,7 @@ Result<Profile> Attribute(const Trace& trace, const EnergyLog& log, const Attrib
     for (size_t d = 0; d < domain_count; ++d) {
       const Joules j = combo_j[c * domain_count + d];
       self_precise[k.node][d] += j;
-      static_precise[k.node][d] += combo_static_j[c * domain_count + d];
+      if (!combo_static_j.empty()) static_precise[k.node][d] += combo_static_j[c * domain_count + d];
       ph.self_j[d] += static_cast<double>(j);
       combo_total += j;
     }
