@@ -2,6 +2,9 @@
 
 #include <simdjson.h>
 #include <sys/mman.h>
+#if defined(__SSE2__)
+#include <emmintrin.h>
+#endif
 
 #include <algorithm>
 #include <cstring>
@@ -222,6 +225,18 @@ bool ParseMicrosToNs(std::string_view text, int64_t* out_ns) {
 }
 
 bool ParseInt64(std::string_view text, int64_t* out) {
+  // The common case, a plain decimal of at most 18 digits ("External id"):
+  // it cannot overflow, so no per-digit overflow test (a division) is needed.
+  if (!text.empty() && text.size() <= 18) {
+    uint64_t v = 0;
+    size_t i = 0;
+    for (; i < text.size() && text[i] >= '0' && text[i] <= '9'; ++i)
+      v = v * 10 + static_cast<uint64_t>(text[i] - '0');
+    if (i == text.size()) {
+      *out = static_cast<int64_t>(v);
+      return true;
+    }
+  }
   std::string_view s = Trim(text);
   if (s.empty()) return false;
   bool negative = false;
@@ -744,17 +759,42 @@ class FastEventScanner {
   // Deeper values are left to simdjson (its depth limit is far above).
   static constexpr int kMaxDepth = 32;
 
-  static bool IsSpace(char c) { return c == ' ' || c == '\n' || c == '\r' || c == '\t'; }
+  static bool IsSpace(char c) {
+    return static_cast<unsigned char>(c) <= ' ' && (c == ' ' || c == '\n' || c == '\r' || c == '\t');
+  }
   static bool IsDigit(char c) { return c >= '0' && c <= '9'; }
 
   // Skips JSON whitespace; false at the end of the input.
   bool SkipWs(const char*& p) const {
+    // Called around every token, and usually there is no blank: one test.
+    if (p < end_ && static_cast<unsigned char>(*p) > ' ') return true;
     while (p < end_ && IsSpace(*p)) ++p;
     return p < end_;
   }
 
   // A string at p ('"') without escapes, control or non-ASCII bytes.
   bool String(const char*& p, std::string_view* out) const {
+#if defined(__SSE2__)
+    // 16 bytes at a time: the first quote, backslash, control or non-ASCII
+    // byte ends the scan. Reading up to 15 bytes past end_ stays inside the
+    // caller's kParsePadding; whatever is there is ignored.
+    const __m128i quote = _mm_set1_epi8('"');
+    const __m128i backslash = _mm_set1_epi8('\\');
+    const __m128i space = _mm_set1_epi8(0x20);  // signed: also catches bytes >= 0x80
+    for (const char* q = p + 1; q < end_; q += 16) {
+      const __m128i v = _mm_loadu_si128(reinterpret_cast<const __m128i*>(q));
+      const __m128i hit = _mm_or_si128(_mm_or_si128(_mm_cmpeq_epi8(v, quote), _mm_cmpeq_epi8(v, backslash)),
+                                       _mm_cmplt_epi8(v, space));
+      const unsigned mask = static_cast<unsigned>(_mm_movemask_epi8(hit));
+      if (mask == 0) continue;
+      const char* at = q + __builtin_ctz(mask);
+      if (at >= end_ || *at != '"') return false;
+      *out = std::string_view(p + 1, static_cast<size_t>(at - p - 1));
+      p = at + 1;
+      return true;
+    }
+    return false;
+#else
     for (const char* q = p + 1; q < end_; ++q) {
       const unsigned char c = static_cast<unsigned char>(*q);
       if (c == '"') {
@@ -765,6 +805,7 @@ class FastEventScanner {
       if (c == '\\' || c < 0x20 || c >= 0x80) return false;
     }
     return false;
+#endif
   }
 
   // A number by the JSON grammar: -?(0|[1-9][0-9]*)(.[0-9]+)?([eE][+-]?[0-9]+)?
