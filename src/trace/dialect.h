@@ -7,6 +7,7 @@
 
 #include <algorithm>
 #include <cstdint>
+#include <limits>
 #include <map>
 #include <string>
 #include <string_view>
@@ -70,5 +71,38 @@ std::string TfPathAndPhase(std::string_view path, std::string_view op_type, Phas
 
 // Index of the step whose [start, end) holds t_ns, or -1. `steps` sorted by start.
 int32_t StepAt(const std::vector<Step>& steps, int64_t t_ns);
+
+// StepAt for many times that mostly come in ascending order (a thread's
+// events): the first step starting after t is found by moving a cursor
+// forward from the previous call's, and by a binary search only when t goes
+// back or jumps far. Same answers as StepAt.
+class StepCursor {
+ public:
+  explicit StepCursor(const std::vector<Step>& steps) : steps_(steps) {}
+  int32_t At(int64_t t_ns) {
+    const size_t n = steps_.size();
+    if (t_ns < last_t_ns_ || (next_ + 8 < n && steps_[next_ + 8].start_ns <= t_ns)) {
+      next_ = static_cast<size_t>(
+          std::upper_bound(steps_.begin(), steps_.end(), t_ns,
+                           [](int64_t t, const Step& s) { return t < s.start_ns; }) -
+          steps_.begin());
+    } else {
+      while (next_ < n && steps_[next_].start_ns <= t_ns) ++next_;
+    }
+    last_t_ns_ = t_ns;
+    // As StepAt: the latest-starting step that holds t, passing over empty ones.
+    for (size_t k = next_; k-- > 0;) {
+      if (t_ns < steps_[k].end_ns) return static_cast<int32_t>(k);
+      if (steps_[k].end_ns <= steps_[k].start_ns) continue;
+      break;
+    }
+    return -1;
+  }
+
+ private:
+  const std::vector<Step>& steps_;
+  size_t next_ = 0;  // the first step with start_ns > last_t_ns_
+  int64_t last_t_ns_ = std::numeric_limits<int64_t>::min();
+};
 
 }  // namespace smaragdine::trace_internal

@@ -139,8 +139,11 @@ class PytorchBuilder {
 
     std::sort(out_->steps.begin(), out_->steps.end(),
               [](const Step& a, const Step& b) { return a.start_ns < b.start_ns; });
+    // Each thread's events come in start order: the step search moves a
+    // cursor forward instead of a binary search per event (same answer).
+    StepCursor steps(out_->steps);
     for (size_t i = first_cpu_event; i < out_->events.size(); ++i)
-      out_->events[i].step = StepAt(out_->steps, out_->events[i].start_ns);
+      out_->events[i].step = steps.At(out_->events[i].start_ns);
 
     int64_t unlinked = 0;
     for (auto& [key, idx] : gpu_lanes) {
@@ -195,6 +198,33 @@ class PytorchBuilder {
     if (c >= cat_cache_.size()) cat_cache_.resize(raw_.strings.size(), kUnclassified);
     if (cat_cache_[c] == kUnclassified) cat_cache_[c] = static_cast<int8_t>(Classify(raw_.Str(c)));
     return static_cast<Cat>(cat_cache_[c]);
+  }
+
+  // What the rules ask of an event's name, per string id: names repeat
+  // (one per op type), and the string tests ran for every event.
+  enum NameFlags : uint8_t {
+    kProfilerStepName = 1,
+    kPhaseMarkerName = 2,
+    kModuleName = 4,      // "nn.Module: …"
+    kOptimizerName = 8,   // "Optimizer.…"
+    kBackwardName = 16,   // IsBackwardName
+    kHasColons = 32,      // contains "::"
+    kNameFlagsKnown = 128,
+  };
+  uint8_t NameFlagsOf(StrId id) {
+    if (id >= name_flags_.size()) name_flags_.resize(raw_.strings.size(), 0);
+    uint8_t& f = name_flags_[id];
+    if (!(f & kNameFlagsKnown)) {
+      const std::string& name = raw_.Str(id);
+      f = kNameFlagsKnown;
+      if (IsProfilerStep(name)) f |= kProfilerStepName;
+      if (IsPhaseMarker(name)) f |= kPhaseMarkerName;
+      if (StartsWith(name, "nn.Module: ")) f |= kModuleName;
+      if (StartsWith(name, "Optimizer.")) f |= kOptimizerName;
+      if (IsBackwardName(name)) f |= kBackwardName;
+      if (name.find("::") != std::string::npos) f |= kHasColons;
+    }
+    return f;
   }
 
   // Only the external ids some GPU event looks up are worth remembering:
@@ -261,6 +291,7 @@ class PytorchBuilder {
         continue;
       }
       const std::string& name = raw_.Str(e.name);
+      const uint8_t flags = NameFlagsOf(e.name);
       Cat c = legacy_ ? Cat::kCpuOp : CatOf(e.cat);
       if (c == Cat::kLaunch) {
         // cudaLaunchKernel & co. are the op's own CPU time: not events, but
@@ -268,12 +299,12 @@ class PytorchBuilder {
         if (e.correlation >= 0) launches_[e.correlation] = LaunchSite{parent, phase, e.ts_ns};
         continue;
       }
-      if (IsProfilerStep(name) && !inside_op) {
+      if ((flags & kProfilerStepName) && !inside_op) {
         out_->steps.push_back(Step{name, e.ts_ns, end});
         stack.push_back(Frame{end, parent, phase, false, in_autograd, e.name});
         continue;
       }
-      if (IsPhaseMarker(name) && !inside_op) {
+      if ((flags & kPhaseMarkerName) && !inside_op) {
         stack.push_back(
             Frame{end, parent, MarkerPhase(name).value_or(phase), false, in_autograd, e.name});
         continue;
@@ -282,7 +313,7 @@ class PytorchBuilder {
         // Only nn.Module frames are scopes; other Python frames are skipped
         // and their time goes to the enclosing node.
         constexpr std::string_view kModule = "nn.Module: ";
-        if (!StartsWith(name, kModule)) continue;
+        if (!(flags & kModuleName)) continue;
         NodeId node = ChildCached(parent, std::string_view(name).substr(kModule.size()),
                                   NodeKind::kScope);
         emit(e, node, phase);
@@ -293,10 +324,10 @@ class PytorchBuilder {
       if (legacy_ && !inside_op) {
         // The legacy format has no categories: record_function scopes are
         // told from ops by name (ops are namespaced "aten::…" or autograd nodes).
-        is_scope = name.find("::") == std::string::npos && !IsBackwardName(name);
+        is_scope = !(flags & kHasColons) && !(flags & kBackwardName);
       }
       if (is_scope) {
-        Phase p = StartsWith(name, "Optimizer.") ? Phase::kOptimizer : phase;
+        Phase p = (flags & kOptimizerName) ? Phase::kOptimizer : phase;
         NodeId node = ChildCached(parent, e.name, NodeKind::kScope);
         RememberExternalId(e.external_id, LaunchSite{node, p, e.ts_ns});
         emit(e, node, p);
@@ -304,7 +335,7 @@ class PytorchBuilder {
         continue;
       }
       // An operator.
-      bool backward = e.fwd_tid > 0 || IsBackwardName(name);
+      bool backward = e.fwd_tid > 0 || (flags & kBackwardName);
       NodeId node;
       Phase p = phase;
       if (backward) {
@@ -345,6 +376,7 @@ class PytorchBuilder {
   std::unordered_map<uint64_t, NodeId> child_cache_[3];
   static constexpr int8_t kUnclassified = -1;
   std::vector<int8_t> cat_cache_;  // Cat per string id, kUnclassified until asked
+  std::vector<uint8_t> name_flags_;  // NameFlags per string id, 0 until asked
   std::unordered_set<int64_t> wanted_external_ids_;
 };
 
