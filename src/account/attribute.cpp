@@ -366,13 +366,18 @@ Result<Profile> Attribute(const Trace& trace, const EnergyLog& log, const Attrib
   const size_t domain_count = log.domains.size();
   const size_t node_count = trace.nodes.size();
   const std::vector<Event>& events = trace.events;
+  const size_t lane_count = trace.lanes.size();
 
-  // The window: where the trace and the energy log overlap.
+  // The window: where the trace and the energy log overlap. The same pass
+  // counts each lane's events, so that the lane lists below are allocated
+  // once at their size instead of growing by copies.
   int64_t trace_start = std::numeric_limits<int64_t>::max();
   int64_t trace_end = std::numeric_limits<int64_t>::min();
+  std::vector<size_t> lane_events(lane_count, 0);
   for (const Event& e : events) {
     trace_start = std::min(trace_start, e.start_ns);
     trace_end = std::max(trace_end, e.end_ns);
+    if (e.lane < lane_count) ++lane_events[e.lane];
   }
   int64_t energy_start = std::numeric_limits<int64_t>::max();
   int64_t energy_end = std::numeric_limits<int64_t>::min();
@@ -425,8 +430,8 @@ Result<Profile> Attribute(const Trace& trace, const EnergyLog& log, const Attrib
   // Step ids the trace has no Step for (the dialects never make them): their
   // tables follow the others, in this order.
   std::vector<int32_t> extra_steps;
-  const size_t lane_count = trace.lanes.size();
   std::vector<std::vector<uint32_t>> by_lane(lane_count);
+  for (size_t l = 0; l < lane_count; ++l) by_lane[l].reserve(lane_events[l]);
   int64_t outside = 0;
   int64_t negative = 0;
   uint32_t last_combo = std::numeric_limits<uint32_t>::max();
