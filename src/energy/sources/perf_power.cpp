@@ -1,0 +1,279 @@
+#include "energy/sources/perf_power.h"
+
+#include <linux/perf_event.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <cmath>
+#include <cstdlib>
+#include <limits>
+#include <map>
+
+#include <fmt/format.h>
+
+#include "energy/sources/sysfs_util.h"
+
+namespace smaragdine {
+namespace {
+
+constexpr const char* kName = "perf";
+
+int RealEventOpen(uint32_t type, uint64_t config, int cpu) {
+  perf_event_attr attr{};
+  attr.type = type;
+  attr.size = sizeof attr;
+  attr.config = config;
+  return static_cast<int>(
+      syscall(SYS_perf_event_open, &attr, /*pid=*/-1, cpu, /*group_fd=*/-1, PERF_FLAG_FD_CLOEXEC));
+}
+
+// perf's event names → the domain suffixes powercap and MSR use (energy-gpu is PP1).
+std::string SuffixOf(const std::string& event) {
+  static const std::map<std::string, std::string> kMap = {
+      {"pkg", "package"}, {"cores", "core"}, {"gpu", "uncore"}, {"ram", "dram"}, {"psys", "psys"}};
+  auto it = kMap.find(event);
+  return it == kMap.end() ? event : it->second;
+}
+
+struct Event {
+  std::string domain;
+  std::string event;  // "energy-pkg"
+  uint64_t config = 0;
+  double scale_j = 0;
+  int cpu = 0;
+};
+
+class PerfSession : public SamplingSession {
+ public:
+  PerfSession(const PerfSyscalls& sys, std::vector<DomainInfo> infos, std::vector<int> fds,
+              std::vector<uint64_t> first, std::vector<double> scale)
+      : sys_(sys), infos_(std::move(infos)), fds_(std::move(fds)), first_(std::move(first)),
+        scale_(std::move(scale)) {}
+  ~PerfSession() override {
+    for (int fd : fds_)
+      if (fd >= 0) sys_.close(fd);
+  }
+  const std::vector<DomainInfo>& domains() const override { return infos_; }
+  void Read(std::vector<double>& values, Diagnostics& diag) override {
+    values.resize(infos_.size());
+    for (size_t i = 0; i < infos_.size(); ++i) {
+      values[i] = std::numeric_limits<double>::quiet_NaN();
+      if (fds_[i] < 0) continue;
+      uint64_t count = 0;
+      ssize_t n = sys_.read(fds_[i], &count, sizeof count);
+      if (n != static_cast<ssize_t>(sizeof count)) {
+        int err = n < 0 ? errno : EIO;
+        diag.Add(kDiagReadFailed);
+        diag.Warn(fmt::format("{}: reading the perf counter failed ({}); the domain stops here",
+                              infos_[i].name, ErrnoText(err)));
+        sys_.close(fds_[i]);
+        fds_[i] = -1;
+        continue;
+      }
+      values[i] = static_cast<double>(count - first_[i]) * scale_[i];
+    }
+  }
+
+ private:
+  PerfSyscalls sys_;
+  std::vector<DomainInfo> infos_;
+  std::vector<int> fds_;
+  std::vector<uint64_t> first_;
+  std::vector<double> scale_;
+};
+
+class PerfPowerSource : public EnergySource {
+ public:
+  PerfPowerSource(const SourceOptions& options, const PerfSyscalls& sys)
+      : roots_(options.roots), pmu_dir_(options.roots.sysfs + "/bus/event_source/devices/power"),
+        sys_(sys) {}
+
+  std::string Name() const override { return kName; }
+  RateClass Rate() const override { return RateClass::kFast; }
+  int Preference() const override { return kPerfPreference; }
+
+  std::vector<DomainProbe> Probe() override {
+    std::vector<DomainProbe> probes;
+    std::string why;
+    std::vector<Event> events = Enumerate(&why);
+    if (events.empty()) {
+      DomainProbe p;
+      p.info = Info("cpu:0/package", 0);
+      p.location = pmu_dir_;
+      p.reason = why;
+      probes.push_back(std::move(p));
+      return probes;
+    }
+    for (const Event& e : events) {
+      DomainProbe p;
+      p.info = Info(e.domain, e.scale_j);
+      p.location = fmt::format("perf power/{}/ on CPU {}", e.event, e.cpu);
+      int fd = sys_.event_open(type_, e.config, e.cpu);
+      if (fd < 0) {
+        int err = errno;
+        if (err == EACCES || err == EPERM) {
+          auto paranoid = ReadTrimmed(io_, roots_.proc + "/sys/kernel/perf_event_paranoid");
+          p.reason = fmt::format(
+              "perf_event_open denied ({}): kernel.perf_event_paranoid is {}; CPU-wide events "
+              "need it at 0 or below, or CAP_PERFMON",
+              ErrnoText(err), paranoid ? *paranoid : "unknown");
+          p.fix =
+              "sudo sysctl kernel.perf_event_paranoid=0, or run as root, or `sudo setcap "
+              "cap_perfmon=ep $(which smaragdine)`";
+        } else if (err == ENOENT || err == EOPNOTSUPP || err == EINVAL || err == ENODEV) {
+          p.reason = fmt::format("event not supported by this CPU ({})", ErrnoText(err));
+        } else {
+          p.reason = fmt::format("perf_event_open failed: {}", ErrnoText(err));
+        }
+      } else {
+        uint64_t count = 0;
+        ssize_t n = sys_.read(fd, &count, sizeof count);
+        if (n == static_cast<ssize_t>(sizeof count)) {
+          p.readable = true;
+        } else {
+          p.reason = fmt::format("reading the counter failed: {}", ErrnoText(n < 0 ? errno : EIO));
+        }
+        sys_.close(fd);
+      }
+      probes.push_back(std::move(p));
+    }
+    return probes;
+  }
+
+  Result<std::unique_ptr<SamplingSession>> Open(const std::vector<std::string>& domains) override {
+    std::string why;
+    std::vector<Event> events = Enumerate(&why);
+    std::vector<DomainInfo> infos;
+    std::vector<int> fds;
+    std::vector<uint64_t> first;
+    std::vector<double> scale;
+    auto close_all = [&] {
+      for (int fd : fds) sys_.close(fd);
+    };
+    for (const std::string& name : domains) {
+      const Event* e = nullptr;
+      for (const Event& c : events)
+        if (c.domain == name) e = &c;
+      if (e == nullptr) {
+        close_all();
+        return Nothing(fmt::format("{}: no domain {} here{}{}", kName, name,
+                                   why.empty() ? "" : ": ", why));
+      }
+      int fd = sys_.event_open(type_, e->config, e->cpu);
+      if (fd < 0) {
+        int err = errno;
+        close_all();
+        return Nothing(fmt::format("{}: perf_event_open for {} ({} on CPU {}) failed: {}", kName,
+                                   name, e->event, e->cpu, ErrnoText(err)));
+      }
+      uint64_t count = 0;
+      if (sys_.read(fd, &count, sizeof count) != static_cast<ssize_t>(sizeof count)) {
+        int err = errno;
+        sys_.close(fd);
+        close_all();
+        return Nothing(fmt::format("{}: reading {} failed: {}", kName, name, ErrnoText(err)));
+      }
+      infos.push_back(Info(name, e->scale_j));
+      fds.push_back(fd);
+      first.push_back(count);
+      scale.push_back(e->scale_j);
+    }
+    return std::unique_ptr<SamplingSession>(std::make_unique<PerfSession>(
+        sys_, std::move(infos), std::move(fds), std::move(first), std::move(scale)));
+  }
+
+ private:
+  DomainInfo Info(const std::string& domain, double scale_j) const {
+    DomainInfo info;
+    info.name = domain;
+    info.device = "CPU:" + domain.substr(4, domain.find('/') - 4);
+    info.source = kName;
+    info.quantity = Quantity::kEnergy;
+    // The perf scale (2^-32 J) is finer than the hardware's unit (the kernel shifts
+    // the raw count by 32 − ESU), so this is the smallest step the count shows.
+    info.resolution_j = scale_j;
+    return info;
+  }
+
+  // The PMU's events × its package CPUs, or none with *why set.
+  std::vector<Event> Enumerate(std::string* why) {
+    std::vector<Event> events;
+    auto type = ReadTrimmed(io_, pmu_dir_ + "/type");
+    if (!type || !ParseU64(*type)) {
+      *why =
+          "no perf power PMU (the kernel's RAPL perf driver is missing, or this CPU/VM has no "
+          "RAPL)";
+      return events;
+    }
+    type_ = static_cast<uint32_t>(*ParseU64(*type));
+    auto mask = ReadTrimmed(io_, pmu_dir_ + "/cpumask");
+    auto cpus = mask ? ParseCpuList(*mask) : std::nullopt;
+    if (!cpus || cpus->empty()) {
+      *why = fmt::format("perf power PMU without a readable cpumask ({}/cpumask)", pmu_dir_);
+      return events;
+    }
+    // Package of each CPU in the mask; the mask's order when topology is missing.
+    std::vector<std::pair<uint64_t, int>> packages;
+    for (size_t i = 0; i < cpus->size(); ++i) {
+      int cpu = (*cpus)[i];
+      auto pkg = ReadTrimmed(io_, fmt::format("{}/devices/system/cpu/cpu{}/topology/"
+                                              "physical_package_id",
+                                              roots_.sysfs, cpu));
+      uint64_t id = i;
+      if (pkg && ParseU64(*pkg)) id = *ParseU64(*pkg);
+      packages.emplace_back(id, cpu);
+    }
+    std::sort(packages.begin(), packages.end());
+    const std::string events_dir = pmu_dir_ + "/events";
+    for (const std::string& entry : ListDir(events_dir)) {
+      if (entry.rfind("energy-", 0) != 0 || entry.find('.') != std::string::npos) continue;
+      auto spec = ReadTrimmed(io_, events_dir + "/" + entry);
+      auto scale = ReadTrimmed(io_, events_dir + "/" + entry + ".scale");
+      if (!spec || !scale) continue;
+      std::optional<uint64_t> config;
+      // "event=0x02" (terms separated by commas; the power PMU uses only `event`).
+      std::string_view rest = *spec;
+      while (!rest.empty()) {
+        size_t comma = rest.find(',');
+        std::string_view term = rest.substr(0, comma);
+        rest = comma == std::string_view::npos ? std::string_view() : rest.substr(comma + 1);
+        if (term.rfind("event=", 0) == 0) config = ParseU64(term.substr(6), 0);
+      }
+      char* end = nullptr;
+      double scale_j = std::strtod(scale->c_str(), &end);
+      if (!config || end == scale->c_str() || !(scale_j > 0)) continue;
+      const std::string suffix = SuffixOf(entry.substr(7));
+      for (size_t i = 0; i < packages.size(); ++i) {
+        // psys is one platform counter, attributed to the first package (as powercap does).
+        if (suffix == "psys" && i > 0) break;
+        events.push_back(Event{fmt::format("cpu:{}/{}", packages[i].first, suffix), entry,
+                               *config, scale_j, packages[i].second});
+      }
+    }
+    if (events.empty()) *why = fmt::format("perf power PMU lists no energy events ({})", events_dir);
+    return events;
+  }
+
+  SourceRoots roots_;
+  std::string pmu_dir_;
+  PerfSyscalls sys_;
+  SysIo io_;
+  uint32_t type_ = 0;
+};
+
+}  // namespace
+
+PerfSyscalls::PerfSyscalls() : event_open(&RealEventOpen), read(&::read), close(&::close) {}
+
+std::unique_ptr<EnergySource> MakePerfPowerSource(const SourceOptions& options,
+                                                  const PerfSyscalls& sys) {
+  return std::make_unique<PerfPowerSource>(options, sys);
+}
+
+std::unique_ptr<EnergySource> MakePerfPowerSource(const SourceOptions& options) {
+  return MakePerfPowerSource(options, PerfSyscalls());
+}
+
+}  // namespace smaragdine

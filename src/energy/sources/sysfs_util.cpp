@@ -1,0 +1,300 @@
+#include "energy/sources/sysfs_util.h"
+
+#include <dirent.h>
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <charconv>
+#include <cmath>
+#include <cstring>
+#include <limits>
+
+#include <fmt/format.h>
+
+namespace smaragdine {
+namespace {
+
+int LibcOpen(const char* path, int flags) { return ::open(path, flags | O_CLOEXEC); }
+
+const char* ErrnoName(int err) {
+  switch (err) {
+    case EACCES: return "EACCES";
+    case EPERM: return "EPERM";
+    case ENOENT: return "ENOENT";
+    case EIO: return "EIO";
+    case ENODEV: return "ENODEV";
+    case ENXIO: return "ENXIO";
+    case ENODATA: return "ENODATA";
+    case EINVAL: return "EINVAL";
+    case EOPNOTSUPP: return "EOPNOTSUPP";
+    case EBUSY: return "EBUSY";
+    case ENOTDIR: return "ENOTDIR";
+    case EISDIR: return "EISDIR";
+    default: return nullptr;
+  }
+}
+
+}  // namespace
+
+SysIo::SysIo() : open(&LibcOpen), pread(&::pread), close(&::close) {}
+
+FileText ReadFileText(const SysIo& io, const std::string& path) {
+  FileText out;
+  int fd = io.open(path.c_str(), O_RDONLY);
+  if (fd < 0) {
+    out.err = errno;
+    return out;
+  }
+  char buf[4096];
+  off_t offset = 0;
+  for (;;) {
+    ssize_t n = io.pread(fd, buf, sizeof buf, offset);
+    if (n < 0) {
+      if (errno == EINTR) continue;
+      out.err = errno;
+      break;
+    }
+    if (n == 0) break;
+    out.text.append(buf, static_cast<size_t>(n));
+    offset += n;
+  }
+  io.close(fd);
+  return out;
+}
+
+std::optional<std::string> ReadTrimmed(const SysIo& io, const std::string& path) {
+  FileText t = ReadFileText(io, path);
+  if (t.err != 0) return std::nullopt;
+  return std::string(Trim(t.text));
+}
+
+std::string_view Trim(std::string_view s) {
+  while (!s.empty() && std::isspace(static_cast<unsigned char>(s.front()))) s.remove_prefix(1);
+  while (!s.empty() && std::isspace(static_cast<unsigned char>(s.back()))) s.remove_suffix(1);
+  return s;
+}
+
+std::optional<uint64_t> ParseU64(std::string_view s, int base) {
+  s = Trim(s);
+  if (base == 0) {
+    base = 10;
+    if (s.size() > 2 && s[0] == '0' && (s[1] == 'x' || s[1] == 'X')) {
+      s.remove_prefix(2);
+      base = 16;
+    }
+  }
+  if (s.empty()) return std::nullopt;
+  uint64_t v = 0;
+  auto [p, ec] = std::from_chars(s.data(), s.data() + s.size(), v, base);
+  if (ec != std::errc() || p != s.data() + s.size()) return std::nullopt;
+  return v;
+}
+
+std::optional<std::vector<int>> ParseCpuList(std::string_view s) {
+  std::vector<int> cpus;
+  s = Trim(s);
+  while (!s.empty()) {
+    size_t comma = s.find(',');
+    std::string_view part = s.substr(0, comma);
+    s = comma == std::string_view::npos ? std::string_view() : s.substr(comma + 1);
+    size_t dash = part.find('-');
+    auto lo = ParseU64(part.substr(0, dash));
+    auto hi = dash == std::string_view::npos ? lo : ParseU64(part.substr(dash + 1));
+    if (!lo || !hi || *hi < *lo || *hi > 1u << 20) return std::nullopt;
+    for (uint64_t c = *lo; c <= *hi; ++c) cpus.push_back(static_cast<int>(c));
+  }
+  return cpus;
+}
+
+std::vector<std::string> ListDir(const std::string& dir, int* err) {
+  std::vector<std::string> names;
+  DIR* d = opendir(dir.c_str());
+  if (d == nullptr) {
+    if (err != nullptr) *err = errno;
+    return names;
+  }
+  if (err != nullptr) *err = 0;
+  while (dirent* e = readdir(d)) {
+    std::string_view n = e->d_name;
+    if (n == "." || n == "..") continue;
+    names.emplace_back(n);
+  }
+  closedir(d);
+  std::sort(names.begin(), names.end());
+  return names;
+}
+
+bool IsDir(const std::string& path) {
+  struct stat st;
+  return stat(path.c_str(), &st) == 0 && S_ISDIR(st.st_mode);
+}
+
+std::string ErrnoText(int err) {
+  const char* name = ErrnoName(err);
+  if (name == nullptr) return fmt::format("{} (errno {})", std::strerror(err), err);
+  return fmt::format("{} ({})", std::strerror(err), name);
+}
+
+int64_t MonotonicNs() {
+  timespec ts;
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  return static_cast<int64_t>(ts.tv_sec) * 1'000'000'000 + ts.tv_nsec;
+}
+
+std::optional<uint64_t> PreadU64(const SysIo& io, int fd, int* err) {
+  char buf[32];
+  ssize_t n;
+  do {
+    n = io.pread(fd, buf, sizeof buf, 0);
+  } while (n < 0 && errno == EINTR);
+  if (n < 0) {
+    *err = errno;
+    return std::nullopt;
+  }
+  auto v = ParseU64(std::string_view(buf, static_cast<size_t>(n)));
+  if (!v) {
+    // An empty or garbled read: as good as an I/O error for the caller.
+    *err = n == 0 ? ENODATA : EIO;
+    return std::nullopt;
+  }
+  *err = 0;
+  return v;
+}
+
+CounterUnwrapper::CounterUnwrapper(uint64_t first_raw, int64_t first_t_ns, uint64_t range,
+                                   double unit_j)
+    : last_raw_(first_raw), last_t_ns_(first_t_ns), range_(range), unit_j_(unit_j) {
+  if (range_ > 0) {
+    double max_s = static_cast<double>(range_) * unit_j_ / kMaxPlausiblePowerW;
+    max_interval_ns_ = static_cast<int64_t>(std::min(max_s * 1e9, 9e18));
+  }
+}
+
+double CounterUnwrapper::Update(uint64_t raw, int64_t t_ns, Diagnostics& diag) {
+  const uint64_t last = last_raw_;
+  const int64_t dt_ns = t_ns - last_t_ns_;
+  last_raw_ = raw;
+  last_t_ns_ = t_ns;
+  if (max_interval_ns_ > 0 && dt_ns > max_interval_ns_) {
+    diag.Add(kDiagIntervalTooLong);
+    return std::numeric_limits<double>::quiet_NaN();
+  }
+  uint64_t delta;
+  if (raw >= last) {
+    delta = raw - last;
+  } else if (range_ > 0 && last <= range_) {
+    delta = raw + (range_ - last);
+    diag.Add(kDiagCounterWrapped);
+  } else {
+    diag.Add(kDiagCounterDecreased);
+    return std::numeric_limits<double>::quiet_NaN();
+  }
+  total_j_ += static_cast<double>(delta) * unit_j_;
+  return total_j_;
+}
+
+namespace {
+
+class FileCounterSession : public SamplingSession {
+ public:
+  FileCounterSession(const SysIo& io, std::vector<CounterChannel> channels)
+      : io_(io), channels_(std::move(channels)) {
+    for (const CounterChannel& c : channels_) infos_.push_back(c.info);
+    state_.resize(channels_.size());
+  }
+  ~FileCounterSession() override {
+    for (State& s : state_)
+      if (s.fd >= 0) io_.close(s.fd);
+  }
+
+  // Opens each file and takes the first reading: the origin of the cumulative joules.
+  Status Start(const std::string& source_name) {
+    const int64_t t_ns = MonotonicNs();
+    for (size_t i = 0; i < channels_.size(); ++i) {
+      const CounterChannel& c = channels_[i];
+      State& s = state_[i];
+      s.fd = io_.open(c.path.c_str(), O_RDONLY);
+      if (s.fd < 0) {
+        return Nothing(fmt::format("{}: cannot open {} for {}: {}", source_name, c.path,
+                                   c.info.name, ErrnoText(errno)));
+      }
+      if (c.kind == CounterChannel::Kind::kDecimalPower) continue;
+      int err = 0;
+      std::optional<uint64_t> raw = ReadRaw(c, s.fd, &err);
+      if (!raw) {
+        return Nothing(fmt::format("{}: cannot read {} for {}: {}", source_name, c.path,
+                                   c.info.name, ErrnoText(err)));
+      }
+      s.unwrap = CounterUnwrapper(*raw, t_ns, c.range, c.unit);
+    }
+    return Status();
+  }
+
+  const std::vector<DomainInfo>& domains() const override { return infos_; }
+
+  void Read(std::vector<double>& values, Diagnostics& diag) override {
+    values.resize(channels_.size());
+    const int64_t t_ns = MonotonicNs();
+    for (size_t i = 0; i < channels_.size(); ++i) {
+      const CounterChannel& c = channels_[i];
+      State& s = state_[i];
+      values[i] = std::numeric_limits<double>::quiet_NaN();
+      if (s.fd < 0) continue;  // stopped earlier: stays NaN
+      int err = 0;
+      std::optional<uint64_t> raw = ReadRaw(c, s.fd, &err);
+      if (!raw) {
+        diag.Add(kDiagReadFailed);
+        diag.Warn(fmt::format("{}: reading {} failed ({}); the domain stops here", c.info.name,
+                              c.path, ErrnoText(err)));
+        io_.close(s.fd);
+        s.fd = -1;
+        continue;
+      }
+      if (c.kind == CounterChannel::Kind::kDecimalPower) {
+        values[i] = static_cast<double>(*raw) * c.unit;
+      } else {
+        values[i] = s.unwrap.Update(*raw, t_ns, diag);
+      }
+    }
+  }
+
+ private:
+  struct State {
+    int fd = -1;
+    CounterUnwrapper unwrap;
+  };
+
+  std::optional<uint64_t> ReadRaw(const CounterChannel& c, int fd, int* err) const {
+    if (c.kind != CounterChannel::Kind::kMsrEnergy) return PreadU64(io_, fd, err);
+    uint64_t v = 0;
+    ssize_t n;
+    do {
+      n = io_.pread(fd, &v, sizeof v, c.offset);
+    } while (n < 0 && errno == EINTR);
+    if (n != static_cast<ssize_t>(sizeof v)) {
+      *err = n < 0 ? errno : EIO;
+      return std::nullopt;
+    }
+    return v & 0xFFFFFFFFull;  // the energy status counters are the low 32 bits
+  }
+
+  SysIo io_;
+  std::vector<CounterChannel> channels_;
+  std::vector<DomainInfo> infos_;
+  std::vector<State> state_;
+};
+
+}  // namespace
+
+Result<std::unique_ptr<SamplingSession>> OpenFileCounterSession(
+    const SysIo& io, std::string source_name, std::vector<CounterChannel> channels) {
+  auto session = std::make_unique<FileCounterSession>(io, std::move(channels));
+  SMG_RETURN_IF_ERROR(session->Start(source_name));
+  return std::unique_ptr<SamplingSession>(std::move(session));
+}
+
+}  // namespace smaragdine
