@@ -89,7 +89,14 @@ std::vector<std::string>& DeniedPaths() {
   return denied;
 }
 
+int64_t& FakeNowNs() {
+  static int64_t now_ns = 0;
+  return now_ns;
+}
+
 namespace {
+
+int64_t KernfsNow() { return FakeNowNs() != 0 ? FakeNowNs() : MonotonicNs(); }
 
 int KernfsOpen(const char* path, int flags) {
   const auto& denied = DeniedPaths();
@@ -115,6 +122,7 @@ SysIo KernfsIo() {
   SysIo io;
   io.open = &KernfsOpen;
   io.pread = &KernfsPread;
+  io.now_ns = &KernfsNow;
   return io;
 }
 

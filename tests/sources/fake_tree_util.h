@@ -50,7 +50,9 @@ class FakeTree {
 // A SysIo whose pread fails with ENODEV on a file that was unlinked (what
 // kernfs does when a zone goes away) and whose open fails with EACCES for
 // paths in DeniedPaths() (what a 0400 file does to a non-root user).
+// Its clock is FakeNowNs() when that is non-zero, else CLOCK_MONOTONIC.
 SysIo KernfsIo();
+int64_t& FakeNowNs();
 std::vector<std::string>& DeniedPaths();
 
 }  // namespace smaragdine::testing

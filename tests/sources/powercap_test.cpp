@@ -1,9 +1,7 @@
 // Tests of the RAPL powercap source against fake /sys trees with the kernel's file contents.
 #include <unistd.h>
 
-#include <chrono>
 #include <cmath>
-#include <thread>
 
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
@@ -130,10 +128,11 @@ TEST(PowercapTest, IntervalTooLongToUnwrapIsNaNWithDiagnostic) {
   FakeTree tree;
   // A 20 J range: at 2 kW it could wrap in 10 ms, so a 30 ms interval is not certain.
   tree.AddPowercapZone("intel-rapl:0", "package-0", 1000, 20000000);
+  testing::FakeNowNs() = 1'000'000'000;
   auto session = MakeRaplPowercapSource(tree.Options(), testing::KernfsIo())
                      ->Open({"cpu:0/package"});
   ASSERT_TRUE(session.ok()) << session.error().ToString();
-  std::this_thread::sleep_for(std::chrono::milliseconds(30));
+  testing::FakeNowNs() += 30'000'000;
   tree.SetEnergyUj("intel-rapl:0", 501000);
   std::vector<double> values;
   Diagnostics diag;
@@ -142,7 +141,9 @@ TEST(PowercapTest, IntervalTooLongToUnwrapIsNaNWithDiagnostic) {
   EXPECT_EQ(diag.Count("sources.interval_too_long"), 1);
   // It goes on from the new value: the next (short) interval counts again.
   tree.SetEnergyUj("intel-rapl:0", 751000);
+  testing::FakeNowNs() += 9'000'000;  // 9 ms: below the 10 ms bound
   (*session)->Read(values, diag);
+  testing::FakeNowNs() = 0;
   EXPECT_DOUBLE_EQ(values[0], 0.25);
   EXPECT_EQ(diag.Count("sources.interval_too_long"), 1);
 }

@@ -19,6 +19,7 @@ namespace smaragdine {
 namespace {
 
 int LibcOpen(const char* path, int flags) { return ::open(path, flags | O_CLOEXEC); }
+int64_t MonotonicNsImpl() { return MonotonicNs(); }
 
 const char* ErrnoName(int err) {
   switch (err) {
@@ -40,7 +41,8 @@ const char* ErrnoName(int err) {
 
 }  // namespace
 
-SysIo::SysIo() : open(&LibcOpen), pread(&::pread), close(&::close) {}
+SysIo::SysIo()
+    : open(&LibcOpen), pread(&::pread), close(&::close), now_ns(&MonotonicNsImpl) {}
 
 FileText ReadFileText(const SysIo& io, const std::string& path) {
   FileText out;
@@ -213,7 +215,7 @@ class FileCounterSession : public SamplingSession {
 
   // Opens each file and takes the first reading: the origin of the cumulative joules.
   Status Start(const std::string& source_name) {
-    const int64_t t_ns = MonotonicNs();
+    const int64_t t_ns = io_.now_ns();
     for (size_t i = 0; i < channels_.size(); ++i) {
       const CounterChannel& c = channels_[i];
       State& s = state_[i];
@@ -238,7 +240,7 @@ class FileCounterSession : public SamplingSession {
 
   void Read(std::vector<double>& values, Diagnostics& diag) override {
     values.resize(channels_.size());
-    const int64_t t_ns = MonotonicNs();
+    const int64_t t_ns = io_.now_ns();
     for (size_t i = 0; i < channels_.size(); ++i) {
       const CounterChannel& c = channels_[i];
       State& s = state_[i];

@@ -31,6 +31,7 @@ struct SysIo {
   int (*open)(const char* path, int flags);
   ssize_t (*pread)(int fd, void* buf, size_t n, off_t offset);
   int (*close)(int fd);
+  int64_t (*now_ns)();  // CLOCK_MONOTONIC: the interval a counter is unwrapped over
   SysIo();
 };
 
