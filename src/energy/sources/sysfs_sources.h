@@ -3,7 +3,7 @@
 // Four sources read counters the kernel exposes below SourceOptions::roots:
 // RAPL through powercap (/sys/class/powercap), RAPL through the msr driver
 // (/dev/cpu/N/msr), the perf power PMU (perf_event_open) and hwmon
-// (/sys/class/hwmon). MakeSources (sources.cpp) calls these; tests call the
+// (/sys/class/hwmon). MakeSources (registry.cpp) calls these; tests call the
 // overloads in each source's own header to put seams in front of syscalls.
 //
 //   auto powercap = MakeRaplPowercapSource(SourceOptions{});
