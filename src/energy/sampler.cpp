@@ -1,0 +1,296 @@
+// The sampler: rate-class threads on absolute deadlines, a writer thread for energy.csv.
+#include "energy/sampler.h"
+
+#include <fcntl.h>
+#include <sys/prctl.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cmath>
+#include <cstring>
+
+#include <fmt/format.h>
+
+namespace smaragdine {
+
+namespace {
+
+constexpr int kClockSyncTries = 5;
+
+timespec ToTimespec(int64_t t_ns) {
+  return timespec{static_cast<time_t>(t_ns / 1'000'000'000),
+                  static_cast<long>(t_ns % 1'000'000'000)};
+}
+
+int64_t NowNs(clockid_t clock) {
+  timespec ts{};
+  clock_gettime(clock, &ts);
+  return int64_t{ts.tv_sec} * 1'000'000'000 + ts.tv_nsec;
+}
+
+void SleepUntil(int64_t deadline_ns) {
+  const timespec ts = ToTimespec(deadline_ns);
+  while (clock_nanosleep(CLOCK_MONOTONIC, TIMER_ABSTIME, &ts, nullptr) == EINTR) {
+  }
+}
+
+// Same quoting as WriteRunDirectory: a domain name with a comma, a quote or edge blanks.
+std::string CsvField(std::string_view s) {
+  bool quote = s.find_first_of(",\"") != std::string_view::npos ||
+               (!s.empty() && (s.front() == ' ' || s.front() == '\t' || s.back() == ' ' ||
+                               s.back() == '\t'));
+  if (!quote) return std::string(s);
+  std::string out = "\"";
+  for (char c : s) {
+    out.push_back(c);
+    if (c == '"') out.push_back('"');
+  }
+  out.push_back('"');
+  return out;
+}
+
+bool WriteAll(int fd, const char* data, size_t n) {
+  while (n > 0) {
+    ssize_t w = ::write(fd, data, n);
+    if (w < 0) {
+      if (errno == EINTR) continue;
+      return false;
+    }
+    data += w;
+    n -= static_cast<size_t>(w);
+  }
+  return true;
+}
+
+}  // namespace
+
+int64_t MonotonicNowNs() { return NowNs(CLOCK_MONOTONIC); }
+
+ClockSyncPair ReadClockSyncPair() {
+  ClockSyncPair best;
+  int64_t best_gap_ns = INT64_MAX;
+  for (int i = 0; i < kClockSyncTries; ++i) {
+    const int64_t m0 = NowNs(CLOCK_MONOTONIC);
+    const int64_t r = NowNs(CLOCK_REALTIME);
+    const int64_t m1 = NowNs(CLOCK_MONOTONIC);
+    if (m1 - m0 < best_gap_ns) {
+      best_gap_ns = m1 - m0;
+      best = {r, m0 + (m1 - m0) / 2};
+    }
+  }
+  return best;
+}
+
+// One rate class: its sessions, the global index of each session domain, its counters.
+struct Sampler::Group {
+  RateClass rate = RateClass::kFast;
+  int64_t period_ns = 0;
+  std::vector<std::unique_ptr<SamplingSession>> sessions;
+  std::vector<std::vector<uint32_t>> global;  // per session: domain i → index in domains_
+  Diagnostics diag;                           // only this group's thread touches it
+  std::vector<double> values;
+  std::vector<RawReading> local;  // one pass's readings, handed over under the lock
+  int64_t samples = 0, overruns = 0;
+  std::thread thread;
+};
+
+Result<std::unique_ptr<Sampler>> Sampler::Start(std::vector<SamplerSession> sessions,
+                                                const std::string& csv_path,
+                                                const SamplerOptions& options) {
+  std::unique_ptr<Sampler> s(new Sampler());
+  s->options_ = options;
+  s->csv_path_ = csv_path;
+  for (RateClass rate : {RateClass::kFast, RateClass::kSlow}) {
+    auto g = std::make_unique<Group>();
+    g->rate = rate;
+    g->period_ns = rate == RateClass::kFast ? options.fast_period_ns : options.slow_period_ns;
+    for (SamplerSession& ss : sessions) {
+      if (ss.rate != rate || !ss.session) continue;
+      std::vector<uint32_t> idx;
+      for (const DomainInfo& d : ss.session->domains()) {
+        idx.push_back(static_cast<uint32_t>(s->domains_.size()));
+        s->domains_.push_back(d);
+        s->csv_names_.push_back(CsvField(d.name));
+      }
+      g->global.push_back(std::move(idx));
+      g->sessions.push_back(std::move(ss.session));
+    }
+    if (!g->sessions.empty()) s->groups_.push_back(std::move(g));
+  }
+  s->tallies_.resize(s->domains_.size());
+  s->last_value_.assign(s->domains_.size(), std::nan(""));
+
+  s->fd_ = ::open(csv_path.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_APPEND | O_CLOEXEC, 0644);
+  if (s->fd_ < 0)
+    return BadInput(csv_path, fmt::format("cannot create the energy log: {}", strerror(errno)));
+  static constexpr std::string_view kHeader = "t_ns,domain,energy_j,power_w\n";
+  if (!WriteAll(s->fd_, kHeader.data(), kHeader.size()))
+    return BadInput(csv_path, fmt::format("cannot write the energy log: {}", strerror(errno)));
+
+  s->start_sync_.push_back(ReadClockSyncPair());
+  s->clock_sync_ = s->start_sync_;
+  s->writer_ = std::thread([p = s.get()] { p->WriterLoop(); });
+  for (auto& g : s->groups_) g->thread = std::thread([p = s.get(), gp = g.get()] {
+    p->SampleLoop(*gp);
+  });
+  return s;
+}
+
+Sampler::~Sampler() {
+  if (!stopped_) Stop();
+}
+
+void Sampler::ReadOnce(Group& g) {
+  g.local.clear();
+  for (size_t k = 0; k < g.sessions.size(); ++k) {
+    g.sessions[k]->Read(g.values, g.diag);
+    // Stamped right after the read: the value is the counter at (about) this moment.
+    const int64_t t_ns = MonotonicNowNs();
+    const auto& idx = g.global[k];
+    for (size_t i = 0; i < idx.size() && i < g.values.size(); ++i) {
+      if (std::isnan(g.values[i])) {
+        g.diag.Add("sampler.unreadable_reading");
+        continue;
+      }
+      g.local.push_back({t_ns, idx[i], g.values[i]});
+    }
+  }
+  ++g.samples;
+  std::lock_guard<std::mutex> lock(mu_);
+  for (const RawReading& r : g.local) {
+    DomainTally& tally = tallies_[r.domain];
+    double& last = last_value_[r.domain];
+    if (tally.readings == 0) {
+      tally.first_t_ns = r.t_ns;
+    } else if (domains_[r.domain].quantity == Quantity::kPower) {
+      tally.energy_j += 0.5 * (last + r.value) * (r.t_ns - tally.last_t_ns) * 1e-9;
+    } else if (r.value >= last) {
+      // A session that lost a reading resumes from a new base: only increases count.
+      tally.energy_j += r.value - last;
+    }
+    last = r.value;
+    tally.last_t_ns = r.t_ns;
+    ++tally.readings;
+    pending_.push_back(r);
+  }
+}
+
+void Sampler::SampleLoop(Group& g) {
+  // The default 50 µs slack would blur a 1 ms period; 1 ns asks for the tightest wakeup.
+  prctl(PR_SET_TIMERSLACK, 1UL, 0UL, 0UL, 0UL);
+  int64_t deadline_ns = MonotonicNowNs();
+  while (!stop_.load(std::memory_order_relaxed)) {
+    ReadOnce(g);
+    deadline_ns += g.period_ns;
+    const int64_t now_ns = MonotonicNowNs();
+    if (deadline_ns <= now_ns) {
+      // Late: re-base the schedule on now instead of bursting reads to catch up.
+      ++g.overruns;
+      deadline_ns = now_ns;
+      continue;
+    }
+    SleepUntil(deadline_ns);
+  }
+  // The last reading closes the run's final interval.
+  ReadOnce(g);
+}
+
+void Sampler::WriteRows(std::vector<RawReading>& rows) {
+  if (rows.empty()) return;
+  fmt::memory_buffer out;
+  auto it = std::back_inserter(out);
+  for (const RawReading& r : rows) {
+    // {} is the shortest text that reads back as the same double.
+    if (domains_[r.domain].quantity == Quantity::kPower)
+      fmt::format_to(it, "{},{},,{}\n", r.t_ns, csv_names_[r.domain], r.value);
+    else
+      fmt::format_to(it, "{},{},{},\n", r.t_ns, csv_names_[r.domain], r.value);
+  }
+  // One write per flush: rows reach the kernel's page cache, so they survive the
+  // process being killed (the reader drops a torn last line).
+  if (WriteAll(fd_, out.data(), out.size())) {
+    rows_written_ += static_cast<int64_t>(rows.size());
+  } else {
+    ++write_errors_;
+    if (write_error_.empty()) write_error_ = strerror(errno);
+  }
+  rows.clear();
+}
+
+void Sampler::WriterLoop() {
+  std::vector<RawReading> rows;
+  int64_t next_sync_ns = clock_sync_.back().monotonic_ns + options_.clock_sync_period_ns;
+  std::unique_lock<std::mutex> wlock(writer_mu_);
+  for (;;) {
+    const bool stopping = writer_stop_;
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      rows.swap(pending_);
+    }
+    wlock.unlock();
+    WriteRows(rows);
+    const int64_t now_ns = MonotonicNowNs();
+    if (now_ns >= next_sync_ns) {
+      clock_sync_.push_back(ReadClockSyncPair());
+      next_sync_ns = now_ns + options_.clock_sync_period_ns;
+    }
+    wlock.lock();
+    if (stopping) break;
+    writer_cv_.wait_for(wlock, std::chrono::nanoseconds(options_.flush_period_ns),
+                        [this] { return writer_stop_; });
+  }
+}
+
+std::vector<DomainTally> Sampler::Snapshot() const {
+  std::lock_guard<std::mutex> lock(mu_);
+  return tallies_;
+}
+
+SamplerResult Sampler::Stop() {
+  SamplerResult result;
+  if (stopped_) return result;
+  stopped_ = true;
+  stop_.store(true);
+  for (auto& g : groups_)
+    if (g->thread.joinable()) g->thread.join();
+  {
+    std::lock_guard<std::mutex> lock(writer_mu_);
+    writer_stop_ = true;
+  }
+  writer_cv_.notify_all();
+  if (writer_.joinable()) writer_.join();
+  clock_sync_.push_back(ReadClockSyncPair());
+  if (fd_ >= 0) {
+    if (::close(fd_) != 0 && write_error_.empty()) {
+      ++write_errors_;
+      write_error_ = strerror(errno);
+    }
+    fd_ = -1;
+  }
+
+  result.domains = domains_;
+  result.tallies = tallies_;
+  result.clock_sync = clock_sync_;
+  result.rows_written = rows_written_;
+  for (auto& g : groups_) {
+    result.diagnostics.Merge(g->diag);
+    if (g->rate == RateClass::kFast) {
+      result.fast_samples += g->samples;
+      result.fast_overruns += g->overruns;
+    } else {
+      result.slow_samples += g->samples;
+      result.slow_overruns += g->overruns;
+    }
+  }
+  if (result.fast_overruns + result.slow_overruns > 0)
+    result.diagnostics.Add("sampler.overrun", result.fast_overruns + result.slow_overruns);
+  if (write_errors_ > 0) {
+    result.diagnostics.Add("sampler.write_failed", write_errors_);
+    result.diagnostics.Warn(
+        fmt::format("{}: writing the energy log failed: {}", csv_path_, write_error_));
+  }
+  return result;
+}
+
+}  // namespace smaragdine

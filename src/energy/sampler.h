@@ -1,0 +1,120 @@
+// sampler.h — samples SamplingSessions on dedicated threads and streams energy.csv.
+//
+// One thread per rate class (fast: RAPL/perf/MSR, slow: NVML/hwmon/model) reads
+// its sessions on absolute CLOCK_MONOTONIC deadlines and stamps each reading
+// right after the read. A writer thread drains the readings into energy.csv
+// (DESIGN §7.1) at least every 100 ms and records clock_sync pairs, so file I/O
+// never delays a reading and a killed run keeps all but its last moments.
+//
+//   std::vector<SamplerSession> s;
+//   s.push_back({RateClass::kFast, std::move(session)});
+//   SMG_ASSIGN_OR_RETURN(auto sampler, Sampler::Start(std::move(s), "run/energy.csv", {}));
+//   ...;  SamplerResult r = sampler->Stop();
+#pragma once
+
+#include <atomic>
+#include <condition_variable>
+#include <cstdint>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "smaragdine/diagnostics.h"
+#include "smaragdine/energy_log.h"
+#include "smaragdine/sources.h"
+#include "smaragdine/status.h"
+
+namespace smaragdine {
+
+struct SamplerOptions {
+  int64_t fast_period_ns = 1'000'000;    // 1 kHz
+  int64_t slow_period_ns = 20'000'000;   // 20 ms
+  int64_t flush_period_ns = 50'000'000;  // energy.csv is written at least this often (≤ 100 ms)
+  int64_t clock_sync_period_ns = 1'000'000'000;
+};
+
+struct SamplerSession {
+  RateClass rate = RateClass::kFast;
+  std::unique_ptr<SamplingSession> session;
+};
+
+// Per domain, what the readings so far add up to.
+struct DomainTally {
+  int64_t first_t_ns = 0, last_t_ns = 0;  // CLOCK_MONOTONIC; 0 before the first valid reading
+  // Joules since the first valid reading: counter deltas for energy domains, power
+  // integrated (trapezoids) for power domains.
+  double energy_j = 0;
+  int64_t readings = 0;  // valid (non-NaN) readings
+};
+
+struct SamplerResult {
+  std::vector<DomainInfo> domains;       // every session's domains, in session order
+  std::vector<DomainTally> tallies;      // parallel to domains
+  std::vector<ClockSyncPair> clock_sync;  // at start, every second, at the end; sorted
+  int64_t fast_samples = 0, slow_samples = 0;    // read passes per rate class
+  int64_t fast_overruns = 0, slow_overruns = 0;  // deadlines already past when due
+  int64_t rows_written = 0;
+  Diagnostics diagnostics;  // the sessions' counts, plus sampler.* (see docs/record.md)
+};
+
+// The tightest of a few bracketed reads (mono, real, mono): realtime paired with
+// the midpoint of the two monotonic reads with the smallest gap.
+ClockSyncPair ReadClockSyncPair();
+int64_t MonotonicNowNs();
+
+class Sampler {
+ public:
+  // Creates (truncates) `csv_path`, writes the header and starts the threads.
+  // Errors: kBadInput naming the file when it cannot be created.
+  static Result<std::unique_ptr<Sampler>> Start(std::vector<SamplerSession> sessions,
+                                                const std::string& csv_path,
+                                                const SamplerOptions& options);
+  ~Sampler();  // stops if Stop() was not called
+  Sampler(const Sampler&) = delete;
+  Sampler& operator=(const Sampler&) = delete;
+
+  const std::vector<DomainInfo>& domains() const { return domains_; }
+  const std::vector<ClockSyncPair>& start_clock_sync() const { return start_sync_; }
+  // The tallies now (thread-safe; for a baseline: the difference of two snapshots).
+  std::vector<DomainTally> Snapshot() const;
+  // Reads every session one last time, joins the threads, writes and closes
+  // energy.csv, and returns what was sampled. Call once.
+  SamplerResult Stop();
+
+ private:
+  struct Group;
+  Sampler() = default;
+  void SampleLoop(Group& group);
+  void WriterLoop();
+  void ReadOnce(Group& group);
+  void WriteRows(std::vector<RawReading>& rows);
+
+  SamplerOptions options_;
+  std::vector<DomainInfo> domains_;
+  std::vector<std::string> csv_names_;
+  std::vector<std::unique_ptr<Group>> groups_;
+  int fd_ = -1;
+  std::string csv_path_;
+
+  mutable std::mutex mu_;  // guards pending_, tallies_, last_value_
+  std::vector<RawReading> pending_;
+  std::vector<DomainTally> tallies_;
+  std::vector<double> last_value_;  // last valid raw reading per domain (J or W)
+
+  std::mutex writer_mu_;
+  std::condition_variable writer_cv_;
+  bool writer_stop_ = false;
+  std::vector<ClockSyncPair> start_sync_;
+  std::vector<ClockSyncPair> clock_sync_;  // owned by the writer thread until joined
+  int64_t rows_written_ = 0;
+  int64_t write_errors_ = 0;
+  std::string write_error_;
+
+  std::atomic<bool> stop_{false};
+  bool stopped_ = false;
+  std::thread writer_;
+};
+
+}  // namespace smaragdine
