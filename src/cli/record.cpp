@@ -1,0 +1,392 @@
+// `smaragdine record [opts] -o RUN -- CMD…`: run CMD while sampling every readable
+// energy domain into a run directory (DESIGN §7.1), then exit with CMD's status.
+//
+// Order of events (the child is forked first so the model source can follow its
+// process tree from the start, but held on a pipe until sampling runs):
+//
+//   fork ──► child blocks reading `go` ─────────────────────► exec CMD
+//   parent: sources → run.json → sampler → [baseline] → write `go` → wait → run.json
+#include <fcntl.h>
+#include <signal.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <atomic>
+#include <cerrno>
+#include <cmath>
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+#include <filesystem>
+#include <map>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include <fmt/format.h>
+#include <fmt/ranges.h>
+
+#include "cli/command.h"
+#include "common/io.h"
+#include "energy/sampler.h"
+#include "smaragdine/energy_log.h"
+#include "smaragdine/sources.h"
+
+namespace smaragdine::cli {
+namespace {
+
+struct RecordOptions {
+  std::string output;
+  std::vector<std::string> command;
+  std::vector<std::string> forced;
+  SourceRoots roots;
+  std::string nvml_library;
+  double rate_hz = 1000;
+  double slow_period_ms = 20;
+  double model_core_w = 15.0;
+  double model_idle_w = 10.0;
+  double baseline_s = 0;
+  bool quiet = false;
+};
+
+std::atomic<pid_t> g_child{0};
+
+// SIGINT/SIGTERM sent to `record` by another process (kill, a job scheduler) go on to
+// CMD. A terminal's Ctrl-C (si_code SI_KERNEL) already reaches CMD, which shares the
+// foreground process group, so forwarding it would deliver it twice.
+void ForwardSignal(int sig, siginfo_t* info, void*) {
+  const pid_t child = g_child.load();
+  if (child > 0 && (info == nullptr || info->si_code != SI_KERNEL)) ::kill(child, sig);
+}
+
+void InstallForwarding() {
+  struct sigaction sa {};
+  sa.sa_sigaction = ForwardSignal;
+  sa.sa_flags = SA_SIGINFO | SA_RESTART;
+  sigemptyset(&sa.sa_mask);
+  sigaction(SIGINT, &sa, nullptr);
+  sigaction(SIGTERM, &sa, nullptr);
+}
+
+std::string JsonNumber(double v) { return std::isfinite(v) ? fmt::format("{}", v) : "null"; }
+
+// run.json in the format WriteRunDirectory writes (§7.1); record writes it alone,
+// since energy.csv is streamed by the sampler.
+std::string RunJson(const EnergyLog& meta) {
+  fmt::memory_buffer out;
+  auto it = std::back_inserter(out);
+  fmt::format_to(it, "{{\n  \"format\": \"smaragdine-run/1\",\n  \"clock\": \"{}\",\n",
+                 ToString(meta.clock));
+  fmt::format_to(it, "  \"clock_sync\": [");
+  for (size_t i = 0; i < meta.clock_sync.size(); ++i)
+    fmt::format_to(it, "{}\n    {{\"realtime_ns\": {}, \"monotonic_ns\": {}}}", i ? "," : "",
+                   meta.clock_sync[i].realtime_ns, meta.clock_sync[i].monotonic_ns);
+  fmt::format_to(it, "{}],\n  \"domains\": [", meta.clock_sync.empty() ? "" : "\n  ");
+  for (size_t i = 0; i < meta.domains.size(); ++i) {
+    const DomainInfo& d = meta.domains[i];
+    fmt::format_to(it,
+                   "{}\n    {{\"name\": {}, \"device\": {}, \"source\": {}, \"quantity\": \"{}\", "
+                   "\"resolution_j\": {}, \"update_interval_ns\": {}, \"modeled\": {}}}",
+                   i ? "," : "", JsonQuote(d.name), JsonQuote(d.device), JsonQuote(d.source),
+                   ToString(d.quantity), JsonNumber(d.resolution_j), d.update_interval_ns,
+                   d.modeled ? "true" : "false");
+  }
+  fmt::format_to(it, "{}],\n  \"baseline_w\": {{", meta.domains.empty() ? "" : "\n  ");
+  bool first = true;
+  for (const auto& [domain, w] : meta.baseline_w) {
+    fmt::format_to(it, "{}{}: {}", first ? "" : ", ", JsonQuote(domain), JsonNumber(w));
+    first = false;
+  }
+  fmt::format_to(it, "}},\n  \"command\": [");
+  for (size_t i = 0; i < meta.command.size(); ++i)
+    fmt::format_to(it, "{}{}", i ? ", " : "", JsonQuote(meta.command[i]));
+  fmt::format_to(it, "]");
+  auto optional = [&](std::string_view key, const std::optional<int64_t>& v) {
+    if (v) fmt::format_to(it, ",\n  \"{}\": {}", key, *v);
+  };
+  optional("pid", meta.pid);
+  optional("exit_code", meta.exit_code);
+  optional("started_ns", meta.started_ns);
+  optional("ended_ns", meta.ended_ns);
+  fmt::format_to(it, "\n}}\n");
+  return fmt::to_string(out);
+}
+
+// The held child: waits for one byte on `go_fd`, then execs. An exec failure's errno
+// goes back on `err_fd` (close-on-exec, so a successful exec closes it with nothing sent).
+[[noreturn]] void ChildMain(int go_fd, int err_fd, const std::vector<std::string>& command,
+                            const std::string& run_dir) {
+  char byte = 0;
+  ssize_t n;
+  while ((n = ::read(go_fd, &byte, 1)) < 0 && errno == EINTR) {
+  }
+  if (n != 1) _exit(125);  // record gave up (or died) before starting CMD
+  setenv("SMARAGDINE_RUN_DIR", run_dir.c_str(), 1);
+  std::vector<char*> argv;
+  for (const std::string& a : command) argv.push_back(const_cast<char*>(a.c_str()));
+  argv.push_back(nullptr);
+  execvp(argv[0], argv.data());
+  const int e = errno;
+  (void)!::write(err_fd, &e, sizeof e);
+  _exit(127);
+}
+
+int WaitChild(pid_t pid) {
+  int st = 0;
+  while (waitpid(pid, &st, 0) < 0) {
+    if (errno != EINTR) return 1;
+  }
+  return WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
+}
+
+void SleepSeconds(double s) {
+  const int64_t deadline_ns = MonotonicNowNs() + static_cast<int64_t>(s * 1e9);
+  const timespec ts{static_cast<time_t>(deadline_ns / 1'000'000'000),
+                    static_cast<long>(deadline_ns % 1'000'000'000)};
+  while (clock_nanosleep(CLOCK_MONOTONIC, TIMER_ABSTIME, &ts, nullptr) == EINTR) {
+  }
+}
+
+std::string ShellQuote(const std::string& s) {
+  if (!s.empty() && s.find_first_not_of("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ"
+                                        "0123456789-_./=:,+@%") == std::string::npos)
+    return s;
+  std::string out = "'";
+  for (char c : s) out += c == '\'' ? std::string("'\\''") : std::string(1, c);
+  return out + "'";
+}
+
+Status Validate(const RecordOptions& o) {
+  if (o.command.empty()) return UsageError("record needs a command: record -o RUN -- CMD ARGS…");
+  if (!(o.rate_hz > 0 && o.rate_hz <= 10000))
+    return UsageError(fmt::format("--rate-hz {} is outside (0, 10000]", o.rate_hz));
+  if (!(o.slow_period_ms >= 1 && o.slow_period_ms <= 10000))
+    return UsageError(fmt::format("--slow-period-ms {} is outside [1, 10000]", o.slow_period_ms));
+  if (!(o.baseline_s >= 0 && o.baseline_s <= 3600))
+    return UsageError(fmt::format("--baseline-s {} is outside [0, 3600]", o.baseline_s));
+  if (!(o.model_core_w >= 0) || !(o.model_idle_w >= 0) || !std::isfinite(o.model_core_w) ||
+      !std::isfinite(o.model_idle_w))
+    return UsageError("--model-core-w and --model-idle-w must be finite and not negative");
+  return {};
+}
+
+// Everything up to the child's release; on error the child is let go (it exits 125).
+struct Started {
+  std::unique_ptr<Sampler> sampler;
+  EnergyLog meta;
+  Diagnostics diag;
+};
+
+Result<Started> StartSampling(const RecordOptions& o, pid_t child, const std::string& run_dir) {
+  SourceOptions so;
+  so.roots = o.roots;
+  so.model_core_w = o.model_core_w;
+  so.model_idle_w = o.model_idle_w;
+  so.model_pid = child;
+  so.nvml_library = o.nvml_library;
+  // Sources live as long as their sessions may use them: for the whole process.
+  static std::vector<std::unique_ptr<EnergySource>> sources;
+  sources = MakeSources(so);
+  for (const std::string& f : o.forced) {
+    bool known = false;
+    for (const auto& s : sources) known |= s->Name() == f;
+    if (!known) return UsageError(fmt::format("--source {}: no such source", f));
+  }
+  std::vector<DomainChoice> choices = ChooseDomains(sources, o.forced);
+  if (choices.empty())
+    return Nothing(
+        "no energy domain can be read on this machine; `smaragdine sources` says why and how to "
+        "fix it");
+
+  Started st;
+  std::vector<SamplerSession> sessions;
+  for (const auto& s : sources) {
+    std::vector<std::string> names;
+    for (const DomainChoice& c : choices)
+      if (c.source == s.get()) names.push_back(c.probe.info.name);
+    if (names.empty()) continue;
+    auto session = s->Open(names);
+    if (!session.ok()) {
+      st.diag.Warn(fmt::format("{}: cannot open {}: {}", s->Name(), fmt::join(names, ", "),
+                               session.error().message));
+      st.diag.Add("record.source_open_failed");
+      continue;
+    }
+    sessions.push_back({s->Rate(), std::move(*session)});
+  }
+  if (sessions.empty())
+    return Nothing("no energy source could be opened (see the warnings above)");
+
+  SamplerOptions sampler_options;
+  sampler_options.fast_period_ns = static_cast<int64_t>(1e9 / o.rate_hz);
+  sampler_options.slow_period_ns = static_cast<int64_t>(o.slow_period_ms * 1e6);
+  SMG_ASSIGN_OR_RETURN(st.sampler,
+                       Sampler::Start(std::move(sessions), run_dir + "/energy.csv",
+                                      sampler_options));
+  st.meta.path = run_dir;
+  st.meta.clock = Clock::kMonotonic;
+  st.meta.domains = st.sampler->domains();
+  st.meta.clock_sync = st.sampler->start_clock_sync();
+  st.meta.command = o.command;
+  st.meta.pid = child;
+  if (o.baseline_s <= 0) st.meta.started_ns = MonotonicNowNs();
+  SMG_RETURN_IF_ERROR(WriteFileAtomic(run_dir + "/run.json", RunJson(st.meta)));
+  return st;
+}
+
+void PrintSummary(const RecordOptions& o, const EnergyLog& meta, const SamplerResult& r,
+                  const std::string& run_dir) {
+  const double duration_s = (*meta.ended_ns - meta.started_ns.value_or(*meta.ended_ns)) * 1e-9;
+  fmt::print(stderr, "\nsmaragdine record: {} exited with status {} after {:.3f} s\n",
+             ShellQuote(o.command[0]), *meta.exit_code, duration_s);
+  bool any_modeled = false;
+  for (size_t i = 0; i < r.domains.size(); ++i) {
+    const DomainInfo& d = r.domains[i];
+    any_modeled |= d.modeled;
+    const DomainTally& t = r.tallies[i];
+    std::string baseline;
+    if (auto b = meta.baseline_w.find(d.name); b != meta.baseline_w.end())
+      baseline = fmt::format(", idle baseline {:.3g} W", b->second);
+    fmt::print(stderr, "  {:<16} {:>12.3f} J  from {} ({}{}), {} readings{}\n", d.name,
+               t.energy_j, d.source, d.modeled ? "MODELED, not measured" : "measured",
+               d.quantity == Quantity::kPower ? ", power integrated" : "", t.readings, baseline);
+  }
+  if (any_modeled)
+    fmt::print(stderr,
+               "  MODELED domains are CPU time × {} W per busy core + {} W idle: no hardware "
+               "counter could be read (`smaragdine sources` says why).\n",
+               o.model_core_w, o.model_idle_w);
+  if (r.fast_overruns + r.slow_overruns > 0)
+    fmt::print(stderr, "  {} sampling deadlines were missed (the machine was busy)\n",
+               r.fast_overruns + r.slow_overruns);
+  fmt::print(stderr, "Next: smaragdine account --energy {} --trace TRACE.json -o profile.json\n",
+             ShellQuote(run_dir));
+}
+
+int Run(const RecordOptions& o) {
+  if (Status s = Validate(o); !s.ok()) return PrintError(s.error());
+  std::error_code ec;
+  std::filesystem::create_directories(o.output, ec);
+  if (ec)
+    return PrintError(
+        BadInput(o.output, fmt::format("cannot create the run directory: {}", ec.message())));
+  const std::string run_dir = std::filesystem::absolute(o.output).lexically_normal().string();
+
+  int go[2], err[2];
+  if (pipe2(go, O_CLOEXEC) != 0 || pipe2(err, O_CLOEXEC) != 0)
+    return PrintError(Internal(fmt::format("pipe: {}", strerror(errno))));
+  fflush(nullptr);
+  const pid_t child = fork();
+  if (child < 0) return PrintError(Internal(fmt::format("fork: {}", strerror(errno))));
+  if (child == 0) {
+    ::close(go[1]);
+    ::close(err[0]);
+    ChildMain(go[0], err[1], o.command, run_dir);
+  }
+  ::close(go[0]);
+  ::close(err[1]);
+  g_child.store(child);
+  InstallForwarding();
+
+  auto started = StartSampling(o, child, run_dir);
+  if (!started.ok()) {
+    ::close(go[1]);  // the held child sees EOF and exits without running CMD
+    WaitChild(child);
+    return PrintError(started.error());
+  }
+  Started& st = *started;
+  PrintDiagnostics(st.diag);
+
+  if (o.baseline_s > 0) {
+    // CMD has not started: what the domains draw now is the idle baseline.
+    // Start from a reading of every domain (the slow thread's first may be a period away).
+    std::vector<DomainTally> before = st.sampler->Snapshot();
+    for (int i = 0; i < 200; ++i) {
+      bool all = true;
+      for (const DomainTally& t : before) all &= t.readings > 0;
+      if (all) break;
+      SleepSeconds(0.005);
+      before = st.sampler->Snapshot();
+    }
+    SleepSeconds(o.baseline_s);
+    const std::vector<DomainTally> after = st.sampler->Snapshot();
+    for (size_t i = 0; i < after.size(); ++i) {
+      const double dt_s = (after[i].last_t_ns - before[i].last_t_ns) * 1e-9;
+      if (before[i].readings == 0 || dt_s <= 0) continue;  // too few readings to say
+      st.meta.baseline_w[st.meta.domains[i].name] =
+          (after[i].energy_j - before[i].energy_j) / dt_s;
+    }
+    st.meta.started_ns = MonotonicNowNs();
+    if (Status s = WriteFileAtomic(run_dir + "/run.json", RunJson(st.meta)); !s.ok())
+      PrintError(s.error());
+  }
+
+  // Release CMD and learn whether exec worked.
+  (void)!::write(go[1], "x", 1);
+  ::close(go[1]);
+  int exec_errno = 0;
+  ssize_t n;
+  while ((n = ::read(err[0], &exec_errno, sizeof exec_errno)) < 0 && errno == EINTR) {
+  }
+  ::close(err[0]);
+  const int status = WaitChild(child);
+  const int64_t ended_ns = MonotonicNowNs();
+  SamplerResult result = st.sampler->Stop();
+  g_child.store(0);
+
+  if (n == static_cast<ssize_t>(sizeof exec_errno)) {
+    return PrintError(Error{ErrorCode::kBadInput,
+                            fmt::format("cannot run {}: {}", ShellQuote(o.command[0]),
+                                        strerror(exec_errno)),
+                            "", -1, -1});
+  }
+
+  st.meta.clock_sync = result.clock_sync;
+  st.meta.exit_code = status;
+  st.meta.ended_ns = ended_ns;
+  if (Status s = WriteFileAtomic(run_dir + "/run.json", RunJson(st.meta)); !s.ok())
+    PrintError(s.error());
+  if (!o.quiet) {
+    PrintDiagnostics(result.diagnostics);
+    PrintSummary(o, st.meta, result, run_dir);
+  }
+  return status;
+}
+
+CommandRegistration registration{"record", 15, [](CLI::App& app, int& exit_code) {
+  auto o = std::make_shared<RecordOptions>();
+  auto* sub = app.add_subcommand(
+      "record",
+      "Run CMD while sampling every readable energy domain into a run directory:\n"
+      "  smaragdine record -o run -- python train.py");
+  sub->add_option("-o,--output", o->output, "Run directory to write (run.json, energy.csv)")
+      ->required();
+  sub->add_option("command", o->command, "The command to run, after --")->expected(-1);
+  sub->add_option("--source", o->forced,
+                  "Prefer this source where it covers a domain (repeatable): perf, nvml, "
+                  "rapl-powercap, rapl-msr, hwmon, model");
+  sub->add_option("--rate-hz", o->rate_hz, "Sampling rate of fast sources (RAPL, perf, MSR)")
+      ->capture_default_str();
+  sub->add_option("--slow-period-ms", o->slow_period_ms,
+                  "Sampling period of slow sources (NVML, hwmon, the model)")
+      ->capture_default_str();
+  sub->add_option("--baseline-s", o->baseline_s,
+                  "Measure the idle power for this long before starting CMD")
+      ->capture_default_str();
+  sub->add_option("--model-core-w", o->model_core_w,
+                  "Modeled CPU: watts per busy core (only when no counter can be read)")
+      ->capture_default_str();
+  sub->add_option("--model-idle-w", o->model_idle_w, "Modeled CPU: idle watts")
+      ->capture_default_str();
+  sub->add_option("--sysfs-root", o->roots.sysfs, "Where sysfs is")->capture_default_str();
+  sub->add_option("--dev-root", o->roots.dev, "Where /dev is")->capture_default_str();
+  sub->add_option("--proc-root", o->roots.proc, "Where procfs is")->capture_default_str();
+  sub->add_option("--nvml-library", o->nvml_library,
+                  "Load NVML from this file instead of libnvidia-ml.so.1");
+  sub->add_flag("-q,--quiet", o->quiet, "Print no summary at the end");
+  sub->callback([&exit_code, o] { exit_code = Run(*o); });
+}};
+
+}  // namespace
+}  // namespace smaragdine::cli
