@@ -1,0 +1,187 @@
+// `smaragdine record` end to end: the binary runs real commands on the CPU-time model
+// (sysfs and /dev point at an empty directory and NVML at a missing file, so no
+// hardware counter is found even on a machine that has them).
+#include <signal.h>
+#include <time.h>
+
+#include <filesystem>
+#include <string>
+#include <vector>
+
+#include <gmock/gmock.h>
+#include <gtest/gtest.h>
+
+#include "record/record_test_util.h"
+#include "smaragdine/energy_log.h"
+
+namespace smaragdine {
+namespace {
+
+using ::testing::HasSubstr;
+using testing::TempDir;
+
+int64_t MonoNs() {
+  timespec ts{};
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  return int64_t{ts.tv_sec} * 1'000'000'000 + ts.tv_nsec;
+}
+
+class RecordCliTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    std::filesystem::create_directories(empty_root());
+    run_ = tmp_.path() + "/run";
+  }
+  std::string empty_root() const { return tmp_.path() + "/empty"; }
+  // record with only the model available, then CMD.
+  std::vector<std::string> Record(const std::vector<std::string>& cmd,
+                                  const std::vector<std::string>& extra = {}) const {
+    std::vector<std::string> a = {SMARAGDINE_BINARY, "record",        "-o",
+                                  run_,              "--sysfs-root",  empty_root(),
+                                  "--dev-root",      empty_root(),    "--nvml-library",
+                                  tmp_.path() + "/no-libnvidia-ml.so.1"};
+    a.insert(a.end(), extra.begin(), extra.end());
+    a.push_back("--");
+    a.insert(a.end(), cmd.begin(), cmd.end());
+    return a;
+  }
+  Result<EnergyLog> ReadRun() const { return ReadEnergy(run_, EnergyImportOptions{}); }
+
+  TempDir tmp_;
+  std::string run_;
+};
+
+TEST_F(RecordCliTest, ExitsWithTheCommandsStatusAndRecordsIt) {
+  const std::string env_file = tmp_.path() + "/env.txt";
+  testing::Ran r = testing::Run(
+      Record({"/bin/sh", "-c", "echo \"$SMARAGDINE_RUN_DIR\" > \"$1\"; sleep 0.2; exit 3", "sh",
+              env_file}),
+      tmp_.path());
+  EXPECT_EQ(r.status, 3) << r.err;
+  auto log = ReadRun();
+  ASSERT_TRUE(log.ok()) << log.error().ToString();
+  EXPECT_EQ(log->exit_code, 3);
+  ASSERT_TRUE(log->pid.has_value());
+  ASSERT_TRUE(log->started_ns && log->ended_ns);
+  EXPECT_GT(*log->ended_ns - *log->started_ns, 150'000'000);
+  EXPECT_EQ(log->command.at(0), "/bin/sh");
+  EXPECT_GE(log->clock_sync.size(), 2u);
+  ASSERT_EQ(log->domains.size(), 1u);
+  EXPECT_EQ(log->domains[0].name, "cpu:0/package");
+  EXPECT_EQ(log->domains[0].source, "model");
+  EXPECT_TRUE(log->domains[0].modeled);
+  // A sleeping shell costs ~idle power: 10 W by default, over the ~0.2 s recorded.
+  const EnergySeries& s = log->series[0];
+  const double seconds = (s.EndNs() - s.StartNs()) * 1e-9;
+  EXPECT_GT(seconds, 0.15);
+  EXPECT_NEAR(s.TotalJ() / seconds, 10.0, 3.0);
+  // CMD learns where the run goes, as an absolute path.
+  EXPECT_EQ(testing::ReadText(env_file),
+            std::filesystem::canonical(run_).string() + "\n");
+  EXPECT_THAT(r.err, HasSubstr("MODELED"));
+  EXPECT_THAT(r.err, HasSubstr("smaragdine account --energy"));
+}
+
+TEST_F(RecordCliTest, CommandThatDoesNotExistIsExit2WithAMessage) {
+  testing::Ran r = testing::Run(Record({"/nonexistent/train.py"}), tmp_.path());
+  EXPECT_EQ(r.status, 2);
+  EXPECT_THAT(r.err, HasSubstr("cannot run /nonexistent/train.py: No such file or directory"));
+}
+
+TEST_F(RecordCliTest, MissingCommandIsAUsageError) {
+  testing::Ran r = testing::Run({SMARAGDINE_BINARY, "record", "-o", run_}, tmp_.path());
+  EXPECT_EQ(r.status, 1);
+  EXPECT_THAT(r.err, HasSubstr("record needs a command"));
+}
+
+TEST_F(RecordCliTest, UnknownSourceIsAUsageError) {
+  testing::Ran r = testing::Run(Record({"/bin/true"}, {"--source", "bogus"}), tmp_.path());
+  EXPECT_EQ(r.status, 1);
+  EXPECT_THAT(r.err, HasSubstr("--source bogus"));
+}
+
+TEST_F(RecordCliTest, CommandKilledBySignalIs128PlusSignal) {
+  testing::Ran r = testing::Run(Record({"/bin/sh", "-c", "kill -9 $$"}), tmp_.path());
+  EXPECT_EQ(r.status, 128 + SIGKILL);
+  auto log = ReadRun();
+  ASSERT_TRUE(log.ok()) << log.error().ToString();
+  EXPECT_EQ(log->exit_code, 128 + SIGKILL);
+}
+
+TEST_F(RecordCliTest, BaselineIsMeasuredBeforeTheCommandStarts) {
+  testing::Ran r =
+      testing::Run(Record({"/bin/true"}, {"--baseline-s", "0.2", "--model-idle-w", "7"}),
+                   tmp_.path());
+  EXPECT_EQ(r.status, 0) << r.err;
+  auto log = ReadRun();
+  ASSERT_TRUE(log.ok()) << log.error().ToString();
+  ASSERT_EQ(log->baseline_w.count("cpu:0/package"), 1u);
+  // The held child burns no CPU: the modeled idle power alone.
+  EXPECT_NEAR(log->baseline_w["cpu:0/package"], 7.0, 0.5);
+  // started_ns is when CMD started, after the baseline.
+  EXPECT_GT(*log->started_ns - log->series[0].StartNs(), 150'000'000);
+}
+
+TEST_F(RecordCliTest, SigintToRecordIsForwardedToTheCommand) {
+  testing::Spawned p = testing::Spawn(
+      Record({"/bin/sh", "-c", "trap 'exit 42' INT; while :; do sleep 0.02; done"}),
+      tmp_.path());
+  ASSERT_GT(p.pid, 0);
+  ASSERT_TRUE(testing::WaitForFile(run_ + "/run.json", std::chrono::seconds(5)));
+  std::this_thread::sleep_for(std::chrono::milliseconds(300));  // the shell sets its trap
+  ::kill(p.pid, SIGINT);
+  EXPECT_EQ(testing::Wait(p.pid), 42) << testing::ReadText(p.err_path);
+  auto log = ReadRun();
+  ASSERT_TRUE(log.ok()) << log.error().ToString();
+  EXPECT_EQ(log->exit_code, 42);
+}
+
+TEST_F(RecordCliTest, RecordKilledMidRunLeavesAReadableRunUpToTheLastFlush) {
+  testing::Spawned p = testing::Spawn(Record({"/bin/sleep", "10"}), tmp_.path());
+  ASSERT_GT(p.pid, 0);
+  ASSERT_TRUE(testing::WaitForFile(run_ + "/run.json", std::chrono::seconds(5)));
+  std::this_thread::sleep_for(std::chrono::milliseconds(500));
+  const int64_t killed_ns = MonoNs();
+  ::kill(p.pid, SIGKILL);
+  EXPECT_EQ(testing::Wait(p.pid), 128 + SIGKILL);
+
+  auto log = ReadRun();
+  ASSERT_TRUE(log.ok()) << log.error().ToString();
+  ASSERT_TRUE(log->pid.has_value());
+  ::kill(static_cast<pid_t>(*log->pid), SIGKILL);  // the orphaned sleep
+  EXPECT_FALSE(log->exit_code.has_value());  // the run.json written at start
+  const EnergySeries& s = log->series.at(0);
+  ASSERT_FALSE(s.empty());
+  // Flushed every 50 ms: the readings reach to within a flush or two of the kill.
+  EXPECT_GT(s.EndNs(), killed_ns - 250'000'000);
+  EXPECT_LE(s.EndNs(), killed_ns);
+  EXPECT_GT(s.EndNs() - s.StartNs(), 300'000'000);
+}
+
+TEST_F(RecordCliTest, PythonScriptWithTraceGivesAModeledBreakdown) {
+  const std::string trace = tmp_.path() + "/trace.json";
+  testing::Ran rec = testing::Run(
+      Record({"/usr/bin/python3", std::string(SMARAGDINE_TEST_DATA) + "/../record/data/burn_and_trace.py",
+              trace, "0.15"}),
+      tmp_.path());
+  ASSERT_EQ(rec.status, 0) << rec.err;
+  const std::string profile = tmp_.path() + "/profile.json";
+  testing::Ran acc = testing::Run(
+      {SMARAGDINE_BINARY, "account", "--energy", run_, "--trace", trace, "-o", profile},
+      tmp_.path());
+  ASSERT_EQ(acc.status, 0) << acc.err << acc.out;
+  testing::Ran rep = testing::Run({SMARAGDINE_BINARY, "report", profile}, tmp_.path());
+  ASSERT_EQ(rep.status, 0) << rep.err;
+  EXPECT_THAT(rep.out, HasSubstr("MODELED"));
+  EXPECT_THAT(rep.out, HasSubstr("aten::mm"));
+  EXPECT_THAT(rep.out, HasSubstr("aten::add"));
+  EXPECT_THAT(rep.out, HasSubstr("Linear_0"));
+  // Each op burned one core for 0.15 s: 15 W busy + 10 W idle = 25 W, so ~3.75 J each.
+  // (Loose: a loaded machine gives the script less than a full core.)
+  auto log = ReadRun();
+  ASSERT_TRUE(log.ok());
+  EXPECT_GT(log->series[0].TotalJ(), 0.3 * 10.0);
+}
+
+}  // namespace
+}  // namespace smaragdine
