@@ -14,6 +14,7 @@
 #include <map>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "smaragdine/diagnostics.h"
@@ -96,5 +97,12 @@ struct RawReading {
 };
 Status WriteRunDirectory(const std::string& dir, const EnergyLog& meta,
                          const std::vector<RawReading>& readings);
+
+// The run.json text for a run's metadata, as WriteRunDirectory writes it;
+// `record` writes it at start and replaces it at the end.
+std::string RunJsonText(const EnergyLog& meta);
+// A domain name as an energy.csv field: quoted when it holds a comma, a quote
+// or blanks at its edges.
+std::string EnergyCsvField(std::string_view name);
 
 }  // namespace smaragdine

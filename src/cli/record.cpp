@@ -69,50 +69,6 @@ void InstallForwarding() {
   sigaction(SIGTERM, &sa, nullptr);
 }
 
-std::string JsonNumber(double v) { return std::isfinite(v) ? fmt::format("{}", v) : "null"; }
-
-// run.json in the format WriteRunDirectory writes (§7.1); record writes it alone,
-// since energy.csv is streamed by the sampler.
-std::string RunJson(const EnergyLog& meta) {
-  fmt::memory_buffer out;
-  auto it = std::back_inserter(out);
-  fmt::format_to(it, "{{\n  \"format\": \"smaragdine-run/1\",\n  \"clock\": \"{}\",\n",
-                 ToString(meta.clock));
-  fmt::format_to(it, "  \"clock_sync\": [");
-  for (size_t i = 0; i < meta.clock_sync.size(); ++i)
-    fmt::format_to(it, "{}\n    {{\"realtime_ns\": {}, \"monotonic_ns\": {}}}", i ? "," : "",
-                   meta.clock_sync[i].realtime_ns, meta.clock_sync[i].monotonic_ns);
-  fmt::format_to(it, "{}],\n  \"domains\": [", meta.clock_sync.empty() ? "" : "\n  ");
-  for (size_t i = 0; i < meta.domains.size(); ++i) {
-    const DomainInfo& d = meta.domains[i];
-    fmt::format_to(it,
-                   "{}\n    {{\"name\": {}, \"device\": {}, \"source\": {}, \"quantity\": \"{}\", "
-                   "\"resolution_j\": {}, \"update_interval_ns\": {}, \"modeled\": {}}}",
-                   i ? "," : "", JsonQuote(d.name), JsonQuote(d.device), JsonQuote(d.source),
-                   ToString(d.quantity), JsonNumber(d.resolution_j), d.update_interval_ns,
-                   d.modeled ? "true" : "false");
-  }
-  fmt::format_to(it, "{}],\n  \"baseline_w\": {{", meta.domains.empty() ? "" : "\n  ");
-  bool first = true;
-  for (const auto& [domain, w] : meta.baseline_w) {
-    fmt::format_to(it, "{}{}: {}", first ? "" : ", ", JsonQuote(domain), JsonNumber(w));
-    first = false;
-  }
-  fmt::format_to(it, "}},\n  \"command\": [");
-  for (size_t i = 0; i < meta.command.size(); ++i)
-    fmt::format_to(it, "{}{}", i ? ", " : "", JsonQuote(meta.command[i]));
-  fmt::format_to(it, "]");
-  auto optional = [&](std::string_view key, const std::optional<int64_t>& v) {
-    if (v) fmt::format_to(it, ",\n  \"{}\": {}", key, *v);
-  };
-  optional("pid", meta.pid);
-  optional("exit_code", meta.exit_code);
-  optional("started_ns", meta.started_ns);
-  optional("ended_ns", meta.ended_ns);
-  fmt::format_to(it, "\n}}\n");
-  return fmt::to_string(out);
-}
-
 // The held child: waits for one byte on `go_fd`, then execs. An exec failure's errno
 // goes back on `err_fd` (close-on-exec, so a successful exec closes it with nothing sent).
 [[noreturn]] void ChildMain(int go_fd, int err_fd, const std::vector<std::string>& command,
@@ -231,7 +187,7 @@ Result<Started> StartSampling(const RecordOptions& o, pid_t child, const std::st
   st.meta.command = o.command;
   st.meta.pid = child;
   if (o.baseline_s <= 0) st.meta.started_ns = MonotonicNowNs();
-  SMG_RETURN_IF_ERROR(WriteFileAtomic(run_dir + "/run.json", RunJson(st.meta)));
+  SMG_RETURN_IF_ERROR(WriteFileAtomic(run_dir + "/run.json", RunJsonText(st.meta)));
   return st;
 }
 
@@ -318,7 +274,7 @@ int Run(const RecordOptions& o) {
           (after[i].energy_j - before[i].energy_j) / dt_s;
     }
     st.meta.started_ns = MonotonicNowNs();
-    if (Status s = WriteFileAtomic(run_dir + "/run.json", RunJson(st.meta)); !s.ok())
+    if (Status s = WriteFileAtomic(run_dir + "/run.json", RunJsonText(st.meta)); !s.ok())
       PrintError(s.error());
   }
 
@@ -345,7 +301,7 @@ int Run(const RecordOptions& o) {
   st.meta.clock_sync = result.clock_sync;
   st.meta.exit_code = status;
   st.meta.ended_ns = ended_ns;
-  if (Status s = WriteFileAtomic(run_dir + "/run.json", RunJson(st.meta)); !s.ok())
+  if (Status s = WriteFileAtomic(run_dir + "/run.json", RunJsonText(st.meta)); !s.ok())
     PrintError(s.error());
   if (!o.quiet) {
     PrintDiagnostics(result.diagnostics);

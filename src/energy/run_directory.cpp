@@ -232,8 +232,10 @@ class RunJsonReader {
 // Non-finite doubles have no JSON spelling; they mean "unknown" there.
 std::string JsonNumber(double v) { return std::isfinite(v) ? fmt::format("{}", v) : "null"; }
 
+}  // namespace
+
 // A domain name as a CSV field: quoted when it holds a comma, a quote or edge blanks.
-std::string CsvField(std::string_view s) {
+std::string EnergyCsvField(std::string_view s) {
   bool quote = s.find_first_of(",\"") != std::string_view::npos ||
                (!s.empty() && (s.front() == ' ' || s.front() == '\t' || s.back() == ' ' ||
                                s.back() == '\t'));
@@ -247,7 +249,7 @@ std::string CsvField(std::string_view s) {
   return out;
 }
 
-std::string RunJson(const EnergyLog& meta) {
+std::string RunJsonText(const EnergyLog& meta) {
   fmt::memory_buffer out;
   auto it = std::back_inserter(out);
   fmt::format_to(it, "{{\n  \"format\": \"{}{}\",\n  \"clock\": \"{}\",\n", kFormatPrefix,
@@ -289,7 +291,6 @@ std::string RunJson(const EnergyLog& meta) {
   return fmt::to_string(out);
 }
 
-}  // namespace
 
 Result<EnergyLog> ReadRunDirectory(const std::string& dir) {
   const std::string json_path = dir + "/run.json";
@@ -329,7 +330,7 @@ Status WriteRunDirectory(const std::string& dir, const EnergyLog& meta,
 
   std::vector<std::string> names;
   names.reserve(meta.domains.size());
-  for (const DomainInfo& d : meta.domains) names.push_back(CsvField(d.name));
+  for (const DomainInfo& d : meta.domains) names.push_back(EnergyCsvField(d.name));
 
   fmt::memory_buffer csv;
   auto it = std::back_inserter(csv);
@@ -350,7 +351,7 @@ Status WriteRunDirectory(const std::string& dir, const EnergyLog& meta,
   }
   SMG_RETURN_IF_ERROR(
       WriteFileAtomic(dir + "/energy.csv", std::string_view(csv.data(), csv.size())));
-  return WriteFileAtomic(dir + "/run.json", RunJson(meta));
+  return WriteFileAtomic(dir + "/run.json", RunJsonText(meta));
 }
 
 }  // namespace smaragdine

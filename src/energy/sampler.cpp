@@ -35,21 +35,6 @@ void SleepUntil(int64_t deadline_ns) {
   }
 }
 
-// Same quoting as WriteRunDirectory: a domain name with a comma, a quote or edge blanks.
-std::string CsvField(std::string_view s) {
-  bool quote = s.find_first_of(",\"") != std::string_view::npos ||
-               (!s.empty() && (s.front() == ' ' || s.front() == '\t' || s.back() == ' ' ||
-                               s.back() == '\t'));
-  if (!quote) return std::string(s);
-  std::string out = "\"";
-  for (char c : s) {
-    out.push_back(c);
-    if (c == '"') out.push_back('"');
-  }
-  out.push_back('"');
-  return out;
-}
-
 bool WriteAll(int fd, const char* data, size_t n) {
   while (n > 0) {
     ssize_t w = ::write(fd, data, n);
@@ -111,7 +96,7 @@ Result<std::unique_ptr<Sampler>> Sampler::Start(std::vector<SamplerSession> sess
       for (const DomainInfo& d : ss.session->domains()) {
         idx.push_back(static_cast<uint32_t>(s->domains_.size()));
         s->domains_.push_back(d);
-        s->csv_names_.push_back(CsvField(d.name));
+        s->csv_names_.push_back(EnergyCsvField(d.name));
       }
       g->global.push_back(std::move(idx));
       g->sessions.push_back(std::move(ss.session));
