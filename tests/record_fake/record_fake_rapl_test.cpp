@@ -1,0 +1,309 @@
+// `smaragdine record` end to end over a fake RAPL powercap tree: the binary samples
+// energy_uj files that a test thread advances while CMD runs, so what was recorded can be
+// checked against what was written (measured counters, wraps, a counter that breaks).
+// /dev points at an empty directory and NVML at a missing file, so only powercap (and
+// the model, which it outranks) can be chosen even on a machine with real counters.
+#include <unistd.h>
+
+#include <algorithm>
+#include <chrono>
+#include <cstdlib>
+#include <fstream>
+#include <memory>
+#include <sstream>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include <fmt/format.h>
+#include <gmock/gmock.h>
+#include <gtest/gtest.h>
+
+#include "record/record_test_util.h"
+#include "record_fake/fake_rapl_util.h"
+#include "smaragdine/energy_log.h"
+
+namespace smaragdine {
+namespace {
+
+using ::testing::HasSubstr;
+using ::testing::Not;
+using testing::CounterFeeder;
+using testing::FakeRaplTree;
+using testing::MonoNowNs;
+using testing::RealNowNs;
+using testing::TempDir;
+
+constexpr uint64_t kPackageStepUj = 20'000;  // 20 mJ per ~1 ms update: ~20 W
+constexpr uint64_t kDramStepUj = 5'000;      // 5 mJ: ~5 W
+
+struct CsvRow {
+  int64_t t_ns;
+  std::string domain;
+  double energy_j;
+};
+
+struct TraceOp {
+  std::string name;
+  int64_t start_real_ns, end_real_ns;
+};
+
+void SleepMs(int ms) { std::this_thread::sleep_for(std::chrono::milliseconds(ms)); }
+
+class RecordFakeRaplTest : public ::testing::Test {
+ protected:
+  void SetUp() override { run_ = tmp_.path() + "/run"; }
+
+  // Zones as a one-package machine shows them: package-0 and its dram subzone.
+  void AddPackageAndDram(uint64_t package_range_uj = testing::kDefaultRangeUj,
+                         uint64_t package_start_uj = 100'000'000'000) {
+    package_path_ = tree_.AddZone("intel-rapl:0", "package-0", package_start_uj, package_range_uj);
+    package_start_uj_ = package_start_uj;
+    package_range_uj_ = package_range_uj;
+    dram_path_ = tree_.AddZone("intel-rapl:0:1", "dram", kDramStartUj);
+  }
+  std::unique_ptr<CounterFeeder> MakeFeeder(uint64_t package_step_uj) {
+    return std::make_unique<CounterFeeder>(std::vector<CounterFeeder::Zone>{
+        {package_path_, package_start_uj_, package_step_uj, package_range_uj_},
+        {dram_path_, kDramStartUj, kDramStepUj, testing::kDefaultRangeUj}});
+  }
+
+  std::vector<std::string> Record(const std::vector<std::string>& cmd,
+                                  const std::vector<std::string>& extra = {}) const {
+    std::vector<std::string> a = {SMARAGDINE_BINARY, "record",         "-o",
+                                  run_,              "--sysfs-root",   tree_.SysfsRoot(),
+                                  "--dev-root",      tree_.EmptyRoot(), "--nvml-library",
+                                  "/nonexistent/libnvidia-ml.so.1"};
+    a.insert(a.end(), extra.begin(), extra.end());
+    a.push_back("--");
+    a.insert(a.end(), cmd.begin(), cmd.end());
+    return a;
+  }
+
+  std::vector<CsvRow> ReadCsv() const {
+    std::ifstream in(run_ + "/energy.csv");
+    std::vector<CsvRow> rows;
+    std::string line;
+    std::getline(in, line);  // header
+    while (std::getline(in, line)) {
+      std::vector<std::string> f;
+      std::stringstream ss(line);
+      for (std::string x; std::getline(ss, x, ',');) f.push_back(x);
+      if (f.size() < 3 || f[2].empty()) continue;  // a power-only row
+      rows.push_back({std::stoll(f[0]), f[1], std::stod(f[2])});
+    }
+    return rows;
+  }
+  static std::vector<CsvRow> RowsOf(const std::vector<CsvRow>& rows, const std::string& d) {
+    std::vector<CsvRow> out;
+    for (const CsvRow& r : rows)
+      if (r.domain == d) out.push_back(r);
+    return out;
+  }
+
+  // A Kineto-style trace (PyTorch < 2.4: epoch µs timestamps) of CPU ops on this process.
+  std::string WriteTrace(const std::vector<TraceOp>& ops) const {
+    const std::string path = tmp_.path() + "/trace.json";
+    std::string events;
+    const int pid = static_cast<int>(getpid());
+    for (const TraceOp& op : ops) {
+      if (!events.empty()) events += ",\n";
+      events += fmt::format(
+          R"({{"ph": "X", "cat": "cpu_op", "name": "{}", "pid": {}, "tid": {}, "ts": {}, )"
+          R"("dur": {}, "args": {{}}}})",
+          op.name, pid, pid, op.start_real_ns / 1000,
+          (op.end_real_ns - op.start_real_ns) / 1000);
+    }
+    std::ofstream(path) << "{\"schemaVersion\": 1, \"traceEvents\": [\n" << events << "\n]}\n";
+    return path;
+  }
+
+  // account + report over the run; returns report's output.
+  testing::Ran AccountAndReport(const std::string& trace) const {
+    const std::string profile = tmp_.path() + "/profile.json";
+    testing::Ran acc = testing::Run(
+        {SMARAGDINE_BINARY, "account", "--energy", run_, "--trace", trace, "-o", profile},
+        tmp_.path());
+    EXPECT_EQ(acc.status, 0) << acc.err << acc.out;
+    if (acc.status != 0) return acc;
+    return testing::Run({SMARAGDINE_BINARY, "report", profile}, tmp_.path());
+  }
+
+  static size_t IndexOf(const EnergyLog& log, const std::string& domain) {
+    for (size_t i = 0; i < log.domains.size(); ++i)
+      if (log.domains[i].name == domain) return i;
+    ADD_FAILURE() << "no domain " << domain;
+    return 0;
+  }
+
+  static constexpr uint64_t kDramStartUj = 50'000'000'000;
+  FakeRaplTree tree_;
+  TempDir tmp_;
+  std::string run_, package_path_, dram_path_;
+  uint64_t package_start_uj_ = 0, package_range_uj_ = 0;
+};
+
+TEST_F(RecordFakeRaplTest, MeasuredCountersGiveTheJoulesWrittenAndAccountIsNotModeled) {
+  AddPackageAndDram();
+  auto feeder = MakeFeeder(kPackageStepUj);
+  feeder->Start();
+  testing::Spawned p = testing::Spawn(Record({"/bin/sh", "-c", "sleep 0.4"}), tmp_.path());
+  ASSERT_GT(p.pid, 0);
+  ASSERT_TRUE(testing::WaitForFile(run_ + "/run.json", std::chrono::seconds(5)));
+  // Two ops inside the run, stamped with the realtime clock as Kineto does.
+  const int64_t r0 = RealNowNs();
+  SleepMs(100);
+  const int64_t r1 = RealNowNs();
+  SleepMs(100);
+  const int64_t r2 = RealNowNs();
+  const int status = testing::Wait(p.pid);
+  feeder->Stop();
+  const std::string err = testing::ReadText(p.err_path);
+  ASSERT_EQ(status, 0) << err;
+
+  auto log = ReadEnergy(run_, EnergyImportOptions{});
+  ASSERT_TRUE(log.ok()) << log.error().ToString();
+  ASSERT_EQ(log->domains.size(), 2u);
+  const std::vector<CsvRow> rows = ReadCsv();
+  const struct {
+    const char* name;
+    size_t feeder_index;
+    uint64_t step_uj;
+  } expected[] = {{"cpu:0/package", 0, kPackageStepUj}, {"cpu:0/dram", 1, kDramStepUj}};
+  for (const auto& e : expected) {
+    SCOPED_TRACE(e.name);
+    const size_t d = IndexOf(*log, e.name);
+    EXPECT_EQ(log->domains[d].source, "rapl-powercap");
+    EXPECT_FALSE(log->domains[d].modeled);
+    EXPECT_EQ(log->domains[d].device, "CPU:0");
+    // ~1 kHz over the 0.4 s command (and the moments before it): loosely.
+    EXPECT_GE(RowsOf(rows, e.name).size(), 150u);
+    // The recorded joules are what the feeder wrote between the first and last reading,
+    // give or take one update at each end (a read races the write next to it).
+    const EnergySeries& s = log->series[d];
+    ASSERT_FALSE(s.empty());
+    const double written_j = (static_cast<double>(feeder->WrittenUjAt(e.feeder_index, s.EndNs())) -
+                              static_cast<double>(feeder->WrittenUjAt(e.feeder_index, s.StartNs()))) *
+                             1e-6;
+    EXPECT_GT(written_j, 100 * e.step_uj * 1e-6);  // the feeder kept up at all
+    EXPECT_NEAR(s.TotalJ(), written_j, 2.5 * e.step_uj * 1e-6);
+  }
+  EXPECT_THAT(err, HasSubstr("from rapl-powercap (measured)"));
+  EXPECT_THAT(err, Not(HasSubstr("MODELED")));
+
+  const std::string trace = WriteTrace({{"aten::mm", r0, r1}, {"aten::add", r1, r2}});
+  testing::Ran rep = AccountAndReport(trace);
+  ASSERT_EQ(rep.status, 0) << rep.err;
+  EXPECT_THAT(rep.out, HasSubstr("aten::mm"));
+  EXPECT_THAT(rep.out, HasSubstr("aten::add"));
+  EXPECT_THAT(rep.out, Not(HasSubstr("MODELED")));
+}
+
+TEST_F(RecordFakeRaplTest, CounterThatWrapsDuringTheRunIsUnwrapped) {
+  // A 100 J range, 1 J per update (~1 kW): the package counter wraps every ~0.1 s. The
+  // range still allows 100 J / 2 kW = 50 ms between readings, far above the 1 ms period.
+  constexpr uint64_t kRangeUj = 100'000'000;
+  constexpr uint64_t kStepUj = 1'000'000;
+  AddPackageAndDram(kRangeUj, /*package_start_uj=*/kRangeUj - 3 * kStepUj);
+  auto feeder = MakeFeeder(kStepUj);
+  feeder->Start();
+  testing::Ran r = testing::Run(Record({"/bin/sh", "-c", "sleep 0.4"}), tmp_.path());
+  feeder->Stop();
+  ASSERT_EQ(r.status, 0) << r.err;
+  EXPECT_THAT(r.err, HasSubstr("sources.counter_wrapped"));
+  EXPECT_THAT(r.err, Not(HasSubstr("sources.interval_too_long")));
+
+  // The recorded cumulative energy never goes down, though the file did.
+  const std::vector<CsvRow> pkg = RowsOf(ReadCsv(), "cpu:0/package");
+  ASSERT_GE(pkg.size(), 150u);
+  for (size_t i = 1; i < pkg.size(); ++i)
+    ASSERT_GE(pkg[i].energy_j, pkg[i - 1].energy_j) << "row " << i << " at " << pkg[i].t_ns;
+
+  auto log = ReadEnergy(run_, EnergyImportOptions{});
+  ASSERT_TRUE(log.ok()) << log.error().ToString();
+  const EnergySeries& s = log->series[IndexOf(*log, "cpu:0/package")];
+  ASSERT_FALSE(s.empty());
+  const double written_j = (static_cast<double>(feeder->WrittenUjAt(0, s.EndNs())) -
+                            static_cast<double>(feeder->WrittenUjAt(0, s.StartNs()))) *
+                           1e-6;
+  EXPECT_GT(written_j, 2.0 * kRangeUj * 1e-6);  // it wrapped at least twice while recorded
+  EXPECT_NEAR(s.TotalJ(), written_j, 2.5 * kStepUj * 1e-6);
+}
+
+TEST_F(RecordFakeRaplTest, CounterThatTurnsUnreadableStopsItsDomainOnly) {
+  AddPackageAndDram();
+  auto feeder = MakeFeeder(kPackageStepUj);
+  feeder->Start();
+  testing::Spawned p = testing::Spawn(Record({"/bin/sh", "-c", "sleep 0.4"}), tmp_.path());
+  ASSERT_GT(p.pid, 0);
+  ASSERT_TRUE(testing::WaitForFile(run_ + "/run.json", std::chrono::seconds(5)));
+  const int64_t r0 = RealNowNs();
+  SleepMs(150);
+  const int64_t r1 = RealNowNs();
+  const int64_t garbled_ns = feeder->Garble(1);  // dram
+  SleepMs(100);
+  const int64_t r2 = RealNowNs();
+  const int status = testing::Wait(p.pid);
+  feeder->Stop();
+  const std::string err = testing::ReadText(p.err_path);
+  ASSERT_EQ(status, 0) << err;
+  EXPECT_THAT(err, HasSubstr("sources.read_failed"));
+  EXPECT_THAT(err, HasSubstr("cpu:0/dram: reading " + dram_path_ + " failed"));
+  EXPECT_THAT(err, HasSubstr("the domain stops here"));
+
+  const std::vector<CsvRow> rows = ReadCsv();
+  const std::vector<CsvRow> dram = RowsOf(rows, "cpu:0/dram");
+  const std::vector<CsvRow> pkg = RowsOf(rows, "cpu:0/package");
+  ASSERT_GE(dram.size(), 50u);
+  ASSERT_FALSE(pkg.empty());
+  // No dram reading after the change (a read just before it may be stamped a moment late).
+  EXPECT_LT(dram.back().t_ns, garbled_ns + 20'000'000);
+  // The package goes on to the end of the run: past the change by the ~0.25 s left.
+  EXPECT_GT(pkg.back().t_ns, garbled_ns + 150'000'000);
+  auto log = ReadEnergy(run_, EnergyImportOptions{});
+  ASSERT_TRUE(log.ok()) << log.error().ToString();
+  ASSERT_TRUE(log->ended_ns.has_value());
+  EXPECT_GT(pkg.back().t_ns, *log->ended_ns - 50'000'000);
+
+  const std::string trace = WriteTrace({{"aten::mm", r0, r1}, {"aten::add", r1, r2}});
+  testing::Ran rep = AccountAndReport(trace);
+  ASSERT_EQ(rep.status, 0) << rep.err;
+  EXPECT_THAT(rep.out, HasSubstr("aten::mm"));
+  EXPECT_THAT(rep.out, HasSubstr("aten::add"));
+}
+
+TEST_F(RecordFakeRaplTest, SourceFlagPicksTheSourceInRunJson) {
+  AddPackageAndDram();
+  {
+    testing::Ran r =
+        testing::Run(Record({"/bin/sh", "-c", "sleep 0.05"}, {"--source", "rapl-powercap"}),
+                     tmp_.path());
+    ASSERT_EQ(r.status, 0) << r.err;
+    auto log = ReadEnergy(run_, EnergyImportOptions{});
+    ASSERT_TRUE(log.ok()) << log.error().ToString();
+    ASSERT_EQ(log->domains.size(), 2u);
+    for (const DomainInfo& d : log->domains) {
+      EXPECT_EQ(d.source, "rapl-powercap") << d.name;
+      EXPECT_FALSE(d.modeled) << d.name;
+    }
+    EXPECT_THAT(testing::ReadText(run_ + "/run.json"), HasSubstr("\"rapl-powercap\""));
+  }
+  {
+    testing::Ran r = testing::Run(
+        Record({"/bin/sh", "-c", "sleep 0.05"}, {"--source", "model"}), tmp_.path());
+    ASSERT_EQ(r.status, 0) << r.err;
+    auto log = ReadEnergy(run_, EnergyImportOptions{});
+    ASSERT_TRUE(log.ok()) << log.error().ToString();
+    const DomainInfo& pkg = log->domains[IndexOf(*log, "cpu:0/package")];
+    EXPECT_EQ(pkg.source, "model");
+    EXPECT_TRUE(pkg.modeled);
+    EXPECT_THAT(r.err, HasSubstr("MODELED"));
+    // The model covers only the package; dram has no other reader than powercap.
+    const DomainInfo& dram = log->domains[IndexOf(*log, "cpu:0/dram")];
+    EXPECT_EQ(dram.source, "rapl-powercap");
+    EXPECT_FALSE(dram.modeled);
+  }
+}
+
+}  // namespace
+}  // namespace smaragdine
