@@ -9,6 +9,7 @@ packages=(
   libgtest-dev libgmock-dev         # tests
   libbenchmark-dev                  # bench/
   time                              # /usr/bin/time -v in bench/
+  python3-torch                     # the end-to-end record test runs a real torch.profiler script
 )
 missing=()
 for p in "${packages[@]}"; do
