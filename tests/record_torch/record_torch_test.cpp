@@ -65,10 +65,10 @@ TEST(RecordTorchTest, RecordAccountReportOnARealTorchProfilerScript) {
   EXPECT_LT(trace_start_ns, *log->ended_ns);
 
   const std::string profile_path = run + "/profile.json";
-  testing::Ran acc = testing::Run({SMARAGDINE_BINARY, "account", "--energy", run, "--trace",
-                                   run + "/trace.json", "--trace-start-ns", std::to_string(trace_start_ns),
-                                   "-o", profile_path},
-                                  tmp.path());
+  testing::Ran acc = testing::Run(
+      {SMARAGDINE_BINARY, "account", "--energy", run, "--trace", run + "/trace.json",
+       "--trace-start-ns", std::to_string(trace_start_ns), "-o", profile_path},
+      tmp.path());
   ASSERT_EQ(acc.status, 0) << acc.err << acc.out;
 
   auto p = ReadProfileJson(profile_path);
@@ -115,7 +115,9 @@ TEST(RecordTorchTest, RecordAccountReportOnARealTorchProfilerScript) {
   const double seconds =
       std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
   RecordProperty("wall_s", std::to_string(seconds));
-  EXPECT_LT(seconds, 60.0) << "the end-to-end test should stay well under 20 s";
+  // ~5 s on a busy 2-core machine (most of it importing torch); a hang or a much slower
+  // script shows here before CI's timeout does.
+  EXPECT_LT(seconds, 60.0) << "took " << seconds << " s; meant to take < 20 s";
 }
 
 }  // namespace
