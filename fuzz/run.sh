@@ -9,7 +9,7 @@ cd "$(dirname "$0")/.."
 target=${1:?usage: fuzz/run.sh trace_fuzz|energy_csv_fuzz [SECONDS]}
 seconds=${2:-600}
 command -v clang++ >/dev/null || apt-get install -y -qq clang libclang-rt-14-dev
-cmake -S . -B build-fuzz -G Ninja -DCMAKE_CXX_COMPILER=clang++ -DSMARAGDINE_BUILD_FUZZERS=ON \
+cmake -S . -B build-fuzz -G Ninja -DCMAKE_CXX_COMPILER=clang++ -DSMARAGDINE_BUILD_FUZZERS=ON -DSMARAGDINE_WITH_TORCH=OFF \
   -DSMARAGDINE_BUILD_TESTS=OFF -DSMARAGDINE_BUILD_BENCH=OFF >/dev/null
 ninja -C build-fuzz "$target"
 corpus=fuzz/corpus-$target

@@ -10,6 +10,9 @@ packages=(
   libbenchmark-dev                  # bench/
   time                              # /usr/bin/time -v in bench/
   python3-torch                     # the end-to-end record test runs a real torch.profiler script
+  libtorch-dev                      # live accounting, built-in BERT/ALBERT, demo (src/torch/)
+  graphviz libgraphviz-dev          # module graphs: report --format dot / graph-svg
+  chromium                          # the HTML report's headless-browser test
 )
 missing=()
 for p in "${packages[@]}"; do

@@ -31,6 +31,11 @@ struct ProfileDomain {
   double baseline_w = NAN;  // static power, NaN when no baseline was given
   double static_j = 0;    // baseline_w × window (0 without baseline)
   bool modeled = false;
+  // Process share (energy virtualization): the part of measured_j that other
+  // processes on the machine used, by CPU time; 0 when not split. Conservation:
+  // the nodes' energy + idle_j + other_j = measured_j.
+  double other_j = 0;
+  std::string share;  // how the split was made, in words; "" when not split
 };
 
 // Energy of one node restricted to one phase (per domain index).
@@ -106,10 +111,41 @@ struct ProfileMeta {
   int64_t steps = 0;
 };
 
+// The accounted run as a timeline, for the Perfetto view and power charts:
+// every event with its energy, and each domain's power over the window. Times
+// are on the energy log's clock (ProfileMeta::clock).
+struct TimelineEvent {
+  int64_t start_ns = 0;
+  int64_t end_ns = 0;
+  uint32_t node = 0;  // index into Profile::nodes
+  uint32_t lane = 0;  // index into Timeline::lanes
+  int32_t step = -1;
+  Phase phase = Phase::kOther;
+  // Energy while this event was the innermost one on its lane (all domains);
+  // an enclosing slice's energy is its own plus its nested events'.
+  double self_j = 0;
+};
+
+// Power of one domain as steps: power_w[i] from t_ns[i] to t_ns[i + 1]
+// (t_ns has one more entry than power_w).
+struct PowerTrack {
+  std::string domain;
+  std::vector<int64_t> t_ns;
+  std::vector<double> power_w;
+};
+
+struct Timeline {
+  std::vector<Lane> lanes;
+  std::vector<TimelineEvent> events;  // sorted by (lane, start_ns, -end_ns)
+  std::vector<PowerTrack> power;      // one per domain, in Profile::domains order
+  bool empty() const { return events.empty() && power.empty(); }
+};
+
 struct Profile {
   ProfileMeta meta;
   std::vector<ProfileDomain> domains;
   std::vector<ProfileNode> nodes;  // nodes[0] is the root; parents come before children
+  Timeline timeline;               // empty unless account kept it (--timeline)
   Diagnostics diagnostics;
 
   double MeasuredJ() const;
