@@ -62,9 +62,14 @@ Profile FoldProfile(const Profile& profile, const std::vector<PathRule>& rules);
 Result<Profile> RestrictToDomain(const Profile& profile, const std::string& domain,
                                  const std::string& file);
 
-enum class ReportFormat { kTable, kCsv, kJson, kFolded };
+enum class ReportFormat {
+  kTable, kCsv, kJson, kFolded,
+  // The views of views.h.
+  kPerfetto, kSvg, kDot, kGraphSvg, kHtml,
+};
 enum class SortKey { kEnergy, kPower, kTime };
 Result<ReportFormat> ParseReportFormat(std::string_view s);  // "table" | "csv" | "json" | "folded"
+                                                            // | "perfetto" | "svg" | "dot" | "graph-svg" | "html"
 Result<SortKey> ParseSortKey(std::string_view s);            // "energy" | "power" | "time"
 
 struct ReportOptions {
