@@ -72,6 +72,10 @@ Result<ReportFormat> ParseReportFormat(std::string_view s);  // "table" | "csv" 
                                                             // | "perfetto" | "svg" | "dot" | "graph-svg" | "html"
 Result<SortKey> ParseSortKey(std::string_view s);            // "energy" | "power" | "time"
 
+// --format svg: which picture (views.h): the flame graph or one of the charts.
+enum class SvgChart { kFlame, kTopOps, kPower, kPhases };
+Result<SvgChart> ParseSvgChart(std::string_view s);  // "flame" | "top" | "power" | "phases"
+
 struct ReportOptions {
   std::string file = "profile.json";  // the profile's name, for messages and the header
   ReportFormat format = ReportFormat::kTable;
@@ -84,6 +88,11 @@ struct ReportOptions {
   std::vector<PathRule> rules;  // --fold / --map, applied first
   std::string domain;  // "" is all domains summed
   int name_width = 56;  // table: widest name column before names are cut in the middle
+  // --format svg: the picture; flame frames sized by busy time instead of
+  // energy (--weight time); the step of the power chart (-1: the whole window).
+  SvgChart chart = SvgChart::kFlame;
+  bool weight_time = false;
+  int step = -1;
 };
 
 constexpr int kDefaultTableDepth = 6;

@@ -10,6 +10,7 @@
 #pragma once
 
 #include <cstdint>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -32,10 +33,22 @@ struct FlameOptions {
   FlameWeight weight = FlameWeight::kEnergy;  // --weight energy|time: frame width
   std::string title;                          // "" → a title from the profile
   int width_px = 1200;
+  std::optional<int> depth;                   // levels below the top frame; unset: all
 };
 // An icicle graph of the subtree under node `root`, width by weight, colour by
-// average power, tooltips, click-to-zoom and search (inline JavaScript).
+// average power, tooltips, click-to-zoom and search (inline JavaScript, scoped
+// to its own <svg>, so it also works inlined in HTML). With root 0 and energy
+// weight, the top frame is the window's measured energy, and (idle) and (other
+// processes) frames (one child per domain) sit beside the root's children.
+// Every frame is a <g class="fr"> with data-key (path), data-energy-j (exact).
 std::string RenderFlameSvg(const Profile& profile, uint32_t root, const FlameOptions& options);
+
+// `report --format svg`: the flame graph or the chart options.chart names, of
+// the subtree under `root` (top ops and flame graph) or the whole profile
+// (power, phases). Errors: kBadInput naming options.file when the power chart
+// has no timeline or no such step.
+Result<std::string> RenderSvgView(const Profile& profile, uint32_t root,
+                                  const ReportOptions& options);
 
 // ---- Charts (SVG) ----
 // Top `n` ops/kernels by energy with 95 % confidence intervals over steps.

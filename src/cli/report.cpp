@@ -22,6 +22,7 @@ struct ReportArgs {
   std::string format = "table";
   std::string output;
   std::string domain;
+  std::string weight = "energy";
 };
 
 // Compiles --fold and --map into rules, folds first (in the order given), then maps.
@@ -56,6 +57,7 @@ int RunReport(const ReportArgs& a) {
   o.root = a.root;
   o.top = a.top;
   o.domain = a.domain;
+  o.weight_time = a.weight == "time";
   auto format = ParseReportFormat(a.format);
   if (!format.ok()) return PrintError(format.error());
   o.format = *format;
@@ -117,9 +119,14 @@ const CommandRegistration kRegistration{"report", 30, [](CLI::App& app, int& exi
       ->allow_extra_args(false);
   sub->add_option("--format", args->format,
                   "table (for people), csv (one row per node), json (the folded, filtered "
-                  "profile), folded (flamegraph.pl stacks, self energy in µJ). Example: "
-                  "--format folded | flamegraph.pl > energy.svg")
-      ->check(CLI::IsMember({"table", "csv", "json", "folded"}));
+                  "profile), folded (flamegraph.pl stacks, self energy in µJ), svg (an energy "
+                  "flame graph to open in a browser: hover for figures, click to zoom, Ctrl-F "
+                  "to search). Example: --format svg -o energy.svg")
+      ->check(CLI::IsMember({"table", "csv", "json", "folded", "svg"}));
+  sub->add_option("--weight", args->weight,
+                  "--format svg: frame widths by energy (default) or by busy time, to see "
+                  "where time and energy part ways. Example: --weight time")
+      ->check(CLI::IsMember({"energy", "time"}));
   sub->add_option("-o,--output", args->output, "Write to this file instead of stdout");
   sub->add_option("--domain", args->domain,
                   "Only this energy domain instead of all summed. Example: --domain gpu:0");
@@ -129,6 +136,7 @@ const CommandRegistration kRegistration{"report", 30, [](CLI::App& app, int& exi
       "  smaragdine report profile.json --root bert/encoder --fold 'layer_\\d+'\n"
       "  smaragdine report profile.json --top 15 --domain cpu:0/package\n"
       "  smaragdine report profile.json --format folded -o energy.folded\n"
+      "  smaragdine report profile.json --format svg --root bert/encoder -o encoder.svg\n"
       "Exit status: 0 ok, 1 bad option, 2 unreadable profile or unknown --root/--domain.\n");
   sub->callback([args, &exit_code] { exit_code = RunReport(*args); });
 }};

@@ -8,6 +8,7 @@
 #include "report/text.h"
 #include "report/tree.h"
 #include "smaragdine/report.h"
+#include "smaragdine/views.h"
 
 namespace smaragdine {
 
@@ -26,6 +27,14 @@ Result<ReportFormat> ParseReportFormat(std::string_view s) {
   if (s == "html") return ReportFormat::kHtml;
   return UsageError(fmt::format(
       "unknown format '{}' (table, csv, json, folded, perfetto, svg, dot, graph-svg or html)", s));
+}
+
+Result<SvgChart> ParseSvgChart(std::string_view s) {
+  if (s == "flame") return SvgChart::kFlame;
+  if (s == "top") return SvgChart::kTopOps;
+  if (s == "power") return SvgChart::kPower;
+  if (s == "phases") return SvgChart::kPhases;
+  return UsageError(fmt::format("unknown chart '{}' (flame, top, power or phases)", s));
 }
 
 Result<SortKey> ParseSortKey(std::string_view s) {
@@ -189,6 +198,7 @@ Result<std::string> RenderReport(const Profile& input, const ReportOptions& o) {
     case ReportFormat::kCsv: return RenderCsv(p, r, o);
     case ReportFormat::kFolded: return RenderFolded(p, r, o);
     case ReportFormat::kJson: return ProfileToJson(SubtreeProfile(p, r, o.depth));
+    case ReportFormat::kSvg: return RenderSvgView(p, r, o);
     // Each view's case is added with the view (issue 5).
     default: break;
   }
