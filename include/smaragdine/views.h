@@ -50,6 +50,10 @@ std::string RenderFlameSvg(const Profile& profile, uint32_t root, const FlameOpt
 Result<std::string> RenderSvgView(const Profile& profile, uint32_t root,
                                   const ReportOptions& options);
 
+// How the charts name a profile file: its base name without .json and
+// .profile ("runs/bert.profile.json" → "bert").
+std::string ProfileLabel(const std::string& file);
+
 // ---- Charts (SVG) ----
 // Top `n` ops/kernels by energy with 95 % confidence intervals over steps.
 std::string RenderTopOpsChart(const Profile& profile, int n);

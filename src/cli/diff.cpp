@@ -7,6 +7,7 @@
 #include "cli/command.h"
 #include "common/io.h"
 #include "smaragdine/report.h"
+#include "smaragdine/views.h"
 
 namespace smaragdine::cli {
 namespace {
@@ -42,7 +43,11 @@ int RunDiff(const DiffArgs& args) {
   if (!a.ok()) return PrintError(a.error());
   auto b = ReadProfileJson(args.b);
   if (!b.ok()) return PrintError(b.error());
-  std::string text = RenderDiff(DiffProfiles(*a, *b, o), o);
+  // --format svg: side-by-side module bars (views.h), at --depth (default 2).
+  std::string text = args.format == "svg"
+      ? RenderModuleBarsChart({&*a, &*b}, {ProfileLabel(args.a), ProfileLabel(args.b)},
+                              args.depth >= 0 ? args.depth : 2, o.rules)
+      : RenderDiff(DiffProfiles(*a, *b, o), o);
   if (!args.output.empty()) {
     Status s = WriteFileAtomic(args.output, text);
     return s.ok() ? 0 : PrintError(s.error());
@@ -78,8 +83,10 @@ const CommandRegistration kRegistration{"diff", 40, [](CLI::App& app, int& exit_
   sub->add_option("--top", args->top,
                   "Show only the N matched nodes with the largest |B-A|. Example: --top 10")
       ->check(CLI::NonNegativeNumber);
-  sub->add_option("--format", args->format, "table (for people) or csv. Example: --format csv")
-      ->check(CLI::IsMember({"table", "csv"}));
+  sub->add_option("--format", args->format,
+                  "table (for people), csv, or svg (module bars side by side at --depth, "
+                  "default 2). Example: --format csv")
+      ->check(CLI::IsMember({"table", "csv", "svg"}));
   sub->add_option("-o,--output", args->output, "Write to this file instead of stdout");
   sub->footer(
       "\nExamples:\n"

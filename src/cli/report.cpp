@@ -7,6 +7,7 @@
 #include "cli/command.h"
 #include "common/io.h"
 #include "smaragdine/report.h"
+#include "smaragdine/views.h"
 
 namespace smaragdine::cli {
 namespace {
@@ -23,6 +24,9 @@ struct ReportArgs {
   std::string output;
   std::string domain;
   std::string weight = "energy";
+  std::string chart = "flame";
+  int step = -1;
+  std::vector<std::string> also;  // more profiles for --chart phases
 };
 
 // Compiles --fold and --map into rules, folds first (in the order given), then maps.
@@ -50,6 +54,30 @@ int Emit(const std::string& text, const std::string& output) {
   return 0;
 }
 
+// --chart phases with --also: one bar per profile (each after --domain).
+int RunPhaseChart(const Profile& first, const ReportArgs& a, const ReportOptions& o) {
+  std::vector<Profile> profiles{first};
+  std::vector<std::string> names{ProfileLabel(a.profile)};
+  for (const std::string& file : a.also) {
+    auto p = ReadProfileJson(file);
+    if (!p.ok()) return PrintError(p.error());
+    profiles.push_back(std::move(*p));
+    names.push_back(ProfileLabel(file));
+  }
+  std::vector<const Profile*> ptrs;
+  for (size_t i = 0; i < profiles.size(); ++i) {
+    if (!o.domain.empty()) {
+      auto one = RestrictToDomain(profiles[i], o.domain, i == 0 ? a.profile : a.also[i - 1]);
+      if (!one.ok()) return PrintError(one.error());
+      profiles[i] = std::move(*one);
+    }
+    if (profiles[i].nodes.empty())
+      return PrintError(BadInput(i == 0 ? a.profile : a.also[i - 1], "the profile has no nodes"));
+  }
+  for (const Profile& p : profiles) ptrs.push_back(&p);
+  return Emit(RenderPhaseChart(ptrs, names), a.output);
+}
+
 int RunReport(const ReportArgs& a) {
   ReportOptions o;
   o.file = a.profile;
@@ -58,6 +86,10 @@ int RunReport(const ReportArgs& a) {
   o.top = a.top;
   o.domain = a.domain;
   o.weight_time = a.weight == "time";
+  o.step = a.step;
+  auto chart = ParseSvgChart(a.chart);
+  if (!chart.ok()) return PrintError(chart.error());
+  o.chart = *chart;
   auto format = ParseReportFormat(a.format);
   if (!format.ok()) return PrintError(format.error());
   o.format = *format;
@@ -70,6 +102,8 @@ int RunReport(const ReportArgs& a) {
 
   auto profile = ReadProfileJson(a.profile);
   if (!profile.ok()) return PrintError(profile.error());
+  if (o.format == ReportFormat::kSvg && o.chart == SvgChart::kPhases && !a.also.empty())
+    return RunPhaseChart(*profile, a, o);
   auto text = RenderReport(*profile, o);
   if (!text.ok()) return PrintError(text.error());
   // The table carries its diagnostics block; when it goes to a file, the
@@ -127,6 +161,22 @@ const CommandRegistration kRegistration{"report", 30, [](CLI::App& app, int& exi
                   "--format svg: frame widths by energy (default) or by busy time, to see "
                   "where time and energy part ways. Example: --weight time")
       ->check(CLI::IsMember({"energy", "time"}));
+  sub->add_option("--chart", args->chart,
+                  "--format svg: flame (the flame graph, default), top (the --top N ops, default "
+                  "15, by energy per step with 95 % confidence intervals), power (power of each "
+                  "domain over --step with its phases; needs a profile from account --timeline), "
+                  "phases (energy by forward/backward/optimizer, one bar per profile; add more "
+                  "with --also). Example: --chart top --top 10")
+      ->check(CLI::IsMember({"flame", "top", "power", "phases"}));
+  sub->add_option("--step", args->step,
+                  "--chart power: the step to draw, numbered as in the trace; -1 (default) is the "
+                  "whole window. Example: --step 3");
+  sub->add_option("--also", args->also,
+                  "Repeatable. --chart phases: another profile to put beside this one, named by "
+                  "its file name. Example: --also finetune.json --also predict.json")
+      ->multi_option_policy(CLI::MultiOptionPolicy::TakeAll)
+      ->expected(1)
+      ->allow_extra_args(false);
   sub->add_option("-o,--output", args->output, "Write to this file instead of stdout");
   sub->add_option("--domain", args->domain,
                   "Only this energy domain instead of all summed. Example: --domain gpu:0");
@@ -137,6 +187,8 @@ const CommandRegistration kRegistration{"report", 30, [](CLI::App& app, int& exi
       "  smaragdine report profile.json --top 15 --domain cpu:0/package\n"
       "  smaragdine report profile.json --format folded -o energy.folded\n"
       "  smaragdine report profile.json --format svg --root bert/encoder -o encoder.svg\n"
+      "  smaragdine report profile.json --format svg --chart top --top 10 -o top.svg\n"
+      "  smaragdine report pretrain.json --format svg --chart phases --also finetune.json -o phases.svg\n"
       "Exit status: 0 ok, 1 bad option, 2 unreadable profile or unknown --root/--domain.\n");
   sub->callback([args, &exit_code] { exit_code = RunReport(*args); });
 }};

@@ -378,20 +378,3 @@ std::string RenderFlameSvg(const Profile& p, uint32_t root, const FlameOptions& 
 }
 
 }  // namespace smaragdine
-
-namespace smaragdine {
-
-Result<std::string> RenderSvgView(const Profile& p, uint32_t root, const ReportOptions& o) {
-  switch (o.chart) {
-    case SvgChart::kFlame: {
-      FlameOptions f;
-      f.weight = o.weight_time ? FlameWeight::kTime : FlameWeight::kEnergy;
-      f.depth = o.depth;
-      return RenderFlameSvg(p, root, f);
-    }
-    default: break;
-  }
-  return UsageError("report --format svg: this chart is not available in this build");
-}
-
-}  // namespace smaragdine
