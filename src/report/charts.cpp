@@ -129,6 +129,24 @@ const svg::Rgb kPhaseColours[kPhaseCount] = {
     {176, 176, 176},  // other: grey
 };
 
+// The unit energies are shown in: J, or mJ / µJ for small runs, so that
+// labels read "2.935 mJ" rather than "0.002935 J". Figures in data-*
+// attributes stay in J.
+struct EnergyUnit {
+  double per_j = 1;
+  const char* name = "J";
+  explicit EnergyUnit(double max_j) {
+    if (max_j > 0 && max_j < 1e-4) {
+      per_j = 1e6;
+      name = "µJ";
+    } else if (max_j > 0 && max_j < 0.1) {
+      per_j = 1e3;
+      name = "mJ";
+    }
+  }
+  std::string Label(double j) const { return Sig4(j * per_j) + " " + name; }
+};
+
 double PhaseJ(const Profile& p, int phase) { return PhaseFigures::SumOf(p.nodes[0].phases[phase].total_j); }
 
 }  // namespace
@@ -189,18 +207,21 @@ std::string RenderTopOpsChart(const Profile& p, int n) {
   else
     subtitle = "Own energy in the window (the profile has no steps, so no intervals)";
   Header(out, width, height, fmt::format("Top {} ops by energy", bars.size()), subtitle);
-  const auto ticks = svg::NiceTicks(0, hi > 0 ? hi : 1, 6);
+  const EnergyUnit unit(hi);
+  const auto ticks = svg::NiceTicks(0, hi > 0 ? hi * unit.per_j : 1, 6);
+  // px per J (the axis is drawn in the display unit).
   const double scale =
+      unit.per_j *
       ValueAxisX(out, left, right, plot_bottom, top - 4, ticks,
-                 per_step ? "energy per step (J)" : "energy in the window (J)");
+                 fmt::format("energy {} ({})", per_step ? "per step" : "in the window", unit.name));
   for (size_t i = 0; i < bars.size(); ++i) {
     const Bar& b = bars[i];
     const ProfileNode& node = p.nodes[b.id];
     const double y = top + row * static_cast<double>(i);
     const double w = b.value_j * scale;
     const bool ci = !std::isnan(b.ci95_j);
-    std::string value = Sig4(b.value_j) + " J";
-    if (ci) value += " ± " + Sig4(b.ci95_j);
+    std::string value = unit.Label(b.value_j);
+    if (ci) value += " ± " + Sig4(b.ci95_j * unit.per_j);
     std::string tip = fmt::format("{}\n{}: {}\nkind: {}\ncalls: {}", node.path,
                                   per_step ? "energy per step" : "energy", value,
                                   ToString(node.kind), node.calls);
@@ -425,8 +446,10 @@ std::string RenderPhaseChart(const std::vector<const Profile*>& profiles,
   auto it = std::back_inserter(out);
   Header(out, width, height, k == 1 ? "Energy by phase" : "Energy by phase per profile",
          "Energy attributed to operations in each training phase (idle energy not included)");
-  const auto ticks = svg::NiceTicks(0, hi > 0 ? hi * 1.08 : 1, 6);
-  const double scale = ValueAxisY(out, plot_bottom, top, left, width - 20, ticks, "energy (J)");
+  const EnergyUnit unit(hi);
+  const auto ticks = svg::NiceTicks(0, hi > 0 ? hi * 1.08 * unit.per_j : 1, 6);
+  const double scale = unit.per_j * ValueAxisY(out, plot_bottom, top, left, width - 20, ticks,
+                                               fmt::format("energy ({})", unit.name));
   for (size_t i = 0; i < k; ++i) {
     const Profile& p = *profiles[i];
     const std::string name = i < names.size() ? names[i] : fmt::format("profile {}", i + 1);
@@ -443,15 +466,15 @@ std::string RenderPhaseChart(const std::vector<const Profile*>& profiles,
       const double t_ms = static_cast<double>(p.nodes[0].phases[ph].time_ns) * 1e-6;
       fmt::format_to(it,
                      "<rect class=\"seg\" data-phase=\"{}\" data-energy-j=\"{}\" x=\"{}\" y=\"{}\" "
-                     "width=\"{}\" height=\"{}\" fill=\"{}\"><title>{} · {}: {} J, {} ms</title></rect>\n",
+                     "width=\"{}\" height=\"{}\" fill=\"{}\"><title>{} · {}: {}, {} ms</title></rect>\n",
                      ToString(static_cast<Phase>(ph)), Exact(j), Px(x), Px(y, 3), Px(bar_w), Px(h, 3),
-                     c.Hex(), svg::XmlEscape(name), ToString(static_cast<Phase>(ph)), Sig4(j), Sig4(t_ms));
+                     c.Hex(), svg::XmlEscape(name), ToString(static_cast<Phase>(ph)), unit.Label(j), Sig4(t_ms));
       if (h >= 16)
-        out.append(std::string_view(svg::Text(x + bar_w / 2, y + h / 2 + 4, "middle", Sig4(j) + " J",
+        out.append(std::string_view(svg::Text(x + bar_w / 2, y + h / 2 + 4, "middle", unit.Label(j),
                                               svg::DarkTextOn(c) ? "font-size=\"11\""
                                                                  : "font-size=\"11\" fill=\"#fff\"")));
     }
-    out.append(std::string_view(svg::Text(x + bar_w / 2, y - 6, "middle", Sig4(total) + " J",
+    out.append(std::string_view(svg::Text(x + bar_w / 2, y - 6, "middle", unit.Label(total),
                                           "class=\"total\" font-weight=\"bold\"")));
     out.append(std::string_view(svg::Text(x + bar_w / 2, plot_bottom + 18, "middle", name, "class=\"label\"")));
     out.append(std::string_view("</g>\n"));
@@ -524,8 +547,10 @@ std::string RenderModuleBarsChart(const std::vector<const Profile*>& profiles,
   Header(out, width, height, fmt::format("Energy per module, depth {}", depth),
          fmt::format("Total energy of each module in {}{}", names_text,
                      dropped ? fmt::format(" ({} smaller modules not shown)", dropped) : ""));
-  const auto ticks = svg::NiceTicks(0, hi > 0 ? hi : 1, 6);
-  const double scale = ValueAxisX(out, left, right, plot_bottom, top - 4, ticks, "energy (J)");
+  const EnergyUnit unit(hi);
+  const auto ticks = svg::NiceTicks(0, hi > 0 ? hi * unit.per_j : 1, 6);
+  const double scale = unit.per_j * ValueAxisX(out, left, right, plot_bottom, top - 4, ticks,
+                                               fmt::format("energy ({})", unit.name));
   for (size_t r = 0; r < rows.size(); ++r) {
     const Row& row = rows[r];
     const double y = top + group_h * static_cast<double>(r);
@@ -537,12 +562,12 @@ std::string RenderModuleBarsChart(const std::vector<const Profile*>& profiles,
       const double by = y + 5 + bar_h * static_cast<double>(i);
       fmt::format_to(it,
                      "<rect class=\"bar\" data-profile=\"{}\" data-energy-j=\"{}\" x=\"{}\" y=\"{}\" "
-                     "width=\"{}\" height=\"{}\" fill=\"{}\"><title>{} · {}: {} J</title></rect>\n",
+                     "width=\"{}\" height=\"{}\" fill=\"{}\"><title>{} · {}: {}</title></rect>\n",
                      svg::XmlEscape(name), Exact(row.j[i]), Px(left), Px(by), Px(row.j[i] * scale, 3),
                      Px(bar_h - 2), svg::SeriesColour(i).Hex(), svg::XmlEscape(row.path),
-                     svg::XmlEscape(name), Sig4(row.j[i]));
+                     svg::XmlEscape(name), unit.Label(row.j[i]));
       out.append(std::string_view(svg::Text(left + row.j[i] * scale + 4, by + bar_h - 4, "start",
-                                            Sig4(row.j[i]) + " J", "class=\"value\" font-size=\"10\"")));
+                                            unit.Label(row.j[i]), "class=\"value\" font-size=\"10\"")));
     }
     out.append(std::string_view("</g>\n"));
   }

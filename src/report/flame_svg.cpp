@@ -277,11 +277,14 @@ std::string RenderFlameSvg(const Profile& p, uint32_t root, const FlameOptions& 
 
   // Colour scale: 0 W to a round number above the highest power among frames
   // wide enough to see (a sliver at 10 kW would wash out everything else);
-  // frames above it take the darkest colour.
+  // frames above it take the darkest colour. The top frame of the whole window
+  // does not set the scale: its power is the window's mean draw over all
+  // domains, idle included, not a busy-time average like the others'.
   double max_power_w = 0;
   bool clipped = false;
   for (const Frame& f : frames)
-    if (f.power_w > 0 && f.weight >= top.weight * 1e-3) max_power_w = std::max(max_power_w, f.power_w);
+    if (f.power_w > 0 && f.weight >= top.weight * 1e-3 && (f.depth > 0 || !whole))
+      max_power_w = std::max(max_power_w, f.power_w);
   const std::vector<double> ticks = svg::NiceTicks(0, max_power_w > 0 ? max_power_w : 1, 4);
   const double scale_w = ticks.back();
   for (const Frame& f : frames) clipped |= f.power_w > scale_w;

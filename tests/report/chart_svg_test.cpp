@@ -115,6 +115,18 @@ TEST(TopOpsChartTest, WithoutStepsBarsAreWindowEnergy) {
   EXPECT_NE(AllText(svg).find("energy in the window (J)"), std::string::npos);
 }
 
+TEST(TopOpsChartTest, SmallEnergiesReadInMillijoules) {
+  Profile p = SmallBert("bert", 1e-3);
+  for (ProfileNode& n : p.nodes) n.steps.ci95_j *= 1e-3;  // the builder does not scale them
+  XmlElement svg;
+  ASSERT_NO_FATAL_FAILURE(Parse(RenderTopOpsChart(p, 1), svg));
+  auto bars = WithClass(svg, "bar");
+  ASSERT_EQ(bars.size(), 1u);
+  EXPECT_NEAR(Attr(*bars[0], "data-value-j"), 7.59375e-3 / 3, 1e-15) << "data stays in J";
+  EXPECT_EQ(WithClass(*bars[0], "value").front()->TextContent(), "2.531 mJ ± 0.1987");
+  EXPECT_NE(AllText(svg).find("energy per step (mJ)"), std::string::npos);
+}
+
 TEST(TopOpsChartTest, Golden) {
   ExpectGolden("chart_top_ops.svg", RenderTopOpsChart(SmallBertInclusiveSteps(), 8));
 }
