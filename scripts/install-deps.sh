@@ -12,6 +12,7 @@ packages=(
   python3-torch                     # the end-to-end record test runs a real torch.profiler script
   libtorch-dev                      # live accounting, built-in BERT/ALBERT, demo (src/torch/)
   graphviz libgraphviz-dev          # module graphs: report --format dot / graph-svg
+  pkg-config                        # CMake finds libgvc through it
   chromium                          # the HTML report's headless-browser test
 )
 missing=()

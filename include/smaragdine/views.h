@@ -73,24 +73,52 @@ std::string RenderModuleBarsChart(const std::vector<const Profile*>& profiles,
 
 // ---- Module graphs (Graphviz) ----
 // The children of scope `scope` (sub-scopes and ops) as a DOT digraph: each
-// node labelled with its name and share of the scope's energy and coloured by
-// it; edges in execution order (from the timeline when present, else by first
-// appearance).
+// node labelled with its name, its share of the scope's total energy and its
+// energy in J, filled darker the larger its share (relative to the largest
+// child); edges in execution order (transitions on the timeline's lanes when
+// present, else a chain in first-appearance order). Not data flow: traces'
+// event arguments (TensorFlow inputN) are not kept in a profile.
 std::string RenderDot(const Profile& profile, uint32_t scope);
-// The same graph laid out by Graphviz (libgvc) as SVG. Errors: kInternal with
-// Graphviz's message when layout fails.
+// The same graph laid out by Graphviz (libgvc, in process) as SVG. Errors:
+// kInternal with Graphviz's message when layout fails.
 Result<std::string> RenderGraphSvg(const Profile& profile, uint32_t scope);
+
+// One file of `report --all-scopes`.
+struct GraphFile {
+  std::string name;        // file name inside the output folder ("bert~encoder.svg")
+  std::string scope_path;  // the scope it shows ("" for the root)
+  std::string text;
+};
+// Applies options' rules, --domain and --root as RenderReport does, then
+// renders (options.format: kDot or kGraphSvg) the graph of --root and of
+// every node with children down to options.depth levels below it (unset: all),
+// parents first. Errors: kUsage for another format; kBadInput as RenderReport;
+// kInternal from Graphviz.
+Result<std::vector<GraphFile>> RenderAllScopeGraphs(const Profile& profile,
+                                                    const ReportOptions& options);
 
 // ---- HTML report ----
 struct HtmlOptions {
-  std::string title;         // "" → from the profile's meta
+  std::string title;         // "" → the profile file's name (or the trace's)
   std::string profile_file;  // shown in the summary
+  uint32_t root = 0;         // node selected at first; its flame graph and module graph show
+  int graph_depth = 2;       // module graphs embedded for scopes this many levels below root
+  int open_depth = 2;        // tree levels open at first
 };
-// One file, everything inline (no network): run summary, sortable/filterable
-// node table with a collapsible tree, flame graph, charts, and the module graph
-// of a selected scope.
+// One file, everything inline (no network): run summary (sources, measured or
+// modeled, window, diagnostics), a sortable and filterable node table that is
+// a collapsible tree, the flame graph, the charts, and the module graph of the
+// selected scope. The page is drawn by its own JavaScript from an embedded
+// JSON block. Errors: kBadInput for a profile without nodes; kInternal from
+// Graphviz.
 Result<std::string> RenderHtml(const Profile& profile, const HtmlOptions& options);
-// The same for a comparison of two profiles (`diff --format html`).
+// `report --format html` on a profile already folded and restricted:
+// HtmlOptions from ReportOptions (file, --root, --depth as graph_depth).
+Result<std::string> RenderHtmlView(const Profile& profile, uint32_t root,
+                                   const ReportOptions& options);
+// The same for a comparison of two profiles (`diff --format html`): the diff
+// summary, a tree table of the matched and one-sided nodes (A J, B J, B−A,
+// B/A, powers), both flame graphs, the module bars and phase charts.
 Result<std::string> RenderDiffHtml(const Profile& a, const Profile& b, const DiffOptions& options,
                                    const HtmlOptions& html);
 

@@ -1,5 +1,6 @@
 // `smaragdine report`: print a profile.json as a table, CSV, JSON or folded stacks.
 #include <cstdio>
+#include <filesystem>
 #include <memory>
 
 #include <fmt/format.h>
@@ -27,6 +28,7 @@ struct ReportArgs {
   std::string chart = "flame";
   int step = -1;
   std::vector<std::string> also;  // more profiles for --chart phases
+  bool all_scopes = false;
 };
 
 // Compiles --fold and --map into rules, folds first (in the order given), then maps.
@@ -78,6 +80,23 @@ int RunPhaseChart(const Profile& first, const ReportArgs& a, const ReportOptions
   return Emit(RenderPhaseChart(ptrs, names), a.output);
 }
 
+// --all-scopes: one graph file per scope into the folder `dir` (created).
+int WriteAllScopeGraphs(const Profile& profile, const ReportOptions& o, const std::string& dir) {
+  auto files = RenderAllScopeGraphs(profile, o);
+  if (!files.ok()) return PrintError(files.error());
+  std::error_code ec;
+  std::filesystem::create_directories(dir, ec);
+  if (ec)
+    return PrintError(BadInput(dir, fmt::format("cannot create the folder: {}", ec.message())));
+  for (const GraphFile& f : *files) {
+    Status s = WriteFileAtomic((std::filesystem::path(dir) / f.name).string(), f.text);
+    if (!s.ok()) return PrintError(s.error());
+  }
+  std::fprintf(stderr, "wrote %zu module graph%s to %s/\n", files->size(),
+               files->size() == 1 ? "" : "s", dir.c_str());
+  return 0;
+}
+
 int RunReport(const ReportArgs& a) {
   ReportOptions o;
   o.file = a.profile;
@@ -100,10 +119,19 @@ int RunReport(const ReportArgs& a) {
   if (!rules.ok()) return PrintError(rules.error());
   o.rules = std::move(*rules);
 
+  if (a.all_scopes) {
+    if (o.format != ReportFormat::kDot && o.format != ReportFormat::kGraphSvg)
+      return PrintError(UsageError(
+          "--all-scopes writes module graphs: add --format dot or --format graph-svg"));
+    if (a.output.empty())
+      return PrintError(
+          UsageError("--all-scopes writes one file per scope: name a folder with -o DIR"));
+  }
   auto profile = ReadProfileJson(a.profile);
   if (!profile.ok()) return PrintError(profile.error());
   if (o.format == ReportFormat::kSvg && o.chart == SvgChart::kPhases && !a.also.empty())
     return RunPhaseChart(*profile, a, o);
+  if (a.all_scopes) return WriteAllScopeGraphs(*profile, o, a.output);
   auto text = RenderReport(*profile, o);
   if (!text.ok()) return PrintError(text.error());
   // The table carries its diagnostics block; when it goes to a file, the
@@ -155,8 +183,10 @@ const CommandRegistration kRegistration{"report", 30, [](CLI::App& app, int& exi
                   "table (for people), csv (one row per node), json (the folded, filtered "
                   "profile), folded (flamegraph.pl stacks, self energy in µJ), svg (an energy "
                   "flame graph to open in a browser: hover for figures, click to zoom, Ctrl-F "
-                  "to search). Example: --format svg -o energy.svg")
-      ->check(CLI::IsMember({"table", "csv", "json", "folded", "svg"}));
+                  "to search), dot / graph-svg (the module graph of --root: its children with "
+                  "their share of its energy, as Graphviz DOT or laid out as SVG). Example: "
+                  "--format svg -o energy.svg")
+      ->check(CLI::IsMember({"table", "csv", "json", "folded", "svg", "dot", "graph-svg"}));
   sub->add_option("--weight", args->weight,
                   "--format svg: frame widths by energy (default) or by busy time, to see "
                   "where time and energy part ways. Example: --weight time")
@@ -177,6 +207,10 @@ const CommandRegistration kRegistration{"report", 30, [](CLI::App& app, int& exi
       ->multi_option_policy(CLI::MultiOptionPolicy::TakeAll)
       ->expected(1)
       ->allow_extra_args(false);
+  sub->add_flag("--all-scopes", args->all_scopes,
+                "With --format dot|graph-svg and -o DIR: write the graph of --root and of every "
+                "scope down to --depth levels below it, one file per scope (bert~encoder.svg). "
+                "Example: --all-scopes --depth 2 --format graph-svg -o graphs");
   sub->add_option("-o,--output", args->output, "Write to this file instead of stdout");
   sub->add_option("--domain", args->domain,
                   "Only this energy domain instead of all summed. Example: --domain gpu:0");
@@ -189,6 +223,8 @@ const CommandRegistration kRegistration{"report", 30, [](CLI::App& app, int& exi
       "  smaragdine report profile.json --format svg --root bert/encoder -o encoder.svg\n"
       "  smaragdine report profile.json --format svg --chart top --top 10 -o top.svg\n"
       "  smaragdine report pretrain.json --format svg --chart phases --also finetune.json -o phases.svg\n"
+      "  smaragdine report profile.json --format graph-svg --root bert/encoder -o encoder.svg\n"
+      "  smaragdine report profile.json --all-scopes --depth 2 --format dot -o graphs/\n"
       "Exit status: 0 ok, 1 bad option, 2 unreadable profile or unknown --root/--domain.\n");
   sub->callback([args, &exit_code] { exit_code = RunReport(*args); });
 }};

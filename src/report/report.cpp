@@ -200,6 +200,8 @@ Result<std::string> RenderReport(const Profile& input, const ReportOptions& o) {
     case ReportFormat::kJson: return ProfileToJson(SubtreeProfile(p, r, o.depth));
     case ReportFormat::kSvg: return RenderSvgView(p, r, o);
     // Each view's case is added with the view (issue 5).
+    case ReportFormat::kDot: return RenderDot(p, r);
+    case ReportFormat::kGraphSvg: return RenderGraphSvg(p, r);
     default: break;
   }
   return UsageError(fmt::format("report --format {} is not available in this build",

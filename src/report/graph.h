@@ -1,0 +1,45 @@
+// graph.h — the module graph of one scope, shared by the DOT/SVG renderers and
+// the HTML report (internal to src/report).
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "smaragdine/profile.h"
+#include "smaragdine/status.h"
+
+namespace smaragdine::report_graph {
+
+// The children of one scope in execution order, with the edges between them.
+struct ScopeGraph {
+  struct Edge {
+    size_t from = 0, to = 0;  // indices into `children`
+    int64_t count = 1;        // how many times the transition happened
+    bool back = false;        // goes to a child that first ran earlier (next step, a loop)
+  };
+  uint32_t scope = 0;
+  std::vector<uint32_t> children;  // by first start on the timeline, then profile order
+  std::vector<Edge> edges;
+  bool from_timeline = false;  // edges are timeline transitions (else a chain in profile order)
+};
+
+// `children` is Profile::Children(). A timeline naming nodes outside the
+// profile is ignored (the graph falls back to profile order).
+ScopeGraph BuildScopeGraph(const Profile& p, const std::vector<std::vector<uint32_t>>& children,
+                           uint32_t scope);
+
+// "12.3 %" ("n/a" when not finite).
+std::string ShareText(double share);
+// Fill colour for a node whose share is `relative` (0–1) of the largest sibling's.
+std::string FillColor(double relative);
+
+// Lays out DOT text with Graphviz's dot engine in process; returns the SVG.
+// Thread-safe (serialised). Errors: kInternal with Graphviz's message.
+Result<std::string> LayoutDotAsSvg(const std::string& dot);
+
+// A file name for a scope's graph: '/' becomes '~', anything outside
+// [A-Za-z0-9._-] becomes '_'; the root is "_root".
+std::string GraphFileStem(const std::string& path);
+
+}  // namespace smaragdine::report_graph
