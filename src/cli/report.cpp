@@ -127,6 +127,8 @@ int RunReport(const ReportArgs& a) {
       return PrintError(
           UsageError("--all-scopes writes one file per scope: name a folder with -o DIR"));
   }
+  if (!a.also.empty() && (o.format != ReportFormat::kSvg || o.chart != SvgChart::kPhases))
+    return PrintError(UsageError("--also only applies to --format svg --chart phases"));
   auto profile = ReadProfileJson(a.profile);
   if (!profile.ok()) return PrintError(profile.error());
   if (o.format == ReportFormat::kSvg && o.chart == SvgChart::kPhases && !a.also.empty())

@@ -603,7 +603,7 @@ Result<std::string> RenderSvgView(const Profile& p, uint32_t root, const ReportO
       if (p.timeline.power.empty())
         return BadInput(o.file,
                         "the profile has no timeline, which the power chart needs (re-run "
-                        "`smaragdine account` with --timeline)");
+                        "`smaragdine account` with --timeline always)");
       std::string svg = RenderPowerChart(p, o.step);
       if (svg.empty())
         return BadInput(o.file, fmt::format("no timeline events in step {} (steps are numbered "

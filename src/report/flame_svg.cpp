@@ -134,8 +134,11 @@ constexpr const char* kScript = R"JS(
   });
   unzoomBtn.addEventListener('click', function () { zoom(top); });
   searchBtn.addEventListener('click', function () { if (searching) search(null); else ask(); });
+  // Ctrl-F belongs to the graph only when it is the whole document; inlined
+  // in a page, the browser's own find stays (the Search button still works).
   window.addEventListener('keydown', function (e) {
-    if ((e.ctrlKey || e.metaKey) && (e.key === 'f' || e.key === 'F')) { e.preventDefault(); ask(); }
+    var own = document.documentElement === svg;
+    if (own && (e.ctrlKey || e.metaKey) && (e.key === 'f' || e.key === 'F')) { e.preventDefault(); ask(); }
     else if (e.key === 'Escape' && searching) search(null);
   });
 })();

@@ -127,6 +127,22 @@ TEST(TopOpsChartTest, SmallEnergiesReadInMillijoules) {
   EXPECT_NE(AllText(svg).find("energy per step (mJ)"), std::string::npos);
 }
 
+TEST(TopOpsChartTest, RootOptionKeepsTheOpsUnderIt) {
+  ReportOptions o;
+  o.format = ReportFormat::kSvg;
+  o.chart = SvgChart::kTopOps;
+  o.root = "bert/encoder/layer_0";
+  o.top = 50;
+  auto text = RenderReport(SmallBert(), o);
+  ASSERT_TRUE(text.ok());
+  XmlElement svg;
+  ASSERT_NO_FATAL_FAILURE(Parse(*text, svg));
+  auto bars = WithClass(svg, "bar");
+  EXPECT_EQ(bars.size(), 5u) << "query, Softmax, its kernel, intermediate, output";
+  for (const XmlElement* b : bars)
+    EXPECT_EQ(b->Attr("data-path")->rfind("bert/encoder/layer_0/", 0), 0u) << *b->Attr("data-path");
+}
+
 TEST(TopOpsChartTest, Golden) {
   ExpectGolden("chart_top_ops.svg", RenderTopOpsChart(SmallBertInclusiveSteps(), 8));
 }
@@ -307,6 +323,13 @@ TEST(ChartCliTest, ReportChartsAndDiffModuleBars) {
   Cli power = RunCli("report " + kProfiles + "bert_small.json --format svg --chart power");
   EXPECT_EQ(power.status, 2);
   EXPECT_NE(power.err.find("--timeline"), std::string::npos) << power.err;
+
+  EXPECT_EQ(RunCli("report " + kProfiles + "bert_small.json --format svg --chart pie").status, 1);
+  Cli also = RunCli("report " + kProfiles + "bert_small.json --format svg --also " + kProfiles +
+                    "albert_small.json");
+  EXPECT_EQ(also.status, 1);
+  EXPECT_NE(also.err.find("--also only applies to --format svg --chart phases"), std::string::npos)
+      << also.err;
 
   Cli diff = RunCli("diff " + kProfiles + "bert_small.json " + kProfiles +
                  "albert_small.json --map albert=bert --format svg");
