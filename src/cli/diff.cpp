@@ -7,6 +7,7 @@
 #include "cli/command.h"
 #include "common/io.h"
 #include "smaragdine/report.h"
+#include "smaragdine/report_presets.h"
 #include "smaragdine/views.h"
 
 namespace smaragdine::cli {
@@ -16,6 +17,7 @@ struct DiffArgs {
   std::string a, b;
   std::vector<std::string> folds;
   std::vector<std::string> maps;
+  std::string preset;
   int depth = -1;  // -1: all levels
   int top = 0;
   std::string format = "table";
@@ -29,6 +31,12 @@ int RunDiff(const DiffArgs& args) {
   o.top = args.top;
   if (args.depth >= 0) o.depth = args.depth;
   o.format = args.format == "csv" ? ReportFormat::kCsv : ReportFormat::kTable;
+  // A preset's rules come first, so --fold and --map see the renamed paths.
+  if (!args.preset.empty()) {
+    auto r = PathRulePreset(args.preset);
+    if (!r.ok()) return PrintError(r.error());
+    for (PathRule& rule : *r) o.rules.push_back(std::move(rule));
+  }
   for (const std::string& f : args.folds) {
     auto r = ParseFoldRule(f);
     if (!r.ok()) return PrintError(r.error());
@@ -76,6 +84,11 @@ const CommandRegistration kRegistration{"diff", 40, [](CLI::App& app, int& exit_
       ->multi_option_policy(CLI::MultiOptionPolicy::TakeAll)
       ->expected(1)
       ->allow_extra_args(false);
+  std::string preset_help =
+      "Apply a named set of --map rules before --fold and --map. Presets:";
+  for (const PathRulePresetInfo& p : PathRulePresets())
+    preset_help += "\n  " + p.name + ": " + p.description;
+  sub->add_option("--preset", args->preset, preset_help);
   sub->add_option("--depth", args->depth,
                   "Compare nodes down to this many levels (top-level scopes are 1). "
                   "Example: --depth 3")
@@ -90,7 +103,8 @@ const CommandRegistration kRegistration{"diff", 40, [](CLI::App& app, int& exit_
   sub->add_option("-o,--output", args->output, "Write to this file instead of stdout");
   sub->footer(
       "\nExamples:\n"
-      "  smaragdine diff bert.json albert.json --map 'albert=bert' --fold 'layer_\\d+' --depth 4\n"
+      "  smaragdine diff bert.json albert.json --preset albert-to-bert --depth 4\n"
+      "  smaragdine diff bert.json albert.json --preset albert-to-bert --fold 'layer_\\d+' --top 15\n"
       "  smaragdine diff before.json after.json --top 20 --format csv -o changes.csv\n"
       "Rows are sorted by |B-A|; the summary gives the Pearson correlation of the matched\n"
       "leaves' energies. Exit status: 0 ok, 1 bad option, 2 unreadable profile.\n");
