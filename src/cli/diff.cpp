@@ -51,8 +51,12 @@ int RunDiff(const DiffArgs& args) {
   if (!a.ok()) return PrintError(a.error());
   auto b = ReadProfileJson(args.b);
   if (!b.ok()) return PrintError(b.error());
+  // --format html: the comparison as a self-contained HTML page (views.h).
+  auto html = args.format == "html" ? RenderDiffHtml(*a, *b, o, HtmlOptions{})
+                                    : Result<std::string>(std::string());
+  if (!html.ok()) return PrintError(html.error());
   // --format svg: side-by-side module bars (views.h), at --depth (default 2).
-  std::string text = args.format == "svg"
+  std::string text = args.format == "html" ? *html : args.format == "svg"
       ? RenderModuleBarsChart({&*a, &*b}, {ProfileLabel(args.a), ProfileLabel(args.b)},
                               args.depth >= 0 ? args.depth : 2, o.rules)
       : RenderDiff(DiffProfiles(*a, *b, o), o);
@@ -97,9 +101,10 @@ const CommandRegistration kRegistration{"diff", 40, [](CLI::App& app, int& exit_
                   "Show only the N matched nodes with the largest |B-A|. Example: --top 10")
       ->check(CLI::NonNegativeNumber);
   sub->add_option("--format", args->format,
-                  "table (for people), csv, or svg (module bars side by side at --depth, "
-                  "default 2). Example: --format csv")
-      ->check(CLI::IsMember({"table", "csv", "svg"}));
+                  "table (for people), csv, svg (module bars side by side at --depth, "
+                  "default 2) or html (one page: summary, tree table, both flame graphs, "
+                  "charts). Example: --format html -o diff.html")
+      ->check(CLI::IsMember({"table", "csv", "svg", "html"}));
   sub->add_option("-o,--output", args->output, "Write to this file instead of stdout");
   sub->footer(
       "\nExamples:\n"

@@ -186,9 +186,12 @@ const CommandRegistration kRegistration{"report", 30, [](CLI::App& app, int& exi
                   "profile), folded (flamegraph.pl stacks, self energy in µJ), svg (an energy "
                   "flame graph to open in a browser: hover for figures, click to zoom, Ctrl-F "
                   "to search), dot / graph-svg (the module graph of --root: its children with "
-                  "their share of its energy, as Graphviz DOT or laid out as SVG). Example: "
-                  "--format svg -o energy.svg")
-      ->check(CLI::IsMember({"table", "csv", "json", "folded", "svg", "dot", "graph-svg"}));
+                  "their share of its energy, as Graphviz DOT or laid out as SVG), html (one "
+                  "self-contained page to open in a browser: summary, tree table, flame graph, "
+                  "charts, module graphs down to --depth, default 2). Example: "
+                  "--format html -o report.html")
+      ->check(CLI::IsMember(
+          {"table", "csv", "json", "folded", "svg", "dot", "graph-svg", "html"}));
   sub->add_option("--weight", args->weight,
                   "--format svg: frame widths by energy (default) or by busy time, to see "
                   "where time and energy part ways. Example: --weight time")
@@ -227,6 +230,7 @@ const CommandRegistration kRegistration{"report", 30, [](CLI::App& app, int& exi
       "  smaragdine report pretrain.json --format svg --chart phases --also finetune.json -o phases.svg\n"
       "  smaragdine report profile.json --format graph-svg --root bert/encoder -o encoder.svg\n"
       "  smaragdine report profile.json --all-scopes --depth 2 --format dot -o graphs/\n"
+      "  smaragdine report profile.json --format html -o report.html\n"
       "Exit status: 0 ok, 1 bad option, 2 unreadable profile or unknown --root/--domain.\n");
   sub->callback([args, &exit_code] { exit_code = RunReport(*args); });
 }};

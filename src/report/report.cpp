@@ -202,6 +202,7 @@ Result<std::string> RenderReport(const Profile& input, const ReportOptions& o) {
     // Each view's case is added with the view (issue 5).
     case ReportFormat::kDot: return RenderDot(p, r);
     case ReportFormat::kGraphSvg: return RenderGraphSvg(p, r);
+    case ReportFormat::kHtml: return RenderHtmlView(p, r, o);
     default: break;
   }
   return UsageError(fmt::format("report --format {} is not available in this build",
