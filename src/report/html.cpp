@@ -188,7 +188,7 @@ std::string Page(const std::string& title, const std::string& subtitle,
   out.append(std::string_view(
       "<section id=\"smg-flame-sec\"><h2>Flame graph</h2>\n"
       "<p class=\"smg-note\">Width is energy, colour average power. Hover a frame for its "
-      "figures, click to zoom, Ctrl-F or the search button to highlight.</p>\n"
+      "figures, click to zoom, Search (top right) to highlight frames by path.</p>\n"
       "<div id=\"smg-flames\"></div></section>\n"
       "<section id=\"smg-charts-sec\"><h2>Charts</h2><div id=\"smg-charts\"></div></section>\n"
       "</main>\n"));
