@@ -42,7 +42,8 @@ int Shell(const std::string& cmd) {
 
 // $SMARAGDINE_CHROMIUM, else the first of Debian's and upstream's names on PATH.
 std::string FindChromium() {
-  if (const char* env = std::getenv("SMARAGDINE_CHROMIUM"); env && *env) return env;
+  if (const char* env = std::getenv("SMARAGDINE_CHROMIUM"); env && *env)
+    return access(env, X_OK) == 0 ? env : "";
   const char* path = std::getenv("PATH");
   std::stringstream dirs(path ? path : "/usr/bin:/bin");
   std::vector<std::string> list;
