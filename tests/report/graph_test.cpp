@@ -3,6 +3,7 @@
 #include <gtest/gtest.h>
 #include <sys/wait.h>
 
+#include <algorithm>
 #include <cmath>
 #include <filesystem>
 #include <fstream>
@@ -145,6 +146,9 @@ TEST(GraphTest, TimelineGivesExecutionOrderAndTransitions) {
   EXPECT_LT(dot.find("  " + out + " ["), dot.find("  " + att + " ["));
   EXPECT_LT(dot.find("  " + att + " ["), dot.find("  " + mid + " ["));
   EXPECT_NE(dot.find("edges: execution order on the timeline"), std::string::npos);
+  // The same events in another order make the same graph.
+  std::reverse(p.timeline.events.begin(), p.timeline.events.end());
+  EXPECT_EQ(RenderDot(p, node("bert/encoder/layer_0")), dot);
 }
 
 TEST(GraphTest, GraphSvgIsWellFormedWithOneNodeGroupPerChild) {
