@@ -136,8 +136,9 @@ constexpr const char* kScript = R"JS(
   searchBtn.addEventListener('click', function () { if (searching) search(null); else ask(); });
   // Ctrl-F belongs to the graph only when it is the whole document; inlined
   // in a page, the browser's own find stays (the Search button still works).
+  var own = document.documentElement === svg;
+  if (!own) svg.querySelector('.hint').textContent = 'Click a frame to zoom in; Search highlights frames by path.';
   window.addEventListener('keydown', function (e) {
-    var own = document.documentElement === svg;
     if (own && (e.ctrlKey || e.metaKey) && (e.key === 'f' || e.key === 'F')) { e.preventDefault(); ask(); }
     else if (e.key === 'Escape' && searching) search(null);
   });
@@ -322,7 +323,7 @@ std::string RenderFlameSvg(const Profile& p, uint32_t root, const FlameOptions& 
   put(svg::Text(width_px / 2, 40, "middle", sub, "fill=\"#444\""));
   put(svg::Text(width_px / 2, 56, "middle",
                 "Click a frame to zoom in; Search or Ctrl-F highlights frames by path.",
-                "fill=\"#777\" font-size=\"11\""));
+                "class=\"hint\" fill=\"#777\" font-size=\"11\""));
   put(svg::Text(kPadPx, 22, "start", "Reset zoom",
                 "class=\"btn unzoom\" style=\"display:none\""));
   put(svg::Text(width_px - kPadPx, 22, "end", "Search", "class=\"btn search\""));
