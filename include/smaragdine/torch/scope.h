@@ -38,10 +38,14 @@ class Scope {
 
  private:
   void* user_scope_ = nullptr;  // the at::RecordFunction, when LibTorch's callbacks are on
+  bool pushed_debug_info_ = false;  // the scope rides along LibTorch's thread-local state
+  uint64_t record_generation_ = 0;  // the live recording that recorded its opening, 0 none
 };
 
-// The innermost open scope on this thread (kNoScope outside every scope).
-// Cheap: no lock, no allocation.
+// The innermost open scope on this thread (kNoScope outside every scope). A
+// thread with no scope of its own running work LibTorch handed over with the
+// caller's thread-local state (at::launch) gets the caller's scope, when a
+// live session was recording as the scope opened. Cheap: no lock, no allocation.
 ScopeId CurrentScope();
 // The child scope `name` of `parent`, created on first use. Thread-safe.
 ScopeId InternScope(ScopeId parent, std::string_view name);

@@ -2,6 +2,7 @@
 #include "smaragdine/torch/scope.h"
 
 #include <ATen/record_function.h>
+#include <c10/util/ThreadLocalDebugInfo.h>
 
 #include <deque>
 #include <map>
@@ -11,8 +12,20 @@
 #include <utility>
 #include <vector>
 
+#include "torch/live/recorder.h"
+
 namespace smaragdine::live {
 namespace {
+
+// The innermost scope, carried by LibTorch's ThreadLocalDebugInfo so that
+// work LibTorch hands to other threads with the caller's thread-local state
+// (at::launch, the autograd engine) still knows which scope it belongs to.
+// PRODUCER_INFO is the kind LibTorch reserves for such user information.
+constexpr c10::DebugInfoKind kScopeInfoKind = c10::DebugInfoKind::PRODUCER_INFO;
+struct ScopeDebugInfo : c10::DebugInfoBase {
+  explicit ScopeDebugInfo(ScopeId s) : scope(s) {}
+  ScopeId scope;
+};
 
 // Orders (parent, name) keys; transparent so a string_view name looks up
 // without building a std::string.
@@ -33,6 +46,10 @@ struct ScopeTable {
   std::shared_mutex mu;
   std::deque<std::pair<ScopeId, std::string>> entries{{kNoScope, ""}};  // [id] = (parent, name)
   ScopeIndex index;
+  // One debug info object per scope, made on first use and shared by every
+  // Scope that opens it while recording (so opening one allocates only
+  // LibTorch's list node).
+  std::deque<std::shared_ptr<ScopeDebugInfo>> debug_info{nullptr};
 };
 
 ScopeTable& Table() {
@@ -61,8 +78,17 @@ ScopeId InternScope(ScopeId parent, std::string_view name) {
   std::pair<ScopeId, std::string> key{parent, std::string(name)};
   std::unique_lock lock(table.mu);
   auto [it, inserted] = table.index.try_emplace(key, static_cast<ScopeId>(table.entries.size()));
-  if (inserted) table.entries.push_back(std::move(key));
+  if (inserted) {
+    table.entries.push_back(std::move(key));
+    table.debug_info.push_back(std::make_shared<ScopeDebugInfo>(it->second));
+  }
   return it->second;
+}
+
+std::shared_ptr<ScopeDebugInfo> DebugInfoOf(ScopeId id) {
+  ScopeTable& table = Table();
+  std::shared_lock lock(table.mu);
+  return table.debug_info[id];
 }
 
 std::string ScopePath(ScopeId id) {
@@ -81,11 +107,34 @@ std::string ScopePath(ScopeId id) {
   return path;
 }
 
-ScopeId CurrentScope() { return t_scopes.stack.empty() ? kNoScope : t_scopes.stack.back(); }
+namespace internal {
+
+ScopeId ScopeParent(ScopeId id) {
+  ScopeTable& table = Table();
+  std::shared_lock lock(table.mu);
+  return id < table.entries.size() ? table.entries[id].first : kNoScope;
+}
+
+std::string ScopeName(ScopeId id) {
+  ScopeTable& table = Table();
+  std::shared_lock lock(table.mu);
+  return id < table.entries.size() ? table.entries[id].second : std::string();
+}
+
+}  // namespace internal
+
+ScopeId CurrentScope() {
+  if (!t_scopes.stack.empty()) return t_scopes.stack.back();
+  // A thread with no scope of its own: the scope of the code that handed it
+  // this work, when LibTorch carried it over.
+  if (auto* info = c10::ThreadLocalDebugInfo::get(kScopeInfoKind))
+    if (auto* s = dynamic_cast<ScopeDebugInfo*>(info)) return s->scope;
+  return kNoScope;
+}
 
 Scope::Scope(std::string_view name) {
   ThreadScopes& ts = t_scopes;
-  const ScopeId parent = ts.stack.empty() ? kNoScope : ts.stack.back();
+  const ScopeId parent = CurrentScope();
   ScopeId id;
   auto it = ts.cache.find(std::pair<ScopeId, std::string_view>{parent, name});
   if (it != ts.cache.end()) {
@@ -95,18 +144,34 @@ Scope::Scope(std::string_view name) {
     ts.cache.emplace(std::pair<ScopeId, std::string>{parent, std::string(name)}, id);
   }
   ts.stack.push_back(id);
-  // Also a LibTorch user scope, only when some callback wants user scopes.
-  if (at::hasCallbacks()) {
+  const bool recording = internal::Recording();
+  if (recording) {
+    c10::ThreadLocalDebugInfo::_push(kScopeInfoKind, DebugInfoOf(id));
+    pushed_debug_info_ = true;
+    record_generation_ = internal::RecordScopeOpen(id);
+  }
+  // Also a LibTorch user scope, so LibTorch's profiler shows it: only when
+  // some callback other than live accounting's may want it (the profiler's
+  // are thread-local), since a RecordFunction with a name costs allocations.
+  if (at::hasThreadLocalCallbacks() || (!recording && at::hasGlobalCallbacks())) {
     auto rf = std::make_unique<at::RecordFunction>(at::RecordScope::USER_SCOPE);
     if (rf->isActive()) {
+      internal::EnterOwnScope();
       rf->before(std::string(name));
+      internal::LeaveOwnScope();
       user_scope_ = rf.release();
     }
   }
 }
 
 Scope::~Scope() {
-  delete static_cast<at::RecordFunction*>(user_scope_);  // runs the end callbacks
+  if (user_scope_ != nullptr) {
+    internal::EnterOwnScope();
+    delete static_cast<at::RecordFunction*>(user_scope_);  // runs the end callbacks
+    internal::LeaveOwnScope();
+  }
+  if (record_generation_ != 0) internal::RecordScopeClose(record_generation_);
+  if (pushed_debug_info_) c10::ThreadLocalDebugInfo::_pop(kScopeInfoKind);
   t_scopes.stack.pop_back();
 }
 

@@ -1,0 +1,368 @@
+// Live records → Trace, and → Kineto JSON for `smaragdine account`. The two
+// follow the same rules, so a joined run's `account` gives the tree the
+// in-process session gives (tests/torch_live checks it).
+#include "torch/live/build_trace.h"
+
+#include <unistd.h>
+
+#include <algorithm>
+#include <map>
+#include <string_view>
+#include <unordered_map>
+
+#include <fmt/format.h>
+
+#include "common/io.h"
+
+namespace smaragdine::live::internal {
+namespace {
+
+constexpr std::string_view kEvaluatePrefix = "autograd::engine::evaluate_function: ";
+
+// What the rules need of each record, resolved once for both outputs.
+struct ThreadView {
+  const ThreadBuffer* b = nullptr;
+  size_t n = 0;
+  std::vector<int64_t> end_ns;   // open records end at stop
+  std::vector<int64_t> seq;      // evaluate_function wrappers take their backward function's
+  std::vector<uint64_t> fwd_tid;
+  std::vector<uint8_t> autograd;  // backward function, its wrapper, or inside one
+  // A backward function right inside its evaluate_function wrapper: the
+  // wrapper stands for both (one call, the same node), so it is no event.
+  std::vector<uint8_t> folded;
+  std::vector<Phase> phase;
+  std::vector<int32_t> step;      // index into the kept steps, -1 outside
+};
+
+struct Analysis {
+  std::vector<ThreadView> threads;
+  std::vector<std::pair<int64_t, int64_t>> steps;  // kept steps (with records)
+  int64_t open_at_stop = 0;
+  int64_t unmatched_ends = 0;
+};
+
+class NameFlags {
+ public:
+  bool IsWrapper(uint32_t name) {
+    if (name >= flags_.size()) flags_.resize(name + 1, -1);
+    if (flags_[name] < 0) flags_[name] = NameOf(name).rfind(kEvaluatePrefix, 0) == 0 ? 1 : 0;
+    return flags_[name] == 1;
+  }
+
+ private:
+  std::vector<int8_t> flags_;
+};
+
+Analysis Analyze(const LiveRecords& rec) {
+  Analysis a;
+  NameFlags names;
+  // Raw steps: [start, mark_1), [mark_1, mark_2), …, [mark_k, stop).
+  std::vector<int64_t> bounds{rec.start_ns};
+  for (int64_t m : rec.step_marks_ns)
+    if (m > bounds.back() && m < rec.stop_ns) bounds.push_back(m);
+  bounds.push_back(std::max(rec.stop_ns, bounds.back()));
+  const size_t raw_steps = bounds.size() - 1;
+  std::vector<uint8_t> used(raw_steps, 0);
+
+  for (const auto& bp : rec.threads) {
+    ThreadView v;
+    v.b = bp.get();
+    v.n = bp->size.load(std::memory_order_acquire);
+    if (v.n == 0) continue;
+    v.end_ns.resize(v.n);
+    v.seq.resize(v.n);
+    v.fwd_tid.resize(v.n);
+    v.autograd.resize(v.n);
+    v.folded.resize(v.n);
+    v.phase.resize(v.n);
+    v.step.resize(v.n);
+    a.unmatched_ends += bp->unmatched_ends;
+    for (size_t i = 0; i < v.n; ++i) {
+      const RawOp& op = bp->At(i);
+      v.end_ns[i] = op.end_ns;
+      if (op.end_ns < 0) {
+        v.end_ns[i] = std::max(rec.stop_ns, op.start_ns);
+        ++a.open_at_stop;
+      }
+      v.seq[i] = op.seq;
+      v.fwd_tid[i] = op.fwd_tid;
+      const bool backward_fn = op.kind == RawKind::kBackwardFunction || op.fwd_tid > 0;
+      if (backward_fn && op.parent >= 0 && bp->At(op.parent).kind != RawKind::kOwnScope &&
+          names.IsWrapper(bp->At(op.parent).name) &&
+          v.fwd_tid[op.parent] == 0) {
+        v.seq[op.parent] = op.seq;
+        v.fwd_tid[op.parent] = op.fwd_tid;
+        v.folded[i] = 1;
+      }
+      v.autograd[i] = backward_fn || (op.kind != RawKind::kOwnScope && names.IsWrapper(op.name)) ||
+                      (op.parent >= 0 && v.autograd[op.parent]);
+      v.phase[i] = v.autograd[i]          ? Phase::kBackward
+                   : op.phase != kNoPhase ? static_cast<Phase>(op.phase)
+                                          : Phase::kForward;
+      auto it = std::upper_bound(bounds.begin(), bounds.end(), op.start_ns);
+      const size_t s = it == bounds.begin() ? 0
+                       : std::min<size_t>(static_cast<size_t>(it - bounds.begin()) - 1,
+                                          raw_steps - 1);
+      v.step[i] = static_cast<int32_t>(s);
+      used[s] = 1;
+    }
+    a.threads.push_back(std::move(v));
+  }
+  std::vector<int32_t> renumber(raw_steps, -1);
+  for (size_t s = 0; s < raw_steps; ++s) {
+    if (!used[s]) continue;
+    renumber[s] = static_cast<int32_t>(a.steps.size());
+    a.steps.emplace_back(bounds[s], bounds[s + 1]);
+  }
+  for (ThreadView& v : a.threads)
+    for (int32_t& s : v.step) s = renumber[s];
+  return a;
+}
+
+// Scope ids → nodes of the trace; a name with '/' is several levels.
+class ScopeNodes {
+ public:
+  explicit ScopeNodes(NodeTable* nodes) : nodes_(nodes) {}
+  NodeId Of(ScopeId id) {
+    if (id == kNoScope) return kRootNode;
+    auto it = cache_.find(id);
+    if (it != cache_.end()) return it->second;
+    const NodeId parent = Of(ScopeParent(id));
+    const NodeId node = nodes_->InternPath(ScopeName(id), NodeKind::kScope, parent);
+    cache_.emplace(id, node);
+    return node;
+  }
+
+ private:
+  NodeTable* nodes_;
+  std::unordered_map<ScopeId, NodeId> cache_;
+};
+
+std::string FormatUs(int64_t ns) {
+  // ns as µs with three decimals, exactly (no double).
+  const char* sign = ns < 0 ? "-" : "";
+  const int64_t a = ns < 0 ? -ns : ns;
+  return fmt::format("{}{}.{:03d}", sign, a / 1000, a % 1000);
+}
+
+const char* MarkerName(Phase p) {
+  switch (p) {
+    case Phase::kForward: return "## forward ##";
+    case Phase::kBackward: return "## backward ##";
+    case Phase::kOptimizer: return "## optimizer ##";
+    case Phase::kOther: return "## other ##";
+  }
+  return "## other ##";
+}
+
+std::vector<std::string_view> SplitScopeName(const std::string& name) {
+  std::vector<std::string_view> parts;
+  std::string_view s(name);
+  size_t i = 0;
+  while (i <= s.size()) {
+    size_t j = s.find('/', i);
+    if (j == std::string_view::npos) j = s.size();
+    if (j > i) parts.push_back(s.substr(i, j - i));
+    i = j + 1;
+  }
+  return parts;
+}
+
+}  // namespace
+
+Trace BuildLiveTrace(const LiveRecords& rec) {
+  Analysis a = Analyze(rec);
+  Trace t;
+  t.dialect = "live-libtorch";
+  t.time_base = TimeBase::kMonotonic;
+  for (size_t s = 0; s < a.steps.size(); ++s)
+    t.steps.push_back(Step{fmt::format("step {}", s), a.steps[s].first, a.steps[s].second});
+
+  ScopeNodes scopes(&t.nodes);
+  std::vector<std::vector<NodeId>> node(a.threads.size());
+  // The op that made an autograd node: the last forward record to start with
+  // its sequence number on its thread (the counter moves on at creation).
+  std::map<std::pair<uint64_t, int64_t>, NodeId> forward_of;
+  int64_t unmapped = 0;
+  // Forward records first (every thread), then the autograd ones, which look
+  // their forward op up.
+  for (int pass = 0; pass < 2; ++pass) {
+    for (size_t ti = 0; ti < a.threads.size(); ++ti) {
+      const ThreadView& v = a.threads[ti];
+      node[ti].resize(v.n, kRootNode);
+      for (size_t i = 0; i < v.n; ++i) {
+        if ((v.autograd[i] != 0) != (pass == 1)) continue;
+        const RawOp& op = v.b->At(i);
+        if (op.kind == RawKind::kOwnScope) {
+          node[ti][i] = scopes.Of(op.scope);
+          continue;
+        }
+        if (v.folded[i]) {
+          node[ti][i] = node[ti][op.parent];
+          continue;
+        }
+        const NodeId parent = op.parent >= 0 ? node[ti][op.parent] : scopes.Of(op.scope);
+        const std::string& name = NameOf(op.name);
+        if (pass == 0) {
+          node[ti][i] = t.nodes.Child(
+              parent, name, op.kind == RawKind::kUserScope ? NodeKind::kScope : NodeKind::kOp);
+          if (op.seq >= 0 && op.kind == RawKind::kFunction)
+            forward_of[{v.b->rf_thread_id, op.seq}] = node[ti][i];
+          continue;
+        }
+        const bool maps = op.kind == RawKind::kBackwardFunction || op.fwd_tid > 0 ||
+                          name.rfind(kEvaluatePrefix, 0) == 0;
+        auto it = maps && v.seq[i] >= 0 ? forward_of.find({v.fwd_tid[i], v.seq[i]})
+                                        : forward_of.end();
+        if (it != forward_of.end()) {
+          node[ti][i] = it->second;
+        } else {
+          node[ti][i] = t.nodes.Child(parent, name, NodeKind::kOp);
+          if (op.kind == RawKind::kBackwardFunction && v.seq[i] >= 0) ++unmapped;
+        }
+      }
+    }
+  }
+  for (size_t ti = 0; ti < a.threads.size(); ++ti) {
+    const ThreadView& v = a.threads[ti];
+    const auto lane = static_cast<uint32_t>(t.lanes.size());
+    t.lanes.push_back(
+        Lane{"CPU:0", fmt::format("pid {} thread {}", getpid(), v.b->os_tid)});
+    for (size_t i = 0; i < v.n; ++i)
+      if (!v.folded[i])
+        t.events.push_back(
+          Event{v.b->At(i).start_ns, v.end_ns[i], node[ti][i], lane, v.step[i], v.phase[i]});
+  }
+  t.diagnostics.Add("live.backward_op_without_forward_op", unmapped);
+  t.diagnostics.Add("live.open_at_stop", a.open_at_stop);
+  t.diagnostics.Add("live.unmatched_end", a.unmatched_ends);
+  return t;
+}
+
+std::string LiveTraceAsKineto(const LiveRecords& rec, pid_t pid,
+                              int64_t realtime_minus_monotonic_ns) {
+  Analysis a = Analyze(rec);
+  std::string out = fmt::format(
+      "{{\"schemaVersion\": 1, \"traceName\": \"smaragdine live\", "
+      "\"baseTimeNanoseconds\": {}, \"traceEvents\": [\n",
+      realtime_minus_monotonic_ns);
+  bool first = true;
+  auto x_event = [&](std::string_view cat, std::string_view name, std::string_view tid,
+                     int64_t start_ns, int64_t end_ns, int64_t seq, uint64_t fwd_tid) {
+    if (!first) out += ",\n";
+    first = false;
+    out += fmt::format(
+        "{{\"ph\": \"X\", \"cat\": \"{}\", \"name\": {}, \"pid\": {}, \"tid\": \"{}\", "
+        "\"ts\": {}, \"dur\": {}",
+        cat, JsonQuote(name), pid, tid, FormatUs(start_ns), FormatUs(end_ns - start_ns));
+    if (seq >= 0 || fwd_tid > 0) {
+      out += ", \"args\": {";
+      if (seq >= 0) out += fmt::format("\"Sequence number\": {}", seq);
+      if (fwd_tid > 0) out += fmt::format("{}\"Fwd thread id\": {}", seq >= 0 ? ", " : "", fwd_tid);
+      out += "}";
+    }
+    out += "}";
+  };
+  for (size_t s = 0; s < a.steps.size(); ++s)
+    x_event("user_annotation", fmt::format("ProfilerStep#{}", s), "steps", a.steps[s].first,
+            a.steps[s].second, -1, 0);
+  // The reader takes unmarked records as "other" only when the trace has a
+  // marker somewhere: this one, on a thread of its own, makes sure it does.
+  x_event("user_annotation", "## other ##", "phases", rec.start_ns, rec.start_ns, -1, 0);
+
+  // Scope chains (root first) with their components, cached per scope.
+  std::unordered_map<ScopeId, std::vector<std::string>> chains;
+  auto chain_of = [&](ScopeId id) -> const std::vector<std::string>& {
+    auto it = chains.find(id);
+    if (it != chains.end()) return it->second;
+    std::vector<ScopeId> ids;
+    for (ScopeId s = id; s != kNoScope; s = ScopeParent(s)) ids.push_back(s);
+    std::vector<std::string> parts;
+    for (auto r = ids.rbegin(); r != ids.rend(); ++r)
+      for (std::string_view p : SplitScopeName(ScopeName(*r))) parts.emplace_back(p);
+    return chains.emplace(id, std::move(parts)).first->second;
+  };
+
+  struct Out {
+    int64_t start_ns, end_ns;
+    int level;       // markers, then scope levels, then records by depth
+    size_t order;
+    std::string_view cat;
+    std::string name;
+    int64_t seq;
+    uint64_t fwd_tid;
+  };
+  for (const ThreadView& v : a.threads) {
+    std::vector<Out> outs;
+    const std::string tid = std::to_string(v.b->os_tid);
+    std::vector<int> depth(v.n, 0);
+    // Top-level records whose scope was not opened on this thread (opened
+    // before Start(), or carried over from the thread that launched this
+    // work) sit in their scope chain: user_annotation intervals from the
+    // first such record's start to the last one's end.
+    struct OpenScope {
+      std::string name;
+      int64_t start_ns;
+    };
+    std::vector<OpenScope> open;
+    int64_t last_end = 0;
+    auto close_scopes = [&](size_t keep) {
+      while (open.size() > keep) {
+        outs.push_back(Out{open.back().start_ns, last_end, 1 + static_cast<int>(open.size()),
+                           outs.size(), "user_annotation", open.back().name, -1, 0});
+        open.pop_back();
+      }
+    };
+    for (size_t i = 0; i < v.n; ++i) {
+      const RawOp& op = v.b->At(i);
+      const bool own_scope = op.kind == RawKind::kOwnScope;
+      if (v.folded[i]) {
+        depth[i] = depth[op.parent];
+        continue;
+      }
+      if (op.parent >= 0) {
+        depth[i] = depth[op.parent] + 1;
+      } else {
+        const std::vector<std::string>& chain =
+            chain_of(own_scope ? ScopeParent(op.scope) : op.scope);
+        size_t common = 0;
+        while (common < open.size() && common < chain.size() && open[common].name == chain[common])
+          ++common;
+        close_scopes(common);
+        for (size_t k = common; k < chain.size(); ++k) open.push_back({chain[k], op.start_ns});
+        last_end = std::max(last_end, v.end_ns[i]);
+      }
+      const int level = 100000 + 32 * depth[i];
+      // The phase rides on a marker around the record where it differs from
+      // what the reader would give it (the enclosing record's, else other).
+      const Phase inherited = op.parent >= 0 ? v.phase[op.parent] : Phase::kOther;
+      if (!v.autograd[i] && v.phase[i] != inherited)
+        outs.push_back(Out{op.start_ns, v.end_ns[i], level, outs.size(), "user_annotation",
+                           MarkerName(v.phase[i]), -1, 0});
+      if (own_scope) {
+        int k = 1;
+        for (std::string_view part : SplitScopeName(ScopeName(op.scope)))
+          outs.push_back(Out{op.start_ns, v.end_ns[i], level + std::min(k++, 31), outs.size(),
+                             "user_annotation", std::string(part), -1, 0});
+      } else {
+        outs.push_back(Out{op.start_ns, v.end_ns[i], level + 1, outs.size(),
+                           op.kind == RawKind::kUserScope ? "user_annotation" : "cpu_op",
+                           NameOf(op.name), v.seq[i], v.fwd_tid[i]});
+      }
+    }
+    close_scopes(0);
+    // Enclosing intervals first where they start together (the reader keeps
+    // the file's order for equal start and length).
+    std::sort(outs.begin(), outs.end(), [](const Out& x, const Out& y) {
+      if (x.start_ns != y.start_ns) return x.start_ns < y.start_ns;
+      if (x.end_ns != y.end_ns) return x.end_ns > y.end_ns;
+      if (x.level != y.level) return x.level < y.level;
+      return x.order < y.order;
+    });
+    for (const Out& o : outs) x_event(o.cat, o.name, tid, o.start_ns, o.end_ns, o.seq, o.fwd_tid);
+  }
+  out += "\n]}\n";
+  return out;
+}
+
+}  // namespace smaragdine::live::internal

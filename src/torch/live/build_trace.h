@@ -1,0 +1,39 @@
+// build_trace.h — the records of a live session as a Trace, and as a Kineto
+// JSON file that `smaragdine account` reads back to the same tree (internal).
+#pragma once
+
+#include <sys/types.h>
+
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "smaragdine/trace.h"
+#include "torch/live/recorder.h"
+
+namespace smaragdine::live::internal {
+
+struct LiveRecords {
+  std::vector<std::unique_ptr<ThreadBuffer>> threads;
+  std::vector<int64_t> step_marks_ns;  // Step() calls, ascending
+  int64_t start_ns = 0;                // Session::Start
+  int64_t stop_ns = 0;                 // Session::Stop
+};
+
+// Builds the trace (TimeBase::kMonotonic, dialect "live-libtorch"): per
+// thread a lane "CPU:0"; a record's node is its enclosing record's node plus
+// its name, or, at the top of its thread, its scope path plus its name;
+// backward functions land on the node of the forward op with their sequence
+// number (docs/live.md). Records still open at stop end at stop_ns.
+Trace BuildLiveTrace(const LiveRecords& rec);
+
+// The same records as a Kineto (PyTorch profiler) trace: cpu_op events with
+// their sequence numbers, the scopes as user_annotation intervals, phases as
+// "## forward ##"-style markers and steps as ProfilerStep#N. Times are
+// baseTimeNanoseconds (CLOCK_REALTIME, from `realtime_minus_monotonic_ns`) +
+// ts, so account maps them back onto CLOCK_MONOTONIC through run.json's
+// clock_sync pairs.
+std::string LiveTraceAsKineto(const LiveRecords& rec, pid_t pid, int64_t realtime_minus_monotonic_ns);
+
+}  // namespace smaragdine::live::internal

@@ -1,0 +1,87 @@
+// recorder.h — the RecordFunction callback behind live::Session (internal).
+//
+// Each thread that runs an operator while recording gets a ThreadBuffer on its
+// first event: chunks of RawOp preallocated kChunkOps at a time, and a small
+// stack of the events it has open. The callback writes only to its own
+// thread's buffer (no lock) and allocates only when a chunk fills. The buffers
+// are registered with the recorder (under a lock, once per thread) and read
+// by Stop() after the callback is removed.
+#pragma once
+
+#include <sys/types.h>
+
+#include <atomic>
+#include <cstdint>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <vector>
+
+#include "smaragdine/torch/scope.h"
+#include "smaragdine/trace.h"
+
+namespace smaragdine::live::internal {
+
+// kUserScope: a LibTorch user scope of other code (RECORD_USER_SCOPE);
+// kOwnScope: a SMARAGDINE_SCOPE, whose node is its scope path.
+enum class RawKind : uint8_t { kFunction = 0, kBackwardFunction = 1, kUserScope = 2, kOwnScope = 3 };
+// PhaseGuard's value when no guard is open.
+constexpr uint8_t kNoPhase = 0xff;
+
+struct RawOp {
+  int64_t start_ns = 0;
+  int64_t end_ns = -1;      // -1 while open
+  int64_t seq = -1;         // LibTorch sequence number, -1 when none
+  uint64_t fwd_tid = 0;     // backward functions: RecordFunction thread id of the forward op
+  int32_t parent = -1;      // index in this thread's buffer of the enclosing record, -1 none
+  uint32_t name = 0;        // id in the name table
+  ScopeId scope = kNoScope; // the innermost scope open at the start
+  RawKind kind = RawKind::kFunction;
+  uint8_t phase = kNoPhase; // PhaseGuard at the start
+};
+
+constexpr size_t kChunkOps = 8192;
+
+struct ThreadBuffer {
+  uint64_t generation = 0;      // the recording this buffer belongs to
+  uint64_t rf_thread_id = 0;    // RecordFunction::currentThreadId() of the thread
+  pid_t os_tid = 0;
+  std::vector<std::unique_ptr<RawOp[]>> chunks;
+  std::atomic<size_t> size{0};  // records written (published with release)
+  struct Open {
+    uint64_t handle;
+    uint32_t index;
+  };
+  std::vector<Open> open;       // open records, innermost last
+  int64_t unmatched_ends = 0;   // end callbacks with no matching open record
+
+  RawOp& At(size_t i) { return chunks[i / kChunkOps][i % kChunkOps]; }
+  const RawOp& At(size_t i) const { return chunks[i / kChunkOps][i % kChunkOps]; }
+};
+
+// Starts recording: adds the global callback. Errors when already recording.
+bool StartRecording();
+// Removes the callback and hands over the buffers of this recording.
+std::vector<std::unique_ptr<ThreadBuffer>> StopRecording();
+bool Recording();
+
+// Operator names, interned for the life of the process (thread-safe).
+const std::string& NameOf(uint32_t id);
+
+// The scope table (scope.cpp): parent and last name of a scope.
+ScopeId ScopeParent(ScopeId id);
+std::string ScopeName(ScopeId id);
+
+// The thread's PhaseGuard value (kNoPhase when none).
+uint8_t CurrentPhase();
+// Around the USER_SCOPE RecordFunction of a SMARAGDINE_SCOPE: the callback
+// skips it (the scope is already on the scope stack).
+void EnterOwnScope();
+void LeaveOwnScope();
+// A SMARAGDINE_SCOPE opening and closing on this thread while recording:
+// recorded like an operator (its interval, its scope id). Open returns the
+// recording's generation (0: not recorded), which Close takes back.
+uint64_t RecordScopeOpen(ScopeId id);
+void RecordScopeClose(uint64_t generation);
+
+}  // namespace smaragdine::live::internal
