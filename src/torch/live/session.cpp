@@ -281,6 +281,15 @@ Result<Profile> Session::Stop() {
   ao.baseline_w = s.options.baseline_w;
   SMG_ASSIGN_OR_RETURN(Profile p, Attribute(aligned, log, ao));
   p.meta.alignment = al.description;
+  for (const ProfileDomain& d : p.domains)
+    if (d.device.rfind("GPU:", 0) == 0) {
+      // Only CPU-side operators are recorded (the CUDA path is not built).
+      p.diagnostics.Warn(fmt::format(
+          "{}: live accounting records no GPU kernels yet, so this domain's energy stays in "
+          "(idle); see docs/live.md",
+          d.name));
+      p.diagnostics.Add("live.gpu_domain_without_kernels");
+    }
   p.meta.dialect = s.trace.dialect;
   if (!s.info.trace_path.empty()) p.meta.traces = {s.info.trace_path};
   p.diagnostics.Merge(s.diag);
