@@ -9,12 +9,15 @@
 //
 // Each repetition runs every condition once, in an order that rotates, so
 // drift of the machine (other jobs, frequency) spreads over all of them.
-// Reported: median and min–max over repetitions of the per-repetition figure.
+// Reported: median and min–max over repetitions of the per-repetition figure,
+// on the calling thread's CPU time (CLOCK_THREAD_CPUTIME_ID).
 //
 //   build/torch_overhead_tool [--reps 15] [--ops 20000] [--steps 3] [--layers 2]
 //                             [--hidden 256] [--heads 4] [--seq 128] [--batch 8]
 #include <torch/csrc/autograd/profiler_legacy.h>
 #include <torch/torch.h>
+
+#include <time.h>
 
 #include <algorithm>
 #include <chrono>
@@ -42,7 +45,17 @@ struct Args {
   int64_t layers = 2, hidden = 256, heads = 4, seq = 128, batch = 8;
 };
 
+// CPU time of the calling thread: on a shared machine, other processes'
+// preemption would swamp a wall-clock difference of a few percent. The
+// instrumentation's cost is CPU work on the thread that runs the operators
+// (intra-op threads: see the header line; the in-process sampler thread's
+// cost is in docs/benchmarks.md, "Sampler overhead").
 int64_t NowNs() {
+  timespec ts;
+  clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
+  return int64_t{ts.tv_sec} * 1'000'000'000 + ts.tv_nsec;
+}
+int64_t WallNs() {
   return std::chrono::duration_cast<std::chrono::nanoseconds>(
              std::chrono::steady_clock::now().time_since_epoch())
       .count();
@@ -189,8 +202,10 @@ int main(int argc, char** argv) {
     }
   }
   torch::manual_seed(0);
-  std::printf("torch_overhead_tool: %d repetitions, LibTorch %s, %d intra-op threads\n", a.reps,
-              TORCH_VERSION, at::get_num_threads());
+  std::printf("torch_overhead_tool: %d repetitions, LibTorch %s, %d intra-op threads; times are "
+              "the main thread's CPU time\n",
+              a.reps, TORCH_VERSION, at::get_num_threads());
+  const int64_t wall0 = WallNs();
 
   // ---- 1. tiny ops ----
   const torch::Tensor x = torch::ones({1}), y = torch::ones({1});
@@ -266,5 +281,6 @@ int main(int argc, char** argv) {
     PrintRow((std::string(kNames[c]) + ", per step").c_str(), Summarize(step_ms[c]), "ms");
   PrintRow("live overhead", Summarize(live_pct), "%");
   PrintRow("profiler overhead", Summarize(prof_pct), "%");
+  std::printf("\n(%.1f s wall)\n", (WallNs() - wall0) * 1e-9);
   return 0;
 }
