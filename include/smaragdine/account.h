@@ -10,9 +10,11 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <map>
 #include <optional>
 #include <string>
+#include <string_view>
 
 #include "smaragdine/energy_log.h"
 #include "smaragdine/profile.h"
@@ -43,7 +45,18 @@ struct AttributeOptions {
   std::map<std::string, double> baseline_w;  // --baseline-w, overrides run.json's
   bool check_conservation = true;
   double conservation_tolerance = 1e-9;  // relative
+  // Keep Profile::timeline: every event in the window with its self energy,
+  // and each domain's power as steps (--timeline). Costs ~40 bytes per event
+  // and one add per segment of the sweep; nothing when off.
+  bool keep_timeline = false;
+  // Called at coarse points (per stage and per domain) for a progress line:
+  // `stage` in words, `done` of `total` units. Empty: not called.
+  std::function<void(std::string_view stage, int64_t done, int64_t total)> progress;
 };
+
+// `account --timeline auto` keeps the timeline up to this many trace events:
+// beyond, profile.json would grow by tens of MB for a view that needs it.
+constexpr int64_t kTimelineAutoMaxEvents = 1'000'000;
 
 // Attributes the log's energy to the trace's nodes. The trace must already be
 // aligned. Errors: kNothingMeasurable when no domain overlaps the trace;

@@ -114,12 +114,16 @@ struct ProfileMeta {
 // The accounted run as a timeline, for the Perfetto view and power charts:
 // every event with its energy, and each domain's power over the window. Times
 // are on the energy log's clock (ProfileMeta::clock).
+//
+// Events are those of the trace inside the accounting window, clipped to it
+// and with partial overlaps repaired as attribution did, so that the events
+// of one lane nest. Zero-length events (calls without time) are kept.
 struct TimelineEvent {
   int64_t start_ns = 0;
   int64_t end_ns = 0;
   uint32_t node = 0;  // index into Profile::nodes
   uint32_t lane = 0;  // index into Timeline::lanes
-  int32_t step = -1;
+  int32_t step = -1;  // index into Timeline::steps, -1 outside any step
   Phase phase = Phase::kOther;
   // Energy while this event was the innermost one on its lane (all domains);
   // an enclosing slice's energy is its own plus its nested events'.
@@ -127,7 +131,8 @@ struct TimelineEvent {
 };
 
 // Power of one domain as steps: power_w[i] from t_ns[i] to t_ns[i + 1]
-// (t_ns has one more entry than power_w).
+// (t_ns has one more entry than power_w; both empty when the domain had no
+// readings in the window). Integrates to the domain's measured_j.
 struct PowerTrack {
   std::string domain;
   std::vector<int64_t> t_ns;
@@ -136,7 +141,8 @@ struct PowerTrack {
 
 struct Timeline {
   std::vector<Lane> lanes;
-  std::vector<TimelineEvent> events;  // sorted by (lane, start_ns, -end_ns)
+  std::vector<Step> steps;            // the trace's steps, on the energy clock
+  std::vector<TimelineEvent> events;  // sorted by (lane, start_ns, -end_ns): parents first
   std::vector<PowerTrack> power;      // one per domain, in Profile::domains order
   bool empty() const { return events.empty() && power.empty(); }
 };

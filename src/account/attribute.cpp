@@ -25,6 +25,7 @@
 #include <limits>
 #include <numeric>
 #include <queue>
+#include <type_traits>
 #include <unordered_map>
 
 #include <fmt/format.h>
@@ -71,6 +72,7 @@ struct PreparedLanes {
 };
 
 constexpr int kPhaseSlots = kPhaseCount + 1;
+constexpr uint32_t kNotInTimeline = std::numeric_limits<uint32_t>::max();
 
 // Credits [start, end) to `node` and its ancestors in one phase slot. Events
 // arrive in start order per lane, so each (node, slot) keeps the end of its
@@ -125,8 +127,13 @@ struct Window {
 // async work) and flattens the nesting into change points. Reads the
 // trace's events through `window` instead of a clipped copy (32 bytes an
 // event of fresh memory, and a pass).
+//
+// With `timeline`, each event in the window is also appended to it as
+// attribution sees it (clipped, repaired; zero-length ones too), in lane
+// order, and `timeline_index` maps the event to its position there.
 PreparedLanes PrepareLanes(const Trace& trace, const Window& window,
-                           std::vector<std::vector<uint32_t>>& by_lane, Diagnostics& diag) {
+                           std::vector<std::vector<uint32_t>>& by_lane, Diagnostics& diag,
+                           Timeline* timeline, std::vector<uint32_t>* timeline_index) {
   const std::vector<Event>& events = trace.events;
   const size_t lane_count = trace.lanes.size();
   PreparedLanes out;
@@ -139,6 +146,14 @@ PreparedLanes PrepareLanes(const Trace& trace, const Window& window,
     int64_t end_ns;
   };
   std::vector<Open> stack;
+  auto record = [&](uint32_t i, int64_t start, int64_t end) {
+    const Event& e = events[i];
+    if (e.node >= trace.nodes.size()) return;
+    (*timeline_index)[i] = static_cast<uint32_t>(timeline->events.size());
+    const int32_t step =
+        e.step >= 0 && static_cast<size_t>(e.step) < trace.steps.size() ? e.step : -1;
+    timeline->events.push_back({start, end, e.node, e.lane, step, e.phase, 0.0});
+  };
   for (size_t lane = 0; lane < lane_count; ++lane) {
     auto& idx = by_lane[lane];
     auto before = [&](uint32_t a, uint32_t b) {
@@ -167,7 +182,10 @@ PreparedLanes PrepareLanes(const Trace& trace, const Window& window,
       const Event& e = events[i];
       const int64_t start = window.Start(e);
       int64_t end = window.End(e);
-      if (end <= start) continue;  // zero-length: a call, but no time to attribute
+      if (end <= start) {  // zero-length: a call, but no time to attribute
+        if (timeline && end == start) record(i, start, end);
+        continue;
+      }
       while (!stack.empty() && stack.back().end_ns <= start) {
         const int64_t t = stack.back().end_ns;
         stack.pop_back();
@@ -180,6 +198,7 @@ PreparedLanes PrepareLanes(const Trace& trace, const Window& window,
       }
       stack.push_back({i, end});
       emit(start, i);
+      if (timeline) record(i, start, end);
       if (e.node < trace.nodes.size()) {
         busy.Credit(static_cast<uint32_t>(lane), e.node, kPhaseCount, start, end);
         busy.Credit(static_cast<uint32_t>(lane), e.node, static_cast<int>(e.phase), start, end);
@@ -249,11 +268,14 @@ class LaneQueue {
 // Sweeps one domain over [w0, w1) and adds each segment's energy to its combo.
 // kStatic: also the static (baseline) share; without a baseline it is never
 // reported, and skipping it halves the long double divisions per boundary.
-template <bool kStatic>
+// kTimeline: also adds each segment's energy to its event in `timeline`
+// (through `timeline_index`): one add per segment.
+template <bool kStatic, bool kTimeline>
 DomainResult SweepDomain(const EnergySeries& series, double baseline_w, int64_t w0, int64_t w1,
                          const std::vector<uint32_t>& lanes, const PreparedLanes& prepared,
                          const std::vector<uint32_t>& combo_of_event, size_t domain_count,
-                         size_t d, std::vector<Joules>& combo_j, std::vector<Joules>& combo_static_j) {
+                         size_t d, std::vector<Joules>& combo_j, std::vector<Joules>& combo_static_j,
+                         Timeline* timeline, const std::vector<uint32_t>* timeline_index) {
   DomainResult r;
   const auto& t = series.t_ns;
   const auto& e = series.energy_j;
@@ -293,6 +315,10 @@ DomainResult SweepDomain(const EnergySeries& series, double baseline_w, int64_t 
     const size_t c = combo_of_event[s.event] * domain_count + d;
     combo_j[c] += f - s.f_start;
     if constexpr (kStatic) combo_static_j[c] += fs - s.fs_start;
+    if constexpr (kTimeline) {
+      const uint32_t k = (*timeline_index)[s.event];
+      if (k != kNotInTimeline) timeline->events[k].self_j += static_cast<double>(f - s.f_start);
+    }
   };
 
   int64_t now = w0;
@@ -339,6 +365,38 @@ DomainResult SweepDomain(const EnergySeries& series, double baseline_w, int64_t 
   }
   for (auto& s : state) close_segment(s);
   return r;
+}
+
+// The domain's power over [d0, d1) as steps, the same constant-between-
+// readings power the sweep uses (so the track integrates to measured_j);
+// equal neighbours are merged.
+PowerTrack BuildPowerTrack(const std::string& domain, const EnergySeries& series, int64_t d0,
+                           int64_t d1) {
+  PowerTrack track;
+  track.domain = domain;
+  const auto& t = series.t_ns;
+  const auto& e = series.energy_j;
+  size_t i = std::upper_bound(t.begin(), t.end(), d0) - t.begin();
+  i = i == 0 ? 0 : i - 1;
+  track.t_ns.push_back(d0);
+  while (true) {
+    const int64_t next = i + 1 < t.size() ? t[i + 1] : std::numeric_limits<int64_t>::max();
+    const int64_t end = std::min(next, d1);
+    const double power_w =
+        i + 1 < t.size()
+            ? static_cast<double>((static_cast<Joules>(e[i + 1]) - e[i]) /
+                                  static_cast<Joules>(t[i + 1] - t[i]) * 1e9L)
+            : 0.0;
+    if (!track.power_w.empty() && track.power_w.back() == power_w) {
+      track.t_ns.back() = end;
+    } else {
+      track.power_w.push_back(power_w);
+      track.t_ns.push_back(end);
+    }
+    if (end >= d1) break;
+    ++i;
+  }
+  return track;
 }
 
 }  // namespace
@@ -492,7 +550,22 @@ Result<Profile> Attribute(const Trace& trace, const EnergyLog& log, const Attrib
   diag.Add("account.events_outside_window", outside);
   diag.Add("account.negative_duration_dropped", negative);
 
-  PreparedLanes prepared = PrepareLanes(trace, window, by_lane, diag);
+  // The timeline, when kept, is filled by PrepareLanes (events) and the sweeps (energy).
+  Timeline* timeline = options.keep_timeline ? &profile.timeline : nullptr;
+  std::vector<uint32_t> timeline_index;
+  if (timeline) {
+    timeline->lanes = trace.lanes;
+    timeline->steps = trace.steps;
+    timeline->events.reserve(events.size());
+    timeline->power.resize(domain_count);
+    timeline_index.assign(events.size(), kNotInTimeline);
+  }
+  auto progress = [&](int64_t done) {
+    if (options.progress) options.progress("attributing", done, int64_t(domain_count) + 1);
+  };
+  PreparedLanes prepared =
+      PrepareLanes(trace, window, by_lane, diag, timeline, timeline ? &timeline_index : nullptr);
+  progress(1);
 
   std::vector<Joules> combo_j(combos.size() * domain_count, 0);
   std::vector<Joules> combo_static_j;  // only when a domain has a baseline
@@ -517,6 +590,7 @@ Result<Profile> Attribute(const Trace& trace, const EnergyLog& log, const Attrib
     if (d0 >= d1) {
       diag.Warn(fmt::format("domain {} has no readings inside the window; it is left out",
                             info.name));
+      if (timeline) timeline->power[d].domain = info.name;
       continue;
     }
     if (d0 > w0 || d1 < w1)
@@ -531,14 +605,23 @@ Result<Profile> Attribute(const Trace& trace, const EnergyLog& log, const Attrib
           "reported as (idle)",
           info.name, info.device, info.modeled ? "modeled" : "measured"));
     DomainResult r;
-    if (std::isnan(pd.baseline_w)) {
-      r = SweepDomain<false>(series, pd.baseline_w, d0, d1, lanes, prepared, combo_of_event,
-                             domain_count, d, combo_j, combo_static_j);
+    const bool has_baseline = !std::isnan(pd.baseline_w);
+    if (has_baseline && combo_static_j.empty())
+      combo_static_j.assign(combos.size() * domain_count, 0);
+    auto sweep = [&](auto with_static, auto with_timeline) {
+      return SweepDomain<decltype(with_static)::value, decltype(with_timeline)::value>(
+          series, pd.baseline_w, d0, d1, lanes, prepared, combo_of_event, domain_count, d, combo_j,
+          combo_static_j, timeline, &timeline_index);
+    };
+    using Yes = std::true_type;
+    using No = std::false_type;
+    if (timeline) {
+      r = has_baseline ? sweep(Yes{}, Yes{}) : sweep(No{}, Yes{});
+      timeline->power[d] = BuildPowerTrack(info.name, series, d0, d1);
     } else {
-      if (combo_static_j.empty()) combo_static_j.assign(combos.size() * domain_count, 0);
-      r = SweepDomain<true>(series, pd.baseline_w, d0, d1, lanes, prepared, combo_of_event,
-                            domain_count, d, combo_j, combo_static_j);
+      r = has_baseline ? sweep(Yes{}, No{}) : sweep(No{}, No{});
     }
+    progress(static_cast<int64_t>(d) + 2);
     pd.measured_j = static_cast<double>(r.measured_j);
     pd.idle_j = static_cast<double>(r.idle_j);
     pd.static_j = std::isnan(pd.baseline_w) ? 0 : static_cast<double>(r.static_j);

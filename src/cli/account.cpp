@@ -10,6 +10,7 @@
 #include <vector>
 
 #include "cli/command.h"
+#include "common/progress.h"
 #include "smaragdine/account.h"
 #include "smaragdine/energy_log.h"
 #include "smaragdine/profile.h"
@@ -28,6 +29,7 @@ struct AccountOptions {
   std::optional<int64_t> trace_start_ns;
   std::optional<int64_t> trace_offset_ns;
   std::string output = "profile.json";
+  std::string timeline = "auto";  // auto | always | never
   bool quiet = false;
 };
 
@@ -83,32 +85,66 @@ int Run(const AccountOptions& o) {
   auto format = ParseTraceFormat(o.format);
   if (!format.ok()) return PrintError(format.error());
 
+  // On a terminal, a progress line while the inputs are read and attributed.
+  ProgressLine progress("account");
+  // Errors are printed on a clean line.
+  auto fail = [&progress](const Error& e) {
+    progress.Finish();
+    return PrintError(e);
+  };
+  progress.Stage("reading energy log " + o.energy, InputBytes(o.energy), ProgressUnit::kBytes);
   auto log = ReadEnergy(o.energy, energy_options);
-  if (!log.ok()) return PrintError(log.error());
+  if (!log.ok()) return fail(log.error());
   for (const auto& [domain, w] : attribute_options.baseline_w) {
     bool known = false;
     for (const auto& d : log->domains) known |= d.name == domain;
     if (!known)
-      return PrintError(UsageError(fmt::format(
+      return fail(UsageError(fmt::format(
           "--baseline-w names domain '{}', which {} does not have", domain, o.energy)));
   }
   TraceReadOptions trace_options;
   trace_options.format = *format;
+  int64_t trace_bytes = 0;
+  for (const std::string& t : o.traces) trace_bytes += InputBytes(t);
+  progress.Stage(o.traces.size() == 1 ? "reading trace " + o.traces[0]
+                                      : fmt::format("reading {} traces", o.traces.size()),
+                 trace_bytes, ProgressUnit::kBytes);
   auto trace = ReadTraces(o.traces, trace_options);
-  if (!trace.ok()) return PrintError(trace.error());
+  if (!trace.ok()) return fail(trace.error());
+
+  // The timeline costs ~40 bytes an event in memory and ~30 in profile.json:
+  // kept by default only up to kTimelineAutoMaxEvents events.
+  const int64_t event_count = static_cast<int64_t>(trace->events.size());
+  attribute_options.keep_timeline =
+      o.timeline == "always" || (o.timeline == "auto" && event_count <= kTimelineAutoMaxEvents);
+  const bool timeline_left_out = o.timeline == "auto" && !attribute_options.keep_timeline;
+  attribute_options.progress = [&progress](std::string_view, int64_t done, int64_t total) {
+    progress.Update(done, total);
+  };
+  progress.Stage("aligning the trace with the energy log");
 
   AlignOptions align_options;
   align_options.trace_start_ns = o.trace_start_ns;
   align_options.trace_offset_ns = o.trace_offset_ns;
   auto aligned = AlignTrace(*trace, *log, align_options);
-  if (!aligned.ok()) return PrintError(aligned.error());
+  if (!aligned.ok()) return fail(aligned.error());
 
+  progress.Stage(fmt::format("attributing {} events, part", event_count), 0,
+                 ProgressUnit::kSteps);
   auto profile = Attribute(*trace, *log, attribute_options);
-  if (!profile.ok()) return PrintError(profile.error());
+  if (!profile.ok()) return fail(profile.error());
   profile->meta.alignment = aligned->description;
+  if (timeline_left_out)
+    profile->diagnostics.Warn(fmt::format(
+        "the timeline (for `report --format perfetto`) was left out: the trace has {} events, "
+        "more than the {} that --timeline auto keeps; run account with --timeline always to keep "
+        "it (about 40 bytes an event in memory, 30 in the profile)",
+        event_count, kTimelineAutoMaxEvents));
 
+  progress.Stage("writing " + o.output);
   Status written = WriteProfileJson(*profile, o.output);
-  if (!written.ok()) return PrintError(written.error());
+  progress.Finish();
+  if (!written.ok()) return fail(written.error());
   if (!o.quiet) {
     PrintSummary(*profile, trace->events.size(), o.output);
     std::fflush(stdout);  // the summary before the diagnostics, also when piped
@@ -162,6 +198,13 @@ CommandRegistration registration{"account", 20, [](CLI::App& app, int& exit_code
                   "Shift the trace by this many ns instead of converting clocks: energy time = "
                   "trace time + offset");
   sub->add_option("-o,--output", o->output, "Where to write the profile")->capture_default_str();
+  sub->add_option("--timeline", o->timeline,
+                  fmt::format("Keep the timeline in the profile (every event with its energy, "
+                              "each domain's power over time) for `report --format perfetto`: "
+                              "auto keeps it up to {} trace events, always, or never",
+                              kTimelineAutoMaxEvents))
+      ->check(CLI::IsMember({"auto", "always", "never"}))
+      ->capture_default_str();
   sub->add_flag("-q,--quiet", o->quiet, "Print nothing but errors");
   sub->callback([o, &exit_code] { exit_code = Run(*o); });
 }};

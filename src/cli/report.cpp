@@ -7,6 +7,7 @@
 
 #include "cli/command.h"
 #include "common/io.h"
+#include "common/progress.h"
 #include "smaragdine/report.h"
 #include "smaragdine/views.h"
 
@@ -129,12 +130,22 @@ int RunReport(const ReportArgs& a) {
   }
   if (!a.also.empty() && (o.format != ReportFormat::kSvg || o.chart != SvgChart::kPhases))
     return PrintError(UsageError("--also only applies to --format svg --chart phases"));
+
+  // On a terminal, a progress line while a large profile is read and rendered.
+  ProgressLine progress("report");
+  progress.Stage("reading " + a.profile, InputBytes(a.profile), ProgressUnit::kBytes);
   auto profile = ReadProfileJson(a.profile);
+  progress.Finish();
   if (!profile.ok()) return PrintError(profile.error());
   if (o.format == ReportFormat::kSvg && o.chart == SvgChart::kPhases && !a.also.empty())
     return RunPhaseChart(*profile, a, o);
   if (a.all_scopes) return WriteAllScopeGraphs(*profile, o, a.output);
+  progress.Stage(profile->timeline.events.empty()
+                     ? fmt::format("rendering {} nodes as {}", profile->nodes.size(), a.format)
+                     : fmt::format("rendering {} nodes and {} events as {}", profile->nodes.size(),
+                                   profile->timeline.events.size(), a.format));
   auto text = RenderReport(*profile, o);
+  progress.Finish();
   if (!text.ok()) return PrintError(text.error());
   // The table carries its diagnostics block; when it goes to a file, the
   // terminal still hears about warnings and anomalies.
@@ -188,10 +199,12 @@ const CommandRegistration kRegistration{"report", 30, [](CLI::App& app, int& exi
                   "to search), dot / graph-svg (the module graph of --root: its children with "
                   "their share of its energy, as Graphviz DOT or laid out as SVG), html (one "
                   "self-contained page to open in a browser: summary, tree table, flame graph, "
-                  "charts, module graphs down to --depth, default 2). Example: "
-                  "--format html -o report.html")
+                  "charts, module graphs down to --depth, default 2), perfetto (the timeline as "
+                  "Chrome trace JSON: every event as a slice with its energy, each domain's power "
+                  "as a counter track; open it in ui.perfetto.dev; needs a profile accounted with "
+                  "a timeline). Example: --format html -o report.html")
       ->check(CLI::IsMember(
-          {"table", "csv", "json", "folded", "svg", "dot", "graph-svg", "html"}));
+          {"table", "csv", "json", "folded", "svg", "dot", "graph-svg", "html", "perfetto"}));
   sub->add_option("--weight", args->weight,
                   "--format svg: frame widths by energy (default) or by busy time, to see "
                   "where time and energy part ways. Example: --weight time")
@@ -231,6 +244,8 @@ const CommandRegistration kRegistration{"report", 30, [](CLI::App& app, int& exi
       "  smaragdine report profile.json --format graph-svg --root bert/encoder -o encoder.svg\n"
       "  smaragdine report profile.json --all-scopes --depth 2 --format dot -o graphs/\n"
       "  smaragdine report profile.json --format html -o report.html\n"
+      "  smaragdine report profile.json --format perfetto -o run.perfetto.json\n"
+      "      (then ui.perfetto.dev → Open trace file, or chrome://tracing → Load)\n"
       "Exit status: 0 ok, 1 bad option, 2 unreadable profile or unknown --root/--domain.\n");
   sub->callback([args, &exit_code] { exit_code = RunReport(*args); });
 }};

@@ -5,6 +5,7 @@
 #include <cstring>
 #include <string>
 #include <string_view>
+#include <type_traits>
 #include <unordered_map>
 
 #include <fmt/format.h>
@@ -131,6 +132,73 @@ void AppendNode(Buffer& out, const Profile& p, const ProfileNode& n, bool has_ba
   out.push_back('}');
 }
 
+template <typename T, typename F>
+void AppendColumn(Buffer& out, const char* key, const std::vector<T>& rows, F value) {
+  fmt::format_to(std::back_inserter(out), "\"{}\":[", key);
+  for (size_t i = 0; i < rows.size(); ++i) {
+    if (i) out.push_back(',');
+    value(rows[i]);
+  }
+  out.push_back(']');
+}
+
+// The timeline, column by column (one array per field): a million events
+// cost a few tens of MB instead of an object each. Start times are deltas
+// from the previous event's start (the first from 0), durations follow.
+void AppendTimeline(Buffer& out, const Timeline& t) {
+  auto it = std::back_inserter(out);
+  out.append(std::string_view("\"timeline\":{\"lanes\":["));
+  for (size_t i = 0; i < t.lanes.size(); ++i) {
+    out.append(std::string_view(i ? ",{\"device\":" : "{\"device\":"));
+    AppendQuoted(out, t.lanes[i].device);
+    out.append(std::string_view(",\"name\":"));
+    AppendQuoted(out, t.lanes[i].name);
+    out.push_back('}');
+  }
+  out.append(std::string_view("],\n\"steps\":["));
+  for (size_t i = 0; i < t.steps.size(); ++i) {
+    out.append(std::string_view(i ? ",{\"name\":" : "{\"name\":"));
+    AppendQuoted(out, t.steps[i].name);
+    fmt::format_to(it, ",\"start_ns\":{},\"end_ns\":{}}}", t.steps[i].start_ns, t.steps[i].end_ns);
+  }
+  fmt::format_to(it, "],\n\"events\":{{\"n\":{},\n", t.events.size());
+  AppendColumn(out, "lane", t.events, [&](const TimelineEvent& e) { fmt::format_to(it, "{}", e.lane); });
+  out.append(std::string_view(",\n"));
+  int64_t previous_ns = 0;
+  AppendColumn(out, "start_delta_ns", t.events, [&](const TimelineEvent& e) {
+    fmt::format_to(it, "{}", e.start_ns - previous_ns);
+    previous_ns = e.start_ns;
+  });
+  out.append(std::string_view(",\n"));
+  AppendColumn(out, "dur_ns", t.events,
+               [&](const TimelineEvent& e) { fmt::format_to(it, "{}", e.end_ns - e.start_ns); });
+  out.append(std::string_view(",\n"));
+  AppendColumn(out, "node", t.events, [&](const TimelineEvent& e) { fmt::format_to(it, "{}", e.node); });
+  out.append(std::string_view(",\n"));
+  AppendColumn(out, "step", t.events, [&](const TimelineEvent& e) { fmt::format_to(it, "{}", e.step); });
+  out.append(std::string_view(",\n"));
+  AppendColumn(out, "phase", t.events,
+               [&](const TimelineEvent& e) { fmt::format_to(it, "{}", static_cast<int>(e.phase)); });
+  out.append(std::string_view(",\n"));
+  AppendColumn(out, "self_j", t.events, [&](const TimelineEvent& e) { AppendDouble(out, e.self_j); });
+  out.append(std::string_view("},\n\"power\":["));
+  for (size_t d = 0; d < t.power.size(); ++d) {
+    const PowerTrack& track = t.power[d];
+    out.append(std::string_view(d ? ",\n{\"domain\":" : "\n{\"domain\":"));
+    AppendQuoted(out, track.domain);
+    fmt::format_to(it, ",\"start_ns\":{},", track.t_ns.empty() ? 0 : track.t_ns[0]);
+    // dt_ns[i] = t_ns[i + 1] − t_ns[i]: the length of power_w[i]'s step.
+    std::vector<int64_t> dt(track.power_w.size());
+    for (size_t i = 0; i < dt.size() && i + 1 < track.t_ns.size(); ++i)
+      dt[i] = track.t_ns[i + 1] - track.t_ns[i];
+    AppendColumn(out, "dt_ns", dt, [&](int64_t v) { fmt::format_to(it, "{}", v); });
+    out.push_back(',');
+    AppendColumn(out, "power_w", track.power_w, [&](double v) { AppendDouble(out, v); });
+    out.push_back('}');
+  }
+  out.append(std::string_view("]}"));
+}
+
 }  // namespace
 
 std::string ProfileToJson(const Profile& p) {
@@ -187,7 +255,12 @@ std::string ProfileToJson(const Profile& p) {
     if (i) out.append(std::string_view(",\n"));
     AppendNode(out, p, p.nodes[i], has_baseline);
   }
-  out.append(std::string_view("],\n\"diagnostics\":{"));
+  out.append(std::string_view("],\n"));
+  if (!p.timeline.empty()) {
+    AppendTimeline(out, p.timeline);
+    out.append(std::string_view(",\n"));
+  }
+  out.append(std::string_view("\"diagnostics\":{"));
   bool first = true;
   for (const auto& [name, n] : p.diagnostics.counts()) {
     if (!first) out.push_back(',');
@@ -335,6 +408,9 @@ class Reader {
       SMG_RETURN_IF_ERROR(ReadNode(e, index, p));
     }
     if (p.nodes.empty()) return Bad("nodes", "empty: a profile has at least the root node");
+
+    dom::element timeline;
+    if (!top["timeline"].get(timeline)) SMG_RETURN_IF_ERROR(ReadTimeline(timeline, p));
 
     dom::object diags;
     if (!top["diagnostics"].get(diags)) {
@@ -485,6 +561,125 @@ class Reader {
       SMG_ASSIGN_OR_RETURN(st.max_path, String(s, "max_path", sw));
     }
     p.nodes.push_back(std::move(n));
+    return {};
+  }
+
+  // One column of the timeline: an array of `n` numbers.
+  template <typename T>
+  Result<std::vector<T>> Column(dom::object obj, const char* key, const std::string& where,
+                                size_t n) const {
+    const std::string w = where + "." + key;
+    dom::array a;
+    if (obj[key].get(a)) return Bad(where, fmt::format("missing array '{}'", key));
+    if (a.size() != n)
+      return Bad(w, fmt::format("has {} entries, expected {}", a.size(), n));
+    std::vector<T> v;
+    v.reserve(n);
+    for (dom::element e : a) {
+      if constexpr (std::is_same_v<T, double>) {
+        SMG_ASSIGN_OR_RETURN(double x, Double(e, w, key));
+        v.push_back(x);
+      } else {
+        int64_t x;
+        if (e.get_int64().get(x))
+          return Bad(fmt::format("{}[{}]", w, v.size()), "must be an integer");
+        v.push_back(x);
+      }
+    }
+    return v;
+  }
+
+  Status ReadTimeline(dom::element e, Profile& p) const {
+    const std::string where = "timeline";
+    dom::object o;
+    if (e.get(o)) return Bad(where, "must be an object");
+    Timeline& t = p.timeline;
+    dom::array lanes;
+    if (o["lanes"].get(lanes)) return Bad(where, "missing array 'lanes'");
+    for (dom::element l : lanes) {
+      const std::string lw = fmt::format("timeline.lanes[{}]", t.lanes.size());
+      dom::object lo;
+      if (l.get(lo)) return Bad(lw, "must be an object");
+      Lane lane;
+      SMG_ASSIGN_OR_RETURN(lane.device, String(lo, "device", lw, true));
+      SMG_ASSIGN_OR_RETURN(lane.name, String(lo, "name", lw));
+      t.lanes.push_back(std::move(lane));
+    }
+    dom::array steps;
+    if (!o["steps"].get(steps)) {
+      for (dom::element s : steps) {
+        const std::string sw = fmt::format("timeline.steps[{}]", t.steps.size());
+        dom::object so;
+        if (s.get(so)) return Bad(sw, "must be an object");
+        Step step;
+        SMG_ASSIGN_OR_RETURN(step.name, String(so, "name", sw));
+        SMG_ASSIGN_OR_RETURN(step.start_ns, Int(so, "start_ns", sw, true));
+        SMG_ASSIGN_OR_RETURN(step.end_ns, Int(so, "end_ns", sw, true));
+        t.steps.push_back(std::move(step));
+      }
+    }
+    dom::object ev;
+    if (o["events"].get(ev)) return Bad(where, "missing object 'events'");
+    const std::string ew = "timeline.events";
+    SMG_ASSIGN_OR_RETURN(int64_t n, Int(ev, "n", ew, true));
+    if (n < 0) return Bad(ew, fmt::format("'n' must not be negative (it is {})", n));
+    const size_t count = static_cast<size_t>(n);
+    SMG_ASSIGN_OR_RETURN(auto lane, Column<int64_t>(ev, "lane", ew, count));
+    SMG_ASSIGN_OR_RETURN(auto start, Column<int64_t>(ev, "start_delta_ns", ew, count));
+    SMG_ASSIGN_OR_RETURN(auto dur, Column<int64_t>(ev, "dur_ns", ew, count));
+    SMG_ASSIGN_OR_RETURN(auto node, Column<int64_t>(ev, "node", ew, count));
+    SMG_ASSIGN_OR_RETURN(auto step, Column<int64_t>(ev, "step", ew, count));
+    SMG_ASSIGN_OR_RETURN(auto phase, Column<int64_t>(ev, "phase", ew, count));
+    SMG_ASSIGN_OR_RETURN(auto self_j, Column<double>(ev, "self_j", ew, count));
+    t.events.resize(count);
+    int64_t start_ns = 0;
+    for (size_t i = 0; i < count; ++i) {
+      auto bad = [&](const char* key, int64_t v, std::string why) {
+        return Bad(fmt::format("{}.{}[{}]", ew, key, i), fmt::format("{} {}", v, why));
+      };
+      if (lane[i] < 0 || static_cast<size_t>(lane[i]) >= t.lanes.size())
+        return bad("lane", lane[i], fmt::format("is not a lane (there are {})", t.lanes.size()));
+      if (node[i] < 0 || static_cast<size_t>(node[i]) >= p.nodes.size())
+        return bad("node", node[i], fmt::format("is not a node (there are {})", p.nodes.size()));
+      if (step[i] < -1 || step[i] >= static_cast<int64_t>(t.steps.size()))
+        return bad("step", step[i],
+                   fmt::format("is not a step (-1 or below {})", t.steps.size()));
+      if (phase[i] < 0 || phase[i] >= kPhaseCount)
+        return bad("phase", phase[i], "is not a phase (0 forward … 3 other)");
+      if (dur[i] < 0) return bad("dur_ns", dur[i], "is negative");
+      start_ns += start[i];
+      TimelineEvent& te = t.events[i];
+      te.start_ns = start_ns;
+      te.end_ns = start_ns + dur[i];
+      te.lane = static_cast<uint32_t>(lane[i]);
+      te.node = static_cast<uint32_t>(node[i]);
+      te.step = static_cast<int32_t>(step[i]);
+      te.phase = static_cast<Phase>(phase[i]);
+      te.self_j = self_j[i];
+    }
+    dom::array power;
+    if (!o["power"].get(power)) {
+      for (dom::element pe : power) {
+        const std::string pw = fmt::format("timeline.power[{}]", t.power.size());
+        dom::object po;
+        if (pe.get(po)) return Bad(pw, "must be an object");
+        PowerTrack track;
+        SMG_ASSIGN_OR_RETURN(track.domain, String(po, "domain", pw, true));
+        SMG_ASSIGN_OR_RETURN(int64_t t0, Int(po, "start_ns", pw));
+        dom::array dts;
+        if (po["power_w"].get(dts)) return Bad(pw, "missing array 'power_w'");
+        const size_t steps_n = dts.size();
+        SMG_ASSIGN_OR_RETURN(auto dt, Column<int64_t>(po, "dt_ns", pw, steps_n));
+        SMG_ASSIGN_OR_RETURN(track.power_w, Column<double>(po, "power_w", pw, steps_n));
+        if (steps_n > 0) track.t_ns.push_back(t0);
+        for (size_t i = 0; i < steps_n; ++i) {
+          if (dt[i] < 0)
+            return Bad(fmt::format("{}.dt_ns[{}]", pw, i), fmt::format("{} is negative", dt[i]));
+          track.t_ns.push_back(track.t_ns.back() + dt[i]);
+        }
+        t.power.push_back(std::move(track));
+      }
+    }
     return {};
   }
 

@@ -102,6 +102,49 @@ SiblingStats StatsOf(const Profile& in, const std::vector<uint32_t>& originals) 
   return s;
 }
 
+// Attribution's rule (src/account/attribute.cpp): a CPU domain meters every
+// CPU lane, a GPU domain the lanes of its own device.
+bool LaneOnDevice(const Lane& lane, const std::string& device) {
+  if (device.rfind("CPU", 0) == 0) return lane.device.rfind("CPU", 0) == 0;
+  return lane.device == device;
+}
+
+// The timeline of `in` restricted to domain `d`. An event's self_j is the sum
+// over the domains that meter its lane. Events on lanes that `d` does not
+// meter get no energy from it and are left out. When several domains meter a
+// lane (package and DRAM, say), each event's share of `d` is taken as its
+// node's: self_j × node.self_j[d] / Σ node.self_j over those domains. That
+// is exact for the sum over a node's events on lanes of one device
+// (RestrictToDomain's node figures), an approximation for each single event.
+void RestrictTimeline(const Profile& in, size_t d, Timeline& out) {
+  const Timeline& t = in.timeline;
+  out.lanes = t.lanes;
+  out.steps = t.steps;
+  if (d < t.power.size()) out.power = {t.power[d]};
+  const std::string& device = in.domains[d].device;
+  // Which domains meter each lane: one bit set per domain would do, but the
+  // list is short; keep the domain indices.
+  std::vector<std::vector<size_t>> meters(t.lanes.size());
+  std::vector<bool> metered_by_d(t.lanes.size(), false);
+  for (size_t l = 0; l < t.lanes.size(); ++l) {
+    for (size_t k = 0; k < in.domains.size(); ++k)
+      if (LaneOnDevice(t.lanes[l], in.domains[k].device)) meters[l].push_back(k);
+    metered_by_d[l] = LaneOnDevice(t.lanes[l], device);
+  }
+  for (const TimelineEvent& e : t.events) {
+    if (e.lane >= t.lanes.size() || !metered_by_d[e.lane] || e.node >= in.nodes.size()) continue;
+    TimelineEvent kept = e;
+    if (meters[e.lane].size() > 1) {
+      const ProfileNode& n = in.nodes[e.node];
+      double all_j = 0;
+      for (size_t k : meters[e.lane]) all_j += k < n.self_j.size() ? n.self_j[k] : 0.0;
+      const double mine_j = d < n.self_j.size() ? n.self_j[d] : 0.0;
+      kept.self_j = all_j > 0 ? e.self_j * (mine_j / all_j) : 0.0;
+    }
+    out.events.push_back(kept);
+  }
+}
+
 }  // namespace
 
 Result<PathRule> ParseFoldRule(std::string_view pattern) {
@@ -255,6 +298,10 @@ Profile FoldProfile(const Profile& in, const std::vector<PathRule>& rules) {
       AddSteps(p.steps, n.steps);
     }
   }
+  // The timeline's events keep their times and energy; they now name the merged node.
+  out.timeline = in.timeline;
+  for (TimelineEvent& e : out.timeline.events)
+    if (e.node < new_of.size()) e.node = new_of[e.node];
   return out;
 }
 
@@ -291,6 +338,7 @@ Result<Profile> RestrictToDomain(const Profile& in, const std::string& domain,
     if (in.domains.size() > 1) m.siblings = SiblingStats{};
     out.nodes.push_back(std::move(m));
   }
+  RestrictTimeline(in, d, out.timeline);
   return out;
 }
 
@@ -303,6 +351,9 @@ Profile SubtreeProfile(const Profile& in, uint32_t root, std::optional<int> dept
   // Relative depth of each node below `root`; -1 outside the subtree.
   std::vector<int> rel(in.nodes.size(), -1);
   std::vector<int64_t> new_id(in.nodes.size(), -1);
+  // The kept node that stands for each node of the subtree: itself, or below
+  // `depth` its deepest kept ancestor (whose total includes it); -1 outside.
+  std::vector<int64_t> stand_in(in.nodes.size(), -1);
   rel[root] = 0;
   for (size_t i = root; i < in.nodes.size(); ++i) {
     if (i != root) {
@@ -310,12 +361,27 @@ Profile SubtreeProfile(const Profile& in, uint32_t root, std::optional<int> dept
       if (p < 0 || rel[static_cast<size_t>(p)] < 0) continue;
       rel[i] = rel[static_cast<size_t>(p)] + 1;
     }
-    if (depth && rel[i] > *depth) continue;
+    if (depth && rel[i] > *depth) {
+      stand_in[i] = stand_in[static_cast<size_t>(in.nodes[i].parent)];
+      continue;
+    }
     ProfileNode n = in.nodes[i];
     n.id = static_cast<uint32_t>(out.nodes.size());
     n.parent = i == root ? -1 : new_id[static_cast<size_t>(in.nodes[i].parent)];
     new_id[i] = n.id;
+    stand_in[i] = n.id;
     out.nodes.push_back(std::move(n));
+  }
+  // The timeline keeps the subtree's events only (the power tracks stay whole).
+  const Timeline& t = in.timeline;
+  out.timeline.lanes = t.lanes;
+  out.timeline.steps = t.steps;
+  out.timeline.power = t.power;
+  for (const TimelineEvent& e : t.events) {
+    if (e.node >= stand_in.size() || stand_in[e.node] < 0) continue;
+    TimelineEvent kept = e;
+    kept.node = static_cast<uint32_t>(stand_in[e.node]);
+    out.timeline.events.push_back(kept);
   }
   return out;
 }

@@ -199,6 +199,7 @@ Result<std::string> RenderReport(const Profile& input, const ReportOptions& o) {
     case ReportFormat::kFolded: return RenderFolded(p, r, o);
     case ReportFormat::kJson: return ProfileToJson(SubtreeProfile(p, r, o.depth));
     case ReportFormat::kSvg: return RenderSvgView(p, r, o);
+    case ReportFormat::kPerfetto: return RenderPerfetto(SubtreeProfile(p, r, o.depth), o.file);
     // Each view's case is added with the view (issue 5).
     case ReportFormat::kDot: return RenderDot(p, r);
     case ReportFormat::kGraphSvg: return RenderGraphSvg(p, r);
