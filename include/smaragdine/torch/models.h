@@ -19,6 +19,7 @@
 
 #include "smaragdine/profile.h"
 #include "smaragdine/status.h"
+#include "smaragdine/torch/live.h"
 
 namespace smaragdine::models {
 
@@ -79,5 +80,36 @@ Status ValidateConfig(const ModelConfig& config);
 
 // Parameters the model has for this task (ALBERT counts its shared layer once).
 int64_t ParameterCount(const ModelConfig& config, Task task);
+
+// ---- running a model under live accounting ----
+
+struct RunOptions {
+  ModelConfig config;
+  Task task = Task::kPretrain;
+  int warmup_steps = 2;  // run before accounting starts: first-call allocations, caches
+  int steps = 5;         // measured steps
+  // One live Session per measured step instead of one for all of them: gives
+  // a profile per step (sweep's run-to-run stability) at the price of the
+  // short gaps between sessions, which are not accounted.
+  bool session_per_step = false;
+  live::SessionOptions session;  // energy sources, output directory, …
+  // Called after every step: stage "warm-up" or "measured", steps done, total.
+  std::function<void(std::string_view stage, int done, int total)> progress;
+};
+
+struct RunResult {
+  Profile profile;                     // all measured steps (empty with session_per_step)
+  std::vector<Profile> step_profiles;  // one per measured step (session_per_step only)
+  std::vector<int64_t> step_ns;        // wall time of each measured step, accounting included
+  int64_t parameters = 0;
+  live::SessionInfo info;  // what the (last) session sampled and wrote
+};
+
+// Builds the model (weights from config.seed), runs the warm-up steps, then
+// the measured steps under a live Session, and returns the profile. The
+// optimizer step runs in Phase::kOptimizer. Errors: kUsage for an invalid
+// config (ValidateConfig) or when a Session is already running;
+// kNothingMeasurable when no energy domain can be read; the Session's errors.
+Result<RunResult> RunModel(const RunOptions& options);
 
 }  // namespace smaragdine::models
