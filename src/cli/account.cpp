@@ -112,7 +112,7 @@ int Run(const AccountOptions& o) {
   auto trace = ReadTraces(o.traces, trace_options);
   if (!trace.ok()) return fail(trace.error());
 
-  // The timeline costs ~40 bytes an event in memory and ~30 in profile.json:
+  // The timeline costs ~40 bytes an event in memory and ~50 in profile.json:
   // kept by default only up to kTimelineAutoMaxEvents events.
   const int64_t event_count = static_cast<int64_t>(trace->events.size());
   attribute_options.keep_timeline =
@@ -138,7 +138,7 @@ int Run(const AccountOptions& o) {
     profile->diagnostics.Warn(fmt::format(
         "the timeline (for `report --format perfetto`) was left out: the trace has {} events, "
         "more than the {} that --timeline auto keeps; run account with --timeline always to keep "
-        "it (about 40 bytes an event in memory, 30 in the profile)",
+        "it (about 40 bytes an event in memory and 50 in the profile, plus the power tracks)",
         event_count, kTimelineAutoMaxEvents));
 
   progress.Stage("writing " + o.output);
