@@ -41,8 +41,24 @@ struct AlignResult {
 // trace and energy log do not overlap (the message gives both spans and the fix).
 Result<AlignResult> AlignTrace(Trace& trace, const EnergyLog& log, const AlignOptions& options);
 
+// Process share (--process-share): split each measured CPU domain's energy between
+// the recorded process tree and the machine's other processes by CPU time.
+enum class ProcessShare {
+  kAuto,  // on when the energy log has CPU-time data (a run directory with cputime.csv)
+  kOn,    // required: an error when the log has none
+  kOff,   // every joule goes to the trace's operations and (idle), as without the data
+};
+// "auto" | "on" | "off"; kBadInput-free: nullopt for anything else.
+std::optional<ProcessShare> ParseProcessShare(std::string_view text);
+
+// The share is taken over intervals of at least this long (merging CPU-time
+// samples): /proc/stat counts the machine's busy time in 10 ms ticks, too coarse
+// for a 20 ms sample on its own.
+constexpr int64_t kProcessShareMinIntervalNs = 100'000'000;
+
 struct AttributeOptions {
   std::map<std::string, double> baseline_w;  // --baseline-w, overrides run.json's
+  ProcessShare process_share = ProcessShare::kAuto;
   bool check_conservation = true;
   double conservation_tolerance = 1e-9;  // relative
   // Keep Profile::timeline: every event in the window with its self energy,
@@ -59,9 +75,21 @@ struct AttributeOptions {
 constexpr int64_t kTimelineAutoMaxEvents = 1'000'000;
 
 // Attributes the log's energy to the trace's nodes. The trace must already be
-// aligned. Errors: kNothingMeasurable when no domain overlaps the trace;
-// kInternal when conservation fails (a bug; the message has the numbers).
+// aligned. With the process share, a measured CPU domain's energy in each
+// interval is first split: tree CPU time / machine busy time (clamped to [0, 1];
+// no busy time: all to the tree) goes to the trace as usual, the rest to
+// ProfileDomain::other_j. Conservation: nodes + idle + other = measured.
+// Errors: kNothingMeasurable when no domain overlaps the trace; kBadInput when
+// kOn is asked of a log without CPU-time data; kInternal when conservation
+// fails (a bug; the message has the numbers).
 Result<Profile> Attribute(const Trace& trace, const EnergyLog& log, const AttributeOptions& options);
+
+// The energy of `series` that the recorded process tree used, as a cumulative
+// series of its own: breakpoints at the union of the series' readings and the
+// CPU-time samples (merged to kProcessShareMinIntervalNs), each interval's
+// energy times the tree's share there. Outside the CPU-time samples the share
+// is 1. Exposed for tests.
+EnergySeries ProcessTreeSeries(const EnergySeries& series, const CpuTimeLog& cpu_time);
 
 // Student t quantile for a two-sided 95 % interval with `dof` degrees of freedom.
 double StudentT975(int64_t dof);

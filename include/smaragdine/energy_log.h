@@ -36,6 +36,11 @@ struct DomainInfo {
   double resolution_j = 0;                // 0 when unknown
   int64_t update_interval_ns = 0;         // 0 when unknown
   bool modeled = false;                   // true for the CPU-time model, never measured
+  // Set when the domain's source stopped giving readings before the run ended
+  // (a counter file that vanished or turned unreadable): from then on its
+  // energy is unknown. stopped_reason says why, in words.
+  std::optional<int64_t> stopped_ns;
+  std::string stopped_reason;
 };
 
 // Cumulative energy at strictly increasing times. energy_j[0] is 0 and
@@ -57,6 +62,17 @@ struct ClockSyncPair {
   int64_t monotonic_ns = 0;
 };
 
+// CPU time of the recorded process tree and of the whole machine (a run
+// directory's cputime.csv), for the process share: both cumulative since the
+// first sample (so [0] is 0), at strictly increasing t_ns on the log's clock.
+struct CpuTimeLog {
+  std::vector<int64_t> t_ns;
+  std::vector<int64_t> tree_ns;          // CPU time of every thread of CMD and its descendants
+  std::vector<int64_t> machine_busy_ns;  // busy CPU time of the whole machine (/proc/stat)
+  int64_t threads = 0;                   // distinct threads seen in the tree
+  bool empty() const { return t_ns.size() < 2; }
+};
+
 struct EnergyLog {
   std::string path;                  // the run directory or CSV it came from
   Clock clock = Clock::kMonotonic;   // the clock of every t_ns below
@@ -67,6 +83,7 @@ struct EnergyLog {
   // From run.json when present.
   std::vector<std::string> command;
   std::optional<int64_t> pid, exit_code, started_ns, ended_ns;
+  CpuTimeLog cpu_time;  // empty when the run has no cputime.csv (older runs, CSV imports)
   Diagnostics diagnostics;
 };
 
@@ -87,6 +104,11 @@ Result<EnergyLog> ReadEnergyCsv(const std::string& path, const EnergyImportOptio
 // The CSV reader on text already in memory (`name` is used in messages); the fuzz target's entry.
 Result<EnergyLog> ParseEnergyCsv(const std::string& name, std::string_view text,
                                  const EnergyImportOptions& options);
+
+// Reads cputime.csv text (header t_ns,thread,cpu_ns; docs/energy-log.md) into
+// `out`. Errors: kBadInput naming `name` and the line.
+Status ParseCpuTimeCsv(const std::string& name, std::string_view text, CpuTimeLog& out,
+                       Diagnostics& diag);
 
 // Writes a run directory (run.json + energy.csv) — used by `simulate` and,
 // later, by `record`. Energy domains get cumulative energy_j, power domains power_w.

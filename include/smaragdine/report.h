@@ -140,6 +140,7 @@ struct DiffRow {
 struct ProfileDiff {
   double a_measured_j = 0, b_measured_j = 0;
   double a_idle_j = 0, b_idle_j = 0;
+  double a_other_j = 0, b_other_j = 0;  // (other processes): the process share's other part
   std::vector<DiffRow> matched;  // sorted by |B − A| descending, then path
   std::vector<DiffRow> only_a;   // sorted by energy descending
   std::vector<DiffRow> only_b;

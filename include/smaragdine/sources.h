@@ -96,7 +96,12 @@ struct DomainChoice {
   EnergySource* source = nullptr;
   DomainProbe probe;
 };
+// The CPU-time model is kept only where no measured source covers a CPU domain,
+// unless `forced` names it; then the measured CPU domains beside it are left out
+// (the model's CPU power already stands for them: keeping both would count the
+// same energy twice) and listed in `left_out` when given.
 std::vector<DomainChoice> ChooseDomains(const std::vector<std::unique_ptr<EnergySource>>& sources,
-                                        const std::vector<std::string>& forced = {});
+                                        const std::vector<std::string>& forced = {},
+                                        std::vector<DomainChoice>* left_out = nullptr);
 
 }  // namespace smaragdine

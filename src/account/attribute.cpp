@@ -399,7 +399,70 @@ PowerTrack BuildPowerTrack(const std::string& domain, const EnergySeries& series
   return track;
 }
 
+// The CPU-time samples the share is taken between: the first, then each one at
+// least kProcessShareMinIntervalNs after the last kept, and the last (a short
+// tail is merged into the interval before it).
+std::vector<size_t> ShareSamples(const CpuTimeLog& c) {
+  std::vector<size_t> kept;
+  if (c.t_ns.empty()) return kept;
+  kept.push_back(0);
+  for (size_t k = 1; k < c.t_ns.size(); ++k)
+    if (c.t_ns[k] - c.t_ns[kept.back()] >= kProcessShareMinIntervalNs) kept.push_back(k);
+  const size_t last = c.t_ns.size() - 1;
+  if (kept.back() != last) {
+    if (kept.size() > 1) kept.back() = last;
+    else kept.push_back(last);
+  }
+  return kept;
+}
+
 }  // namespace
+
+std::optional<ProcessShare> ParseProcessShare(std::string_view text) {
+  if (text == "auto") return ProcessShare::kAuto;
+  if (text == "on") return ProcessShare::kOn;
+  if (text == "off") return ProcessShare::kOff;
+  return std::nullopt;
+}
+
+EnergySeries ProcessTreeSeries(const EnergySeries& series, const CpuTimeLog& cpu_time) {
+  if (series.empty() || cpu_time.empty()) return series;
+  const std::vector<size_t> kept = ShareSamples(cpu_time);
+  // Share per kept CPU-time interval [t_kept[j], t_kept[j + 1]).
+  std::vector<int64_t> share_t;
+  std::vector<double> share;
+  for (size_t j = 0; j < kept.size(); ++j) {
+    share_t.push_back(cpu_time.t_ns[kept[j]]);
+    if (j + 1 == kept.size()) break;
+    const int64_t busy = cpu_time.machine_busy_ns[kept[j + 1]] - cpu_time.machine_busy_ns[kept[j]];
+    const int64_t tree = cpu_time.tree_ns[kept[j + 1]] - cpu_time.tree_ns[kept[j]];
+    // No busy time: nothing ran that could have used the energy but idling, as without a split.
+    share.push_back(busy > 0 ? std::clamp(static_cast<double>(tree) / busy, 0.0, 1.0) : 1.0);
+  }
+  // Breakpoints: every reading, and every kept sample inside the series.
+  std::vector<int64_t> t;
+  t.reserve(series.t_ns.size() + share_t.size());
+  std::merge(series.t_ns.begin(), series.t_ns.end(), share_t.begin(), share_t.end(),
+             std::back_inserter(t));
+  t.erase(std::unique(t.begin(), t.end()), t.end());
+  t.erase(std::remove_if(t.begin(), t.end(),
+                         [&](int64_t x) { return x < series.StartNs() || x > series.EndNs(); }),
+          t.end());
+  EnergySeries out;
+  out.t_ns = t;
+  out.energy_j.assign(t.size(), 0.0);
+  Joules tree_j = 0;
+  size_t j = 0;  // the share interval containing [t[k], t[k + 1])
+  for (size_t k = 0; k + 1 < t.size(); ++k) {
+    while (j < share_t.size() && share_t[j] <= t[k]) ++j;
+    // share_t[j - 1] <= t[k] < share_t[j]: inside interval j - 1 when both exist.
+    const double s = (j == 0 || j == share_t.size()) ? 1.0 : share[j - 1];
+    const Joules de = static_cast<Joules>(series.EnergyAt(t[k + 1])) - series.EnergyAt(t[k]);
+    tree_j += s * std::max<Joules>(de, 0);
+    out.energy_j[k + 1] = static_cast<double>(tree_j);
+  }
+  return out;
+}
 
 double StudentT975(int64_t dof) {
   // Two-sided 95 % quantiles of Student's t; beyond 30 the normal 1.96 is
@@ -567,6 +630,25 @@ Result<Profile> Attribute(const Trace& trace, const EnergyLog& log, const Attrib
       PrepareLanes(trace, window, by_lane, diag, timeline, timeline ? &timeline_index : nullptr);
   progress(1);
 
+  // Process share: on when asked, or (auto) when the log has CPU-time data.
+  const bool have_cpu_time = !log.cpu_time.empty();
+  if (options.process_share == ProcessShare::kOn && !have_cpu_time)
+    return BadInput(log.path,
+                    "--process-share on, but the energy log has no CPU-time data (cputime.csv, "
+                    "written by `smaragdine record`); use --process-share off or auto");
+  const bool share_on = options.process_share != ProcessShare::kOff && have_cpu_time;
+  std::vector<Joules> other_precise(domain_count, 0);
+  for (const DomainInfo& info : log.domains) {
+    if (!info.stopped_ns) continue;
+    const int64_t since = log.started_ns.value_or(w0);
+    diag.Add("account.domain_stopped");
+    diag.Warn(fmt::format(
+        "domain {} stopped {:.3f} s into the run ({}): its energy after that is unknown, so "
+        "operations after it get none from it",
+        info.name, (*info.stopped_ns - since) * 1e-9,
+        info.stopped_reason.empty() ? "no reason recorded" : info.stopped_reason));
+  }
+
   std::vector<Joules> combo_j(combos.size() * domain_count, 0);
   std::vector<Joules> combo_static_j;  // only when a domain has a baseline
   profile.domains.resize(domain_count);
@@ -604,13 +686,19 @@ Result<Profile> Attribute(const Trace& trace, const EnergyLog& log, const Attrib
           "domain {} (device {}) has no lanes of that device in the trace: all its {} energy is "
           "reported as (idle)",
           info.name, info.device, info.modeled ? "modeled" : "measured"));
+    // A measured CPU domain under the process share is swept over the tree's part
+    // only; the rest is the other processes'. Modeled domains count the tree alone.
+    const bool split = share_on && !info.modeled && info.device.rfind("CPU", 0) == 0;
+    EnergySeries tree_series;
+    if (split) tree_series = ProcessTreeSeries(series, log.cpu_time);
+    const EnergySeries& swept = split ? tree_series : series;
     DomainResult r;
     const bool has_baseline = !std::isnan(pd.baseline_w);
     if (has_baseline && combo_static_j.empty())
       combo_static_j.assign(combos.size() * domain_count, 0);
     auto sweep = [&](auto with_static, auto with_timeline) {
       return SweepDomain<decltype(with_static)::value, decltype(with_timeline)::value>(
-          series, pd.baseline_w, d0, d1, lanes, prepared, combo_of_event, domain_count, d, combo_j,
+          swept, pd.baseline_w, d0, d1, lanes, prepared, combo_of_event, domain_count, d, combo_j,
           combo_static_j, timeline, &timeline_index);
     };
     using Yes = std::true_type;
@@ -623,6 +711,17 @@ Result<Profile> Attribute(const Trace& trace, const EnergyLog& log, const Attrib
     }
     progress(static_cast<int64_t>(d) + 2);
     pd.measured_j = static_cast<double>(r.measured_j);
+    if (split) {
+      const Joules measured =
+          static_cast<Joules>(series.EnergyAt(d1)) - static_cast<Joules>(series.EnergyAt(d0));
+      other_precise[d] = std::max<Joules>(0, measured - r.measured_j);
+      pd.measured_j = static_cast<double>(measured);
+      pd.other_j = static_cast<double>(other_precise[d]);
+      pd.share = fmt::format(
+          "by CPU time: the recorded process tree's share of the machine's busy CPU time "
+          "(cputime.csv, {} threads), per interval of at least {} ms, clamped to [0, 1]",
+          log.cpu_time.threads, kProcessShareMinIntervalNs / 1'000'000);
+    }
     pd.idle_j = static_cast<double>(r.idle_j);
     pd.static_j = std::isnan(pd.baseline_w) ? 0 : static_cast<double>(r.static_j);
     any_measured = true;
@@ -769,7 +868,7 @@ Result<Profile> Attribute(const Trace& trace, const EnergyLog& log, const Attrib
     }
   }
 
-  // Conservation (§6.5): nodes plus (idle) equal the measured energy.
+  // Conservation (§6.5): nodes plus (idle) plus (other processes) equal the measured energy.
   if (options.check_conservation) {
     for (size_t d = 0; d < domain_count; ++d) {
       const ProfileDomain& pd = profile.domains[d];
@@ -780,14 +879,15 @@ Result<Profile> Attribute(const Trace& trace, const EnergyLog& log, const Attrib
           return Internal(fmt::format("negative energy {} J on node '{}' in domain {}",
                                       static_cast<double>(self_precise[n][d]),
                                       profile.nodes[n].path, pd.name));
-      const Joules accounted = nodes_j + pd.idle_j;
+      const Joules accounted = nodes_j + pd.idle_j + other_precise[d];
       const Joules err = std::fabs(accounted - pd.measured_j);
       if (err > options.conservation_tolerance * std::max<Joules>(std::fabs(pd.measured_j), 1e-12L))
         return Internal(fmt::format(
-            "conservation check failed for domain {}: nodes {:.12g} J + idle {:.12g} J = {:.12g} J, "
-            "but {:.12g} J were measured in the window (difference {:.3g} J). This is a bug in "
-            "smaragdine; please report it with the inputs.",
-            pd.name, static_cast<double>(nodes_j), pd.idle_j, static_cast<double>(accounted),
+            "conservation check failed for domain {}: nodes {:.12g} J + idle {:.12g} J + other "
+            "processes {:.12g} J = {:.12g} J, but {:.12g} J were measured in the window "
+            "(difference {:.3g} J). This is a bug in smaragdine; please report it with the inputs.",
+            pd.name, static_cast<double>(nodes_j), pd.idle_j, pd.other_j,
+            static_cast<double>(accounted),
             pd.measured_j, static_cast<double>(err)));
     }
   }

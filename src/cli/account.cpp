@@ -30,6 +30,7 @@ struct AccountOptions {
   std::optional<int64_t> trace_offset_ns;
   std::string output = "profile.json";
   std::string timeline = "auto";  // auto | always | never
+  std::string process_share = "auto";
   bool quiet = false;
 };
 
@@ -46,12 +47,16 @@ void PrintSummary(const Profile& p, size_t event_count, const std::string& outpu
   fmt::print("accounted {:.6g} J over a {:.3f} s window ({} steps, {} trace events)\n",
              p.MeasuredJ(), window_s, p.meta.steps, event_count);
   for (const ProfileDomain& d : p.domains) {
-    const double share = d.measured_j > 0 ? 100.0 * (d.measured_j - d.idle_j) / d.measured_j : 0;
+    const double share =
+        d.measured_j > 0 ? 100.0 * (d.measured_j - d.idle_j - d.other_j) / d.measured_j : 0;
     fmt::print("  {:<20} {:>12.6g} J {}  {:5.1f} % on operations, {:.6g} J idle{}\n", d.name,
                d.measured_j, d.modeled ? "(MODELED)" : "", share, d.idle_j,
                std::isnan(d.baseline_w) ? ""
                                         : fmt::format(", {:.6g} J static at {:.3g} W baseline",
                                                       d.static_j, d.baseline_w));
+    if (!d.share.empty())
+      fmt::print("  {:<20} {:>12.6g} J to other processes ({:.1f} %, by CPU time)\n", "",
+                 d.other_j, d.measured_j > 0 ? 100.0 * d.other_j / d.measured_j : 0.0);
   }
   fmt::print("profile written to {}\nnext: smaragdine report {} --depth 4\n", output, output);
 }
@@ -72,6 +77,12 @@ int Run(const AccountOptions& o) {
     energy_options.device_of[kv->first] = kv->second;
   }
   AttributeOptions attribute_options;
+  if (auto ps = ParseProcessShare(o.process_share)) {
+    attribute_options.process_share = *ps;
+  } else {
+    return PrintError(UsageError(fmt::format("--process-share must be auto, on or off, got '{}'",
+                                             o.process_share)));
+  }
   for (const auto& b : o.baselines) {
     auto kv = SplitAssignment(b, "--baseline-w");
     if (!kv.ok()) return PrintError(kv.error());
@@ -197,6 +208,12 @@ CommandRegistration registration{"account", 20, [](CLI::App& app, int& exit_code
   sub->add_option("--trace-offset-ns", o->trace_offset_ns,
                   "Shift the trace by this many ns instead of converting clocks: energy time = "
                   "trace time + offset");
+  sub->add_option("--process-share", o->process_share,
+                  "Split each measured CPU domain's energy between the recorded processes and the "
+                  "machine's other processes by CPU time (cputime.csv from `record`): auto (when "
+                  "the run has it), on, off. The other processes' part is shown as (other "
+                  "processes)")
+      ->capture_default_str();
   sub->add_option("-o,--output", o->output, "Where to write the profile")->capture_default_str();
   sub->add_option("--timeline", o->timeline,
                   fmt::format("Keep the timeline in the profile (every event with its energy, "

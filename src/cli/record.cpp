@@ -5,8 +5,11 @@
 // process tree from the start, but held on a pipe until sampling runs):
 //
 //   fork ──► child blocks reading `go` ─────────────────────► exec CMD
-//   parent: sources → run.json → sampler → [baseline] → write `go` → wait → run.json
+//   parent: sources → sampler + cputime.csv → run.json → [baseline] → write `go` → wait
+//           → run.json (exit code, clock_sync pairs, stopped domains)
 #include <fcntl.h>
+#include <grp.h>
+#include <pwd.h>
 #include <signal.h>
 #include <sys/wait.h>
 #include <time.h>
@@ -21,6 +24,7 @@
 #include <filesystem>
 #include <map>
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -29,6 +33,7 @@
 
 #include "cli/command.h"
 #include "common/io.h"
+#include "energy/cputime.h"
 #include "energy/sampler.h"
 #include "smaragdine/energy_log.h"
 #include "smaragdine/sources.h"
@@ -47,8 +52,44 @@ struct RecordOptions {
   double model_core_w = 15.0;
   double model_idle_w = 10.0;
   double baseline_s = 0;
+  std::string user;  // --user: run CMD as this user (record must be root)
   bool quiet = false;
 };
+
+// Who CMD runs as with --user, looked up before the fork: the child only makes
+// async-signal-safe calls (setgroups, setgid, setuid) between fork and exec.
+struct RunAs {
+  std::string name, home;
+  uid_t uid = 0;
+  gid_t gid = 0;
+  std::vector<gid_t> groups;
+};
+
+Result<RunAs> LookUpUser(const std::string& name) {
+  // Exit status 2 (bad input), like a CMD that cannot be run.
+  if (::geteuid() != 0)
+    return Error{ErrorCode::kBadInput, fmt::format(
+        "--user {}: record runs as uid {}, and only root can run CMD as another user; run "
+        "record as root (sudo smaragdine record --user {} …) or drop --user",
+        name, ::geteuid(), name), "", -1, -1};
+  errno = 0;
+  const passwd* pw = ::getpwnam(name.c_str());
+  if (pw == nullptr)
+    return Error{ErrorCode::kBadInput,
+                 fmt::format("--user {}: no such user{}", name,
+                             errno ? fmt::format(" ({})", strerror(errno)) : ""),
+                 "", -1, -1};
+  RunAs r;
+  r.name = pw->pw_name;
+  r.home = pw->pw_dir ? pw->pw_dir : "/";
+  r.uid = pw->pw_uid;
+  r.gid = pw->pw_gid;
+  int n = 32;
+  r.groups.resize(n);
+  while (::getgrouplist(r.name.c_str(), r.gid, r.groups.data(), &n) < 0) r.groups.resize(n);
+  r.groups.resize(n);
+  return r;
+}
 
 std::atomic<pid_t> g_child{0};
 
@@ -69,22 +110,43 @@ void InstallForwarding() {
   sigaction(SIGTERM, &sa, nullptr);
 }
 
-// The held child: waits for one byte on `go_fd`, then execs. An exec failure's errno
-// goes back on `err_fd` (close-on-exec, so a successful exec closes it with nothing sent).
+// What the child reports on the error pipe: which step failed and its errno.
+struct ChildFailure {
+  int step = 0;  // kStepExec or kStepUser
+  int error = 0;
+};
+constexpr int kStepExec = 1;
+constexpr int kStepUser = 2;
+
+// The held child: waits for one byte on `go_fd`, drops to `run_as` if given, then
+// execs. A failure's step and errno go back on `err_fd` (close-on-exec, so a
+// successful exec closes it with nothing sent).
 [[noreturn]] void ChildMain(int go_fd, int err_fd, const std::vector<std::string>& command,
-                            const std::string& run_dir) {
+                            const std::string& run_dir, const RunAs* run_as) {
   char byte = 0;
   ssize_t n;
   while ((n = ::read(go_fd, &byte, 1)) < 0 && errno == EINTR) {
   }
   if (n != 1) _exit(125);  // record gave up (or died) before starting CMD
+  if (run_as != nullptr) {
+    // Groups first, then the gid, the uid last: once the uid is dropped nothing else can be.
+    if (::setgroups(run_as->groups.size(), run_as->groups.data()) != 0 ||
+        ::setgid(run_as->gid) != 0 || ::setuid(run_as->uid) != 0) {
+      const ChildFailure f{kStepUser, errno};
+      (void)!::write(err_fd, &f, sizeof f);
+      _exit(126);
+    }
+    setenv("HOME", run_as->home.c_str(), 1);
+    setenv("USER", run_as->name.c_str(), 1);
+    setenv("LOGNAME", run_as->name.c_str(), 1);
+  }
   setenv("SMARAGDINE_RUN_DIR", run_dir.c_str(), 1);
   std::vector<char*> argv;
   for (const std::string& a : command) argv.push_back(const_cast<char*>(a.c_str()));
   argv.push_back(nullptr);
   execvp(argv[0], argv.data());
-  const int e = errno;
-  (void)!::write(err_fd, &e, sizeof e);
+  const ChildFailure f{kStepExec, errno};
+  (void)!::write(err_fd, &f, sizeof f);
   _exit(127);
 }
 
@@ -130,6 +192,7 @@ Status Validate(const RecordOptions& o) {
 // Everything up to the child's release; on error the child is let go (it exits 125).
 struct Started {
   std::unique_ptr<Sampler> sampler;
+  std::unique_ptr<CpuTimeRecorder> cputime;  // null when procfs gives no CPU time
   EnergyLog meta;
   Diagnostics diag;
 };
@@ -149,13 +212,20 @@ Result<Started> StartSampling(const RecordOptions& o, pid_t child, const std::st
     for (const auto& s : sources) known |= s->Name() == f;
     if (!known) return UsageError(fmt::format("--source {}: no such source", f));
   }
-  std::vector<DomainChoice> choices = ChooseDomains(sources, o.forced);
+  std::vector<DomainChoice> left_out;
+  std::vector<DomainChoice> choices = ChooseDomains(sources, o.forced, &left_out);
   if (choices.empty())
     return Nothing(
         "no energy domain can be read on this machine; `smaragdine sources` says why and how to "
         "fix it");
 
   Started st;
+  for (const DomainChoice& c : left_out)
+    st.diag.Warn(fmt::format(
+        "--source model: {} ({}) is measurable but left out of the run: the model's CPU power "
+        "stands for the whole CPU, memory included, so recording both would count the same "
+        "energy twice; drop --source model to measure it",
+        c.probe.info.name, c.source->Name()));
   std::vector<SamplerSession> sessions;
   for (const auto& s : sources) {
     std::vector<std::string> names;
@@ -180,6 +250,19 @@ Result<Started> StartSampling(const RecordOptions& o, pid_t child, const std::st
   SMG_ASSIGN_OR_RETURN(st.sampler,
                        Sampler::Start(std::move(sessions), run_dir + "/energy.csv",
                                       sampler_options));
+  // CPU time of CMD's tree and of the machine, for account's process share.
+  CpuTimeRecorderOptions cpu_options;
+  cpu_options.period_ns = sampler_options.slow_period_ns;
+  auto cputime = CpuTimeRecorder::Start(o.roots.proc, child, run_dir + "/cputime.csv",
+                                        cpu_options);
+  if (cputime.ok()) {
+    st.cputime = std::move(*cputime);
+  } else {
+    st.diag.Warn(fmt::format("no CPU-time log (account cannot split the CPU's energy with other "
+                             "processes): {}",
+                             cputime.error().ToString()));
+    st.diag.Add("record.no_cputime");
+  }
   st.meta.path = run_dir;
   st.meta.clock = Clock::kMonotonic;
   st.meta.domains = st.sampler->domains();
@@ -192,7 +275,7 @@ Result<Started> StartSampling(const RecordOptions& o, pid_t child, const std::st
 }
 
 void PrintSummary(const RecordOptions& o, const EnergyLog& meta, const SamplerResult& r,
-                  const std::string& run_dir) {
+                  const CpuTimeStats* cpu, const std::string& run_dir) {
   const double duration_s = (*meta.ended_ns - meta.started_ns.value_or(*meta.ended_ns)) * 1e-9;
   fmt::print(stderr, "\nsmaragdine record: {} exited with status {} after {:.3f} s\n",
              ShellQuote(o.command[0]), *meta.exit_code, duration_s);
@@ -213,6 +296,15 @@ void PrintSummary(const RecordOptions& o, const EnergyLog& meta, const SamplerRe
                "  MODELED domains are CPU time × {} W per busy core + {} W idle: no hardware "
                "counter could be read (`smaragdine sources` says why).\n",
                o.model_core_w, o.model_idle_w);
+  for (const DomainInfo& d : meta.domains)
+    if (d.stopped_ns && meta.started_ns)
+      fmt::print(stderr, "  {} STOPPED {:.3f} s into the run: {}\n", d.name,
+                 (*d.stopped_ns - *meta.started_ns) * 1e-9, d.stopped_reason);
+  if (cpu != nullptr && cpu->samples > 0)
+    fmt::print(stderr,
+               "  CPU time: {:.3f} s by CMD's {} threads, {:.3f} s busy on the whole machine "
+               "(cputime.csv, {} samples)\n",
+               cpu->tree_cpu_ns * 1e-9, cpu->threads, cpu->machine_busy_ns * 1e-9, cpu->samples);
   if (r.fast_overruns + r.slow_overruns > 0)
     fmt::print(stderr, "  {} sampling deadlines were missed (the machine was busy)\n",
                r.fast_overruns + r.slow_overruns);
@@ -228,6 +320,16 @@ int Run(const RecordOptions& o) {
     return PrintError(
         BadInput(o.output, fmt::format("cannot create the run directory: {}", ec.message())));
   const std::string run_dir = std::filesystem::absolute(o.output).lexically_normal().string();
+  std::optional<RunAs> run_as;
+  if (!o.user.empty()) {
+    auto looked_up = LookUpUser(o.user);
+    if (!looked_up.ok()) return PrintError(looked_up.error());
+    run_as = std::move(*looked_up);
+    // CMD writes its trace into $SMARAGDINE_RUN_DIR; record's own files stay root's.
+    if (::chown(run_dir.c_str(), run_as->uid, run_as->gid) != 0)
+      return PrintError(BadInput(run_dir, fmt::format("cannot hand the run directory to {}: {}",
+                                                      run_as->name, strerror(errno))));
+  }
 
   int go[2], err[2];
   if (pipe2(go, O_CLOEXEC) != 0 || pipe2(err, O_CLOEXEC) != 0)
@@ -238,7 +340,7 @@ int Run(const RecordOptions& o) {
   if (child == 0) {
     ::close(go[1]);
     ::close(err[0]);
-    ChildMain(go[0], err[1], o.command, run_dir);
+    ChildMain(go[0], err[1], o.command, run_dir, run_as ? &*run_as : nullptr);
   }
   ::close(go[0]);
   ::close(err[1]);
@@ -281,23 +383,28 @@ int Run(const RecordOptions& o) {
   // Release CMD and learn whether exec worked.
   (void)!::write(go[1], "x", 1);
   ::close(go[1]);
-  int exec_errno = 0;
+  ChildFailure failure;
   ssize_t n;
-  while ((n = ::read(err[0], &exec_errno, sizeof exec_errno)) < 0 && errno == EINTR) {
+  while ((n = ::read(err[0], &failure, sizeof failure)) < 0 && errno == EINTR) {
   }
   ::close(err[0]);
   const int status = WaitChild(child);
   const int64_t ended_ns = MonotonicNowNs();
   SamplerResult result = st.sampler->Stop();
+  std::optional<CpuTimeStats> cpu;
+  if (st.cputime) cpu = st.cputime->Stop();
   g_child.store(0);
 
-  if (n == static_cast<ssize_t>(sizeof exec_errno)) {
-    return PrintError(Error{ErrorCode::kBadInput,
-                            fmt::format("cannot run {}: {}", ShellQuote(o.command[0]),
-                                        strerror(exec_errno)),
-                            "", -1, -1});
+  if (n == static_cast<ssize_t>(sizeof failure)) {
+    const std::string what =
+        failure.step == kStepUser
+            ? fmt::format("cannot run {} as user {}: {}", ShellQuote(o.command[0]), o.user,
+                          strerror(failure.error))
+            : fmt::format("cannot run {}: {}", ShellQuote(o.command[0]), strerror(failure.error));
+    return PrintError(Error{ErrorCode::kBadInput, what, "", -1, -1});
   }
 
+  st.meta.domains = result.domains;  // now with stopped_ns where a domain stopped mid-run
   st.meta.clock_sync = result.clock_sync;
   st.meta.exit_code = status;
   st.meta.ended_ns = ended_ns;
@@ -305,7 +412,8 @@ int Run(const RecordOptions& o) {
     PrintError(s.error());
   if (!o.quiet) {
     PrintDiagnostics(result.diagnostics);
-    PrintSummary(o, st.meta, result, run_dir);
+    if (cpu) PrintDiagnostics(cpu->diagnostics);
+    PrintSummary(o, st.meta, result, cpu ? &*cpu : nullptr, run_dir);
   }
   return status;
 }
@@ -345,6 +453,11 @@ CommandRegistration registration{"record", 15, [](CLI::App& app, int& exit_code)
   sub->add_option("--proc-root", o->roots.proc, "Where procfs is")->capture_default_str();
   sub->add_option("--nvml-library", o->nvml_library,
                   "Load NVML from this file instead of libnvidia-ml.so.1");
+  sub->add_option("--user", o->user,
+                  "Run CMD as this user (initgroups, setgid, setuid before exec; HOME, USER and "
+                  "LOGNAME set to theirs) while sampling keeps record's privileges, e.g. to read "
+                  "root-only RAPL counters. record must run as root")
+      ->allow_extra_args(false);
   sub->add_flag("-q,--quiet", o->quiet, "Print no summary at the end");
   sub->callback([&exit_code, o] { exit_code = Run(*o); });
 }};

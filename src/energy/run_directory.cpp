@@ -2,6 +2,8 @@
 #include <sys/stat.h>
 
 #include <algorithm>
+#include <charconv>
+#include <map>
 #include <cmath>
 #include <filesystem>
 #include <set>
@@ -206,6 +208,10 @@ class RunJsonReader {
         if (modeled.get_bool().get(info.modeled) != simdjson::SUCCESS)
           return Bad(fmt::format("{}modeled must be true or false", where));
       }
+      SMG_ASSIGN_OR_RETURN(info.stopped_ns, OptionalInt(o, "stopped_ns", where));
+      SMG_ASSIGN_OR_RETURN(std::optional<std::string> stopped_reason,
+                           OptionalString(o, "stopped_reason", where));
+      info.stopped_reason = stopped_reason.value_or("");
       log.domains.push_back(std::move(info));
     }
     return {};
@@ -264,10 +270,15 @@ std::string RunJsonText(const EnergyLog& meta) {
     const DomainInfo& d = meta.domains[i];
     fmt::format_to(it,
                    "{}\n    {{\"name\": {}, \"device\": {}, \"source\": {}, \"quantity\": \"{}\", "
-                   "\"resolution_j\": {}, \"update_interval_ns\": {}, \"modeled\": {}}}",
+                   "\"resolution_j\": {}, \"update_interval_ns\": {}, \"modeled\": {}",
                    i ? "," : "", JsonQuote(d.name), JsonQuote(d.device), JsonQuote(d.source),
                    ToString(d.quantity), JsonNumber(d.resolution_j), d.update_interval_ns,
                    d.modeled ? "true" : "false");
+    // Only for a domain that stopped mid-run, so older readers see nothing new otherwise.
+    if (d.stopped_ns)
+      fmt::format_to(it, ", \"stopped_ns\": {}, \"stopped_reason\": {}", *d.stopped_ns,
+                     JsonQuote(d.stopped_reason));
+    fmt::format_to(it, "}}");
   }
   fmt::format_to(it, "{}],\n  \"baseline_w\": {{", meta.domains.empty() ? "" : "\n  ");
   bool first = true;
@@ -305,6 +316,14 @@ Result<EnergyLog> ReadRunDirectory(const std::string& dir) {
   SMG_ASSIGN_OR_RETURN(std::string csv, ReadFileMaybeGzip(csv_path));
   SMG_RETURN_IF_ERROR(energy::ParseReadingsInto(csv_path, csv, energy::CsvKind::kRunDirectory,
                                                 EnergyImportOptions{}, log));
+  // cputime.csv came with the process share; runs recorded before it have none.
+  const std::string cpu_path = dir + "/cputime.csv";
+  std::string cpu_file = cpu_path;
+  if (!FileExists(cpu_file) && FileExists(cpu_file + ".gz")) cpu_file += ".gz";
+  if (FileExists(cpu_file)) {
+    SMG_ASSIGN_OR_RETURN(std::string cpu_text, ReadFileMaybeGzip(cpu_file));
+    SMG_RETURN_IF_ERROR(ParseCpuTimeCsv(cpu_file, cpu_text, log.cpu_time, log.diagnostics));
+  }
   for (const auto& baseline : log.baseline_w) {
     const std::string& domain = baseline.first;
     bool known = std::any_of(log.domains.begin(), log.domains.end(),
@@ -314,6 +333,100 @@ Result<EnergyLog> ReadRunDirectory(const std::string& dir) {
           "{}: baseline_w names domain '{}', which is not in domains; ignored", json_path, domain));
   }
   return log;
+}
+
+Status ParseCpuTimeCsv(const std::string& name, std::string_view text, CpuTimeLog& out,
+                       Diagnostics& diag) {
+  out = CpuTimeLog{};
+  // Per (pid, tid): the CPU time last read. A thread's time counts from its
+  // first row (time it had used before a sample counts in that sample's interval).
+  std::map<std::pair<int64_t, int64_t>, int64_t> last_ns;
+  int64_t tree_ns = 0;
+  size_t line_no = 0;
+  size_t pos = 0;
+  bool header = false;
+  auto bad = [&](std::string message) {
+    return Error{ErrorCode::kBadInput, std::move(message), name, static_cast<int64_t>(line_no), -1};
+  };
+  auto parse_int = [](std::string_view f, int64_t& v) {
+    auto [p, ec] = std::from_chars(f.data(), f.data() + f.size(), v);
+    return ec == std::errc() && p == f.data() + f.size();
+  };
+  while (pos < text.size()) {
+    size_t nl = text.find('\n', pos);
+    ++line_no;
+    if (nl == std::string_view::npos) {
+      // `record` ends every row with a newline: a last line without one was cut by a kill.
+      diag.Add("cputime.truncated_last_line");
+      break;
+    }
+    std::string_view line = text.substr(pos, nl - pos);
+    pos = nl + 1;
+    if (!line.empty() && line.back() == '\r') line.remove_suffix(1);
+    if (line.empty()) continue;
+    if (!header) {
+      if (line != "t_ns,thread,cpu_ns")
+        return bad(fmt::format("expected the header t_ns,thread,cpu_ns, found '{}'", line));
+      header = true;
+      continue;
+    }
+    const size_t c1 = line.find(',');
+    const size_t c2 = c1 == std::string_view::npos ? c1 : line.find(',', c1 + 1);
+    if (c2 == std::string_view::npos || line.find(',', c2 + 1) != std::string_view::npos)
+      return bad("expected 3 fields: t_ns,thread,cpu_ns");
+    const std::string_view f_t = line.substr(0, c1);
+    const std::string_view f_thread = line.substr(c1 + 1, c2 - c1 - 1);
+    const std::string_view f_cpu = line.substr(c2 + 1);
+    int64_t t = 0, cpu = 0;
+    if (!parse_int(f_t, t)) return bad(fmt::format("t_ns '{}' is not an integer", f_t));
+    if (!parse_int(f_cpu, cpu) || cpu < 0)
+      return bad(fmt::format("cpu_ns '{}' is not a non-negative integer", f_cpu));
+    if (f_thread == "machine") {
+      // A machine row opens a sample; the thread rows that follow belong to it.
+      if (!out.t_ns.empty() && t <= out.t_ns.back())
+        return bad(fmt::format("time goes backwards: sample at t_ns {} after t_ns {}", t,
+                               out.t_ns.back()));
+      if (!out.machine_busy_ns.empty() && cpu < out.machine_busy_ns.back())
+        return bad(fmt::format("the machine's busy time decreases ({} after {})", cpu,
+                               out.machine_busy_ns.back()));
+      out.t_ns.push_back(t);
+      out.machine_busy_ns.push_back(cpu);
+      out.tree_ns.push_back(tree_ns);
+      continue;
+    }
+    const size_t slash = f_thread.find('/');
+    int64_t pid = 0, tid = 0;
+    if (slash == std::string_view::npos || !parse_int(f_thread.substr(0, slash), pid) ||
+        !parse_int(f_thread.substr(slash + 1), tid))
+      return bad(fmt::format("thread '{}' is neither 'machine' nor PID/TID", f_thread));
+    if (out.t_ns.empty() || t != out.t_ns.back())
+      return bad(fmt::format("thread row at t_ns {} does not follow a machine row of that time", t));
+    auto [it, fresh] = last_ns.try_emplace({pid, tid}, cpu);
+    if (fresh) {
+      ++out.threads;
+      tree_ns += cpu;
+    } else if (cpu >= it->second) {
+      tree_ns += cpu - it->second;
+      it->second = cpu;
+    } else {
+      // Less time under the same ids: a new thread reusing them; it counts afresh.
+      ++out.threads;
+      tree_ns += cpu;
+      it->second = cpu;
+    }
+    out.tree_ns.back() = tree_ns;
+  }
+  if (!header) return bad("empty file: expected the header t_ns,thread,cpu_ns");
+  // Cumulative since the first sample.
+  if (!out.t_ns.empty()) {
+    const int64_t tree0 = out.tree_ns.front(), busy0 = out.machine_busy_ns.front();
+    for (size_t i = 0; i < out.t_ns.size(); ++i) {
+      out.tree_ns[i] -= tree0;
+      out.machine_busy_ns[i] -= busy0;
+    }
+  }
+  if (out.t_ns.size() < 2) diag.Add("cputime.too_few_samples");
+  return {};
 }
 
 Status WriteRunDirectory(const std::string& dir, const EnergyLog& meta,

@@ -105,6 +105,8 @@ Result<std::unique_ptr<Sampler>> Sampler::Start(std::vector<SamplerSession> sess
   }
   s->tallies_.resize(s->domains_.size());
   s->last_value_.assign(s->domains_.size(), std::nan(""));
+  s->unreadable_since_ns_.assign(s->domains_.size(), 0);
+  s->unreadable_reason_.assign(s->domains_.size(), "");
 
   s->fd_ = ::open(csv_path.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_APPEND | O_CLOEXEC, 0644);
   if (s->fd_ < 0)
@@ -134,11 +136,25 @@ void Sampler::ReadOnce(Group& g) {
     const int64_t t_ns = MonotonicNowNs();
     const auto& idx = g.global[k];
     for (size_t i = 0; i < idx.size() && i < g.values.size(); ++i) {
+      const uint32_t d = idx[i];
       if (std::isnan(g.values[i])) {
         g.diag.Add("sampler.unreadable_reading");
+        if (unreadable_since_ns_[d] == 0) {
+          unreadable_since_ns_[d] = t_ns;
+          // The source's own warning about this domain ("NAME: reading … failed"), if any.
+          const std::string prefix = domains_[d].name + ": ";
+          const auto& warnings = g.diag.warnings();
+          unreadable_reason_[d] = "the source gave no reading from then on";
+          for (auto w = warnings.rbegin(); w != warnings.rend(); ++w)
+            if (w->rfind(prefix, 0) == 0) {
+              unreadable_reason_[d] = w->substr(prefix.size());
+              break;
+            }
+        }
         continue;
       }
-      g.local.push_back({t_ns, idx[i], g.values[i]});
+      unreadable_since_ns_[d] = 0;
+      g.local.push_back({t_ns, d, g.values[i]});
     }
   }
   ++g.samples;
@@ -255,6 +271,13 @@ SamplerResult Sampler::Stop() {
   }
 
   result.domains = domains_;
+  for (size_t d = 0; d < domains_.size(); ++d) {
+    // Unreadable at the end after at least one valid reading: the domain stopped mid-run.
+    if (unreadable_since_ns_[d] != 0 && tallies_[d].readings > 0) {
+      result.domains[d].stopped_ns = unreadable_since_ns_[d];
+      result.domains[d].stopped_reason = unreadable_reason_[d];
+    }
+  }
   result.tallies = tallies_;
   result.clock_sync = clock_sync_;
   result.rows_written = rows_written_;

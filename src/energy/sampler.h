@@ -50,7 +50,9 @@ struct DomainTally {
 };
 
 struct SamplerResult {
-  std::vector<DomainInfo> domains;       // every session's domains, in session order
+  // Every session's domains, in session order; a domain whose readings stopped
+  // before the end (and never came back) has stopped_ns and stopped_reason set.
+  std::vector<DomainInfo> domains;
   std::vector<DomainTally> tallies;      // parallel to domains
   std::vector<ClockSyncPair> clock_sync;  // at start, every second, at the end; sorted
   int64_t fast_samples = 0, slow_samples = 0;    // read passes per rate class
@@ -102,6 +104,10 @@ class Sampler {
   std::vector<RawReading> pending_;
   std::vector<DomainTally> tallies_;
   std::vector<double> last_value_;  // last valid raw reading per domain (J or W)
+  // Per domain, written only by the thread of its rate class, read after the join:
+  // the first unreadable reading since the last valid one (0: none), and why.
+  std::vector<int64_t> unreadable_since_ns_;
+  std::vector<std::string> unreadable_reason_;
 
   std::mutex writer_mu_;
   std::condition_variable writer_cv_;

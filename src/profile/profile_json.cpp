@@ -248,6 +248,13 @@ std::string ProfileToJson(const Profile& p) {
     AppendDouble(out, dom.baseline_w);
     out.append(std::string_view(",\"static_j\":"));
     AppendDouble(out, dom.static_j);
+    if (!dom.share.empty()) {
+      // Only for a split domain: profiles without a process share read as before.
+      out.append(std::string_view(",\"other_j\":"));
+      AppendDouble(out, dom.other_j);
+      out.append(std::string_view(",\"share\":"));
+      AppendQuoted(out, dom.share);
+    }
     fmt::format_to(it, ",\"modeled\":{}}}", dom.modeled ? "true" : "false");
   }
   out.append(std::string_view("],\n\"nodes\":[\n"));
@@ -392,6 +399,9 @@ class Reader {
       SMG_ASSIGN_OR_RETURN(d.idle_j, Double(o, "idle_j", where));
       SMG_ASSIGN_OR_RETURN(d.baseline_w, Double(o, "baseline_w", where, NAN));
       SMG_ASSIGN_OR_RETURN(d.static_j, Double(o, "static_j", where));
+      SMG_ASSIGN_OR_RETURN(d.other_j, Double(o, "other_j", where));  // absent: not split
+      if (std::isnan(d.other_j)) d.other_j = 0;
+      SMG_ASSIGN_OR_RETURN(d.share, String(o, "share", where));
       bool modeled = false;
       dom::element m;
       if (!o["modeled"].get(m) && m.get(modeled)) return Bad(where, "'modeled' must be a boolean");

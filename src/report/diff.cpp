@@ -92,6 +92,8 @@ ProfileDiff DiffProfiles(const Profile& a_in, const Profile& b_in, const DiffOpt
   diff.b_measured_j = b.MeasuredJ();
   diff.a_idle_j = a.IdleJ();
   diff.b_idle_j = b.IdleJ();
+  for (const ProfileDomain& dom : a.domains) diff.a_other_j += dom.other_j;
+  for (const ProfileDomain& dom : b.domains) diff.b_other_j += dom.other_j;
   const auto a_index = IndexByPath(a), b_index = IndexByPath(b);
   const auto a_children = a.Children(), b_children = b.Children();
   std::vector<double> leaf_a, leaf_b;
@@ -183,6 +185,9 @@ std::string RenderDiffTable(const ProfileDiff& d, const DiffOptions& o) {
                  RatioText(d.a_measured_j != 0 ? d.b_measured_j / d.a_measured_j : NAN));
   fmt::format_to(it, "  idle       A {} J   B {} J   B-A {} J\n", Sig4(d.a_idle_j),
                  Sig4(d.b_idle_j), SignedSig4(d.b_idle_j - d.a_idle_j));
+  if (d.a_other_j != 0 || d.b_other_j != 0)
+    fmt::format_to(it, "  other processes  A {} J   B {} J   B-A {} J\n", Sig4(d.a_other_j),
+                   Sig4(d.b_other_j), SignedSig4(d.b_other_j - d.a_other_j));
   fmt::format_to(it, "  nodes      {} matched, {} only in A, {} only in B{}\n", d.matched.size(),
                  d.only_a.size(), d.only_b.size(), o.top > 0 ? " (after --top)" : "");
   fmt::format_to(it, "  leaves     Pearson r of matched leaf energies = {} over {} leaves\n\n",

@@ -102,6 +102,16 @@ std::string RenderCsv(const Profile& p, uint32_t root, const ReportOptions& o) {
         fmt::format_to(it, ",{}", e == d ? Exact(dom.idle_j) : "0");
       out.push_back('\n');
     }
+    for (size_t d = 0; d < p.domains.size(); ++d) {
+      const ProfileDomain& dom = p.domains[d];
+      if (dom.share.empty()) continue;
+      fmt::format_to(it, "{},other,1,{},{},{},,,,,,,,,,", CsvField("(other processes) " + dom.name),
+                     Exact(dom.other_j), Exact(dom.other_j), share(dom.other_j));
+      if (siblings) out.append(std::string_view(",,,,,,,"));
+      for (size_t e = 0; e < p.domains.size(); ++e)
+        fmt::format_to(it, ",{}", e == d ? Exact(dom.other_j) : "0");
+      out.push_back('\n');
+    }
   }
   return fmt::to_string(out);
 }
@@ -144,6 +154,9 @@ std::string RenderFolded(const Profile& p, uint32_t root, const ReportOptions& o
   if (root == 0) {
     for (const ProfileDomain& d : p.domains)
       if (d.idle_j > 0) lines.push_back({"(idle);" + NoSemicolons(d.name), d.idle_j * 1e6});
+    for (const ProfileDomain& d : p.domains)
+      if (d.other_j > 0)
+        lines.push_back({"(other processes);" + NoSemicolons(d.name), d.other_j * 1e6});
   }
   // Largest-remainder rounding: the integers add up to the rounded exact sum, so
   // the flame graph's total is the measured energy to within 1 µJ.

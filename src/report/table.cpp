@@ -86,18 +86,27 @@ void Header(fmt::memory_buffer& out, const Profile& p, const ReportOptions& o) {
   if (m.steps > 0) kv("steps", fmt::format("{}", m.steps));
   fmt::format_to(it, "\n");
 
-  bool baseline = false;
+  bool baseline = false, shared = false;
   for (const ProfileDomain& d : p.domains) baseline |= !std::isnan(d.baseline_w);
+  for (const ProfileDomain& d : p.domains) shared |= !d.share.empty();
   std::vector<std::string> header = {"domain", "device", "measured J", "idle J", "idle %"};
+  if (shared) {
+    header.push_back("other proc. J");
+    header.push_back("other %");
+  }
   if (baseline) {
     header.push_back("baseline W");
     header.push_back("static J");
   }
   header.push_back("source");
   std::vector<Row> rows;
-  double measured = 0, idle = 0, static_j = 0;
+  double measured = 0, idle = 0, static_j = 0, other = 0;
   for (const ProfileDomain& d : p.domains) {
     Row r{d.name, {d.device, Sig4(d.measured_j), Sig4(d.idle_j), Share(d.idle_j, d.measured_j)}};
+    if (shared) {
+      r.cells.push_back(d.share.empty() ? "-" : Sig4(d.other_j));
+      r.cells.push_back(d.share.empty() ? "-" : Share(d.other_j, d.measured_j));
+    }
     if (baseline) {
       r.cells.push_back(std::isnan(d.baseline_w) ? "-" : Sig4(d.baseline_w));
       r.cells.push_back(std::isnan(d.baseline_w) ? "-" : Sig4(d.static_j));
@@ -105,11 +114,16 @@ void Header(fmt::memory_buffer& out, const Profile& p, const ReportOptions& o) {
     r.cells.push_back(d.source + (d.modeled ? " MODELED" : ""));
     measured += d.measured_j;
     idle += d.idle_j;
+    other += d.other_j;
     static_j += d.static_j;
     rows.push_back(std::move(r));
   }
   if (p.domains.size() > 1) {
     Row r{"all", {"", Sig4(measured), Sig4(idle), Share(idle, measured)}, true};
+    if (shared) {
+      r.cells.push_back(Sig4(other));
+      r.cells.push_back(Share(other, measured));
+    }
     if (baseline) {
       r.cells.push_back("");
       r.cells.push_back(Sig4(static_j));
@@ -219,6 +233,10 @@ void Tree(fmt::memory_buffer& out, const Profile& p, uint32_t root, const Report
       first = false;
       rows.push_back(std::move(r));
     }
+    // The process share's other part, beside (idle), so the shares still add up.
+    for (const ProfileDomain& d : p.domains)
+      if (!d.share.empty())
+        rows.push_back({"(other processes) " + d.name, {Sig4(d.other_j), Share(d.other_j, measured)}});
     if (p.nodes[0].SelfJ() != 0) {
       // Energy on the unnamed root itself (events outside any scope) would
       // otherwise be missing from the sum.

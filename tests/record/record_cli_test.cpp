@@ -1,13 +1,16 @@
 // `smaragdine record` end to end: the binary runs real commands on the CPU-time model
 // (sysfs and /dev point at an empty directory and NVML at a missing file, so no
 // hardware counter is found even on a machine that has them).
+#include <pwd.h>
 #include <signal.h>
+#include <unistd.h>
 #include <time.h>
 
 #include <filesystem>
 #include <string>
 #include <vector>
 
+#include <fmt/format.h>
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
@@ -98,6 +101,60 @@ TEST_F(RecordCliTest, UnknownSourceIsAUsageError) {
   testing::Ran r = testing::Run(Record({"/bin/true"}, {"--source", "bogus"}), tmp_.path());
   EXPECT_EQ(r.status, 1);
   EXPECT_THAT(r.err, HasSubstr("--source bogus"));
+}
+
+TEST_F(RecordCliTest, UserRunsTheCommandAsThatUserWhileRecordSamples) {
+  if (geteuid() != 0) GTEST_SKIP() << "--user needs root; this test runs as uid " << geteuid();
+  const passwd* nobody = getpwnam("nobody");
+  if (nobody == nullptr) GTEST_SKIP() << "this machine has no user 'nobody'";
+  const uid_t nobody_uid = nobody->pw_uid;
+  const std::string nobody_home = nobody->pw_dir;
+  testing::Ran r = testing::Run(
+      Record({"/bin/sh", "-c", "id -u; id -g; echo \"$HOME $USER $LOGNAME\""}, {"--user", "nobody"}),
+      tmp_.path());
+  ASSERT_EQ(r.status, 0) << r.err;
+  EXPECT_EQ(r.out, fmt::format("{}\n{}\n{} nobody nobody\n", nobody_uid, nobody->pw_gid,
+                               nobody_home));
+  // Sampling kept root: the run was recorded and the CPU time of nobody's process read.
+  auto log = ReadRun();
+  ASSERT_TRUE(log.ok()) << log.error().ToString();
+  EXPECT_EQ(log->exit_code, 0);
+  EXPECT_TRUE(std::filesystem::exists(run_ + "/cputime.csv"));
+}
+
+TEST_F(RecordCliTest, UserThatDoesNotExistIsExit2WithAMessage) {
+  testing::Ran r =
+      testing::Run(Record({"/bin/true"}, {"--user", "no-such-user-smg"}), tmp_.path());
+  EXPECT_EQ(r.status, 2) << r.err;
+  if (geteuid() == 0)
+    EXPECT_THAT(r.err, HasSubstr("--user no-such-user-smg: no such user"));
+  else
+    EXPECT_THAT(r.err, HasSubstr("only root can run CMD as another user"));
+}
+
+TEST_F(RecordCliTest, CpuTimeOfTheCommandsThreadsIsRecorded) {
+  // A CMD that burns 0.3 s of CPU (however busy the machine is): cputime.csv holds its
+  // threads and the machine's busy time.
+  testing::Ran r = testing::Run(
+      Record({"/usr/bin/python3", "-c",
+              "import time\nwhile time.process_time() < 0.3: pass"}),
+      tmp_.path());
+  ASSERT_EQ(r.status, 0) << r.err;
+  EXPECT_THAT(r.err, HasSubstr("CPU time: "));
+  auto log = ReadRun();
+  ASSERT_TRUE(log.ok()) << log.error().ToString();
+  const CpuTimeLog& c = log->cpu_time;
+  ASSERT_FALSE(c.empty());
+  EXPECT_GE(c.threads, 1);
+  EXPECT_GE(c.t_ns.size(), 5u);  // every ~20 ms over 0.3 s, loosely
+  // python was on a CPU for its 0.3 s (plus start-up); the machine was at least as busy
+  // (up to a 10 ms tick of /proc/stat per CPU).
+  EXPECT_GT(c.tree_ns.back(), 250'000'000);
+  EXPECT_LT(c.tree_ns.back(), 2'000'000'000);
+  EXPECT_GT(c.machine_busy_ns.back(), 0);
+  const std::string text = testing::ReadText(run_ + "/cputime.csv");
+  EXPECT_EQ(text.rfind("t_ns,thread,cpu_ns\n", 0), 0u);
+  EXPECT_THAT(text, HasSubstr(fmt::format(",{}/{},", *log->pid, *log->pid)));
 }
 
 TEST_F(RecordCliTest, CommandKilledBySignalIs128PlusSignal) {

@@ -3,11 +3,13 @@
 // checked against what was written (measured counters, wraps, a counter that breaks).
 // /dev points at an empty directory and NVML at a missing file, so only powercap (and
 // the model, which it outranks) can be chosen even on a machine with real counters.
+#include <signal.h>
 #include <unistd.h>
 
 #include <algorithm>
 #include <chrono>
 #include <cstdlib>
+#include <filesystem>
 #include <fstream>
 #include <memory>
 #include <sstream>
@@ -22,6 +24,7 @@
 #include "record/record_test_util.h"
 #include "record_fake/fake_rapl_util.h"
 #include "smaragdine/energy_log.h"
+#include "smaragdine/profile.h"
 
 namespace smaragdine {
 namespace {
@@ -250,6 +253,7 @@ TEST_F(RecordFakeRaplTest, CounterThatTurnsUnreadableStopsItsDomainOnly) {
   EXPECT_THAT(err, HasSubstr("sources.read_failed"));
   EXPECT_THAT(err, HasSubstr("cpu:0/dram: reading " + dram_path_ + " failed"));
   EXPECT_THAT(err, HasSubstr("the domain stops here"));
+  EXPECT_THAT(err, HasSubstr("cpu:0/dram STOPPED"));
 
   const std::vector<CsvRow> rows = ReadCsv();
   const std::vector<CsvRow> dram = RowsOf(rows, "cpu:0/dram");
@@ -264,12 +268,27 @@ TEST_F(RecordFakeRaplTest, CounterThatTurnsUnreadableStopsItsDomainOnly) {
   ASSERT_TRUE(log.ok()) << log.error().ToString();
   ASSERT_TRUE(log->ended_ns.has_value());
   EXPECT_GT(pkg.back().t_ns, *log->ended_ns - 50'000'000);
+  // run.json marks the domain that stopped, when and why; the package has no marker.
+  const DomainInfo& dram_info = log->domains[IndexOf(*log, "cpu:0/dram")];
+  ASSERT_TRUE(dram_info.stopped_ns.has_value());
+  EXPECT_GT(*dram_info.stopped_ns, dram.back().t_ns);
+  EXPECT_LT(*dram_info.stopped_ns, garbled_ns + 20'000'000);
+  EXPECT_THAT(dram_info.stopped_reason, HasSubstr("reading " + dram_path_ + " failed"));
+  EXPECT_FALSE(log->domains[IndexOf(*log, "cpu:0/package")].stopped_ns.has_value());
 
   const std::string trace = WriteTrace({{"aten::mm", r0, r1}, {"aten::add", r1, r2}});
   testing::Ran rep = AccountAndReport(trace);
   ASSERT_EQ(rep.status, 0) << rep.err;
   EXPECT_THAT(rep.out, HasSubstr("aten::mm"));
   EXPECT_THAT(rep.out, HasSubstr("aten::add"));
+  // account warns about the stopped domain, naming it and when it stopped.
+  testing::Ran acc = testing::Run({SMARAGDINE_BINARY, "account", "--energy", run_, "--trace",
+                                   trace, "-o", tmp_.path() + "/profile2.json"},
+                                  tmp_.path());
+  ASSERT_EQ(acc.status, 0) << acc.err;
+  EXPECT_THAT(acc.err, HasSubstr("domain cpu:0/dram stopped "));
+  EXPECT_THAT(acc.err, HasSubstr("s into the run (reading " + dram_path_ + " failed"));
+  EXPECT_THAT(acc.err, HasSubstr("account.domain_stopped"));
 }
 
 TEST_F(RecordFakeRaplTest, SourceFlagPicksTheSourceInRunJson) {
@@ -298,11 +317,80 @@ TEST_F(RecordFakeRaplTest, SourceFlagPicksTheSourceInRunJson) {
     EXPECT_EQ(pkg.source, "model");
     EXPECT_TRUE(pkg.modeled);
     EXPECT_THAT(r.err, HasSubstr("MODELED"));
-    // The model covers only the package; dram has no other reader than powercap.
-    const DomainInfo& dram = log->domains[IndexOf(*log, "cpu:0/dram")];
-    EXPECT_EQ(dram.source, "rapl-powercap");
-    EXPECT_FALSE(dram.modeled);
+    // The model stands for the whole CPU: the measurable dram beside it is left out
+    // (both would count memory's energy twice), and record says so.
+    ASSERT_EQ(log->domains.size(), 1u);
+    EXPECT_THAT(r.err, HasSubstr("--source model: cpu:0/dram (rapl-powercap) is measurable but "
+                                 "left out of the run"));
   }
+}
+
+// Process share end to end: CMD burns CPU while a busy process outside its tree runs
+// too; account gives the measured CPU domains' energy partly to (other processes), in
+// about the proportion cputime.csv recorded.
+TEST_F(RecordFakeRaplTest, OtherProcessesGetTheirCpuTimeShareOfMeasuredEnergy) {
+  AddPackageAndDram();
+  auto feeder = MakeFeeder(kPackageStepUj);
+  feeder->Start();
+  // The outsider: busy until killed.
+  const std::string outsider_dir = tmp_.path() + "/outsider";
+  std::filesystem::create_directories(outsider_dir);
+  testing::Spawned outsider =
+      testing::Spawn({"/usr/bin/python3", "-c", "while True: pass"}, outsider_dir);
+  ASSERT_GT(outsider.pid, 0);
+  const int64_t r0 = RealNowNs();
+  testing::Ran r = testing::Run(
+      Record({"/usr/bin/python3", "-c", "import time\nwhile time.process_time() < 0.5: pass"}),
+      tmp_.path());
+  const int64_t r1 = RealNowNs();
+  ::kill(outsider.pid, SIGKILL);
+  testing::Wait(outsider.pid);
+  feeder->Stop();
+  ASSERT_EQ(r.status, 0) << r.err;
+
+  auto log = ReadEnergy(run_, EnergyImportOptions{});
+  ASSERT_TRUE(log.ok()) << log.error().ToString();
+  const CpuTimeLog& c = log->cpu_time;
+  ASSERT_FALSE(c.empty());
+  const double tree_fraction =
+      static_cast<double>(c.tree_ns.back()) / static_cast<double>(c.machine_busy_ns.back());
+  ASSERT_GT(c.tree_ns.back(), 400'000'000) << "CMD burnt its 0.5 s of CPU";
+  ASSERT_LT(tree_fraction, 0.9) << "the outsider was busy too";
+
+  // One op over the whole run, so the window is the run.
+  const std::string trace = WriteTrace({{"burn", r0, r1}});
+  const std::string profile_path = tmp_.path() + "/profile.json";
+  testing::Ran acc = testing::Run({SMARAGDINE_BINARY, "account", "--energy", run_, "--trace",
+                                   trace, "-o", profile_path},
+                                  tmp_.path());
+  ASSERT_EQ(acc.status, 0) << acc.err << acc.out;
+  EXPECT_THAT(acc.out, HasSubstr("to other processes"));
+  auto p = ReadProfileJson(profile_path);
+  ASSERT_TRUE(p.ok()) << p.error().ToString();
+  for (const ProfileDomain& d : p->domains) {
+    SCOPED_TRACE(d.name);
+    ASSERT_GT(d.measured_j, 0);
+    EXPECT_GT(d.other_j, 0);
+    EXPECT_NE(d.share, "");
+    // Energy-weighted per-interval shares vs. the run's overall CPU split: close, not
+    // equal (the load of the machine changes from one 100 ms interval to the next).
+    EXPECT_NEAR(d.other_j / d.measured_j, 1 - tree_fraction, 0.2);
+    double nodes = 0;
+    for (const ProfileNode& n : p->nodes) nodes += n.self_j[&d - p->domains.data()];
+    EXPECT_NEAR(nodes + d.idle_j + d.other_j, d.measured_j, 1e-9 * d.measured_j);
+  }
+  testing::Ran rep = testing::Run({SMARAGDINE_BINARY, "report", profile_path}, tmp_.path());
+  ASSERT_EQ(rep.status, 0) << rep.err;
+  EXPECT_THAT(rep.out, HasSubstr("(other processes) cpu:0/package"));
+
+  // --process-share off: everything to the op and (idle), as before.
+  testing::Ran off = testing::Run({SMARAGDINE_BINARY, "account", "--energy", run_, "--trace",
+                                   trace, "--process-share", "off", "-o", profile_path},
+                                  tmp_.path());
+  ASSERT_EQ(off.status, 0) << off.err;
+  p = ReadProfileJson(profile_path);
+  ASSERT_TRUE(p.ok());
+  for (const ProfileDomain& d : p->domains) EXPECT_EQ(d.other_j, 0) << d.name;
 }
 
 }  // namespace

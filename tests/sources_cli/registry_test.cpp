@@ -108,8 +108,17 @@ TEST(ChooseDomainsTest, ModelOnlyWhenNoCounterCoversAnyCpuDomain) {
   chosen = Chosen(s);
   EXPECT_FALSE(chosen.count("cpu:0/package"));
   EXPECT_EQ(chosen["cpu:0/dram"], "rapl-powercap");
-  // Unless the user asks for the model.
-  EXPECT_EQ(Chosen(s, {"model"})["cpu:0/package"], "model");
+  // Unless the user asks for the model: then the measured dram beside it is left out
+  // (the model stands for the whole CPU; both would count memory twice), the GPU stays.
+  chosen = Chosen(s, {"model"});
+  EXPECT_EQ(chosen["cpu:0/package"], "model");
+  EXPECT_FALSE(chosen.count("cpu:0/dram"));
+  EXPECT_EQ(chosen["gpu:0"], "nvml");
+  std::vector<DomainChoice> left_out;
+  ChooseDomains(s, {"model"}, &left_out);
+  ASSERT_EQ(left_out.size(), 1u);
+  EXPECT_EQ(left_out[0].probe.info.name, "cpu:0/dram");
+  EXPECT_EQ(left_out[0].source->Name(), "rapl-powercap");
 }
 
 TEST(ChooseDomainsTest, NothingReadableChoosesNothing) {

@@ -41,7 +41,8 @@ bool IsCpuDomain(const DomainInfo& d) {
 //   4. else the earlier source in `sources`.
 // The model is kept only while no measured source covers any CPU domain.
 std::vector<DomainChoice> ChooseDomains(const std::vector<std::unique_ptr<EnergySource>>& sources,
-                                        const std::vector<std::string>& forced) {
+                                        const std::vector<std::string>& forced,
+                                        std::vector<DomainChoice>* left_out) {
   using Key = std::tuple<size_t, int, int, size_t>;
   struct Best {
     Key key;
@@ -67,11 +68,20 @@ std::vector<DomainChoice> ChooseDomains(const std::vector<std::unique_ptr<Energy
   for (const auto& [name, b] : best)
     if (!b.choice.probe.info.modeled && IsCpuDomain(b.choice.probe.info)) measured_cpu = true;
   const bool model_forced = std::find(forced.begin(), forced.end(), "model") != forced.end();
+  bool modeled_cpu = false;
+  for (const auto& [name, b] : best)
+    if (b.choice.probe.info.modeled && IsCpuDomain(b.choice.probe.info)) modeled_cpu = true;
   std::vector<DomainChoice> out;
   for (auto& [name, b] : best) {
     const DomainInfo& info = b.choice.probe.info;
-    // A modeled CPU beside measured CPU domains would count the same energy twice.
+    // A modeled CPU beside measured CPU domains would count the same energy twice:
+    // without --source model the measurement wins; with it, the model does (it
+    // stands for the whole CPU, memory included), and the measured ones are left out.
     if (info.modeled && measured_cpu && !model_forced) continue;
+    if (!info.modeled && IsCpuDomain(info) && modeled_cpu && model_forced) {
+      if (left_out) left_out->push_back(std::move(b.choice));
+      continue;
+    }
     out.push_back(std::move(b.choice));
   }
   return out;
