@@ -52,12 +52,12 @@ bool WriteAll(int fd, const char* data, size_t n) {
 
 int64_t MonotonicNowNs() { return NowNs(CLOCK_MONOTONIC); }
 
-ClockSyncPair ReadClockSyncPair() {
+ClockSyncPair ReadClockSyncPair(const std::function<int64_t()>& realtime_ns) {
   ClockSyncPair best;
   int64_t best_gap_ns = INT64_MAX;
   for (int i = 0; i < kClockSyncTries; ++i) {
     const int64_t m0 = NowNs(CLOCK_MONOTONIC);
-    const int64_t r = NowNs(CLOCK_REALTIME);
+    const int64_t r = realtime_ns ? realtime_ns() : NowNs(CLOCK_REALTIME);
     const int64_t m1 = NowNs(CLOCK_MONOTONIC);
     if (m1 - m0 < best_gap_ns) {
       best_gap_ns = m1 - m0;
@@ -115,7 +115,7 @@ Result<std::unique_ptr<Sampler>> Sampler::Start(std::vector<SamplerSession> sess
   if (!WriteAll(s->fd_, kHeader.data(), kHeader.size()))
     return BadInput(csv_path, fmt::format("cannot write the energy log: {}", strerror(errno)));
 
-  s->start_sync_.push_back(ReadClockSyncPair());
+  s->start_sync_.push_back(ReadClockSyncPair(options.realtime_ns));
   s->clock_sync_ = s->start_sync_;
   s->writer_ = std::thread([p = s.get()] { p->WriterLoop(); });
   for (auto& g : s->groups_) g->thread = std::thread([p = s.get(), gp = g.get()] {
@@ -233,7 +233,7 @@ void Sampler::WriterLoop() {
     WriteRows(rows);
     const int64_t now_ns = MonotonicNowNs();
     if (now_ns >= next_sync_ns) {
-      clock_sync_.push_back(ReadClockSyncPair());
+      clock_sync_.push_back(ReadClockSyncPair(options_.realtime_ns));
       next_sync_ns = now_ns + options_.clock_sync_period_ns;
     }
     wlock.lock();
@@ -261,7 +261,7 @@ SamplerResult Sampler::Stop() {
   }
   writer_cv_.notify_all();
   if (writer_.joinable()) writer_.join();
-  clock_sync_.push_back(ReadClockSyncPair());
+  clock_sync_.push_back(ReadClockSyncPair(options_.realtime_ns));
   if (fd_ >= 0) {
     if (::close(fd_) != 0 && write_error_.empty()) {
       ++write_errors_;

@@ -15,6 +15,7 @@
 #include <atomic>
 #include <condition_variable>
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <mutex>
 #include <string>
@@ -33,6 +34,9 @@ struct SamplerOptions {
   int64_t slow_period_ns = 20'000'000;   // 20 ms
   int64_t flush_period_ns = 50'000'000;  // energy.csv is written at least this often (≤ 100 ms)
   int64_t clock_sync_period_ns = 1'000'000'000;
+  // Where clock_sync pairs read the wall clock; empty: CLOCK_REALTIME. A seam for the
+  // wall-clock-step test (the machine's clock is not for tests to set).
+  std::function<int64_t()> realtime_ns;
 };
 
 struct SamplerSession {
@@ -63,7 +67,7 @@ struct SamplerResult {
 
 // The tightest of a few bracketed reads (mono, real, mono): realtime paired with
 // the midpoint of the two monotonic reads with the smallest gap.
-ClockSyncPair ReadClockSyncPair();
+ClockSyncPair ReadClockSyncPair(const std::function<int64_t()>& realtime_ns = nullptr);
 int64_t MonotonicNowNs();
 
 class Sampler {

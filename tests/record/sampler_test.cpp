@@ -1,18 +1,23 @@
 // The sampler against fake sessions: rate, energy.csv that ReadEnergy accepts, clock_sync.
 #include "energy/sampler.h"
 
+#include <time.h>
 #include <unistd.h>
 
+#include <atomic>
 #include <chrono>
 #include <cmath>
 #include <filesystem>
+#include <fstream>
 #include <memory>
 #include <thread>
 
 #include <gtest/gtest.h>
 
 #include "record/record_test_util.h"
+#include "smaragdine/account.h"
 #include "smaragdine/energy_log.h"
+#include "smaragdine/trace.h"
 
 namespace smaragdine {
 namespace {
@@ -146,6 +151,110 @@ TEST(SamplerTest, NanReadingsAreSkippedAndCounted) {
   SamplerResult r = (*sampler)->Stop();
   EXPECT_GT(r.diagnostics.Count("sampler.unreadable_reading"), 0);
   EXPECT_EQ(r.rows_written + r.diagnostics.Count("sampler.unreadable_reading"), r.fast_samples);
+}
+
+// A wall-clock step mid-run (issue 3, item 6): the trace is stamped on the wall clock,
+// the energy on CLOCK_MONOTONIC. The machine's clock is not for a test to set, and
+// libfaketime cannot step CLOCK_REALTIME alone (with FAKETIME_DONT_FAKE_MONOTONIC its
+// clock_nanosleep(CLOCK_MONOTONIC, TIMER_ABSTIME) fails with EINVAL, which breaks every
+// sampling thread), so the sampler's wall-clock reads go through its seam: the real
+// CLOCK_REALTIME plus a step the test makes one hour mid-run. Everything after that is
+// record's path: clock_sync pairs, run.json, ReadEnergy, a Kineto trace with epoch µs,
+// AlignTrace and Attribute.
+TEST(SamplerTest, WallClockStepMidRunIsAlignedThroughThePairInForce) {
+  testing::TempDir dir;
+  std::atomic<int64_t> step_ns{0};
+  auto wall_ns = [&step_ns] {
+    timespec ts{};
+    clock_gettime(CLOCK_REALTIME, &ts);
+    return int64_t{ts.tv_sec} * 1'000'000'000 + ts.tv_nsec + step_ns.load();
+  };
+  int reads = 0;
+  std::vector<SamplerSession> sessions;
+  sessions.push_back(
+      {RateClass::kFast,
+       std::make_unique<FakeSession>("cpu:0/package", Quantity::kEnergy, 20.0, &reads)});
+  SamplerOptions options;
+  options.realtime_ns = wall_ns;
+  options.clock_sync_period_ns = 100'000'000;  // pairs every ~0.1 s instead of 1 s: a short test
+  auto sampler = Sampler::Start(std::move(sessions), dir.path() + "/energy.csv", options);
+  ASSERT_TRUE(sampler.ok()) << sampler.error().ToString();
+  auto sleep_ms = [](int ms) { std::this_thread::sleep_for(std::chrono::milliseconds(ms)); };
+  struct Op {
+    const char* name;
+    int64_t start_wall_ns, end_wall_ns, start_mono_ns, end_mono_ns;
+  };
+  auto op = [&](const char* name) {
+    Op o{name, wall_ns(), 0, MonotonicNowNs(), 0};
+    sleep_ms(150);
+    o.end_wall_ns = wall_ns();
+    o.end_mono_ns = MonotonicNowNs();
+    return o;
+  };
+  sleep_ms(50);
+  const Op before = op("before_step");
+  step_ns = 3600'000'000'000;  // the wall clock jumps an hour forward
+  sleep_ms(400);               // at least one pair after the step, however busy the machine
+  const Op after = op("after_step");
+  sleep_ms(50);
+  SamplerResult result = (*sampler)->Stop();
+
+  EnergyLog meta;
+  meta.domains = result.domains;
+  meta.clock_sync = result.clock_sync;
+  std::ofstream(dir.path() + "/run.json") << RunJsonText(meta);
+  auto log = ReadEnergy(dir.path(), EnergyImportOptions{});
+  ASSERT_TRUE(log.ok()) << log.error().ToString();
+  const auto offset_s = [](const ClockSyncPair& p) {
+    return (p.realtime_ns - p.monotonic_ns) * 1e-9;
+  };
+  ASSERT_GE(log->clock_sync.size(), 3u);
+  EXPECT_NEAR(offset_s(log->clock_sync.back()) - offset_s(log->clock_sync.front()), 3600, 0.01);
+
+  const std::string trace_path = dir.path() + "/trace.json";
+  {
+    const int pid = static_cast<int>(getpid());
+    std::ofstream t(trace_path);
+    t << "{\"schemaVersion\": 1, \"traceEvents\": [";
+    bool first = true;
+    for (const Op& o : {before, after}) {
+      t << (first ? "" : ",") << "\n{\"ph\": \"X\", \"cat\": \"cpu_op\", \"name\": \"" << o.name
+        << "\", \"pid\": " << pid << ", \"tid\": " << pid << ", \"ts\": " << o.start_wall_ns / 1000
+        << ", \"dur\": " << (o.end_wall_ns - o.start_wall_ns) / 1000 << ", \"args\": {}}";
+      first = false;
+    }
+    t << "\n]}\n";
+  }
+  auto account = [&](const EnergyLog& energy) -> Result<Profile> {
+    SMG_ASSIGN_OR_RETURN(Trace trace, ReadTraces({trace_path}, TraceReadOptions{}));
+    SMG_ASSIGN_OR_RETURN(AlignResult aligned, AlignTrace(trace, energy, AlignOptions{}));
+    (void)aligned;
+    return Attribute(trace, energy, AttributeOptions{});
+  };
+  auto profile = account(*log);
+  ASSERT_TRUE(profile.ok()) << profile.error().ToString();
+  EXPECT_EQ(profile->diagnostics.Count("account.events_outside_window"), 0);
+  for (const Op& o : {before, after}) {
+    SCOPED_TRACE(o.name);
+    int64_t node = -1;
+    for (size_t i = 0; i < profile->nodes.size(); ++i)
+      if (profile->nodes[i].name == o.name) node = static_cast<int64_t>(i);
+    ASSERT_GE(node, 0);
+    // The fake counter is exactly 20 W on the monotonic clock, so an op placed where it
+    // ran gets 20 W × its duration (less the µs truncation of the trace).
+    const double expected_j = 20.0 * (o.end_mono_ns - o.start_mono_ns) * 1e-9;
+    EXPECT_NEAR(profile->nodes[node].TotalJ(), expected_j, 0.02 * expected_j);
+  }
+
+  // With only the first pair (a single offset), the op after the step would land an hour
+  // after the run: it gets nothing, which is what the pairs prevent.
+  EnergyLog single = *log;
+  single.clock_sync.resize(1);
+  auto wrong = account(single);
+  if (wrong.ok()) {
+    const int64_t node = wrong->Find("after_step");
+    EXPECT_TRUE(node < 0 || wrong->nodes[node].TotalJ() == 0);
+  }
 }
 
 TEST(SamplerTest, UncreatableLogIsBadInputNamingTheFile) {
