@@ -127,6 +127,14 @@ TEST(LiveSessionTest, SmallModelGivesItsScopesPhasesAndSteps) {
   EXPECT_EQ(p.meta.steps, 3);
   EXPECT_EQ((*session)->trace().steps.size(), 3u);
   EXPECT_EQ((*session)->trace().time_base, TimeBase::kMonotonic);
+  // The timeline is kept, so `report --format perfetto` works on a live profile:
+  // one timeline event per trace event, their energy adding up to the nodes'.
+  EXPECT_EQ(p.timeline.events.size(), (*session)->trace().events.size());
+  ASSERT_EQ(p.timeline.power.size(), p.domains.size());
+  double events_j = 0, nodes_j = 0;
+  for (const TimelineEvent& e : p.timeline.events) events_j += e.self_j;
+  for (const ProfileNode& n : p.nodes) nodes_j += n.SelfJ();
+  EXPECT_NEAR(events_j, nodes_j, 1e-9 * std::max(1.0, nodes_j));
 
   // Scopes, with the operators under them.
   for (const char* scope : {"mlp", "mlp/encoder", "mlp/head", "optimizer"}) {

@@ -279,6 +279,10 @@ Result<Profile> Session::Stop() {
   SMG_ASSIGN_OR_RETURN(AlignResult al, AlignTrace(aligned, log, AlignOptions{}));
   AttributeOptions ao;
   ao.baseline_w = s.options.baseline_w;
+  // The timeline (per-event energy, power tracks) feeds `report --format
+  // perfetto` and the power chart; kept under the same size rule as account's
+  // --timeline auto.
+  ao.keep_timeline = aligned.events.size() <= static_cast<size_t>(kTimelineAutoMaxEvents);
   SMG_ASSIGN_OR_RETURN(Profile p, Attribute(aligned, log, ao));
   p.meta.alignment = al.description;
   for (const ProfileDomain& d : p.domains)
