@@ -50,8 +50,8 @@ std::string RenderFlameSvg(const Profile& profile, uint32_t root, const FlameOpt
 Result<std::string> RenderSvgView(const Profile& profile, uint32_t root,
                                   const ReportOptions& options);
 
-// How the charts name a profile file: its base name without .json and
-// .profile ("runs/bert.profile.json" → "bert").
+// How the charts name a profile file: its base name without .gz, .json and
+// .profile ("runs/bert.profile.json" and "bert.profile.json.gz" → "bert").
 std::string ProfileLabel(const std::string& file);
 
 // ---- Charts (SVG) ----

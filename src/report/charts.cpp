@@ -582,7 +582,7 @@ std::string RenderModuleBarsChart(const std::vector<const Profile*>& profiles,
 
 std::string ProfileLabel(const std::string& file) {
   std::string name = file.substr(file.find_last_of('/') + 1);
-  for (const char* ext : {".json", ".profile"})
+  for (const char* ext : {".gz", ".json", ".profile"})
     if (name.size() > std::strlen(ext) && name.compare(name.size() - std::strlen(ext), std::string::npos, ext) == 0)
       name.resize(name.size() - std::strlen(ext));
   return name;
