@@ -45,8 +45,10 @@ std::string RenderFlameSvg(const Profile& profile, uint32_t root, const FlameOpt
 
 // `report --format svg`: the flame graph or the chart options.chart names, of
 // the subtree under `root` (top ops and flame graph) or the whole profile
-// (power, phases). Errors: kBadInput naming options.file when the power chart
-// has no timeline or no such step.
+// (power, phases). options.step names a step by the number at the end of its
+// name, as the trace numbers it (ProfilerStep#101 → 101; by position when
+// step names carry no number). Errors: kBadInput naming options.file when the
+// power chart has no timeline or no such step (the message names the steps).
 Result<std::string> RenderSvgView(const Profile& profile, uint32_t root,
                                   const ReportOptions& options);
 

@@ -4,6 +4,7 @@
 // say what is drawn, a <title> tooltip on every bar, and data-* attributes
 // carrying the exact figures (for tools and tests).
 #include <algorithm>
+#include <cctype>
 #include <cmath>
 #include <cstring>
 #include <map>
@@ -340,8 +341,13 @@ std::string RenderPowerChart(const Profile& p, int step) {
 
   fmt::memory_buffer out;
   auto it = std::back_inserter(out);
-  const std::string title =
-      step >= 0 ? fmt::format("Power over step {}", step) : std::string("Power over the window");
+  // A step is titled with the trace's name for it (ProfilerStep#103), which
+  // is what --step chose it by, not with its position in the profile.
+  const bool named = step >= 0 && static_cast<size_t>(step) < tl.steps.size() &&
+                     !tl.steps[static_cast<size_t>(step)].name.empty();
+  const std::string title = named  ? "Power over " + tl.steps[static_cast<size_t>(step)].name
+                            : step >= 0 ? fmt::format("Power over step {}", step)
+                                        : std::string("Power over the window");
   Header(out, width, height, title,
          fmt::format("{} ms from {} ns on {}; shaded: the phases of the operations", Sig4(span_ns * 1e-6),
                      t0, p.meta.clock.empty() ? "the run's clock" : p.meta.clock));
@@ -588,6 +594,29 @@ std::string ProfileLabel(const std::string& file) {
   return name;
 }
 
+namespace {
+
+// `--step N` names a step as the trace numbers it: by the number at the end of
+// its name (ProfilerStep#101 → 101, "step 3" → 3), not by its position in the
+// profile, which starts at 0 whatever step the trace began with. Without
+// numbered names (or without a steps list) N is the position. Returns the
+// index into Timeline::steps, or -1 when no numbered step has that number.
+int StepIndexByNumber(const Timeline& t, int number) {
+  bool numbered = false;
+  for (size_t i = 0; i < t.steps.size(); ++i) {
+    const std::string& name = t.steps[i].name;
+    size_t start = name.size();
+    while (start > 0 && std::isdigit(static_cast<unsigned char>(name[start - 1]))) --start;
+    const size_t digits = name.size() - start;
+    if (digits == 0 || digits > 9) continue;
+    numbered = true;
+    if (std::stoi(name.substr(start)) == number) return static_cast<int>(i);
+  }
+  return numbered ? -1 : number;
+}
+
+}  // namespace
+
 Result<std::string> RenderSvgView(const Profile& p, uint32_t root, const ReportOptions& o) {
   switch (o.chart) {
     case SvgChart::kFlame: {
@@ -604,10 +633,24 @@ Result<std::string> RenderSvgView(const Profile& p, uint32_t root, const ReportO
         return BadInput(o.file,
                         "the profile has no timeline, which the power chart needs (re-run "
                         "`smaragdine account` with --timeline always)");
-      std::string svg = RenderPowerChart(p, o.step);
+      const int index = o.step < 0 ? -1 : StepIndexByNumber(p.timeline, o.step);
+      if (o.step >= 0 && index < 0) {
+        const auto& steps = p.timeline.steps;
+        const std::string which =
+            steps.empty() ? "the profile has no steps"
+            : steps.size() == 1
+                ? fmt::format("its one step is {}", steps.front().name)
+                : fmt::format("its {} steps are {} … {}", steps.size(), steps.front().name,
+                              steps.back().name);
+        return BadInput(o.file, fmt::format("no step {} in the profile ({}; --step takes the "
+                                            "number at the end of a step's name, -1 charts the "
+                                            "whole window)",
+                                            o.step, which));
+      }
+      std::string svg = RenderPowerChart(p, index);
       if (svg.empty())
-        return BadInput(o.file, fmt::format("no timeline events in step {} (steps are numbered "
-                                            "as in the trace; --step -1 charts the whole window)",
+        return BadInput(o.file, fmt::format("no timeline events in step {} (--step -1 charts the "
+                                            "whole window)",
                                             o.step));
       return svg;
     }

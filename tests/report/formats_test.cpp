@@ -610,7 +610,13 @@ TEST_P(FormatsTest, EveryViewHoldsTheProfile) {
                      View(report + " --format svg --chart power", dir + "/power.svg"));
   }
   if (!p.timeline.steps.empty()) {
-    SCOPED_TRACE("--chart power --step 0");
+    // --step takes the number the trace gives the step (ProfilerStep#101 → 101).
+    const std::string& name = p.timeline.steps.front().name;
+    size_t digits = name.size();
+    while (digits > 0 && std::isdigit(static_cast<unsigned char>(name[digits - 1]))) --digits;
+    ASSERT_LT(digits, name.size()) << "a step name without its number: " << name;
+    const std::string number = name.substr(digits);
+    SCOPED_TRACE("--chart power --step " + number + " (" + name + ")");
     int64_t t0 = INT64_MAX, t1 = INT64_MIN;
     for (const TimelineEvent& e : p.timeline.events)
       if (e.step == 0) {
@@ -619,7 +625,13 @@ TEST_P(FormatsTest, EveryViewHoldsTheProfile) {
       }
     if (t0 < t1)
       ExpectPowerChart(p, t0, t1,
-                       View(report + " --format svg --chart power --step 0", dir + "/power0.svg"));
+                       View(report + " --format svg --chart power --step " + number,
+                            dir + "/power_step.svg"));
+    // A number no step has: bad input, naming the steps there are.
+    CliRun none = Sh(report + " --format svg --chart power --step 999999 -o " + dir + "/none.svg");
+    EXPECT_EQ(none.status, 2);
+    EXPECT_NE(none.err.find("no step 999999"), std::string::npos) << none.err;
+    EXPECT_NE(none.err.find(name), std::string::npos) << none.err;
   }
   {
     SCOPED_TRACE("--chart phases");
