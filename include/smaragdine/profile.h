@@ -14,6 +14,7 @@
 #include <cstdint>
 #include <map>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "smaragdine/diagnostics.h"
@@ -152,6 +153,11 @@ struct Profile {
   std::vector<ProfileDomain> domains;
   std::vector<ProfileNode> nodes;  // nodes[0] is the root; parents come before children
   Timeline timeline;               // empty unless account kept it (--timeline)
+  // Data flow between nodes (indices into `nodes`): (producer, consumer)
+  // pairs of distinct nodes, sorted, each once; from Trace::dataflow (TF1's
+  // inputN args). Empty when the trace recorded none: module graphs then
+  // show execution order instead.
+  std::vector<std::pair<uint32_t, uint32_t>> dataflow;
   Diagnostics diagnostics;
 
   double MeasuredJ() const;

@@ -15,6 +15,7 @@
 #include <string>
 #include <string_view>
 #include <unordered_map>
+#include <utility>
 #include <vector>
 
 #include "smaragdine/diagnostics.h"
@@ -104,6 +105,11 @@ struct Trace {
   NodeTable nodes;
   std::vector<Event> events;
   std::vector<Step> steps;
+  // Data flow between nodes, where the trace records it (TF1's `inputN`
+  // args): (producer, consumer) pairs of distinct nodes, sorted, each once,
+  // however many events and steps showed it. Control dependencies (`^name`)
+  // carry no data and are left out. Empty for traces without inputs.
+  std::vector<std::pair<NodeId, NodeId>> dataflow;
   Diagnostics diagnostics;
 };
 

@@ -902,6 +902,9 @@ Result<Profile> Attribute(const Trace& trace, const EnergyLog& log, const Attrib
   profile.meta.clock = ToString(log.clock);
   profile.meta.window_start_ns = w0;
   profile.meta.window_end_ns = w1;
+  // Profile node i is trace node i: the data flow carries over as it is.
+  for (const auto& [from, to] : trace.dataflow)
+    if (from < node_count && to < node_count) profile.dataflow.emplace_back(from, to);
   return profile;
 }
 

@@ -1,6 +1,7 @@
 // profile.json writer and reader (DESIGN §7.3; field by field in docs/profile-format.md).
 #include <simdjson.h>
 
+#include <algorithm>
 #include <cmath>
 #include <cstring>
 #include <string>
@@ -263,6 +264,13 @@ std::string ProfileToJson(const Profile& p) {
     AppendNode(out, p, p.nodes[i], has_baseline);
   }
   out.append(std::string_view("],\n"));
+  if (!p.dataflow.empty()) {
+    // Only when the trace recorded data flow: other profiles read as before.
+    out.append(std::string_view("\"dataflow\":["));
+    for (size_t i = 0; i < p.dataflow.size(); ++i)
+      fmt::format_to(it, "{}[{},{}]", i ? "," : "", p.dataflow[i].first, p.dataflow[i].second);
+    out.append(std::string_view("],\n"));
+  }
   if (!p.timeline.empty()) {
     AppendTimeline(out, p.timeline);
     out.append(std::string_view(",\n"));
@@ -419,6 +427,9 @@ class Reader {
     }
     if (p.nodes.empty()) return Bad("nodes", "empty: a profile has at least the root node");
 
+    dom::element dataflow;
+    if (!top["dataflow"].get(dataflow)) SMG_RETURN_IF_ERROR(ReadDataflow(dataflow, p));
+
     dom::element timeline;
     if (!top["timeline"].get(timeline)) SMG_RETURN_IF_ERROR(ReadTimeline(timeline, p));
 
@@ -571,6 +582,32 @@ class Reader {
       SMG_ASSIGN_OR_RETURN(st.max_path, String(s, "max_path", sw));
     }
     p.nodes.push_back(std::move(n));
+    return {};
+  }
+
+  // "dataflow": [[producer, consumer], ...], node indices.
+  Status ReadDataflow(dom::element e, Profile& p) const {
+    dom::array edges;
+    if (e.get(edges)) return Bad("dataflow", "must be an array of [producer, consumer] pairs");
+    for (dom::element edge : edges) {
+      const std::string where = fmt::format("dataflow[{}]", p.dataflow.size());
+      dom::array pair;
+      int64_t ends[2];
+      size_t k = 0;
+      if (edge.get(pair) || pair.size() != 2)
+        return Bad(where, "must be a [producer, consumer] pair of node indices");
+      for (dom::element x : pair) {
+        if (x.get_int64().get(ends[k]))
+          return Bad(where, "must be a [producer, consumer] pair of node indices");
+        if (ends[k] < 0 || static_cast<size_t>(ends[k]) >= p.nodes.size())
+          return Bad(where,
+                     fmt::format("{} is not a node (there are {})", ends[k], p.nodes.size()));
+        ++k;
+      }
+      p.dataflow.emplace_back(static_cast<uint32_t>(ends[0]), static_cast<uint32_t>(ends[1]));
+    }
+    std::sort(p.dataflow.begin(), p.dataflow.end());
+    p.dataflow.erase(std::unique(p.dataflow.begin(), p.dataflow.end()), p.dataflow.end());
     return {};
   }
 

@@ -187,6 +187,28 @@ std::string RewritePath(const std::string& path, const std::vector<PathRule>& ru
   return p;
 }
 
+namespace {
+
+// The data-flow edges with their ends renamed by `map` (node index → new
+// index, -1 for dropped); edges that lose an end or become a loop go, and
+// edges that now coincide are kept once.
+template <typename Map>
+std::vector<std::pair<uint32_t, uint32_t>> MapDataflow(
+    const std::vector<std::pair<uint32_t, uint32_t>>& in, Map map) {
+  std::vector<std::pair<uint32_t, uint32_t>> out;
+  out.reserve(in.size());
+  for (const auto& [from, to] : in) {
+    const int64_t a = map(from), b = map(to);
+    if (a >= 0 && b >= 0 && a != b)
+      out.emplace_back(static_cast<uint32_t>(a), static_cast<uint32_t>(b));
+  }
+  std::sort(out.begin(), out.end());
+  out.erase(std::unique(out.begin(), out.end()), out.end());
+  return out;
+}
+
+}  // namespace
+
 Profile FoldProfile(const Profile& in, const std::vector<PathRule>& rules) {
   if (rules.empty() || in.nodes.empty()) return in;
   const size_t nd = in.domains.size();
@@ -302,6 +324,9 @@ Profile FoldProfile(const Profile& in, const std::vector<PathRule>& rules) {
   out.timeline = in.timeline;
   for (TimelineEvent& e : out.timeline.events)
     if (e.node < new_of.size()) e.node = new_of[e.node];
+  out.dataflow = MapDataflow(in.dataflow, [&](uint32_t n) {
+    return n < new_of.size() ? int64_t{new_of[n]} : int64_t{-1};
+  });
   return out;
 }
 
@@ -339,6 +364,7 @@ Result<Profile> RestrictToDomain(const Profile& in, const std::string& domain,
     out.nodes.push_back(std::move(m));
   }
   RestrictTimeline(in, d, out.timeline);
+  out.dataflow = in.dataflow;
   return out;
 }
 
@@ -383,6 +409,10 @@ Profile SubtreeProfile(const Profile& in, uint32_t root, std::optional<int> dept
     kept.node = static_cast<uint32_t>(stand_in[e.node]);
     out.timeline.events.push_back(kept);
   }
+  // Edges inside the subtree, between the nodes that stand for their ends.
+  out.dataflow = MapDataflow(in.dataflow, [&](uint32_t n) {
+    return n < stand_in.size() ? stand_in[n] : int64_t{-1};
+  });
   return out;
 }
 

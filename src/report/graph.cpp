@@ -2,12 +2,13 @@
 // out in process by libgvc for `--format graph-svg`, and one graph per scope
 // for `--all-scopes`.
 //
-// Edges are execution order, not data flow: the trace readers keep no event
-// arguments (TensorFlow's inputN included), so nothing in a profile says which
-// op fed which. With a timeline, an edge A → B means that on some lane an
-// event under B was the next one after an event under A; without one, the
-// children are chained in the order the profile lists them (the order the
-// trace first named them).
+// Edges follow the data flow where the profile has it (Profile::dataflow,
+// from TF1's inputN args): A → B when some op under A feeds some op under B,
+// weighted by the number of such producer → consumer node pairs. A profile
+// without any data flow (TF2, PyTorch, live) gets execution order instead:
+// with a timeline, A → B means that on some lane an event under B was the
+// next one after an event under A; without one, the children are chained in
+// the order the profile lists them (the order the trace first named them).
 #include "report/graph.h"
 
 #include <fmt/format.h>
@@ -20,6 +21,7 @@
 #include <mutex>
 #include <set>
 
+#include "report/resolve.h"
 #include "report/text.h"
 #include "smaragdine/views.h"
 
@@ -92,6 +94,7 @@ ScopeGraph BuildScopeGraph(const Profile& p, const std::vector<std::vector<uint3
     }
     g.from_timeline = true;
   }
+  g.from_dataflow = !p.dataflow.empty();
 
   // Execution order: first start on the timeline, then profile order.
   std::vector<size_t> perm(n);
@@ -108,7 +111,19 @@ ScopeGraph BuildScopeGraph(const Profile& p, const std::vector<std::vector<uint3
   }
   g.children = ordered;
 
-  if (g.from_timeline) {
+  if (g.from_dataflow) {
+    // Producer → consumer pairs between different children; pairs inside one
+    // child, or with an end outside the scope, are not edges of this graph.
+    std::map<std::pair<size_t, size_t>, int64_t> pairs;
+    for (const auto& [from, to] : p.dataflow) {
+      if (from >= under.size() || to >= under.size()) continue;
+      const int64_t a = under[from], b = under[to];
+      if (a >= 0 && b >= 0 && a != b)
+        ++pairs[{rank[static_cast<size_t>(a)], rank[static_cast<size_t>(b)]}];
+    }
+    for (const auto& [edge, count] : pairs)
+      g.edges.push_back({edge.first, edge.second, count, edge.second < edge.first});
+  } else if (g.from_timeline) {
     for (const auto& [edge, count] : transitions) {
       size_t from = rank[edge.first], to = rank[edge.second];
       g.edges.push_back({from, to, count, to < from});
@@ -183,7 +198,10 @@ std::string RenderDot(const Profile& p, uint32_t scope) {
   if (s.SelfJ() > 0)
     title += fmt::format("\n{} J ({}) on the scope itself, in no child", Sig4(s.SelfJ()),
                          report_graph::ShareText(scope_j > 0 ? s.SelfJ() / scope_j : NAN));
-  title += g.from_timeline
+  title += g.from_dataflow
+               ? "\nedges: data flow (A → B: an op under A feeds an op under B; ×N: N "
+                 "producer → consumer op pairs)"
+           : g.from_timeline
                ? "\nedges: execution order on the timeline (A → B: B ran next on a lane)"
                : "\nedges: order of first appearance in the trace";
 
@@ -325,33 +343,16 @@ std::string GraphFileStem(const std::string& path) {
 Result<std::vector<GraphFile>> RenderAllScopeGraphs(const Profile& input, const ReportOptions& o) {
   if (o.format != ReportFormat::kDot && o.format != ReportFormat::kGraphSvg)
     return UsageError("--all-scopes writes module graphs: use it with --format dot or graph-svg");
-  Profile folded;
-  if (!o.domain.empty()) {
-    SMG_ASSIGN_OR_RETURN(Profile one, RestrictToDomain(input, o.domain, o.file));
-    folded = FoldProfile(one, o.rules);
-  } else {
-    folded = FoldProfile(input, o.rules);
-  }
-  const Profile& p = folded;
-  if (p.nodes.empty()) return BadInput(o.file, "the profile has no nodes");
-  std::string root_path = o.root;
-  while (!root_path.empty() && root_path.back() == '/') root_path.pop_back();
-  const int64_t root = root_path.empty() ? 0 : p.Find(root_path);
-  if (root < 0) {
-    // Same wording as RenderReport's.
-    std::vector<std::string> near = SuggestPaths(p, root_path);
-    std::string hint;
-    for (size_t i = 0; i < near.size(); ++i) hint += (i ? ", '" : "'") + near[i] + "'";
-    return BadInput("", fmt::format("no node '{}' in {}{}", root_path, o.file,
-                                    hint.empty() ? "" : " (did you mean " + hint + "?)"));
-  }
+  SMG_ASSIGN_OR_RETURN(ResolvedReport resolved, ResolveReport(input, o));
+  const Profile& p = resolved.profile;
+  const uint32_t root = resolved.root;
   const int max_depth = o.depth.value_or(INT32_MAX);
   const auto children = p.Children();
   const char* ext = o.format == ReportFormat::kDot ? ".dot" : ".svg";
   std::vector<GraphFile> files;
   std::set<std::string> taken;
   // Depth-first in profile order, so that files come out parents first.
-  std::vector<std::pair<uint32_t, int>> stack{{static_cast<uint32_t>(root), 0}};
+  std::vector<std::pair<uint32_t, int>> stack{{root, 0}};
   while (!stack.empty()) {
     auto [id, depth] = stack.back();
     stack.pop_back();

@@ -15,17 +15,24 @@ namespace smaragdine::report_graph {
 struct ScopeGraph {
   struct Edge {
     size_t from = 0, to = 0;  // indices into `children`
-    int64_t count = 1;        // how many times the transition happened
-    bool back = false;        // goes to a child that first ran earlier (next step, a loop)
+    // Data flow: how many producer → consumer node pairs the edge stands for;
+    // timeline: how many times the transition happened.
+    int64_t count = 1;
+    bool back = false;  // goes to a child that first ran earlier (next step, a loop, backward pass)
   };
   uint32_t scope = 0;
   std::vector<uint32_t> children;  // by first start on the timeline, then profile order
   std::vector<Edge> edges;
-  bool from_timeline = false;  // edges are timeline transitions (else a chain in profile order)
+  // Which edges: data flow when the profile has any (Profile::dataflow), else
+  // timeline transitions, else a chain in profile order. The timeline, when
+  // there is one, orders the children in every case.
+  bool from_dataflow = false;
+  bool from_timeline = false;
 };
 
 // `children` is Profile::Children(). A timeline naming nodes outside the
-// profile is ignored (the graph falls back to profile order).
+// profile is ignored (the graph falls back to profile order), and so are
+// data-flow edges naming such nodes.
 ScopeGraph BuildScopeGraph(const Profile& p, const std::vector<std::vector<uint32_t>>& children,
                            uint32_t scope);
 

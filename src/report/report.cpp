@@ -5,6 +5,7 @@
 
 #include <fmt/format.h>
 
+#include "report/resolve.h"
 #include "report/text.h"
 #include "report/tree.h"
 #include "smaragdine/report.h"
@@ -181,18 +182,15 @@ std::string RenderFolded(const Profile& p, uint32_t root, const ReportOptions& o
   return fmt::to_string(out);
 }
 
-Result<std::string> RenderReport(const Profile& input, const ReportOptions& o) {
-  // The domain first: every figure FoldProfile adds is per domain, so the order
-  // does not change them, but the sibling statistics it takes are then of the
-  // --domain energy rather than of all domains.
-  Profile folded;
+Result<ResolvedReport> ResolveReport(const Profile& input, const ReportOptions& o) {
+  ResolvedReport out;
   if (!o.domain.empty()) {
     SMG_ASSIGN_OR_RETURN(Profile one, RestrictToDomain(input, o.domain, o.file));
-    folded = FoldProfile(one, o.rules);
+    out.profile = FoldProfile(one, o.rules);
   } else {
-    folded = FoldProfile(input, o.rules);
+    out.profile = FoldProfile(input, o.rules);
   }
-  const Profile& p = folded;
+  const Profile& p = out.profile;
   if (p.nodes.empty()) return BadInput(o.file, "the profile has no nodes");
   std::string root_path = o.root;
   while (!root_path.empty() && root_path.back() == '/') root_path.pop_back();
@@ -203,9 +201,16 @@ Result<std::string> RenderReport(const Profile& input, const ReportOptions& o) {
     for (size_t i = 0; i < near.size(); ++i) hint += (i ? ", '" : "'") + near[i] + "'";
     // The file is named inside the sentence: "no node 'x' in profile.json".
     return BadInput("", fmt::format("no node '{}' in {}{}", root_path, o.file,
-                             hint.empty() ? "" : " (did you mean " + hint + "?)"));
+                                    hint.empty() ? "" : " (did you mean " + hint + "?)"));
   }
-  const uint32_t r = static_cast<uint32_t>(root);
+  out.root = static_cast<uint32_t>(root);
+  return out;
+}
+
+Result<std::string> RenderReport(const Profile& input, const ReportOptions& o) {
+  SMG_ASSIGN_OR_RETURN(ResolvedReport resolved, ResolveReport(input, o));
+  const Profile& p = resolved.profile;
+  const uint32_t r = resolved.root;
   switch (o.format) {
     case ReportFormat::kTable: return RenderTable(p, r, o);
     case ReportFormat::kCsv: return RenderCsv(p, r, o);

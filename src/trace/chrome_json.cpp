@@ -368,7 +368,19 @@ class Reader {
       if (Int(v, &x) && x >= std::numeric_limits<int32_t>::min() &&
           x <= std::numeric_limits<int32_t>::max())
         e->fwd_tid = static_cast<int32_t>(x);
+    } else if (IsInputKey(key)) {
+      // TF1's data flow: held until Add knows the event's index.
+      const StrId input = InternScalar(v);
+      if (input != kEmptyStr) pending_inputs_.push_back(input);
     }
+  }
+
+  // "input0", "input12": TensorFlow's inputs of a node, in argument order.
+  static bool IsInputKey(std::string_view key) {
+    if (key.size() < 6 || key.compare(0, 5, "input") != 0) return false;
+    for (size_t i = 5; i < key.size(); ++i)
+      if (key[i] < '0' || key[i] > '9') return false;
+    return true;
   }
 
   void ReadArgs(od::object args, RawEvent* e) {
@@ -468,6 +480,21 @@ class Reader {
   void AddScanned(RawEvent& e, const EventState& st) { Add(e, st.has_ts, st.bad_ts, st.bad_dur); }
 
   void Add(RawEvent& e, bool has_ts, bool bad_ts, bool bad_dur) {
+    if (pending_inputs_.empty()) {
+      AddEvent(e, has_ts, bad_ts, bad_dur);
+      return;
+    }
+    // Inputs stay with a complete event that was kept; a B/E pair's would
+    // have to wait for its E, and TensorFlow writes X events only.
+    const size_t before = out_->events.size();
+    AddEvent(e, has_ts, bad_ts, bad_dur);
+    if (e.ph == 'X' && out_->events.size() > before)
+      for (StrId input : pending_inputs_)
+        out_->inputs.push_back(RawInput{static_cast<uint32_t>(before), input});
+    pending_inputs_.clear();
+  }
+
+  void AddEvent(RawEvent& e, bool has_ts, bool bad_ts, bool bad_dur) {
     Diagnostics& d = out_->diagnostics;
     switch (e.ph) {
       case 'M':
@@ -539,15 +566,19 @@ class Reader {
   // Where the reader stands, to undo a slice that turned out to be cut wrongly.
   struct Mark {
     size_t events;
+    size_t inputs;
     size_t strings;
     Diagnostics diagnostics;
     std::unordered_map<uint64_t, std::vector<RawEvent>> open;
   };
   Mark Save() const {
-    return Mark{out_->events.size(), out_->strings.size(), out_->diagnostics, open_};
+    return Mark{out_->events.size(), out_->inputs.size(), out_->strings.size(), out_->diagnostics,
+                open_};
   }
   void Restore(const Mark& m) {
     out_->events.resize(m.events);
+    out_->inputs.resize(m.inputs);
+    pending_inputs_.clear();
     out_->strings.Truncate(m.strings);  // string ids follow first use, as in a whole parse
     out_->diagnostics = m.diagnostics;
     open_ = m.open;
@@ -580,6 +611,7 @@ class Reader {
   StrId last_pid_ = StringTable::kNoStr;
   StrId last_tid_ = StringTable::kNoStr;
   StrId last_cat_ = StringTable::kNoStr;
+  std::vector<StrId> pending_inputs_;  // inputN args of the event being read
 };
 
 // Errors that mean the document stopped before its values were closed.

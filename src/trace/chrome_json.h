@@ -81,9 +81,18 @@ struct RawEvent {
   uint8_t flags = 0;
 };
 
+// One TensorFlow `args.inputN` of a complete (X) event: the input as the
+// trace wrote it ("producer", "producer:1", "^control_dep"). Kept beside the
+// events, not in them, so that traces without inputs pay nothing.
+struct RawInput {
+  uint32_t event = 0;  // index into RawTrace::events
+  StrId input = kEmptyStr;
+};
+
 struct RawTrace {
   StringTable strings;
   std::vector<RawEvent> events;
+  std::vector<RawInput> inputs;  // in event order; empty unless the trace has inputN args
   // Top-level keys that only PyTorch Kineto writes.
   bool has_kineto_keys = false;
   std::optional<int64_t> base_time_ns;  // PyTorch >= 2.4 "baseTimeNanoseconds"

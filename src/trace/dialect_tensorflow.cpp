@@ -152,6 +152,60 @@ Tf1Process ClassifyTf1(std::string_view pname) {
   return p;
 }
 
+using NodeOfName = std::unordered_map<StrId, std::pair<NodeId, Phase>>;
+
+// TF1 data flow. Each `inputN` names a producer node: "name", "name:K" (its
+// output K) or "^name" (a control dependency: ordering, no data, so no
+// edge). Both ends map to the nodes their events landed on, so a gradient op's
+// edges are its forward op's node's. `caches` are BuildTf1's label → node maps
+// (ops, kernels).
+void ResolveTf1Inputs(const RawTrace& raw, const NodeOfName (&caches)[2], Trace* out) {
+  if (raw.inputs.empty()) return;
+  auto node_of = [&](StrId label) {
+    for (const NodeOfName& cache : caches) {
+      auto it = cache.find(label);
+      if (it != cache.end()) return it->second.first;
+    }
+    return NodeTable::kNoNode;
+  };
+  constexpr NodeId kControl = NodeTable::kNoNode - 1;
+  std::unordered_map<StrId, NodeId> producer_of;  // by input text; one lookup per distinct input
+  std::vector<std::pair<NodeId, NodeId>> edges;
+  int64_t missing = 0;
+  for (const RawInput& in : raw.inputs) {
+    const RawEvent& e = raw.events[in.event];
+    const NodeId consumer = node_of(e.arg_name != kEmptyStr ? e.arg_name : e.name);
+    if (consumer == NodeTable::kNoNode) continue;  // an event on a process that holds no ops
+    auto [it, inserted] = producer_of.try_emplace(in.input, NodeTable::kNoNode);
+    if (inserted) {
+      std::string_view name = raw.Str(in.input);
+      if (StartsWith(name, "^")) {
+        it->second = kControl;
+      } else {
+        const size_t colon = name.rfind(':');
+        if (colon != std::string_view::npos && colon + 1 < name.size() &&
+            name.find('/', colon) == std::string_view::npos &&
+            std::all_of(name.begin() + colon + 1, name.end(),
+                        [](char c) { return std::isdigit(static_cast<unsigned char>(c)); }))
+          name = name.substr(0, colon);
+        const StrId id = raw.strings.Find(name);
+        if (id != StringTable::kNoStr) it->second = node_of(id);
+      }
+    }
+    const NodeId producer = it->second;
+    if (producer == kControl) continue;
+    if (producer == NodeTable::kNoNode) {
+      ++missing;  // e.g. a node the run did not trace
+      continue;
+    }
+    if (producer != consumer) edges.emplace_back(producer, consumer);
+  }
+  out->diagnostics.Add("tf1.input_from_node_not_in_trace", missing);
+  std::sort(edges.begin(), edges.end());
+  edges.erase(std::unique(edges.begin(), edges.end()), edges.end());
+  out->dataflow = std::move(edges);
+}
+
 }  // namespace
 
 Status BuildTf1(const std::string& name, const RawTrace& raw, Trace* out) {
@@ -178,7 +232,7 @@ Status BuildTf1(const std::string& name, const RawTrace& raw, Trace* out) {
     by_lane[{e.pid, e.tid}].push_back(i);
   }
   LaneSet lanes(out);
-  std::unordered_map<StrId, std::pair<NodeId, Phase>> node_of_name[2];
+  NodeOfName node_of_name[2];
   for (auto& [key, idx] : by_lane) {
     auto pit = procs.find(key.first);
     Tf1Process p;
@@ -248,6 +302,7 @@ Status BuildTf1(const std::string& name, const RawTrace& raw, Trace* out) {
   if (out->events.empty()) {
     return BadInput(name, "TF1 timeline has no op events on a Compute process");
   }
+  ResolveTf1Inputs(raw, node_of_name, out);
   return Status();
 }
 

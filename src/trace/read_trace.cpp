@@ -5,6 +5,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstdio>
 #include <cstring>
@@ -258,7 +259,13 @@ Result<Trace> ReadTraces(const std::vector<std::string>& paths, const TraceReadO
       e.step = own_steps ? (e.step < 0 ? -1 : e.step + step_base) : step_base;
       merged.events.push_back(e);
     }
+    for (const auto& [from, to] : t.dataflow)
+      merged.dataflow.emplace_back(node_map[from], node_map[to]);
   }
+  // Files repeat the same graph (one per session.run): each edge once.
+  std::sort(merged.dataflow.begin(), merged.dataflow.end());
+  merged.dataflow.erase(std::unique(merged.dataflow.begin(), merged.dataflow.end()),
+                        merged.dataflow.end());
   if (paths.size() > 1 && merged.time_base == TimeBase::kRelative) {
     merged.diagnostics.Warn(
         "several trace files with relative times were merged: each starts at its own "

@@ -6,6 +6,7 @@
 #include <algorithm>
 #include <cmath>
 #include <filesystem>
+#include <functional>
 #include <fstream>
 #include <map>
 #include <regex>
@@ -14,6 +15,9 @@
 #include <string>
 
 #include "report/graph_xml.h"
+#include "smaragdine/account.h"
+#include "smaragdine/simulate.h"
+#include "smaragdine/trace.h"
 #include "report/sample_profile.h"
 #include "smaragdine/report.h"
 #include "smaragdine/views.h"
@@ -233,6 +237,164 @@ TEST(GraphTest, AllScopesWritesOneGraphPerScopeDownToTheDepth) {
   o.root = "";
   o.format = ReportFormat::kCsv;
   EXPECT_EQ(RenderAllScopeGraphs(SmallBert(), o).error().code, ErrorCode::kUsage);
+}
+
+// ---- data flow (TF1 inputN) ----
+
+// A TF1 trace accounted against simulated energy, as `account` would.
+Result<Profile> AccountTf1(const std::string& json, bool keep_timeline) {
+  SMG_ASSIGN_OR_RETURN(Trace trace, ParseTrace("diamond.json", json, TraceReadOptions{}));
+  SMG_ASSIGN_OR_RETURN(SimResult sim, SimulateEnergyForTrace(trace, TraceEnergyOptions{}));
+  SMG_ASSIGN_OR_RETURN(EnergyLog log, SimulatedEnergyLog(sim));
+  SMG_RETURN_IF_ERROR(AlignTrace(trace, log, AlignOptions{}));
+  AttributeOptions options;
+  options.keep_timeline = keep_timeline;
+  return Attribute(trace, log, options);
+}
+
+// a feeds b and, through its output 1, c; b and c feed d. c also waits for b
+// by a control dependency, which carries no data: no edge. `prefix(x)` puts
+// node x under a scope.
+std::string DiamondTrace(const std::function<std::string(const std::string&)>& prefix) {
+  auto ev = [&](int ts, const std::string& name, const std::string& op, const std::string& args) {
+    return fmt::format(
+        R"(,{{"ph":"X","pid":1,"tid":0,"name":"{}","ts":{},"dur":2,"args":{{"name":"{}","op":"{}"{}}}}})",
+        op, ts, prefix(name), op, args);
+  };
+  return R"({"traceEvents":[{"ph":"M","pid":1,"name":"process_name","args":{"name":"/job:localhost/replica:0/task:0/cpu:0 Compute"}})" +
+         ev(10, "a", "Split", "") +
+         ev(20, "b", "Relu", fmt::format(R"(,"input0":"{}")", prefix("a"))) +
+         ev(30, "c", "Tanh",
+            fmt::format(R"(,"input0":"{}:1","input1":"^{}")", prefix("a"), prefix("b"))) +
+         ev(40, "d", "Add",
+            fmt::format(R"(,"input0":"{}","input1":"{}:0")", prefix("b"), prefix("c"))) +
+         "]}";
+}
+
+TEST(GraphDataflowTest, DiamondGivesExactlyItsEdges) {
+  const std::string json = DiamondTrace([](const std::string& x) { return x; });
+  for (bool timeline : {false, true}) {
+    SCOPED_TRACE(timeline ? "with timeline" : "without timeline");
+    auto p = AccountTf1(json, timeline);
+    ASSERT_TRUE(p.ok()) << p.error().ToString();
+    const std::string dot = RenderDot(*p, 0);
+    const std::set<std::pair<std::string, std::string>> expected = {
+        {Id(*p, "a"), Id(*p, "b")},
+        {Id(*p, "a"), Id(*p, "c")},
+        {Id(*p, "b"), Id(*p, "d")},
+        {Id(*p, "c"), Id(*p, "d")}};
+    EXPECT_EQ(DotEdges(dot), expected) << dot;
+    EXPECT_EQ(dot.find("label=\"×"), std::string::npos) << "each edge is one pair: " << dot;
+    EXPECT_NE(dot.find("edges: data flow (A → B: an op under A feeds an op under B"),
+              std::string::npos)
+        << dot;
+    // profile.json keeps the edges: `report` draws the same graph from the file.
+    auto back = ParseProfileJson("diamond.profile.json", ProfileToJson(*p));
+    ASSERT_TRUE(back.ok()) << back.error().ToString();
+    EXPECT_EQ(RenderDot(*back, 0), dot);
+  }
+}
+
+TEST(GraphDataflowTest, ScopesGetTheEdgesOfTheOpsUnderThemWeightedByPairs) {
+  // a, b under s1; c, d under s2: s1 → s2 stands for a → c and b → d.
+  const std::string json = DiamondTrace([](const std::string& x) {
+    return (x == "a" || x == "b" ? "s1/" : "s2/") + x;
+  });
+  auto p = AccountTf1(json, false);
+  ASSERT_TRUE(p.ok()) << p.error().ToString();
+  const std::string root = RenderDot(*p, 0);
+  EXPECT_EQ(DotEdges(root), (std::set<std::pair<std::string, std::string>>{
+                                {Id(*p, "s1"), Id(*p, "s2")}}))
+      << root;
+  EXPECT_NE(root.find("  " + Id(*p, "s1") + " -> " + Id(*p, "s2") + " [label=\"×2\""),
+            std::string::npos)
+      << root;
+  // Inside a scope only the edges between its children: a → c leaves s1.
+  const std::string s1 = RenderDot(*p, static_cast<uint32_t>(p->Find("s1")));
+  EXPECT_EQ(DotEdges(s1), (std::set<std::pair<std::string, std::string>>{
+                              {Id(*p, "s1/a"), Id(*p, "s1/b")}}))
+      << s1;
+
+  // --all-scopes, --root and --depth (through the same resolution as report)
+  // see the same edges.
+  ReportOptions o;
+  o.format = ReportFormat::kDot;
+  auto files = RenderAllScopeGraphs(*p, o);
+  ASSERT_TRUE(files.ok()) << files.error().ToString();
+  ASSERT_EQ(files->size(), 3u);
+  EXPECT_EQ((*files)[0].text, root);
+  EXPECT_EQ((*files)[1].text, s1);
+  o.root = "s2";
+  auto s2 = RenderReport(*p, o);
+  ASSERT_TRUE(s2.ok()) << s2.error().ToString();
+  EXPECT_EQ(DotEdges(*s2), (std::set<std::pair<std::string, std::string>>{
+                               {Id(*p, "s2/c"), Id(*p, "s2/d")}}))
+      << *s2;
+  // A subtree cut at depth 1 keeps the edges between the nodes that stand
+  // for the ends; those inside one node go.
+  const Profile cut = SubtreeProfile(*p, 0, 1);
+  ASSERT_EQ(cut.dataflow.size(), 1u);
+  EXPECT_EQ(cut.nodes[cut.dataflow[0].first].path, "s1");
+  EXPECT_EQ(cut.nodes[cut.dataflow[0].second].path, "s2");
+}
+
+TEST(GraphDataflowTest, FoldingMergesEdgesOfMergedNodes) {
+  // layer_0 feeds layer_1: folded into layer_*, a → b and a → c stay edges
+  // between different nodes, merged ones counted once.
+  const std::string json = DiamondTrace([](const std::string& x) {
+    return (x == "a" || x == "b" ? "layer_0/" : "layer_1/") + x;
+  });
+  auto p = AccountTf1(json, false);
+  ASSERT_TRUE(p.ok()) << p.error().ToString();
+  ReportOptions o;
+  o.format = ReportFormat::kDot;
+  o.root = "layer_*";
+  o.rules.push_back(*ParseFoldRule(R"(layer_\d+)"));
+  auto dot = RenderReport(*p, o);
+  ASSERT_TRUE(dot.ok()) << dot.error().ToString();
+  const auto nodes = DotNodes(*dot);
+  ASSERT_EQ(nodes.size(), 4u) << *dot;
+  std::map<std::string, std::string> id_of;
+  for (const auto& [id, n] : nodes) id_of[n.name] = id;
+  EXPECT_EQ(DotEdges(*dot), (std::set<std::pair<std::string, std::string>>{
+                                {id_of["a"], id_of["b"]},
+                                {id_of["a"], id_of["c"]},
+                                {id_of["b"], id_of["d"]},
+                                {id_of["c"], id_of["d"]}}))
+      << *dot;
+}
+
+TEST(GraphDataflowTest, Tf1FixtureGraphsFollowItsInputs) {
+  auto trace = ReadTraces({std::string(SMARAGDINE_TEST_DATA) +
+                           "/fixtures/tf1_timeline_gpu_matmul_2017.json"},
+                          {});
+  ASSERT_TRUE(trace.ok()) << trace.error().ToString();
+  auto sim = SimulateEnergyForTrace(*trace, TraceEnergyOptions{});
+  ASSERT_TRUE(sim.ok()) << sim.error().ToString();
+  auto log = SimulatedEnergyLog(*sim);
+  ASSERT_TRUE(log.ok()) << log.error().ToString();
+  ASSERT_TRUE(AlignTrace(*trace, *log, AlignOptions{}).ok());
+  auto p = Attribute(*trace, *log, AttributeOptions{});
+  ASSERT_TRUE(p.ok()) << p.error().ToString();
+  EXPECT_EQ(p->dataflow.size(), 10u);
+  const std::string root = RenderDot(*p, 0);
+  EXPECT_EQ(DotEdges(root), (std::set<std::pair<std::string, std::string>>{
+                                {Id(*p, "random_normal"), Id(*p, "MatMul")},
+                                {Id(*p, "random_normal_1"), Id(*p, "MatMul")}}))
+      << root;
+  // Inside random_normal: shape → RandomStandardNormal → mul ← stddev; mul and
+  // mean feed random_normal itself (the Add), which is the scope, not a child.
+  const std::string rn = RenderDot(*p, static_cast<uint32_t>(p->Find("random_normal")));
+  const std::string r = "random_normal/";
+  EXPECT_EQ(DotEdges(rn), (std::set<std::pair<std::string, std::string>>{
+                              {Id(*p, r + "shape"), Id(*p, r + "RandomStandardNormal")},
+                              {Id(*p, r + "RandomStandardNormal"), Id(*p, r + "mul")},
+                              {Id(*p, r + "stddev"), Id(*p, r + "mul")}}))
+      << rn;
+  // The HTML report's module graphs are these graphs.
+  auto svg = RenderGraphSvg(*p, 0);
+  ASSERT_TRUE(svg.ok()) << svg.error().ToString();
+  EXPECT_NE(svg->find("edges: data flow"), std::string::npos);
 }
 
 // ---- the CLI ----

@@ -48,6 +48,11 @@ std::string Difference(const Result<RawTrace>& a, const Result<RawTrace>& b) {
         x.arg_op != y.arg_op || x.fwd_tid != y.fwd_tid || x.ph != y.ph || x.flags != y.flags)
       return fmt::format("event {} differs", i);
   }
+  if (a->inputs.size() != b->inputs.size())
+    return fmt::format("{} vs {} inputs", a->inputs.size(), b->inputs.size());
+  for (size_t i = 0; i < a->inputs.size(); ++i)
+    if (a->inputs[i].event != b->inputs[i].event || a->inputs[i].input != b->inputs[i].input)
+      return fmt::format("input {} differs", i);
   if (a->diagnostics.counts() != b->diagnostics.counts()) return "diagnostics differ";
   if (a->has_kineto_keys != b->has_kineto_keys || a->base_time_ns != b->base_time_ns ||
       a->bare_array != b->bare_array)

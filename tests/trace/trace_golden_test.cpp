@@ -24,7 +24,11 @@ Trace MustRead(const std::string& rel) {
 }
 
 std::string Golden(const Trace& t) {
-  return DescribeTraceSummary(t) + "\n" + RenderNodeTree(t);
+  std::string out = DescribeTraceSummary(t) + "\n" + RenderNodeTree(t);
+  // Traces that record data flow (TF1's inputN) list it after the tree.
+  for (const auto& [from, to] : t.dataflow)
+    out += fmt::format("dataflow {} -> {}\n", t.nodes.Path(from), t.nodes.Path(to));
+  return out;
 }
 
 struct NodeFacts {
