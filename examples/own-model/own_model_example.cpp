@@ -14,10 +14,13 @@
 #include <string>
 
 #include "smaragdine/report.h"
-#include "smaragdine/torch/live.h"   // smaragdine: Session, SMARAGDINE_PHASE
-#include "smaragdine/torch/scope.h"  // smaragdine: SMARAGDINE_SCOPE
+#include "smaragdine/torch/live.h"          // smaragdine: Session, SMARAGDINE_PHASE
+#include "smaragdine/torch/module_scope.h"  // smaragdine: SMARAGDINE_MODULE_SCOPE, Call
+#include "smaragdine/torch/scope.h"         // smaragdine: SMARAGDINE_SCOPE
 
 namespace {
+
+using smaragdine::live::Call;  // smaragdine: Call(m, x) = m->forward(x) in m's scope
 
 // One pre-norm transformer block: self-attention and a feed-forward network.
 struct BlockImpl : torch::nn::Module {
@@ -31,17 +34,18 @@ struct BlockImpl : torch::nn::Module {
         down(register_module("down", torch::nn::Linear(4 * hidden, hidden))) {}
 
   torch::Tensor forward(torch::Tensor x) {
+    SMARAGDINE_MODULE_SCOPE(*this);  // smaragdine: "layer_0", "layer_1", as registered
     const int64_t b = x.size(0), t = x.size(1), h = x.size(2), d = h / heads;
     {
-      SMARAGDINE_SCOPE("attention");  // smaragdine
-      auto parts = qkv->forward(norm1->forward(x)).view({b, t, 3, heads, d}).unbind(2);
+      SMARAGDINE_SCOPE("attention");  // smaragdine: not a module, so named by hand
+      auto parts = Call(qkv, Call(norm1, x)).view({b, t, 3, heads, d}).unbind(2);
       auto q = parts[0].transpose(1, 2), k = parts[1].transpose(1, 2), v = parts[2].transpose(1, 2);
       auto scores = torch::matmul(q, k.transpose(-2, -1)) / std::sqrt(static_cast<double>(d));
       auto context = torch::matmul(torch::softmax(scores, -1), v).transpose(1, 2).reshape({b, t, h});
-      x = x + proj->forward(context);
+      x = x + Call(proj, context);
     }
     SMARAGDINE_SCOPE("ffn");  // smaragdine
-    return x + down->forward(torch::gelu(up->forward(norm2->forward(x))));
+    return x + Call(down, torch::gelu(Call(up, Call(norm2, x))));
   }
 
   int64_t heads;
@@ -61,18 +65,10 @@ struct ClassifierImpl : torch::nn::Module {
   }
 
   torch::Tensor forward(const torch::Tensor& tokens) {
-    SMARAGDINE_SCOPE("model");  // smaragdine
-    torch::Tensor x;
-    {
-      SMARAGDINE_SCOPE("embeddings");  // smaragdine
-      x = embed->forward(tokens);
-    }
-    for (size_t i = 0; i < blocks.size(); ++i) {
-      SMARAGDINE_SCOPE("layer_" + std::to_string(i));  // smaragdine
-      x = blocks[i]->forward(x);
-    }
-    SMARAGDINE_SCOPE("head");  // smaragdine
-    return head->forward(x.mean(1));
+    SMARAGDINE_MODULE_SCOPE(*this);  // smaragdine: "model", the name given to NameModules
+    torch::Tensor x = Call(embed, tokens);                  // model/embed
+    for (Block& block : blocks) x = block->forward(x);      // model/layer_N (its own scope)
+    return Call(head, x.mean(1));                           // model/head
   }
 
   torch::nn::Embedding embed;
@@ -89,6 +85,7 @@ int main(int argc, char** argv) {
   constexpr int64_t kBatch = 8, kSeq = 64;
   constexpr int kWarmup = 2, kSteps = 5;
   Classifier model(kVocab, kHidden, kHeads, kLayers, kClasses);
+  smaragdine::live::NameModules(*model, "model");  // smaragdine: scopes named as registered
   torch::optim::AdamW opt(model->parameters(), torch::optim::AdamWOptions(1e-4));
   const torch::Tensor tokens = torch::randint(kVocab, {kBatch, kSeq});
   const torch::Tensor labels = torch::randint(kClasses, {kBatch});

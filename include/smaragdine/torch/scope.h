@@ -32,20 +32,36 @@ constexpr ScopeId kNoScope = 0;
 class Scope {
  public:
   explicit Scope(std::string_view name);
+  // Opens `child`, a scope InternScope(CurrentScope(), name) returned, without
+  // looking the name up again (for helpers that cache ids, module_scope.h).
+  struct Interned {
+    ScopeId child;
+  };
+  explicit Scope(Interned interned);
   ~Scope();
   Scope(const Scope&) = delete;
   Scope& operator=(const Scope&) = delete;
 
  private:
+  // `name` is the scope's last name, "" to look it up (only needed when
+  // LibTorch's profiler is on).
+  void Open(ScopeId id, std::string_view name);
+
   void* user_scope_ = nullptr;  // the at::RecordFunction, when LibTorch's callbacks are on
   bool pushed_debug_info_ = false;  // the scope rides along LibTorch's thread-local state
   uint64_t record_generation_ = 0;  // the live recording that recorded its opening, 0 none
 };
 
 // The innermost open scope on this thread (kNoScope outside every scope). A
-// thread with no scope of its own running work LibTorch handed over with the
-// caller's thread-local state (at::launch) gets the caller's scope, when a
-// live session was recording as the scope opened. Cheap: no lock, no allocation.
+// thread with no scope of its own
+//  - running work LibTorch handed over with the caller's thread-local state
+//    (at::launch, the autograd engine) gets the caller's scope, when a live
+//    session was recording as the scope opened;
+//  - running a chunk of an intra-op parallel region (at::parallel_for on a
+//    pool thread, which gets no thread-local state) gets the scope that was
+//    innermost on the thread that last opened or closed a scope — the thread
+//    that entered the parallel region, when one thread runs the model.
+// Cheap: no lock, no allocation.
 ScopeId CurrentScope();
 // The child scope `name` of `parent`, created on first use. Thread-safe.
 ScopeId InternScope(ScopeId parent, std::string_view name);

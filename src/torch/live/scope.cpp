@@ -1,9 +1,11 @@
 // The scope table and per-thread scope stacks behind SMARAGDINE_SCOPE.
 #include "smaragdine/torch/scope.h"
 
+#include <ATen/Parallel.h>
 #include <ATen/record_function.h>
 #include <c10/util/ThreadLocalDebugInfo.h>
 
+#include <atomic>
 #include <deque>
 #include <map>
 #include <memory>
@@ -65,6 +67,13 @@ struct ThreadScopes {
 };
 
 thread_local ThreadScopes t_scopes;
+
+// The innermost scope of the thread that last opened or closed a scope. An
+// intra-op pool thread (at::parallel_for; OpenMP in Debian's LibTorch) gets
+// no thread-local state from the thread that entered the parallel region, so
+// this is its best guess at that thread's scope: exact while one thread runs
+// scoped work, which blocks in the region while the pool runs its chunks.
+std::atomic<ScopeId> g_last_scope{kNoScope};
 
 }  // namespace
 
@@ -129,6 +138,10 @@ ScopeId CurrentScope() {
   // this work, when LibTorch carried it over.
   if (auto* info = c10::ThreadLocalDebugInfo::get(kScopeInfoKind))
     if (auto* s = dynamic_cast<ScopeDebugInfo*>(info)) return s->scope;
+  // A chunk of an intra-op parallel region on a pool thread (thread 0 of the
+  // region is the caller itself, which has its own stack or none).
+  if (at::in_parallel_region() && at::get_thread_num() != 0)
+    return g_last_scope.load(std::memory_order_relaxed);
   return kNoScope;
 }
 
@@ -143,7 +156,14 @@ Scope::Scope(std::string_view name) {
     id = InternScope(parent, name);
     ts.cache.emplace(std::pair<ScopeId, std::string>{parent, std::string(name)}, id);
   }
-  ts.stack.push_back(id);
+  Open(id, name);
+}
+
+Scope::Scope(Interned interned) { Open(interned.child, {}); }
+
+void Scope::Open(ScopeId id, std::string_view name) {
+  t_scopes.stack.push_back(id);
+  g_last_scope.store(id, std::memory_order_relaxed);
   const bool recording = internal::Recording();
   if (recording) {
     c10::ThreadLocalDebugInfo::_push(kScopeInfoKind, DebugInfoOf(id));
@@ -157,7 +177,7 @@ Scope::Scope(std::string_view name) {
     auto rf = std::make_unique<at::RecordFunction>(at::RecordScope::USER_SCOPE);
     if (rf->isActive()) {
       internal::EnterOwnScope();
-      rf->before(std::string(name));
+      rf->before(name.empty() ? internal::ScopeName(id) : std::string(name));
       internal::LeaveOwnScope();
       user_scope_ = rf.release();
     }
@@ -173,6 +193,7 @@ Scope::~Scope() {
   if (record_generation_ != 0) internal::RecordScopeClose(record_generation_);
   if (pushed_debug_info_) c10::ThreadLocalDebugInfo::_pop(kScopeInfoKind);
   t_scopes.stack.pop_back();
+  g_last_scope.store(CurrentScope(), std::memory_order_relaxed);
 }
 
 }  // namespace smaragdine::live
