@@ -19,7 +19,7 @@
 #include <fmt/format.h>
 
 #include "cli/command.h"
-#include "common/io.h"
+#include "common/json_text.h"
 #include "smaragdine/sources.h"
 
 namespace smaragdine::cli {

@@ -18,7 +18,4 @@ bool LooksGzipped(std::string_view bytes);
 // Writes atomically: to a temporary file beside `path`, then rename.
 Status WriteFileAtomic(const std::string& path, std::string_view contents);
 
-// JSON string literal with quotes and escapes, for hand-written JSON output.
-std::string JsonQuote(std::string_view s);
-
 }  // namespace smaragdine

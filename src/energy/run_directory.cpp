@@ -13,6 +13,7 @@
 #include <simdjson.h>
 
 #include "common/io.h"
+#include "common/json_text.h"
 #include "energy/energy_csv.h"
 #include "smaragdine/energy_log.h"
 

@@ -12,6 +12,7 @@
 #include <fmt/format.h>
 
 #include "common/io.h"
+#include "common/json_text.h"
 #include "profile/json_offset.h"
 #include "smaragdine/profile.h"
 
@@ -22,25 +23,6 @@ constexpr const char* kPhaseNames[kPhaseCount] = {"forward", "backward", "optimi
 constexpr const char* kKindNames[3] = {"scope", "op", "kernel"};
 
 using Buffer = fmt::memory_buffer;
-
-void AppendQuoted(Buffer& out, std::string_view s) {
-  out.push_back('"');
-  for (char c : s) {
-    switch (c) {
-      case '"': out.append(std::string_view("\\\"")); break;
-      case '\\': out.append(std::string_view("\\\\")); break;
-      case '\n': out.append(std::string_view("\\n")); break;
-      case '\r': out.append(std::string_view("\\r")); break;
-      case '\t': out.append(std::string_view("\\t")); break;
-      default:
-        if (static_cast<unsigned char>(c) < 0x20)
-          fmt::format_to(std::back_inserter(out), "\\u{:04x}", static_cast<unsigned>(c));
-        else
-          out.push_back(c);
-    }
-  }
-  out.push_back('"');
-}
 
 // Shortest representation that reads back to the same double (fmt's `{}`);
 // JSON has no NaN or infinity, so those become null.
@@ -61,7 +43,7 @@ void AppendDomainMap(Buffer& out, const Profile& p, const std::vector<double>& v
     if (v[d] == 0) continue;
     if (!first) out.push_back(',');
     first = false;
-    AppendQuoted(out, p.domains[d].name);
+    AppendJsonQuoted(out, p.domains[d].name);
     out.push_back(':');
     AppendDouble(out, v[d]);
   }
@@ -82,9 +64,9 @@ void AppendNode(Buffer& out, const Profile& p, const ProfileNode& n, bool has_ba
   else
     fmt::format_to(it, "{}", n.parent);
   out.append(std::string_view(",\"name\":"));
-  AppendQuoted(out, n.name);
+  AppendJsonQuoted(out, n.name);
   out.append(std::string_view(",\"path\":"));
-  AppendQuoted(out, n.path);
+  AppendJsonQuoted(out, n.path);
   fmt::format_to(it, ",\"kind\":\"{}\",\"self\":", kKindNames[static_cast<int>(n.kind)]);
   AppendDomainMap(out, p, n.self_j);
   out.append(std::string_view(",\"total\":"));
@@ -123,11 +105,11 @@ void AppendNode(Buffer& out, const Profile& p, const ProfileNode& n, bool has_ba
     out.append(std::string_view(",\"min_j\":"));
     AppendDouble(out, s.min_j);
     out.append(std::string_view(",\"min_path\":"));
-    AppendQuoted(out, s.min_path);
+    AppendJsonQuoted(out, s.min_path);
     out.append(std::string_view(",\"max_j\":"));
     AppendDouble(out, s.max_j);
     out.append(std::string_view(",\"max_path\":"));
-    AppendQuoted(out, s.max_path);
+    AppendJsonQuoted(out, s.max_path);
     out.push_back('}');
   }
   out.push_back('}');
@@ -151,15 +133,15 @@ void AppendTimeline(Buffer& out, const Timeline& t) {
   out.append(std::string_view("\"timeline\":{\"lanes\":["));
   for (size_t i = 0; i < t.lanes.size(); ++i) {
     out.append(std::string_view(i ? ",{\"device\":" : "{\"device\":"));
-    AppendQuoted(out, t.lanes[i].device);
+    AppendJsonQuoted(out, t.lanes[i].device);
     out.append(std::string_view(",\"name\":"));
-    AppendQuoted(out, t.lanes[i].name);
+    AppendJsonQuoted(out, t.lanes[i].name);
     out.push_back('}');
   }
   out.append(std::string_view("],\n\"steps\":["));
   for (size_t i = 0; i < t.steps.size(); ++i) {
     out.append(std::string_view(i ? ",{\"name\":" : "{\"name\":"));
-    AppendQuoted(out, t.steps[i].name);
+    AppendJsonQuoted(out, t.steps[i].name);
     fmt::format_to(it, ",\"start_ns\":{},\"end_ns\":{}}}", t.steps[i].start_ns, t.steps[i].end_ns);
   }
   fmt::format_to(it, "],\n\"events\":{{\"n\":{},\n", t.events.size());
@@ -186,7 +168,7 @@ void AppendTimeline(Buffer& out, const Timeline& t) {
   for (size_t d = 0; d < t.power.size(); ++d) {
     const PowerTrack& track = t.power[d];
     out.append(std::string_view(d ? ",\n{\"domain\":" : "\n{\"domain\":"));
-    AppendQuoted(out, track.domain);
+    AppendJsonQuoted(out, track.domain);
     fmt::format_to(it, ",\"start_ns\":{},", track.t_ns.empty() ? 0 : track.t_ns[0]);
     // dt_ns[i] = t_ns[i + 1] − t_ns[i]: the length of power_w[i]'s step.
     std::vector<int64_t> dt(track.power_w.size());
@@ -207,28 +189,28 @@ std::string ProfileToJson(const Profile& p) {
   auto it = std::back_inserter(out);
   fmt::format_to(it, "{{\"format\":\"{}\",\n\"meta\":{{\"tool\":", kProfileFormat);
   const ProfileMeta& m = p.meta;
-  AppendQuoted(out, m.tool);
+  AppendJsonQuoted(out, m.tool);
   out.append(std::string_view(",\"energy_source\":"));
-  AppendQuoted(out, m.energy_source);
+  AppendJsonQuoted(out, m.energy_source);
   out.append(std::string_view(",\"traces\":["));
   for (size_t i = 0; i < m.traces.size(); ++i) {
     if (i) out.push_back(',');
-    AppendQuoted(out, m.traces[i]);
+    AppendJsonQuoted(out, m.traces[i]);
   }
   out.append(std::string_view("],\"dialect\":"));
-  AppendQuoted(out, m.dialect);
+  AppendJsonQuoted(out, m.dialect);
   out.append(std::string_view(",\"method\":"));
-  AppendQuoted(out, m.method);
+  AppendJsonQuoted(out, m.method);
   out.append(std::string_view(",\"alignment\":"));
-  AppendQuoted(out, m.alignment);
+  AppendJsonQuoted(out, m.alignment);
   out.append(std::string_view(",\"clock\":"));
-  AppendQuoted(out, m.clock);
+  AppendJsonQuoted(out, m.clock);
   fmt::format_to(it, ",\"window_start_ns\":{},\"window_end_ns\":{},\"steps\":{},\"warnings\":[",
                  m.window_start_ns, m.window_end_ns, m.steps);
   const auto& warnings = p.diagnostics.warnings();
   for (size_t i = 0; i < warnings.size(); ++i) {
     if (i) out.push_back(',');
-    AppendQuoted(out, warnings[i]);
+    AppendJsonQuoted(out, warnings[i]);
   }
   out.append(std::string_view("]},\n\"domains\":[\n"));
   bool has_baseline = false;
@@ -236,11 +218,11 @@ std::string ProfileToJson(const Profile& p) {
     const ProfileDomain& dom = p.domains[d];
     if (!std::isnan(dom.baseline_w)) has_baseline = true;
     out.append(std::string_view(d ? ",\n{\"name\":" : "{\"name\":"));
-    AppendQuoted(out, dom.name);
+    AppendJsonQuoted(out, dom.name);
     out.append(std::string_view(",\"device\":"));
-    AppendQuoted(out, dom.device);
+    AppendJsonQuoted(out, dom.device);
     out.append(std::string_view(",\"source\":"));
-    AppendQuoted(out, dom.source);
+    AppendJsonQuoted(out, dom.source);
     out.append(std::string_view(",\"measured_j\":"));
     AppendDouble(out, dom.measured_j);
     out.append(std::string_view(",\"idle_j\":"));
@@ -254,7 +236,7 @@ std::string ProfileToJson(const Profile& p) {
       out.append(std::string_view(",\"other_j\":"));
       AppendDouble(out, dom.other_j);
       out.append(std::string_view(",\"share\":"));
-      AppendQuoted(out, dom.share);
+      AppendJsonQuoted(out, dom.share);
     }
     fmt::format_to(it, ",\"modeled\":{}}}", dom.modeled ? "true" : "false");
   }
@@ -280,7 +262,7 @@ std::string ProfileToJson(const Profile& p) {
   for (const auto& [name, n] : p.diagnostics.counts()) {
     if (!first) out.push_back(',');
     first = false;
-    AppendQuoted(out, name);
+    AppendJsonQuoted(out, name);
     fmt::format_to(it, ":{}", n);
   }
   out.append(std::string_view("}}\n"));

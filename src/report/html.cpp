@@ -10,7 +10,7 @@
 #include <map>
 #include <string_view>
 
-#include "common/io.h"
+#include "common/json_text.h"
 #include "report/graph.h"
 #include "report/html_assets.h"
 #include "report/text.h"

@@ -16,6 +16,7 @@
 
 #include <fmt/format.h>
 
+#include "common/json_text.h"
 #include "smaragdine/account.h"
 #include "smaragdine/views.h"
 
@@ -23,25 +24,6 @@ namespace smaragdine {
 namespace {
 
 using Buffer = fmt::memory_buffer;
-
-void AppendQuoted(Buffer& out, std::string_view s) {
-  out.push_back('"');
-  for (char c : s) {
-    switch (c) {
-      case '"': out.append(std::string_view("\\\"")); break;
-      case '\\': out.append(std::string_view("\\\\")); break;
-      case '\n': out.append(std::string_view("\\n")); break;
-      case '\r': out.append(std::string_view("\\r")); break;
-      case '\t': out.append(std::string_view("\\t")); break;
-      default:
-        if (static_cast<unsigned char>(c) < 0x20)
-          fmt::format_to(std::back_inserter(out), "\\u{:04x}", static_cast<unsigned>(c));
-        else
-          out.push_back(c);
-    }
-  }
-  out.push_back('"');
-}
 
 // ns as µs with exactly three decimals: 1234567 ns → 1234.567.
 void AppendMicros(Buffer& out, int64_t ns) {
@@ -60,7 +42,7 @@ void AppendMetadata(Buffer& out, const char* what, int pid, int tid, std::string
                     std::string_view name) {
   fmt::format_to(std::back_inserter(out), ",\n{{\"ph\":\"M\",\"name\":\"{}\",\"pid\":{},\"tid\":{},"
                  "\"args\":{{\"{}\":", what, pid, tid, key);
-  AppendQuoted(out, name);
+  AppendJsonQuoted(out, name);
   out.append(std::string_view("}}"));
 }
 
@@ -146,11 +128,11 @@ Result<std::string> RenderPerfetto(const Profile& p, const std::string& file) {
   Buffer out;
   auto it = std::back_inserter(out);
   out.append(std::string_view("{\"displayTimeUnit\":\"ms\",\"otherData\":{\"tool\":"));
-  AppendQuoted(out, p.meta.tool);
+  AppendJsonQuoted(out, p.meta.tool);
   out.append(std::string_view(",\"profile\":"));
-  AppendQuoted(out, file);
+  AppendJsonQuoted(out, file);
   out.append(std::string_view(",\"clock\":"));
-  AppendQuoted(out, p.meta.clock);
+  AppendJsonQuoted(out, p.meta.clock);
   out.append(std::string_view(",\"measured_j\":"));
   AppendDouble(out, p.MeasuredJ());
   out.append(std::string_view("},\n\"traceEvents\":[\n"));
@@ -180,7 +162,7 @@ Result<std::string> RenderPerfetto(const Profile& p, const std::string& file) {
     for (size_t s = 0; s < t.steps.size(); ++s) {
       const Step& step = t.steps[s];
       out.append(std::string_view(",\n{\"ph\":\"X\",\"pid\":1,\"tid\":0,\"name\":"));
-      AppendQuoted(out, step.name.empty() ? fmt::format("step {}", s) : step.name);
+      AppendJsonQuoted(out, step.name.empty() ? fmt::format("step {}", s) : step.name);
       out.append(std::string_view(",\"ts\":"));
       AppendMicros(out, step.start_ns);
       out.append(std::string_view(",\"dur\":"));
@@ -201,13 +183,13 @@ Result<std::string> RenderPerfetto(const Profile& p, const std::string& file) {
     const int64_t dur_ns = e.end_ns - e.start_ns;
     fmt::format_to(it, ",\n{{\"ph\":\"X\",\"pid\":{},\"tid\":{},\"name\":",
                    pid_of(t.lanes[e.lane].device), e.lane + 1);
-    AppendQuoted(out, n.path.empty() ? std::string_view("(root)") : std::string_view(n.name));
+    AppendJsonQuoted(out, n.path.empty() ? std::string_view("(root)") : std::string_view(n.name));
     out.append(std::string_view(",\"ts\":"));
     AppendMicros(out, e.start_ns);
     out.append(std::string_view(",\"dur\":"));
     AppendMicros(out, dur_ns);
     out.append(std::string_view(",\"args\":{\"path\":"));
-    AppendQuoted(out, n.path);
+    AppendJsonQuoted(out, n.path);
     out.append(std::string_view(",\"energy_j\":"));
     AppendDouble(out, inclusive_j[i]);
     out.append(std::string_view(",\"self_energy_j\":"));
@@ -217,7 +199,7 @@ Result<std::string> RenderPerfetto(const Profile& p, const std::string& file) {
     fmt::format_to(it, ",\"phase\":\"{}\"", ToString(e.phase));
     if (e.step >= 0 && static_cast<size_t>(e.step) < t.steps.size()) {
       out.append(std::string_view(",\"step\":"));
-      AppendQuoted(out, t.steps[e.step].name);
+      AppendJsonQuoted(out, t.steps[e.step].name);
     }
     out.append(std::string_view("}}"));
   }
@@ -234,7 +216,7 @@ Result<std::string> RenderPerfetto(const Profile& p, const std::string& file) {
     const std::string name = track.domain + " power";
     for (size_t i = 0; i < track.t_ns.size(); ++i) {
       fmt::format_to(it, ",\n{{\"ph\":\"C\",\"pid\":{},\"tid\":0,\"name\":", pid);
-      AppendQuoted(out, name);
+      AppendJsonQuoted(out, name);
       out.append(std::string_view(",\"ts\":"));
       AppendMicros(out, track.t_ns[i]);
       out.append(std::string_view(",\"args\":{\"W\":"));

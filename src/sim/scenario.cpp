@@ -5,7 +5,7 @@
 
 #include <fmt/format.h>
 
-#include "common/io.h"
+#include "common/json_text.h"
 #include "sim/model.h"
 #include "smaragdine/simulate.h"
 

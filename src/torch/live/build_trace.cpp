@@ -13,6 +13,7 @@
 #include <fmt/format.h>
 
 #include "common/io.h"
+#include "common/json_text.h"
 
 namespace smaragdine::live::internal {
 namespace {
