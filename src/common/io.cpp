@@ -78,22 +78,31 @@ Result<std::string> ReadFileMaybeGzip(const std::string& path) {
   return data;
 }
 
+bool WriteAll(int fd, std::string_view bytes) {
+  const char* data = bytes.data();
+  size_t left = bytes.size();
+  while (left > 0) {
+    ssize_t w = ::write(fd, data, left);
+    if (w < 0) {
+      if (errno == EINTR) continue;
+      return false;
+    }
+    data += w;
+    left -= static_cast<size_t>(w);
+  }
+  return true;
+}
+
 Status WriteFileAtomic(const std::string& path, std::string_view contents) {
   std::string tmp = path + ".tmp." + std::to_string(getpid());
   int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
   if (fd < 0)
     return Error{ErrorCode::kBadInput, fmt::format("cannot write: {}", std::strerror(errno)), path};
-  size_t done = 0;
-  while (done < contents.size()) {
-    ssize_t w = ::write(fd, contents.data() + done, contents.size() - done);
-    if (w < 0) {
-      if (errno == EINTR) continue;
-      int err = errno;
-      ::close(fd);
-      ::unlink(tmp.c_str());
-      return Error{ErrorCode::kBadInput, fmt::format("cannot write: {}", std::strerror(err)), path};
-    }
-    done += static_cast<size_t>(w);
+  if (!WriteAll(fd, contents)) {
+    int err = errno;
+    ::close(fd);
+    ::unlink(tmp.c_str());
+    return Error{ErrorCode::kBadInput, fmt::format("cannot write: {}", std::strerror(err)), path};
   }
   ::close(fd);
   if (::rename(tmp.c_str(), path.c_str()) != 0) {

@@ -15,6 +15,10 @@ Result<std::string> ReadFileMaybeGzip(const std::string& path);
 Result<std::string> Gunzip(const std::string& name, std::string_view bytes);
 bool LooksGzipped(std::string_view bytes);
 
+// Writes all of `bytes` to `fd`, retrying short writes and EINTR. False on
+// any other failure, with errno saying why.
+bool WriteAll(int fd, std::string_view bytes);
+
 // Writes atomically: to a temporary file beside `path`, then rename.
 Status WriteFileAtomic(const std::string& path, std::string_view contents);
 

@@ -15,6 +15,9 @@
 
 #include <fmt/format.h>
 
+#include "common/io.h"
+#include "energy/sampler.h"
+
 namespace smaragdine {
 namespace procfs {
 
@@ -168,29 +171,6 @@ int64_t ProcessTreeCpuTime::SampleNs(Diagnostics* diag) {
 
 // ---------------------------------------------------------------------------
 
-namespace {
-
-int64_t MonoNs() {
-  timespec ts{};
-  clock_gettime(CLOCK_MONOTONIC, &ts);
-  return int64_t{ts.tv_sec} * 1'000'000'000 + ts.tv_nsec;
-}
-
-bool WriteAllFd(int fd, const char* data, size_t n) {
-  while (n > 0) {
-    ssize_t w = ::write(fd, data, n);
-    if (w < 0) {
-      if (errno == EINTR) continue;
-      return false;
-    }
-    data += w;
-    n -= static_cast<size_t>(w);
-  }
-  return true;
-}
-
-}  // namespace
-
 CpuTimeRecorder::CpuTimeRecorder(std::string proc_root, pid_t root)
     : proc_(std::move(proc_root)), tree_(proc_, root) {}
 
@@ -221,7 +201,7 @@ void CpuTimeRecorder::SampleOnce() {
   const int64_t tree_ns = tree_.SampleNs(&stats_.diagnostics);
   const std::optional<int64_t> busy_ns = procfs::ReadMachineBusyNs(proc_);
   // Stamped after both reads; the tree walk is the slow part (tens of µs per thread).
-  int64_t t_ns = MonoNs();
+  int64_t t_ns = MonotonicNowNs();
   if (t_ns <= last_t_ns_) t_ns = last_t_ns_ + 1;  // one sample per t_ns, strictly increasing
   if (!busy_ns) {
     stats_.diagnostics.Add("cputime.unreadable_sample");
@@ -248,7 +228,7 @@ void CpuTimeRecorder::SampleOnce() {
 void CpuTimeRecorder::Flush() {
   if (pending_.empty()) return;
   // One write per flush: what was written survives a SIGKILL of `record`.
-  if (!WriteAllFd(fd_, pending_.data(), pending_.size())) {
+  if (!WriteAll(fd_, pending_)) {
     ++write_errors_;
     if (write_error_.empty()) write_error_ = strerror(errno);
   }
@@ -257,11 +237,11 @@ void CpuTimeRecorder::Flush() {
 
 void CpuTimeRecorder::Loop() {
   prctl(PR_SET_TIMERSLACK, 1UL, 0UL, 0UL, 0UL);
-  int64_t deadline_ns = MonoNs();
+  int64_t deadline_ns = MonotonicNowNs();
   int64_t next_flush_ns = deadline_ns + options_.flush_period_ns;
   while (!stop_.load(std::memory_order_relaxed)) {
     deadline_ns += options_.period_ns;
-    const int64_t now_ns = MonoNs();
+    const int64_t now_ns = MonotonicNowNs();
     if (deadline_ns <= now_ns) {
       ++stats_.overruns;
       deadline_ns = now_ns;
@@ -273,9 +253,9 @@ void CpuTimeRecorder::Loop() {
     }
     if (stop_.load(std::memory_order_relaxed)) break;
     SampleOnce();
-    if (MonoNs() >= next_flush_ns) {
+    if (MonotonicNowNs() >= next_flush_ns) {
       Flush();
-      next_flush_ns = MonoNs() + options_.flush_period_ns;
+      next_flush_ns = MonotonicNowNs() + options_.flush_period_ns;
     }
   }
 }

@@ -12,6 +12,8 @@
 
 #include <fmt/format.h>
 
+#include "common/io.h"
+
 namespace smaragdine {
 
 namespace {
@@ -33,19 +35,6 @@ void SleepUntil(int64_t deadline_ns) {
   const timespec ts = ToTimespec(deadline_ns);
   while (clock_nanosleep(CLOCK_MONOTONIC, TIMER_ABSTIME, &ts, nullptr) == EINTR) {
   }
-}
-
-bool WriteAll(int fd, const char* data, size_t n) {
-  while (n > 0) {
-    ssize_t w = ::write(fd, data, n);
-    if (w < 0) {
-      if (errno == EINTR) continue;
-      return false;
-    }
-    data += w;
-    n -= static_cast<size_t>(w);
-  }
-  return true;
 }
 
 }  // namespace
@@ -112,7 +101,7 @@ Result<std::unique_ptr<Sampler>> Sampler::Start(std::vector<SamplerSession> sess
   if (s->fd_ < 0)
     return BadInput(csv_path, fmt::format("cannot create the energy log: {}", strerror(errno)));
   static constexpr std::string_view kHeader = "t_ns,domain,energy_j,power_w\n";
-  if (!WriteAll(s->fd_, kHeader.data(), kHeader.size()))
+  if (!WriteAll(s->fd_, kHeader))
     return BadInput(csv_path, fmt::format("cannot write the energy log: {}", strerror(errno)));
 
   s->start_sync_.push_back(ReadClockSyncPair(options.realtime_ns));
@@ -210,7 +199,7 @@ void Sampler::WriteRows(std::vector<RawReading>& rows) {
   }
   // One write per flush: rows reach the kernel's page cache, so they survive the
   // process being killed (the reader drops a torn last line).
-  if (WriteAll(fd_, out.data(), out.size())) {
+  if (WriteAll(fd_, std::string_view(out.data(), out.size()))) {
     rows_written_ += static_cast<int64_t>(rows.size());
   } else {
     ++write_errors_;
