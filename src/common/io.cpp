@@ -1,6 +1,7 @@
 #include "common/io.h"
 
 #include <fcntl.h>
+#include <sys/stat.h>
 #include <unistd.h>
 #include <zlib.h>
 
@@ -63,13 +64,24 @@ Result<std::string> Gunzip(const std::string& name, std::string_view bytes) {
   return out;
 }
 
-Result<std::string> ReadFileMaybeGzip(const std::string& path) {
+Result<std::string> ReadFileMaybeGzip(const std::string& path, size_t spare_bytes) {
   std::FILE* f = std::fopen(path.c_str(), "rb");
   if (!f) return BadInput(path, fmt::format("cannot open: {}", std::strerror(errno)));
+  // A regular file is read in one go into a string of its size (growing by
+  // appends would hold up to twice the file); a pipe, or a file that grew,
+  // is read on to its end.
+  struct stat st {};
+  size_t expected = 0;
+  if (::fstat(fileno(f), &st) == 0 && S_ISREG(st.st_mode)) expected = st.st_size;
   std::string data;
-  char buf[1 << 16];
-  size_t n;
-  while ((n = std::fread(buf, 1, sizeof buf, f)) > 0) data.append(buf, n);
+  data.reserve(expected + spare_bytes);
+  data.resize(expected);
+  size_t n = std::fread(data.data(), 1, expected, f);
+  data.resize(n);
+  if (n == expected) {
+    char buf[1 << 16];
+    while ((n = std::fread(buf, 1, sizeof buf, f)) > 0) data.append(buf, n);
+  }
   bool failed = std::ferror(f);
   int err = errno;
   std::fclose(f);

@@ -1,6 +1,7 @@
 // io.h — reading and writing whole files, with gzip detected by magic bytes.
 #pragma once
 
+#include <cstddef>
 #include <string>
 #include <string_view>
 
@@ -9,8 +10,10 @@
 namespace smaragdine {
 
 // Reads a file; if it starts with the gzip magic (1f 8b) it is inflated.
+// `spare_bytes`: capacity kept free after a plain file's bytes (a parser's
+// padding), so the caller need not copy them; inflated text gets none.
 // Errors: kBadInput naming the file (missing, unreadable, corrupt or truncated gzip).
-Result<std::string> ReadFileMaybeGzip(const std::string& path);
+Result<std::string> ReadFileMaybeGzip(const std::string& path, size_t spare_bytes = 0);
 // Inflates gzip bytes already in memory (`name` for messages).
 Result<std::string> Gunzip(const std::string& name, std::string_view bytes);
 bool LooksGzipped(std::string_view bytes);

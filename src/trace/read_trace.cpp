@@ -144,32 +144,6 @@ std::optional<Result<Trace>> ParseMapped(const std::string& path,
   return BuildTrace(path, std::move(*raw), options);
 }
 
-// Reads a file straight into a string with room for the parser's padding
-// (ReadFileMaybeGzip grows its string by appending: up to twice the file in
-// memory, and a copy to pad it). Gzip is inflated by Gunzip.
-Result<std::string> ReadPadded(const std::string& path) {
-  std::FILE* f = std::fopen(path.c_str(), "rb");
-  if (!f) return BadInput(path, fmt::format("cannot open: {}", std::strerror(errno)));
-  struct stat st {};
-  size_t expected = 0;
-  if (::fstat(fileno(f), &st) == 0 && S_ISREG(st.st_mode)) expected = st.st_size;
-  std::string data;
-  data.reserve(expected + ti::kParsePadding);
-  data.resize(expected);
-  size_t n = std::fread(data.data(), 1, expected, f);
-  data.resize(n);
-  char buf[1 << 16];
-  if (n == expected) {  // a pipe, or a file that grew: read on to the end
-    while ((n = std::fread(buf, 1, sizeof buf, f)) > 0) data.append(buf, n);
-  }
-  bool failed = std::ferror(f);
-  int err = errno;
-  std::fclose(f);
-  if (failed) return BadInput(path, fmt::format("cannot read: {}", std::strerror(err)));
-  if (LooksGzipped(data)) return Gunzip(path, data);
-  return data;
-}
-
 }  // namespace
 
 Result<Trace> ParseTrace(const std::string& name, std::string_view bytes,
@@ -186,7 +160,7 @@ Result<Trace> ParseTrace(const std::string& name, std::string_view bytes,
 
 Result<Trace> ReadTrace(const std::string& path, const TraceReadOptions& options) {
   if (auto mapped = ParseMapped(path, options)) return std::move(*mapped);
-  SMG_ASSIGN_OR_RETURN(std::string bytes, ReadPadded(path));
+  SMG_ASSIGN_OR_RETURN(std::string bytes, ReadFileMaybeGzip(path, ti::kParsePadding));
   return ParseOwned(path, std::move(bytes), options);
 }
 
