@@ -5,60 +5,15 @@
 #include <cmath>
 #include <random>
 
+#include "account/attribute_fixture_util.h"
 #include "smaragdine/account.h"
 
 namespace smaragdine {
 namespace {
 
-// Builds small traces and logs; times in ns.
-struct Fixture {
-  Trace trace;
-  EnergyLog log;
-
-  Fixture() {
-    trace.dialect = "test";
-    trace.time_base = TimeBase::kMonotonic;
-    log.path = "test-log";
-  }
-  uint32_t AddLane(const std::string& device) {
-    trace.lanes.push_back({device, "lane " + std::to_string(trace.lanes.size())});
-    return static_cast<uint32_t>(trace.lanes.size() - 1);
-  }
-  NodeId Op(uint32_t lane, const std::string& path, int64_t start, int64_t end,
-            Phase phase = Phase::kForward, int32_t step = -1) {
-    NodeId n = trace.nodes.InternPath(path, NodeKind::kOp);
-    trace.events.push_back({start, end, n, lane, step, phase});
-    return n;
-  }
-  // A counter domain: cumulative energies at given times.
-  size_t Domain(const std::string& name, const std::string& device,
-                std::vector<std::pair<int64_t, double>> points) {
-    log.domains.push_back({name, device, "test", Quantity::kEnergy});
-    EnergySeries s;
-    for (auto [t, e] : points) {
-      s.t_ns.push_back(t);
-      s.energy_j.push_back(e);
-    }
-    log.series.push_back(s);
-    return log.domains.size() - 1;
-  }
-  Profile Run(AttributeOptions options = {}) {
-    auto p = Attribute(trace, log, options);
-    EXPECT_TRUE(p.ok()) << (p.ok() ? "" : p.error().ToString());
-    return p.ok() ? *p : Profile{};
-  }
-};
-
-double SelfJ(const Profile& p, const std::string& path, size_t domain = 0) {
-  int64_t i = p.Find(path);
-  EXPECT_GE(i, 0) << "no node " << path;
-  return i < 0 ? NAN : p.nodes[i].self_j[domain];
-}
-double TotalJ(const Profile& p, const std::string& path, size_t domain = 0) {
-  int64_t i = p.Find(path);
-  EXPECT_GE(i, 0) << "no node " << path;
-  return i < 0 ? NAN : p.nodes[i].total_j[domain];
-}
+using Fixture = testing::AttributeFixture;
+using testing::SelfJ;
+using testing::TotalJ;
 
 TEST(AttributionTest, SplitsSliceEquallyAmongConcurrentOps) {
   Fixture f;

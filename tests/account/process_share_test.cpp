@@ -6,6 +6,7 @@
 #include <cmath>
 #include <random>
 
+#include "account/attribute_fixture_util.h"
 #include "smaragdine/account.h"
 #include "smaragdine/report.h"
 
@@ -15,35 +16,10 @@ namespace {
 constexpr int64_t T = 100'000'000;  // 100 ms: the shortest interval the share is taken over
 constexpr int64_t kMs = 1'000'000;
 
-struct Fixture {
-  Trace trace;
-  EnergyLog log;
-
-  Fixture() {
-    trace.dialect = "test";
-    trace.time_base = TimeBase::kMonotonic;
-    log.path = "run";
-  }
-  uint32_t AddLane(const std::string& device) {
-    trace.lanes.push_back({device, "lane " + std::to_string(trace.lanes.size())});
-    return static_cast<uint32_t>(trace.lanes.size() - 1);
-  }
-  void Op(uint32_t lane, const std::string& path, int64_t start, int64_t end) {
-    NodeId n = trace.nodes.InternPath(path, NodeKind::kOp);
-    trace.events.push_back({start, end, n, lane, -1, Phase::kForward});
-  }
-  void Domain(const std::string& name, const std::string& device,
-              std::vector<std::pair<int64_t, double>> points, bool modeled = false) {
-    DomainInfo info{name, device, modeled ? "model" : "test", Quantity::kEnergy};
-    info.modeled = modeled;
-    log.domains.push_back(info);
-    EnergySeries s;
-    for (auto [t, e] : points) {
-      s.t_ns.push_back(t);
-      s.energy_j.push_back(e);
-    }
-    log.series.push_back(s);
-  }
+// The fixture of the attribution tests, with its log named as a recorded
+// run's is, and the CPU-time samples the share is taken from.
+struct Fixture : testing::AttributeFixture {
+  Fixture() : AttributeFixture("run") {}
   void CpuTime(std::vector<int64_t> t, std::vector<int64_t> tree, std::vector<int64_t> busy) {
     log.cpu_time.t_ns = std::move(t);
     log.cpu_time.tree_ns = std::move(tree);
@@ -52,11 +28,7 @@ struct Fixture {
   }
 };
 
-double SelfJ(const Profile& p, const std::string& path) {
-  const int64_t i = p.Find(path);
-  EXPECT_GE(i, 0) << path;
-  return i < 0 ? NAN : p.nodes[i].self_j[0];
-}
+using testing::SelfJ;
 
 // The worked example of docs/attribution.md ("Process share").
 //   energy   0 ─10 J─ T ─10 J─ 2T ─20 J─ 3T ─20 J─ 4T     (readings at 0, 2T, 4T)

@@ -8,45 +8,18 @@
 #include <map>
 #include <random>
 
+#include "account/attribute_fixture_util.h"
 #include "smaragdine/account.h"
 
 namespace smaragdine {
 namespace {
 
-struct Fixture {
-  Trace trace;
-  EnergyLog log;
-
-  Fixture() {
-    trace.dialect = "test";
-    trace.time_base = TimeBase::kMonotonic;
-    log.path = "test-log";
-  }
-  uint32_t AddLane(const std::string& device) {
-    trace.lanes.push_back({device, "lane " + std::to_string(trace.lanes.size())});
-    return static_cast<uint32_t>(trace.lanes.size() - 1);
-  }
-  void Op(uint32_t lane, const std::string& path, int64_t start, int64_t end,
-          Phase phase = Phase::kForward, int32_t step = -1) {
-    NodeId n = trace.nodes.InternPath(path, NodeKind::kOp);
-    trace.events.push_back({start, end, n, lane, step, phase});
-  }
-  void Domain(const std::string& name, const std::string& device,
-              std::vector<std::pair<int64_t, double>> points) {
-    log.domains.push_back({name, device, "test", Quantity::kEnergy});
-    EnergySeries s;
-    for (auto [t, e] : points) {
-      s.t_ns.push_back(t);
-      s.energy_j.push_back(e);
-    }
-    log.series.push_back(s);
-  }
-  Profile Run(bool keep_timeline = true) {
+// The fixture of the attribution tests, keeping the timeline unless told not to.
+struct Fixture : testing::AttributeFixture {
+  Profile Run(bool keep_timeline = true) const {
     AttributeOptions options;
     options.keep_timeline = keep_timeline;
-    auto p = Attribute(trace, log, options);
-    EXPECT_TRUE(p.ok()) << (p.ok() ? "" : p.error().ToString());
-    return p.ok() ? *p : Profile{};
+    return AttributeFixture::Run(options);
   }
 };
 
