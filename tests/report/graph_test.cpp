@@ -14,12 +14,12 @@
 #include <sstream>
 #include <string>
 
-#include "report/graph_xml.h"
+#include "report/sample_profile.h"
+#include "report/svg_xml_util.h"
 #include "smaragdine/account.h"
+#include "smaragdine/report.h"
 #include "smaragdine/simulate.h"
 #include "smaragdine/trace.h"
-#include "report/sample_profile.h"
-#include "smaragdine/report.h"
 #include "smaragdine/views.h"
 
 namespace smaragdine {

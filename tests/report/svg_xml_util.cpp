@@ -229,4 +229,17 @@ bool ParseXml(const std::string& text, XmlElement& root, std::string& error) {
   return Parser(text).Document(root, error);
 }
 
+std::string XmlProblem(const std::string& text) {
+  XmlElement root;
+  std::string error;
+  return ParseXml(text, root, error) ? "" : error;
+}
+
+size_t CountOf(std::string_view hay, std::string_view needle) {
+  size_t n = 0;
+  for (size_t at = hay.find(needle); at != std::string_view::npos; at = hay.find(needle, at + 1))
+    ++n;
+  return n;
+}
+
 }  // namespace smaragdine::testing

@@ -3,11 +3,14 @@
 // The views write XML by hand; the tests read it back with this reader, which
 // rejects what a browser's XML parser rejects (unbalanced or mismatched tags,
 // unquoted or duplicate attributes, raw '<' or '&', unknown entities, content
-// after the root), and then look at the tree: frames, bars, labels.
+// after the root), and then look at the tree: frames, bars, labels. The
+// graph tests use it on Graphviz's SVG as a well-formedness check.
 #pragma once
 
 #include <functional>
+#include <cstddef>
 #include <string>
+#include <string_view>
 #include <utility>
 #include <vector>
 
@@ -35,5 +38,12 @@ struct XmlElement {
 // Parses a whole document. On failure returns false with `error` saying what
 // and at which byte offset.
 bool ParseXml(const std::string& text, XmlElement& root, std::string& error);
+
+// "" when `text` parses as above; else what is wrong and at which byte offset.
+// For tests that only need the document to be well-formed.
+std::string XmlProblem(const std::string& text);
+
+// How many times `needle` occurs in `hay` (overlapping occurrences included).
+size_t CountOf(std::string_view hay, std::string_view needle);
 
 }  // namespace smaragdine::testing
