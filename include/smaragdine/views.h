@@ -24,7 +24,7 @@ namespace smaragdine {
 // Every timeline event as a complete slice on its lane's track (args: energy_j
 // including nested slices, power_w, path, phase, step), one counter track per
 // domain with its power in W. Errors: kBadInput naming `file` when the profile
-// has no timeline (the message says to re-run account with --timeline).
+// has no timeline (the message says to re-run account with --timeline always).
 Result<std::string> RenderPerfetto(const Profile& profile, const std::string& file);
 
 // ---- Energy flame graph (SVG) ----

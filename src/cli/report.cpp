@@ -212,7 +212,8 @@ const CommandRegistration kRegistration{"report", 30, [](CLI::App& app, int& exi
   sub->add_option("--chart", args->chart,
                   "--format svg: flame (the flame graph, default), top (the --top N ops, default "
                   "15, by energy per step with 95 % confidence intervals), power (power of each "
-                  "domain over --step with its phases; needs a profile from account --timeline), "
+                  "domain over --step with its phases; needs a profile with a timeline, which "
+                  "account --timeline always keeps), "
                   "phases (energy by forward/backward/optimizer, one bar per profile; add more "
                   "with --also). Example: --chart top --top 10")
       ->check(CLI::IsMember({"flame", "top", "power", "phases"}));

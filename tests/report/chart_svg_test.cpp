@@ -218,7 +218,7 @@ TEST(PowerChartTest, WholeWindowMergesTheStepsPhasesAndNoTimelineGivesNothing) {
   o.file = "bert.json";
   auto r = RenderReport(SmallBert(), o);
   ASSERT_FALSE(r.ok());
-  EXPECT_NE(r.error().message.find("--timeline"), std::string::npos);
+  EXPECT_NE(r.error().message.find("--timeline always"), std::string::npos) << r.error().message;
   o.step = 1;
   EXPECT_TRUE(RenderReport(p, o).ok());
 }
@@ -322,7 +322,7 @@ TEST(ChartCliTest, ReportChartsAndDiffModuleBars) {
 
   Cli power = RunCli("report " + kProfiles + "bert_small.json --format svg --chart power");
   EXPECT_EQ(power.status, 2);
-  EXPECT_NE(power.err.find("--timeline"), std::string::npos) << power.err;
+  EXPECT_NE(power.err.find("--timeline always"), std::string::npos) << power.err;
 
   EXPECT_EQ(RunCli("report " + kProfiles + "bert_small.json --format svg --chart pie").status, 1);
   Cli also = RunCli("report " + kProfiles + "bert_small.json --format svg --also " + kProfiles +
