@@ -1,7 +1,6 @@
 #include "trace/chrome_json.h"
 
 #include <simdjson.h>
-#include <sys/mman.h>
 #if defined(__SSE2__)
 #include <emmintrin.h>
 #endif
@@ -12,19 +11,13 @@
 
 #include <fmt/format.h>
 
+#include "common/huge_pages.h"
+
 namespace smaragdine::trace_internal {
 
 namespace od = simdjson::ondemand;
 
 static_assert(kParsePadding >= simdjson::SIMDJSON_PADDING + 1);
-
-void AdviseHugePages(const void* p, size_t bytes) {
-  constexpr uintptr_t kHuge = uintptr_t{2} << 20;
-  if (bytes < 4 * kHuge) return;
-  const uintptr_t begin = (reinterpret_cast<uintptr_t>(p) + kHuge - 1) & ~(kHuge - 1);
-  const uintptr_t end = (reinterpret_cast<uintptr_t>(p) + bytes) & ~(kHuge - 1);
-  if (end > begin) ::madvise(reinterpret_cast<void*>(begin), end - begin, MADV_HUGEPAGE);
-}
 
 StringTable::StringTable() : slots_(64, 0) { Intern(""); }
 

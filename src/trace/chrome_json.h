@@ -125,11 +125,6 @@ Result<RawTrace> ParseChromeJson(const std::string& name, std::string bytes,
 Result<RawTrace> ParseChromeJsonBuffer(const std::string& name, char* data, size_t size,
                                        size_t capacity, size_t slice_bytes = kDefaultSliceBytes);
 
-// Asks for transparent huge pages on a large buffer before it is first
-// written: one fault per 2 MiB instead of per 4 KiB (page faults were a
-// quarter of `account`'s time on 10 M events). Advisory; errors are ignored.
-void AdviseHugePages(const void* p, size_t bytes);
-
 // Parses JSON number text in µs (e.g. "1712169098533620.758", "-1.5e3") into
 // ns, rounding half away from zero. False on malformed text or overflow.
 bool ParseMicrosToNs(std::string_view text, int64_t* out_ns);

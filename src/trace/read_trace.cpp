@@ -13,6 +13,7 @@
 
 #include <fmt/format.h>
 
+#include "common/huge_pages.h"
 #include "common/io.h"
 #include "smaragdine/trace.h"
 #include "trace/chrome_json.h"
@@ -81,7 +82,7 @@ Result<Trace> BuildTrace(const std::string& name, ti::RawTrace raw,
   // At most one event per raw event: reserving spares the copies of growth,
   // and the part never written is never resident.
   t.events.reserve(raw.events.size());
-  ti::AdviseHugePages(t.events.data(), t.events.capacity() * sizeof(Event));
+  AdviseHugePages(t.events.data(), t.events.capacity() * sizeof(Event));
   Status st;
   switch (format) {
     case TraceFormat::kAuto:
