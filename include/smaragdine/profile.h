@@ -95,6 +95,17 @@ struct ProfileNode {
 
   double SelfJ() const { return PhaseFigures::SumOf(self_j); }
   double TotalJ() const { return PhaseFigures::SumOf(total_j); }
+  // Sizes every per-domain figure (self, total, static, each phase's) for
+  // `domain_count` domains, all 0 J: a new node before energy is added to it.
+  void ZeroEnergies(size_t domain_count) {
+    self_j.assign(domain_count, 0);
+    total_j.assign(domain_count, 0);
+    total_static_j.assign(domain_count, 0);
+    for (PhaseFigures& ph : phases) {
+      ph.self_j.assign(domain_count, 0);
+      ph.total_j.assign(domain_count, 0);
+    }
+  }
   // Average power while the node ran: total energy / time (0 when time is 0).
   double PowerW() const { return time_ns > 0 ? TotalJ() / (time_ns * 1e-9) : 0.0; }
 };

@@ -728,13 +728,7 @@ Result<Profile> Attribute(const Trace& trace, const EnergyLog& log, const Attrib
     pn.name = n == kRootNode ? "" : trace.nodes.Name(n);
     pn.path = n == kRootNode ? "" : trace.nodes.Path(n);
     pn.kind = trace.nodes.Kind(n);
-    pn.self_j.assign(domain_count, 0);
-    pn.total_j.assign(domain_count, 0);
-    pn.total_static_j.assign(domain_count, 0);
-    for (auto& ph : pn.phases) {
-      ph.self_j.assign(domain_count, 0);
-      ph.total_j.assign(domain_count, 0);
-    }
+    pn.ZeroEnergies(domain_count);
   }
   std::vector<std::vector<Joules>> self_precise(node_count, std::vector<Joules>(domain_count, 0));
   std::vector<std::vector<Joules>> static_precise(node_count, std::vector<Joules>(domain_count, 0));

@@ -229,13 +229,7 @@ Profile FoldProfile(const Profile& in, const std::vector<PathRule>& rules) {
     n.parent = parent;
     n.name = std::move(name);
     n.path = std::move(path);
-    n.self_j.assign(nd, 0.0);
-    n.total_j.assign(nd, 0.0);
-    n.total_static_j.assign(nd, 0.0);
-    for (PhaseFigures& f : n.phases) {
-      f.self_j.assign(nd, 0.0);
-      f.total_j.assign(nd, 0.0);
-    }
+    n.ZeroEnergies(nd);
     by_path.emplace(n.path, n.id);
     out.nodes.push_back(std::move(n));
     static_self.emplace_back(nd, 0.0);

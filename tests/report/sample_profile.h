@@ -140,13 +140,7 @@ class SampleBuilder {
     n.name = name;
     n.path = path;
     n.kind = kind;
-    n.self_j.assign(nd, 0);
-    n.total_j.assign(nd, 0);
-    n.total_static_j.assign(nd, 0);
-    for (auto& ph : n.phases) {
-      ph.self_j.assign(nd, 0);
-      ph.total_j.assign(nd, 0);
-    }
+    n.ZeroEnergies(nd);
     index_[path] = n.id;
     p_.nodes.push_back(std::move(n));
     return p_.nodes.back().id;
