@@ -185,16 +185,10 @@ class PerfPowerSource : public EnergySource {
   }
 
  private:
+  // The perf scale (2^-32 J) is finer than the hardware's unit (the kernel shifts
+  // the raw count by 32 − ESU), so this is the smallest step the count shows.
   DomainInfo Info(const std::string& domain, double scale_j) const {
-    DomainInfo info;
-    info.name = domain;
-    info.device = "CPU:" + domain.substr(4, domain.find('/') - 4);
-    info.source = kName;
-    info.quantity = Quantity::kEnergy;
-    // The perf scale (2^-32 J) is finer than the hardware's unit (the kernel shifts
-    // the raw count by 32 − ESU), so this is the smallest step the count shows.
-    info.resolution_j = scale_j;
-    return info;
+    return CpuCounterInfo(domain, kName, scale_j);
   }
 
   // The PMU's events × its package CPUs, or none with *why set.

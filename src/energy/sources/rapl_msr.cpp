@@ -202,13 +202,7 @@ class RaplMsrSource : public EnergySource {
   };
 
   DomainInfo Info(const std::string& domain, double unit_j) const {
-    DomainInfo info;
-    info.name = domain;
-    info.device = "CPU:" + domain.substr(4, domain.find('/') - 4);
-    info.source = kName;
-    info.quantity = Quantity::kEnergy;
-    info.resolution_j = unit_j;
-    return info;
+    return CpuCounterInfo(domain, kName, unit_j);
   }
 
   DomainProbe Unreadable(const std::string& domain, std::string location, std::string reason,

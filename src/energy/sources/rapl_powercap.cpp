@@ -58,12 +58,6 @@ struct Zone {
   std::string device;
 };
 
-std::string DeviceOf(const std::string& domain) {
-  // "cpu:N/…" → "CPU:N"
-  size_t slash = domain.find('/');
-  return "CPU:" + domain.substr(4, slash - 4);
-}
-
 std::string EnergyPath(const Zone& z) { return z.dir + "/energy_uj"; }
 
 class RaplPowercapSource : public EnergySource {
@@ -112,16 +106,8 @@ class RaplPowercapSource : public EnergySource {
   }
 
  private:
-  DomainInfo Info(const std::string& domain) const {
-    DomainInfo info;
-    info.name = domain;
-    info.device = DeviceOf(domain);
-    info.source = kName;
-    info.quantity = Quantity::kEnergy;
-    // The file counts µJ; the hardware unit behind it is coarser (2^-14 J ≈ 61 µJ typically).
-    info.resolution_j = 1e-6;
-    return info;
-  }
+  // The file counts µJ; the hardware unit behind it is coarser (2^-14 J ≈ 61 µJ typically).
+  DomainInfo Info(const std::string& domain) const { return CpuCounterInfo(domain, kName, 1e-6); }
 
   uint64_t Range(const Zone& z) const {
     auto text = ReadTrimmed(io_, z.dir + "/max_energy_range_uj");
@@ -163,7 +149,7 @@ class RaplPowercapSource : public EnergySource {
                              [&](const Zone& o) { return o.domain == *domain; });
       if (dup) continue;
       z.domain = *domain;
-      z.device = DeviceOf(*domain);
+      z.device = CpuDeviceOf(*domain);
       zones.push_back(std::move(z));
     }
     return zones;

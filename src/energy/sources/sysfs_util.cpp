@@ -135,6 +135,21 @@ bool IsDir(const std::string& path) {
   return stat(path.c_str(), &st) == 0 && S_ISDIR(st.st_mode);
 }
 
+DomainInfo CpuCounterInfo(const std::string& domain, const std::string& source,
+                          double resolution_j) {
+  DomainInfo info;
+  info.name = domain;
+  info.device = CpuDeviceOf(domain);
+  info.source = source;
+  info.quantity = Quantity::kEnergy;
+  info.resolution_j = resolution_j;
+  return info;
+}
+
+std::string CpuDeviceOf(const std::string& domain) {
+  return "CPU:" + domain.substr(4, domain.find('/') - 4);
+}
+
 std::string ErrnoText(int err) {
   const char* name = ErrnoName(err);
   if (name == nullptr) return fmt::format("{} (errno {})", std::strerror(err), err);

@@ -53,6 +53,12 @@ std::optional<std::vector<int>> ParseCpuList(std::string_view s);
 // Entry names of a directory (no "." and ".."), sorted; empty when it cannot be listed.
 std::vector<std::string> ListDir(const std::string& dir, int* err = nullptr);
 bool IsDir(const std::string& path);
+// The DomainInfo of a CPU package counter whose domain is "cpu:N/…": device
+// "CPU:N", energy from `source`, `resolution_j` the smallest step it shows.
+DomainInfo CpuCounterInfo(const std::string& domain, const std::string& source,
+                          double resolution_j);
+// "cpu:N/…" → "CPU:N".
+std::string CpuDeviceOf(const std::string& domain);
 // strerror text with the errno name: "Permission denied (EACCES)".
 std::string ErrnoText(int err);
 int64_t MonotonicNs();
