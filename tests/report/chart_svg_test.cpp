@@ -3,13 +3,10 @@
 // one bar per op/module/profile, labels with the profile's numbers) and a golden.
 #include <gtest/gtest.h>
 
-#include <sys/wait.h>
-
 #include <cmath>
 #include <cstdlib>
-#include <fstream>
-#include <sstream>
 
+#include "report/cli_util.h"
 #include "report/golden_util.h"
 #include "report/sample_profile.h"
 #include "report/svg_xml_util.h"
@@ -290,17 +287,9 @@ struct Cli {
 
 Cli RunCli(const std::string& args) {
   static int counter = 0;
-  const std::string base = ::testing::TempDir() + "/chart_cli_" + std::to_string(++counter);
-  std::string cmd = std::string(SMARAGDINE_BINARY) + " " + args + " -o " + base + ".svg 2>" + base + ".err";
-  int rc = std::system(cmd.c_str());
-  Cli c{WIFEXITED(rc) ? WEXITSTATUS(rc) : -1, "", ""};
-  std::ifstream err(base + ".err"), svg(base + ".svg");
-  std::stringstream e, s;
-  e << err.rdbuf();
-  s << svg.rdbuf();
-  c.err = e.str();
-  c.svg = s.str();
-  return c;
+  const std::string svg = ::testing::TempDir() + "/chart_cli_" + std::to_string(++counter) + ".svg";
+  const testing::CliRun r = testing::RunSmaragdine(args + " -o " + svg);
+  return {r.status, r.err, testing::Slurp(svg)};
 }
 
 const std::string kProfiles = std::string(SMARAGDINE_TEST_DATA) + "/profiles/";

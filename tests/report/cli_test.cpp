@@ -1,47 +1,22 @@
 // The `report` and `diff` commands, run as a user runs them: exit status and output.
 #include <gtest/gtest.h>
 
-#include <sys/wait.h>
-
 #include <array>
 #include <cstdio>
-#include <fstream>
-#include <sstream>
 #include <string>
+
+#include "report/cli_util.h"
 
 namespace {
 
-struct CliRun {
-  int status = -1;
-  std::string out;  // stdout
-  std::string err;  // stderr
-};
-
-std::string Slurp(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  std::stringstream s;
-  s << in.rdbuf();
-  return s.str();
-}
-
-// Runs the CLI with `args` (already shell-quoted), capturing both streams.
-CliRun Smaragdine(const std::string& args) {
-  static int counter = 0;
-  std::string base = ::testing::TempDir() + "/report_cli_" + std::to_string(++counter);
-  std::string cmd = std::string(SMARAGDINE_BINARY) + " " + args + " >" + base + ".out 2>" + base +
-                    ".err";
-  int rc = std::system(cmd.c_str());
-  CliRun r;
-  r.status = WIFEXITED(rc) ? WEXITSTATUS(rc) : -1;
-  r.out = Slurp(base + ".out");
-  r.err = Slurp(base + ".err");
-  return r;
-}
+using smaragdine::testing::CliRun;
+using smaragdine::testing::RunSmaragdine;
+using smaragdine::testing::Slurp;
 
 const std::string kProfiles = std::string(SMARAGDINE_TEST_DATA) + "/profiles/";
 
 TEST(ReportCliTest, PrintsTheTree) {
-  CliRun r = Smaragdine("report " + kProfiles + "bert_small.json --depth 2");
+  CliRun r = RunSmaragdine("report " + kProfiles + "bert_small.json --depth 2");
   EXPECT_EQ(r.status, 0) << r.err;
   EXPECT_NE(r.out.find("Smaragdine energy profile: " + kProfiles + "bert_small.json"),
             std::string::npos);
@@ -52,26 +27,26 @@ TEST(ReportCliTest, PrintsTheTree) {
 }
 
 TEST(ReportCliTest, FoldedCsvAndJsonFormats) {
-  CliRun folded = Smaragdine("report " + kProfiles + "bert_small.json --format folded --fold 'layer_\\d+'");
+  CliRun folded = RunSmaragdine("report " + kProfiles + "bert_small.json --format folded --fold 'layer_\\d+'");
   EXPECT_EQ(folded.status, 0) << folded.err;
   EXPECT_NE(folded.out.find("bert;encoder;layer_*;attention;self;query;MatMul "), std::string::npos);
-  CliRun csv = Smaragdine("report " + kProfiles + "bert_small.json --format csv --domain gpu:0");
+  CliRun csv = RunSmaragdine("report " + kProfiles + "bert_small.json --format csv --domain gpu:0");
   EXPECT_EQ(csv.status, 0) << csv.err;
   EXPECT_EQ(csv.out.rfind("path,kind,depth,energy_j,", 0), 0u);
   EXPECT_NE(csv.out.find("energy_j[gpu:0]"), std::string::npos);
   EXPECT_EQ(csv.out.find("energy_j[cpu:0/package]"), std::string::npos);
   std::string out = ::testing::TempDir() + "/report_cli_subtree.json";
-  CliRun json = Smaragdine("report " + kProfiles + "bert_small.json --format json --root bert/encoder -o " + out);
+  CliRun json = RunSmaragdine("report " + kProfiles + "bert_small.json --format json --root bert/encoder -o " + out);
   EXPECT_EQ(json.status, 0) << json.err;
   EXPECT_TRUE(json.out.empty());
   // The written subtree is itself a readable profile.
-  CliRun again = Smaragdine("report " + out + " --depth 1");
+  CliRun again = RunSmaragdine("report " + out + " --depth 1");
   EXPECT_EQ(again.status, 0) << again.err;
   EXPECT_NE(again.out.find("bert/encoder"), std::string::npos);
 }
 
 TEST(ReportCliTest, RepeatedFoldBeforeTheProfileDoesNotSwallowIt) {
-  CliRun r = Smaragdine("report --fold 'layer_\\d+' --fold 'block_\\d+' " + kProfiles +
+  CliRun r = RunSmaragdine("report --fold 'layer_\\d+' --fold 'block_\\d+' " + kProfiles +
                         "bert_small.json --depth 3");
   EXPECT_EQ(r.status, 0) << r.err;
   EXPECT_NE(r.out.find("layer_*"), std::string::npos);
@@ -80,41 +55,41 @@ TEST(ReportCliTest, RepeatedFoldBeforeTheProfileDoesNotSwallowIt) {
 TEST(ReportCliTest, FoldShowsPerSiblingStatsThatSurviveAWrittenProfile) {
   // bert_small's two layers total 20 J and 22.5 J: mean 21.25, sample std 1.768.
   const std::string fold = " --fold 'layer_\\d+'";
-  CliRun table = Smaragdine("report " + kProfiles + "bert_small.json --depth 3" + fold);
+  CliRun table = RunSmaragdine("report " + kProfiles + "bert_small.json --depth 3" + fold);
   EXPECT_EQ(table.status, 0) << table.err;
   EXPECT_NE(table.out.find("per sibling J"), std::string::npos) << table.out;
   EXPECT_NE(table.out.find("2× 21.25 ± 1.768  layer_0 20.00  layer_1 22.50"), std::string::npos)
       << table.out;
   std::string out = ::testing::TempDir() + "/report_cli_folded.json";
   CliRun json =
-      Smaragdine("report " + kProfiles + "bert_small.json --format json -o " + out + fold);
+      RunSmaragdine("report " + kProfiles + "bert_small.json --format json -o " + out + fold);
   EXPECT_EQ(json.status, 0) << json.err;
   EXPECT_NE(Slurp(out).find("\"siblings\":{\"n\":2,\"mean_j\":21.25,"), std::string::npos);
-  CliRun again = Smaragdine("report " + out + " --depth 3");
+  CliRun again = RunSmaragdine("report " + out + " --depth 3");
   EXPECT_EQ(again.status, 0) << again.err;
   EXPECT_NE(again.out.find("2× 21.25 ± 1.768"), std::string::npos) << again.out;
-  CliRun diff = Smaragdine("diff " + kProfiles + "bert_small.json " + kProfiles +
+  CliRun diff = RunSmaragdine("diff " + kProfiles + "bert_small.json " + kProfiles +
                            "albert_small.json --map 'albert=bert' --depth 3" + fold);
   EXPECT_EQ(diff.status, 0) << diff.err;
   EXPECT_NE(diff.out.find("A per sibling J"), std::string::npos) << diff.out;
 }
 
 TEST(ReportCliTest, BadProfileIsExit2WithMessage) {
-  CliRun r = Smaragdine("report " + kProfiles + "truncated.json");
+  CliRun r = RunSmaragdine("report " + kProfiles + "truncated.json");
   EXPECT_EQ(r.status, 2);
   EXPECT_NE(r.err.find("smaragdine: error: " + kProfiles + "truncated.json: at byte"),
             std::string::npos)
       << r.err;
-  CliRun v2 = Smaragdine("report " + kProfiles + "future_v2.json");
+  CliRun v2 = RunSmaragdine("report " + kProfiles + "future_v2.json");
   EXPECT_EQ(v2.status, 2);
   EXPECT_NE(v2.err.find("smaragdine-profile/2"), std::string::npos) << v2.err;
-  CliRun missing = Smaragdine("report " + kProfiles + "no_such_profile.json");
+  CliRun missing = RunSmaragdine("report " + kProfiles + "no_such_profile.json");
   EXPECT_EQ(missing.status, 2);
   EXPECT_NE(missing.err.find("no_such_profile.json"), std::string::npos);
 }
 
 TEST(ReportCliTest, UnknownRootIsExit2WithSuggestion) {
-  CliRun r = Smaragdine("report " + kProfiles + "bert_small.json --root layer_0/attention");
+  CliRun r = RunSmaragdine("report " + kProfiles + "bert_small.json --root layer_0/attention");
   EXPECT_EQ(r.status, 2);
   EXPECT_NE(r.err.find("no node 'layer_0/attention' in " + kProfiles +
                        "bert_small.json (did you mean 'bert/encoder/layer_0/attention'"),
@@ -123,30 +98,30 @@ TEST(ReportCliTest, UnknownRootIsExit2WithSuggestion) {
 }
 
 TEST(ReportCliTest, BadOptionsAreExit1) {
-  EXPECT_EQ(Smaragdine("report " + kProfiles + "bert_small.json --sort joules").status, 1);
-  EXPECT_EQ(Smaragdine("report " + kProfiles + "bert_small.json --format xml").status, 1);
-  EXPECT_EQ(Smaragdine("report " + kProfiles + "bert_small.json --depth -3").status, 1);
-  CliRun regex = Smaragdine("report " + kProfiles + "bert_small.json --fold 'layer_('");
+  EXPECT_EQ(RunSmaragdine("report " + kProfiles + "bert_small.json --sort joules").status, 1);
+  EXPECT_EQ(RunSmaragdine("report " + kProfiles + "bert_small.json --format xml").status, 1);
+  EXPECT_EQ(RunSmaragdine("report " + kProfiles + "bert_small.json --depth -3").status, 1);
+  CliRun regex = RunSmaragdine("report " + kProfiles + "bert_small.json --fold 'layer_('");
   EXPECT_EQ(regex.status, 1);
   EXPECT_NE(regex.err.find("not a valid regular expression"), std::string::npos) << regex.err;
-  EXPECT_EQ(Smaragdine("report").status, 1);
+  EXPECT_EQ(RunSmaragdine("report").status, 1);
 }
 
 TEST(ReportCliTest, HelpTeachesWithExamples) {
-  CliRun r = Smaragdine("report --help");
+  CliRun r = RunSmaragdine("report --help");
   EXPECT_EQ(r.status, 0);
   EXPECT_NE(r.out.find("--fold"), std::string::npos);
   EXPECT_NE(r.out.find("Example: --root bert/encoder"), std::string::npos);
 }
 
 TEST(DiffCliTest, ComparesTwoProfiles) {
-  CliRun r = Smaragdine("diff " + kProfiles + "bert_small.json " + kProfiles +
+  CliRun r = RunSmaragdine("diff " + kProfiles + "bert_small.json " + kProfiles +
                      "albert_small.json --map 'albert=bert' --depth 2");
   EXPECT_EQ(r.status, 0) << r.err;
   EXPECT_NE(r.out.find("Pearson r of matched leaf energies = 1.0000 over 13 leaves"),
             std::string::npos)
       << r.out;
-  CliRun csv = Smaragdine("diff " + kProfiles + "bert_small.json " + kProfiles +
+  CliRun csv = RunSmaragdine("diff " + kProfiles + "bert_small.json " + kProfiles +
                        "albert_small.json --format csv");
   EXPECT_EQ(csv.status, 0);
   EXPECT_NE(csv.out.find("only_a,bert,"), std::string::npos) << csv.out;
@@ -154,11 +129,11 @@ TEST(DiffCliTest, ComparesTwoProfiles) {
 }
 
 TEST(DiffCliTest, BadInputAndOptions) {
-  EXPECT_EQ(Smaragdine("diff " + kProfiles + "bert_small.json " + kProfiles + "truncated.json")
+  EXPECT_EQ(RunSmaragdine("diff " + kProfiles + "bert_small.json " + kProfiles + "truncated.json")
                 .status,
             2);
-  EXPECT_EQ(Smaragdine("diff " + kProfiles + "bert_small.json").status, 1);
-  EXPECT_EQ(Smaragdine("diff " + kProfiles + "bert_small.json " + kProfiles +
+  EXPECT_EQ(RunSmaragdine("diff " + kProfiles + "bert_small.json").status, 1);
+  EXPECT_EQ(RunSmaragdine("diff " + kProfiles + "bert_small.json " + kProfiles +
                        "albert_small.json --map noequals")
                 .status,
             1);

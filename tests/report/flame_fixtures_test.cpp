@@ -8,10 +8,9 @@
 
 #include <cctype>
 #include <cstdlib>
-#include <fstream>
 #include <map>
-#include <sstream>
 
+#include "report/cli_util.h"
 #include "report/svg_xml_util.h"
 #include "report/text.h"
 #include "smaragdine/profile.h"
@@ -20,19 +19,13 @@ namespace smaragdine {
 namespace {
 
 using testing::ParseXml;
+using testing::Slurp;
 using testing::XmlElement;
 
 int Sh(const std::string& args) {
   const std::string cmd = std::string(SMARAGDINE_BINARY) + " " + args + " >/dev/null 2>&1";
   const int rc = std::system(cmd.c_str());
   return WIFEXITED(rc) ? WEXITSTATUS(rc) : -1;
-}
-
-std::string Slurp(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  std::stringstream s;
-  s << in.rdbuf();
-  return s.str();
 }
 
 struct Fixture {

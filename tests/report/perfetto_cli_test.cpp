@@ -2,47 +2,17 @@
 // and the progress line's silence when stderr is not a terminal.
 #include <gtest/gtest.h>
 
-#include <sys/wait.h>
-
-#include <cstdlib>
-#include <fstream>
-#include <sstream>
 #include <string>
 
+#include "report/cli_util.h"
 #include "report/perfetto_util.h"
 #include "smaragdine/profile.h"
 
 namespace {
 
-struct CliRun {
-  int status = -1;
-  std::string out;
-  std::string err;
-};
-
-std::string Slurp(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  std::stringstream s;
-  s << in.rdbuf();
-  return s.str();
-}
-
-// Runs the CLI with stdout and stderr redirected to files (not terminals).
-CliRun Smaragdine(const std::string& args) {
-  // Tests may run in parallel processes: the test's name keeps their files apart.
-  static int counter = 0;
-  std::string base = ::testing::TempDir() + "/perfetto_cli_" +
-                     ::testing::UnitTest::GetInstance()->current_test_info()->name() + "_" +
-                     std::to_string(++counter);
-  std::string cmd = std::string(SMARAGDINE_BINARY) + " " + args + " >" + base + ".out 2>" + base +
-                    ".err";
-  int rc = std::system(cmd.c_str());
-  CliRun r;
-  r.status = WIFEXITED(rc) ? WEXITSTATUS(rc) : -1;
-  r.out = Slurp(base + ".out");
-  r.err = Slurp(base + ".err");
-  return r;
-}
+using smaragdine::testing::CliRun;
+using smaragdine::testing::RunSmaragdine;
+using smaragdine::testing::Slurp;
 
 const std::string kExample = std::string(SMARAGDINE_TEST_DATA) + "/../../examples/bert-small";
 const std::string kAccountExample = "account --energy " + kExample + "/run --trace " + kExample +
@@ -54,12 +24,12 @@ bool HasTerminalControl(const std::string& s) {
 
 TEST(PerfettoCliTest, AccountKeepsTheTimelineAndReportWritesTheTrace) {
   const std::string dir = ::testing::TempDir();
-  CliRun account = Smaragdine(kAccountExample + " --timeline auto -o " + dir + "/tl.profile.json");
+  CliRun account = RunSmaragdine(kAccountExample + " --timeline auto -o " + dir + "/tl.profile.json");
   ASSERT_EQ(account.status, 0) << account.err;
   EXPECT_FALSE(HasTerminalControl(account.err)) << "progress on a file: " << account.err;
   EXPECT_FALSE(HasTerminalControl(account.out));
 
-  CliRun report = Smaragdine("report " + dir + "/tl.profile.json --format perfetto -o " + dir +
+  CliRun report = RunSmaragdine("report " + dir + "/tl.profile.json --format perfetto -o " + dir +
                              "/run.perfetto.json");
   ASSERT_EQ(report.status, 0) << report.err;
   EXPECT_FALSE(HasTerminalControl(report.err)) << report.err;
@@ -74,10 +44,10 @@ TEST(PerfettoCliTest, AccountKeepsTheTimelineAndReportWritesTheTrace) {
 TEST(PerfettoCliTest, TimelineNeverThenPerfettoIsBadInputWithTheFix) {
   const std::string dir = ::testing::TempDir();
   CliRun account =
-      Smaragdine(kAccountExample + " --timeline never -q -o " + dir + "/no_tl.profile.json");
+      RunSmaragdine(kAccountExample + " --timeline never -q -o " + dir + "/no_tl.profile.json");
   ASSERT_EQ(account.status, 0) << account.err;
   EXPECT_EQ(account.err, "");
-  CliRun report = Smaragdine("report " + dir + "/no_tl.profile.json --format perfetto");
+  CliRun report = RunSmaragdine("report " + dir + "/no_tl.profile.json --format perfetto");
   EXPECT_EQ(report.status, 2);
   EXPECT_NE(report.err.find("no_tl.profile.json"), std::string::npos) << report.err;
   EXPECT_NE(report.err.find("--timeline always"), std::string::npos) << report.err;
@@ -85,7 +55,7 @@ TEST(PerfettoCliTest, TimelineNeverThenPerfettoIsBadInputWithTheFix) {
 }
 
 TEST(PerfettoCliTest, TimelineRejectsUnknownValues) {
-  CliRun r = Smaragdine(kAccountExample + " --timeline sometimes -o /dev/null");
+  CliRun r = RunSmaragdine(kAccountExample + " --timeline sometimes -o /dev/null");
   EXPECT_NE(r.status, 0);
   EXPECT_NE(r.err.find("--timeline"), std::string::npos) << r.err;
 }
