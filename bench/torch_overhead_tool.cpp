@@ -1,19 +1,29 @@
-// torch_overhead_tool — what live accounting costs a LibTorch program,
-// against the same code uninstrumented and under LibTorch's own (legacy)
-// profiler, measured in one run with interleaved repetitions:
+// torch_overhead_tool — what live accounting costs a LibTorch program, in one
+// run with interleaved repetitions, under four conditions:
 //
-//  1. tiny ops: a loop of `a + b` on one-element tensors, ns per loop
-//     iteration; the overhead divided by the operators recorded per
-//     iteration gives ns per recorded op;
-//  2. training steps of a small transformer (forward, backward, AdamW).
+//   uninstrumented   no callback at all (the model keeps its SMARAGDINE_SCOPEs)
+//   bare callback    a global RecordFunction callback registered exactly as
+//                    live accounting's (same scopes and options) doing nothing:
+//                    the floor LibTorch charges any callback
+//   live accounting  a live::Session (CPU-time model source, in-process)
+//   LibTorch profiler  the legacy autograd profiler (CPU)
+//
+// Two workloads:
+//  1. tiny ops: a loop of `a + b` on one-element tensors; the difference per
+//     iteration divided by the operators recorded per iteration is the cost
+//     per recorded op;
+//  2. training steps of a built-in model (models.h; bert-mini pretrain by
+//     default: forward, backward, AdamW), several steps per repetition.
 //
 // Each repetition runs every condition once, in an order that rotates, so
-// drift of the machine (other jobs, frequency) spreads over all of them.
-// Reported: median and min–max over repetitions of the per-repetition figure,
-// on the calling thread's CPU time (CLOCK_THREAD_CPUTIME_ID).
+// drift of a shared machine spreads over all of them. Times are taken on the
+// main thread's CPU clock (CLOCK_THREAD_CPUTIME_ID) and on the wall clock;
+// reported are the median, the interquartile range and min–max over
+// repetitions of each per-repetition figure, and for the overheads a
+// bootstrap 95 % interval of the median. Session start/stop and the
+// profiler's enable/disable are outside the timed part.
 //
-//   build/torch_overhead_tool [--reps 15] [--ops 20000] [--steps 3] [--layers 2]
-//                             [--hidden 256] [--heads 4] [--seq 128] [--batch 8]
+//   build/torch_overhead_tool --help
 #include <torch/csrc/autograd/profiler_legacy.h>
 #include <torch/torch.h>
 
@@ -24,33 +34,48 @@
 #include <cmath>
 #include <cstdio>
 #include <cstdlib>
-#include <cstring>
-#include <filesystem>
 #include <functional>
+#include <optional>
+#include <random>
 #include <string>
 #include <vector>
 
+#include <CLI/CLI.hpp>
+#include <fmt/format.h>
+
 #include "smaragdine/torch/live.h"
+#include "smaragdine/torch/models.h"
 #include "smaragdine/torch/scope.h"
+#include "torch/live/recorder.h"
+#include "torch/models/transformer.h"
 
 namespace {
 
 using smaragdine::live::Session;
 using smaragdine::live::SessionOptions;
+namespace models = smaragdine::models;
 
 struct Args {
   int reps = 15;
   int ops = 20000;
-  int steps = 3;
-  int64_t layers = 2, hidden = 256, heads = 4, seq = 128, batch = 8;
+  std::string preset = "bert-mini";
+  std::string task = "pretrain";
+  int steps = 10;
+  int warmup = 2;
+  int64_t batch = 0, seq = 0;  // 0: the preset's
+  int threads = 1;
+  std::string only;  // "", "tiny", "step"
+  std::vector<std::string> conditions = {"none", "bare", "live", "profiler"};
 };
 
-// CPU time of the calling thread: on a shared machine, other processes'
-// preemption would swamp a wall-clock difference of a few percent. The
-// instrumentation's cost is CPU work on the thread that runs the operators
-// (intra-op threads: see the header line; the in-process sampler thread's
-// cost is in docs/benchmarks.md, "Sampler overhead").
-int64_t NowNs() {
+// The conditions --conditions kept (all four by default).
+bool g_enabled[4] = {true, true, true, true};
+
+// CPU time of the calling thread: what the instrumentation adds to the thread
+// that runs the operators, and far less disturbed than wall time by other
+// processes on a shared machine (with --threads 1 the main thread does all of
+// the model's work).
+int64_t CpuNs() {
   timespec ts;
   clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
   return int64_t{ts.tv_sec} * 1'000'000'000 + ts.tv_nsec;
@@ -61,226 +86,296 @@ int64_t WallNs() {
       .count();
 }
 
+double Quantile(const std::vector<double>& sorted, double q) {
+  if (sorted.empty()) return 0;
+  const double pos = q * static_cast<double>(sorted.size() - 1);
+  const size_t lo = static_cast<size_t>(pos);
+  const size_t hi = std::min(lo + 1, sorted.size() - 1);
+  return sorted[lo] + (pos - static_cast<double>(lo)) * (sorted[hi] - sorted[lo]);
+}
+
 struct Stats {
-  double median = 0, min = 0, max = 0;
+  double median = 0, p25 = 0, p75 = 0, min = 0, max = 0;
+  double ci_lo = 0, ci_hi = 0;  // bootstrap 95 % interval of the median
 };
 
 Stats Summarize(std::vector<double> v) {
-  std::sort(v.begin(), v.end());
   Stats s;
   if (v.empty()) return s;
-  const size_t n = v.size();
-  s.median = n % 2 ? v[n / 2] : 0.5 * (v[n / 2 - 1] + v[n / 2]);
+  std::sort(v.begin(), v.end());
+  s.median = Quantile(v, 0.5);
+  s.p25 = Quantile(v, 0.25);
+  s.p75 = Quantile(v, 0.75);
   s.min = v.front();
   s.max = v.back();
+  // Resampling the repetitions (fixed seed: the same data give the same
+  // interval) says how far the median itself could move.
+  std::mt19937_64 rng(12345);
+  std::uniform_int_distribution<size_t> pick(0, v.size() - 1);
+  std::vector<double> medians, sample(v.size());
+  for (int b = 0; b < 2000; ++b) {
+    for (double& x : sample) x = v[pick(rng)];
+    std::sort(sample.begin(), sample.end());
+    medians.push_back(Quantile(sample, 0.5));
+  }
+  std::sort(medians.begin(), medians.end());
+  s.ci_lo = Quantile(medians, 0.025);
+  s.ci_hi = Quantile(medians, 0.975);
   return s;
 }
+
+enum Condition { kNone = 0, kBare = 1, kLive = 2, kProfiler = 3, kConditions = 4 };
+const char* kNames[kConditions] = {"uninstrumented", "bare callback", "live accounting",
+                                   "LibTorch profiler"};
 
 // Live accounting on the CPU-time model (no counter needed), in-process.
 SessionOptions LiveOptions() {
   SessionOptions o;
   o.use_run_dir_env = false;
   o.forced_sources = {"model"};
+  o.write_profile = false;
   return o;
 }
 
-enum Condition { kNone = 0, kLive = 1, kProfiler = 2, kConditions = 3 };
-const char* kNames[kConditions] = {"uninstrumented", "live accounting", "LibTorch profiler"};
+[[noreturn]] void Fail(const std::string& what) {
+  std::fprintf(stderr, "torch_overhead_tool: %s\n", what.c_str());
+  std::exit(3);
+}
 
-// Runs `body` under a condition and returns its wall time in ns; `recorded`
-// gets the operator records live accounting took.
-int64_t RunUnder(Condition c, const std::function<void()>& body, int64_t* recorded) {
+struct Timed {
+  double cpu_ns = 0, wall_ns = 0;
+};
+
+// Runs `body(session)` under a condition (session is null except under live
+// accounting) and returns its CPU and wall time; `recorded` gets the records
+// live accounting took.
+Timed RunUnder(Condition c, const std::function<void(Session*)>& body, int64_t* recorded) {
   std::unique_ptr<Session> session;
+  uint64_t bare = 0;
   if (c == kLive) {
     auto s = Session::Start(LiveOptions());
-    if (!s.ok()) {
-      std::fprintf(stderr, "torch_overhead_tool: %s\n", s.error().message.c_str());
-      std::exit(3);
-    }
+    if (!s.ok()) Fail(s.error().message);
     session = std::move(*s);
+  } else if (c == kBare) {
+    bare = smaragdine::live::internal::AddBareCallback();
   } else if (c == kProfiler) {
     torch::autograd::profiler::enableProfilerLegacy(
         torch::profiler::impl::ProfilerConfig(torch::profiler::impl::ProfilerState::CPU));
   }
-  const int64_t t0 = NowNs();
-  body();
-  const int64_t dt = NowNs() - t0;
+  const int64_t w0 = WallNs(), c0 = CpuNs();
+  body(session.get());
+  const int64_t c1 = CpuNs(), w1 = WallNs();
   if (c == kLive) {
     auto p = session->Stop();
-    if (!p.ok()) {
-      std::fprintf(stderr, "torch_overhead_tool: %s\n", p.error().message.c_str());
-      std::exit(3);
-    }
+    if (!p.ok()) Fail(p.error().message);
     if (recorded) *recorded = session->info().events;
+  } else if (c == kBare) {
+    smaragdine::live::internal::RemoveBareCallback(bare);
   } else if (c == kProfiler) {
     torch::autograd::profiler::disableProfilerLegacy();
   }
-  return dt;
+  return Timed{static_cast<double>(c1 - c0), static_cast<double>(w1 - w0)};
 }
 
-// A small pre-norm transformer encoder with a classifier, scoped like a model
-// a user instruments.
-struct BlockImpl : torch::nn::Module {
-  BlockImpl(int64_t hidden, int64_t heads)
-      : heads(heads),
-        norm1(register_module("norm1", torch::nn::LayerNorm(torch::nn::LayerNormOptions({hidden})))),
-        qkv(register_module("qkv", torch::nn::Linear(hidden, 3 * hidden))),
-        proj(register_module("proj", torch::nn::Linear(hidden, hidden))),
-        norm2(register_module("norm2", torch::nn::LayerNorm(torch::nn::LayerNormOptions({hidden})))),
-        up(register_module("up", torch::nn::Linear(hidden, 4 * hidden))),
-        down(register_module("down", torch::nn::Linear(4 * hidden, hidden))) {}
-  torch::Tensor forward(torch::Tensor x) {
-    const int64_t b = x.size(0), t = x.size(1), h = x.size(2), d = h / heads;
-    {
-      SMARAGDINE_SCOPE("attention");
-      auto parts = qkv->forward(norm1->forward(x)).view({b, t, 3, heads, d}).unbind(2);
-      auto q = parts[0].transpose(1, 2), k = parts[1].transpose(1, 2), v = parts[2].transpose(1, 2);
-      auto scores = torch::matmul(q, k.transpose(-2, -1)) / std::sqrt(static_cast<double>(d));
-      auto ctx = torch::matmul(torch::softmax(scores, -1), v).transpose(1, 2).reshape({b, t, h});
-      x = x + proj->forward(ctx);
-    }
-    SMARAGDINE_SCOPE("ffn");
-    return x + down->forward(torch::gelu(up->forward(norm2->forward(x))));
-  }
-  int64_t heads;
-  torch::nn::LayerNorm norm1;
-  torch::nn::Linear qkv, proj;
-  torch::nn::LayerNorm norm2;
-  torch::nn::Linear up, down;
+// Runs reps × conditions, rotating the order; per[c] gets `scale` × each
+// repetition's time under condition c.
+struct Series {
+  std::vector<double> cpu[kConditions], wall[kConditions];
 };
-TORCH_MODULE(Block);
-
-struct EncoderImpl : torch::nn::Module {
-  EncoderImpl(const Args& a)
-      : embed(register_module("embed", torch::nn::Embedding(30522, a.hidden))),
-        head(register_module("head", torch::nn::Linear(a.hidden, 2))) {
-    for (int64_t i = 0; i < a.layers; ++i)
-      blocks.push_back(register_module("layer_" + std::to_string(i), Block(a.hidden, a.heads)));
-  }
-  torch::Tensor forward(const torch::Tensor& tokens) {
-    SMARAGDINE_SCOPE("encoder");
-    torch::Tensor x;
-    {
-      SMARAGDINE_SCOPE("embeddings");
-      x = embed->forward(tokens);
+Series Interleave(int reps, double scale, const std::function<void(Session*)>& body,
+                  int64_t* recorded) {
+  Series s;
+  for (int r = 0; r < reps; ++r) {
+    for (int k = 0; k < kConditions; ++k) {
+      const auto c = static_cast<Condition>((r + k) % kConditions);
+      if (!g_enabled[c]) continue;
+      const Timed t = RunUnder(c, body, c == kLive ? recorded : nullptr);
+      s.cpu[c].push_back(t.cpu_ns * scale);
+      s.wall[c].push_back(t.wall_ns * scale);
     }
-    for (size_t i = 0; i < blocks.size(); ++i) {
-      SMARAGDINE_SCOPE("layer_" + std::to_string(i));
-      x = blocks[i]->forward(x);
-    }
-    SMARAGDINE_SCOPE("head");
-    return head->forward(x.mean(1));
+    std::fprintf(stderr, "\r  repetition %d/%d", r + 1, reps);
   }
-  torch::nn::Embedding embed;
-  std::vector<Block> blocks;
-  torch::nn::Linear head;
-};
-TORCH_MODULE(Encoder);
+  std::fprintf(stderr, "\r%30s\r", "");
+  return s;
+}
 
-void PrintRow(const char* what, const Stats& s, const char* unit) {
-  std::printf("  %-34s %10.1f %s   [%.1f … %.1f]\n", what, s.median, unit, s.min, s.max);
+// Per repetition: f(time under a, time under b).
+std::vector<double> Paired(const std::vector<double>& a, const std::vector<double>& b,
+                           const std::function<double(double, double)>& f) {
+  std::vector<double> out;
+  for (size_t i = 0; i < a.size() && i < b.size(); ++i) out.push_back(f(a[i], b[i]));
+  return out;
+}
+
+void Header() {
+  std::printf("  %-44s %11s  %-21s %-21s %s\n", "", "median", "IQR", "min … max",
+              "95% CI of median");
+}
+
+void Row(const std::string& what, const std::vector<double>& v, const char* unit, int prec = 1) {
+  const Stats s = Summarize(v);
+  const std::string iqr = fmt::format("{:.{}f} … {:.{}f}", s.p25, prec, s.p75, prec);
+  const std::string range = fmt::format("{:.{}f} … {:.{}f}", s.min, prec, s.max, prec);
+  const std::string ci = fmt::format("{:.{}f} … {:.{}f}", s.ci_lo, prec, s.ci_hi, prec);
+  std::printf("  %-44s %8.*f %-2s %-21s %-21s %s\n", what.c_str(), prec, s.median, unit,
+              iqr.c_str(), range.c_str(), ci.c_str());
+}
+
+void TinyOps(const Args& a) {
+  const torch::Tensor x = torch::ones({1}), y = torch::ones({1});
+  auto tiny = [&](Session*) {
+    for (int i = 0; i < a.ops; ++i) {
+      torch::Tensor z = x + y;
+    }
+  };
+  tiny(nullptr);  // warm-up
+  int64_t recorded = 0;
+  const Series s = Interleave(a.reps, 1.0 / a.ops, tiny, &recorded);
+  const double per_iter = static_cast<double>(recorded) / a.ops;
+  std::printf("\ntiny ops: `a + b` on 1-element tensors, %d per repetition, %.2f operators "
+              "recorded per iteration\n",
+              a.ops, per_iter);
+  for (const char* clock : {"CPU", "wall"}) {
+    const bool cpu = clock[0] == 'C';
+    const auto& t = cpu ? s.cpu : s.wall;
+    std::printf("\n %s time per iteration (ns):\n", cpu ? "main thread's CPU" : "wall");
+    Header();
+    for (int c = 0; c < kConditions; ++c)
+      if (g_enabled[c]) Row(kNames[c], t[c], "ns");
+    // Per recorded op of live accounting; without it, per iteration.
+    const double div = per_iter > 0 ? per_iter : 1.0;
+    auto per_op = [&](Condition hi, Condition lo) {
+      return Paired(t[hi], t[lo], [&](double h, double l) { return (h - l) / div; });
+    };
+    std::printf(" overhead per recorded op (ns; per repetition, paired):\n");
+    auto row = [&](const char* what, Condition hi, Condition lo) {
+      if (g_enabled[hi] && g_enabled[lo]) Row(what, per_op(hi, lo), "ns");
+    };
+    row("bare callback − uninstrumented (floor)", kBare, kNone);
+    row("live − bare (our callback's own work)", kLive, kBare);
+    row("live − uninstrumented", kLive, kNone);
+    row("profiler − uninstrumented", kProfiler, kNone);
+    if (g_enabled[kNone] && g_enabled[kLive] && g_enabled[kProfiler]) {
+      std::vector<double> ratio;
+      for (size_t i = 0; i < t[kNone].size(); ++i)
+        ratio.push_back((t[kLive][i] - t[kNone][i]) / (t[kProfiler][i] - t[kNone][i]));
+      Row("live / profiler overhead", ratio, "", 2);
+    }
+  }
+}
+
+void TrainingSteps(const Args& a) {
+  auto config = models::ParsePreset(a.preset);
+  if (!config.ok()) Fail(config.error().message);
+  if (a.batch > 0) config->batch = a.batch;
+  if (a.seq > 0) config->seq = a.seq;
+  if (auto st = models::ValidateConfig(*config); !st.ok()) Fail(st.error().message);
+  auto task = models::ParseTask(a.task);
+  if (!task.ok()) Fail(task.error().message);
+  models::Trainer trainer(*config, *task);
+  // As RunModel does: the optimizer step is phase optimizer under live
+  // accounting (a thread-local byte otherwise; it is set in every condition).
+  std::optional<smaragdine::live::PhaseGuard> phase;
+  auto mark = [&](bool begins) {
+    if (begins) phase.emplace(smaragdine::Phase::kOptimizer);
+    else phase.reset();
+  };
+  auto steps = [&](Session* session) {
+    for (int i = 0; i < a.steps; ++i) {
+      trainer.Step(mark);
+      if (session) session->Step();
+    }
+  };
+  for (int i = 0; i < a.warmup; ++i) trainer.Step(mark);
+  int64_t recorded = 0;
+  const Series s = Interleave(a.reps, 1e-6 / a.steps, steps, &recorded);
+  std::printf("\ntraining step: %s, task %s, %lld tokens per step, %d steps per repetition "
+              "(%d warm-up), %lld operator records per step\n",
+              config->Describe().c_str(), models::TaskName(*task),
+              static_cast<long long>(config->TokensPerStep()), a.steps, a.warmup,
+              static_cast<long long>(recorded / a.steps));
+  for (const char* clock : {"CPU", "wall"}) {
+    const bool cpu = clock[0] == 'C';
+    const auto& t = cpu ? s.cpu : s.wall;
+    std::printf("\n %s time per step (ms):\n", cpu ? "main thread's CPU" : "wall");
+    Header();
+    for (int c = 0; c < kConditions; ++c)
+      if (g_enabled[c]) Row(kNames[c], t[c], "ms", 2);
+    if (!g_enabled[kNone]) continue;
+    std::printf(" overhead (%% of the uninstrumented step; per repetition, paired):\n");
+    for (Condition c : {kBare, kLive, kProfiler})
+      if (g_enabled[c])
+        Row(kNames[c],
+            Paired(t[c], t[kNone], [](double h, double l) { return 100.0 * (h - l) / l; }), "%",
+            2);
+  }
 }
 
 }  // namespace
 
 int main(int argc, char** argv) {
   Args a;
-  for (int i = 1; i + 1 < argc; i += 2) {
-    const std::string k = argv[i];
-    const long long v = std::atoll(argv[i + 1]);
-    if (k == "--reps") a.reps = static_cast<int>(v);
-    else if (k == "--ops") a.ops = static_cast<int>(v);
-    else if (k == "--steps") a.steps = static_cast<int>(v);
-    else if (k == "--layers") a.layers = v;
-    else if (k == "--hidden") a.hidden = v;
-    else if (k == "--heads") a.heads = v;
-    else if (k == "--seq") a.seq = v;
-    else if (k == "--batch") a.batch = v;
-    else {
-      std::fprintf(stderr, "torch_overhead_tool: unknown option %s\n", k.c_str());
-      return 1;
-    }
-  }
+  CLI::App app{
+      "What live accounting costs a LibTorch program. Runs, interleaved in one process, "
+      "four conditions: uninstrumented; a bare RecordFunction callback registered as live "
+      "accounting's is but doing nothing (LibTorch's floor for any callback); live "
+      "accounting (a Session on the CPU-time model); LibTorch's legacy profiler. Two "
+      "workloads: tiny ops (`a + b` on 1-element tensors: the cost per recorded op) and "
+      "training steps of a built-in model (the cost on a real step, in %). Each repetition "
+      "runs every condition once, in a rotating order; reported per figure: median, "
+      "interquartile range, min … max over repetitions and a bootstrap 95 % interval of the "
+      "median, on the main thread's CPU time and on wall time.\n\n"
+      "Example (docs/benchmarks.md):\n"
+      "  torch_overhead_tool --reps 21 --ops 20000 --preset bert-mini --steps 10",
+      "torch_overhead_tool"};
+  app.add_option("--reps", a.reps, "Repetitions; each runs every condition once")
+      ->check(CLI::PositiveNumber)
+      ->capture_default_str();
+  app.add_option("--ops", a.ops, "Tiny ops (`a + b`) per condition and repetition")
+      ->check(CLI::PositiveNumber)
+      ->capture_default_str();
+  app.add_option("--preset", a.preset,
+                 "Built-in model of the training step (bert-tiny … bert-large, albert-base, "
+                 "albert-large, bert-L<n>-H<n>)")
+      ->capture_default_str();
+  app.add_option("--task", a.task, "pretrain | finetune | predict")->capture_default_str();
+  app.add_option("--steps", a.steps,
+                 "Training steps per condition and repetition: more steps make a 2 % "
+                 "difference stand out of the noise")
+      ->check(CLI::PositiveNumber)
+      ->capture_default_str();
+  app.add_option("--warmup", a.warmup, "Training steps before the first repetition (untimed)")
+      ->check(CLI::NonNegativeNumber)
+      ->capture_default_str();
+  app.add_option("--batch", a.batch, "Sequences per step (default: the preset's, 8)")
+      ->check(CLI::PositiveNumber);
+  app.add_option("--seq", a.seq, "Tokens per sequence (default: the preset's, 128)")
+      ->check(CLI::PositiveNumber);
+  app.add_option("--threads", a.threads,
+                 "LibTorch intra-op threads; with 1 the main thread does all of the work, so "
+                 "its CPU time is the whole cost")
+      ->check(CLI::PositiveNumber)
+      ->capture_default_str();
+  app.add_option("--only", a.only, "Run one workload only: tiny | step")
+      ->check(CLI::IsMember({"tiny", "step"}));
+  app.add_option("--conditions", a.conditions,
+                 "Run only these conditions: none, bare, live, profiler (e.g. `live` alone "
+                 "under perf)")
+      ->delimiter(',')
+      ->check(CLI::IsMember({"none", "bare", "live", "profiler"}))
+      ->capture_default_str();
+  CLI11_PARSE(app, argc, argv);
+  for (int c = 0; c < kConditions; ++c) g_enabled[c] = false;
+  for (const std::string& c : a.conditions)
+    g_enabled[c == "none" ? kNone : c == "bare" ? kBare : c == "live" ? kLive : kProfiler] = true;
+
+  at::set_num_threads(a.threads);
   torch::manual_seed(0);
-  std::printf("torch_overhead_tool: %d repetitions, LibTorch %s, %d intra-op threads; times are "
-              "the main thread's CPU time\n",
-              a.reps, TORCH_VERSION, at::get_num_threads());
+  std::printf("torch_overhead_tool: %d repetitions, LibTorch %s, %d intra-op thread%s\n", a.reps,
+              TORCH_VERSION, at::get_num_threads(), at::get_num_threads() == 1 ? "" : "s");
   const int64_t wall0 = WallNs();
-
-  // ---- 1. tiny ops ----
-  const torch::Tensor x = torch::ones({1}), y = torch::ones({1});
-  auto tiny = [&] {
-    for (int i = 0; i < a.ops; ++i) {
-      torch::Tensor z = x + y;
-    }
-  };
-  std::vector<double> per_iter[kConditions];
-  std::vector<double> live_extra, prof_extra, ratio;
-  int64_t recorded = 0;
-  tiny();  // warm-up
-  for (int r = 0; r < a.reps; ++r) {
-    double ns[kConditions];
-    for (int k = 0; k < kConditions; ++k) {
-      const auto c = static_cast<Condition>((r + k) % kConditions);
-      ns[c] = static_cast<double>(RunUnder(c, tiny, c == kLive ? &recorded : nullptr)) / a.ops;
-      per_iter[c].push_back(ns[c]);
-    }
-    live_extra.push_back(ns[kLive] - ns[kNone]);
-    prof_extra.push_back(ns[kProfiler] - ns[kNone]);
-    ratio.push_back((ns[kLive] - ns[kNone]) / (ns[kProfiler] - ns[kNone]));
-  }
-  const double ops_per_iter = static_cast<double>(recorded) / a.ops;
-  std::printf("\ntiny ops (`a + b` on 1-element tensors, %d per repetition; %.2f operators "
-              "recorded per iteration):\n",
-              a.ops, ops_per_iter);
-  for (int c = 0; c < kConditions; ++c)
-    PrintRow((std::string(kNames[c]) + ", per iteration").c_str(), Summarize(per_iter[c]), "ns");
-  PrintRow("live overhead, per iteration", Summarize(live_extra), "ns");
-  std::vector<double> live_per_op, prof_per_op;
-  for (size_t i = 0; i < live_extra.size(); ++i) {
-    live_per_op.push_back(live_extra[i] / ops_per_iter);
-    prof_per_op.push_back(prof_extra[i] / ops_per_iter);
-  }
-  PrintRow("live overhead, per recorded op", Summarize(live_per_op), "ns");
-  PrintRow("profiler overhead, per op", Summarize(prof_per_op), "ns");
-  PrintRow("live / profiler overhead", Summarize(ratio), " ");
-
-  // ---- 2. training steps ----
-  Encoder model(a);
-  torch::optim::AdamW opt(model->parameters(), torch::optim::AdamWOptions(1e-4));
-  const torch::Tensor tokens = torch::randint(30522, {a.batch, a.seq});
-  const torch::Tensor labels = torch::randint(2, {a.batch});
-  auto train = [&] {
-    for (int s = 0; s < a.steps; ++s) {
-      opt.zero_grad();
-      torch::Tensor loss = torch::cross_entropy_loss(model->forward(tokens), labels);
-      loss.backward();
-      SMARAGDINE_PHASE(smaragdine::Phase::kOptimizer);
-      opt.step();
-    }
-  };
-  train();  // warm-up
-  std::vector<double> step_ms[kConditions], live_pct, prof_pct;
-  int64_t step_records = 0;
-  for (int r = 0; r < a.reps; ++r) {
-    double ms[kConditions];
-    for (int k = 0; k < kConditions; ++k) {
-      const auto c = static_cast<Condition>((r + k) % kConditions);
-      ms[c] = RunUnder(c, train, c == kLive ? &step_records : nullptr) * 1e-6 / a.steps;
-      step_ms[c].push_back(ms[c]);
-    }
-    live_pct.push_back(100.0 * (ms[kLive] - ms[kNone]) / ms[kNone]);
-    prof_pct.push_back(100.0 * (ms[kProfiler] - ms[kNone]) / ms[kNone]);
-  }
-  std::printf("\ntraining step (transformer L=%lld H=%lld heads=%lld, batch %lld × seq %lld, "
-              "AdamW; %lld operators recorded per step):\n",
-              static_cast<long long>(a.layers), static_cast<long long>(a.hidden),
-              static_cast<long long>(a.heads), static_cast<long long>(a.batch),
-              static_cast<long long>(a.seq), static_cast<long long>(step_records / a.steps));
-  for (int c = 0; c < kConditions; ++c)
-    PrintRow((std::string(kNames[c]) + ", per step").c_str(), Summarize(step_ms[c]), "ms");
-  PrintRow("live overhead", Summarize(live_pct), "%");
-  PrintRow("profiler overhead", Summarize(prof_pct), "%");
+  if (a.only != "step") TinyOps(a);
+  if (a.only != "tiny") TrainingSteps(a);
   std::printf("\n(%.1f s wall)\n", (WallNs() - wall0) * 1e-9);
   return 0;
 }

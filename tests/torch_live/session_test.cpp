@@ -13,6 +13,7 @@
 #include <cstdlib>
 #include <filesystem>
 #include <future>
+#include <map>
 #include <string>
 #include <thread>
 #include <vector>
@@ -176,6 +177,44 @@ TEST(LiveSessionTest, SmallModelGivesItsScopesPhasesAndSteps) {
   // Statistics across the three steps.
   EXPECT_EQ(p.nodes[0].steps.n, 3);
   EXPECT_GT(p.nodes[0].steps.mean_j, 0);
+}
+
+// The callback stamps records with the TSC where the kernel keeps time with
+// it, else with CLOCK_MONOTONIC (SMARAGDINE_LIVE_CLOCK=monotonic forces the
+// latter): both give the same tree and calls, every event inside its step,
+// and conserved energy.
+TEST(LiveSessionTest, TscAndMonotonicStampsGiveTheSameTreeInsideTheSteps) {
+  auto run = [](bool force_monotonic) {
+    std::map<std::string, std::vector<int64_t>> calls;
+    TempDir tmp;
+    if (force_monotonic) setenv("SMARAGDINE_LIVE_CLOCK", "monotonic", 1);
+    auto session = Session::Start(ModelOnly(tmp));
+    unsetenv("SMARAGDINE_LIVE_CLOCK");
+    EXPECT_TRUE(session.ok()) << session.error().message;
+    if (!session.ok()) return calls;
+    Mlp model;
+    Train(model, **session, 2);
+    auto p = (*session)->Stop();
+    EXPECT_TRUE(p.ok()) << p.error().message;
+    if (!p.ok()) return calls;
+    const Trace& t = (*session)->trace();
+    EXPECT_EQ(t.steps.size(), 2u);
+    for (const Event& e : t.events) {
+      EXPECT_LE(e.start_ns, e.end_ns);
+      EXPECT_GE(e.step, 0) << t.nodes.Path(e.node);
+      if (e.step < 0) continue;
+      const Step& s = t.steps[static_cast<size_t>(e.step)];
+      EXPECT_LE(s.start_ns, e.start_ns) << t.nodes.Path(e.node);
+      EXPECT_LE(e.end_ns, s.end_ns) << t.nodes.Path(e.node);
+    }
+    ExpectConservation(*p);
+    for (const ProfileNode& n : p->nodes)
+      for (int ph = 0; ph < kPhaseCount; ++ph) calls[n.path].push_back(n.phases[ph].calls);
+    return calls;
+  };
+  const auto tsc_or_monotonic = run(false);
+  EXPECT_FALSE(tsc_or_monotonic.empty());
+  EXPECT_EQ(tsc_or_monotonic, run(true));
 }
 
 TEST(LiveSessionTest, ScopesStayWithTheirThreadAndFollowAtLaunch) {

@@ -24,7 +24,8 @@ constexpr std::string_view kEvaluatePrefix = "autograd::engine::evaluate_functio
 struct ThreadView {
   const ThreadBuffer* b = nullptr;
   size_t n = 0;
-  std::vector<int64_t> end_ns;   // open records end at stop
+  std::vector<int64_t> start_ns;  // CLOCK_MONOTONIC (the records hold the recorder's stamps)
+  std::vector<int64_t> end_ns;    // open records end at stop
   std::vector<int64_t> seq;      // evaluate_function wrappers take their backward function's
   std::vector<uint64_t> fwd_tid;
   std::vector<uint8_t> autograd;  // backward function, its wrapper, or inside one
@@ -70,6 +71,7 @@ Analysis Analyze(const LiveRecords& rec) {
     v.b = bp.get();
     v.n = bp->size.load(std::memory_order_acquire);
     if (v.n == 0) continue;
+    v.start_ns.resize(v.n);
     v.end_ns.resize(v.n);
     v.seq.resize(v.n);
     v.fwd_tid.resize(v.n);
@@ -80,9 +82,10 @@ Analysis Analyze(const LiveRecords& rec) {
     a.unmatched_ends += bp->unmatched_ends;
     for (size_t i = 0; i < v.n; ++i) {
       const RawOp& op = bp->At(i);
-      v.end_ns[i] = op.end_ns;
+      v.start_ns[i] = bp->ToNs(op.start_ns);
+      v.end_ns[i] = bp->ToNs(op.end_ns);
       if (op.end_ns < 0) {
-        v.end_ns[i] = std::max(rec.stop_ns, op.start_ns);
+        v.end_ns[i] = std::max(rec.stop_ns, v.start_ns[i]);
         ++a.open_at_stop;
       }
       v.seq[i] = op.seq;
@@ -100,7 +103,7 @@ Analysis Analyze(const LiveRecords& rec) {
       v.phase[i] = v.autograd[i]          ? Phase::kBackward
                    : op.phase != kNoPhase ? static_cast<Phase>(op.phase)
                                           : Phase::kForward;
-      auto it = std::upper_bound(bounds.begin(), bounds.end(), op.start_ns);
+      auto it = std::upper_bound(bounds.begin(), bounds.end(), v.start_ns[i]);
       const size_t s = it == bounds.begin() ? 0
                        : std::min<size_t>(static_cast<size_t>(it - bounds.begin()) - 1,
                                           raw_steps - 1);
@@ -232,7 +235,7 @@ Trace BuildLiveTrace(const LiveRecords& rec) {
     for (size_t i = 0; i < v.n; ++i)
       if (!v.folded[i])
         t.events.push_back(
-          Event{v.b->At(i).start_ns, v.end_ns[i], node[ti][i], lane, v.step[i], v.phase[i]});
+          Event{v.start_ns[i], v.end_ns[i], node[ti][i], lane, v.step[i], v.phase[i]});
   }
   t.diagnostics.Add("live.backward_op_without_forward_op", unmapped);
   t.diagnostics.Add("live.open_at_stop", a.open_at_stop);
@@ -330,7 +333,7 @@ std::string LiveTraceAsKineto(const LiveRecords& rec, pid_t pid,
         while (common < open.size() && common < chain.size() && open[common].name == chain[common])
           ++common;
         close_scopes(common);
-        for (size_t k = common; k < chain.size(); ++k) open.push_back({chain[k], op.start_ns});
+        for (size_t k = common; k < chain.size(); ++k) open.push_back({chain[k], v.start_ns[i]});
         last_end = std::max(last_end, v.end_ns[i]);
       }
       const int level = 100000 + 32 * depth[i];
@@ -338,15 +341,15 @@ std::string LiveTraceAsKineto(const LiveRecords& rec, pid_t pid,
       // what the reader would give it (the enclosing record's, else other).
       const Phase inherited = op.parent >= 0 ? v.phase[op.parent] : Phase::kOther;
       if (!v.autograd[i] && v.phase[i] != inherited)
-        outs.push_back(Out{op.start_ns, v.end_ns[i], level, outs.size(), "user_annotation",
+        outs.push_back(Out{v.start_ns[i], v.end_ns[i], level, outs.size(), "user_annotation",
                            MarkerName(v.phase[i]), -1, 0});
       if (own_scope) {
         int k = 1;
         for (std::string_view part : SplitScopeName(ScopeName(op.scope)))
-          outs.push_back(Out{op.start_ns, v.end_ns[i], level + std::min(k++, 31), outs.size(),
+          outs.push_back(Out{v.start_ns[i], v.end_ns[i], level + std::min(k++, 31), outs.size(),
                              "user_annotation", std::string(part), -1, 0});
       } else {
-        outs.push_back(Out{op.start_ns, v.end_ns[i], level + 1, outs.size(),
+        outs.push_back(Out{v.start_ns[i], v.end_ns[i], level + 1, outs.size(),
                            op.kind == RawKind::kUserScope ? "user_annotation" : "cpu_op",
                            NameOf(op.name), v.seq[i], v.fwd_tid[i]});
       }

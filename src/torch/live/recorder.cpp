@@ -5,11 +5,16 @@
 #include <sys/syscall.h>
 #include <time.h>
 #include <unistd.h>
+#if defined(__x86_64__)
+#include <x86intrin.h>
+#endif
 
 #include <ATen/record_function.h>
 
+#include <cstdlib>
 #include <cstring>
 #include <deque>
+#include <fstream>
 #include <string_view>
 #include <utility>
 #include <unordered_map>
@@ -19,11 +24,58 @@
 namespace smaragdine::live::internal {
 namespace {
 
-inline int64_t NowNs() {
+// ---- clock ----
+
+inline int64_t MonotonicNs() {
   timespec ts;
   clock_gettime(CLOCK_MONOTONIC, &ts);
   return int64_t{ts.tv_sec} * 1'000'000'000 + ts.tv_nsec;
 }
+
+// Two stamps per operator are a large part of the callback's own work: on the
+// development VM a vDSO clock_gettime(CLOCK_MONOTONIC) costs ~25 ns, a bare
+// rdtsc ~10 ns. Where the kernel itself keeps time with the TSC, records are
+// stamped in ticks and StopRecording gives each buffer the map to ns.
+// Set before the callback is added, read by it (relaxed: a plain load).
+std::atomic<bool> g_tsc{false};
+
+inline int64_t Stamp() {
+#if defined(__x86_64__)
+  if (g_tsc.load(std::memory_order_relaxed)) return static_cast<int64_t>(__rdtsc());
+#endif
+  return MonotonicNs();
+}
+
+#if defined(__x86_64__)
+// The TSC is used only when it is the kernel's clocksource: the kernel then
+// found it invariant and in step across CPUs, and CLOCK_MONOTONIC is
+// derived from it, so a linear map between the two is exact up to NTP's slow
+// frequency slewing over the session.
+bool KernelKeepsTimeWithTsc() {
+  if (const char* force = std::getenv("SMARAGDINE_LIVE_CLOCK"))
+    if (std::string_view(force) == "monotonic") return false;
+  std::ifstream f("/sys/devices/system/clocksource/clocksource0/current_clocksource");
+  std::string source;
+  return static_cast<bool>(f >> source) && source == "tsc";
+}
+#endif
+
+// A (ticks, ns) pair: ns read between two tick reads, so the pair is off by
+// at most half their gap.
+struct ClockPair {
+  int64_t ticks = 0, ns = 0;
+};
+ClockPair SamplePair() {
+  ClockPair p;
+#if defined(__x86_64__)
+  const auto t0 = static_cast<int64_t>(__rdtsc());
+  p.ns = MonotonicNs();
+  const auto t1 = static_cast<int64_t>(__rdtsc());
+  p.ticks = t0 + (t1 - t0) / 2;
+#endif
+  return p;
+}
+ClockPair g_start_pair;  // under Reg().mu
 
 // ---- names ----
 
@@ -135,6 +187,12 @@ inline ThreadBuffer* Buffer(bool create) {
   return t_buf;
 }
 
+// A record's key while it is open: the RecordFunction's address. Two records
+// open at once on a thread are two live objects, so their addresses differ;
+// LibTorch's handles would do too, but asking for them (needsIds) costs an
+// atomic increment on a process-wide counter for every operator.
+inline uint64_t Key(const at::RecordFunction& rf) { return reinterpret_cast<uintptr_t>(&rf); }
+
 std::unique_ptr<at::ObserverContext> OnStart(const at::RecordFunction& rf) {
   const at::RecordScope scope = rf.scope();
   // Our own SMARAGDINE_SCOPE is already on the scope stack.
@@ -154,24 +212,24 @@ std::unique_ptr<at::ObserverContext> OnStart(const at::RecordFunction& rf) {
             : scope == at::RecordScope::USER_SCOPE      ? RawKind::kUserScope
                                                         : RawKind::kFunction;
   op.phase = t_phase;
-  b->open.push_back({rf.handle(), static_cast<uint32_t>(i)});
+  b->open.push_back({Key(rf), static_cast<uint32_t>(i)});
   // Stamped last, so the callback's own work is not inside the operator.
-  op.start_ns = NowNs();
+  op.start_ns = Stamp();
   b->size.store(i + 1, std::memory_order_release);
   return nullptr;
 }
 
 void OnEnd(const at::RecordFunction& rf, at::ObserverContext*) {
-  const int64_t t = NowNs();
+  const int64_t t = Stamp();
   ThreadBuffer* b = Buffer(false);
   if (b == nullptr) return;
-  const uint64_t h = rf.handle();
+  const uint64_t h = Key(rf);
   // Ends come innermost first; a record whose end never came (an async op
   // ended elsewhere) is closed with its parent.
   size_t k = b->open.size();
   for (size_t depth = 0; k > 0 && depth < 16; ++depth) {
     --k;
-    if (b->open[k].handle != h) continue;
+    if (b->open[k].key != h) continue;
     for (size_t j = k; j < b->open.size(); ++j) b->At(b->open[j].index).end_ns = t;
     b->unmatched_ends += static_cast<int64_t>(b->open.size() - k - 1);
     b->open.resize(k);
@@ -179,6 +237,21 @@ void OnEnd(const at::RecordFunction& rf, at::ObserverContext*) {
   }
   if (rf.scope() != at::RecordScope::USER_SCOPE) ++b->unmatched_ends;
 }
+
+// The registration the recorder uses, shared with the bare callback so the
+// benchmark's floor is registered exactly as live accounting is.
+at::RecordFunctionCallback Registered(at::RecordFunctionCallback::StartCallback start,
+                                      at::RecordFunctionCallback::EndCallback end) {
+  return at::RecordFunctionCallback(start, end)
+      .needsInputs(false)
+      .needsOutputs(false)
+      .needsIds(false)
+      .scopes({at::RecordScope::FUNCTION, at::RecordScope::BACKWARD_FUNCTION,
+               at::RecordScope::USER_SCOPE});
+}
+
+std::unique_ptr<at::ObserverContext> BareStart(const at::RecordFunction&) { return nullptr; }
+void BareEnd(const at::RecordFunction&, at::ObserverContext*) {}
 
 }  // namespace
 
@@ -195,14 +268,18 @@ bool StartRecording() {
   std::lock_guard lock(r.mu);
   if (g_generation.load() != 0) return false;
   r.buffers.clear();
+#if defined(__x86_64__)
+  const bool tsc = KernelKeepsTimeWithTsc();
+  g_tsc.store(tsc, std::memory_order_relaxed);
+  if (tsc) g_start_pair = SamplePair();
+#endif
   g_generation.store(g_next_generation++, std::memory_order_release);
-  r.handle = at::addGlobalCallback(
-      at::RecordFunctionCallback(&OnStart, &OnEnd)
-          .needsIds(true)
-          .scopes({at::RecordScope::FUNCTION, at::RecordScope::BACKWARD_FUNCTION,
-                   at::RecordScope::USER_SCOPE}));
+  r.handle = at::addGlobalCallback(Registered(&OnStart, &OnEnd));
   return true;
 }
+
+uint64_t AddBareCallback() { return at::addGlobalCallback(Registered(&BareStart, &BareEnd)); }
+void RemoveBareCallback(uint64_t handle) { at::removeCallback(handle); }
 
 std::vector<std::unique_ptr<ThreadBuffer>> StopRecording() {
   Registry& r = Reg();
@@ -215,11 +292,26 @@ std::vector<std::unique_ptr<ThreadBuffer>> StopRecording() {
   }
   if (handle != at::INVALID_CALLBACK_HANDLE) at::removeCallback(handle);
   std::lock_guard lock(r.mu);
-  return std::exchange(r.buffers, {});
+  std::vector<std::unique_ptr<ThreadBuffer>> buffers = std::exchange(r.buffers, {});
+  if (g_tsc.load(std::memory_order_relaxed)) {
+    const ClockPair stop = SamplePair();
+    const ClockPair start = g_start_pair;
+    const double ns_per_tick =
+        stop.ticks > start.ticks
+            ? static_cast<double>(stop.ns - start.ns) / static_cast<double>(stop.ticks - start.ticks)
+            : 1.0;
+    for (auto& b : buffers) {
+      b->stamps_are_ticks = true;
+      b->ticks0 = start.ticks;
+      b->ns0 = start.ns;
+      b->ns_per_tick = ns_per_tick;
+    }
+  }
+  return buffers;
 }
 
-// Scope records take a handle no RecordFunction has (theirs count up from 1).
-constexpr uint64_t kScopeHandle = ~uint64_t{0};
+// Scope records take a key no RecordFunction's address can be.
+constexpr uint64_t kScopeKey = ~uint64_t{0};
 
 uint64_t RecordScopeOpen(ScopeId id) {
   ThreadBuffer* b = Buffer(true);
@@ -235,19 +327,19 @@ uint64_t RecordScopeOpen(ScopeId id) {
   op.scope = id;
   op.kind = RawKind::kOwnScope;
   op.phase = t_phase;
-  b->open.push_back({kScopeHandle, static_cast<uint32_t>(i)});
-  op.start_ns = NowNs();
+  b->open.push_back({kScopeKey, static_cast<uint32_t>(i)});
+  op.start_ns = Stamp();
   b->size.store(i + 1, std::memory_order_release);
   return b->generation;
 }
 
 void RecordScopeClose(uint64_t generation) {
-  const int64_t t = NowNs();
+  const int64_t t = Stamp();
   ThreadBuffer* b = Buffer(false);
   if (b == nullptr || b->generation != generation) return;
   for (size_t k = b->open.size(); k > 0;) {
     --k;
-    if (b->open[k].handle != kScopeHandle) continue;
+    if (b->open[k].key != kScopeKey) continue;
     for (size_t j = k; j < b->open.size(); ++j) b->At(b->open[j].index).end_ns = t;
     b->unmatched_ends += static_cast<int64_t>(b->open.size() - k - 1);
     b->open.resize(k);

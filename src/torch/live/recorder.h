@@ -11,6 +11,7 @@
 #include <sys/types.h>
 
 #include <atomic>
+#include <cmath>
 #include <cstdint>
 #include <memory>
 #include <mutex>
@@ -28,6 +29,8 @@ enum class RawKind : uint8_t { kFunction = 0, kBackwardFunction = 1, kUserScope 
 // PhaseGuard's value when no guard is open.
 constexpr uint8_t kNoPhase = 0xff;
 
+// start_ns/end_ns are the recorder's stamps (see Clock); ThreadBuffer::ToNs
+// turns them into CLOCK_MONOTONIC ns.
 struct RawOp {
   int64_t start_ns = 0;
   int64_t end_ns = -1;      // -1 while open
@@ -49,21 +52,44 @@ struct ThreadBuffer {
   std::vector<std::unique_ptr<RawOp[]>> chunks;
   std::atomic<size_t> size{0};  // records written (published with release)
   struct Open {
-    uint64_t handle;
+    uint64_t key;  // the RecordFunction's address (kScopeKey for a SMARAGDINE_SCOPE)
     uint32_t index;
   };
   std::vector<Open> open;       // open records, innermost last
   int64_t unmatched_ends = 0;   // end callbacks with no matching open record
+
+  // The recorder's stamps → CLOCK_MONOTONIC ns, set by StopRecording: the
+  // identity when stamps are clock_gettime's, a linear map when they are
+  // TSC ticks. Converting on read keeps a late end stamp (an end callback
+  // racing StopRecording) meaningful.
+  bool stamps_are_ticks = false;
+  int64_t ticks0 = 0, ns0 = 0;
+  double ns_per_tick = 1.0;
+  int64_t ToNs(int64_t stamp) const {
+    if (!stamps_are_ticks || stamp < 0) return stamp;
+    return ns0 + static_cast<int64_t>(std::llround(static_cast<double>(stamp - ticks0) * ns_per_tick));
+  }
 
   RawOp& At(size_t i) { return chunks[i / kChunkOps][i % kChunkOps]; }
   const RawOp& At(size_t i) const { return chunks[i / kChunkOps][i % kChunkOps]; }
 };
 
 // Starts recording: adds the global callback. Errors when already recording.
+// Stamps are TSC ticks where the kernel's clocksource is the TSC (then
+// CLOCK_MONOTONIC is computed from it, and a bare rdtsc costs less than half
+// a vDSO clock_gettime), else CLOCK_MONOTONIC ns; SMARAGDINE_LIVE_CLOCK=
+// monotonic forces the latter.
 bool StartRecording();
 // Removes the callback and hands over the buffers of this recording.
 std::vector<std::unique_ptr<ThreadBuffer>> StopRecording();
 bool Recording();
+
+// A global callback registered exactly as the recorder's (same scopes, same
+// options) whose start and end do nothing: what LibTorch charges for any
+// callback, the floor under live accounting's cost (bench/torch_overhead_tool).
+// Returns the handle RemoveBareCallback takes.
+uint64_t AddBareCallback();
+void RemoveBareCallback(uint64_t handle);
 
 // Operator names, interned for the life of the process (thread-safe).
 const std::string& NameOf(uint32_t id);
