@@ -12,25 +12,14 @@
 #include "smaragdine/torch/models.h"
 #include "smaragdine/torch/scope.h"
 #include "torch/models/transformer.h"
+#include "torch_models/model_config_util.h"
 
 namespace smaragdine::models {
 namespace {
 
 using ::testing::HasSubstr;
 
-ModelConfig Small(Architecture a, int64_t layers = 2) {
-  ModelConfig c;
-  c.architecture = a;
-  c.layers = layers;
-  c.hidden = 64;
-  c.heads = 2;
-  c.intermediate = 128;
-  c.embedding = a == Architecture::kAlbert ? 16 : 64;
-  c.seq = 16;
-  c.batch = 2;
-  c.vocab = 500;
-  return c;
-}
+using testing::SmallConfig;
 
 // Records, for every operator, the live scope it ran in, and the data pointer
 // of the weight each linear layer used.
@@ -93,7 +82,7 @@ std::vector<std::string> LayerScopes(const std::string& layer) {
 }
 
 TEST(ModelsTest, BertPretrainRunsEveryOpInsideItsHuggingFaceScope) {
-  Trainer t(Small(Architecture::kBert), Task::kPretrain);
+  Trainer t(SmallConfig(Architecture::kBert), Task::kPretrain);
   ScopeProbe probe;
   t.Step();
   std::set<std::string> seen = probe.scopes();
@@ -111,7 +100,7 @@ TEST(ModelsTest, BertPretrainRunsEveryOpInsideItsHuggingFaceScope) {
 }
 
 TEST(ModelsTest, AlbertRunsOneSharedLayerUnderEveryLayerScope) {
-  Trainer t(Small(Architecture::kAlbert, 4), Task::kPretrain);
+  Trainer t(SmallConfig(Architecture::kAlbert, 4), Task::kPretrain);
   ScopeProbe probe;
   t.Step();
   std::set<std::string> seen = probe.scopes();
@@ -132,7 +121,7 @@ TEST(ModelsTest, AlbertRunsOneSharedLayerUnderEveryLayerScope) {
 }
 
 TEST(ModelsTest, BertLayersHaveTheirOwnWeights) {
-  Trainer t(Small(Architecture::kBert, 3), Task::kPredict);
+  Trainer t(SmallConfig(Architecture::kBert, 3), Task::kPredict);
   ScopeProbe probe;
   t.Step();
   auto weights = probe.linear_weights();
@@ -144,14 +133,14 @@ TEST(ModelsTest, BertLayersHaveTheirOwnWeights) {
 }
 
 TEST(ModelsTest, AlbertParameterCountDoesNotGrowWithLayers) {
-  const int64_t two = ParameterCount(Small(Architecture::kAlbert, 2), Task::kPretrain);
-  const int64_t twelve = ParameterCount(Small(Architecture::kAlbert, 12), Task::kPretrain);
+  const int64_t two = ParameterCount(SmallConfig(Architecture::kAlbert, 2), Task::kPretrain);
+  const int64_t twelve = ParameterCount(SmallConfig(Architecture::kAlbert, 12), Task::kPretrain);
   EXPECT_EQ(two, twelve);
-  const int64_t bert_two = ParameterCount(Small(Architecture::kBert, 2), Task::kPretrain);
-  const int64_t bert_twelve = ParameterCount(Small(Architecture::kBert, 12), Task::kPretrain);
+  const int64_t bert_two = ParameterCount(SmallConfig(Architecture::kBert, 2), Task::kPretrain);
+  const int64_t bert_twelve = ParameterCount(SmallConfig(Architecture::kBert, 12), Task::kPretrain);
   EXPECT_GT(bert_twelve, bert_two);
   // The factorized embedding: V × E word embeddings, then E → H.
-  Transformer albert(Small(Architecture::kAlbert), Task::kPretrain);
+  Transformer albert(SmallConfig(Architecture::kAlbert), Task::kPretrain);
   EXPECT_EQ(albert->word_embeddings()->weight.sizes(), (std::vector<int64_t>{500, 16}));
 }
 
@@ -175,7 +164,7 @@ TEST(ModelsTest, PublishedSizesHaveThePublishedParameterCounts) {
 }
 
 TEST(ModelsTest, FinetuneUsesTheClassifierAndUpdatesWeights) {
-  Trainer t(Small(Architecture::kBert), Task::kFinetune);
+  Trainer t(SmallConfig(Architecture::kBert), Task::kFinetune);
   torch::Tensor before = t.model()->layers()[0]->parameters()[0].clone();
   ScopeProbe probe;
   t.Step();
@@ -187,7 +176,7 @@ TEST(ModelsTest, FinetuneUsesTheClassifierAndUpdatesWeights) {
 }
 
 TEST(ModelsTest, PredictRunsWithoutAutogradOrOptimizer) {
-  ModelConfig c = Small(Architecture::kAlbert);
+  ModelConfig c = SmallConfig(Architecture::kAlbert);
   Trainer t(c, Task::kPredict);
   torch::Tensor before = t.model()->layers()[0]->parameters()[0].clone();
   ScopeProbe probe;
@@ -202,7 +191,7 @@ TEST(ModelsTest, PredictRunsWithoutAutogradOrOptimizer) {
 }
 
 TEST(ModelsTest, OptimizerPhaseHookBracketsTheAdamWStep) {
-  Trainer t(Small(Architecture::kBert), Task::kPretrain);
+  Trainer t(SmallConfig(Architecture::kBert), Task::kPretrain);
   std::vector<std::string> calls;
   t.Step([&](bool begins) {
     calls.push_back(begins ? "begin:" + live::ScopePath(live::CurrentScope())
@@ -212,7 +201,7 @@ TEST(ModelsTest, OptimizerPhaseHookBracketsTheAdamWStep) {
 }
 
 TEST(ModelsTest, SameSeedGivesSameLoss) {
-  ModelConfig c = Small(Architecture::kBert);
+  ModelConfig c = SmallConfig(Architecture::kBert);
   c.dropout = 0;
   Batch b = MakeBatch(c);
   Transformer a(c, Task::kPretrain), bb(c, Task::kPretrain);

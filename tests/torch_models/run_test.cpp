@@ -18,25 +18,14 @@
 #include "smaragdine/report.h"
 #include "smaragdine/report_presets.h"
 #include "smaragdine/torch/models.h"
+#include "torch_models/model_config_util.h"
 
 namespace smaragdine::models {
 namespace {
 
 using ::testing::HasSubstr;
 
-ModelConfig Tiny(Architecture a, int64_t layers = 2) {
-  ModelConfig c;
-  c.architecture = a;
-  c.layers = layers;
-  c.hidden = 32;
-  c.heads = 2;
-  c.intermediate = 64;
-  c.embedding = a == Architecture::kAlbert ? 16 : 32;
-  c.seq = 8;
-  c.batch = 2;
-  c.vocab = 200;
-  return c;
-}
+using testing::TinyConfig;
 
 RunResult RunTiny(const ModelConfig& c, Task task, int steps = 3) {
   RunOptions o;
@@ -63,7 +52,7 @@ void ExpectConserved(const Profile& p) {
 }
 
 TEST(RunModelTest, BertPretrainProfileHasEveryScopeInBothDirections) {
-  RunResult r = RunTiny(Tiny(Architecture::kBert), Task::kPretrain);
+  RunResult r = RunTiny(TinyConfig(Architecture::kBert), Task::kPretrain);
   const Profile& p = r.profile;
   ASSERT_FALSE(p.nodes.empty());
   for (const char* path :
@@ -93,7 +82,7 @@ TEST(RunModelTest, BertPretrainProfileHasEveryScopeInBothDirections) {
 }
 
 TEST(RunModelTest, PredictHasNoBackwardAndNoOptimizer) {
-  RunResult r = RunTiny(Tiny(Architecture::kBert), Task::kPredict, 2);
+  RunResult r = RunTiny(TinyConfig(Architecture::kBert), Task::kPredict, 2);
   const ProfileNode& root = r.profile.nodes[0];
   EXPECT_GT(PhaseJ(root, Phase::kForward), 0);
   EXPECT_EQ(PhaseJ(root, Phase::kBackward), 0);
@@ -104,7 +93,7 @@ TEST(RunModelTest, PredictHasNoBackwardAndNoOptimizer) {
 }
 
 TEST(RunModelTest, AlbertProfileHasEveryLayerInvocation) {
-  RunResult r = RunTiny(Tiny(Architecture::kAlbert, 3), Task::kFinetune, 2);
+  RunResult r = RunTiny(TinyConfig(Architecture::kAlbert, 3), Task::kFinetune, 2);
   const Profile& p = r.profile;
   EXPECT_GE(p.Find("albert/encoder/embedding_hidden_mapping_in"), 0);
   for (int i = 0; i < 3; ++i)
@@ -115,7 +104,7 @@ TEST(RunModelTest, AlbertProfileHasEveryLayerInvocation) {
 
 TEST(RunModelTest, SessionPerStepGivesOneProfilePerStep) {
   RunOptions o;
-  o.config = Tiny(Architecture::kBert, 1);
+  o.config = TinyConfig(Architecture::kBert, 1);
   o.task = Task::kFinetune;
   o.steps = 3;
   o.warmup_steps = 0;
@@ -132,7 +121,7 @@ TEST(RunModelTest, SessionPerStepGivesOneProfilePerStep) {
 
 TEST(RunModelTest, InvalidConfigIsAUsageError) {
   RunOptions o;
-  o.config = Tiny(Architecture::kBert);
+  o.config = TinyConfig(Architecture::kBert);
   o.config.heads = 3;
   auto r = RunModel(o);
   ASSERT_FALSE(r.ok());
@@ -140,8 +129,8 @@ TEST(RunModelTest, InvalidConfigIsAUsageError) {
 }
 
 TEST(RunModelTest, AlbertToBertPresetMatchesEveryBertScope) {
-  RunResult bert = RunTiny(Tiny(Architecture::kBert), Task::kPretrain, 2);
-  RunResult albert = RunTiny(Tiny(Architecture::kAlbert), Task::kPretrain, 2);
+  RunResult bert = RunTiny(TinyConfig(Architecture::kBert), Task::kPretrain, 2);
+  RunResult albert = RunTiny(TinyConfig(Architecture::kAlbert), Task::kPretrain, 2);
   auto rules = PathRulePreset("albert-to-bert");
   ASSERT_TRUE(rules.ok());
   DiffOptions o;
