@@ -24,11 +24,16 @@
 #include "record/record_test_util.h"
 #include "smaragdine/profile.h"
 #include "smaragdine/torch/scope.h"
+#include "torch_live/live_test_util.h"
 
 namespace smaragdine::live {
 namespace {
 
 using smaragdine::testing::TempDir;
+using testing::ExpectConservation;
+using testing::ModelOnly;
+using testing::Node;
+using testing::Paths;
 using ::testing::HasSubstr;
 
 struct Mlp : torch::nn::Module {
@@ -70,43 +75,8 @@ void Train(Mlp& model, Session& session, int steps) {
   }
 }
 
-// Only the CPU-time model is readable: empty sysfs and /dev, no NVML.
-SessionOptions ModelOnly(const TempDir& tmp) {
-  SessionOptions o;
-  const std::string empty = tmp.path() + "/empty";
-  std::filesystem::create_directories(empty);
-  o.roots.sysfs = empty;
-  o.roots.dev = empty;
-  o.nvml_library = tmp.path() + "/no-libnvidia-ml.so.1";
-  o.slow_period_ns = 5'000'000;
-  o.use_run_dir_env = false;
-  return o;
-}
-
-const ProfileNode* Node(const Profile& p, const std::string& path) {
-  const int64_t i = p.Find(path);
-  return i < 0 ? nullptr : &p.nodes[static_cast<size_t>(i)];
-}
-
 int64_t Calls(const ProfileNode& n, Phase phase) {
   return n.phases[static_cast<int>(phase)].calls;
-}
-
-std::string Paths(const Profile& p) {
-  std::string s;
-  for (const ProfileNode& n : p.nodes) s += n.path + "\n";
-  return s;
-}
-
-void ExpectConservation(const Profile& p) {
-  for (size_t d = 0; d < p.domains.size(); ++d) {
-    double nodes_j = 0;
-    for (const ProfileNode& n : p.nodes) nodes_j += n.self_j[d];
-    const ProfileDomain& dom = p.domains[d];
-    EXPECT_NEAR(nodes_j + dom.idle_j + dom.other_j, dom.measured_j,
-                1e-9 * std::max(1.0, dom.measured_j))
-        << dom.name;
-  }
 }
 
 TEST(LiveSessionTest, SmallModelGivesItsScopesPhasesAndSteps) {
