@@ -55,6 +55,9 @@ class NodeTable {
   NodeKind Kind(NodeId id) const { return kinds_[id]; }
   int Depth(NodeId id) const;
   std::string Path(NodeId id) const;
+  // `id` itself when it is a scope, else its closest scope ancestor (the root
+  // when there is none): the module an operator ran in.
+  NodeId EnclosingScope(NodeId id) const;
 
  private:
   struct KeyHash {

@@ -36,6 +36,12 @@ bool IsBackwardName(std::string_view name) {
 
 bool IsProfilerStep(std::string_view name) { return StartsWith(name, "ProfilerStep#"); }
 
+// "torch::autograd::AccumulateGrad" or its evaluate_function wrapper.
+bool IsAccumulateGrad(std::string_view name) {
+  constexpr std::string_view kName = "torch::autograd::AccumulateGrad";
+  return name.size() >= kName.size() && name.substr(name.size() - kName.size()) == kName;
+}
+
 // "## forward ##" style annotations mark a phase without adding a level.
 bool IsPhaseMarker(std::string_view name) {
   return name.size() >= 4 && StartsWith(name, "##") && name.substr(name.size() - 2) == "##";
@@ -209,6 +215,7 @@ class PytorchBuilder {
     kOptimizerName = 8,   // "Optimizer.…"
     kBackwardName = 16,   // IsBackwardName
     kHasColons = 32,      // contains "::"
+    kAccumulateGradName = 64,
     kNameFlagsKnown = 128,
   };
   uint8_t NameFlagsOf(StrId id) {
@@ -223,6 +230,7 @@ class PytorchBuilder {
       if (StartsWith(name, "Optimizer.")) f |= kOptimizerName;
       if (IsBackwardName(name)) f |= kBackwardName;
       if (name.find("::") != std::string::npos) f |= kHasColons;
+      if (IsAccumulateGrad(name)) f |= kAccumulateGradName;
     }
     return f;
   }
@@ -259,6 +267,9 @@ class PytorchBuilder {
   void RunThread(const std::pair<StrId, StrId>& key, std::vector<uint32_t>* idx) {
     SortForNesting(raw_, idx);
     std::vector<Frame> stack;
+    // The scope of the forward op of the last backward function mapped on
+    // this thread: where the next AccumulateGrad goes (see below).
+    NodeId grad_producer_scope = NodeTable::kNoNode;
     uint32_t lane = 0;
     bool have_lane = false;
     auto emit = [&](const RawEvent& e, NodeId node, Phase phase) {
@@ -344,6 +355,15 @@ class PytorchBuilder {
                                             : forward_op_of_seq_.end();
         if (fwd != forward_op_of_seq_.end()) {
           node = fwd->second;  // lands on the forward op's path, phase backward
+          grad_producer_scope = out_->nodes.EnclosingScope(node);
+        } else if ((flags & kAccumulateGradName) && !in_autograd &&
+                   grad_producer_scope != NodeTable::kNoNode) {
+          // AccumulateGrad has no forward op (its sequence number is
+          // UINT64_MAX). That number is also why the engine runs it as soon
+          // as its gradient is ready: right after the backward function that
+          // produced the gradient, on the same thread. So it goes to that
+          // function's module: the parameter's.
+          node = ChildCached(grad_producer_scope, e.name, NodeKind::kOp);
         } else {
           node = ChildCached(parent, e.name, NodeKind::kOp);
           if (!legacy_ && e.fwd_tid > 0) unmapped_backward_++;

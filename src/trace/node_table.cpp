@@ -106,6 +106,11 @@ NodeId NodeTable::Find(std::string_view path) const {
   return any ? node : kNoNode;
 }
 
+NodeId NodeTable::EnclosingScope(NodeId id) const {
+  while (id != kRootNode && kinds_[id] != NodeKind::kScope) id = parents_[id];
+  return id;
+}
+
 int NodeTable::Depth(NodeId id) const {
   int depth = 0;
   while (id != kRootNode) {

@@ -133,12 +133,24 @@ TEST(ModuleScopeTest, NestedModulesGiveTheirRegisteredPaths) {
   EXPECT_NE(Node(p, "net/encoder/layers/0/ffn/1/aten::relu"), nullptr);
   EXPECT_NE(Node(p, "net/encoder/layers/0/attention/aten::softmax"), nullptr);
   // The model's scope holds all its work: the root's other children are the
-  // final sum and autograd's gradient accumulation, nothing of the model.
+  // final sum and the gradient it seeds backward with, nothing of the model.
   for (const ProfileNode& n : p.nodes) {
     if (n.parent != 0) continue;
-    EXPECT_TRUE(n.path == "net" || n.path == "aten::sum" || n.path.find("AccumulateGrad") != std::string::npos ||
+    EXPECT_TRUE(n.path == "net" || n.path == "aten::sum" ||
                 n.path.find("aten::ones_like") != std::string::npos)
         << n.path;
+  }
+  // Gradient accumulation lands in the parameter's module: a linear layer's
+  // weight and bias, twice each over the two steps.
+  for (const std::string layer : {"net/encoder/layers/0", "net/encoder/layers/1"}) {
+    for (const char* linear : {"/ffn/0", "/ffn/2"}) {
+      const ProfileNode* acc = Node(p, layer + linear +
+                                           "/autograd::engine::evaluate_function: "
+                                           "torch::autograd::AccumulateGrad");
+      ASSERT_NE(acc, nullptr) << layer << linear;
+      EXPECT_EQ(acc->calls, 4) << layer << linear;
+      EXPECT_GT(PhaseFigures::SumOf(acc->phases[static_cast<int>(Phase::kBackward)].total_j), 0);
+    }
   }
 }
 

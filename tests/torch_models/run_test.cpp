@@ -71,6 +71,19 @@ TEST(RunModelTest, BertPretrainProfileHasEveryScopeInBothDirections) {
   const ProfileNode& query =
       p.nodes[static_cast<size_t>(p.Find("bert/encoder/layer_0/attention/self/query"))];
   EXPECT_GT(PhaseJ(query, Phase::kBackward), 0);
+  // Gradient accumulation lands in the parameter's module, none at the top.
+  const std::string accumulate =
+      "/autograd::engine::evaluate_function: torch::autograd::AccumulateGrad";
+  for (const std::string module :
+       {"bert/embeddings/word_embeddings", "bert/embeddings/LayerNorm",
+        "bert/encoder/layer_0/attention/self/query", "bert/encoder/layer_1/output/LayerNorm",
+        "cls/seq_relationship"}) {
+    const int64_t i = p.Find(module + accumulate);
+    ASSERT_GE(i, 0) << "no gradient accumulation under " << module;
+    EXPECT_GT(PhaseJ(p.nodes[static_cast<size_t>(i)], Phase::kBackward), 0) << module;
+  }
+  for (const ProfileNode& n : p.nodes)
+    if (n.parent == 0) EXPECT_EQ(n.name.find("AccumulateGrad"), std::string::npos) << n.path;
   const ProfileNode& root = p.nodes[0];
   EXPECT_GT(PhaseJ(root, Phase::kForward), 0);
   EXPECT_GT(PhaseJ(root, Phase::kBackward), 0);
@@ -136,10 +149,23 @@ TEST(RunModelTest, AlbertToBertPresetMatchesEveryBertScope) {
   DiffOptions o;
   o.rules = *rules;
   ProfileDiff d = DiffProfiles(bert.profile, albert.profile, o);
+  // Gradient accumulation is where the two really differ: ALBERT's layers
+  // share their weights, so the gradients of every invocation add up and are
+  // accumulated once, after the last layer backward reaches: layer_0.
+  const std::string accumulate =
+      "/autograd::engine::evaluate_function: torch::autograd::AccumulateGrad";
   std::vector<std::string> scopes_only_in_bert;
   for (const DiffRow& row : d.only_a)
-    if (!row.leaf) scopes_only_in_bert.push_back(row.path);
+    if (!row.leaf && !row.path.ends_with(accumulate)) scopes_only_in_bert.push_back(row.path);
   EXPECT_THAT(scopes_only_in_bert, ::testing::IsEmpty());
+  for (const char* module : {"attention/self/query", "output/LayerNorm"}) {
+    const std::string layer0 = std::string("encoder/layer_0/") + module + accumulate;
+    const std::string layer1 = std::string("encoder/layer_1/") + module + accumulate;
+    EXPECT_GE(bert.profile.Find("bert/" + layer0), 0) << module;
+    EXPECT_GE(bert.profile.Find("bert/" + layer1), 0) << module;
+    EXPECT_GE(albert.profile.Find("albert/" + layer0), 0) << module;
+    EXPECT_LT(albert.profile.Find("albert/" + layer1), 0) << module;
+  }
   bool projection = false;
   for (const DiffRow& row : d.only_b)
     projection |= row.path == "bert/embeddings/embedding_hidden_mapping_in";

@@ -154,6 +154,17 @@ TEST(TraceGoldenTest, PytorchResnetTrainingPutsBackwardUnderForwardPaths) {
   for (const Event& e : t.events)
     if (e.phase == Phase::kBackward && IsUnder(t.nodes, e.node, fwd)) ++backward_under_forward;
   EXPECT_GT(backward_under_forward, 5000);
+  // Gradient accumulation runs right after the backward function that made
+  // the gradient, so it lands in that function's scope: all 805 calls (161
+  // parameters × 5 steps) in the model's, none at the top.
+  NodeId accumulate = t.nodes.Find(
+      "DistributedDataParallel.forward/"
+      "autograd::engine::evaluate_function: torch::autograd::AccumulateGrad");
+  ASSERT_NE(accumulate, NodeTable::kNoNode);
+  EXPECT_EQ(FactsOf(t, accumulate).events, 805);
+  EXPECT_EQ(FactsOf(t, accumulate).phases, std::set<Phase>{Phase::kBackward});
+  EXPECT_EQ(t.nodes.Find("autograd::engine::evaluate_function: torch::autograd::AccumulateGrad"),
+            NodeTable::kNoNode);
   // `## forward ##` and friends are markers, not levels; the optimizer step is
   // its own scope with phase optimizer.
   for (NodeId id = 1; id < t.nodes.size(); ++id)

@@ -20,6 +20,12 @@ namespace {
 
 constexpr std::string_view kEvaluatePrefix = "autograd::engine::evaluate_function: ";
 
+// "torch::autograd::AccumulateGrad" or its evaluate_function wrapper.
+bool IsAccumulateGrad(std::string_view name) {
+  constexpr std::string_view kName = "torch::autograd::AccumulateGrad";
+  return name.size() >= kName.size() && name.substr(name.size() - kName.size()) == kName;
+}
+
 // What the rules need of each record, resolved once for both outputs.
 struct ThreadView {
   const ThreadBuffer* b = nullptr;
@@ -194,6 +200,10 @@ Trace BuildLiveTrace(const LiveRecords& rec) {
     for (size_t ti = 0; ti < a.threads.size(); ++ti) {
       const ThreadView& v = a.threads[ti];
       node[ti].resize(v.n, kRootNode);
+      // The scope of the forward op of the last backward function mapped on
+      // this thread: where the next AccumulateGrad goes (as the PyTorch
+      // reader does; see dialect_pytorch.cpp).
+      NodeId grad_producer_scope = NodeTable::kNoNode;
       for (size_t i = 0; i < v.n; ++i) {
         if ((v.autograd[i] != 0) != (pass == 1)) continue;
         const RawOp& op = v.b->At(i);
@@ -220,6 +230,12 @@ Trace BuildLiveTrace(const LiveRecords& rec) {
                                         : forward_of.end();
         if (it != forward_of.end()) {
           node[ti][i] = it->second;
+          grad_producer_scope = t.nodes.EnclosingScope(it->second);
+        } else if (grad_producer_scope != NodeTable::kNoNode && IsAccumulateGrad(name) &&
+                   (op.parent < 0 || !v.autograd[op.parent])) {
+          // No forward op (sequence number UINT64_MAX); the engine runs it
+          // right after the backward function that produced its gradient.
+          node[ti][i] = t.nodes.Child(grad_producer_scope, name, NodeKind::kOp);
         } else {
           node[ti][i] = t.nodes.Child(parent, name, NodeKind::kOp);
           if (op.kind == RawKind::kBackwardFunction && v.seq[i] >= 0) ++unmapped;
