@@ -225,6 +225,27 @@ TEST(DemoCliTest, BadSizesAreUsageErrors) {
   EXPECT_THAT(r.out, HasSubstr("contradicts"));
 }
 
+// DESIGN §8 spells the task as --mode train|infer; it is --task's shorthand.
+TEST(DemoCliTest, ModeInferRunsPredictionAndExcludesTask) {
+  std::string dir = ::testing::TempDir() + "/demo_infer";
+  Cli r = RunCli(fmt::format("demo --mode infer --layers 1 {} --steps 1 --warmup 0 -o {}",
+                             kTinyFlags, dir));
+  ASSERT_EQ(r.status, 0) << r.out;
+  EXPECT_THAT(r.out, HasSubstr("task: prediction (forward only)"));
+  auto p = ReadProfileJson(dir + "/profile.json");
+  ASSERT_TRUE(p.ok()) << p.error().ToString();
+  EXPECT_GE(p->Find("bert/encoder/layer_0/attention/self/query"), 0);
+  for (const ProfileNode& n : p->nodes) {
+    EXPECT_EQ(PhaseFigures::SumOf(n.phases[static_cast<int>(Phase::kBackward)].total_j), 0.0)
+        << n.path;
+    EXPECT_EQ(PhaseFigures::SumOf(n.phases[static_cast<int>(Phase::kOptimizer)].total_j), 0.0)
+        << n.path;
+  }
+  r = RunCli("demo --mode train --task predict");
+  EXPECT_EQ(r.status, 1) << r.out;
+  EXPECT_THAT(r.out, HasSubstr("excludes"));
+}
+
 TEST(SweepCliTest, TinyGridGivesTableCsvPairsAndStability) {
   std::string dir = ::testing::TempDir() + "/sweep";
   Cli r = RunCli(fmt::format(

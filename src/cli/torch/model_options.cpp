@@ -22,10 +22,15 @@ void AddModelOptions(CLI::App* sub, ModelArgs& a, const std::string& default_pre
                               "bert-medium, bert-base, bert-large, bert-L{{2..12}}-H{{128,256,512,"
                               "768}}, albert-base, albert-large. Example: --preset bert-base",
                               default_preset));
-  sub->add_option("--task", a.task,
-                  "pretrain (masked-LM + next-sentence heads, backward, AdamW), finetune "
-                  "(classifier, backward, AdamW) or predict (forward only, no autograd)")
-      ->check(CLI::IsMember({"pretrain", "finetune", "predict"}));
+  CLI::Option* task =
+      sub->add_option("--task", a.task,
+                      "pretrain (masked-LM + next-sentence heads, backward, AdamW), finetune "
+                      "(classifier, backward, AdamW) or predict (forward only, no autograd)")
+          ->check(CLI::IsMember({"pretrain", "finetune", "predict"}));
+  sub->add_option("--mode", a.mode,
+                  "Shorthand for --task: train (= pretrain) or infer (= predict)")
+      ->check(CLI::IsMember({"train", "infer"}))
+      ->excludes(task);
   sub->add_option("--layers", a.layers, "Transformer layers L (overrides the preset)")
       ->check(CLI::PositiveNumber);
   sub->add_option("--hidden", a.hidden,
@@ -86,7 +91,11 @@ Result<models::ModelConfig> BuildModelConfig(const ModelArgs& a,
   return c;
 }
 
-Result<models::Task> BuildTask(const ModelArgs& a) { return models::ParseTask(a.task); }
+Result<models::Task> BuildTask(const ModelArgs& a) {
+  if (a.mode == "train") return models::Task::kPretrain;
+  if (a.mode == "infer") return models::Task::kPredict;
+  return models::ParseTask(a.task);
+}
 
 live::SessionOptions BuildSessionOptions(const ModelArgs& a) {
   live::SessionOptions o;

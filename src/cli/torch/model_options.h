@@ -17,6 +17,7 @@ struct ModelArgs {
   std::string model;   // "" = the preset's, else bert
   std::string preset;  // "" = the command's default
   std::string task = "pretrain";
+  std::string mode;  // DESIGN §8's --mode train|infer; "" = --task decides
   // Sizes given on the command line; 0 = the preset's.
   int64_t layers = 0, hidden = 0, heads = 0, intermediate = 0, embedding = 0, seq = 0,
           batch = 0, vocab = 0;
@@ -24,7 +25,7 @@ struct ModelArgs {
   std::vector<std::string> sources;  // --source, as `record` takes them
 };
 
-// Adds --model, --preset, --task, the sizes, --seed and --source to `sub`
+// Adds --model, --preset, --task (or --mode), the sizes, --seed and --source to `sub`
 // (sweep's --grid then overrides the sizes it sweeps).
 void AddModelOptions(CLI::App* sub, ModelArgs& args, const std::string& default_preset);
 
@@ -33,6 +34,7 @@ void AddModelOptions(CLI::App* sub, ModelArgs& args, const std::string& default_
 // given. Errors: kUsage for an unknown model, preset or task, or invalid sizes.
 Result<models::ModelConfig> BuildModelConfig(const ModelArgs& args,
                                              const std::string& default_preset);
+// --task, or --mode: train is pretrain, infer is predict.
 Result<models::Task> BuildTask(const ModelArgs& args);
 
 // Session options for in-process sampling with --source.
