@@ -21,13 +21,20 @@
 // reported are the median, the interquartile range and min–max over
 // repetitions of each per-repetition figure, and for the overheads a
 // bootstrap 95 % interval of the median. Session start/stop and the
-// profiler's enable/disable are outside the timed part.
+// profiler's enable/disable are outside the timed part of the main figures.
+// A second figure for tiny ops is end to end: the process's CPU time from
+// before the session starts (the profiler is enabled) to results in memory:
+// the attributed profile from Session::Stop, the profiler's events written
+// out as a Chrome trace (what LibTorch's RecordProfile guard does) — what a
+// user pays per op to get an answer, fixed costs included.
 //
 //   build/torch_overhead_tool --help
 #include <torch/csrc/autograd/profiler_legacy.h>
 #include <torch/torch.h>
 
 #include <time.h>
+
+#include <sstream>
 
 #include <algorithm>
 #include <chrono>
@@ -78,6 +85,13 @@ bool g_enabled[4] = {true, true, true, true};
 int64_t CpuNs() {
   timespec ts;
   clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
+  return int64_t{ts.tv_sec} * 1'000'000'000 + ts.tv_nsec;
+}
+// CPU time of the whole process: end to end, the sampler thread and whatever
+// Stop() or the profiler's writer does count too.
+int64_t ProcessCpuNs() {
+  timespec ts;
+  clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &ts);
   return int64_t{ts.tv_sec} * 1'000'000'000 + ts.tv_nsec;
 }
 int64_t WallNs() {
@@ -144,6 +158,7 @@ SessionOptions LiveOptions() {
 
 struct Timed {
   double cpu_ns = 0, wall_ns = 0;
+  double e2e_cpu_ns = 0;  // process CPU, setup through results in memory
 };
 
 // Runs `body(session)` under a condition (session is null except under live
@@ -152,6 +167,7 @@ struct Timed {
 Timed RunUnder(Condition c, const std::function<void(Session*)>& body, int64_t* recorded) {
   std::unique_ptr<Session> session;
   uint64_t bare = 0;
+  const int64_t e0 = ProcessCpuNs();
   if (c == kLive) {
     auto s = Session::Start(LiveOptions());
     if (!s.ok()) Fail(s.error().message);
@@ -172,15 +188,24 @@ Timed RunUnder(Condition c, const std::function<void(Session*)>& body, int64_t* 
   } else if (c == kBare) {
     smaragdine::live::internal::RemoveBareCallback(bare);
   } else if (c == kProfiler) {
-    torch::autograd::profiler::disableProfilerLegacy();
+    // Results as LibTorch's RecordProfile guard gives them: a Chrome trace.
+    auto lists = torch::autograd::profiler::disableProfilerLegacy();
+    std::vector<torch::autograd::profiler::LegacyEvent*> events;
+    for (auto& list : lists)
+      for (auto& e : list) events.push_back(&e);
+    std::ostringstream trace;
+    torch::autograd::profiler::writeProfilerEventsToStream(trace, events);
+    if (trace.tellp() <= 0) Fail("the profiler wrote an empty trace");
   }
-  return Timed{static_cast<double>(c1 - c0), static_cast<double>(w1 - w0)};
+  const int64_t e1 = ProcessCpuNs();
+  return Timed{static_cast<double>(c1 - c0), static_cast<double>(w1 - w0),
+               static_cast<double>(e1 - e0)};
 }
 
 // Runs reps × conditions, rotating the order; per[c] gets `scale` × each
 // repetition's time under condition c.
 struct Series {
-  std::vector<double> cpu[kConditions], wall[kConditions];
+  std::vector<double> cpu[kConditions], wall[kConditions], e2e[kConditions];
 };
 Series Interleave(int reps, double scale, const std::function<void(Session*)>& body,
                   int64_t* recorded) {
@@ -192,6 +217,7 @@ Series Interleave(int reps, double scale, const std::function<void(Session*)>& b
       const Timed t = RunUnder(c, body, c == kLive ? recorded : nullptr);
       s.cpu[c].push_back(t.cpu_ns * scale);
       s.wall[c].push_back(t.wall_ns * scale);
+      s.e2e[c].push_back(t.e2e_cpu_ns * scale);
     }
     std::fprintf(stderr, "\r  repetition %d/%d", r + 1, reps);
   }
@@ -261,6 +287,24 @@ void TinyOps(const Args& a) {
         ratio.push_back((t[kLive][i] - t[kNone][i]) / (t[kProfiler][i] - t[kNone][i]));
       Row("live / profiler overhead", ratio, "", 2);
     }
+  }
+  if (g_enabled[kNone] && g_enabled[kLive] && g_enabled[kProfiler]) {
+    // End to end: fixed costs (session start, sampler thread, attribution;
+    // the profiler's trace writer) spread over the repetition's ops.
+    const auto& t = s.e2e;
+    const double div = per_iter > 0 ? per_iter : 1.0;
+    std::printf("\n end to end, process CPU time from start to results in memory, per recorded "
+                "op (ns; paired):\n");
+    Header();
+    Row("live − uninstrumented (Start … Stop → profile)",
+        Paired(t[kLive], t[kNone], [&](double h, double l) { return (h - l) / div; }), "ns");
+    Row("profiler − uninstrumented (… → Chrome trace)",
+        Paired(t[kProfiler], t[kNone], [&](double h, double l) { return (h - l) / div; }),
+        "ns");
+    std::vector<double> ratio;
+    for (size_t i = 0; i < t[kNone].size(); ++i)
+      ratio.push_back((t[kLive][i] - t[kNone][i]) / (t[kProfiler][i] - t[kNone][i]));
+    Row("live / profiler, end to end", ratio, "", 2);
   }
 }
 
