@@ -368,7 +368,9 @@ int main(int argc, char** argv) {
       "training steps of a built-in model (the cost on a real step, in %). Each repetition "
       "runs every condition once, in a rotating order; reported per figure: median, "
       "interquartile range, min … max over repetitions and a bootstrap 95 % interval of the "
-      "median, on the main thread's CPU time and on wall time.\n\n"
+      "median, on the main thread's CPU time and on wall time. For tiny ops also end to end: "
+      "the process's CPU time from start to results in memory (the attributed profile; the "
+      "profiler's Chrome trace).\n\n"
       "Example (docs/benchmarks.md):\n"
       "  torch_overhead_tool --reps 21 --ops 20000 --preset bert-mini --steps 10",
       "torch_overhead_tool"};
