@@ -4,7 +4,10 @@
 
 namespace smaragdine {
 
-void AppendJsonQuoted(fmt::memory_buffer& out, std::string_view s) {
+namespace {
+
+template <typename Out>
+void AppendQuoted(Out& out, std::string_view s) {
   out.push_back('"');
   for (char c : s) {
     switch (c) {
@@ -22,6 +25,11 @@ void AppendJsonQuoted(fmt::memory_buffer& out, std::string_view s) {
   }
   out.push_back('"');
 }
+
+}  // namespace
+
+void AppendJsonQuoted(fmt::memory_buffer& out, std::string_view s) { AppendQuoted(out, s); }
+void AppendJsonQuoted(std::string& out, std::string_view s) { AppendQuoted(out, s); }
 
 std::string JsonQuote(std::string_view s) {
   fmt::memory_buffer out;

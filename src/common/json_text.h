@@ -14,6 +14,7 @@ namespace smaragdine {
 // \n \r \t by name and other control bytes as \u00XX; every other byte (UTF-8
 // included) as it is.
 void AppendJsonQuoted(fmt::memory_buffer& out, std::string_view s);
+void AppendJsonQuoted(std::string& out, std::string_view s);
 
 // The same literal as a string, for output put together with fmt::format.
 std::string JsonQuote(std::string_view s);

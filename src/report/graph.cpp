@@ -344,7 +344,7 @@ Result<std::vector<GraphFile>> RenderAllScopeGraphs(const Profile& input, const 
   if (o.format != ReportFormat::kDot && o.format != ReportFormat::kGraphSvg)
     return UsageError("--all-scopes writes module graphs: use it with --format dot or graph-svg");
   SMG_ASSIGN_OR_RETURN(ResolvedReport resolved, ResolveReport(input, o));
-  const Profile& p = resolved.profile;
+  const Profile& p = resolved.profile();
   const uint32_t root = resolved.root;
   const int max_depth = o.depth.value_or(INT32_MAX);
   const auto children = p.Children();

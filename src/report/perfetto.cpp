@@ -23,7 +23,11 @@
 namespace smaragdine {
 namespace {
 
-using Buffer = fmt::memory_buffer;
+// The trace is written straight into the string that is returned, reserved
+// at its estimated size: a growing buffer would hold up to twice the trace
+// while it grows, and a copy of it at the end (at 1 M events the trace is
+// ~260 MB).
+using Buffer = std::string;
 
 // ns as µs with exactly three decimals: 1234567 ns → 1234.567.
 void AppendMicros(Buffer& out, int64_t ns) {
@@ -101,6 +105,27 @@ std::vector<double> InclusiveEnergy(const Timeline& t, const std::vector<uint32_
   return inclusive_j;
 }
 
+// An upper estimate of the trace's size. Reserved pages that are never
+// written are not resident, so estimating high costs nothing.
+size_t EstimatedSize(const Profile& p) {
+  const Timeline& t = p.timeline;
+  // Per slice: the fixed keys and punctuation, three doubles of up to 24
+  // characters, two times and the ids: under 260 bytes, names aside.
+  constexpr size_t kSliceBytes = 260, kCounterBytes = 96;
+  size_t bytes = 4096 + t.lanes.size() * 256 + t.steps.size() * 160;
+  for (const Lane& lane : t.lanes) bytes += 2 * lane.name.size();
+  for (const Step& step : t.steps) bytes += 2 * step.name.size();
+  for (const TimelineEvent& e : t.events) {
+    if (e.node >= p.nodes.size()) continue;
+    const ProfileNode& n = p.nodes[e.node];
+    bytes += kSliceBytes + n.name.size() + n.path.size();
+    if (e.step >= 0 && static_cast<size_t>(e.step) < t.steps.size())
+      bytes += 16 + t.steps[e.step].name.size();
+  }
+  for (const PowerTrack& track : t.power) bytes += track.t_ns.size() * (kCounterBytes + track.domain.size());
+  return bytes;
+}
+
 }  // namespace
 
 Result<std::string> RenderPerfetto(const Profile& p, const std::string& file) {
@@ -126,6 +151,7 @@ Result<std::string> RenderPerfetto(const Profile& p, const std::string& file) {
   for (const ProfileDomain& d : p.domains) pid_of(d.device);
 
   Buffer out;
+  out.reserve(EstimatedSize(p));
   auto it = std::back_inserter(out);
   out.append(std::string_view("{\"displayTimeUnit\":\"ms\",\"otherData\":{\"tool\":"));
   AppendJsonQuoted(out, p.meta.tool);
@@ -225,7 +251,7 @@ Result<std::string> RenderPerfetto(const Profile& p, const std::string& file) {
     }
   }
   out.append(std::string_view("\n]}\n"));
-  return fmt::to_string(out);
+  return out;
 }
 
 }  // namespace smaragdine

@@ -184,13 +184,14 @@ std::string RenderFolded(const Profile& p, uint32_t root, const ReportOptions& o
 
 Result<ResolvedReport> ResolveReport(const Profile& input, const ReportOptions& o) {
   ResolvedReport out;
+  out.input = &input;
   if (!o.domain.empty()) {
     SMG_ASSIGN_OR_RETURN(Profile one, RestrictToDomain(input, o.domain, o.file));
-    out.profile = FoldProfile(one, o.rules);
-  } else {
-    out.profile = FoldProfile(input, o.rules);
+    out.owned = o.rules.empty() ? std::move(one) : FoldProfile(one, o.rules);
+  } else if (!o.rules.empty()) {
+    out.owned = FoldProfile(input, o.rules);
   }
-  const Profile& p = out.profile;
+  const Profile& p = out.profile();
   if (p.nodes.empty()) return BadInput(o.file, "the profile has no nodes");
   std::string root_path = o.root;
   while (!root_path.empty() && root_path.back() == '/') root_path.pop_back();
@@ -209,15 +210,22 @@ Result<ResolvedReport> ResolveReport(const Profile& input, const ReportOptions& 
 
 Result<std::string> RenderReport(const Profile& input, const ReportOptions& o) {
   SMG_ASSIGN_OR_RETURN(ResolvedReport resolved, ResolveReport(input, o));
-  const Profile& p = resolved.profile;
+  const Profile& p = resolved.profile();
   const uint32_t r = resolved.root;
+  // The whole tree needs no subtree copy (the timeline is the big part).
+  const bool whole = r == 0 && !o.depth;
   switch (o.format) {
     case ReportFormat::kTable: return RenderTable(p, r, o);
     case ReportFormat::kCsv: return RenderCsv(p, r, o);
     case ReportFormat::kFolded: return RenderFolded(p, r, o);
-    case ReportFormat::kJson: return ProfileToJson(SubtreeProfile(p, r, o.depth));
+    // (Not `whole ? p : SubtreeProfile(…)`: that would copy p.)
+    case ReportFormat::kJson:
+      if (whole) return ProfileToJson(p);
+      return ProfileToJson(SubtreeProfile(p, r, o.depth));
     case ReportFormat::kSvg: return RenderSvgView(p, r, o);
-    case ReportFormat::kPerfetto: return RenderPerfetto(SubtreeProfile(p, r, o.depth), o.file);
+    case ReportFormat::kPerfetto:
+      if (whole) return RenderPerfetto(p, o.file);
+      return RenderPerfetto(SubtreeProfile(p, r, o.depth), o.file);
     // Each view's case is added with the view (issue 5).
     case ReportFormat::kDot: return RenderDot(p, r);
     case ReportFormat::kGraphSvg: return RenderGraphSvg(p, r);

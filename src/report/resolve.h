@@ -3,6 +3,7 @@
 #pragma once
 
 #include <cstdint>
+#include <optional>
 
 #include "smaragdine/profile.h"
 #include "smaragdine/report.h"
@@ -11,8 +12,13 @@
 namespace smaragdine {
 
 struct ResolvedReport {
-  Profile profile;    // restricted to options.domain, then folded by options.rules
-  uint32_t root = 0;  // index of options.root in `profile` (0: the whole tree)
+  // The input restricted to options.domain, then folded by options.rules; the
+  // input itself where neither changes it (no copy: with a 1 M-event timeline
+  // a profile is ~100 MB). The input must outlive this.
+  const Profile& profile() const { return owned ? *owned : *input; }
+  std::optional<Profile> owned;
+  const Profile* input = nullptr;
+  uint32_t root = 0;  // index of options.root in profile() (0: the whole tree)
 };
 
 // The domain first: every figure FoldProfile adds is per domain, so the order
