@@ -122,7 +122,8 @@ size_t EstimatedSize(const Profile& p) {
     if (e.step >= 0 && static_cast<size_t>(e.step) < t.steps.size())
       bytes += 16 + t.steps[e.step].name.size();
   }
-  for (const PowerTrack& track : t.power) bytes += track.t_ns.size() * (kCounterBytes + track.domain.size());
+  for (const PowerTrack& track : t.power)
+    bytes += track.t_ns.size() * (kCounterBytes + track.domain.size());
   return bytes;
 }
 

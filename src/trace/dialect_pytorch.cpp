@@ -8,6 +8,7 @@
 
 #include <fmt/format.h>
 
+#include "trace/autograd_names.h"
 #include "trace/dialect.h"
 
 namespace smaragdine::trace_internal {
@@ -26,7 +27,7 @@ std::string Lower(std::string_view s) {
 
 // "XBackward0", "AddmmBackward1", "torch::autograd::CopyBackwards".
 bool IsBackwardName(std::string_view name) {
-  if (StartsWith(name, "autograd::engine::evaluate_function:")) return true;
+  if (StartsWith(name, kEvaluateFunctionPrefix)) return true;
   size_t p = name.rfind("Backward");
   if (p == std::string_view::npos || p == 0) return false;
   for (size_t i = p + 8; i < name.size(); ++i)
@@ -36,11 +37,6 @@ bool IsBackwardName(std::string_view name) {
 
 bool IsProfilerStep(std::string_view name) { return StartsWith(name, "ProfilerStep#"); }
 
-// "torch::autograd::AccumulateGrad" or its evaluate_function wrapper.
-bool IsAccumulateGrad(std::string_view name) {
-  constexpr std::string_view kName = "torch::autograd::AccumulateGrad";
-  return name.size() >= kName.size() && name.substr(name.size() - kName.size()) == kName;
-}
 
 // "## forward ##" style annotations mark a phase without adding a level.
 bool IsPhaseMarker(std::string_view name) {
@@ -247,9 +243,9 @@ class PytorchBuilder {
   }
 
   bool IsEvaluateFunctionOf(StrId outer, StrId inner) {
-    constexpr std::string_view kPrefix = "autograd::engine::evaluate_function: ";
     std::string_view o = raw_.Str(outer);
-    return StartsWith(o, kPrefix) && o.substr(kPrefix.size()) == raw_.Str(inner);
+    return StartsWith(o, kEvaluateFunctionPrefix) &&
+           o.substr(kEvaluateFunctionPrefix.size()) == raw_.Str(inner);
   }
 
   NodeId ChildCached(NodeId parent, StrId name, NodeKind kind) {

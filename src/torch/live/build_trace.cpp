@@ -14,17 +14,10 @@
 
 #include "common/io.h"
 #include "common/json_text.h"
+#include "trace/autograd_names.h"
 
 namespace smaragdine::live::internal {
 namespace {
-
-constexpr std::string_view kEvaluatePrefix = "autograd::engine::evaluate_function: ";
-
-// "torch::autograd::AccumulateGrad" or its evaluate_function wrapper.
-bool IsAccumulateGrad(std::string_view name) {
-  constexpr std::string_view kName = "torch::autograd::AccumulateGrad";
-  return name.size() >= kName.size() && name.substr(name.size() - kName.size()) == kName;
-}
 
 // What the rules need of each record, resolved once for both outputs.
 struct ThreadView {
@@ -53,7 +46,8 @@ class NameFlags {
  public:
   bool IsWrapper(uint32_t name) {
     if (name >= flags_.size()) flags_.resize(name + 1, -1);
-    if (flags_[name] < 0) flags_[name] = NameOf(name).rfind(kEvaluatePrefix, 0) == 0 ? 1 : 0;
+    if (flags_[name] < 0)
+      flags_[name] = NameOf(name).rfind(kEvaluateFunctionPrefix, 0) == 0 ? 1 : 0;
     return flags_[name] == 1;
   }
 
@@ -225,7 +219,7 @@ Trace BuildLiveTrace(const LiveRecords& rec) {
           continue;
         }
         const bool maps = op.kind == RawKind::kBackwardFunction || op.fwd_tid > 0 ||
-                          name.rfind(kEvaluatePrefix, 0) == 0;
+                          name.rfind(kEvaluateFunctionPrefix, 0) == 0;
         auto it = maps && v.seq[i] >= 0 ? forward_of.find({v.fwd_tid[i], v.seq[i]})
                                         : forward_of.end();
         if (it != forward_of.end()) {
