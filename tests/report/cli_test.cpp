@@ -1,8 +1,11 @@
-// The `report` and `diff` commands, run as a user runs them: exit status and output.
+// The `report` and `diff` commands, run as a user runs them: exit status and output;
+// and the shell around them (demo and sweep handed to smaragdine-torch).
+#include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
 #include <array>
 #include <cstdio>
+#include <filesystem>
 #include <string>
 
 #include "report/cli_util.h"
@@ -10,6 +13,7 @@
 namespace {
 
 using smaragdine::testing::CliRun;
+using smaragdine::testing::RunBinary;
 using smaragdine::testing::RunSmaragdine;
 using smaragdine::testing::Slurp;
 
@@ -137,6 +141,29 @@ TEST(DiffCliTest, BadInputAndOptions) {
                        "albert_small.json --map noequals")
                 .status,
             1);
+}
+
+// demo and sweep run in smaragdine-torch, next to smaragdine. A smaragdine
+// without it (a build without LibTorch, or a copy of the binary alone) says
+// what is missing and how to get it, instead of an unknown-command error.
+TEST(CliShellTest, TorchCommandsWithoutTheirHelperSayHowToGetIt) {
+  const std::string dir = ::testing::TempDir() + "/lonely_binary";
+  std::filesystem::create_directories(dir);
+  const std::string copy = dir + "/smaragdine";
+  std::filesystem::copy_file(SMARAGDINE_BINARY, copy,
+                             std::filesystem::copy_options::overwrite_existing);
+  for (const char* command : {"demo --steps 1", "sweep --grid layers=1,2", "demo --help"}) {
+    const CliRun r = RunBinary(copy, command);
+    EXPECT_EQ(r.status, 1) << command << "\n" << r.err;
+    EXPECT_THAT(r.err, ::testing::HasSubstr("needs smaragdine's LibTorch integration")) << command;
+    EXPECT_THAT(r.err, ::testing::HasSubstr("/lonely_binary/smaragdine-torch is missing")) << command;
+    EXPECT_THAT(r.err, ::testing::HasSubstr("libtorch-dev")) << command;
+    EXPECT_EQ(r.out, "") << command;
+  }
+  // The commands that need no LibTorch run from the copy as they are.
+  const CliRun ok = RunBinary(copy, "--version");
+  EXPECT_EQ(ok.status, 0) << ok.err;
+  EXPECT_THAT(ok.out, ::testing::HasSubstr("smaragdine"));
 }
 
 }  // namespace

@@ -9,6 +9,7 @@
 #include <fmt/format.h>
 
 #include "cli/command.h"
+#include "cli/torch_commands.h"
 #include "cli/torch/model_options.h"
 #include "smaragdine/report.h"
 #include "smaragdine/torch/models.h"
@@ -130,13 +131,10 @@ int RunDemo(const DemoArgs& a) {
   return 0;
 }
 
-const CommandRegistration kRegistration{"demo", 5, [](CLI::App& app, int& exit_code) {
+const CommandRegistration kRegistration{kDemoCommand.name, kDemoCommand.order, [](CLI::App& app,
+                                                                               int& exit_code) {
   auto args = std::make_shared<DemoArgs>();
-  CLI::App* sub = app.add_subcommand(
-      "demo",
-      "Train the built-in BERT (or ALBERT) for a few steps with live energy accounting and "
-      "print where the joules went: layer by layer, operation by operation, forward vs "
-      "backward vs optimizer");
+  CLI::App* sub = app.add_subcommand(kDemoCommand.name, kDemoCommand.description);
   AddModelOptions(sub, args->model, kDefaultPreset);
   sub->add_option("--steps", args->steps, "Measured steps (default 5)")
       ->check(CLI::PositiveNumber);

@@ -13,6 +13,7 @@
 #include <fmt/format.h>
 
 #include "cli/command.h"
+#include "cli/torch_commands.h"
 #include "cli/torch/model_options.h"
 #include "common/io.h"
 #include "smaragdine/torch/models.h"
@@ -366,12 +367,10 @@ int RunSweep(const SweepArgs& a) {
   return 0;
 }
 
-const CommandRegistration kRegistration{"sweep", 6, [](CLI::App& app, int& exit_code) {
+const CommandRegistration kRegistration{kSweepCommand.name, kSweepCommand.order, [](CLI::App& app,
+                                                                                 int& exit_code) {
   auto args = std::make_shared<SweepArgs>();
-  CLI::App* sub = app.add_subcommand(
-      "sweep",
-      "Measure the built-in model over a grid of sizes: energy per step and per token, time, "
-      "power, the modules' shares, pairwise differences and run-to-run stability");
+  CLI::App* sub = app.add_subcommand(kSweepCommand.name, kSweepCommand.description);
   AddModelOptions(sub, args->model, kDefaultPreset);
   sub->add_option("--grid", args->grid,
                   "Repeatable. KEY=V1,V2,… over layers, hidden, heads, intermediate, embedding, "
