@@ -170,7 +170,10 @@ void Sampler::SampleLoop(Group& g) {
   // The default 50 µs slack would blur a 1 ms period; 1 ns asks for the tightest wakeup.
   prctl(PR_SET_TIMERSLACK, 1UL, 0UL, 0UL, 0UL);
   int64_t deadline_ns = MonotonicNowNs();
-  while (!stop_.load(std::memory_order_relaxed)) {
+  // At least one reading before the last, even when Stop() comes before this
+  // thread first runs (a command that exits at once): one reading alone
+  // measures no interval, and the run would have nothing to account.
+  do {
     ReadOnce(g);
     deadline_ns += g.period_ns;
     const int64_t now_ns = MonotonicNowNs();
@@ -181,7 +184,7 @@ void Sampler::SampleLoop(Group& g) {
       continue;
     }
     SleepUntil(deadline_ns);
-  }
+  } while (!stop_.load(std::memory_order_relaxed));
   // The last reading closes the run's final interval.
   ReadOnce(g);
 }
