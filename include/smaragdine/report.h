@@ -11,6 +11,7 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <optional>
 #include <regex>
 #include <string>
@@ -100,6 +101,11 @@ constexpr int kDefaultTableDepth = 6;
 // Applies rules and --domain, then renders in options.format. Errors (kBadInput,
 // naming options.file): unknown --root (with suggestions) or --domain.
 Result<std::string> RenderReport(const Profile& profile, const ReportOptions& options);
+// Where text goes a piece at a time (a file being written, standard output).
+using TextSink = std::function<Status(std::string_view)>;
+// The same handed to `sink` in pieces: the Perfetto trace as it is written
+// (WritePerfetto), every other format whole. Errors: RenderReport's, or sink's.
+Status WriteReport(const Profile& profile, const ReportOptions& options, const TextSink& sink);
 
 // The renderers, on a profile already folded and restricted; `root` is a node index.
 std::string RenderTable(const Profile& profile, uint32_t root, const ReportOptions& options);

@@ -10,8 +10,10 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "smaragdine/profile.h"
@@ -26,6 +28,11 @@ namespace smaragdine {
 // domain with its power in W. Errors: kBadInput naming `file` when the profile
 // has no timeline (the message says to re-run account with --timeline always).
 Result<std::string> RenderPerfetto(const Profile& profile, const std::string& file);
+// The same written in pieces of about a megabyte as it is made, for traces too
+// large to hold (~260 bytes an event): `sink` gets each piece in order; its
+// error stops the writing and is returned. Nothing reaches `sink` when the
+// profile has no timeline.
+Status WritePerfetto(const Profile& profile, const std::string& file, const TextSink& sink);
 
 // ---- Energy flame graph (SVG) ----
 enum class FlameWeight { kEnergy, kTime };

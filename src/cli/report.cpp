@@ -57,6 +57,20 @@ int Emit(const std::string& text, const std::string& output) {
   return 0;
 }
 
+// WriteReport into `output` (atomically: nothing replaces it unless all was
+// written) or, without one, standard output.
+Status StreamReport(const Profile& profile, const ReportOptions& o, const std::string& output) {
+  if (output.empty())
+    return WriteReport(profile, o, [](std::string_view piece) -> Status {
+      std::fwrite(piece.data(), 1, piece.size(), stdout);
+      return {};
+    });
+  SMG_ASSIGN_OR_RETURN(AtomicFile file, AtomicFile::Create(output));
+  SMG_RETURN_IF_ERROR(
+      WriteReport(profile, o, [&file](std::string_view piece) { return file.Write(piece); }));
+  return file.Commit();
+}
+
 // --chart phases with --also: one bar per profile (each after --domain).
 int RunPhaseChart(const Profile& first, const ReportArgs& a, const ReportOptions& o) {
   std::vector<Profile> profiles{first};
@@ -144,6 +158,12 @@ int RunReport(const ReportArgs& a) {
                      ? fmt::format("rendering {} nodes as {}", profile->nodes.size(), a.format)
                      : fmt::format("rendering {} nodes and {} events as {}", profile->nodes.size(),
                                    profile->timeline.events.size(), a.format));
+  if (o.format == ReportFormat::kPerfetto) {
+    // Written as it is made: the trace is ~6× the profile's size.
+    Status written = StreamReport(*profile, o, a.output);
+    progress.Finish();
+    return written.ok() ? 0 : PrintError(written.error());
+  }
   auto text = RenderReport(*profile, o);
   progress.Finish();
   if (!text.ok()) return PrintError(text.error());

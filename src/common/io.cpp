@@ -106,21 +106,52 @@ bool WriteAll(int fd, std::string_view bytes) {
 }
 
 Status WriteFileAtomic(const std::string& path, std::string_view contents) {
+  SMG_ASSIGN_OR_RETURN(AtomicFile file, AtomicFile::Create(path));
+  SMG_RETURN_IF_ERROR(file.Write(contents));
+  return file.Commit();
+}
+
+Result<AtomicFile> AtomicFile::Create(const std::string& path) {
   std::string tmp = path + ".tmp." + std::to_string(getpid());
   int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
   if (fd < 0)
     return Error{ErrorCode::kBadInput, fmt::format("cannot write: {}", std::strerror(errno)), path};
-  if (!WriteAll(fd, contents)) {
-    int err = errno;
-    ::close(fd);
-    ::unlink(tmp.c_str());
-    return Error{ErrorCode::kBadInput, fmt::format("cannot write: {}", std::strerror(err)), path};
+  return AtomicFile(path, std::move(tmp), fd);
+}
+
+AtomicFile::AtomicFile(AtomicFile&& other) noexcept
+    : path_(std::move(other.path_)), tmp_(std::move(other.tmp_)), fd_(other.fd_) {
+  other.fd_ = -1;
+}
+
+AtomicFile::~AtomicFile() {
+  if (fd_ < 0) return;
+  ::close(fd_);
+  ::unlink(tmp_.c_str());
+}
+
+Status AtomicFile::Write(std::string_view bytes) {
+  if (fd_ < 0) return Error{ErrorCode::kInternal, "write after commit", path_};
+  if (!WriteAll(fd_, bytes))
+    return Error{ErrorCode::kBadInput, fmt::format("cannot write: {}", std::strerror(errno)),
+                 path_};
+  return {};
+}
+
+Status AtomicFile::Commit() {
+  if (fd_ < 0) return Error{ErrorCode::kInternal, "commit twice", path_};
+  const int fd = fd_;
+  fd_ = -1;
+  if (::close(fd) != 0) {
+    const int err = errno;
+    ::unlink(tmp_.c_str());
+    return Error{ErrorCode::kBadInput, fmt::format("cannot write: {}", std::strerror(err)), path_};
   }
-  ::close(fd);
-  if (::rename(tmp.c_str(), path.c_str()) != 0) {
-    int err = errno;
-    ::unlink(tmp.c_str());
-    return Error{ErrorCode::kBadInput, fmt::format("cannot rename into place: {}", std::strerror(err)), path};
+  if (::rename(tmp_.c_str(), path_.c_str()) != 0) {
+    const int err = errno;
+    ::unlink(tmp_.c_str());
+    return Error{ErrorCode::kBadInput,
+                 fmt::format("cannot rename into place: {}", std::strerror(err)), path_};
   }
   return {};
 }

@@ -236,4 +236,15 @@ Result<std::string> RenderReport(const Profile& input, const ReportOptions& o) {
                                 static_cast<int>(o.format)));
 }
 
+Status WriteReport(const Profile& input, const ReportOptions& o, const TextSink& sink) {
+  if (o.format != ReportFormat::kPerfetto) {
+    SMG_ASSIGN_OR_RETURN(std::string text, RenderReport(input, o));
+    return sink(text);
+  }
+  SMG_ASSIGN_OR_RETURN(ResolvedReport resolved, ResolveReport(input, o));
+  const Profile& p = resolved.profile();
+  if (resolved.root == 0 && !o.depth) return WritePerfetto(p, o.file, sink);
+  return WritePerfetto(SubtreeProfile(p, resolved.root, o.depth), o.file, sink);
+}
+
 }  // namespace smaragdine

@@ -2,6 +2,7 @@
 // and the progress line's silence when stderr is not a terminal.
 #include <gtest/gtest.h>
 
+#include <filesystem>
 #include <string>
 
 #include "report/cli_util.h"
@@ -39,6 +40,33 @@ TEST(PerfettoCliTest, AccountKeepsTheTimelineAndReportWritesTheTrace) {
   smaragdine::testing::PerfettoSummary s =
       smaragdine::testing::CheckPerfetto(*profile, Slurp(dir + "/run.perfetto.json"));
   EXPECT_EQ(s.slices, profile->timeline.events.size());
+}
+
+// The trace is written as it is made; to a file, only a complete one replaces
+// what was there, and standard output gets the same bytes.
+TEST(PerfettoCliTest, TheFileIsReplacedOnlyByAWholeTrace) {
+  const std::string dir = ::testing::TempDir() + "/whole_trace";
+  CliRun account = RunSmaragdine(kAccountExample + " --timeline always -q -o " + dir + ".profile.json");
+  ASSERT_EQ(account.status, 0) << account.err;
+  const std::string out = dir + ".perfetto.json";
+  CliRun to_file = RunSmaragdine("report " + dir + ".profile.json --format perfetto -o " + out);
+  ASSERT_EQ(to_file.status, 0) << to_file.err;
+  CliRun to_stdout = RunSmaragdine("report " + dir + ".profile.json --format perfetto");
+  ASSERT_EQ(to_stdout.status, 0) << to_stdout.err;
+  EXPECT_EQ(Slurp(out), to_stdout.out);
+  EXPECT_GT(to_stdout.out.size(), 1000u);
+  // A failed report leaves the earlier trace as it was, and no temporary file.
+  CliRun bad = RunSmaragdine("report " + dir + ".profile.json --format perfetto --root no/such -o " + out);
+  EXPECT_EQ(bad.status, 2) << bad.err;
+  EXPECT_EQ(Slurp(out), to_stdout.out);
+  for (const auto& entry : std::filesystem::directory_iterator(::testing::TempDir()))
+    EXPECT_EQ(entry.path().filename().string().find("whole_trace.perfetto.json.tmp"),
+              std::string::npos)
+        << entry.path();
+  CliRun unwritable = RunSmaragdine("report " + dir +
+                                    ".profile.json --format perfetto -o /nonexistent/dir/t.json");
+  EXPECT_EQ(unwritable.status, 2) << unwritable.err;
+  EXPECT_NE(unwritable.err.find("/nonexistent/dir/t.json"), std::string::npos) << unwritable.err;
 }
 
 TEST(PerfettoCliTest, TimelineNeverThenPerfettoIsBadInputWithTheFix) {

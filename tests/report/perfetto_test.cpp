@@ -6,6 +6,8 @@
 
 #include <cmath>
 #include <string>
+#include <string_view>
+#include <vector>
 
 #include "report/golden_util.h"
 #include "report/perfetto_sample.h"
@@ -128,6 +130,48 @@ TEST(PerfettoTest, FixturesWithSimulatedEnergy) {
     ASSERT_TRUE(read.ok()) << read.error().ToString();
     ExpectConsistent(*read, Perfetto(*read));
   }
+}
+
+// Written in pieces, the trace is the same text: pieces of about a megabyte,
+// in order; a sink's error stops the writing and comes back; without a
+// timeline nothing reaches the sink.
+TEST(PerfettoTest, WrittenInPiecesItIsTheSameTrace) {
+  auto p = AccountWithSimulatedEnergy(std::string(SMARAGDINE_TEST_DATA) +
+                                      "/fixtures/pt2_resnet_ddp_train_v100_2024.pt.trace.json.gz");
+  ASSERT_TRUE(p.ok()) << p.error().ToString();
+  auto whole = RenderPerfetto(*p, "resnet.profile.json");
+  ASSERT_TRUE(whole.ok()) << whole.error().ToString();
+  std::string joined;
+  std::vector<size_t> sizes;
+  Status s = WritePerfetto(*p, "resnet.profile.json", [&](std::string_view piece) -> Status {
+    joined.append(piece);
+    sizes.push_back(piece.size());
+    return {};
+  });
+  ASSERT_TRUE(s.ok()) << s.error().ToString();
+  EXPECT_EQ(joined, *whole);
+  ASSERT_GE(sizes.size(), 3u) << whole->size() << " bytes";
+  for (size_t i = 0; i + 1 < sizes.size(); ++i) {
+    EXPECT_GE(sizes[i], size_t{1} << 20);
+    EXPECT_LT(sizes[i], (size_t{1} << 20) + 4096);
+  }
+  int calls = 0;
+  s = WritePerfetto(*p, "resnet.profile.json", [&](std::string_view) -> Status {
+    ++calls;
+    return BadInput("out.json", "disk full");
+  });
+  ASSERT_FALSE(s.ok());
+  EXPECT_EQ(calls, 1);
+  EXPECT_NE(s.error().message.find("disk full"), std::string::npos);
+  Profile bare = *p;
+  bare.timeline = {};
+  calls = 0;
+  s = WritePerfetto(bare, "bare.profile.json", [&](std::string_view) -> Status {
+    ++calls;
+    return {};
+  });
+  EXPECT_FALSE(s.ok());
+  EXPECT_EQ(calls, 0);
 }
 
 TEST(PerfettoTest, ExampleBertSmall) {
