@@ -247,6 +247,29 @@ void Row(const std::string& what, const std::vector<double>& v, const char* unit
               iqr.c_str(), range.c_str(), ci.c_str());
 }
 
+// One figure per condition: the repetitions' times under it.
+using PerCondition = std::vector<double>[kConditions];
+
+// A row per enabled condition.
+void ConditionRows(const PerCondition& t, const char* unit, int prec) {
+  Header();
+  for (int c = 0; c < kConditions; ++c)
+    if (g_enabled[c]) Row(kNames[c], t[c], unit, prec);
+}
+
+// Per repetition, (hi − lo) / div: a paired difference per recorded op.
+std::vector<double> PerOp(const PerCondition& t, Condition hi, Condition lo, double div) {
+  return Paired(t[hi], t[lo], [div](double h, double l) { return (h - l) / div; });
+}
+
+// Per repetition, live's overhead over the profiler's.
+std::vector<double> LiveOverProfiler(const PerCondition& t) {
+  std::vector<double> ratio;
+  for (size_t i = 0; i < t[kNone].size(); ++i)
+    ratio.push_back((t[kLive][i] - t[kNone][i]) / (t[kProfiler][i] - t[kNone][i]));
+  return ratio;
+}
+
 void TinyOps(const Args& a) {
   const torch::Tensor x = torch::ones({1}), y = torch::ones({1});
   auto tiny = [&](Session*) {
@@ -261,50 +284,34 @@ void TinyOps(const Args& a) {
   std::printf("\ntiny ops: `a + b` on 1-element tensors, %d per repetition, %.2f operators "
               "recorded per iteration\n",
               a.ops, per_iter);
+  // Per recorded op of live accounting; without it, per iteration.
+  const double div = per_iter > 0 ? per_iter : 1.0;
+  const bool all_three = g_enabled[kNone] && g_enabled[kLive] && g_enabled[kProfiler];
   for (const char* clock : {"CPU", "wall"}) {
     const bool cpu = clock[0] == 'C';
-    const auto& t = cpu ? s.cpu : s.wall;
+    const PerCondition& t = cpu ? s.cpu : s.wall;
     std::printf("\n %s time per iteration (ns):\n", cpu ? "main thread's CPU" : "wall");
-    Header();
-    for (int c = 0; c < kConditions; ++c)
-      if (g_enabled[c]) Row(kNames[c], t[c], "ns");
-    // Per recorded op of live accounting; without it, per iteration.
-    const double div = per_iter > 0 ? per_iter : 1.0;
-    auto per_op = [&](Condition hi, Condition lo) {
-      return Paired(t[hi], t[lo], [&](double h, double l) { return (h - l) / div; });
-    };
+    ConditionRows(t, "ns", 1);
     std::printf(" overhead per recorded op (ns; per repetition, paired):\n");
     auto row = [&](const char* what, Condition hi, Condition lo) {
-      if (g_enabled[hi] && g_enabled[lo]) Row(what, per_op(hi, lo), "ns");
+      if (g_enabled[hi] && g_enabled[lo]) Row(what, PerOp(t, hi, lo, div), "ns");
     };
     row("bare callback − uninstrumented (floor)", kBare, kNone);
     row("live − bare (our callback's own work)", kLive, kBare);
     row("live − uninstrumented", kLive, kNone);
     row("profiler − uninstrumented", kProfiler, kNone);
-    if (g_enabled[kNone] && g_enabled[kLive] && g_enabled[kProfiler]) {
-      std::vector<double> ratio;
-      for (size_t i = 0; i < t[kNone].size(); ++i)
-        ratio.push_back((t[kLive][i] - t[kNone][i]) / (t[kProfiler][i] - t[kNone][i]));
-      Row("live / profiler overhead", ratio, "", 2);
-    }
+    if (all_three) Row("live / profiler overhead", LiveOverProfiler(t), "", 2);
   }
-  if (g_enabled[kNone] && g_enabled[kLive] && g_enabled[kProfiler]) {
+  if (all_three) {
     // End to end: fixed costs (session start, sampler thread, attribution;
     // the profiler's trace writer) spread over the repetition's ops.
-    const auto& t = s.e2e;
-    const double div = per_iter > 0 ? per_iter : 1.0;
     std::printf("\n end to end, process CPU time from start to results in memory, per recorded "
                 "op (ns; paired):\n");
     Header();
-    Row("live − uninstrumented (Start … Stop → profile)",
-        Paired(t[kLive], t[kNone], [&](double h, double l) { return (h - l) / div; }), "ns");
-    Row("profiler − uninstrumented (… → Chrome trace)",
-        Paired(t[kProfiler], t[kNone], [&](double h, double l) { return (h - l) / div; }),
+    Row("live − uninstrumented (Start … Stop → profile)", PerOp(s.e2e, kLive, kNone, div), "ns");
+    Row("profiler − uninstrumented (… → Chrome trace)", PerOp(s.e2e, kProfiler, kNone, div),
         "ns");
-    std::vector<double> ratio;
-    for (size_t i = 0; i < t[kNone].size(); ++i)
-      ratio.push_back((t[kLive][i] - t[kNone][i]) / (t[kProfiler][i] - t[kNone][i]));
-    Row("live / profiler, end to end", ratio, "", 2);
+    Row("live / profiler, end to end", LiveOverProfiler(s.e2e), "", 2);
   }
 }
 
@@ -340,11 +347,9 @@ void TrainingSteps(const Args& a) {
               static_cast<long long>(recorded / a.steps));
   for (const char* clock : {"CPU", "wall"}) {
     const bool cpu = clock[0] == 'C';
-    const auto& t = cpu ? s.cpu : s.wall;
+    const PerCondition& t = cpu ? s.cpu : s.wall;
     std::printf("\n %s time per step (ms):\n", cpu ? "main thread's CPU" : "wall");
-    Header();
-    for (int c = 0; c < kConditions; ++c)
-      if (g_enabled[c]) Row(kNames[c], t[c], "ms", 2);
+    ConditionRows(t, "ms", 2);
     if (!g_enabled[kNone]) continue;
     std::printf(" overhead (%% of the uninstrumented step; per repetition, paired):\n");
     for (Condition c : {kBare, kLive, kProfiler})
