@@ -100,6 +100,28 @@ TEST(SamplerTest, SamplesEachRateClassAtAboutItsPeriodAndWritesAReadableLog) {
   EXPECT_NEAR(r.tallies[1].energy_j, gpu.TotalJ(), 1e-3 * gpu.TotalJ());
 }
 
+// A run stopped at once (a command that exits immediately) still has two
+// readings per domain, the least that measures an interval: Stop() may come
+// before the sampling threads first run.
+TEST(SamplerTest, StopRightAfterStartStillGivesTwoReadingsPerDomain) {
+  for (int run = 0; run < 50; ++run) {
+    testing::TempDir dir;
+    int fast_reads = 0, slow_reads = 0;
+    std::vector<SamplerSession> sessions;
+    sessions.push_back(
+        {RateClass::kFast,
+         std::make_unique<FakeSession>("cpu:0/package", Quantity::kEnergy, 20.0, &fast_reads)});
+    sessions.push_back({RateClass::kSlow, std::make_unique<FakeSession>("gpu:0", Quantity::kPower,
+                                                                        50.0, &slow_reads)});
+    auto sampler = Sampler::Start(std::move(sessions), dir.path() + "/energy.csv", SamplerOptions{});
+    ASSERT_TRUE(sampler.ok()) << sampler.error().ToString();
+    SamplerResult r = (*sampler)->Stop();
+    ASSERT_GE(r.fast_samples, 2) << "run " << run;
+    ASSERT_GE(r.slow_samples, 2) << "run " << run;
+    ASSERT_EQ(r.tallies[0].readings, r.fast_samples) << "run " << run;
+  }
+}
+
 TEST(SamplerTest, ClockSyncPairsAreSortedAndTight) {
   testing::TempDir dir;
   int reads = 0;
