@@ -28,6 +28,30 @@ enum class Clock { kMonotonic, kRealtime };
 const char* ToString(Quantity q);  // "energy" | "power"
 const char* ToString(Clock c);     // "CLOCK_MONOTONIC" | "CLOCK_REALTIME"
 
+// What one reading of a domain is, as a linear functional of the unknown power
+// P(t) (DESIGN §6.7). The regression attribution builds its equations from it.
+enum class MeterKind {
+  kUnknown,        // nothing said: an energy quantity is taken as a counter, power as instantaneous
+  kCounter,        // cumulative energy at the counter's last update before the read
+  kWindowedPower,  // the average of P over window_ns ending at the meter's last update
+  kInstantPower,   // P at the meter's last update
+};
+const char* ToString(MeterKind k);  // "unknown" | "counter" | "windowed-power" | "instant-power"
+// "counter" | "windowed-power" | "instant-power" | "unknown"; nullopt for anything else.
+std::optional<MeterKind> ParseMeterKind(std::string_view text);
+
+// The meter behind a domain, as far as the source knows it. The update period
+// and the quantisation unit are DomainInfo::update_interval_ns and
+// DomainInfo::resolution_j; what is unknown there (0) `account` estimates from
+// the readings and reports.
+struct MeterModel {
+  MeterKind kind = MeterKind::kUnknown;
+  int64_t window_ns = 0;  // kWindowedPower: the averaging window; 0 when unknown
+  std::string field;      // what the source read, e.g. "nvmlDeviceGetTotalEnergyConsumption"
+  std::string note;       // where the figures come from, in words ("" when nothing to say)
+  bool empty() const { return kind == MeterKind::kUnknown && window_ns == 0 && field.empty() && note.empty(); }
+};
+
 struct DomainInfo {
   std::string name;    // "cpu:0/package", "gpu:0"
   std::string device;  // "CPU:0", "GPU:0"
@@ -36,6 +60,7 @@ struct DomainInfo {
   double resolution_j = 0;                // 0 when unknown
   int64_t update_interval_ns = 0;         // 0 when unknown
   bool modeled = false;                   // true for the CPU-time model, never measured
+  MeterModel meter;                       // run.json's "meter"; empty when not written
   // Set when the domain's source stopped giving readings before the run ended
   // (a counter file that vanished or turned unreadable): from then on its
   // energy is unknown. stopped_reason says why, in words.
@@ -48,6 +73,14 @@ struct DomainInfo {
 struct EnergySeries {
   std::vector<int64_t> t_ns;
   std::vector<double> energy_j;
+  // The raw readings behind the points, for the meter model (regression
+  // attribution); both may be empty (a series built in memory), else parallel
+  // to t_ns. Counter: previous_ns[k] is the time of the last reading that
+  // still showed point k-1's value, so the counter updated in
+  // (previous_ns[k], t_ns[k]]; previous_ns[0] = t_ns[0]. Power meter:
+  // power_w[k] is the reading at t_ns[k].
+  std::vector<int64_t> previous_ns;
+  std::vector<double> power_w;
 
   bool empty() const { return t_ns.size() < 2; }
   int64_t StartNs() const { return t_ns.empty() ? 0 : t_ns.front(); }

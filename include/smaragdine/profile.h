@@ -84,6 +84,10 @@ struct ProfileNode {
   std::vector<double> self_j;   // per domain index
   std::vector<double> total_j;  // per domain index, self plus all descendants
   std::vector<double> total_static_j;  // the static part of total_j (0 without baseline)
+  // Half-width of the 95 % interval of total_j from the attribution's own
+  // uncertainty (the regression fit; DESIGN §6.10), per domain index; empty
+  // when the method gives none (proportional). Meter calibration error is not in it.
+  std::vector<double> total_ci95_j;
   // Busy time in the window: on each lane, the length of the union of the
   // intervals of this node's and its descendants' events, summed over lanes
   // (so a kernel's GPU time adds to the CPU op that launched it).
@@ -108,6 +112,13 @@ struct ProfileNode {
   }
   // Average power while the node ran: total energy / time (0 when time is 0).
   double PowerW() const { return time_ns > 0 ? TotalJ() / (time_ns * 1e-9) : 0.0; }
+  // Half-width of the 95 % interval of TotalJ() (domains taken as independent:
+  // root of the sum of squares); 0 when the profile has none.
+  double TotalCi95J() const {
+    double s = 0;
+    for (double x : total_ci95_j) s += x * x;
+    return std::sqrt(s);
+  }
 };
 
 struct ProfileMeta {
@@ -115,7 +126,9 @@ struct ProfileMeta {
   std::string energy_source;     // path of the run directory or CSV
   std::vector<std::string> traces;
   std::string dialect;
-  std::string method;            // "proportional, equal split among concurrently active leaves"
+  std::string method;            // "proportional: …" | "regression: …", in words
+  std::string method_reason;     // why `auto` chose it ("" when asked for by name)
+  std::string meter;             // the meter model used per domain, in words (estimated figures marked)
   std::string alignment;         // how trace time was mapped onto the energy clock, in words
   std::string clock;             // the energy log's clock
   int64_t window_start_ns = 0;

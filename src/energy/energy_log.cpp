@@ -12,6 +12,23 @@ namespace smaragdine {
 
 const char* ToString(Quantity q) { return q == Quantity::kPower ? "power" : "energy"; }
 
+const char* ToString(MeterKind k) {
+  switch (k) {
+    case MeterKind::kCounter: return "counter";
+    case MeterKind::kWindowedPower: return "windowed-power";
+    case MeterKind::kInstantPower: return "instant-power";
+    case MeterKind::kUnknown: break;
+  }
+  return "unknown";
+}
+
+std::optional<MeterKind> ParseMeterKind(std::string_view text) {
+  for (MeterKind k : {MeterKind::kUnknown, MeterKind::kCounter, MeterKind::kWindowedPower,
+                      MeterKind::kInstantPower})
+    if (text == ToString(k)) return k;
+  return std::nullopt;
+}
+
 const char* ToString(Clock c) {
   return c == Clock::kRealtime ? "CLOCK_REALTIME" : "CLOCK_MONOTONIC";
 }

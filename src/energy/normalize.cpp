@@ -57,9 +57,11 @@ EnergySeries NormalizeCounterReadings(const std::string& domain, const DomainRea
   EnergySeries s;
   s.t_ns.reserve(n);
   s.energy_j.reserve(n);
+  s.previous_ns.reserve(n);
   auto keep = [&](size_t i) {
     s.t_ns.push_back(r.t_ns[i]);
     s.energy_j.push_back(cumulative_j[i]);
+    s.previous_ns.push_back(r.t_ns[i == 0 ? 0 : i - 1]);
   };
   keep(0);
   int64_t coalesced = 0;
@@ -103,6 +105,7 @@ EnergySeries IntegratePowerReadings(const std::string& domain, const DomainReadi
   const size_t n = r.t_ns.size();
   EnergySeries s;
   s.t_ns = r.t_ns;
+  s.power_w = r.value;
   s.energy_j.resize(n);
   int64_t negative = 0;
   auto power_w = [&](size_t i) {

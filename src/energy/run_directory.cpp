@@ -209,6 +209,30 @@ class RunJsonReader {
         if (modeled.get_bool().get(info.modeled) != simdjson::SUCCESS)
           return Bad(fmt::format("{}modeled must be true or false", where));
       }
+      simdjson::dom::element meter_e;
+      if (o["meter"].get(meter_e) == simdjson::SUCCESS && !IsNull(meter_e)) {
+        simdjson::dom::object meter;
+        if (meter_e.get_object().get(meter) != simdjson::SUCCESS)
+          return Bad(fmt::format("{}meter must be an object", where));
+        const std::string mwhere = where + "meter: ";
+        SMG_ASSIGN_OR_RETURN(std::optional<std::string> kind, OptionalString(meter, "kind", mwhere));
+        if (kind) {
+          std::optional<MeterKind> k = ParseMeterKind(*kind);
+          if (!k)
+            return Bad(fmt::format(
+                "{}kind is \"{}\" (expected counter, windowed-power, instant-power or unknown)",
+                mwhere, *kind));
+          info.meter.kind = *k;
+        }
+        SMG_ASSIGN_OR_RETURN(std::optional<int64_t> window, OptionalInt(meter, "window_ns", mwhere));
+        if (window && *window < 0)
+          return Bad(fmt::format("{}window_ns is negative ({})", mwhere, *window));
+        info.meter.window_ns = window.value_or(0);
+        SMG_ASSIGN_OR_RETURN(std::optional<std::string> field, OptionalString(meter, "field", mwhere));
+        info.meter.field = field.value_or("");
+        SMG_ASSIGN_OR_RETURN(std::optional<std::string> note, OptionalString(meter, "note", mwhere));
+        info.meter.note = note.value_or("");
+      }
       SMG_ASSIGN_OR_RETURN(info.stopped_ns, OptionalInt(o, "stopped_ns", where));
       SMG_ASSIGN_OR_RETURN(std::optional<std::string> stopped_reason,
                            OptionalString(o, "stopped_reason", where));
@@ -275,6 +299,10 @@ std::string RunJsonText(const EnergyLog& meta) {
                    i ? "," : "", JsonQuote(d.name), JsonQuote(d.device), JsonQuote(d.source),
                    ToString(d.quantity), JsonNumber(d.resolution_j), d.update_interval_ns,
                    d.modeled ? "true" : "false");
+    if (!d.meter.empty())
+      fmt::format_to(it, ", \"meter\": {{\"kind\": \"{}\", \"window_ns\": {}, \"field\": {}, \"note\": {}}}",
+                     ToString(d.meter.kind), d.meter.window_ns, JsonQuote(d.meter.field),
+                     JsonQuote(d.meter.note));
     // Only for a domain that stopped mid-run, so older readers see nothing new otherwise.
     if (d.stopped_ns)
       fmt::format_to(it, ", \"stopped_ns\": {}, \"stopped_reason\": {}", *d.stopped_ns,

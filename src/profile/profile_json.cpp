@@ -75,6 +75,11 @@ void AppendNode(Buffer& out, const Profile& p, const ProfileNode& n, bool has_ba
     out.append(std::string_view(",\"total_static\":"));
     AppendDomainMap(out, p, n.total_static_j);
   }
+  // Only when the method gives one (regression): a proportional profile reads as before.
+  if (!n.total_ci95_j.empty()) {
+    out.append(std::string_view(",\"total_ci95\":"));
+    AppendDomainMap(out, p, n.total_ci95_j);
+  }
   fmt::format_to(it, ",\"time_ns\":{},\"calls\":{},\"phases\":{{", n.time_ns, n.calls);
   bool first = true;
   for (int ph = 0; ph < kPhaseCount; ++ph) {
@@ -201,6 +206,14 @@ std::string ProfileToJson(const Profile& p) {
   AppendJsonQuoted(out, m.dialect);
   out.append(std::string_view(",\"method\":"));
   AppendJsonQuoted(out, m.method);
+  if (!m.method_reason.empty()) {
+    out.append(std::string_view(",\"method_reason\":"));
+    AppendJsonQuoted(out, m.method_reason);
+  }
+  if (!m.meter.empty()) {
+    out.append(std::string_view(",\"meter\":"));
+    AppendJsonQuoted(out, m.meter);
+  }
   out.append(std::string_view(",\"alignment\":"));
   AppendJsonQuoted(out, m.alignment);
   out.append(std::string_view(",\"clock\":"));
@@ -455,6 +468,8 @@ class Reader {
     SMG_ASSIGN_OR_RETURN(m.energy_source, String(meta, "energy_source", where));
     SMG_ASSIGN_OR_RETURN(m.dialect, String(meta, "dialect", where));
     SMG_ASSIGN_OR_RETURN(m.method, String(meta, "method", where));
+    SMG_ASSIGN_OR_RETURN(m.method_reason, String(meta, "method_reason", where));
+    SMG_ASSIGN_OR_RETURN(m.meter, String(meta, "meter", where));
     SMG_ASSIGN_OR_RETURN(m.alignment, String(meta, "alignment", where));
     SMG_ASSIGN_OR_RETURN(m.clock, String(meta, "clock", where));
     SMG_ASSIGN_OR_RETURN(m.window_start_ns, Int(meta, "window_start_ns", where));
@@ -513,6 +528,9 @@ class Reader {
     SMG_ASSIGN_OR_RETURN(n.self_j, DomainMap(o, "self", where, index, nd));
     SMG_ASSIGN_OR_RETURN(n.total_j, DomainMap(o, "total", where, index, nd));
     SMG_ASSIGN_OR_RETURN(n.total_static_j, DomainMap(o, "total_static", where, index, nd));
+    if (dom::element ci; !o["total_ci95"].get(ci)) {
+      SMG_ASSIGN_OR_RETURN(n.total_ci95_j, DomainMap(o, "total_ci95", where, index, nd));
+    }
     SMG_ASSIGN_OR_RETURN(n.time_ns, Int(o, "time_ns", where));
     SMG_ASSIGN_OR_RETURN(n.calls, Int(o, "calls", where));
     for (PhaseFigures& f : n.phases) {
