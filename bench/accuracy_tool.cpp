@@ -1,7 +1,7 @@
 // accuracy_tool — attribution accuracy against a simulated meter (DESIGN §9).
 //
-//   accuracy_tool [SEEDS] [PRESET] [SAMPLE_PERIOD_NS] [JITTER] [UPDATE_PERIOD_NS]
-//   (defaults: 20, accuracy, preset's)
+//   accuracy_tool [SEEDS] [PRESET] [SAMPLE_PERIOD_NS] [JITTER] [UPDATE_PERIOD_NS] [METHOD] [STEPS]
+//   (defaults: 20, accuracy, preset's, auto, preset's)
 //
 // Simulates PRESET for seeds 1..SEEDS (the "accuracy" preset: one lane, ops of
 // 50–150 µs, a RAPL-like counter updating every 1 ms = 10× the median op,
@@ -57,6 +57,19 @@ int main(int argc, char** argv) {
   if (argc > 3) base->sample_period_ns = std::atoll(argv[3]);
   if (argc > 4) base->jitter = std::atof(argv[4]);
   if (argc > 5) base->update_period_ns = std::atoll(argv[5]);
+  if (argc > 7) base->steps = std::atoi(argv[7]);
+  AttributeOptions options;
+  if (argc > 6) {
+    auto m = ParseAttributionMethod(argv[6]);
+    if (!m) {
+      fmt::print(stderr, "accuracy_tool: METHOD must be auto, proportional or regression\n");
+      return 1;
+    }
+    options.method = *m;
+  }
+  Errors ci_width;
+  int64_t ci_modules = 0, ci_covered = 0;
+  double conservation_worst = 0;
   Errors module_phys, op_phys, module_model, op_model;
   std::vector<int64_t> op_ns;
   for (int seed = 1; seed <= seeds; ++seed) {
@@ -70,12 +83,19 @@ int main(int argc, char** argv) {
       return 2;
     }
     auto aligned = AlignTrace(*trace, *log, AlignOptions{});
-    auto p = aligned.ok() ? Attribute(*trace, *log, AttributeOptions{}) : Result<Profile>(aligned.error());
+    auto p = aligned.ok() ? Attribute(*trace, *log, options) : Result<Profile>(aligned.error());
     if (!p.ok()) {
       fmt::print(stderr, "accuracy_tool: seed {}: {}\n", seed, p.error().ToString());
       return 2;
     }
     const SimTruth& t = sim.truth;
+    for (const ProfileDomain& d : p->domains) {
+      double nodes = 0;
+      for (const ProfileNode& n : p->nodes) nodes += n.self_j[&d - p->domains.data()];
+      conservation_worst = std::max(
+          conservation_worst, std::fabs(nodes + d.idle_j + d.other_j - d.measured_j) / d.measured_j);
+    }
+    if (seed == 1) fmt::print("method: {} ({})\n{}\n", p->meta.method.substr(0, p->meta.method.find(':')), p->meta.method_reason, p->meta.meter);
     const double measured = t.measured_j[0];
     for (const Event& e : trace->events)
       if (trace->nodes.Kind(e.node) != NodeKind::kScope) op_ns.push_back(e.end_ns - e.start_ns);
@@ -93,6 +113,11 @@ int main(int argc, char** argv) {
         double model = t.TotalJ(n.path, 0);
         if (phys <= 0) continue;
         module_phys.Add(std::fabs(n.total_j[0] - phys) / phys);
+        if (!n.total_ci95_j.empty()) {
+          ++ci_modules;
+          ci_covered += std::fabs(n.total_j[0] - phys) <= n.total_ci95_j[0];
+          ci_width.Add(n.total_ci95_j[0] / phys);
+        }
         module_model.Add(std::fabs(n.total_j[0] - model) / model);
       }
     }
@@ -107,6 +132,11 @@ int main(int argc, char** argv) {
   fmt::print("errors against the physical per-op energy (own dynamic + idle share):\n");
   Print("  modules (scopes, total)", module_phys, 0.02);
   Print("  ops with >= 1 % share (self)", op_phys, 0.05);
+  if (ci_modules > 0)
+    fmt::print("  total_ci95 covers the physical energy for {:.1f} % of {} modules; median "
+               "half-width {:.2f} %\n",
+               100.0 * ci_covered / ci_modules, ci_modules, 100 * ci_width.Quantile(0.5));
+  fmt::print("  conservation: worst relative error {:.3g}\n", conservation_worst);
   fmt::print("errors against the exact §6 answer (what a perfect meter would give):\n");
   Print("  modules (scopes, total)", module_model, 0.02);
   Print("  ops with >= 1 % share (self)", op_model, 0.05);

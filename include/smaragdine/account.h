@@ -56,7 +56,21 @@ std::optional<ProcessShare> ParseProcessShare(std::string_view text);
 // for a 20 ms sample on its own.
 constexpr int64_t kProcessShareMinIntervalNs = 100'000'000;
 
+// How each slice's energy is split (account --method; DESIGN §6).
+enum class AttributionMethod {
+  kAuto,          // regression where the run supports a fit, else proportional (the default)
+  kProportional,  // the paper's rule: power constant between readings, equal split
+  kRegression,    // the meter-aware fit; a domain that cannot be fitted falls back, with a warning
+};
+const char* ToString(AttributionMethod m);  // "auto" | "proportional" | "regression"
+std::optional<AttributionMethod> ParseAttributionMethod(std::string_view text);
+
 struct AttributeOptions {
+  // Proportional by default until every caller's tests are checked against the
+  // fit (issue 11); `account --method auto|regression` and this field turn it on.
+  AttributionMethod method = AttributionMethod::kProportional;
+  // Resampled fits behind each node's total_ci95 (regression only); 0: none.
+  int ci_replicates = 40;
   std::map<std::string, double> baseline_w;  // --baseline-w, overrides run.json's
   ProcessShare process_share = ProcessShare::kAuto;
   bool check_conservation = true;

@@ -28,7 +28,10 @@
 #include <unordered_map>
 
 #include <fmt/format.h>
+#include <fmt/ranges.h>
 
+#include "account/regression.h"
+#include "account/slices.h"
 #include "common/huge_pages.h"
 #include "smaragdine/account.h"
 
@@ -45,19 +48,6 @@ struct ComboKey {
   bool operator==(const ComboKey& o) const {
     return node == o.node && phase == o.phase && step == o.step;
   }
-};
-// A lane's innermost event changes to `event` (or to none, -1) at t_ns.
-struct ChangePoint {
-  int64_t t_ns;
-  int64_t event;
-};
-
-struct PreparedLanes {
-  std::vector<std::vector<ChangePoint>> changes;  // per lane, time-ordered
-  // Busy time per (node, phase slot): the measure of the union of the
-  // intervals of the node's subtree, per lane, summed over lanes. Slot
-  // kPhaseCount is all phases together.
-  std::vector<int64_t> busy_ns;
 };
 
 constexpr int kPhaseSlots = kPhaseCount + 1;
@@ -356,6 +346,141 @@ DomainResult SweepDomain(const EnergySeries& series, double baseline_w, int64_t 
   return r;
 }
 
+// The regression's weights for one domain's sweep: each leaf's fitted power
+// (per combo, J/ns) and the static power shared by the leaves active at each
+// instant; alpha scales each reading interval so that the split energy is the
+// measured energy there (conservation stays exact).
+struct ModelWeights {
+  const std::vector<double>* alpha;       // per interval of the series
+  Joules static_power;                    // J per ns
+  const std::vector<Joules>* combo_power; // J per ns, per combo
+  // Per (combo, domain), for the error bars: ∫ alpha dt and ∫ alpha·static/k dt
+  // over the combo's segments, so that a resampled fit's energy is
+  // power · g + (static' / static) · f without another sweep.
+  std::vector<Joules>* combo_g;
+  std::vector<Joules>* combo_f;
+};
+
+// SweepDomain's walk with the fitted model's weights: a segment [a, b) of a
+// lane whose leaf has power p receives p·(G(b) − G(a)) + F(b) − F(a), with
+// G = ∫ alpha dt and F = ∫ alpha·static/k dt over the times k > 0 lanes are
+// active; a slice with none goes to (idle) as alpha·static.
+template <bool kStatic, bool kTimeline>
+DomainResult SweepDomainModel(const EnergySeries& series, const ModelWeights& mw,
+                              double baseline_w, int64_t w0, int64_t w1,
+                              const std::vector<uint32_t>& lanes, const PreparedLanes& prepared,
+                              const std::vector<uint32_t>& combo_of_event, size_t domain_count,
+                              size_t d, std::vector<Joules>& combo_j,
+                              std::vector<Joules>& combo_static_j, Timeline* timeline,
+                              const std::vector<uint32_t>* timeline_index) {
+  DomainResult r;
+  const auto& t = series.t_ns;
+  const std::vector<double>& alpha = *mw.alpha;
+  const std::vector<Joules>& power = *mw.combo_power;
+  size_t i = std::upper_bound(t.begin(), t.end(), w0) - t.begin();
+  i = i == 0 ? 0 : i - 1;
+  auto alpha_of = [&](size_t k) -> Joules { return k < alpha.size() ? alpha[k] : 0; };
+  Joules a = alpha_of(i);
+  const Joules base = std::isnan(baseline_w) ? 0 : static_cast<Joules>(baseline_w) * 1e-9L;
+  const Joules s = mw.static_power;
+
+  struct LaneState {
+    size_t next = 0;
+    int64_t event = -1;
+    Joules g_start = 0;
+    Joules f_start = 0;
+    Joules fs_start = 0;
+  };
+  std::vector<LaneState> state(lanes.size());
+  LaneQueue heap(lanes.size());
+  int64_t active = 0;
+  Joules active_power = 0;  // Σ fitted power of the active leaves, J/ns
+  Joules g = 0, f = 0, fs = 0;
+  auto power_of_event = [&](int64_t ev) -> Joules { return ev < 0 ? 0 : power[combo_of_event[ev]]; };
+
+  for (size_t li = 0; li < lanes.size(); ++li) {
+    const auto& ch = prepared.changes[lanes[li]];
+    auto& st = state[li];
+    while (st.next < ch.size() && ch[st.next].t_ns <= w0) st.event = ch[st.next++].event;
+    if (st.event >= 0) {
+      ++active;
+      active_power += power_of_event(st.event);
+    }
+    if (st.next < ch.size()) heap.push({ch[st.next].t_ns, static_cast<uint32_t>(li)});
+  }
+
+  auto close_segment = [&](LaneState& st) {
+    if (st.event < 0) return;
+    const uint32_t combo = combo_of_event[st.event];
+    const size_t c = combo * domain_count + d;
+    const Joules dg = g - st.g_start, df = f - st.f_start;
+    const Joules e = power[combo] * dg + df;
+    combo_j[c] += e;
+    (*mw.combo_g)[c] += dg;
+    (*mw.combo_f)[c] += df;
+    if constexpr (kStatic) combo_static_j[c] += fs - st.fs_start;
+    if constexpr (kTimeline) {
+      const uint32_t k = (*timeline_index)[st.event];
+      if (k != kNotInTimeline) timeline->events[k].self_j += static_cast<double>(e);
+    }
+  };
+
+  int64_t now = w0;
+  while (now < w1) {
+    const int64_t next_reading = i + 1 < t.size() ? t[i + 1] : std::numeric_limits<int64_t>::max();
+    const int64_t next_change = heap.empty() ? std::numeric_limits<int64_t>::max() : heap.top().first;
+    const int64_t tb = std::min({next_reading, next_change, w1});
+    const Joules dt = static_cast<Joules>(tb - now);
+    const Joules slice_j = a * (s + active_power) * dt;
+    g += a * dt;
+    if (active > 0) {
+      f += a * s * dt / active;
+    } else {
+      r.idle_j += slice_j;
+    }
+    r.measured_j += slice_j;
+    if constexpr (kStatic) {
+      const Joules static_energy = std::min(base * dt, slice_j);
+      if (active > 0) {
+        fs += static_energy / active;
+      } else {
+        r.idle_static_j += static_energy;
+      }
+      r.static_j += static_energy;
+    }
+    now = tb;
+    if (tb == w1) break;
+    if (tb == next_reading) {
+      ++i;
+      a = alpha_of(i);
+    }
+    while (!heap.empty() && heap.top().first == tb) {
+      const uint32_t li = heap.top().second;
+      heap.pop();
+      auto& st = state[li];
+      const auto& ch = prepared.changes[lanes[li]];
+      close_segment(st);
+      if (st.event >= 0) {
+        --active;
+        active_power -= power_of_event(st.event);
+      }
+      st.event = ch[st.next++].event;
+      st.g_start = g;
+      st.f_start = f;
+      st.fs_start = fs;
+      if (st.event >= 0) {
+        ++active;
+        active_power += power_of_event(st.event);
+      }
+      if (st.next < ch.size()) heap.push({ch[st.next].t_ns, li});
+    }
+    // The running sum drifts by rounding; with no lane active it is exactly 0.
+    if (active == 0) active_power = 0;
+  }
+  for (auto& st : state) close_segment(st);
+  return r;
+}
+
 // The domain's power over [d0, d1) as steps, the same constant-between-
 // readings power the sweep uses (so the track integrates to measured_j);
 // equal neighbours are merged.
@@ -406,6 +531,22 @@ std::vector<size_t> ShareSamples(const CpuTimeLog& c) {
 }
 
 }  // namespace
+
+const char* ToString(AttributionMethod m) {
+  switch (m) {
+    case AttributionMethod::kProportional: return "proportional";
+    case AttributionMethod::kRegression: return "regression";
+    case AttributionMethod::kAuto: break;
+  }
+  return "auto";
+}
+
+std::optional<AttributionMethod> ParseAttributionMethod(std::string_view text) {
+  for (AttributionMethod m : {AttributionMethod::kAuto, AttributionMethod::kProportional,
+                              AttributionMethod::kRegression})
+    if (text == ToString(m)) return m;
+  return std::nullopt;
+}
 
 std::optional<ProcessShare> ParseProcessShare(std::string_view text) {
   if (text == "auto") return ProcessShare::kAuto;
@@ -602,6 +743,34 @@ Result<Profile> Attribute(const Trace& trace, const EnergyLog& log, const Attrib
   diag.Add("account.events_outside_window", outside);
   diag.Add("account.negative_duration_dropped", negative);
 
+  // Leaf classes for the regression: a combo without its step (node + phase),
+  // pooled by op name + phase where the data cannot separate them.
+  std::vector<uint32_t> class_of_combo, group_of_class;
+  size_t class_count = 0, group_count = 0;
+  if (options.method != AttributionMethod::kProportional) {
+    std::unordered_map<uint64_t, uint32_t> class_id;
+    std::unordered_map<std::string, uint32_t> group_id;
+    class_of_combo.resize(combos.size());
+    for (size_t c = 0; c < combos.size(); ++c) {
+      const ComboKey& k = combos[c];
+      const uint64_t key = uint64_t{k.node} * kPhaseCount + static_cast<uint64_t>(k.phase);
+      auto [it, added] = class_id.try_emplace(key, static_cast<uint32_t>(class_count));
+      if (added) {
+        ++class_count;
+        std::string group = k.node < node_count ? trace.nodes.Name(k.node) : std::string();
+        group.push_back('\0');
+        group.push_back(static_cast<char>('0' + static_cast<int>(k.phase)));
+        auto [g, new_group] = group_id.try_emplace(group, static_cast<uint32_t>(group_count));
+        if (new_group) ++group_count;
+        group_of_class.push_back(g->second);
+      }
+      class_of_combo[c] = it->second;
+    }
+  }
+  std::vector<int64_t> step_starts;
+  for (const Step& st : trace.steps) step_starts.push_back(st.start_ns);
+  std::sort(step_starts.begin(), step_starts.end());
+
   // The timeline, when kept, is filled by PrepareLanes (events) and the sweeps (energy).
   Timeline* timeline = options.keep_timeline ? &profile.timeline : nullptr;
   std::vector<uint32_t> timeline_index;
@@ -640,6 +809,12 @@ Result<Profile> Attribute(const Trace& trace, const EnergyLog& log, const Attrib
 
   std::vector<Joules> combo_j(combos.size() * domain_count, 0);
   std::vector<Joules> combo_static_j;  // only when a domain has a baseline
+  // Regression: per domain its fit (ok = used), and per (combo, domain) the
+  // sweep's ∫alpha and ∫alpha·static/k for the error bars.
+  std::vector<regression::DomainFit> fits(domain_count);
+  std::vector<Joules> combo_g, combo_f;
+  std::vector<std::string> fallback_reasons, meters;
+  std::vector<Joules> swept_measured_j(domain_count, 0);  // what each sweep split (the tree's part)
   profile.domains.resize(domain_count);
   bool any_measured = false;
   for (size_t d = 0; d < domain_count; ++d) {
@@ -681,20 +856,69 @@ Result<Profile> Attribute(const Trace& trace, const EnergyLog& log, const Attrib
     EnergySeries tree_series;
     if (split) tree_series = ProcessTreeSeries(series, log.cpu_time);
     const EnergySeries& swept = split ? tree_series : series;
+    regression::DomainFit& fit = fits[d];
+    if (options.method != AttributionMethod::kProportional && !lanes.empty()) {
+      regression::DomainInput in;
+      in.info = &info;
+      in.series = &swept;
+      in.series_is_raw = !split;
+      in.prepared = &prepared;
+      in.lanes = lanes;
+      in.combo_of_event = &combo_of_event;
+      in.class_of_combo = &class_of_combo;
+      in.class_count = class_count;
+      in.group_of_class = &group_of_class;
+      in.group_count = group_count;
+      in.w0_ns = d0;
+      in.w1_ns = d1;
+      in.block_starts_ns = step_starts;
+      in.replicates = options.ci_replicates;
+      fit = regression::FitDomain(in, diag);
+      if (!fit.ok) {
+        fallback_reasons.push_back(fit.reason);
+        if (options.method == AttributionMethod::kRegression) {
+          diag.Add("account.regression_fallback");
+          diag.Warn(fmt::format("--method regression: {}; the proportional rule was used for {}",
+                                fit.reason, info.name));
+        }
+      }
+    }
+    const bool model = fit.ok;
+    const EnergySeries& split_series = model ? fit.series : swept;
+    const int64_t m0 = model ? std::max(w0, fit.series.StartNs()) : d0;
+    const int64_t m1 = model ? std::min(w1, fit.series.EndNs()) : d1;
     DomainResult r;
     const bool has_baseline = !std::isnan(pd.baseline_w);
     if (has_baseline && combo_static_j.empty())
       combo_static_j.assign(combos.size() * domain_count, 0);
+    std::vector<Joules> combo_power;
+    if (model) {
+      if (combo_g.empty()) {
+        combo_g.assign(combos.size() * domain_count, 0);
+        combo_f.assign(combos.size() * domain_count, 0);
+      }
+      combo_power.resize(combos.size());
+      for (size_t c = 0; c < combos.size(); ++c)
+        combo_power[c] = static_cast<Joules>(fit.class_power_w[class_of_combo[c]]) * 1e-9L;
+      meters.push_back(fit.meter);
+    }
+    const ModelWeights weights{&fit.alpha, static_cast<Joules>(fit.static_w) * 1e-9L, &combo_power,
+                               &combo_g, &combo_f};
     auto sweep = [&](auto with_static, auto with_timeline) {
-      return SweepDomain<decltype(with_static)::value, decltype(with_timeline)::value>(
-          swept, pd.baseline_w, d0, d1, lanes, prepared, combo_of_event, domain_count, d, combo_j,
-          combo_static_j, timeline, &timeline_index);
+      constexpr bool kS = decltype(with_static)::value, kT = decltype(with_timeline)::value;
+      if (model)
+        return SweepDomainModel<kS, kT>(split_series, weights, pd.baseline_w, m0, m1, lanes,
+                                        prepared, combo_of_event, domain_count, d, combo_j,
+                                        combo_static_j, timeline, &timeline_index);
+      return SweepDomain<kS, kT>(swept, pd.baseline_w, d0, d1, lanes, prepared, combo_of_event,
+                                 domain_count, d, combo_j, combo_static_j, timeline,
+                                 &timeline_index);
     };
     using Yes = std::true_type;
     using No = std::false_type;
     if (timeline) {
       r = has_baseline ? sweep(Yes{}, Yes{}) : sweep(No{}, Yes{});
-      timeline->power[d] = BuildPowerTrack(info.name, series, d0, d1);
+      timeline->power[d] = BuildPowerTrack(info.name, model ? fit.series : series, m0, m1);
     } else {
       r = has_baseline ? sweep(Yes{}, No{}) : sweep(No{}, No{});
     }
@@ -713,6 +937,7 @@ Result<Profile> Attribute(const Trace& trace, const EnergyLog& log, const Attrib
     }
     pd.idle_j = static_cast<double>(r.idle_j);
     pd.static_j = std::isnan(pd.baseline_w) ? 0 : static_cast<double>(r.static_j);
+    swept_measured_j[d] = r.measured_j;
     any_measured = true;
   }
   if (!any_measured) return Nothing("no energy domain has readings inside the trace's window");
@@ -785,6 +1010,61 @@ Result<Profile> Attribute(const Trace& trace, const EnergyLog& log, const Attrib
       profile.nodes[n].total_static_j[d] =
           std::isnan(profile.domains[d].baseline_w) ? 0 : static_cast<double>(static_precise[n][d]);
     }
+
+  // Error bars (regression): each resampled fit's energy per combo, scaled so
+  // that the domain's split energy is unchanged, rolled up the tree; a node's
+  // total_ci95 is 1.96 standard deviations of its totals across resamples.
+  const bool any_model = std::any_of(fits.begin(), fits.end(), [](const auto& f) { return f.ok; });
+  if (any_model && options.ci_replicates > 0) {
+    std::vector<Joules> sum(node_count * domain_count, 0), sum_sq(node_count * domain_count, 0);
+    std::vector<Joules> node_j(node_count * domain_count);
+    int replicates = 0;
+    for (int rep = 0; rep < options.ci_replicates; ++rep) {
+      std::fill(node_j.begin(), node_j.end(), 0);
+      bool any = false;
+      for (size_t d = 0; d < domain_count; ++d) {
+        const regression::DomainFit& fit = fits[d];
+        if (!fit.ok || static_cast<size_t>(rep) >= fit.replicate_static_w.size()) continue;
+        any = true;
+        const Joules static_ratio = static_cast<Joules>(fit.replicate_static_w[rep]) / fit.static_w;
+        const std::vector<double>& power = fit.replicate_class_power_w[rep];
+        Joules split_j = static_cast<Joules>(profile.domains[d].idle_j) * static_ratio;
+        for (size_t c = 0; c < combos.size(); ++c) {
+          const size_t k = c * domain_count + d;
+          const Joules e = static_cast<Joules>(power[class_of_combo[c]]) * 1e-9L * combo_g[k] +
+                           static_ratio * combo_f[k];
+          split_j += e;
+          if (combos[c].node < node_count) node_j[size_t{combos[c].node} * domain_count + d] += e;
+        }
+        const Joules scale = split_j > 0 ? swept_measured_j[d] / split_j : 0;
+        for (NodeId n = 0; n < node_count; ++n) node_j[size_t{n} * domain_count + d] *= scale;
+      }
+      if (!any) break;
+      ++replicates;
+      for (NodeId n = static_cast<NodeId>(node_count); n-- > 1;) {
+        const NodeId parent = trace.nodes.Parent(n);
+        for (size_t d = 0; d < domain_count; ++d)
+          node_j[size_t{parent} * domain_count + d] += node_j[size_t{n} * domain_count + d];
+      }
+      for (size_t k = 0; k < node_j.size(); ++k) {
+        sum[k] += node_j[k];
+        sum_sq[k] += node_j[k] * node_j[k];
+      }
+    }
+    if (replicates >= 2) {
+      for (NodeId n = 0; n < node_count; ++n) {
+        std::vector<double>& ci = profile.nodes[n].total_ci95_j;
+        ci.assign(domain_count, 0.0);
+        for (size_t d = 0; d < domain_count; ++d) {
+          if (!fits[d].ok) continue;
+          const size_t k = size_t{n} * domain_count + d;
+          const Joules mean = sum[k] / replicates;
+          const Joules var = std::max<Joules>(0, (sum_sq[k] - replicates * mean * mean) / (replicates - 1));
+          ci[d] = static_cast<double>(1.96L * std::sqrt(var));
+        }
+      }
+    }
+  }
 
   // Time: busy time of the node's subtree, per lane, summed over lanes.
   for (NodeId n = 0; n < node_count; ++n) {
@@ -879,9 +1159,36 @@ Result<Profile> Attribute(const Trace& trace, const EnergyLog& log, const Attrib
   profile.meta.energy_source = log.path;
   profile.meta.traces = trace.sources;
   profile.meta.dialect = trace.dialect;
-  profile.meta.method =
+  constexpr const char* kProportionalWords =
       "proportional: power constant between readings, each slice split equally among the leaves "
       "active on the domain's device";
+  constexpr const char* kRegressionWords =
+      "regression: per-leaf-class power fitted to every reading through the meter's model "
+      "(non-negative, shrunk toward the op's mean), each reading interval's energy split in "
+      "proportion to the fitted power of the leaves active in it";
+  std::vector<std::string> fitted, not_fitted;
+  for (size_t d = 0; d < domain_count; ++d) {
+    if (profile.domains[d].measured_j == 0 && profile.domains[d].idle_j == 0 && !fits[d].ok) continue;
+    (fits[d].ok ? fitted : not_fitted).push_back(log.domains[d].name);
+  }
+  if (fitted.empty()) {
+    profile.meta.method = kProportionalWords;
+  } else if (not_fitted.empty()) {
+    profile.meta.method = kRegressionWords;
+  } else {
+    profile.meta.method = fmt::format("{} (for {}); {} (for {})", kRegressionWords,
+                                      fmt::join(fitted, ", "), kProportionalWords,
+                                      fmt::join(not_fitted, ", "));
+  }
+  if (options.method == AttributionMethod::kAuto) {
+    profile.meta.method_reason =
+        fallback_reasons.empty()
+            ? std::string("auto: every domain with lanes had enough readings and repetitions to fit")
+            : fmt::format("auto: {}", fmt::join(fallback_reasons, "; "));
+  } else if (options.method == AttributionMethod::kRegression && !fallback_reasons.empty()) {
+    profile.meta.method_reason = fmt::format("regression asked for, but {}", fmt::join(fallback_reasons, "; "));
+  }
+  profile.meta.meter = fmt::format("{}", fmt::join(meters, " | "));
   profile.meta.clock = ToString(log.clock);
   profile.meta.window_start_ns = w0;
   profile.meta.window_end_ns = w1;

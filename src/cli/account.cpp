@@ -31,6 +31,7 @@ struct AccountOptions {
   std::string output = "profile.json";
   std::string timeline = "auto";  // auto | always | never
   std::string process_share = "auto";
+  std::string method = "proportional";  // auto | proportional | regression
   bool quiet = false;
 };
 
@@ -46,6 +47,13 @@ void PrintSummary(const Profile& p, size_t event_count, const std::string& outpu
   const double window_s = (p.meta.window_end_ns - p.meta.window_start_ns) * 1e-9;
   fmt::print("accounted {:.6g} J over a {:.3f} s window ({} steps, {} trace events)\n",
              p.MeasuredJ(), window_s, p.meta.steps, event_count);
+  // The method in a few words (meta.method's first clause), and why `auto` chose it.
+  if (!p.meta.method_reason.empty() || p.meta.method.rfind("regression", 0) == 0) {
+    const std::string& m = p.meta.method;
+    fmt::print("method: {}{}\n", m.substr(0, m.find(':')),
+               p.meta.method_reason.empty() ? "" : " (" + p.meta.method_reason + ")");
+  }
+  if (!p.meta.meter.empty()) fmt::print("meter: {}\n", p.meta.meter);
   for (const ProfileDomain& d : p.domains) {
     const double share =
         d.measured_j > 0 ? 100.0 * (d.measured_j - d.idle_j - d.other_j) / d.measured_j : 0;
@@ -77,6 +85,12 @@ int Run(const AccountOptions& o) {
     energy_options.device_of[kv->first] = kv->second;
   }
   AttributeOptions attribute_options;
+  if (auto m = ParseAttributionMethod(o.method)) {
+    attribute_options.method = *m;
+  } else {
+    return PrintError(UsageError(fmt::format(
+        "--method must be auto, proportional or regression, got '{}'", o.method)));
+  }
   if (auto ps = ParseProcessShare(o.process_share)) {
     attribute_options.process_share = *ps;
   } else {
@@ -173,6 +187,13 @@ CommandRegistration registration{"account", 20, [](CLI::App& app, int& exit_code
       "equally among the operations running on the domain's device, and rolls the result up\n"
       "the model's scope hierarchy. Every joule measured in the window ends on a node or in\n"
       "(idle); the run fails if that ever does not hold.\n\n"
+      "How the split is made (--method): `proportional` (the default for now) is the paper's\n"
+      "rule, power constant between readings and an equal split; `regression` fits one power\n"
+      "per leaf class (node + phase) to every reading through the meter's model (a counter's\n"
+      "value at its last update, a power meter's window average), so operations far shorter\n"
+      "than the meter's period get their own power, and gives each node an error bar\n"
+      "(total_ci95); `auto` fits where the run has enough readings and repeated steps and\n"
+      "says why when it does not. docs/attribution.md explains both.\n\n"
       "Examples:\n"
       "  smaragdine account --energy run/ --trace step.pt.trace.json.gz -o profile.json\n"
       "  smaragdine account --energy power.csv --energy-clock realtime --device wall=CPU:0 \\\n"
@@ -213,6 +234,14 @@ CommandRegistration registration{"account", 20, [](CLI::App& app, int& exit_code
                   "machine's other processes by CPU time (cputime.csv from `record`): auto (when "
                   "the run has it), on, off. The other processes' part is shown as (other "
                   "processes)")
+      ->capture_default_str();
+  sub->add_option("--method", o->method,
+                  "How each interval's energy is split: proportional (the paper's rule), "
+                  "regression (meter-aware fit with error bars; a domain that cannot be fitted "
+                  "falls back, with a warning), auto (regression where the run has enough "
+                  "readings and repetitions, else proportional; the choice and the reason go in "
+                  "the output and meta.method)")
+      ->check(CLI::IsMember({"auto", "proportional", "regression"}))
       ->capture_default_str();
   sub->add_option("-o,--output", o->output, "Where to write the profile")->capture_default_str();
   sub->add_option("--timeline", o->timeline,

@@ -207,7 +207,11 @@ TEST(ProcessSharePropertyTest, ConservesEnergyWithRandomShares) {
       bu += rng() % 5 == 0 ? 0 : static_cast<int64_t>(rng() % 60) * kMs;  // sometimes < tree
     }
     f.CpuTime(ct, tree, busy);
-    auto p = Attribute(f.trace, f.log, AttributeOptions{});
+    // The brute force below is the proportional rule's (linear inside an
+    // interval at the window's edges); the fit splits edge intervals by its model.
+    AttributeOptions proportional;
+    proportional.method = AttributionMethod::kProportional;
+    auto p = Attribute(f.trace, f.log, proportional);
     if (!p.ok()) {
       ASSERT_EQ(p.error().code, ErrorCode::kNothingMeasurable) << p.error().ToString();
       continue;
