@@ -88,7 +88,9 @@ TEST(RegressionTest, WorkedExampleProportionalGivesTheIntervalAverage) {
 
 TEST(RegressionTest, AutoChoosesTheFitAndSaysWhy) {
   WorkedExample w;
-  Profile p = w.f.Run();
+  AttributeOptions o;
+  o.method = AttributionMethod::kAuto;
+  Profile p = w.f.Run(o);
   EXPECT_EQ(p.meta.method.rfind("regression", 0), 0u);
   EXPECT_NE(p.meta.method_reason.find("auto"), std::string::npos);
   EXPECT_NE(p.meta.meter.find("cpu:0/package"), std::string::npos);
@@ -155,7 +157,9 @@ TEST(RegressionTest, ReadingsThatNeverVaryFallBack) {
     if (i < 60) f.Op(lane, i % 2 ? "m/A" : "m/B", i * kMs + 100 * kUs, i * kMs + 900 * kUs);
   }
   f.Domain("cpu:0/package", "CPU:0", points);
-  Profile p = f.Run();
+  AttributeOptions o;
+  o.method = AttributionMethod::kAuto;
+  Profile p = f.Run(o);
   ExpectConserved(p);
   for (const ProfileNode& n : p.nodes) EXPECT_TRUE(std::isfinite(n.TotalJ()));
   EXPECT_EQ(p.meta.method.rfind("proportional", 0), 0u);
