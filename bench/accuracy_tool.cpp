@@ -67,6 +67,7 @@ int main(int argc, char** argv) {
     }
     options.method = *m;
   }
+  if (const char* r = std::getenv("SMG_CI_REPLICATES")) options.ci_replicates = std::atoi(r);
   Errors ci_width;
   int64_t ci_modules = 0, ci_covered = 0;
   double conservation_worst = 0;

@@ -1060,7 +1060,10 @@ Result<Profile> Attribute(const Trace& trace, const EnergyLog& log, const Attrib
           const size_t k = size_t{n} * domain_count + d;
           const Joules mean = sum[k] / replicates;
           const Joules var = std::max<Joules>(0, (sum_sq[k] - replicates * mean * mean) / (replicates - 1));
-          ci[d] = static_cast<double>(1.96L * std::sqrt(var));
+          // The resamples' spread, and how far their mean sits from the fit
+          // (a bias the spread alone would hide).
+          const Joules bias = mean - static_cast<Joules>(profile.nodes[n].total_j[d]);
+          ci[d] = static_cast<double>(1.96L * std::sqrt(var + bias * bias));
         }
       }
     }
