@@ -10,6 +10,7 @@
 //   SMG_ASSIGN_OR_RETURN(std::string text, RenderReport(profile, o));
 #pragma once
 
+#include <cmath>
 #include <cstdint>
 #include <functional>
 #include <optional>
@@ -49,7 +50,8 @@ std::string RewritePath(const std::string& path, const std::vector<PathRule>& ru
 // energies, time, calls and phase figures add; totals are recomputed from the
 // selfs of the new tree (so conservation still holds); step stats add their
 // means and combine std and ci95 as sqrt(sum of squares) — exact only if the
-// merged nodes' per-step energies are independent (an approximation). A node
+// merged nodes' per-step energies are independent (an approximation); so does
+// total_ci95, per domain (the same approximation for the attribution's errors). A node
 // merged from ≥ 2 originals (not nested in one another) gets `siblings`: n,
 // mean, sample std, min and max of the originals' total energies; a node from
 // one original keeps that original's `siblings`. With no rules, returns a copy.
@@ -136,11 +138,17 @@ struct DiffRow {
   double a_j = 0, b_j = 0;  // total energy, all domains
   double a_power_w = 0, b_power_w = 0;
   int64_t a_time_ns = 0, b_time_ns = 0;
+  // Half-width of the 95 % interval of a_j / b_j from the attribution
+  // (ProfileNode::TotalCi95J); NaN when that side's profile has none.
+  double a_ci95_j = NAN, b_ci95_j = NAN;
   // Spread of the originals the rules merged into this node, per side (n = 0
   // when the side was not merged from ≥ 2 originals).
   SiblingStats a_siblings, b_siblings;
   double DeltaJ() const { return b_j - a_j; }
   double Ratio() const;  // b_j / a_j; NaN when a_j is 0
+  // Half-width of the 95 % interval of B − A, the two runs' attribution errors
+  // being independent: sqrt(a² + b²); NaN unless both sides have an interval.
+  double DeltaCi95J() const { return std::hypot(a_ci95_j, b_ci95_j); }
 };
 
 struct ProfileDiff {

@@ -48,6 +48,8 @@ struct FlameOptions {
 // weight, the top frame is the window's measured energy, and (idle) and (other
 // processes) frames (one child per domain) sit beside the root's children.
 // Every frame is a <g class="fr"> with data-key (path), data-energy-j (exact).
+// Tooltips give energy and power with the attribution's 95 % interval
+// ("7.594 ± 0.27 J") where the profile has total_ci95.
 std::string RenderFlameSvg(const Profile& profile, uint32_t root, const FlameOptions& options);
 
 // `report --format svg`: the flame graph or the chart options.chart names, of
@@ -116,9 +118,10 @@ struct HtmlOptions {
 };
 // One file, everything inline (no network): run summary (sources, measured or
 // modeled, window, diagnostics), a sortable and filterable node table that is
-// a collapsible tree, the flame graph, the charts, and the module graph of the
-// selected scope. The page is drawn by its own JavaScript from an embedded
-// JSON block. Errors: kBadInput for a profile without nodes; kInternal from
+// a collapsible tree (with "±" columns for the energy's and the power's
+// interval where the profile has total_ci95), the flame graph, the charts,
+// and the module graph of the selected scope. The page is drawn by its own
+// JavaScript from an embedded JSON block. Errors: kBadInput for a profile without nodes; kInternal from
 // Graphviz.
 Result<std::string> RenderHtml(const Profile& profile, const HtmlOptions& options);
 // `report --format html` on a profile already folded and restricted:

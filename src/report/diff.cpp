@@ -15,12 +15,18 @@ using report_text::Ellipsize;
 using report_text::Exact;
 using report_text::PadLeft;
 using report_text::PadRight;
+using report_text::Sig2;
 using report_text::Sig4;
 using report_text::SignedSig4;
 
 double DiffRow::Ratio() const { return a_j != 0 ? b_j / a_j : NAN; }
 
 namespace {
+
+// The node's attribution interval (all domains), NaN when its profile has none.
+double Ci95Of(const ProfileNode& n) {
+  return n.total_ci95_j.empty() ? NAN : n.TotalCi95J();
+}
 
 int PathDepth(const std::string& path) {
   return path.empty() ? 0 : 1 + static_cast<int>(std::count(path.begin(), path.end(), '/'));
@@ -72,6 +78,7 @@ std::vector<DiffRow> OnlyIn(const Profile& p, const std::unordered_map<std::stri
     (is_a ? r.a_power_w : r.b_power_w) = n.PowerW();
     (is_a ? r.a_time_ns : r.b_time_ns) = n.time_ns;
     (is_a ? r.a_siblings : r.b_siblings) = n.siblings;
+    (is_a ? r.a_ci95_j : r.b_ci95_j) = Ci95Of(n);
     rows.push_back(std::move(r));
   }
   std::stable_sort(rows.begin(), rows.end(), [](const DiffRow& x, const DiffRow& y) {
@@ -114,6 +121,8 @@ ProfileDiff DiffProfiles(const Profile& a_in, const Profile& b_in, const DiffOpt
     r.b_time_ns = nb.time_ns;
     r.a_siblings = na.siblings;
     r.b_siblings = nb.siblings;
+    r.a_ci95_j = Ci95Of(na);
+    r.b_ci95_j = Ci95Of(nb);
     // The correlation says whether the two models spend energy in the same
     // places, so it takes every matched leaf whatever --depth shows.
     if (r.leaf) {
@@ -152,6 +161,26 @@ bool AnySiblings(const ProfileDiff& d) {
     for (const DiffRow& r : *list)
       if (r.a_siblings.n >= 2 || r.b_siblings.n >= 2) return true;
   return false;
+}
+
+// Whether any row has an attribution interval: on both sides of a matched row
+// (`both`, the interval of B − A), or on its one side.
+bool AnyCi95(const std::vector<DiffRow>& rows, bool both) {
+  for (const DiffRow& r : rows) {
+    const bool a = !std::isnan(r.a_ci95_j), b = !std::isnan(r.b_ci95_j);
+    if (both ? a && b : a || b) return true;
+  }
+  return false;
+}
+
+// The bare half-width ("" for NaN); AlignPlusMinus puts the '±' in.
+std::string HalfWidth(double half_width) { return std::isnan(half_width) ? "" : Sig2(half_width); }
+
+void AlignColumn(std::vector<std::vector<std::string>>& rows, size_t col) {
+  std::vector<std::string*> cells;
+  for (auto& r : rows)
+    if (col < r.size()) cells.push_back(&r[col]);
+  report_text::AlignPlusMinus(cells);
 }
 
 // "12× 0.3520 ± 0.02100" (count, mean and sample std of the merged originals).
@@ -194,18 +223,26 @@ std::string RenderDiffTable(const ProfileDiff& d, const DiffOptions& o) {
                  std::isnan(d.leaf_correlation) ? "n/a" : fmt::format("{:.4f}", d.leaf_correlation),
                  d.matched_leaves);
   const bool siblings = AnySiblings(d);
+  // The interval of B − A when both profiles carry the attribution's own
+  // (total_ci95): a difference inside it is not one the attribution can tell.
+  const bool delta_ci = AnyCi95(d.matched, true);
   std::vector<std::vector<std::string>> rows;
   for (const DiffRow& r : d.matched) {
-    rows.push_back({Ellipsize(r.path, kPathWidth), Sig4(r.a_j), Sig4(r.b_j), SignedSig4(r.DeltaJ()),
-                    RatioText(r.Ratio()), Sig4(r.a_power_w), Sig4(r.b_power_w),
-                    SignedSig4(r.b_power_w - r.a_power_w)});
+    rows.push_back({Ellipsize(r.path, kPathWidth), Sig4(r.a_j), Sig4(r.b_j), SignedSig4(r.DeltaJ())});
+    if (delta_ci) rows.back().push_back(HalfWidth(r.DeltaCi95J()));
+    rows.back().insert(rows.back().end(), {RatioText(r.Ratio()), Sig4(r.a_power_w),
+                                           Sig4(r.b_power_w), SignedSig4(r.b_power_w - r.a_power_w)});
     if (siblings) {
       rows.back().push_back(PerSibling(r.a_siblings));
       rows.back().push_back(PerSibling(r.b_siblings));
     }
   }
-  std::vector<std::string> header = {"matched node", "A J", "B J", "B-A J", "B/A",
-                                     "A W",          "B W", "B-A W"};
+  std::vector<std::string> header = {"matched node", "A J", "B J", "B-A J"};
+  if (delta_ci) {
+    header.push_back("± J");
+    AlignColumn(rows, 4);
+  }
+  header.insert(header.end(), {"B/A", "A W", "B W", "B-A W"});
   if (siblings) header.insert(header.end(), {"A per sibling J", "B per sibling J"});
   Table(out, header, rows);
   for (int side = 0; side < 2; ++side) {
@@ -213,12 +250,19 @@ std::string RenderDiffTable(const ProfileDiff& d, const DiffOptions& o) {
     if (list.empty()) continue;
     fmt::format_to(it, "\n");
     rows.clear();
+    const bool side_ci = AnyCi95(list, false);
     for (const DiffRow& r : list) {
-      rows.push_back({Ellipsize(r.path, kPathWidth), Sig4(side == 0 ? r.a_j : r.b_j),
-                      Sig4(side == 0 ? r.a_power_w : r.b_power_w)});
+      rows.push_back({Ellipsize(r.path, kPathWidth), Sig4(side == 0 ? r.a_j : r.b_j)});
+      if (side_ci) rows.back().push_back(HalfWidth(side == 0 ? r.a_ci95_j : r.b_ci95_j));
+      rows.back().push_back(Sig4(side == 0 ? r.a_power_w : r.b_power_w));
       if (siblings) rows.back().push_back(PerSibling(side == 0 ? r.a_siblings : r.b_siblings));
     }
-    std::vector<std::string> header = {side == 0 ? "only in A" : "only in B", "J", "W"};
+    std::vector<std::string> header = {side == 0 ? "only in A" : "only in B", "J"};
+    if (side_ci) {
+      header.push_back("± J");
+      AlignColumn(rows, 2);
+    }
+    header.push_back("W");
     if (siblings) header.push_back("per sibling J");
     Table(out, header, rows);
   }
@@ -236,6 +280,11 @@ std::string RenderDiffCsv(const ProfileDiff& d) {
     out.append(std::string_view(
         ",a_siblings_n,a_sibling_mean_j,a_sibling_std_j,b_siblings_n,b_sibling_mean_j,"
         "b_sibling_std_j"));
+  // Attribution intervals only when a profile carries them, so that other
+  // diffs keep their columns.
+  const bool ci = AnyCi95(d.matched, false) || AnyCi95(d.only_a, false) ||
+                  AnyCi95(d.only_b, false);
+  if (ci) out.append(std::string_view(",a_ci95_j,b_ci95_j,delta_ci95_j"));
   out.push_back('\n');
   // A side a node is missing from has no figures: its fields and the
   // differences stay empty rather than pretending to be 0.
@@ -257,6 +306,11 @@ std::string RenderDiffCsv(const ProfileDiff& d) {
         else
           out.append(std::string_view(",,,"));
       }
+    }
+    if (ci) {
+      auto field = [](double v) { return std::isnan(v) ? std::string() : Exact(v); };
+      fmt::format_to(it, ",{},{},{}", a(field(r.a_ci95_j)), b(field(r.b_ci95_j)),
+                     both ? field(r.DeltaCi95J()) : "");
     }
     out.push_back('\n');
   };

@@ -42,6 +42,7 @@ struct Frame {
   double time_ns = NAN;  // NaN: not applicable (idle, other processes)
   int64_t calls = -1;    // -1: not applicable
   double power_w = NAN;  // NaN: no time to average over
+  double ci95_j = NAN;   // the attribution's 95 % half-width of energy_j; NaN: none
   double x = 0, w = 0;   // px
 };
 
@@ -166,6 +167,7 @@ std::string RenderFlameSvg(const Profile& p, uint32_t root, const FlameOptions& 
     f.time_ns = static_cast<double>(n.time_ns);
     f.calls = n.calls;
     if (n.time_ns > 0) f.power_w = n.PowerW();
+    if (!n.total_ci95_j.empty()) f.ci95_j = n.TotalCi95J();
     f.weight = by_time ? f.time_ns : f.energy_j;
     return f;
   };
@@ -337,8 +339,17 @@ std::string RenderFlameSvg(const Profile& p, uint32_t root, const FlameOptions& 
         has_power ? svg::HeatColour(f.power_w / scale_w) : svg::Rgb{200, 200, 200};
     std::string tip = f.key.empty() ? f.name + " (" + top_label + ")" : f.key;
     const double share = top.energy_j > 0 ? 100 * f.energy_j / top.energy_j : 0;
-    tip += fmt::format("\nenergy: {} J ({:.2f} % of {})", Sig4(f.energy_j), share, top_label);
-    tip += has_power ? fmt::format("\npower: {} W", Sig4(f.power_w))
+    // With the attribution's interval where the profile has one: the first two
+    // lines are also what the details bar shows on hover.
+    const bool ci = !std::isnan(f.ci95_j);
+    tip += fmt::format("\nenergy: {} J ({:.2f} % of {})",
+                       ci ? report_text::WithInterval(f.energy_j, f.ci95_j) : Sig4(f.energy_j),
+                       share, top_label);
+    tip += has_power ? fmt::format("\npower: {} W",
+                                   ci && f.time_ns > 0
+                                       ? report_text::WithInterval(f.power_w,
+                                                                   f.ci95_j / (f.time_ns * 1e-9))
+                                       : Sig4(f.power_w))
                      : std::string("\npower: n/a (no busy time)");
     if (!std::isnan(f.time_ns)) tip += fmt::format("\ntime: {} ms", Sig4(f.time_ns * 1e-6));
     if (f.calls >= 0) tip += fmt::format("\ncalls: {}", f.calls);

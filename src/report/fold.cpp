@@ -62,6 +62,13 @@ void AddTo(std::vector<double>& dst, const std::vector<double>& src) {
   for (size_t i = 0; i < src.size(); ++i) dst[i] += src[i];
 }
 
+// Interval half-widths of independent parts add in quadrature: dst holds the
+// squares, per domain.
+void AddSquares(std::vector<double>& dst, const std::vector<double>& half_widths) {
+  if (dst.size() < half_widths.size()) dst.resize(half_widths.size(), 0.0);
+  for (size_t i = 0; i < half_widths.size(); ++i) dst[i] += half_widths[i] * half_widths[i];
+}
+
 // Step stats of independent parts: means add, variances add (std and the ci95
 // half-width scale alike when n is shared, so they combine the same way).
 void AddSteps(StepStats& dst, const StepStats& src) {
@@ -218,6 +225,11 @@ Profile FoldProfile(const Profile& in, const std::vector<PathRule>& rules) {
   out.diagnostics = in.diagnostics;
 
   std::vector<std::vector<double>> static_self;  // per new node
+  // Per new node, the squares of the merged originals' total_ci95 (per
+  // domain); only when the input has intervals.
+  bool fit = false;
+  for (const ProfileNode& n : in.nodes) fit |= !n.total_ci95_j.empty();
+  std::vector<std::vector<double>> ci95_squares;
   std::vector<bool> has_contributor;
   // Per new node, the input nodes merged into it that are not inside another of
   // them: the siblings whose spread SiblingStats describes.
@@ -233,6 +245,7 @@ Profile FoldProfile(const Profile& in, const std::vector<PathRule>& rules) {
     by_path.emplace(n.path, n.id);
     out.nodes.push_back(std::move(n));
     static_self.emplace_back(nd, 0.0);
+    ci95_squares.emplace_back(fit ? nd : 0, 0.0);
     has_contributor.push_back(false);
     originals.emplace_back();
     return out.nodes.back().id;
@@ -284,6 +297,10 @@ Profile FoldProfile(const Profile& in, const std::vector<PathRule>& rules) {
         dst.phases[ph].calls += src.phases[ph].calls;
       }
       AddSteps(dst.steps, src.steps);
+      // As with the step stats: the originals' attribution errors taken as
+      // independent (the fit's errors of sibling classes are in fact often
+      // anti-correlated, so this tends to overstate the merged interval).
+      AddSquares(ci95_squares[t], src.total_ci95_j);
       has_contributor[t] = true;
       originals[t].push_back(static_cast<uint32_t>(i));
     }
@@ -303,6 +320,11 @@ Profile FoldProfile(const Profile& in, const std::vector<PathRule>& rules) {
     AddTo(n.total_j, n.self_j);
     AddTo(n.total_static_j, static_self[i]);
     for (PhaseFigures& f : n.phases) AddTo(f.total_j, f.self_j);
+    if (fit) {
+      n.total_ci95_j.assign(nd, 0.0);
+      for (size_t d = 0; d < nd && d < ci95_squares[i].size(); ++d)
+        n.total_ci95_j[d] = std::sqrt(ci95_squares[i][d]);
+    }
     if (n.parent < 0) continue;
     ProfileNode& p = out.nodes[static_cast<size_t>(n.parent)];
     AddTo(p.total_j, n.total_j);
@@ -312,6 +334,7 @@ Profile FoldProfile(const Profile& in, const std::vector<PathRule>& rules) {
     if (!has_contributor[static_cast<size_t>(n.parent)]) {
       p.time_ns += n.time_ns;
       AddSteps(p.steps, n.steps);
+      if (fit) AddSquares(ci95_squares[static_cast<size_t>(n.parent)], n.total_ci95_j);
     }
   }
   // The timeline's events keep their times and energy; they now name the merged node.
@@ -347,6 +370,7 @@ Result<Profile> RestrictToDomain(const Profile& in, const std::string& domain,
     m.self_j = pick(n.self_j);
     m.total_j = pick(n.total_j);
     m.total_static_j = pick(n.total_static_j);
+    if (!n.total_ci95_j.empty()) m.total_ci95_j = pick(n.total_ci95_j);
     for (PhaseFigures& f : m.phases) {
       f.self_j = pick(f.self_j);
       f.total_j = pick(f.total_j);

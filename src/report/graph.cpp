@@ -227,10 +227,16 @@ std::string RenderDot(const Profile& p, uint32_t scope) {
     const char* style = n.kind == NodeKind::kScope ? "rounded,filled" : "filled";
     const std::string label = fmt::format("{}\n{}  {} J", Ellipsize(n.name, kLabelNameWidth),
                                           report_graph::ShareText(share), Sig4(n.TotalJ()));
-    const std::string tooltip =
-        fmt::format("{} ({})\n{} J, {} of {}\n{} W, {} ms, {} calls", n.path, ToString(n.kind),
-                    Sig4(n.TotalJ()), report_graph::ShareText(share), scope_name, Sig4(n.PowerW()),
-                    Sig4(n.time_ns * 1e-6), n.calls);
+    // With the attribution's 95 % interval where the profile has one.
+    const bool ci = !n.total_ci95_j.empty();
+    const double time_s = n.time_ns * 1e-9;
+    const std::string tooltip = fmt::format(
+        "{} ({})\n{} J, {} of {}\n{} W, {} ms, {} calls", n.path, ToString(n.kind),
+        ci ? report_text::WithInterval(n.TotalJ(), n.TotalCi95J()) : Sig4(n.TotalJ()),
+        report_graph::ShareText(share), scope_name,
+        ci && n.time_ns > 0 ? report_text::WithInterval(n.PowerW(), n.TotalCi95J() / time_s)
+                            : Sig4(n.PowerW()),
+        Sig4(n.time_ns * 1e-6), n.calls);
     fmt::format_to(it,
                    "  n{} [label={}, tooltip={}, shape={}, style={}, fillcolor=\"{}\", "
                    "fontcolor=\"{}\"];\n",

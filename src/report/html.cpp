@@ -101,6 +101,8 @@ std::string ProfileSummaryJson(const Profile& p, const std::string& label,
   meta.Add(m.traces.size() > 1 ? "traces" : "trace", fmt::format("{}", fmt::join(m.traces, ", ")));
   meta.Add("dialect", m.dialect);
   meta.Add("method", m.method);
+  meta.Add("why this method", m.method_reason);
+  meta.Add("meter", m.meter);
   meta.Add("alignment", m.alignment);
   if (m.window_end_ns > m.window_start_ns)
     meta.Add("window", fmt::format("{} .. {} ns on {} ({} s)", m.window_start_ns, m.window_end_ns,
@@ -211,16 +213,26 @@ Result<std::string> RenderHtml(const Profile& p, const HtmlOptions& o) {
   const std::string name = DisplayName(p, o);
   const double measured = p.MeasuredJ();
 
+  // The attribution's own interval (total_ci95) gets a column after the
+  // energy and one after the power, only when the profile has it.
+  bool fit = false;
+  for (const ProfileNode& n : p.nodes) fit |= !n.total_ci95_j.empty();
   // The table: every node but the unnamed root, plus one (idle) row per domain.
   std::vector<std::string> rows;
   for (size_t i = 1; i < p.nodes.size(); ++i) {
     const ProfileNode& n = p.nodes[i];
     const double total = n.TotalJ();
+    const bool ci = !n.total_ci95_j.empty();
     rows.push_back(fmt::format(
-        "[{},{},{},{},{},{},{},{},{},{},{},{},{},{}]", i,
+        "[{},{},{},{},{}{},{},{},{},{}{},{},{},{},{},{}]", i,
         n.parent > 0 ? std::to_string(n.parent) : "null", JsonQuote(n.name), JsonQuote(n.path),
-        Num(total), measured > 0 ? Num(total / measured) : "null", Num(n.SelfJ()),
-        n.steps.n > 1 ? Num(n.steps.ci95_j) : "null", Num(n.PowerW()), n.time_ns, n.calls,
+        Num(total), !fit ? "" : ci ? "," + Num(n.TotalCi95J()) : ",null",
+        measured > 0 ? Num(total / measured) : "null", Num(n.SelfJ()),
+        n.steps.n > 1 ? Num(n.steps.ci95_j) : "null", Num(n.PowerW()),
+        !fit                   ? ""
+        : ci && n.time_ns > 0 ? "," + Num(n.TotalCi95J() / (n.time_ns * 1e-9))
+                               : ",null",
+        n.time_ns, n.calls,
         Num(PhaseFigures::SumOf(n.phases[static_cast<int>(Phase::kForward)].total_j)),
         Num(PhaseFigures::SumOf(n.phases[static_cast<int>(Phase::kBackward)].total_j)),
         JsonQuote(ToString(n.kind))));
@@ -228,17 +240,25 @@ Result<std::string> RenderHtml(const Profile& p, const HtmlOptions& o) {
   for (size_t d = 0; d < p.domains.size(); ++d) {
     const ProfileDomain& dom = p.domains[d];
     const std::string label = "(idle) " + dom.name;
-    rows.push_back(fmt::format("[{},null,{},{},{},{},{},null,null,null,null,null,null,\"idle\"]",
+    rows.push_back(fmt::format("[{},null,{},{},{}{},{},{},null,null{},null,null,null,null,\"idle\"]",
                                p.nodes.size() + d, JsonQuote(label), JsonQuote(label),
-                               Num(dom.idle_j), measured > 0 ? Num(dom.idle_j / measured) : "null",
-                               Num(dom.idle_j)));
+                               Num(dom.idle_j), fit ? ",null" : "",
+                               measured > 0 ? Num(dom.idle_j / measured) : "null",
+                               Num(dom.idle_j), fit ? ",null" : ""));
   }
+  const std::string fit_energy_column =
+      R"({"label":"±","unit":"J","fmt":"pm","help":"half-width of the 95 % interval of the energy from the attribution's own uncertainty (total_ci95); meter calibration error is not in it"},)";
+  const std::string fit_power_column =
+      R"({"label":"±","unit":"W","fmt":"pm","help":"the energy's interval over the node's time"},)";
   const std::string columns =
-      R"([{"label":"energy","unit":"J","help":"total energy of the node and everything under it"},)"
+      R"([{"label":"energy","unit":"J","help":"total energy of the node and everything under it"},)" +
+      (fit ? fit_energy_column : std::string()) +
       R"({"label":"share","unit":"%","fmt":"pct","help":"of the energy measured in the window"},)"
-      R"({"label":"self","unit":"J","help":"energy of the node itself, not of its children"},)"
-      R"({"label":"±ci95","unit":"J","help":"half-width of the 95 % interval of the per-step mean"},)"
-      R"({"label":"power","unit":"W","help":"total energy / time"},)"
+      R"({"label":"self","unit":"J","help":"energy of the node itself, not of its children"},)" +
+      (fit ? R"({"label":"step ±ci95","unit":"J","help":"half-width of the 95 % interval of the per-step mean"},)"
+           : R"({"label":"±ci95","unit":"J","help":"half-width of the 95 % interval of the per-step mean"},)") +
+      R"({"label":"power","unit":"W","help":"total energy / time"},)" +
+      (fit ? fit_power_column : std::string()) +
       R"({"label":"time","unit":"ms","fmt":"ms","help":"busy time, summed over lanes"},)"
       R"({"label":"calls","unit":"","fmt":"int"},)"
       R"({"label":"forward","unit":"J"},{"label":"backward","unit":"J"},)"
@@ -327,6 +347,9 @@ Result<std::string> RenderDiffHtml(const Profile& a, const Profile& b, const Dif
   for (const DiffRow& r : diff.only_b) all.push_back({&r, "only in B", false, true});
   std::map<std::string, size_t> index;
   for (size_t i = 0; i < all.size(); ++i) index.emplace(all[i].row->path, i + 1);
+  // The interval of B − A, when both profiles carry the attribution's own.
+  bool delta_ci = false;
+  for (const DiffRow& r : diff.matched) delta_ci |= !std::isnan(r.DeltaCi95J());
   std::vector<std::string> rows;
   for (size_t i = 0; i < all.size(); ++i) {
     const DiffRow& r = *all[i].row;
@@ -343,16 +366,22 @@ Result<std::string> RenderDiffHtml(const Profile& a, const Profile& b, const Dif
     const bool in_a = all[i].in_a, in_b = all[i].in_b;
     const size_t slash = r.path.rfind('/');
     const std::string name = slash == std::string::npos ? r.path : r.path.substr(slash + 1);
-    rows.push_back(fmt::format("[{},{},{},{},{},{},{},{},{},{},{}]", i + 1, parent, JsonQuote(name),
+    rows.push_back(fmt::format("[{},{},{},{},{},{},{}{},{},{},{},{}]", i + 1, parent, JsonQuote(name),
                                JsonQuote(r.path), in_a ? Num(r.a_j) : "null",
                                in_b ? Num(r.b_j) : "null", in_a && in_b ? Num(r.DeltaJ()) : "null",
+                               !delta_ci                            ? ""
+                               : in_a && in_b && !std::isnan(r.DeltaCi95J()) ? "," + Num(r.DeltaCi95J())
+                                                                    : ",null",
                                in_a && in_b ? Num(r.Ratio()) : "null",
                                in_a ? Num(r.a_power_w) : "null", in_b ? Num(r.b_power_w) : "null",
                                JsonQuote(all[i].status)));
   }
   const std::string columns =
       R"([{"label":"A","unit":"J"},{"label":"B","unit":"J"},)"
-      R"({"label":"B−A","unit":"J","fmt":"signed","abs":true,"help":"sorted by size"},{"label":"B/A","unit":"","fmt":"ratio"},)"
+      R"({"label":"B−A","unit":"J","fmt":"signed","abs":true,"help":"sorted by size"},)" +
+      (delta_ci ? R"({"label":"±","unit":"J","fmt":"pm","help":"half-width of the 95 % interval of B−A from the two attributions' own (total_ci95), taken as independent"},)"
+                : std::string()) +
+      R"({"label":"B/A","unit":"","fmt":"ratio"},)"
       R"({"label":"A power","unit":"W"},{"label":"B power","unit":"W"},)"
       R"({"label":"status","unit":"","fmt":"text"}])";
 

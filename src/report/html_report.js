@@ -29,12 +29,23 @@
     if (/^-[0.]*$/.test(s)) s = s.slice(1);
     return s;
   }
+  // Two significant digits for the half-width of an interval (report_text::Sig2).
+  function sig2(v) {
+    if (v === null || v === undefined || !isFinite(v)) return '';
+    if (v === 0) return '0';
+    var exp = Math.floor(Math.log10(Math.abs(v)));
+    var dec = Math.min(Math.max(1 - exp, 0), 9);
+    var s = v.toFixed(dec);
+    if (dec > 0 && Math.abs(Number(s)) >= Math.pow(10, exp + 1)) s = v.toFixed(dec - 1);
+    return s;
+  }
   function fmtCell(col, v) {
     if (v === null || v === undefined) return '';
     switch (col.fmt) {
       case 'pct': return isFinite(v) ? (v * 100).toFixed(1) : '';
       case 'ms': return sig4(v / 1e6);
       case 'int': return String(v);
+      case 'pm': return '± ' + sig2(v);
       case 'signed': var s = sig4(v); return v > 0 && /[1-9]/.test(s) ? '+' + s : s;
       case 'ratio': return isFinite(v) ? v.toFixed(3) + '×' : 'n/a';
       case 'text': return String(v);

@@ -51,6 +51,11 @@ std::string RenderCsv(const Profile& p, uint32_t root, const ReportOptions& o) {
   out.append(std::string_view(
       "path,kind,depth,energy_j,self_energy_j,share,power_w,time_ns,calls,forward_j,backward_j,"
       "optimizer_j,steps_n,step_mean_j,step_std_j,step_ci95_j"));
+  // The attribution's own interval (total_ci95) only when the profile has it,
+  // so that a proportional profile keeps its columns.
+  bool fit = false;
+  for (const ProfileNode& n : p.nodes) fit |= !n.total_ci95_j.empty();
+  if (fit) out.append(std::string_view(",total_ci95_j,power_ci95_w"));
   // Sibling columns only when rules merged some node, so that a report without
   // merging keeps its columns.
   bool siblings = false;
@@ -60,6 +65,9 @@ std::string RenderCsv(const Profile& p, uint32_t root, const ReportOptions& o) {
         ",siblings_n,sibling_mean_j,sibling_std_j,sibling_min_j,sibling_max_j,sibling_min_path,"
         "sibling_max_path"));
   for (const ProfileDomain& d : p.domains) fmt::format_to(it, ",{}", CsvField("energy_j[" + d.name + "]"));
+  if (fit)
+    for (const ProfileDomain& d : p.domains)
+      fmt::format_to(it, ",{}", CsvField("total_ci95_j[" + d.name + "]"));
   out.push_back('\n');
   const double measured = p.MeasuredJ();
   auto share = [&](double j) { return measured > 0 ? Exact(j / measured) : std::string(); };
@@ -74,6 +82,10 @@ std::string RenderCsv(const Profile& p, uint32_t root, const ReportOptions& o) {
                    n.steps.n > 0 ? Exact(n.steps.mean_j) : "",
                    n.steps.n > 1 ? Exact(n.steps.std_j) : "",
                    n.steps.n > 1 ? Exact(n.steps.ci95_j) : "");
+    const bool has_fit = !n.total_ci95_j.empty();
+    if (fit)
+      fmt::format_to(it, ",{},{}", has_fit ? Exact(n.TotalCi95J()) : "",
+                     has_fit && n.time_ns > 0 ? Exact(n.TotalCi95J() / (n.time_ns * 1e-9)) : "");
     if (siblings) {
       const SiblingStats& s = n.siblings;
       if (s.n >= 2)
@@ -85,7 +97,14 @@ std::string RenderCsv(const Profile& p, uint32_t root, const ReportOptions& o) {
     }
     for (size_t d = 0; d < p.domains.size(); ++d)
       fmt::format_to(it, ",{}", Exact(d < n.total_j.size() ? n.total_j[d] : 0.0));
+    if (fit)
+      for (size_t d = 0; d < p.domains.size(); ++d)
+        fmt::format_to(it, ",{}", d < n.total_ci95_j.size() ? Exact(n.total_ci95_j[d]) : "");
     out.push_back('\n');
+  };
+  // (idle) and (other processes) rows have no interval: empty fields.
+  auto no_fit = [&](size_t count) {
+    if (fit) out.append(std::string(count, ','));
   };
   if (root != 0) row(p.nodes[root], 0);
   const auto children = report_tree::SortedChildren(p, o.sort);
@@ -98,9 +117,11 @@ std::string RenderCsv(const Profile& p, uint32_t root, const ReportOptions& o) {
       const ProfileDomain& dom = p.domains[d];
       fmt::format_to(it, "{},idle,1,{},{},{},,,,,,,,,,", CsvField("(idle) " + dom.name),
                      Exact(dom.idle_j), Exact(dom.idle_j), share(dom.idle_j));
+      no_fit(2);
       if (siblings) out.append(std::string_view(",,,,,,,"));
       for (size_t e = 0; e < p.domains.size(); ++e)
         fmt::format_to(it, ",{}", e == d ? Exact(dom.idle_j) : "0");
+      no_fit(p.domains.size());
       out.push_back('\n');
     }
     for (size_t d = 0; d < p.domains.size(); ++d) {
@@ -108,9 +129,11 @@ std::string RenderCsv(const Profile& p, uint32_t root, const ReportOptions& o) {
       if (dom.share.empty()) continue;
       fmt::format_to(it, "{},other,1,{},{},{},,,,,,,,,,", CsvField("(other processes) " + dom.name),
                      Exact(dom.other_j), Exact(dom.other_j), share(dom.other_j));
+      no_fit(2);
       if (siblings) out.append(std::string_view(",,,,,,,"));
       for (size_t e = 0; e < p.domains.size(); ++e)
         fmt::format_to(it, ",{}", e == d ? Exact(dom.other_j) : "0");
+      no_fit(p.domains.size());
       out.push_back('\n');
     }
   }

@@ -16,6 +16,7 @@ namespace {
 using report_text::Ellipsize;
 using report_text::PadLeft;
 using report_text::PadRight;
+using report_text::Sig2;
 using report_text::Sig4;
 
 struct Row {
@@ -77,6 +78,15 @@ void Header(fmt::memory_buffer& out, const Profile& p, const ReportOptions& o) {
   kv("traces", fmt::format("{}", fmt::join(m.traces, ", ")));
   kv("dialect", m.dialect);
   kv("method", m.method);
+  kv("why", m.method_reason);
+  // The meter model may run to one line per domain: continuation lines stay
+  // under the value column.
+  if (!m.meter.empty()) {
+    std::string meter = m.meter;
+    for (size_t nl = meter.find('\n'); nl != std::string::npos; nl = meter.find('\n', nl + 1))
+      meter.insert(nl + 1, std::string(13, ' '));
+    kv("meter", meter);
+  }
   kv("alignment", m.alignment);
   if (m.window_end_ns > m.window_start_ns || m.window_start_ns != 0) {
     kv("window", fmt::format("{} .. {} ns{} ({} s)", m.window_start_ns, m.window_end_ns,
@@ -138,6 +148,10 @@ void Header(fmt::memory_buffer& out, const Profile& p, const ReportOptions& o) {
 // Which optional columns this profile needs.
 struct Columns {
   bool ci95 = false;
+  // The attribution's own 95 % interval (total_ci95): "± J" after the energy
+  // and "± W" after the power; only for profiles that carry it, so that the
+  // others render as before.
+  bool fit_ci95 = false;
   bool phases = false;  // forward and backward J: only when there is a backward pass
   bool siblings = false;  // per-sibling figures: only when rules merged some node
 };
@@ -150,6 +164,7 @@ Columns ColumnsFor(const Profile& p) {
   Columns c;
   for (const ProfileNode& n : p.nodes) {
     c.ci95 |= n.steps.n >= 2;
+    c.fit_ci95 |= !n.total_ci95_j.empty();
     c.phases |= !n.phases[static_cast<int>(Phase::kBackward)].empty();
     c.siblings |= n.siblings.n >= 2;
   }
@@ -157,19 +172,37 @@ Columns ColumnsFor(const Profile& p) {
 }
 
 std::vector<std::string> NodeHeader(const Columns& c, const char* first, const char* energy) {
-  std::vector<std::string> h = {first, energy, "share %"};
-  if (c.ci95) h.push_back("±ci95 J");
-  h.insert(h.end(), {"power W", "time ms", "calls"});
+  std::vector<std::string> h = {first, energy};
+  if (c.fit_ci95) h.push_back("± J");
+  h.push_back("share %");
+  // Beside "± J" the step column says what its interval is of: the per-step mean.
+  if (c.ci95) h.push_back(c.fit_ci95 ? "step ±ci95 J" : "±ci95 J");
+  h.push_back("power W");
+  if (c.fit_ci95) h.push_back("± W");
+  h.insert(h.end(), {"time ms", "calls"});
   if (c.phases) h.insert(h.end(), {"fwd J", "bwd J"});
   if (c.siblings) h.insert(h.end(), {"per sibling J", "min sibling J", "max sibling J"});
   return h;
 }
 
+// The interval cells hold the bare half-width; AlignIntervals puts the '±' in.
 std::vector<std::string> NodeCells(const ProfileNode& n, double energy_j, double measured_j,
                                    const Columns& c) {
-  std::vector<std::string> cells = {Sig4(energy_j), Share(energy_j, measured_j)};
+  const bool has_fit = !n.total_ci95_j.empty();
+  std::vector<std::string> cells = {Sig4(energy_j)};
+  if (c.fit_ci95) {
+    // total_ci95 is of the total: a row showing self energy (--top) gets it only
+    // when nothing below the node has energy, so that self is the total.
+    const bool is_total = energy_j == n.TotalJ() ||
+                          std::fabs(energy_j - n.TotalJ()) <= 1e-12 * std::fabs(n.TotalJ());
+    cells.push_back(has_fit && is_total ? Sig2(n.TotalCi95J()) : "");
+  }
+  cells.push_back(Share(energy_j, measured_j));
   if (c.ci95) cells.push_back(n.steps.n >= 2 ? Sig4(n.steps.ci95_j) : "");
   cells.push_back(n.time_ns > 0 ? Sig4(n.PowerW()) : "-");
+  // Power is total energy / time, so its interval is the total's over the same time.
+  if (c.fit_ci95)
+    cells.push_back(has_fit && n.time_ns > 0 ? Sig2(n.TotalCi95J() / (n.time_ns * 1e-9)) : "");
   cells.push_back(FormatNs(n.time_ns));
   cells.push_back(fmt::format("{}", n.calls));
   if (c.phases) {
@@ -195,6 +228,34 @@ std::vector<std::string> NodeCells(const ProfileNode& n, double energy_j, double
     }
   }
   return cells;
+}
+
+// Turns the bare half-widths in the "± J" and "± W" columns into "± 0.42",
+// padded so that the signs line up and the numbers end in one column:
+//   43.81  ±  0.42
+//   2.812  ± 0.050
+// Rows without an interval (idle, measured) stay empty.
+void AlignIntervals(std::vector<Row>& rows, const Columns& c) {
+  if (!c.fit_ci95) return;
+  // Cell indices (the label is not a cell): energy, ±, share[, step ci], power, ±.
+  const size_t energy_pm = 1;
+  const size_t power_pm = 4 + (c.ci95 ? 1 : 0);
+  for (size_t col : {energy_pm, power_pm}) {
+    std::vector<std::string*> cells;
+    for (Row& r : rows)
+      if (col < r.cells.size()) cells.push_back(&r.cells[col]);
+    report_text::AlignPlusMinus(cells);
+  }
+}
+
+// (idle), (other processes), (root) and measured rows: an energy and a share,
+// with an empty interval cell between them when the table has "± J".
+Row EnergyRow(std::string label, double j, const std::string& share, const Columns& c,
+              bool rule_before = false) {
+  Row r{std::move(label), {Sig4(j)}, rule_before};
+  if (c.fit_ci95) r.cells.push_back("");
+  r.cells.push_back(share);
+  return r;
 }
 
 void Tree(fmt::memory_buffer& out, const Profile& p, uint32_t root, const ReportOptions& o) {
@@ -229,21 +290,24 @@ void Tree(fmt::memory_buffer& out, const Profile& p, uint32_t root, const Report
     // (idle) rows make the top-level shares add up to 100 %.
     bool first = true;
     for (const ProfileDomain& d : p.domains) {
-      Row r{"(idle) " + d.name, {Sig4(d.idle_j), Share(d.idle_j, measured)}, first};
+      rows.push_back(
+          EnergyRow("(idle) " + d.name, d.idle_j, Share(d.idle_j, measured), cols, first));
       first = false;
-      rows.push_back(std::move(r));
     }
     // The process share's other part, beside (idle), so the shares still add up.
     for (const ProfileDomain& d : p.domains)
       if (!d.share.empty())
-        rows.push_back({"(other processes) " + d.name, {Sig4(d.other_j), Share(d.other_j, measured)}});
+        rows.push_back(EnergyRow("(other processes) " + d.name, d.other_j,
+                                 Share(d.other_j, measured), cols));
     if (p.nodes[0].SelfJ() != 0) {
       // Energy on the unnamed root itself (events outside any scope) would
       // otherwise be missing from the sum.
-      rows.push_back({"(root)", {Sig4(p.nodes[0].SelfJ()), Share(p.nodes[0].SelfJ(), measured)}});
+      const double root_j = p.nodes[0].SelfJ();
+      rows.push_back(EnergyRow("(root)", root_j, Share(root_j, measured), cols));
     }
-    rows.push_back({"measured", {Sig4(measured), measured > 0 ? "100.0" : "-"}, true});
+    rows.push_back(EnergyRow("measured", measured, measured > 0 ? "100.0" : "-", cols, true));
   }
+  AlignIntervals(rows, cols);
   RenderRows(out, NodeHeader(cols, "node", "energy J"), rows);
 }
 
@@ -281,6 +345,7 @@ void Top(fmt::memory_buffer& out, const Profile& p, uint32_t root, const ReportO
     const ProfileNode& n = p.nodes[id];
     rows.push_back({Ellipsize(n.path, width), NodeCells(n, n.SelfJ(), measured, cols)});
   }
+  AlignIntervals(rows, cols);
   RenderRows(out, NodeHeader(cols, "op", "self J"), rows);
 }
 

@@ -23,6 +23,29 @@ std::string SignedSig4(double v) {
   return v > 0 && s.find_first_not_of("0.") != std::string::npos ? "+" + s : s;
 }
 
+std::string Sig2(double v) {
+  if (v == 0 || !std::isfinite(v)) return std::isfinite(v) ? "0" : "-";
+  int exponent = static_cast<int>(std::floor(std::log10(std::fabs(v))));
+  int decimals = std::clamp(1 - exponent, 0, 9);
+  std::string s = fmt::format("{:.{}f}", v, decimals);
+  // 0.096 rounds up to "0.10": the carry adds a digit that is not significant.
+  if (decimals > 0 && std::fabs(std::stod(s)) >= std::pow(10.0, exponent + 1))
+    s = fmt::format("{:.{}f}", v, decimals - 1);
+  if (s[0] == '-' && s.find_first_not_of("-0.") == std::string::npos) s.erase(0, 1);
+  return s;
+}
+
+std::string WithInterval(double v, double half_width) {
+  return Sig4(v) + " ± " + Sig2(half_width);
+}
+
+void AlignPlusMinus(const std::vector<std::string*>& cells) {
+  size_t width = 0;
+  for (const std::string* c : cells) width = std::max(width, DisplayWidth(*c));
+  for (std::string* c : cells)
+    if (!c->empty()) *c = "± " + PadLeft(*c, width);
+}
+
 std::string Exact(double v) {
   if (!std::isfinite(v)) return "";
   return fmt::format("{}", v);

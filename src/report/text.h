@@ -4,6 +4,7 @@
 #include <cstdint>
 #include <string>
 #include <string_view>
+#include <vector>
 
 namespace smaragdine::report_text {
 
@@ -12,6 +13,17 @@ namespace smaragdine::report_text {
 std::string Sig4(double v);
 // Sig4 with an explicit '+' on positive values, for differences.
 std::string SignedSig4(double v);
+// Two significant digits, fixed notation ("0.42", "0.0050", "12", "130"), for
+// the half-width of an interval: the half-width is itself an estimate good to
+// ten percent at best, so further digits are noise (the GUM's rule of at most
+// two significant digits for an uncertainty). "-" for NaN.
+std::string Sig2(double v);
+// "43.81 ± 0.42": a value (Sig4) with the half-width of its interval (Sig2).
+std::string WithInterval(double v, double half_width);
+// One column of half-widths (bare numbers, "" where a row has none) turned into
+// "± 0.42", padded so that in a right-aligned column the signs line up and
+// the numbers end together; empty cells stay empty.
+void AlignPlusMinus(const std::vector<std::string*>& cells);
 // Shortest text that reads back to the same double (machine formats).
 std::string Exact(double v);
 // Columns are counted in code points: tree glyphs and '…' are one column each
