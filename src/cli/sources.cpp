@@ -157,6 +157,35 @@ std::string Updates(const Row& r, int sample_ms) {
   return fmt::format("{:.3g} ms ({} changes)", m.median_interval_ms, m.changes);
 }
 
+// "1 ms", "976.6 µs", "25 ms", "1 s".
+std::string Duration(int64_t ns) {
+  if (ns >= 1'000'000'000) return fmt::format("{:.4g} s", ns * 1e-9);
+  if (ns >= 1'000'000) return fmt::format("{:.4g} ms", ns * 1e-6);
+  return fmt::format("{:.4g} µs", ns * 1e-3);
+}
+
+// The meter model in a few words (what `record` writes to run.json as
+// "meter"): "counter, 1 ms", "avg 25 ms every 100 ms", "avg 1 s", "instant";
+// "unknown" when the source cannot tell (an NVML power reading of an
+// unidentified GPU). The figures are the source's nominal ones; UPDATES EVERY
+// is what sampling saw.
+std::string MeterBrief(const DomainInfo& d) {
+  const MeterModel& m = d.meter;
+  const std::string every =
+      d.update_interval_ns > 0 ? " every " + Duration(d.update_interval_ns) : std::string();
+  switch (m.kind) {
+    case MeterKind::kCounter:
+      return d.update_interval_ns > 0 ? "counter, " + Duration(d.update_interval_ns) : "counter";
+    case MeterKind::kWindowedPower:
+      return (m.window_ns > 0 ? "avg " + Duration(m.window_ns) : std::string("average")) + every;
+    case MeterKind::kInstantPower:
+      return "instant" + every;
+    case MeterKind::kUnknown:
+      break;
+  }
+  return d.modeled ? "modeled" : "unknown";
+}
+
 std::string Status(const Row& r) {
   if (!r.probe.readable) return "no";
   return r.probe.info.modeled ? "MODELED" : "yes";
@@ -192,33 +221,32 @@ void PrintText(const SourcesOptions& o, const std::vector<Row>& rows,
   if (o.sample_ms > 0) fmt::print(" (each readable one sampled for {} ms)", o.sample_ms);
   fmt::print(":\n\n");
   std::vector<std::vector<std::string>> table;
-  table.push_back({"DOMAIN", "SOURCE", "READABLE", "QUANTITY", "RESOLUTION", "UPDATES EVERY",
-                   "POWER NOW", "READS"});
+  table.push_back({"DOMAIN", "SOURCE", "READABLE", "QUANTITY", "RESOLUTION", "METER",
+                   "UPDATES EVERY", "POWER NOW", "READS"});
   for (const Row& r : rows) {
     const bool ok = r.probe.readable;
     table.push_back({r.probe.info.name, r.source->Name(), Status(r),
                      ok ? ToString(r.probe.info.quantity) : "-", ok ? Resolution(r.probe.info) : "-",
-                     Updates(r, o.sample_ms),
+                     ok ? MeterBrief(r.probe.info) : "-", Updates(r, o.sample_ms),
                      ok && !std::isnan(r.measured.power_w)
                          ? fmt::format("{:.4g} W", r.measured.power_w)
                          : "-",
                      r.probe.location});
   }
+  // Columns count code points: "µ" is two bytes but one column.
+  auto columns = [](const std::string& s) {
+    size_t n = 0;
+    for (char ch : s) n += (static_cast<unsigned char>(ch) & 0xC0) != 0x80;
+    return n;
+  };
   std::vector<size_t> width(table[0].size(), 0);
   for (const auto& line : table)
-    for (size_t c = 0; c < line.size(); ++c) {
-      // "µ" is two bytes but one column.
-      size_t n = line[c].size() - (line[c].find("µ") != std::string::npos ? 1 : 0);
-      width[c] = std::max(width[c], n);
-    }
+    for (size_t c = 0; c < line.size(); ++c) width[c] = std::max(width[c], columns(line[c]));
   for (const auto& line : table) {
     std::string out = " ";
     for (size_t c = 0; c < line.size(); ++c) {
       out += " " + line[c];
-      if (c + 1 < line.size()) {
-        size_t n = line[c].size() - (line[c].find("µ") != std::string::npos ? 1 : 0);
-        out += std::string(width[c] - n + 1, ' ');
-      }
+      if (c + 1 < line.size()) out += std::string(width[c] - columns(line[c]) + 1, ' ');
     }
     fmt::print("{}\n", out);
   }
@@ -269,12 +297,18 @@ void PrintJson(const SourcesOptions& o, const std::vector<Row>& rows,
     const Measured& m = r.measured;
     out += fmt::format(
         "{}\n    {{\"name\": {}, \"device\": {}, \"source\": {}, \"readable\": {}, "
-        "\"modeled\": {}, \"quantity\": {}, \"resolution_j\": {}, \"location\": {}, "
+        "\"modeled\": {}, \"quantity\": {}, \"resolution_j\": {}, \"update_interval_ns\": {}, "
+        "\"meter\": {{\"kind\": {}, \"window_ns\": {}, \"field\": {}, \"note\": {}}}, "
+        "\"location\": {}, "
         "\"reason\": {}, \"fix\": {}, \"sampling\": {{\"samples\": {}, \"unreadable_samples\": {}, "
         "\"changes\": {}, \"median_update_interval_ms\": {}, \"power_w\": {}, \"error\": {}}}}}",
         i ? "," : "", JsonQuote(d.name), JsonQuote(d.device), JsonQuote(r.source->Name()),
         r.probe.readable, d.modeled, JsonQuote(ToString(d.quantity)),
-        d.resolution_j > 0 ? Num(d.resolution_j) : "null", JsonQuote(r.probe.location),
+        d.resolution_j > 0 ? Num(d.resolution_j) : "null",
+        d.update_interval_ns > 0 ? std::to_string(d.update_interval_ns) : "null",
+        JsonQuote(ToString(d.meter.kind)),
+        d.meter.window_ns > 0 ? std::to_string(d.meter.window_ns) : "null",
+        JsonQuote(d.meter.field), JsonQuote(d.meter.note), JsonQuote(r.probe.location),
         JsonQuote(r.probe.reason), JsonQuote(r.probe.fix), m.samples, m.unreadable_samples,
         m.changes, Num(m.median_interval_ms), Num(m.power_w),
         m.error.empty() ? "null" : JsonQuote(m.error));

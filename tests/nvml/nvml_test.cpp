@@ -20,6 +20,8 @@ struct FakeState {
   int power_rc = kNvmlSuccess;
   unsigned long long energy_mj = 1'000'000;
   unsigned int power_mw = 200'000;
+  const char* name = "Tesla V100";
+  unsigned int arch = kNvmlArchUnknown;  // kNvmlArchUnknown: nvmlDeviceGetArchitecture fails
   int inits = 0;
   int shutdowns = 0;
 };
@@ -46,7 +48,12 @@ NvmlApi FakeApi() {
     return int{kNvmlSuccess};
   };
   api.device_get_name = [](NvmlDevice, char* name, unsigned int len) {
-    std::snprintf(name, len, "Tesla V100");
+    std::snprintf(name, len, "%s", g.name);
+    return int{kNvmlSuccess};
+  };
+  api.device_get_architecture = [](NvmlDevice, unsigned int* arch) {
+    if (g.arch == kNvmlArchUnknown) return int{kNvmlNotSupported};
+    *arch = g.arch;
     return int{kNvmlSuccess};
   };
   api.device_get_total_energy_consumption = [](NvmlDevice, unsigned long long* mj) {
@@ -121,6 +128,55 @@ TEST_F(NvmlTableTest, GpuWithoutEnergyCounterFallsBackToPowerAndSaysSo) {
   std::vector<double> v;
   (*session)->Read(v, diag);
   EXPECT_DOUBLE_EQ(v.at(0), 87.25);
+}
+
+TEST_F(NvmlTableTest, EnergyCounterMeterIsACounterWhosePeriodIsLeftToAccount) {
+  auto source = MakeNvmlSource(FakeApi());
+  auto session = source->Open({"gpu:0"});
+  ASSERT_TRUE(session.ok()) << session.error().ToString();
+  const DomainInfo& d = (*session)->domains()[0];
+  EXPECT_EQ(d.meter.kind, MeterKind::kCounter);
+  EXPECT_EQ(d.meter.field, "nvmlDeviceGetTotalEnergyConsumption");
+  EXPECT_EQ(d.update_interval_ns, 0) << "not documented: unknown, not guessed";
+  EXPECT_NE(d.meter.note.find("20-100 ms"), std::string::npos) << d.meter.note;
+}
+
+// Power readings: what nvmlDeviceGetPowerUsage averages depends on the GPU.
+DomainInfo PowerMeterOf(const char* name, unsigned int arch) {
+  g.energy_rc = kNvmlNotSupported;
+  g.name = name;
+  g.arch = arch;
+  auto probes = MakeNvmlSource(FakeApi())->Probe();
+  EXPECT_EQ(probes.size(), 1u);
+  EXPECT_TRUE(probes.at(0).readable);
+  EXPECT_EQ(probes.at(0).info.meter.field, "nvmlDeviceGetPowerUsage");
+  return probes.at(0).info;
+}
+
+TEST_F(NvmlTableTest, PowerMeterFollowsTheGpusDocumentedOrMeasuredWindow) {
+  // A100: 25 ms of every 100 ms (Yang, Adámek, Armour, SC'24).
+  DomainInfo a100 = PowerMeterOf("NVIDIA A100-SXM4-40GB", kNvmlArchAmpere);
+  EXPECT_EQ(a100.meter.kind, MeterKind::kWindowedPower);
+  EXPECT_EQ(a100.meter.window_ns, 25'000'000);
+  EXPECT_EQ(a100.update_interval_ns, 100'000'000);
+  EXPECT_NE(a100.meter.note.find("SC'24"), std::string::npos);
+  // Hopper by name, even where the architecture query is missing: NVML's 1 s average.
+  DomainInfo h100 = PowerMeterOf("NVIDIA H100 80GB HBM3", kNvmlArchUnknown);
+  EXPECT_EQ(h100.meter.kind, MeterKind::kWindowedPower);
+  EXPECT_EQ(h100.meter.window_ns, 1'000'000'000);
+  EXPECT_EQ(h100.update_interval_ns, 0);
+  // Ampere other than GA100 by architecture; "A1000" is not an A100.
+  DomainInfo a1000 = PowerMeterOf("NVIDIA RTX A1000 Laptop GPU", kNvmlArchAmpere);
+  EXPECT_EQ(a1000.meter.kind, MeterKind::kWindowedPower);
+  EXPECT_EQ(a1000.meter.window_ns, 1'000'000'000);
+  // Before Ampere: instantaneous, as NVML documents.
+  DomainInfo p100 = PowerMeterOf("Tesla P100-PCIE-16GB", kNvmlArchPascal);
+  EXPECT_EQ(p100.meter.kind, MeterKind::kInstantPower);
+  EXPECT_EQ(p100.meter.window_ns, 0);
+  // Nothing known: kind unknown, and the note says why.
+  DomainInfo unknown = PowerMeterOf("Fake GPU", kNvmlArchUnknown);
+  EXPECT_EQ(unknown.meter.kind, MeterKind::kUnknown);
+  EXPECT_NE(unknown.meter.note.find("not identified"), std::string::npos);
 }
 
 TEST_F(NvmlTableTest, NeitherEnergyNorPowerMakesTheGpuUnreadableWithReason) {

@@ -105,7 +105,12 @@ TEST(PerfTest, OffersEachEventOnEachPackageCpu) {
   for (const DomainProbe& p : probes) {
     EXPECT_TRUE(p.readable) << p.reason;
     EXPECT_DOUBLE_EQ(p.info.resolution_j, kScale);
+    // The kernel reads RAPL's counter: kind counter, RAPL's nominal period.
+    EXPECT_EQ(p.info.meter.kind, MeterKind::kCounter);
+    EXPECT_EQ(p.info.update_interval_ns, 1'000'000);
   }
+  EXPECT_EQ(probes[1].info.meter.field, "perf power/energy-pkg/");
+  EXPECT_EQ(probes[2].info.meter.field, "perf power/energy-ram/");
   EXPECT_TRUE(FakePerf::open_fds.empty());  // Probe closes what it opened
 }
 

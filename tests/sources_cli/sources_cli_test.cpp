@@ -76,6 +76,8 @@ struct Row {
   std::string quantity, reason, fix;
   int64_t changes;
   double median_ms;  // NaN when null
+  std::string meter_kind, meter_field;
+  int64_t update_interval_ns = 0;  // 0 when null
 };
 
 // domain@source → row, plus what record would use, from --json output.
@@ -102,6 +104,10 @@ Report ParseReport(const std::string& json) {
     double ms = std::nan("");
     if (d["sampling"]["median_update_interval_ms"].get(ms) != simdjson::SUCCESS) ms = std::nan("");
     row.median_ms = ms;
+    row.meter_kind = std::string(std::string_view(d["meter"]["kind"]));
+    row.meter_field = std::string(std::string_view(d["meter"]["field"]));
+    int64_t update_ns = 0;
+    if (d["update_interval_ns"].get(update_ns) == simdjson::SUCCESS) row.update_interval_ns = update_ns;
     r.rows[std::string(std::string_view(d["name"])) + "@" +
            std::string(std::string_view(d["source"]))] = row;
   }
@@ -131,6 +137,17 @@ TEST(SourcesCliTest, FakeMachineListsEachDomainWithMeasuredUpdateInterval) {
   EXPECT_GE(gpu0.changes, 5);
   EXPECT_NEAR(gpu0.median_ms, 20.0, 8.0) << run.out;
   EXPECT_EQ(r.rows["gpu:1@nvml"].quantity, "power");
+  // Each domain's meter, as record writes it to run.json.
+  EXPECT_EQ(r.rows["cpu:0/package@rapl-powercap"].meter_kind, "counter");
+  EXPECT_EQ(r.rows["cpu:0/package@rapl-powercap"].meter_field, "energy_uj");
+  EXPECT_EQ(r.rows["cpu:0/package@rapl-powercap"].update_interval_ns, 1'000'000);
+  EXPECT_EQ(gpu0.meter_kind, "counter");
+  EXPECT_EQ(gpu0.meter_field, "nvmlDeviceGetTotalEnergyConsumption");
+  EXPECT_EQ(gpu0.update_interval_ns, 0);
+  // "Fake GPU 1" and no nvmlDeviceGetArchitecture: what its power reading averages is unknown.
+  EXPECT_EQ(r.rows["gpu:1@nvml"].meter_kind, "unknown");
+  EXPECT_EQ(r.rows["gpu:1@nvml"].meter_field, "nvmlDeviceGetPowerUsage");
+  EXPECT_EQ(r.rows["cpu:0/package@model"].meter_kind, "unknown");
   EXPECT_TRUE(r.rows["cpu:0/package@model"].readable);
   EXPECT_TRUE(r.rows["cpu:0/package@model"].modeled);
   // record: RAPL for the CPU (no model), NVML for the GPUs.
@@ -147,6 +164,10 @@ TEST(SourcesCliTest, FakeMachineTextTableAndForcedModel) {
   CliRun run = Shell(FakeMachine::Env() + Binary() + " sources --sample-ms 50 --source model " + m.Args());
   ASSERT_EQ(run.exit_code, 0) << run.out;
   EXPECT_NE(run.out.find("DOMAIN"), std::string::npos) << run.out;
+  // The meter column: RAPL's nominal period, the model's lack of a meter.
+  EXPECT_NE(run.out.find(" METER "), std::string::npos) << run.out;
+  EXPECT_NE(run.out.find(" counter, 1 ms "), std::string::npos) << run.out;
+  EXPECT_NE(run.out.find(" modeled "), std::string::npos) << run.out;
   EXPECT_NE(run.out.find("Fake GPU 0 (NVML total energy counter)"), std::string::npos) << run.out;
   EXPECT_NE(run.out.find("NVML power readings"), std::string::npos) << run.out;
   // Forced, the model takes cpu:0/package and the output says it is modeled.

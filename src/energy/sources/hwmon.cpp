@@ -19,7 +19,45 @@ struct Sensor {
   std::string device;
   std::string path;
   Quantity quantity = Quantity::kEnergy;
+  MeterModel meter;             // from the file's name and the chip's interval attributes
+  int64_t update_ns = 0;        // the chip's update_interval; 0 when it has none
 };
+
+// A chip's or sensor's interval attribute (hwmon ABI: milliseconds) in ns;
+// 0 when absent or not a number.
+int64_t IntervalNs(const SysIo& io, const std::string& path) {
+  auto text = ReadTrimmed(io, path);
+  auto ms = text ? ParseU64(*text) : std::nullopt;
+  return ms ? static_cast<int64_t>(*ms) * 1'000'000 : 0;
+}
+
+// What a sensor file is, by the hwmon ABI (Documentation/hwmon/sysfs-interface):
+// energyN_input a cumulative counter, powerN_average an average over
+// powerN_average_interval, powerN_input the power now (as the chip samples it).
+MeterModel SensorMeter(const SysIo& io, const std::string& chip_dir, const std::string& file,
+                       int64_t update_ns) {
+  MeterModel m;
+  m.field = file;
+  const std::string stem = file.substr(0, file.find('_'));
+  const std::string chip_period =
+      update_ns > 0 ? "update period from the chip's update_interval"
+                    : "update period unknown (the chip has no update_interval)";
+  if (file.rfind("energy", 0) == 0) {
+    m.kind = MeterKind::kCounter;
+    m.note = "hwmon energy counter in µJ; " + chip_period;
+  } else if (file.size() > 8 && file.compare(file.size() - 8, 8, "_average") == 0) {
+    m.kind = MeterKind::kWindowedPower;
+    m.window_ns = IntervalNs(io, chip_dir + "/" + stem + "_average_interval");
+    m.note = fmt::format("hwmon average power; window {}; {}",
+                         m.window_ns > 0 ? "from " + stem + "_average_interval"
+                                         : "unknown (no " + stem + "_average_interval)",
+                         chip_period);
+  } else {
+    m.kind = MeterKind::kInstantPower;
+    m.note = "hwmon power reading; " + chip_period;
+  }
+  return m;
+}
 
 // "hwmon12" → 12, for numeric order (hwmon10 after hwmon9).
 std::optional<uint64_t> ChipIndex(const std::string& entry) {
@@ -101,6 +139,8 @@ class HwmonSource : public EnergySource {
     info.source = kName;
     info.quantity = s.quantity;
     info.resolution_j = s.quantity == Quantity::kEnergy ? 1e-6 : 0;
+    info.update_interval_ns = s.update_ns;
+    info.meter = s.meter;
     return info;
   }
 
@@ -128,6 +168,7 @@ class HwmonSource : public EnergySource {
     for (const Chip& chip : named) {
       const int k = seen_per_name[chip.name]++;  // this chip's rank among chips of its name
       const std::vector<std::string> files = ListDir(chip.dir);
+      const int64_t update_ns = IntervalNs(io_, chip.dir + "/update_interval");
       const std::set<std::string> file_set(files.begin(), files.end());
       // Sensors in index order: energy first, then power (average preferred over input).
       std::vector<std::pair<std::string, Quantity>> picked;  // (file, quantity)
@@ -149,6 +190,8 @@ class HwmonSource : public EnergySource {
         Sensor s;
         s.path = chip.dir + "/" + file;
         s.quantity = quantity;
+        s.update_ns = update_ns;
+        s.meter = SensorMeter(io_, chip.dir, file, update_ns);
         if (chip.name == "amdgpu" && quantity == Quantity::kPower) {
           // amdgpu exposes power only; chips in hwmon order are GPUs 0, 1, …
           s.device = fmt::format("GPU:{}", k);

@@ -42,6 +42,9 @@ DomainInfo ModelInfo() {
   info.source = kSourceName;
   info.quantity = Quantity::kEnergy;
   info.modeled = true;
+  // No meter: energy computed on each read, so kind stays unknown and there is
+  // no period to estimate.
+  info.meter.note = "modeled: idle power plus per-core power × CPU time, not measured";
   return info;
 }
 

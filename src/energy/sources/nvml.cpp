@@ -3,10 +3,12 @@
 
 #include <dlfcn.h>
 
+#include <cctype>
 #include <cmath>
 #include <cstdio>
 #include <limits>
 #include <optional>
+#include <string_view>
 #include <type_traits>
 #include <utility>
 #include <vector>
@@ -174,6 +176,7 @@ Result<NvmlLibrary> LoadNvml(const std::string& path) {
   sym(lib.api.device_get_total_energy_consumption, "nvmlDeviceGetTotalEnergyConsumption");
   sym(lib.api.device_get_power_usage, "nvmlDeviceGetPowerUsage");
   sym(lib.api.error_string, "nvmlErrorString");
+  sym(lib.api.device_get_architecture, "nvmlDeviceGetArchitecture");
   const char* missing = lib.api.init == nullptr                         ? "nvmlInit_v2"
                         : lib.api.shutdown == nullptr                   ? "nvmlShutdown"
                         : lib.api.device_get_count == nullptr           ? "nvmlDeviceGetCount_v2"
@@ -196,20 +199,11 @@ struct NvmlFailure {
 
 std::string DomainName(unsigned int index) { return fmt::format("gpu:{}", index); }
 
-DomainInfo GpuInfo(unsigned int index, bool energy) {
-  DomainInfo info;
-  info.name = DomainName(index);
-  info.device = fmt::format("GPU:{}", index);
-  info.source = kSourceName;
-  info.quantity = energy ? Quantity::kEnergy : Quantity::kPower;
-  info.resolution_j = energy ? kMillijouleJ : 0;  // power readings: no energy resolution
-  return info;
-}
-
 // Which reading a GPU supports, found by trying the energy counter first.
 struct GpuProbe {
   NvmlDevice device = nullptr;
   std::string model;  // "NVIDIA A100-SXM4-40GB"
+  unsigned int arch = kNvmlArchUnknown;
   bool readable = false;
   bool energy = false;
   unsigned long long energy_mj = 0;
@@ -226,6 +220,10 @@ GpuProbe ProbeGpu(const NvmlApi& api, unsigned int index) {
   if (api.device_get_name != nullptr) {
     char name[96] = {};
     if (api.device_get_name(g.device, name, sizeof(name)) == kNvmlSuccess) g.model = name;
+  }
+  if (api.device_get_architecture != nullptr) {
+    unsigned int arch = kNvmlArchUnknown;
+    if (api.device_get_architecture(g.device, &arch) == kNvmlSuccess) g.arch = arch;
   }
   int energy_rc = kNvmlFunctionNotFound;
   if (api.device_get_total_energy_consumption != nullptr)
@@ -248,6 +246,17 @@ GpuProbe ProbeGpu(const NvmlApi& api, unsigned int index) {
                   ? NvmlFailure{"nvmlDeviceGetPowerUsage", power_rc}
                   : NvmlFailure{"nvmlDeviceGetTotalEnergyConsumption", energy_rc};
   return g;
+}
+
+DomainInfo GpuInfo(unsigned int index, const GpuProbe& g) {
+  DomainInfo info;
+  info.name = DomainName(index);
+  info.device = fmt::format("GPU:{}", index);
+  info.source = kSourceName;
+  info.quantity = g.energy ? Quantity::kEnergy : Quantity::kPower;
+  info.resolution_j = g.energy ? kMillijouleJ : 0;  // power readings: no energy resolution
+  if (g.readable) SetNvmlMeter(info, g.energy, g.model, g.arch);
+  return info;
 }
 
 class NvmlSession : public SamplingSession {
@@ -351,7 +360,7 @@ class NvmlSource : public EnergySource {
     for (unsigned int i = 0; i < count; ++i) {
       GpuProbe g = ProbeGpu(api, i);
       DomainProbe p;
-      p.info = GpuInfo(i, g.energy);
+      p.info = GpuInfo(i, g);
       p.readable = g.readable;
       const std::string model = g.model.empty() ? "" : " " + g.model;
       if (!g.readable) {
@@ -393,7 +402,7 @@ class NvmlSource : public EnergySource {
         return fail(fmt::format("{}: NVML sees only {} GPU(s)", name, count));
       GpuProbe g = ProbeGpu(api, index);
       if (!g.readable) return fail(fmt::format("{}: {}", name, g.failure.Reason()));
-      infos.push_back(GpuInfo(index, g.energy));
+      infos.push_back(GpuInfo(index, g));
       gpus.push_back({g.device, g.energy, g.energy_mj, g.energy_mj});
     }
     // The session owns this nvmlInit_v2 and shuts NVML down when it ends.
@@ -438,6 +447,71 @@ class NvmlSource : public EnergySource {
 };
 
 }  // namespace
+
+void SetNvmlMeter(DomainInfo& info, bool energy, const std::string& model, unsigned int arch) {
+  MeterModel& m = info.meter;
+  info.update_interval_ns = 0;
+  m.window_ns = 0;
+  if (energy) {
+    m.kind = MeterKind::kCounter;
+    m.field = "nvmlDeviceGetTotalEnergyConsumption";
+    m.note =
+        "energy counter in mJ; its update period is not documented (Yang, Adámek, Armour, "
+        "SC'24, measured 20-100 ms across GPUs): account estimates it";
+    return;
+  }
+  m.field = "nvmlDeviceGetPowerUsage";
+  // A model number as a word of its own: "A100" in "NVIDIA A100-SXM4-40GB",
+  // not in "NVIDIA RTX A1000" (an Ampere laptop part).
+  auto has = [&](std::string_view token) {
+    for (size_t at = model.find(token); at != std::string::npos; at = model.find(token, at + 1)) {
+      const size_t end = at + token.size();
+      if (end == model.size() || !std::isdigit(static_cast<unsigned char>(model[end]))) return true;
+    }
+    return false;
+  };
+  // GA100 parts. NVML documents instantaneous power for them, but on A100 Yang,
+  // Adámek and Armour (SC'24, "Part-time Power Measurements") measured the
+  // reading as the average of 25 ms out of every 100 ms: 75 % of the run is
+  // never seen by it.
+  if (has("A100")) {
+    m.kind = MeterKind::kWindowedPower;
+    m.window_ns = 25'000'000;
+    info.update_interval_ns = 100'000'000;
+    m.note =
+        "A100: average of the last 25 ms, updated every 100 ms (measured by Yang, Adámek, "
+        "Armour, SC'24; 75 % of the run is not seen); NVML documents it as instantaneous";
+    return;
+  }
+  if (has("A30")) {
+    m.kind = MeterKind::kInstantPower;
+    m.note = "GA100 (A30): NVML documents instantaneous power; update period unknown";
+    return;
+  }
+  // NVML's documentation of nvmlDeviceGetPowerUsage: "On Ampere (except GA100)
+  // or newer GPUs, the API returns power averaged over 1 sec interval. On GA100
+  // and older architectures, instantaneous power is returned."
+  const bool hopper_by_name = has("H100") || has("H200") || has("H800") || has("GH200");
+  if (hopper_by_name || (arch != kNvmlArchUnknown && arch >= kNvmlArchAmpere)) {
+    m.kind = MeterKind::kWindowedPower;
+    m.window_ns = 1'000'000'000;
+    m.note =
+        "Ampere (except GA100) or newer: NVML documents a 1 s average; update period "
+        "unknown (Yang et al., SC'24, found H100's instantaneous field, not read here, to "
+        "average 25 ms of every 100 ms)";
+    return;
+  }
+  if (arch != kNvmlArchUnknown) {
+    m.kind = MeterKind::kInstantPower;
+    m.note =
+        "architecture before Ampere: NVML documents instantaneous power; update period "
+        "unknown";
+    return;
+  }
+  m.kind = MeterKind::kUnknown;
+  m.note = "GPU architecture not identified: whether the reading is instantaneous or an "
+           "average (1 s on Ampere and newer, except GA100) is unknown";
+}
 
 std::unique_ptr<EnergySource> MakeNvmlSource(const SourceOptions& options) {
   return std::make_unique<NvmlSource>(options.nvml_library);

@@ -68,7 +68,24 @@ struct NvmlApi {
   int (*device_get_total_energy_consumption)(NvmlDevice device, unsigned long long* mj) = nullptr;
   int (*device_get_power_usage)(NvmlDevice device, unsigned int* mw) = nullptr;  // milliwatts
   const char* (*error_string)(int code) = nullptr;                               // optional
+  // nvmlDeviceGetArchitecture (driver >= 450), optional: only the meter model
+  // of power readings (NvmlMeter) uses it.
+  int (*device_get_architecture)(NvmlDevice device, unsigned int* arch) = nullptr;
 };
+
+// nvmlDeviceArchitecture_t values (NVML_DEVICE_ARCH_*).
+inline constexpr unsigned int kNvmlArchPascal = 4;
+inline constexpr unsigned int kNvmlArchVolta = 5;
+inline constexpr unsigned int kNvmlArchAmpere = 7;
+inline constexpr unsigned int kNvmlArchHopper = 9;
+inline constexpr unsigned int kNvmlArchUnknown = 0xFFFFFFFF;
+
+// Sets info's meter model and update_interval_ns for what the source reads of
+// a GPU named `model` (nvmlDeviceGetName; "" when unknown) of architecture
+// `arch` (kNvmlArchUnknown when unknown): the energy counter, or
+// nvmlDeviceGetPowerUsage. Only what NVML's documentation or a published
+// measurement says is filled in; the rest stays 0 and the note says so.
+void SetNvmlMeter(DomainInfo& info, bool energy, const std::string& model, unsigned int arch);
 
 // Why an NVML call failed, in words, for code `code` (any value, known or not).
 std::string NvmlErrorReason(int code);

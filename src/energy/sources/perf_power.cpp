@@ -100,7 +100,7 @@ class PerfPowerSource : public EnergySource {
     std::vector<Event> events = Enumerate(&why);
     if (events.empty()) {
       DomainProbe p;
-      p.info = Info("cpu:0/package", 0);
+      p.info = Info("cpu:0/package", 0, "energy-pkg");
       p.location = pmu_dir_;
       p.reason = why;
       probes.push_back(std::move(p));
@@ -108,7 +108,7 @@ class PerfPowerSource : public EnergySource {
     }
     for (const Event& e : events) {
       DomainProbe p;
-      p.info = Info(e.domain, e.scale_j);
+      p.info = Info(e.domain, e.scale_j, e.event);
       p.location = fmt::format("perf power/{}/ on CPU {}", e.event, e.cpu);
       int fd = sys_.event_open(type_, e.config, e.cpu);
       if (fd < 0) {
@@ -175,7 +175,7 @@ class PerfPowerSource : public EnergySource {
         close_all();
         return Nothing(fmt::format("{}: reading {} failed: {}", kName, name, ErrnoText(err)));
       }
-      infos.push_back(Info(name, e->scale_j));
+      infos.push_back(Info(name, e->scale_j, e->event));
       fds.push_back(fd);
       first.push_back(count);
       scale.push_back(e->scale_j);
@@ -187,8 +187,15 @@ class PerfPowerSource : public EnergySource {
  private:
   // The perf scale (2^-32 J) is finer than the hardware's unit (the kernel shifts
   // the raw count by 32 − ESU), so this is the smallest step the count shows.
-  DomainInfo Info(const std::string& domain, double scale_j) const {
-    return CpuCounterInfo(domain, kName, scale_j);
+  // `event` is the PMU's name for it ("energy-pkg"). The kernel reads the same
+  // RAPL counter, so its period is RAPL's nominal one.
+  DomainInfo Info(const std::string& domain, double scale_j, const std::string& event) const {
+    DomainInfo info = CpuCounterInfo(domain, kName, scale_j);
+    SetRaplCounterMeter(info, fmt::format("perf power/{}/", event), kRaplNominalUpdateNs,
+                        "RAPL energy counter read by the kernel's perf power PMU; update period "
+                        "1 ms nominal (Intel SDM; perf does not show the RAPL time unit), phase "
+                        "unknown");
+    return info;
   }
 
   // The PMU's events × its package CPUs, or none with *why set.

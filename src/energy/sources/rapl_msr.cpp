@@ -4,6 +4,7 @@
 
 #include <algorithm>
 #include <cerrno>
+#include <cmath>
 #include <map>
 
 #include <fmt/format.h>
@@ -150,7 +151,7 @@ class RaplMsrSource : public EnergySource {
         if (d.reg == kMsrIntelDramEnergy && IntelDramFixedUnit(cpu.family, cpu.model))
           unit_j = kDramFixedUnitJ;
         DomainProbe p;
-        p.info = Info(domain, unit_j);
+        p.info = Info(domain, unit_j, d.reg, MsrTimeUnitNs(unit));
         p.location = fmt::format("{} register {:#x}", path, d.reg);
         uint64_t value = 0;
         int rerr = ReadMsr(fd, d.reg, &value);
@@ -165,7 +166,7 @@ class RaplMsrSource : public EnergySource {
           p.reason = fmt::format("not present on this CPU (MSR {:#x} reads 0)", d.reg);
         } else {
           p.readable = true;
-          probed_[domain] = Channel{path, d.reg, unit_j};
+          probed_[domain] = Channel{path, d.reg, unit_j, MsrTimeUnitNs(unit)};
         }
         probes.push_back(std::move(p));
       }
@@ -183,7 +184,7 @@ class RaplMsrSource : public EnergySource {
       if (it == probed_.end())
         return Nothing(fmt::format("{}: domain {} cannot be read here", kName, name));
       CounterChannel c;
-      c.info = Info(name, it->second.unit_j);
+      c.info = Info(name, it->second.unit_j, it->second.reg, it->second.time_unit_ns);
       c.path = it->second.path;
       c.kind = CounterChannel::Kind::kMsrEnergy;
       c.offset = static_cast<off_t>(it->second.reg);
@@ -199,10 +200,23 @@ class RaplMsrSource : public EnergySource {
     std::string path;
     uint32_t reg = 0;
     double unit_j = 0;
+    int64_t time_unit_ns = 0;
   };
 
-  DomainInfo Info(const std::string& domain, double unit_j) const {
-    return CpuCounterInfo(domain, kName, unit_j);
+  // `reg` 0: the register is not known yet (the CPU or its msr file could not
+  // be read); `time_unit_ns` 0: the unit register was not read.
+  DomainInfo Info(const std::string& domain, double unit_j, uint32_t reg = 0,
+                  int64_t time_unit_ns = 0) const {
+    DomainInfo info = CpuCounterInfo(domain, kName, unit_j);
+    // The SDM's ~1 ms stays the period: the time unit read beside it is the unit
+    // of the power-limit windows, which the updates may or may not follow.
+    std::string note = "RAPL energy counter; update period 1 ms nominal (Intel SDM), phase unknown";
+    if (time_unit_ns > 0)
+      note += fmt::format("; RAPL time unit {:.1f} µs (power-unit register bits 19:16)",
+                          static_cast<double>(time_unit_ns) * 1e-3);
+    SetRaplCounterMeter(info, reg != 0 ? MsrEnergyFieldName(reg) : "MSR energy status",
+                        kRaplNominalUpdateNs, std::move(note));
+    return info;
   }
 
   DomainProbe Unreadable(const std::string& domain, std::string location, std::string reason,
@@ -231,6 +245,23 @@ class RaplMsrSource : public EnergySource {
 };
 
 }  // namespace
+
+int64_t MsrTimeUnitNs(uint64_t power_unit_reg) {
+  const unsigned tu = static_cast<unsigned>((power_unit_reg >> 16) & 0xF);
+  return static_cast<int64_t>(std::llround(1e9 / static_cast<double>(1u << tu)));
+}
+
+std::string MsrEnergyFieldName(uint32_t reg) {
+  const char* name = reg == kMsrIntelPkgEnergy    ? "MSR_PKG_ENERGY_STATUS"
+                     : reg == kMsrIntelPp0Energy  ? "MSR_PP0_ENERGY_STATUS"
+                     : reg == kMsrIntelPp1Energy  ? "MSR_PP1_ENERGY_STATUS"
+                     : reg == kMsrIntelDramEnergy ? "MSR_DRAM_ENERGY_STATUS"
+                     : reg == kMsrIntelPsysEnergy ? "MSR_PLATFORM_ENERGY_STATUS"
+                     : reg == kMsrAmdPkgEnergy    ? "MSR_PKG_ENERGY_STAT"
+                     : reg == kMsrAmdCoreEnergy   ? "MSR_CORE_ENERGY_STAT"
+                                                  : "MSR";
+  return fmt::format("{} {:#x}", name, reg);
+}
 
 double MsrEnergyUnitJ(uint64_t power_unit_reg) {
   const unsigned esu = static_cast<unsigned>((power_unit_reg >> 8) & 0x1F);

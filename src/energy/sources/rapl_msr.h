@@ -33,6 +33,13 @@ std::unique_ptr<EnergySource> MakeRaplMsrSource(const SourceOptions& options, co
 // Joules per count from a power-unit register (Intel 0x606, AMD 0xC0010299):
 // the energy status unit is bits 12:8, one count = 1/2^ESU J.
 double MsrEnergyUnitJ(uint64_t power_unit_reg);
+// Nanoseconds of RAPL's time unit from the same register: bits 19:16, one
+// unit = 1/2^TU s (TU = 10, the usual value: 976562 ns). It is the unit of the
+// power-limit windows; the counters' update period is in no register.
+int64_t MsrTimeUnitNs(uint64_t power_unit_reg);
+// The register's name and address, as DomainInfo::meter.field says it
+// ("MSR_PKG_ENERGY_STATUS 0x611").
+std::string MsrEnergyFieldName(uint32_t reg);
 // True for the Intel server parts (family 6) whose DRAM counter counts a
 // fixed 2^-16 J (15.3 µJ) whatever the ESU says.
 bool IntelDramFixedUnit(int family, int model);

@@ -107,7 +107,15 @@ class RaplPowercapSource : public EnergySource {
 
  private:
   // The file counts µJ; the hardware unit behind it is coarser (2^-14 J ≈ 61 µJ typically).
-  DomainInfo Info(const std::string& domain) const { return CpuCounterInfo(domain, kName, 1e-6); }
+  // powercap shows neither that unit nor the RAPL time unit: the period is nominal.
+  DomainInfo Info(const std::string& domain) const {
+    DomainInfo info = CpuCounterInfo(domain, kName, 1e-6);
+    SetRaplCounterMeter(info, "energy_uj", kRaplNominalUpdateNs,
+                        "RAPL energy counter; update period 1 ms nominal (powercap does not show "
+                        "the RAPL time unit), phase unknown; energy_uj counts µJ, the hardware "
+                        "unit is coarser (2^-ESU J, often 61 µJ)");
+    return info;
+  }
 
   uint64_t Range(const Zone& z) const {
     auto text = ReadTrimmed(io_, z.dir + "/max_energy_range_uj");

@@ -146,6 +146,15 @@ DomainInfo CpuCounterInfo(const std::string& domain, const std::string& source,
   return info;
 }
 
+void SetRaplCounterMeter(DomainInfo& info, std::string field, int64_t update_ns,
+                         std::string note) {
+  info.update_interval_ns = update_ns;
+  info.meter.kind = MeterKind::kCounter;
+  info.meter.window_ns = 0;
+  info.meter.field = std::move(field);
+  info.meter.note = std::move(note);
+}
+
 std::string CpuDeviceOf(const std::string& domain) {
   return "CPU:" + domain.substr(4, domain.find('/') - 4);
 }

@@ -59,6 +59,16 @@ DomainInfo CpuCounterInfo(const std::string& domain, const std::string& source,
                           double resolution_j);
 // "cpu:N/…" → "CPU:N".
 std::string CpuDeviceOf(const std::string& domain);
+
+// RAPL updates its energy status counters about once a millisecond (Intel's
+// SDM vol. 3B on MSR_PKG_ENERGY_STATUS: "updated every ~1msec"; Hähnel et al.
+// 2012 measured the same). No register holds the period, so this is nominal;
+// `account` estimates period and phase from the readings.
+inline constexpr int64_t kRaplNominalUpdateNs = 1'000'000;
+// Marks `info` as a RAPL energy counter read through `field` ("energy_uj",
+// "MSR_PKG_ENERGY_STATUS 0x611", "perf power/energy-pkg/"): kind counter,
+// update_interval_ns = `update_ns`, `note` saying where the figures come from.
+void SetRaplCounterMeter(DomainInfo& info, std::string field, int64_t update_ns, std::string note);
 // strerror text with the errno name: "Permission denied (EACCES)".
 std::string ErrnoText(int err);
 int64_t MonotonicNs();
