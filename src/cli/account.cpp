@@ -10,6 +10,7 @@
 #include <vector>
 
 #include "cli/command.h"
+#include "common/output_file.h"
 #include "common/progress.h"
 #include "smaragdine/account.h"
 #include "smaragdine/energy_log.h"
@@ -109,6 +110,11 @@ int Run(const AccountOptions& o) {
   }
   auto format = ParseTraceFormat(o.format);
   if (!format.ok()) return PrintError(format.error());
+
+  // -o must not be an input (run.json, energy.csv, a trace): checked before the work.
+  std::vector<NamedInput> inputs{{"--energy", o.energy}};
+  for (const std::string& t : o.traces) inputs.push_back({"--trace", t});
+  if (Status s = CheckOutput(o.output, inputs); !s.ok()) return PrintError(s.error());
 
   // On a terminal, a progress line while the inputs are read and attributed.
   ProgressLine progress("account");

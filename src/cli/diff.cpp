@@ -47,6 +47,9 @@ int RunDiff(const DiffArgs& args) {
     if (!r.ok()) return PrintError(r.error());
     o.rules.push_back(std::move(*r));
   }
+  if (!args.output.empty())
+    if (Status s = CheckOutput(args.output, {{"A", args.a}, {"B", args.b}}); !s.ok())
+      return PrintError(s.error());
   auto a = ReadProfileJson(args.a);
   if (!a.ok()) return PrintError(a.error());
   auto b = ReadProfileJson(args.b);
@@ -64,8 +67,8 @@ int RunDiff(const DiffArgs& args) {
     Status s = WriteFileAtomic(args.output, text);
     return s.ok() ? 0 : PrintError(s.error());
   }
-  std::fwrite(text.data(), 1, text.size(), stdout);
-  return 0;
+  Status s = WriteStdout(text);
+  return s.ok() ? 0 : PrintError(s.error());
 }
 
 const CommandRegistration kRegistration{"diff", 40, [](CLI::App& app, int& exit_code) {

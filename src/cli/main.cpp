@@ -1,9 +1,11 @@
 #include <algorithm>
 #include <cstdio>
+#include <system_error>
 
 #include <fmt/format.h>
 
 #include "cli/command.h"
+#include "common/output_file.h"
 
 namespace smaragdine::cli {
 
@@ -51,7 +53,18 @@ int main(int argc, char** argv) {
   } catch (const CLI::ParseError& e) {
     int rc = app.exit(e);
     // CLI11 returns 0 for --help/--version; usage errors are exit status 1 (DESIGN §8).
-    return rc == 0 ? 0 : 1;
+    if (rc != 0) return 1;
+  } catch (const std::system_error& e) {
+    // fmt::print throws when a write fails (a full disk or a closed pipe on stdout).
+    if (!std::ferror(stdout)) return PrintError(smaragdine::Internal(e.what()));
+    return PrintError(smaragdine::Error{smaragdine::ErrorCode::kBadInput,
+                                        fmt::format("cannot write: {}", e.code().message()),
+                                        "standard output"});
   }
+  // No command exits 0 after failing to write its output: what is still buffered
+  // for standard output is written now, and an earlier failed write counts too.
+  // (A command that failed already said why; its exit status stays.)
+  if (smaragdine::Status flushed = smaragdine::FlushStdout(); !flushed.ok() && exit_code == 0)
+    return PrintError(flushed.error());
   return exit_code;
 }

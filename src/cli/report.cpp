@@ -53,18 +53,15 @@ int Emit(const std::string& text, const std::string& output) {
     Status s = WriteFileAtomic(output, text);
     return s.ok() ? 0 : PrintError(s.error());
   }
-  std::fwrite(text.data(), 1, text.size(), stdout);
-  return 0;
+  Status s = WriteStdout(text);
+  return s.ok() ? 0 : PrintError(s.error());
 }
 
 // WriteReport into `output` (atomically: nothing replaces it unless all was
 // written) or, without one, standard output.
 Status StreamReport(const Profile& profile, const ReportOptions& o, const std::string& output) {
   if (output.empty())
-    return WriteReport(profile, o, [](std::string_view piece) -> Status {
-      std::fwrite(piece.data(), 1, piece.size(), stdout);
-      return {};
-    });
+    return WriteReport(profile, o, [](std::string_view piece) { return WriteStdout(piece); });
   SMG_ASSIGN_OR_RETURN(AtomicFile file, AtomicFile::Create(output));
   SMG_RETURN_IF_ERROR(
       WriteReport(profile, o, [&file](std::string_view piece) { return file.Write(piece); }));
@@ -104,7 +101,9 @@ int WriteAllScopeGraphs(const Profile& profile, const ReportOptions& o, const st
   if (ec)
     return PrintError(BadInput(dir, fmt::format("cannot create the folder: {}", ec.message())));
   for (const GraphFile& f : *files) {
-    Status s = WriteFileAtomic((std::filesystem::path(dir) / f.name).string(), f.text);
+    const std::string path = (std::filesystem::path(dir) / f.name).string();
+    Status s = CheckOutput(path, {{"profile", o.file}});
+    if (s.ok()) s = WriteFileAtomic(path, f.text);
     if (!s.ok()) return PrintError(s.error());
   }
   std::fprintf(stderr, "wrote %zu module graph%s to %s/\n", files->size(),
@@ -145,6 +144,12 @@ int RunReport(const ReportArgs& a) {
   if (!a.also.empty() && (o.format != ReportFormat::kSvg || o.chart != SvgChart::kPhases))
     return PrintError(UsageError("--also only applies to --format svg --chart phases"));
 
+  // An output that would be refused, or would destroy an input, fails before the work.
+  if (!a.output.empty() && !a.all_scopes) {
+    std::vector<NamedInput> inputs{{"profile", a.profile}};
+    for (const std::string& f : a.also) inputs.push_back({"--also", f});
+    if (Status s = CheckOutput(a.output, inputs); !s.ok()) return PrintError(s.error());
+  }
   // On a terminal, a progress line while a large profile is read and rendered.
   ProgressLine progress("report");
   progress.Stage("reading " + a.profile, InputBytes(a.profile), ProgressUnit::kBytes);

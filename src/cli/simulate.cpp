@@ -6,6 +6,7 @@
 #include <vector>
 
 #include "cli/command.h"
+#include "common/output_file.h"
 #include "smaragdine/simulate.h"
 #include "smaragdine/trace.h"
 
@@ -38,6 +39,12 @@ int RunForTrace(const SimulateOptions& o) {
   if (Given(o, "--update-period-ns")) options.gpu_update_period_ns = o.update_period_ns;
   auto sim = SimulateEnergyForTrace(*trace, options);
   if (!sim.ok()) return PrintError(sim.error());
+  // The files WriteSimulation writes must not be one of the traces read.
+  std::vector<NamedInput> inputs;
+  for (const std::string& t : o.for_trace) inputs.push_back({"--for-trace", t});
+  for (const std::string name : {"run/run.json", "run/energy.csv", "truth.json"})
+    if (Status s = CheckOutput(o.output + "/" + name, inputs); !s.ok())
+      return PrintError(s.error());
   Status st = WriteSimulation(*sim, o.output);
   if (!st.ok()) return PrintError(st.error());
   std::string traces;

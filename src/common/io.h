@@ -5,6 +5,7 @@
 #include <string>
 #include <string_view>
 
+#include "common/output_file.h"
 #include "smaragdine/status.h"
 
 namespace smaragdine {
@@ -22,30 +23,6 @@ bool LooksGzipped(std::string_view bytes);
 // any other failure, with errno saying why.
 bool WriteAll(int fd, std::string_view bytes);
 
-// Writes atomically: to a temporary file beside `path`, then rename.
-Status WriteFileAtomic(const std::string& path, std::string_view contents);
-
-// The same in pieces, for output too large to hold in memory at once:
-//   SMG_ASSIGN_OR_RETURN(AtomicFile f, AtomicFile::Create(path));
-//   SMG_RETURN_IF_ERROR(f.Write(piece));  …
-//   SMG_RETURN_IF_ERROR(f.Commit());      // renames over `path`
-// Destroyed without Commit() (an error on the way), it removes the temporary
-// file and leaves `path` as it was. Errors: kBadInput naming `path`.
-class AtomicFile {
- public:
-  static Result<AtomicFile> Create(const std::string& path);
-  AtomicFile(AtomicFile&& other) noexcept;
-  AtomicFile& operator=(AtomicFile&&) = delete;
-  AtomicFile(const AtomicFile&) = delete;
-  ~AtomicFile();
-  Status Write(std::string_view bytes);
-  Status Commit();
-
- private:
-  AtomicFile(std::string path, std::string tmp, int fd)
-      : path_(std::move(path)), tmp_(std::move(tmp)), fd_(fd) {}
-  std::string path_, tmp_;
-  int fd_ = -1;  // -1 once committed or moved from
-};
+// Writing files (WriteFileAtomic, AtomicFile, CheckOutput): common/output_file.h.
 
 }  // namespace smaragdine

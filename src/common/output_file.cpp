@@ -1,0 +1,281 @@
+#include "common/output_file.h"
+
+#include <dirent.h>
+#include <fcntl.h>
+#include <sys/random.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <atomic>
+#include <cerrno>
+#include <chrono>
+#include <cstdint>
+#include <cstdio>
+#include <cstring>
+#include <filesystem>
+
+#include <fmt/format.h>
+
+#include "common/io.h"
+
+namespace smaragdine {
+
+namespace {
+
+Error WriteError(const std::string& path, const std::string& what, int err) {
+  return Error{ErrorCode::kBadInput, fmt::format("{}: {}", what, std::strerror(err)), path};
+}
+
+// What lstat says is at `name` in `dir_fd`, in words for a refusal.
+const char* KindOf(mode_t mode) {
+  if (S_ISLNK(mode)) return "a symbolic link";
+  if (S_ISDIR(mode)) return "a directory";
+  if (S_ISSOCK(mode)) return "a socket";
+  if (S_ISFIFO(mode)) return "a FIFO";
+  if (S_ISCHR(mode)) return "a character device";
+  if (S_ISBLK(mode)) return "a block device";
+  return "not a regular file";
+}
+
+// The refusal of a symbolic link, directory or socket as an output.
+Error Refused(const std::string& path, mode_t mode) {
+  if (S_ISLNK(mode)) {
+    std::error_code ec;
+    const std::string target = std::filesystem::read_symlink(path, ec).string();
+    return Error{ErrorCode::kBadInput,
+                 fmt::format("is a symbolic link{}: smaragdine does not write through links "
+                             "(docs/security.md); give the file it points to instead",
+                             ec ? "" : " to " + target),
+                 path};
+  }
+  return Error{ErrorCode::kBadInput, fmt::format("cannot write: it is {}", KindOf(mode)), path};
+}
+
+bool WrittenInPlace(mode_t mode) { return S_ISCHR(mode) || S_ISBLK(mode) || S_ISFIFO(mode); }
+
+// ".NAME.tmp-" plus 12 random letters and digits: unpredictable, so nobody can
+// plant a link there before it is created, and O_EXCL fails on anything that is.
+std::string TempName(const std::string& name) {
+  static constexpr char kAlphabet[] =
+      "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789";
+  unsigned char random[12];
+  size_t got = 0;
+  while (got < sizeof random) {
+    const ssize_t n = getrandom(random + got, sizeof random - got, 0);
+    if (n > 0) {
+      got += static_cast<size_t>(n);
+    } else if (errno != EINTR) {
+      break;
+    }
+  }
+  // getrandom does not fail on Linux >= 3.17 for 12 bytes; should it, the clock
+  // and a counter still vary, and O_EXCL (never a planted name) decides.
+  static std::atomic<uint64_t> counter{0};
+  uint64_t mix = static_cast<uint64_t>(std::chrono::steady_clock::now().time_since_epoch().count()) ^
+                 (counter.fetch_add(1) << 48);
+  for (size_t i = got; i < sizeof random; ++i, mix = mix * 6364136223846793005ULL + 1)
+    random[i] = static_cast<unsigned char>(mix >> 33);
+  // NAME_MAX is 255: a long name is cut in the temporary's name only.
+  std::string out = "." + name.substr(0, 200) + ".tmp-";
+  for (unsigned char c : random) out.push_back(kAlphabet[c % (sizeof kAlphabet - 1)]);
+  return out;
+}
+
+}  // namespace
+
+Status WriteFileAtomic(const std::string& path, std::string_view contents) {
+  SMG_ASSIGN_OR_RETURN(AtomicFile file, AtomicFile::Create(path));
+  SMG_RETURN_IF_ERROR(file.Write(contents));
+  return file.Commit();
+}
+
+Result<AtomicFile> AtomicFile::Create(const std::string& path) {
+  const std::filesystem::path p(path);
+  std::string name = p.filename().string();
+  if (name.empty() || name == "." || name == "..")
+    return Error{ErrorCode::kBadInput, "cannot write: it names a directory", path};
+  std::string dir = p.parent_path().string();
+  if (dir.empty()) dir = ".";
+  AtomicFile f;
+  f.path_ = path;
+  f.name_ = std::move(name);
+  // The directory is the caller's to choose (its links are followed); only the
+  // last component is looked at without following.
+  f.dir_fd_ = ::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+  if (f.dir_fd_ < 0) return WriteError(path, "cannot write", errno);
+  f.owns_dir_fd_ = true;
+  struct stat st {};
+  if (::fstatat(f.dir_fd_, f.name_.c_str(), &st, AT_SYMLINK_NOFOLLOW) == 0) {
+    if (WrittenInPlace(st.st_mode)) {
+      // O_NOFOLLOW: should the device have turned into a link since the lstat.
+      f.fd_ = ::openat(f.dir_fd_, f.name_.c_str(),
+                       O_WRONLY | O_NOCTTY | O_NOFOLLOW | O_CLOEXEC);
+      if (f.fd_ < 0) return WriteError(path, "cannot write", errno);
+      ::close(f.dir_fd_);
+      f.dir_fd_ = -1;
+      f.owns_dir_fd_ = false;
+      return f;
+    }
+    if (!S_ISREG(st.st_mode)) return Refused(path, st.st_mode);
+  } else if (errno != ENOENT) {
+    return WriteError(path, "cannot write", errno);
+  } else {
+    st.st_mode = 0;
+  }
+  for (int attempt = 0; attempt < 100 && f.fd_ < 0; ++attempt) {
+    f.tmp_name_ = TempName(f.name_);
+    f.fd_ = ::openat(f.dir_fd_, f.tmp_name_.c_str(),
+                     O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0666);
+    if (f.fd_ < 0 && errno != EEXIST) {
+      const int err = errno;
+      f.tmp_name_.clear();
+      return WriteError(path, "cannot write", err);
+    }
+  }
+  if (f.fd_ < 0) {
+    f.tmp_name_.clear();
+    return WriteError(path, "cannot create a temporary file beside it", EEXIST);
+  }
+  // A file replaced keeps its permissions (not a set-id bit).
+  if (S_ISREG(st.st_mode)) (void)::fchmod(f.fd_, st.st_mode & 0777);
+  return f;
+}
+
+Result<AtomicFile> AtomicFile::CreateAt(int dir_fd, const std::string& dir_path,
+                                        const std::string& name) {
+  AtomicFile f;
+  f.path_ = dir_path + "/" + name;
+  f.name_ = name;
+  f.dir_fd_ = dir_fd;
+  f.in_run_dir_ = true;
+  for (int attempt = 0; attempt < 100 && f.fd_ < 0; ++attempt) {
+    f.tmp_name_ = TempName(name);
+    f.fd_ = ::openat(dir_fd, f.tmp_name_.c_str(),
+                     O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0644);
+    if (f.fd_ < 0 && errno != EEXIST) {
+      const int err = errno;
+      f.tmp_name_.clear();
+      return WriteError(f.path_, "cannot write", err);
+    }
+  }
+  if (f.fd_ < 0) {
+    f.tmp_name_.clear();
+    return WriteError(f.path_, "cannot create a temporary file beside it", EEXIST);
+  }
+  return f;
+}
+
+AtomicFile::AtomicFile(AtomicFile&& other) noexcept
+    : path_(std::move(other.path_)),
+      dir_fd_(other.dir_fd_),
+      owns_dir_fd_(other.owns_dir_fd_),
+      in_run_dir_(other.in_run_dir_),
+      name_(std::move(other.name_)),
+      tmp_name_(std::move(other.tmp_name_)),
+      fd_(other.fd_) {
+  other.fd_ = -1;
+  other.dir_fd_ = -1;
+  other.owns_dir_fd_ = false;
+  other.tmp_name_.clear();
+}
+
+AtomicFile::~AtomicFile() {
+  if (fd_ >= 0) {
+    ::close(fd_);
+    if (!tmp_name_.empty()) ::unlinkat(dir_fd_, tmp_name_.c_str(), 0);
+  }
+  if (owns_dir_fd_ && dir_fd_ >= 0) ::close(dir_fd_);
+}
+
+Status AtomicFile::Write(std::string_view bytes) {
+  if (fd_ < 0) return Error{ErrorCode::kInternal, "write after commit", path_};
+  if (!WriteAll(fd_, bytes)) return WriteError(path_, "cannot write", errno);
+  return {};
+}
+
+Status AtomicFile::Commit() {
+  if (fd_ < 0) return Error{ErrorCode::kInternal, "commit twice", path_};
+  const int fd = fd_;
+  fd_ = -1;
+  const bool in_place = tmp_name_.empty();
+  // In place (a device, a FIFO) there is nothing to make durable; a file is
+  // synced before the rename, so a crash leaves the old file or the new one.
+  if (!in_place && ::fsync(fd) != 0) {
+    const int err = errno;
+    ::close(fd);
+    ::unlinkat(dir_fd_, tmp_name_.c_str(), 0);
+    return WriteError(path_, "cannot write", err);
+  }
+  if (::close(fd) != 0) {
+    const int err = errno;
+    if (!in_place) ::unlinkat(dir_fd_, tmp_name_.c_str(), 0);
+    return WriteError(path_, "cannot write", err);
+  }
+  if (in_place) return {};
+  // What is at the name now may have changed since Create: only a regular file
+  // (or nothing) is replaced, except in a run directory, where rename replaces
+  // the entry itself and never writes through it.
+  struct stat st {};
+  if (!in_run_dir_ && ::fstatat(dir_fd_, name_.c_str(), &st, AT_SYMLINK_NOFOLLOW) == 0 &&
+      !S_ISREG(st.st_mode)) {
+    ::unlinkat(dir_fd_, tmp_name_.c_str(), 0);
+    return Refused(path_, st.st_mode);
+  }
+  if (::renameat(dir_fd_, tmp_name_.c_str(), dir_fd_, name_.c_str()) != 0) {
+    const int err = errno;
+    ::unlinkat(dir_fd_, tmp_name_.c_str(), 0);
+    return WriteError(path_, "cannot rename into place", err);
+  }
+  tmp_name_.clear();
+  if (in_run_dir_ && ::fsync(dir_fd_) != 0) return WriteError(path_, "cannot write", errno);
+  return {};
+}
+
+Status CheckOutput(const std::string& output, const std::vector<NamedInput>& inputs) {
+  struct stat out {};
+  if (::lstat(output.c_str(), &out) != 0) return {};  // not there yet (or Create will say why)
+  if (WrittenInPlace(out.st_mode)) return {};
+  if (!S_ISREG(out.st_mode)) return Refused(output, out.st_mode);
+  auto same = [&out](const struct stat& in) {
+    return in.st_dev == out.st_dev && in.st_ino == out.st_ino;
+  };
+  for (const NamedInput& in : inputs) {
+    struct stat st {};
+    if (::stat(in.path.c_str(), &st) != 0) continue;  // its reader will say why
+    std::string hit;
+    if (same(st)) {
+      hit = in.path;
+    } else if (S_ISDIR(st.st_mode)) {
+      std::error_code ec;
+      for (const auto& entry : std::filesystem::directory_iterator(in.path, ec)) {
+        struct stat e {};
+        if (::stat(entry.path().c_str(), &e) == 0 && same(e)) {
+          hit = entry.path().string();
+          break;
+        }
+      }
+    }
+    if (!hit.empty())
+      return Error{ErrorCode::kBadInput,
+                   fmt::format("the output is the same file as the input {} {}: writing it would "
+                               "destroy the input; choose another output",
+                               in.what, hit),
+                   output};
+  }
+  return {};
+}
+
+Status WriteStdout(std::string_view bytes) {
+  if (!bytes.empty() && std::fwrite(bytes.data(), 1, bytes.size(), stdout) != bytes.size())
+    return WriteError("standard output", "cannot write", errno);
+  return {};
+}
+
+Status FlushStdout() {
+  errno = 0;
+  if (std::fflush(stdout) != 0 || std::ferror(stdout))
+    return WriteError("standard output", "cannot write", errno != 0 ? errno : EIO);
+  return {};
+}
+
+}  // namespace smaragdine
