@@ -7,14 +7,17 @@
 //   fork ──► child blocks reading `go` ─────────────────────► exec CMD
 //   parent: sources → sampler + cputime.csv → run.json → [baseline] → write `go` → wait
 //           → run.json (exit code, clock_sync pairs, stopped domains)
+#include <dirent.h>
 #include <fcntl.h>
 #include <grp.h>
 #include <pwd.h>
 #include <signal.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <atomic>
 #include <cerrno>
 #include <cmath>
@@ -53,6 +56,7 @@ struct RecordOptions {
   double model_idle_w = 10.0;
   double baseline_s = 0;
   std::string user;  // --user: run CMD as this user (record must be root)
+  bool force = false;  // --force: record into a run directory that is not empty
   bool quiet = false;
 };
 
@@ -189,6 +193,123 @@ Status Validate(const RecordOptions& o) {
   return {};
 }
 
+// The run directory, open for the whole run: every file record writes is created
+// in it relative to `fd` (O_CREAT|O_EXCL|O_NOFOLLOW, renameat), so nothing CMD
+// plants in it (CMD may own it, under --user) makes record write outside it.
+struct RunDirectory {
+  int fd = -1;
+  std::string path;  // absolute, for messages and $SMARAGDINE_RUN_DIR
+  RunDirectory() = default;
+  RunDirectory(const RunDirectory&) = delete;
+  RunDirectory& operator=(const RunDirectory&) = delete;
+  RunDirectory(RunDirectory&& o) noexcept : fd(o.fd), path(std::move(o.path)) { o.fd = -1; }
+  ~RunDirectory() {
+    if (fd >= 0) ::close(fd);
+  }
+};
+
+// The files record writes in a run directory.
+constexpr const char* kRecordFiles[] = {"run.json", "energy.csv", "cputime.csv"};
+
+// The names in the directory open as `fd`, sorted ("." and ".." left out).
+std::vector<std::string> Entries(int fd) {
+  std::vector<std::string> names;
+  const int dup_fd = ::fcntl(fd, F_DUPFD_CLOEXEC, 0);
+  if (dup_fd < 0) return names;
+  DIR* d = ::fdopendir(dup_fd);
+  if (d == nullptr) {
+    ::close(dup_fd);
+    return names;
+  }
+  while (const dirent* e = ::readdir(d)) {
+    const std::string name = e->d_name;
+    if (name != "." && name != "..") names.push_back(name);
+  }
+  ::closedir(d);
+  std::sort(names.begin(), names.end());
+  return names;
+}
+
+// Creates RUN (its parents too), or opens an existing one: empty, or with --force,
+// where record's own files are removed first and anything else is left (and named
+// in a warning). A directory record creates is handed to --user's user, so CMD can
+// write its trace there; an existing one keeps its owner. RUN itself must not be a
+// symbolic link.
+Result<RunDirectory> OpenRunDirectory(const RecordOptions& o, const RunAs* run_as,
+                                      Diagnostics& diag) {
+  RunDirectory dir;
+  dir.path = std::filesystem::absolute(o.output).lexically_normal().string();
+  while (dir.path.size() > 1 && dir.path.back() == '/') dir.path.pop_back();
+  const std::filesystem::path parent = std::filesystem::path(dir.path).parent_path();
+  std::error_code ec;
+  std::filesystem::create_directories(parent, ec);
+  if (ec)
+    return BadInput(o.output, fmt::format("cannot create the run directory: {}", ec.message()));
+  bool created = ::mkdir(dir.path.c_str(), 0755) == 0;
+  if (!created && errno != EEXIST)
+    return BadInput(o.output, fmt::format("cannot create the run directory: {}", strerror(errno)));
+  dir.fd = ::open(dir.path.c_str(), O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+  if (dir.fd < 0) {
+    struct stat st {};
+    if ((errno == ELOOP || errno == ENOTDIR) && ::lstat(dir.path.c_str(), &st) == 0 &&
+        S_ISLNK(st.st_mode))
+      return BadInput(o.output,
+                      "the run directory is a symbolic link: record does not follow it "
+                      "(docs/security.md); give the directory it points to");
+    return BadInput(o.output, fmt::format("cannot open the run directory: {}", strerror(errno)));
+  }
+  if (!created) {
+    std::vector<std::string> entries = Entries(dir.fd);
+    if (!entries.empty() && !o.force) {
+      std::string shown;
+      for (size_t i = 0; i < entries.size() && i < 4; ++i)
+        shown += (i ? ", " : "") + entries[i];
+      if (entries.size() > 4) shown += fmt::format(" and {} more", entries.size() - 4);
+      return BadInput(o.output, fmt::format(
+          "the run directory is not empty ({}): a new run would overwrite or mix with what is "
+          "there; give a new -o, or add --force to replace record's files in it",
+          shown));
+    }
+    std::vector<std::string> left;
+    for (const std::string& e : entries) {
+      bool ours = false;
+      for (const char* f : kRecordFiles) ours |= e == f;
+      if (!ours) {
+        left.push_back(e);
+        continue;
+      }
+      // Removed before CMD starts: a killed run must not leave the old files beside new ones.
+      if (::unlinkat(dir.fd, e.c_str(), 0) != 0 && errno != ENOENT)
+        return BadInput(dir.path + "/" + e,
+                        fmt::format("--force: cannot remove it: {}", strerror(errno)));
+    }
+    if (!left.empty())
+      diag.Warn(fmt::format("--force: {} left in the run directory from before: {}",
+                            left.size() == 1 ? "one entry is" : "entries are",
+                            fmt::join(left, ", ")));
+  }
+  if (created && run_as != nullptr && ::fchown(dir.fd, run_as->uid, run_as->gid) != 0)
+    return BadInput(dir.path, fmt::format("cannot hand the run directory to {}: {}",
+                                          run_as->name, strerror(errno)));
+  return dir;
+}
+
+// A new file for record in the run directory: never an existing name, never a link.
+Result<int> CreateRunFile(const RunDirectory& dir, const char* name) {
+  const int fd = ::openat(dir.fd, name,
+                          O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_APPEND | O_CLOEXEC, 0644);
+  if (fd < 0)
+    return BadInput(dir.path + "/" + name, fmt::format("cannot create: {}", strerror(errno)));
+  return fd;
+}
+
+// run.json, replaced whole (a temporary file in the run directory, fsync, renameat).
+Status WriteRunJson(const RunDirectory& dir, const EnergyLog& meta) {
+  SMG_ASSIGN_OR_RETURN(AtomicFile f, AtomicFile::CreateAt(dir.fd, dir.path, "run.json"));
+  SMG_RETURN_IF_ERROR(f.Write(RunJsonText(meta)));
+  return f.Commit();
+}
+
 // Everything up to the child's release; on error the child is let go (it exits 125).
 struct Started {
   std::unique_ptr<Sampler> sampler;
@@ -197,7 +318,8 @@ struct Started {
   Diagnostics diag;
 };
 
-Result<Started> StartSampling(const RecordOptions& o, pid_t child, const std::string& run_dir) {
+Result<Started> StartSampling(const RecordOptions& o, pid_t child, const RunDirectory& dir) {
+  const std::string& run_dir = dir.path;
   SourceOptions so;
   so.roots = o.roots;
   so.model_core_w = o.model_core_w;
@@ -247,14 +369,15 @@ Result<Started> StartSampling(const RecordOptions& o, pid_t child, const std::st
   SamplerOptions sampler_options;
   sampler_options.fast_period_ns = static_cast<int64_t>(1e9 / o.rate_hz);
   sampler_options.slow_period_ns = static_cast<int64_t>(o.slow_period_ms * 1e6);
-  SMG_ASSIGN_OR_RETURN(st.sampler,
-                       Sampler::Start(std::move(sessions), run_dir + "/energy.csv",
-                                      sampler_options));
+  SMG_ASSIGN_OR_RETURN(const int energy_fd, CreateRunFile(dir, "energy.csv"));
+  SMG_ASSIGN_OR_RETURN(st.sampler, Sampler::Start(std::move(sessions), energy_fd,
+                                                  run_dir + "/energy.csv", sampler_options));
   // CPU time of CMD's tree and of the machine, for account's process share.
   CpuTimeRecorderOptions cpu_options;
   cpu_options.period_ns = sampler_options.slow_period_ns;
-  auto cputime = CpuTimeRecorder::Start(o.roots.proc, child, run_dir + "/cputime.csv",
-                                        cpu_options);
+  SMG_ASSIGN_OR_RETURN(const int cputime_fd, CreateRunFile(dir, "cputime.csv"));
+  auto cputime = CpuTimeRecorder::Start(o.roots.proc, child, cputime_fd,
+                                        run_dir + "/cputime.csv", cpu_options);
   if (cputime.ok()) {
     st.cputime = std::move(*cputime);
   } else {
@@ -262,6 +385,7 @@ Result<Started> StartSampling(const RecordOptions& o, pid_t child, const std::st
                              "processes): {}",
                              cputime.error().ToString()));
     st.diag.Add("record.no_cputime");
+    ::unlinkat(dir.fd, "cputime.csv", 0);  // the empty file record made for it
   }
   st.meta.path = run_dir;
   st.meta.clock = Clock::kMonotonic;
@@ -270,7 +394,7 @@ Result<Started> StartSampling(const RecordOptions& o, pid_t child, const std::st
   st.meta.command = o.command;
   st.meta.pid = child;
   if (o.baseline_s <= 0) st.meta.started_ns = MonotonicNowNs();
-  SMG_RETURN_IF_ERROR(WriteFileAtomic(run_dir + "/run.json", RunJsonText(st.meta)));
+  SMG_RETURN_IF_ERROR(WriteRunJson(dir, st.meta));
   return st;
 }
 
@@ -312,24 +436,47 @@ void PrintSummary(const RecordOptions& o, const EnergyLog& meta, const SamplerRe
              ShellQuote(run_dir));
 }
 
+// What went wrong with record's own files by the end: each printed as an error.
+// A run whose files are incomplete must not look like a good one.
+std::vector<Error> RunFileErrors(const RunDirectory& dir, const SamplerResult& r,
+                                 const CpuTimeRecorder* cputime, const Status& run_json) {
+  std::vector<Error> errors;
+  if (r.write_errors > 0)
+    errors.push_back(BadInput(
+        dir.path + "/energy.csv",
+        fmt::format("writing the energy log failed {} time{} ({}): the readings of those "
+                    "moments are missing, so the run's energy is incomplete",
+                    r.write_errors, r.write_errors == 1 ? "" : "s", r.write_error)));
+  if (cputime != nullptr && cputime->write_errors() > 0)
+    errors.push_back(BadInput(
+        dir.path + "/cputime.csv",
+        fmt::format("writing the CPU-time log failed {} time{} ({}): account's process share "
+                    "of this run is incomplete",
+                    cputime->write_errors(), cputime->write_errors() == 1 ? "" : "s",
+                    cputime->write_error())));
+  if (!run_json.ok()) {
+    Error e = run_json.error();
+    e.message += "; run.json was not finalised (the one written at the start stays, without "
+                 "exit_code and ended_ns)";
+    errors.push_back(std::move(e));
+  }
+  return errors;
+}
+
 int Run(const RecordOptions& o) {
   if (Status s = Validate(o); !s.ok()) return PrintError(s.error());
-  std::error_code ec;
-  std::filesystem::create_directories(o.output, ec);
-  if (ec)
-    return PrintError(
-        BadInput(o.output, fmt::format("cannot create the run directory: {}", ec.message())));
-  const std::string run_dir = std::filesystem::absolute(o.output).lexically_normal().string();
   std::optional<RunAs> run_as;
   if (!o.user.empty()) {
     auto looked_up = LookUpUser(o.user);
     if (!looked_up.ok()) return PrintError(looked_up.error());
     run_as = std::move(*looked_up);
-    // CMD writes its trace into $SMARAGDINE_RUN_DIR; record's own files stay root's.
-    if (::chown(run_dir.c_str(), run_as->uid, run_as->gid) != 0)
-      return PrintError(BadInput(run_dir, fmt::format("cannot hand the run directory to {}: {}",
-                                                      run_as->name, strerror(errno))));
   }
+  Diagnostics dir_diag;
+  auto opened = OpenRunDirectory(o, run_as ? &*run_as : nullptr, dir_diag);
+  if (!opened.ok()) return PrintError(opened.error());
+  const RunDirectory dir = std::move(*opened);
+  const std::string& run_dir = dir.path;
+  PrintDiagnostics(dir_diag);
 
   int go[2], err[2];
   if (pipe2(go, O_CLOEXEC) != 0 || pipe2(err, O_CLOEXEC) != 0)
@@ -347,7 +494,7 @@ int Run(const RecordOptions& o) {
   g_child.store(child);
   InstallForwarding();
 
-  auto started = StartSampling(o, child, run_dir);
+  auto started = StartSampling(o, child, dir);
   if (!started.ok()) {
     ::close(go[1]);  // the held child sees EOF and exits without running CMD
     WaitChild(child);
@@ -376,8 +523,7 @@ int Run(const RecordOptions& o) {
           (after[i].energy_j - before[i].energy_j) / dt_s;
     }
     st.meta.started_ns = MonotonicNowNs();
-    if (Status s = WriteFileAtomic(run_dir + "/run.json", RunJsonText(st.meta)); !s.ok())
-      PrintError(s.error());
+    if (Status s = WriteRunJson(dir, st.meta); !s.ok()) PrintError(s.error());
   }
 
   // Release CMD and learn whether exec worked.
@@ -408,13 +554,17 @@ int Run(const RecordOptions& o) {
   st.meta.clock_sync = result.clock_sync;
   st.meta.exit_code = status;
   st.meta.ended_ns = ended_ns;
-  if (Status s = WriteFileAtomic(run_dir + "/run.json", RunJsonText(st.meta)); !s.ok())
-    PrintError(s.error());
+  const Status run_json = WriteRunJson(dir, st.meta);
   if (!o.quiet) {
     PrintDiagnostics(result.diagnostics);
     if (cpu) PrintDiagnostics(cpu->diagnostics);
     PrintSummary(o, st.meta, result, cpu ? &*cpu : nullptr, run_dir);
   }
+  // A run that could not be written whole fails even when CMD succeeded: exit 2
+  // then, CMD's own non-zero status otherwise.
+  const std::vector<Error> errors = RunFileErrors(dir, result, st.cputime.get(), run_json);
+  for (const Error& e : errors) PrintError(e);
+  if (!errors.empty() && status == 0) return static_cast<int>(ErrorCode::kBadInput);
   return status;
 }
 
@@ -458,6 +608,9 @@ CommandRegistration registration{"record", 15, [](CLI::App& app, int& exit_code)
                   "LOGNAME set to theirs) while sampling keeps record's privileges, e.g. to read "
                   "root-only RAPL counters. record must run as root")
       ->allow_extra_args(false);
+  sub->add_flag("--force", o->force,
+                "Record into a run directory that is not empty: record's files in it "
+                "(run.json, energy.csv, cputime.csv) are replaced, anything else is left");
   sub->add_flag("-q,--quiet", o->quiet, "Print no summary at the end");
   sub->callback([&exit_code, o] { exit_code = Run(*o); });
 }};

@@ -177,15 +177,27 @@ CpuTimeRecorder::CpuTimeRecorder(std::string proc_root, pid_t root)
 Result<std::unique_ptr<CpuTimeRecorder>> CpuTimeRecorder::Start(
     std::string proc_root, pid_t root, const std::string& csv_path,
     const CpuTimeRecorderOptions& options) {
+  if (!procfs::ReadMachineBusyNs(proc_root)) {
+    return Nothing(fmt::format("cannot read the machine's CPU time from {}/stat", proc_root));
+  }
+  const int fd = ::open(csv_path.c_str(),
+                        O_WRONLY | O_CREAT | O_TRUNC | O_APPEND | O_NOFOLLOW | O_CLOEXEC, 0644);
+  if (fd < 0)
+    return BadInput(csv_path, fmt::format("cannot create the CPU-time log: {}", strerror(errno)));
+  return Start(std::move(proc_root), root, fd, csv_path, options);
+}
+
+Result<std::unique_ptr<CpuTimeRecorder>> CpuTimeRecorder::Start(
+    std::string proc_root, pid_t root, int csv_fd, const std::string& csv_path,
+    const CpuTimeRecorderOptions& options) {
+  if (!procfs::ReadMachineBusyNs(proc_root)) {
+    ::close(csv_fd);
+    return Nothing(fmt::format("cannot read the machine's CPU time from {}/stat", proc_root));
+  }
   std::unique_ptr<CpuTimeRecorder> r(new CpuTimeRecorder(std::move(proc_root), root));
   r->options_ = options;
   r->csv_path_ = csv_path;
-  if (!procfs::ReadMachineBusyNs(r->proc_)) {
-    return Nothing(fmt::format("cannot read the machine's CPU time from {}/stat", r->proc_));
-  }
-  r->fd_ = ::open(csv_path.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_APPEND | O_CLOEXEC, 0644);
-  if (r->fd_ < 0)
-    return BadInput(csv_path, fmt::format("cannot create the CPU-time log: {}", strerror(errno)));
+  r->fd_ = csv_fd;
   r->pending_ = "t_ns,thread,cpu_ns\n";
   r->SampleOnce();
   r->Flush();
@@ -228,9 +240,13 @@ void CpuTimeRecorder::SampleOnce() {
 void CpuTimeRecorder::Flush() {
   if (pending_.empty()) return;
   // One write per flush: what was written survives a SIGKILL of `record`.
-  if (!WriteAll(fd_, pending_)) {
+  if (WriteAll(fd_, pending_)) {
+    csv_bytes_ += static_cast<int64_t>(pending_.size());
+  } else {
     ++write_errors_;
     if (write_error_.empty()) write_error_ = strerror(errno);
+    // A partial write (a full disk) is cut back to the last whole row.
+    (void)!::ftruncate(fd_, csv_bytes_);
   }
   pending_.clear();
 }
@@ -268,9 +284,12 @@ CpuTimeStats CpuTimeRecorder::Stop() {
   SampleOnce();  // closes the last interval
   Flush();
   if (fd_ >= 0) {
-    if (::close(fd_) != 0 && write_error_.empty()) {
+    // (EINVAL: a file that cannot be synced, such as a pipe, has nothing to make durable.)
+    const int sync_err = ::fsync(fd_) == 0 || errno == EINVAL ? 0 : errno;
+    const int close_err = ::close(fd_) == 0 ? 0 : errno;
+    if (sync_err != 0 || close_err != 0) {
       ++write_errors_;
-      write_error_ = strerror(errno);
+      if (write_error_.empty()) write_error_ = strerror(sync_err != 0 ? sync_err : close_err);
     }
     fd_ = -1;
   }

@@ -103,6 +103,14 @@ class CpuTimeRecorder {
   static Result<std::unique_ptr<CpuTimeRecorder>> Start(std::string proc_root, pid_t root,
                                                         const std::string& csv_path,
                                                         const CpuTimeRecorderOptions& options);
+  // The same into `csv_fd`, an empty file opened for writing (O_APPEND) that the
+  // recorder now owns (closed on error too); `csv_path` names it in messages.
+  static Result<std::unique_ptr<CpuTimeRecorder>> Start(std::string proc_root, pid_t root,
+                                                        int csv_fd, const std::string& csv_path,
+                                                        const CpuTimeRecorderOptions& options);
+  // Writes of cputime.csv that failed so far (valid after Stop) and the first one's reason.
+  int64_t write_errors() const { return write_errors_; }
+  const std::string& write_error() const { return write_error_; }
   ~CpuTimeRecorder();
   CpuTimeRecorder(const CpuTimeRecorder&) = delete;
   CpuTimeRecorder& operator=(const CpuTimeRecorder&) = delete;
@@ -120,6 +128,7 @@ class CpuTimeRecorder {
   CpuTimeRecorderOptions options_;
   std::string csv_path_;
   int fd_ = -1;
+  int64_t csv_bytes_ = 0;               // cputime.csv's size after the last whole write
   std::string pending_;                 // rows not yet written (this thread only)
   std::map<pid_t, ProcessTreeCpuTime::Thread> written_;  // last value written per tid
   std::map<std::pair<pid_t, pid_t>, bool> seen_;         // (pid, tid) ever written

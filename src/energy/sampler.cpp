@@ -72,7 +72,18 @@ struct Sampler::Group {
 Result<std::unique_ptr<Sampler>> Sampler::Start(std::vector<SamplerSession> sessions,
                                                 const std::string& csv_path,
                                                 const SamplerOptions& options) {
+  const int fd = ::open(csv_path.c_str(),
+                        O_WRONLY | O_CREAT | O_TRUNC | O_APPEND | O_NOFOLLOW | O_CLOEXEC, 0644);
+  if (fd < 0)
+    return BadInput(csv_path, fmt::format("cannot create the energy log: {}", strerror(errno)));
+  return Start(std::move(sessions), fd, csv_path, options);
+}
+
+Result<std::unique_ptr<Sampler>> Sampler::Start(std::vector<SamplerSession> sessions,
+                                                int csv_fd, const std::string& csv_path,
+                                                const SamplerOptions& options) {
   std::unique_ptr<Sampler> s(new Sampler());
+  s->fd_ = csv_fd;
   s->options_ = options;
   s->csv_path_ = csv_path;
   for (RateClass rate : {RateClass::kFast, RateClass::kSlow}) {
@@ -97,12 +108,10 @@ Result<std::unique_ptr<Sampler>> Sampler::Start(std::vector<SamplerSession> sess
   s->unreadable_since_ns_.assign(s->domains_.size(), 0);
   s->unreadable_reason_.assign(s->domains_.size(), "");
 
-  s->fd_ = ::open(csv_path.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_APPEND | O_CLOEXEC, 0644);
-  if (s->fd_ < 0)
-    return BadInput(csv_path, fmt::format("cannot create the energy log: {}", strerror(errno)));
   static constexpr std::string_view kHeader = "t_ns,domain,energy_j,power_w\n";
   if (!WriteAll(s->fd_, kHeader))
     return BadInput(csv_path, fmt::format("cannot write the energy log: {}", strerror(errno)));
+  s->csv_bytes_ = static_cast<int64_t>(kHeader.size());
 
   s->start_sync_.push_back(ReadClockSyncPair(options.realtime_ns));
   s->clock_sync_ = s->start_sync_;
@@ -204,9 +213,14 @@ void Sampler::WriteRows(std::vector<RawReading>& rows) {
   // process being killed (the reader drops a torn last line).
   if (WriteAll(fd_, std::string_view(out.data(), out.size()))) {
     rows_written_ += static_cast<int64_t>(rows.size());
+    csv_bytes_ += static_cast<int64_t>(out.size());
   } else {
     ++write_errors_;
     if (write_error_.empty()) write_error_ = strerror(errno);
+    // A full disk takes part of a write: cut it back to the last whole row, so the
+    // rows written once the disk has room again do not follow a torn one (which
+    // the reader rejects in the middle of the file).
+    (void)!::ftruncate(fd_, csv_bytes_);
   }
   rows.clear();
 }
@@ -255,9 +269,13 @@ SamplerResult Sampler::Stop() {
   if (writer_.joinable()) writer_.join();
   clock_sync_.push_back(ReadClockSyncPair(options_.realtime_ns));
   if (fd_ >= 0) {
-    if (::close(fd_) != 0 && write_error_.empty()) {
+    // The readings are the run: on disk before record says it is finalised.
+    // (EINVAL: a file that cannot be synced, such as a pipe, has nothing to make durable.)
+    const int sync_err = ::fsync(fd_) == 0 || errno == EINVAL ? 0 : errno;
+    const int close_err = ::close(fd_) == 0 ? 0 : errno;
+    if (sync_err != 0 || close_err != 0) {
       ++write_errors_;
-      write_error_ = strerror(errno);
+      if (write_error_.empty()) write_error_ = strerror(sync_err != 0 ? sync_err : close_err);
     }
     fd_ = -1;
   }
@@ -273,6 +291,8 @@ SamplerResult Sampler::Stop() {
   result.tallies = tallies_;
   result.clock_sync = clock_sync_;
   result.rows_written = rows_written_;
+  result.write_errors = write_errors_;
+  result.write_error = write_error_;
   for (auto& g : groups_) {
     result.diagnostics.Merge(g->diag);
     if (g->rate == RateClass::kFast) {

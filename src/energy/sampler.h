@@ -62,6 +62,10 @@ struct SamplerResult {
   int64_t fast_samples = 0, slow_samples = 0;    // read passes per rate class
   int64_t fast_overruns = 0, slow_overruns = 0;  // deadlines already past when due
   int64_t rows_written = 0;
+  // Writes of energy.csv that failed (each a flush's rows lost; a partial one is cut
+  // back, so no torn row is left in the middle), and the first one's errno text.
+  int64_t write_errors = 0;
+  std::string write_error;
   Diagnostics diagnostics;  // the sessions' counts, plus sampler.* (see docs/record.md)
 };
 
@@ -74,8 +78,15 @@ class Sampler {
  public:
   // Creates (truncates) `csv_path`, writes the header and starts the threads.
   // Errors: kBadInput naming the file when it cannot be created.
+  // A link at `csv_path` is refused, not followed.
   static Result<std::unique_ptr<Sampler>> Start(std::vector<SamplerSession> sessions,
                                                 const std::string& csv_path,
+                                                const SamplerOptions& options);
+  // The same into `csv_fd`, an empty file opened for writing (O_APPEND) that the
+  // sampler now owns; `csv_path` names it in messages (record creates it with
+  // O_EXCL|O_NOFOLLOW in its run directory).
+  static Result<std::unique_ptr<Sampler>> Start(std::vector<SamplerSession> sessions,
+                                                int csv_fd, const std::string& csv_path,
                                                 const SamplerOptions& options);
   ~Sampler();  // stops if Stop() was not called
   Sampler(const Sampler&) = delete;
@@ -85,8 +96,8 @@ class Sampler {
   const std::vector<ClockSyncPair>& start_clock_sync() const { return start_sync_; }
   // The tallies now (thread-safe; for a baseline: the difference of two snapshots).
   std::vector<DomainTally> Snapshot() const;
-  // Reads every session one last time, joins the threads, writes and closes
-  // energy.csv, and returns what was sampled. Call once.
+  // Reads every session one last time, joins the threads, writes, fsyncs and
+  // closes energy.csv, and returns what was sampled. Call once.
   SamplerResult Stop();
 
  private:
@@ -102,6 +113,7 @@ class Sampler {
   std::vector<std::string> csv_names_;
   std::vector<std::unique_ptr<Group>> groups_;
   int fd_ = -1;
+  int64_t csv_bytes_ = 0;  // energy.csv's size after the last whole write
   std::string csv_path_;
 
   mutable std::mutex mu_;  // guards pending_, tallies_, last_value_

@@ -308,8 +308,9 @@ TEST_F(RecordFakeRaplTest, SourceFlagPicksTheSourceInRunJson) {
     EXPECT_THAT(testing::ReadText(run_ + "/run.json"), HasSubstr("\"rapl-powercap\""));
   }
   {
+    // The same run directory again: --force replaces the first run's files.
     testing::Ran r = testing::Run(
-        Record({"/bin/sh", "-c", "sleep 0.05"}, {"--source", "model"}), tmp_.path());
+        Record({"/bin/sh", "-c", "sleep 0.05"}, {"--source", "model", "--force"}), tmp_.path());
     ASSERT_EQ(r.status, 0) << r.err;
     auto log = ReadEnergy(run_, EnergyImportOptions{});
     ASSERT_TRUE(log.ok()) << log.error().ToString();
