@@ -12,6 +12,7 @@
 #include <grp.h>
 #include <pwd.h>
 #include <signal.h>
+#include <sys/prctl.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <time.h>
@@ -97,12 +98,29 @@ Result<RunAs> LookUpUser(const std::string& name) {
 
 std::atomic<pid_t> g_child{0};
 
-// SIGINT/SIGTERM sent to `record` by another process (kill, a job scheduler) go on to
-// CMD. A terminal's Ctrl-C (si_code SI_KERNEL) already reaches CMD, which shares the
-// foreground process group, so forwarding it would deliver it twice.
+// Every signal whose default action ends a process and that a handler can catch,
+// less the ones a fault raises (SIGSEGV, SIGBUS, SIGFPE, SIGILL, SIGTRAP, SIGABRT,
+// SIGSYS: a handler that returns would run the faulting instruction again).
+std::vector<int> ForwardedSignals() {
+  std::vector<int> s = {SIGHUP,  SIGINT,  SIGQUIT,   SIGUSR1, SIGUSR2, SIGPIPE, SIGALRM,
+                        SIGTERM, SIGSTKFLT, SIGXCPU, SIGXFSZ, SIGVTALRM, SIGPROF, SIGIO,
+                        SIGPWR};
+  for (int rt = SIGRTMIN; rt <= SIGRTMAX; ++rt) s.push_back(rt);
+  return s;
+}
+
+// A terminating signal sent to `record` by another process (kill, a job scheduler,
+// a shell hanging up its jobs) goes on to CMD, and record, still alive, finalises run.json
+// once CMD exits. Not forwarded: what the kernel raised (si_code SI_KERNEL: a
+// terminal's Ctrl-C, Ctrl-\ or hang-up, which CMD in the same foreground process
+// group already got, so forwarding would deliver it twice) and what record raised
+// on itself (SIGPIPE from writing to a closed pipe: si_pid is record's own).
 void ForwardSignal(int sig, siginfo_t* info, void*) {
   const pid_t child = g_child.load();
-  if (child > 0 && (info == nullptr || info->si_code != SI_KERNEL)) ::kill(child, sig);
+  if (child <= 0) return;
+  if (info != nullptr && info->si_code == SI_KERNEL) return;
+  if (info != nullptr && info->si_code <= 0 && info->si_pid == ::getpid()) return;
+  ::kill(child, sig);
 }
 
 void InstallForwarding() {
@@ -110,8 +128,12 @@ void InstallForwarding() {
   sa.sa_sigaction = ForwardSignal;
   sa.sa_flags = SA_SIGINFO | SA_RESTART;
   sigemptyset(&sa.sa_mask);
-  sigaction(SIGINT, &sa, nullptr);
-  sigaction(SIGTERM, &sa, nullptr);
+  for (int sig : ForwardedSignals()) {
+    // A signal ignored when record started (nohup's SIGHUP) stays ignored, as in CMD.
+    struct sigaction old {};
+    if (sigaction(sig, nullptr, &old) == 0 && old.sa_handler == SIG_IGN) continue;
+    sigaction(sig, &sa, nullptr);
+  }
 }
 
 // What the child reports on the error pipe: which step failed and its errno.
@@ -125,8 +147,11 @@ constexpr int kStepUser = 2;
 // The held child: waits for one byte on `go_fd`, drops to `run_as` if given, then
 // execs. A failure's step and errno go back on `err_fd` (close-on-exec, so a
 // successful exec closes it with nothing sent).
+// The child is forked before record installs its forwarding handlers, so it
+// keeps the dispositions record was started with (a signal nohup ignores stays
+// ignored in CMD).
 [[noreturn]] void ChildMain(int go_fd, int err_fd, const std::vector<std::string>& command,
-                            const std::string& run_dir, const RunAs* run_as) {
+                            const std::string& run_dir, const RunAs* run_as, pid_t record_pid) {
   char byte = 0;
   ssize_t n;
   while ((n = ::read(go_fd, &byte, 1)) < 0 && errno == EINTR) {
@@ -145,6 +170,11 @@ constexpr int kStepUser = 2;
     setenv("LOGNAME", run_as->name.c_str(), 1);
   }
   setenv("SMARAGDINE_RUN_DIR", run_dir.c_str(), 1);
+  // Should record die (SIGKILL, the OOM killer), CMD gets SIGTERM instead of running on
+  // orphaned. Set after the uid switch, which clears it; a record already gone is
+  // caught by the parent check.
+  ::prctl(PR_SET_PDEATHSIG, SIGTERM);
+  if (::getppid() != record_pid) _exit(125);
   std::vector<char*> argv;
   for (const std::string& a : command) argv.push_back(const_cast<char*>(a.c_str()));
   argv.push_back(nullptr);
@@ -481,13 +511,14 @@ int Run(const RecordOptions& o) {
   int go[2], err[2];
   if (pipe2(go, O_CLOEXEC) != 0 || pipe2(err, O_CLOEXEC) != 0)
     return PrintError(Internal(fmt::format("pipe: {}", strerror(errno))));
+  const pid_t record_pid = ::getpid();
   fflush(nullptr);
   const pid_t child = fork();
   if (child < 0) return PrintError(Internal(fmt::format("fork: {}", strerror(errno))));
   if (child == 0) {
     ::close(go[1]);
     ::close(err[0]);
-    ChildMain(go[0], err[1], o.command, run_dir, run_as ? &*run_as : nullptr);
+    ChildMain(go[0], err[1], o.command, run_dir, run_as ? &*run_as : nullptr, record_pid);
   }
   ::close(go[0]);
   ::close(err[1]);
