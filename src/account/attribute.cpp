@@ -201,6 +201,10 @@ bool LaneOnDevice(const Lane& lane, const std::string& device) {
 }
 
 struct DomainResult {
+  // The model sweep's energy per reading interval inside the window, from
+  // track_t_ns[k] to track_t_ns[k + 1] (for the power track; empty otherwise).
+  std::vector<int64_t> track_t_ns;
+  std::vector<Joules> track_j;
   Joules idle_j = 0;
   Joules idle_static_j = 0;
   Joules measured_j = 0;
@@ -426,6 +430,8 @@ DomainResult SweepDomainModel(const EnergySeries& series, const ModelWeights& mw
   };
 
   int64_t now = w0;
+  Joules interval_j = 0;
+  if constexpr (kTimeline) r.track_t_ns.push_back(w0);
   while (now < w1) {
     const int64_t next_reading = i + 1 < t.size() ? t[i + 1] : std::numeric_limits<int64_t>::max();
     const int64_t next_change = heap.empty() ? std::numeric_limits<int64_t>::max() : heap.top().first;
@@ -439,6 +445,7 @@ DomainResult SweepDomainModel(const EnergySeries& series, const ModelWeights& mw
       r.idle_j += slice_j;
     }
     r.measured_j += slice_j;
+    if constexpr (kTimeline) interval_j += slice_j;
     if constexpr (kStatic) {
       const Joules static_energy = std::min(base * dt, slice_j);
       if (active > 0) {
@@ -449,6 +456,13 @@ DomainResult SweepDomainModel(const EnergySeries& series, const ModelWeights& mw
       r.static_j += static_energy;
     }
     now = tb;
+    if constexpr (kTimeline) {
+      if (tb == w1 || tb == next_reading) {
+        r.track_j.push_back(interval_j);
+        r.track_t_ns.push_back(tb);
+        interval_j = 0;
+      }
+    }
     if (tb == w1) break;
     if (tb == next_reading) {
       ++i;
@@ -509,6 +523,27 @@ PowerTrack BuildPowerTrack(const std::string& domain, const EnergySeries& series
     }
     if (end >= d1) break;
     ++i;
+  }
+  return track;
+}
+
+// The model sweep's power track: each reading interval's split energy over
+// its length (so the track integrates to measured_j); equal neighbours merged.
+PowerTrack PowerTrackOf(const std::string& domain, const DomainResult& r) {
+  PowerTrack track;
+  track.domain = domain;
+  if (r.track_t_ns.empty()) return track;
+  track.t_ns.push_back(r.track_t_ns[0]);
+  for (size_t k = 0; k < r.track_j.size(); ++k) {
+    const int64_t a = r.track_t_ns[k], b = r.track_t_ns[k + 1];
+    const double power_w =
+        b > a ? static_cast<double>(r.track_j[k] / static_cast<Joules>(b - a) * 1e9L) : 0.0;
+    if (!track.power_w.empty() && track.power_w.back() == power_w) {
+      track.t_ns.back() = b;
+    } else {
+      track.power_w.push_back(power_w);
+      track.t_ns.push_back(b);
+    }
   }
   return track;
 }
@@ -918,7 +953,7 @@ Result<Profile> Attribute(const Trace& trace, const EnergyLog& log, const Attrib
     using No = std::false_type;
     if (timeline) {
       r = has_baseline ? sweep(Yes{}, Yes{}) : sweep(No{}, Yes{});
-      timeline->power[d] = BuildPowerTrack(info.name, model ? fit.series : series, m0, m1);
+      timeline->power[d] = model ? PowerTrackOf(info.name, r) : BuildPowerTrack(info.name, series, d0, d1);
     } else {
       r = has_baseline ? sweep(Yes{}, No{}) : sweep(No{}, No{});
     }
