@@ -9,7 +9,7 @@ namespace {
 Result<Profile> Account(Trace trace, const SimResult& sim) {
   SMG_ASSIGN_OR_RETURN(EnergyLog log, SimulatedEnergyLog(sim));
   SMG_RETURN_IF_ERROR(AlignTrace(trace, log, AlignOptions{}));
-  return Attribute(trace, log, AttributeOptions{});
+  return Attribute(trace, log, simtest::ProportionalOptions());
 }
 
 TEST(ForTraceTest, EnergyForAGridAlignedTraceMatchesItsTruthPerNode) {

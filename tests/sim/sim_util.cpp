@@ -6,11 +6,17 @@
 
 namespace smaragdine::simtest {
 
+AttributeOptions ProportionalOptions() {
+  AttributeOptions options;
+  options.method = AttributionMethod::kProportional;
+  return options;
+}
+
 Result<Profile> AccountInMemory(const SimResult& sim) {
   SMG_ASSIGN_OR_RETURN(Trace trace, ParseTrace(sim.trace_name, sim.trace_text, TraceReadOptions{}));
   SMG_ASSIGN_OR_RETURN(EnergyLog log, SimulatedEnergyLog(sim));
   SMG_RETURN_IF_ERROR(AlignTrace(trace, log, AlignOptions{}));
-  return Attribute(trace, log, AttributeOptions{});
+  return Attribute(trace, log, ProportionalOptions());
 }
 
 Result<Profile> AccountFromFiles(const SimResult& sim, const std::string& dir) {
@@ -18,7 +24,7 @@ Result<Profile> AccountFromFiles(const SimResult& sim, const std::string& dir) {
   SMG_ASSIGN_OR_RETURN(Trace trace, ReadTraces({dir + "/" + sim.trace_name}, TraceReadOptions{}));
   SMG_ASSIGN_OR_RETURN(EnergyLog log, ReadEnergy(dir + "/run", EnergyImportOptions{}));
   SMG_RETURN_IF_ERROR(AlignTrace(trace, log, AlignOptions{}));
-  return Attribute(trace, log, AttributeOptions{});
+  return Attribute(trace, log, ProportionalOptions());
 }
 
 int DomainIndex(const Profile& p, const std::string& name) {

@@ -9,9 +9,13 @@
 
 namespace smaragdine::simtest {
 
-// ParseTrace + SimulatedEnergyLog + AlignTrace + Attribute, all in memory.
+// The paper's rule (DESIGN §6.1-5), which the simulator's truth computes
+// exactly; the default method (auto) may fit a regression instead.
+AttributeOptions ProportionalOptions();
+
+// ParseTrace + SimulatedEnergyLog + AlignTrace + Attribute (proportional), all in memory.
 Result<Profile> AccountInMemory(const SimResult& sim);
-// WriteSimulation into `dir`, then ReadTraces + ReadEnergy + AlignTrace + Attribute.
+// WriteSimulation into `dir`, then ReadTraces + ReadEnergy + AlignTrace + Attribute (proportional).
 Result<Profile> AccountFromFiles(const SimResult& sim, const std::string& dir);
 
 // Index of the profile domain with this name, or -1.
