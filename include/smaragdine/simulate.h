@@ -1,20 +1,25 @@
 // simulate.h — traces and energy logs with a known answer.
 //
 // Simulate() builds a synthetic program (lanes, steps, nested scopes, ops with
-// a per-name dynamic power), the trace a profiler would have written for it
-// (PyTorch Kineto or TF1 timeline JSON), the energy readings a quantised,
-// slowly updating counter would have given, and the exact answer of the
-// attribution model of DESIGN §6 (the "truth"). SimulateEnergyForTrace() does
-// the energy half for a real trace. Everything is deterministic in the seed.
+// a per-name dynamic power; or a BERT-like training run with forward,
+// backward and optimizer phases), the trace a profiler would have written for
+// it (PyTorch Kineto or TF1 timeline JSON), the readings a meter would have
+// given (a quantised, slowly updating counter like RAPL, or a power meter
+// reporting window averages like NVML), and the exact answer of the
+// attribution model of DESIGN §6 (the "truth"), keyed by the paths the trace
+// reader builds. SimulateEnergyForTrace() does the energy half for a real
+// trace. Everything is deterministic in the seed.
 //
-//   SimResult sim = Simulate(*ScenarioPreset("sequential"));
+//   SimResult sim = Simulate(*ScenarioPreset("bert-rapl"));
 //   SMG_ASSIGN_OR_RETURN(Trace t, ParseTrace(sim.trace_name, sim.trace_text, {}));
 //   SMG_ASSIGN_OR_RETURN(EnergyLog log, SimulatedEnergyLog(sim));
-//   double op_j = sim.truth.SelfJ("model/layer_0/attention/MatMul", 0);
+//   double j = sim.truth.TotalPhysicalJ("bert/encoder/layer_0/attention", 0);
 #pragma once
 
+#include <array>
 #include <cstdint>
 #include <map>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -27,12 +32,21 @@ namespace smaragdine {
 
 // One synthetic run. Times are ns; powers W; energies J. Every op boundary is a
 // multiple of quantum_ns after the first op, so a scenario whose quantum is a
-// multiple of the sample period (and no jitter, update period = sample period)
-// has readings exactly at every slice boundary: its answer is exact up to the
-// counter unit.
+// multiple of the sample period (and no jitter, update period = sample period,
+// phase 0, a counter) has readings exactly at every slice boundary: its answer
+// is exact up to the counter unit.
 struct SimScenario {
   uint64_t seed = 1;
   std::string dialect = "pytorch";  // "pytorch" (Kineto JSON) | "tf1" (TF1 timeline)
+  // "random": ops drawn from the knobs below. "bert": a BERT-like training
+  // run: embeddings, `layers` encoder layers, pooler, classifier and loss
+  // forward, every op's backward in reverse order, then (optimizer_step) an
+  // SGD update per parameter group; ops of 20–500 µs (median ~100 µs). Of
+  // the knobs below it uses steps, step_gap_ns, quantum_ns, the powers and
+  // the meter; threads > 1 adds data-loader lanes running beside the model.
+  std::string program = "random";
+  int layers = 4;                   // bert: encoder layers
+  bool optimizer_step = true;       // bert: the optimizer phase after backward
   int threads = 1;                  // CPU lanes, all on device CPU:0
   int steps = 3;                    // ProfilerStep#N (pytorch); one file each is not done for tf1
   int ops_per_step = 8;             // per lane and step
@@ -43,13 +57,34 @@ struct SimScenario {
   int64_t quantum_ns = 1000;        // time grid of op boundaries (≥ 1000: the trace is in µs)
   double dyn_min_w = 5;             // per-op-name dynamic power, uniform in [min, max]
   double dyn_max_w = 40;
+  // The same op name in different places draws different power: × (1 + s·u),
+  // u in [-1, 1] from a hash of the op's full path and phase (a big MatMul in
+  // the MLP, a small one in attention). 0: one power per name. Clamped to [0, 0.95].
+  double scope_spread = 0;
+  // Each call's power × (1 + n·U(-1, 1)), drawn per call. 0: every call of a
+  // class draws the same power. Clamped to [0, 0.95]. The truth's physical_j
+  // uses each call's own power.
+  double call_noise = 0;
   double cpu_idle_w = 12;           // idle power of cpu:0/package
   double dram_idle_w = 0;           // > 0 adds cpu:0/dram, dynamic power 0.15 × the package's
   bool concurrent = false;          // false: lanes take turns; true: lanes run side by side
   int nesting = 3;                  // 0 flat; 1 model/op; 2 model/layer_N/op; 3 …/attention|mlp/op
   int distinct_ops = 6;             // how many op names (MatMul, Add, …) the ops draw from
+  // The meter (DESIGN §6.7), the same for every domain. It updates at
+  // monotonic_start_ns + update_phase_ns + k·update_period_ns; a reading
+  // shows its value at the last update. kCounter (RAPL): energy since the
+  // update the first reading shows, floored to counter_unit_j. kWindowedPower
+  // (NVML on A100/H100): the average power over window_ns before the update;
+  // kInstantPower: the power at the update; both floored to power_unit_w and
+  // written as power_w (quantity "power").
+  MeterKind meter = MeterKind::kCounter;
   double counter_unit_j = 0;        // readings are floor(E / unit) · unit; 0 = exact
-  int64_t update_period_ns = 1'000'000;  // the counter's value changes only this often
+  int64_t update_period_ns = 1'000'000;  // the meter's value changes only this often
+  // Offset of the update grid, taken modulo the period; nullopt: drawn from
+  // the seed, uniform in [0, update_period_ns) (SimResult says which).
+  std::optional<int64_t> update_phase_ns = 0;
+  int64_t window_ns = 0;            // kWindowedPower; 0 = the update period
+  double power_unit_w = 0;          // power meters; 0 = exact (NVML: 1e-3, whole mW)
   int64_t sample_period_ns = 1'000'000;  // the sampler reads this often …
   double jitter = 0;                     // … ± jitter/2 · period (uniform)
   int64_t monotonic_start_ns = 1'000'000'000'000;            // first reading, CLOCK_MONOTONIC
@@ -57,10 +92,17 @@ struct SimScenario {
   bool shuffle_events = false;      // write the trace's events in random order
 };
 
-// A named scenario ("sequential", "concurrent", "nested", "quantised", "tf1",
-// "accuracy"). Errors: kUsage naming the known presets.
+// A named scenario. Exact-answer checks: "sequential", "concurrent",
+// "nested", "quantised", "tf1", "accuracy". BERT-like training for the
+// meter-aware attribution (docs/simulate.md has every figure): "bert-rapl"
+// (PyTorch, RAPL-like counter: 1 ms, random phase, 15.3 µJ, 1 kHz ± 5 %),
+// "bert-rapl-tf1", "bert-rapl-concurrent" (+ a data-loader lane),
+// "bert-nvml" (A100-like: 25 ms average every 100 ms), "bert-nvml-1s" (1 s
+// average every 100 ms). Errors: kUsage naming the known presets.
 Result<SimScenario> ScenarioPreset(std::string_view name);
 std::vector<std::string> ScenarioPresetNames();
+// Each preset with what it is, wrapped to 80 columns, for --help.
+std::string ScenarioPresetHelp();
 
 // Self energy of one node on one domain, under the attribution model (§6).
 struct SimTruthNode {
@@ -73,6 +115,11 @@ struct SimTruthNode {
   int64_t calls = 0;
   int64_t time_ns = 0;
   bool scope = false;
+  // self_j, physical_j and calls split by the phase the trace reader gives
+  // each event (index: Phase). A backward op lands on its forward op's path.
+  std::array<std::vector<double>, kPhaseCount> phase_self_j;
+  std::array<std::vector<double>, kPhaseCount> phase_physical_j;
+  std::array<int64_t, kPhaseCount> phase_calls{};
 };
 
 struct SimTruth {
@@ -91,6 +138,11 @@ struct SimTruth {
   double TotalJ(const std::string& path, size_t d) const;
   double TotalToleranceJ(const std::string& path, size_t d) const;
   double TotalPhysicalJ(const std::string& path, size_t d) const;
+  // The same restricted to one phase.
+  double PhaseTotalJ(const std::string& path, Phase phase, size_t d) const;
+  double PhaseTotalPhysicalJ(const std::string& path, Phase phase, size_t d) const;
+  // True when some event is not in the forward phase (truth.json then has "phases").
+  bool HasPhases() const;
 };
 
 struct SimResult {
@@ -100,6 +152,9 @@ struct SimResult {
   std::vector<RawReading> readings;  // sorted by time; what energy.csv holds
   SimTruth truth;
   std::string align_hint;   // extra `account` flags the trace needs (e.g. --trace-start-ns)
+  // The meter's update phase actually used (the scenario's, or the one drawn
+  // from the seed): updates at meta.started_ns + update_phase_ns + k·period.
+  int64_t update_phase_ns = 0;
 };
 
 // Deterministic in scenario.seed. Never fails on a scenario with positive

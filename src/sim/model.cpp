@@ -6,6 +6,8 @@
 #include <numeric>
 #include <unordered_map>
 
+#include <fmt/format.h>
+
 namespace smaragdine::sim {
 
 uint64_t Rng::Next() {
@@ -45,9 +47,17 @@ int64_t RoundDown(int64_t x, int64_t q) {
 }
 
 double PowerCurve::EnergyAt(int64_t t) const {
-  if (t_ns.empty() || t <= t_ns.front()) return 0.0;
+  if (t_ns.empty() || t == t_ns.front()) return 0.0;
+  if (t < t_ns.front()) return power_w.front() * static_cast<double>(t - t_ns.front()) * 1e-9;
   size_t i = std::upper_bound(t_ns.begin(), t_ns.end(), t) - t_ns.begin() - 1;
   return cum_j[i] + power_w[i] * static_cast<double>(t - t_ns[i]) * 1e-9;
+}
+
+double PowerCurve::PowerAt(int64_t t) const {
+  if (t_ns.empty()) return 0.0;
+  if (t <= t_ns.front()) return power_w.front();
+  size_t i = std::upper_bound(t_ns.begin(), t_ns.end(), t) - t_ns.begin() - 1;
+  return power_w[i];
 }
 
 namespace {
@@ -126,12 +136,27 @@ void AnalyticAttribution(const std::vector<Interval>& intervals, const std::vect
       n.self_j.assign(nd, 0.0);
       n.physical_j.assign(nd, 0.0);
       n.tolerance_j.assign(nd, 0.0);
+      for (auto& v : n.phase_self_j) v.assign(nd, 0.0);
+      for (auto& v : n.phase_physical_j) v.assign(nd, 0.0);
     }
     return n;
   };
+  // Dense ids for the paths: the sweep below touches a node per active lane
+  // per slice, and hashing its path each time was most of Simulate's time.
+  std::vector<uint32_t> id_of(intervals.size());
+  std::vector<SimTruthNode*> node_of_id;
+  {
+    std::unordered_map<std::string_view, uint32_t> ids;
+    for (size_t i = 0; i < intervals.size(); ++i) {
+      auto [it, fresh] = ids.try_emplace(intervals[i].path, static_cast<uint32_t>(node_of_id.size()));
+      if (fresh) node_of_id.push_back(&node(intervals[i].path));  // std::map: stable addresses
+      id_of[i] = it->second;
+    }
+  }
   for (const Interval& e : intervals) {
     SimTruthNode& n = node(e.path);
     n.calls += 1;
+    n.phase_calls[static_cast<int>(e.phase)] += 1;
     n.time_ns += e.end_ns - e.start_ns;
     n.scope = e.scope;
   }
@@ -171,10 +196,18 @@ void AnalyticAttribution(const std::vector<Interval>& intervals, const std::vect
     std::vector<int64_t> active(lanes.size(), -1);
     // Share of each node in the previous slice inside the window, for the
     // total-variation tolerance.
-    std::unordered_map<std::string, double> prev_share;
+    // (Few nodes are active at once: a short list beats a map.)
+    using Shares = std::vector<std::pair<uint32_t, double>>;
+    Shares prev_share;
     double prev_idle_share = 0;
     double tv_idle = 0;
-    std::unordered_map<std::string, double> tv;
+    std::vector<double> tv(node_of_id.size(), 0.0);
+    std::vector<char> tv_touched(node_of_id.size(), 0);
+    auto share_of = [](const Shares& v, uint32_t id) -> const double* {
+      for (const auto& [i, s] : v)
+        if (i == id) return &s;
+      return nullptr;
+    };
 
     auto slice = [&](int64_t a, int64_t b) {
       if (b <= a) return;
@@ -196,8 +229,13 @@ void AnalyticAttribution(const std::vector<Interval>& intervals, const std::vect
       int64_t wa = std::max(a, window_start_ns), wb = std::min(b, window_end_ns);
       if (wb <= wa) return;
       const double dt_s = static_cast<double>(wb - wa) * 1e-9;
-      std::unordered_map<std::string, double> share;
-      for (uint32_t i : act) share[intervals[i].path] += 1.0 / n;
+      Shares share;
+      for (uint32_t i : act) {
+        const uint32_t id = id_of[i];
+        auto it = std::find_if(share.begin(), share.end(), [&](const auto& x) { return x.first == id; });
+        if (it == share.end()) share.push_back({id, 1.0 / n});
+        else it->second += 1.0 / n;
+      }
       for (size_t d : doms) {
         double p = domains[d].idle_w;
         for (uint32_t i : act) p += intervals[i].dyn_w[d];
@@ -207,20 +245,26 @@ void AnalyticAttribution(const std::vector<Interval>& intervals, const std::vect
           continue;
         }
         for (uint32_t i : act) {
-          SimTruthNode& nd_ = node(intervals[i].path);
-          nd_.self_j[d] += p * dt_s / n;
-          nd_.physical_j[d] += intervals[i].dyn_w[d] * dt_s + domains[d].idle_w * dt_s / n;
+          SimTruthNode& nd_ = *node_of_id[id_of[i]];
+          const int ph = static_cast<int>(intervals[i].phase);
+          const double self = p * dt_s / n;
+          const double physical = intervals[i].dyn_w[d] * dt_s + domains[d].idle_w * dt_s / n;
+          nd_.self_j[d] += self;
+          nd_.physical_j[d] += physical;
+          nd_.phase_self_j[ph][d] += self;
+          nd_.phase_physical_j[ph][d] += physical;
         }
       }
       double idle_share = act.empty() ? 1.0 : 0.0;
       tv_idle += std::fabs(idle_share - prev_idle_share);
       prev_idle_share = idle_share;
-      for (auto& [path, s] : share) {
-        auto it = prev_share.find(path);
-        tv[path] += std::fabs(s - (it == prev_share.end() ? 0.0 : it->second));
+      for (const auto& [id, s] : share) {
+        const double* prev = share_of(prev_share, id);
+        tv[id] += std::fabs(s - (prev ? *prev : 0.0));
+        tv_touched[id] = 1;
       }
-      for (auto& [path, s] : prev_share)
-        if (!share.count(path)) tv[path] += s;
+      for (const auto& [id, s] : prev_share)
+        if (!share_of(share, id)) tv[id] += s;
       prev_share = std::move(share);
     };
 
@@ -242,12 +286,13 @@ void AnalyticAttribution(const std::vector<Interval>& intervals, const std::vect
     slice(t_prev, log_end_ns);
     // Leaving the window: every share falls back to 0.
     tv_idle += prev_idle_share;
-    for (auto& [path, s] : prev_share) tv[path] += s;
+    for (const auto& [id, s] : prev_share) tv[id] += s;
     for (size_t d : doms) {
       const double u = domains[d].unit_j;
       truth->idle_tolerance_j[d] = u * tv_idle / 2;
       truth->measured_tolerance_j[d] = u;
-      for (auto& [path, v] : tv) node(path).tolerance_j[d] = u * v / 2;
+      for (size_t id = 0; id < tv.size(); ++id)
+        if (tv_touched[id]) node_of_id[id]->tolerance_j[d] = u * tv[id] / 2;
     }
     for (size_t d : doms) {
       PowerCurve& c = (*curves)[d];
@@ -256,6 +301,43 @@ void AnalyticAttribution(const std::vector<Interval>& intervals, const std::vect
         c.power_w.push_back(domains[d].idle_w);
         c.cum_j.push_back(0.0);
       }
+    }
+  }
+}
+
+int64_t LastUpdateNs(const DomainSpec& d, int64_t log_start_ns, int64_t t_ns) {
+  const int64_t period = std::max<int64_t>(1, d.update_period_ns);
+  const int64_t grid_origin = log_start_ns + d.phase_ns;
+  return grid_origin + RoundDown(t_ns - grid_origin, period);
+}
+
+double MeterReading(const PowerCurve& curve, const DomainSpec& d, int64_t log_start_ns,
+                    int64_t t_ns) {
+  const int64_t updated = LastUpdateNs(d, log_start_ns, t_ns);
+  switch (d.meter) {
+    case MeterKind::kWindowedPower:
+    case MeterKind::kInstantPower: {
+      double w;
+      if (d.meter == MeterKind::kInstantPower) {
+        w = curve.PowerAt(updated);
+      } else {
+        const int64_t window = std::max<int64_t>(1, d.window_ns);
+        w = (curve.EnergyAt(updated) - curve.EnergyAt(updated - window)) /
+            (static_cast<double>(window) * 1e-9);
+      }
+      return d.unit_w > 0 ? std::floor(w / d.unit_w) * d.unit_w : w;
+    }
+    default: {
+      // What the log holds is the counter's difference from the first
+      // reading, which shows the last update at or before log_start. The raw
+      // counter is taken to sit on a unit boundary there: readings are whole
+      // units, and the first tick comes after a whole unit was spent (a
+      // boundary at log_start itself would make every phased counter tick at
+      // its first update). With phase 0 that update is log_start: base 0.
+      const int64_t first = LastUpdateNs(d, log_start_ns, log_start_ns);
+      const double base = curve.EnergyAt(first);
+      const double e = curve.EnergyAt(updated) - base;
+      return d.unit_j > 0 ? std::floor(e / d.unit_j) * d.unit_j : e;
     }
   }
 }
@@ -271,7 +353,6 @@ std::vector<RawReading> SampleReadings(const std::vector<PowerCurve>& curves,
   const double j = std::clamp(jitter, 0.0, 0.98);
   for (uint32_t d = 0; d < domains.size(); ++d) {
     Rng rng(seed * 31 + d + 7);
-    const int64_t update = std::max<int64_t>(1, domains[d].update_period_ns);
     int64_t prev_t = INT64_MIN;
     for (int64_t k = 0; k <= k_last; ++k) {
       int64_t t = log_start_ns + k * period;
@@ -279,10 +360,7 @@ std::vector<RawReading> SampleReadings(const std::vector<PowerCurve>& curves,
         t += static_cast<int64_t>(std::llround((rng.Uniform() - 0.5) * j * period));
       if (t <= prev_t) t = prev_t + 1;
       prev_t = t;
-      int64_t updated = log_start_ns + RoundDown(t - log_start_ns, update);
-      double e = curves[d].EnergyAt(updated);
-      if (domains[d].unit_j > 0) e = std::floor(e / domains[d].unit_j) * domains[d].unit_j;
-      out.push_back({t, d, e});
+      out.push_back({t, d, MeterReading(curves[d], domains[d], log_start_ns, t)});
     }
   }
   std::stable_sort(out.begin(), out.end(), [](const RawReading& a, const RawReading& b) {
@@ -291,9 +369,55 @@ std::vector<RawReading> SampleReadings(const std::vector<PowerCurve>& curves,
   return out;
 }
 
+namespace {
+
+// "1 ms", "25 ms", "1 s", "123.456 µs": the figures of a meter note, readable.
+std::string Duration(int64_t ns) {
+  if (ns % 1'000'000'000 == 0 && ns != 0) return fmt::format("{} s", ns / 1'000'000'000);
+  if (ns % 1'000'000 == 0 && ns != 0) return fmt::format("{} ms", ns / 1'000'000);
+  return fmt::format("{} ns", ns);
+}
+
+void DescribeMeter(const DomainSpec& d, int64_t log_start_ns, DomainInfo& info) {
+  MeterModel& m = info.meter;
+  m.kind = d.meter == MeterKind::kUnknown ? MeterKind::kCounter : d.meter;
+  const std::string grid = fmt::format(
+      "updates every {} at t_ns = {} + k·{} (phase {} after the log start)",
+      Duration(d.update_period_ns), log_start_ns + d.phase_ns, d.update_period_ns,
+      Duration(d.phase_ns));
+  switch (m.kind) {
+    case MeterKind::kWindowedPower:
+      info.quantity = Quantity::kPower;
+      info.resolution_j = 0;
+      m.window_ns = std::max<int64_t>(1, d.window_ns);
+      m.field = "simulated windowed power";
+      m.note = fmt::format("simulated: the average power over the {} before each update; {}; {}",
+                           Duration(m.window_ns), grid,
+                           d.unit_w > 0 ? fmt::format("floored to {:g} W", d.unit_w)
+                                        : std::string("exact"));
+      break;
+    case MeterKind::kInstantPower:
+      info.quantity = Quantity::kPower;
+      info.resolution_j = 0;
+      m.field = "simulated instant power";
+      m.note = fmt::format("simulated: the power at each update; {}; {}", grid,
+                           d.unit_w > 0 ? fmt::format("floored to {:g} W", d.unit_w)
+                                        : std::string("exact"));
+      break;
+    default:
+      m.field = "simulated counter";
+      m.note = fmt::format("simulated: cumulative energy, {}; {}", grid,
+                           d.unit_j > 0 ? fmt::format("unit {:g} J", d.unit_j)
+                                        : std::string("exact (no unit)"));
+      break;
+  }
+}
+
+}  // namespace
+
 EnergyLog MakeMeta(const std::vector<DomainSpec>& domains, int64_t log_start_ns,
                    int64_t log_end_ns, int64_t realtime_offset_ns, int64_t sample_period_ns,
-                   std::vector<std::string> command) {
+                   std::vector<std::string> command, bool describe_meter) {
   EnergyLog meta;
   meta.clock = Clock::kMonotonic;
   for (const auto& d : domains) {
@@ -304,6 +428,7 @@ EnergyLog MakeMeta(const std::vector<DomainSpec>& domains, int64_t log_start_ns,
     info.quantity = Quantity::kEnergy;
     info.resolution_j = d.unit_j;
     info.update_interval_ns = d.update_period_ns;
+    if (describe_meter) DescribeMeter(d, log_start_ns, info);
     meta.domains.push_back(info);
     meta.baseline_w[d.name] = d.idle_w;
   }

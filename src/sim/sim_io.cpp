@@ -61,6 +61,23 @@ double SimTruth::TotalPhysicalJ(const std::string& path, size_t d) const {
   return SumUnder(*this, path, [d](const SimTruthNode& n) { return n.physical_j[d]; });
 }
 
+double SimTruth::PhaseTotalJ(const std::string& path, Phase phase, size_t d) const {
+  const int ph = static_cast<int>(phase);
+  return SumUnder(*this, path, [d, ph](const SimTruthNode& n) { return n.phase_self_j[ph][d]; });
+}
+
+double SimTruth::PhaseTotalPhysicalJ(const std::string& path, Phase phase, size_t d) const {
+  const int ph = static_cast<int>(phase);
+  return SumUnder(*this, path,
+                  [d, ph](const SimTruthNode& n) { return n.phase_physical_j[ph][d]; });
+}
+
+bool SimTruth::HasPhases() const {
+  for (const auto& [path, n] : nodes)
+    if (n.calls != n.phase_calls[static_cast<int>(Phase::kForward)]) return true;
+  return false;
+}
+
 std::string TruthToJson(const SimTruth& t) {
   std::string out = "{\n  \"format\": \"smaragdine-sim-truth/1\",\n";
   out += "  \"model\": \"DESIGN §6: power of each slice split equally among the innermost events "
@@ -85,6 +102,8 @@ std::string TruthToJson(const SimTruth& t) {
   }
   bool first = true;
   const size_t nd = t.domains.size();
+  // Per phase only where some event is not forward: older truths read as before.
+  const bool phases = t.HasPhases();
   for (const std::string& path : paths) {
     auto it = t.nodes.find(path);
     std::vector<double> self(nd), total(nd), phys(nd), tol(nd);
@@ -95,13 +114,34 @@ std::string TruthToJson(const SimTruth& t) {
       tol[d] = t.TotalToleranceJ(path, d);
     }
     bool op = it != t.nodes.end() && !it->second.scope;
+    std::string by_phase;
+    if (phases) {
+      for (int ph = 0; ph < kPhaseCount; ++ph) {
+        const Phase phase = static_cast<Phase>(ph);
+        std::vector<double> pself(nd), ptotal(nd), pphys(nd);
+        double sum = 0;
+        for (size_t d = 0; d < nd; ++d) {
+          pself[d] = it == t.nodes.end() ? 0.0 : it->second.phase_self_j[ph][d];
+          ptotal[d] = t.PhaseTotalJ(path, phase, d);
+          pphys[d] = t.PhaseTotalPhysicalJ(path, phase, d);
+          sum += ptotal[d];
+        }
+        const int64_t calls = it == t.nodes.end() ? 0 : it->second.phase_calls[ph];
+        if (calls == 0 && sum == 0) continue;
+        by_phase += fmt::format(
+            "{}\"{}\": {{\"calls\": {}, \"self_j\": {}, \"total_j\": {}, \"physical_total_j\": {}}}",
+            by_phase.empty() ? "" : ", ", ToString(phase), calls, DomainMap(t.domains, pself),
+            DomainMap(t.domains, ptotal), DomainMap(t.domains, pphys));
+      }
+      by_phase = ", \"phases\": {" + by_phase + "}";
+    }
     out += fmt::format(
         "{}\n    {}: {{\"kind\": \"{}\", \"calls\": {}, \"time_ns\": {}, \"self_j\": {}, "
-        "\"total_j\": {}, \"physical_total_j\": {}, \"tolerance_total_j\": {}}}",
+        "\"total_j\": {}, \"physical_total_j\": {}, \"tolerance_total_j\": {}{}}}",
         first ? "" : ",", JsonQuote(path), op ? "op" : "scope",
         it == t.nodes.end() ? 0 : it->second.calls, it == t.nodes.end() ? 0 : it->second.time_ns,
         DomainMap(t.domains, self), DomainMap(t.domains, total), DomainMap(t.domains, phys),
-        DomainMap(t.domains, tol));
+        DomainMap(t.domains, tol), by_phase);
     first = false;
   }
   out += "\n  }\n}\n";
@@ -111,8 +151,13 @@ std::string TruthToJson(const SimTruth& t) {
 Result<EnergyLog> SimulatedEnergyLog(const SimResult& sim) {
   std::string csv = "t_ns,domain,energy_j,power_w\n";
   csv.reserve(sim.readings.size() * 40);
-  for (const RawReading& r : sim.readings)
-    csv += fmt::format("{},{},{:.17g},\n", r.t_ns, sim.meta.domains[r.domain].name, r.value);
+  for (const RawReading& r : sim.readings) {
+    // energy.csv's columns: a power meter's reading goes to power_w.
+    if (sim.meta.domains[r.domain].quantity == Quantity::kPower)
+      csv += fmt::format("{},{},,{:.17g}\n", r.t_ns, sim.meta.domains[r.domain].name, r.value);
+    else
+      csv += fmt::format("{},{},{:.17g},\n", r.t_ns, sim.meta.domains[r.domain].name, r.value);
+  }
   EnergyImportOptions options;
   options.clock = Clock::kMonotonic;
   for (const auto& d : sim.meta.domains) options.device_of[d.name] = d.device;

@@ -36,6 +36,29 @@ SimScenario RandomScenario(uint64_t seed) {
   sc.update_period_ns = rng.Next() % 2 ? sc.sample_period_ns : 1000 * rng.Range(10, 20000);
   sc.jitter = rng.Next() % 2 ? 0 : rng.Uniform() * 0.9;
   sc.shuffle_events = rng.Next() % 4 == 0;
+  // The meter and power knobs, drawn after the rest so the scenarios above
+  // stay what they were.
+  if (rng.Next() % 2) sc.update_phase_ns = rng.Range(0, 2 * sc.update_period_ns);
+  else if (rng.Next() % 4 == 0) sc.update_phase_ns = std::nullopt;
+  switch (rng.Next() % 6) {
+    case 0:
+      sc.meter = MeterKind::kWindowedPower;
+      sc.window_ns = 1000 * rng.Range(1, 20000);
+      sc.power_unit_w = rng.Next() % 2 ? 0 : 1e-3;
+      break;
+    case 1:
+      sc.meter = MeterKind::kInstantPower;
+      break;
+    default:
+      break;
+  }
+  sc.scope_spread = rng.Next() % 3 == 0 ? rng.Uniform() * 0.95 : 0;
+  sc.call_noise = rng.Next() % 3 == 0 ? rng.Uniform() * 0.95 : 0;
+  if (rng.Next() % 50 == 0) {
+    sc.program = "bert";
+    sc.layers = 1;
+    sc.optimizer_step = rng.Next() % 2 == 0;
+  }
   return sc;
 }
 

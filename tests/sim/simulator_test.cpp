@@ -1,5 +1,6 @@
 // The simulator on its own: its truth and readings must be right before they
 // can judge the accounting.
+#include <algorithm>
 #include <cmath>
 #include <set>
 
@@ -19,7 +20,9 @@ double SumSelf(const SimTruth& t, size_t d) {
 
 TEST(SimulatorTest, TruthConservesEnergyOnEveryPreset) {
   for (const std::string& name : ScenarioPresetNames()) {
-    SimResult sim = Simulate(*ScenarioPreset(name));
+    SimScenario sc = *ScenarioPreset(name);
+    sc.steps = std::min(sc.steps, 40);  // the long NVML presets: the length changes nothing here
+    SimResult sim = Simulate(sc);
     for (size_t d = 0; d < sim.truth.domains.size(); ++d) {
       EXPECT_NEAR(SumSelf(sim.truth, d) + sim.truth.idle_j[d], sim.truth.measured_j[d],
                   1e-9 * sim.truth.measured_j[d])
