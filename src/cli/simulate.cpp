@@ -24,12 +24,28 @@ struct SimulateOptions {
   bool concurrent = false, sequential = false, shuffle = false;
   double counter_unit_j = 0, jitter = 0, idle_w = 0, dram_idle_w = 0;
   int64_t update_period_ns = 0, sample_period_ns = 0, op_min_ns = 0, op_max_ns = 0;
+  std::string program, meter, phase;
+  int layers = 0;
+  bool no_optimizer = false;
+  int64_t window_ns = 0;
+  double power_unit_w = 0, scope_spread = 0, call_noise = 0;
   CLI::App* sub = nullptr;
 };
 
 bool Given(const SimulateOptions& o, const char* flag) { return o.sub->count(flag) > 0; }
 
+// Flags that shape a synthetic program or its meter: --for-trace has neither.
+constexpr const char* kScenarioOnlyFlags[] = {
+    "--program", "--layers", "--no-optimizer", "--meter", "--phase-ns", "--window-ns",
+    "--power-unit-w", "--scope-spread", "--call-noise"};
+
 int RunForTrace(const SimulateOptions& o) {
+  for (const char* flag : kScenarioOnlyFlags)
+    if (Given(o, flag))
+      return PrintError(UsageError(fmt::format(
+          "{} shapes a simulated scenario; with --for-trace the program is the trace's and "
+          "the meters are RAPL/NVML-like counters",
+          flag)));
   auto trace = ReadTraces(o.for_trace, TraceReadOptions{});
   if (!trace.ok()) return PrintError(trace.error());
   TraceEnergyOptions options;
@@ -80,6 +96,22 @@ int Run(const SimulateOptions& o) {
   if (Given(o, "--dram-idle-w")) sc.dram_idle_w = o.dram_idle_w;
   if (Given(o, "--op-min-ns")) sc.op_min_ns = o.op_min_ns;
   if (Given(o, "--op-max-ns")) sc.op_max_ns = o.op_max_ns;
+  if (Given(o, "--program")) sc.program = o.program;
+  if (Given(o, "--layers")) sc.layers = o.layers;
+  if (Given(o, "--no-optimizer")) sc.optimizer_step = false;
+  if (Given(o, "--meter")) sc.meter = *ParseMeterKind(o.meter);
+  if (Given(o, "--phase-ns")) {
+    if (o.phase == "random") sc.update_phase_ns = std::nullopt;
+    else sc.update_phase_ns = std::stoll(o.phase);  // checked by the option's validator
+  }
+  if (Given(o, "--window-ns")) sc.window_ns = o.window_ns;
+  if (Given(o, "--power-unit-w")) sc.power_unit_w = o.power_unit_w;
+  if (Given(o, "--scope-spread")) sc.scope_spread = o.scope_spread;
+  if (Given(o, "--call-noise")) sc.call_noise = o.call_noise;
+  // A power meter has no energy unit; its own knob is --power-unit-w.
+  if (Given(o, "--counter-unit-j") && sc.meter != MeterKind::kCounter)
+    return PrintError(UsageError("--counter-unit-j quantises a counter; a power meter's "
+                                 "readings are floored with --power-unit-w"));
   // Slice boundaries stay on the sampling grid unless the user moves it.
   if ((Given(o, "--sample-period-ns") || Given(o, "--update-period-ns")) && sc.quantum_ns > 1000 &&
       sc.quantum_ns % sc.sample_period_ns != 0)
@@ -91,6 +123,7 @@ int Run(const SimulateOptions& o) {
   for (double j : sim.truth.measured_j) measured += j;
   fmt::print("simulated scenario '{}' (seed {}, {} dialect): {} node(s), {:.6g} J in the window\n",
              o.scenario, sc.seed, sc.dialect, sim.truth.nodes.size(), measured);
+  fmt::print("meter: {}\n", sim.meta.domains.front().meter.note);
   fmt::print("wrote {0}/{1}, {0}/run/ and {0}/truth.json (the exact answer{2})\n", o.output,
              sim.trace_name, sim.truth.aligned ? ", up to the counter unit" : "");
   fmt::print("next: smaragdine account --energy {0}/run --trace {0}/{1} -o {0}/profile.json\n",
@@ -106,39 +139,89 @@ CommandRegistration reg{"simulate", 60, [](CLI::App& app, int& exit_code) {
       "simulate",
       "Write a synthetic trace and energy log whose attribution is known exactly.\n"
       "The program: lanes (CPU threads) running steps of ops nested in scopes\n"
-      "(model/layer_N/attention/MatMul); each op name draws its own power; a device\n"
-      "draws idle power plus the power of its running ops. The counter is read like\n"
-      "RAPL: quantised (--counter-unit-j), updating every --update-period-ns, sampled\n"
-      "every --sample-period-ns with --jitter. truth.json holds the exact answer of\n"
-      "the attribution model (DESIGN §6) per node and domain, plus each op's physical\n"
-      "energy, so `account` can be checked against it.\n\n"
-      "  smaragdine simulate --scenario concurrent -o sim\n"
+      "(model/layer_N/attention/MatMul), or with --program bert a BERT-like training\n"
+      "run (forward in module scopes, backward on the forward ops' paths, an SGD\n"
+      "step). Each op class draws its own power; a device draws idle power plus\n"
+      "the power of its running ops. truth.json holds the exact answer of the\n"
+      "attribution model (DESIGN §6) per node, domain and phase, plus each node's\n"
+      "physical energy (own draw + share of idle), so `account` can be checked.\n\n"
+      "The meter decides what a reading can tell (DESIGN §6.7):\n"
+      "  counter         cumulative energy, like RAPL: changes only every\n"
+      "                  --update-period-ns, on a grid shifted by --phase-ns,\n"
+      "                  floored to --counter-unit-j. A 1 ms counter reads the\n"
+      "                  same for ten 100 µs ops: only repetition at different\n"
+      "                  offsets against its updates separates them.\n"
+      "  windowed-power  the average power over --window-ns before each update,\n"
+      "                  like NVML on A100 (25 ms of every 100 ms: 75 % of the\n"
+      "                  time is never seen) or Ampere+ (a 1 s average).\n"
+      "  instant-power   the power at each update.\n"
+      "Every meter is read every --sample-period-ns with --jitter; run.json says\n"
+      "which meter it was (domains[].meter).\n\n"
+      "Presets (--scenario):\n" + ScenarioPresetHelp() +
+      "\n  smaragdine simulate --scenario bert-rapl -o sim\n"
       "  smaragdine account --energy sim/run --trace sim/trace.pt.trace.json -o sim/profile.json\n\n"
       "With --for-trace, simulate only the energy for a real trace (CPU package and\n"
       "one gpu:N domain per GPU in it, NVML-like 10 ms updates):\n"
       "  smaragdine simulate --for-trace step.pt.trace.json.gz -o example\n");
   o->sub = sub;
-  sub->add_option("--scenario", o->scenario, "Preset: " + presets)->capture_default_str();
+  sub->add_option("--scenario", o->scenario, "Preset (listed above): " + presets)
+      ->capture_default_str();
   sub->add_option("--for-trace", o->for_trace,
                   "Simulate energy for these real trace files instead of a scenario");
   sub->add_option("-o,--output", o->output, "Output directory")->required();
   sub->add_option("--seed", o->seed, "Random seed (the same seed gives the same files)");
   sub->add_option("--dialect", o->dialect, "Trace dialect: pytorch or tf1")
       ->check(CLI::IsMember({"pytorch", "tf1"}));
+  sub->add_option("--program", o->program,
+                  "random: ops drawn from --ops/--op-min-ns/…; bert: BERT-like training "
+                  "(forward, backward, optimizer; ops of 20-500 µs)")
+      ->check(CLI::IsMember({"random", "bert"}));
+  sub->add_option("--layers", o->layers, "bert: encoder layers")->check(CLI::Range(1, 1000));
+  sub->add_flag("--no-optimizer", o->no_optimizer, "bert: no optimizer step after backward");
   sub->add_option("--steps", o->steps, "Steps (ProfilerStep#N)")->check(CLI::PositiveNumber);
   sub->add_option("--ops", o->ops, "Ops per lane and step")->check(CLI::PositiveNumber);
-  sub->add_option("--threads", o->threads, "CPU lanes")->check(CLI::Range(1, 256));
+  sub->add_option("--threads", o->threads,
+                  "CPU lanes (bert: lanes after the first run data-loader batches beside "
+                  "the model)")
+      ->check(CLI::Range(1, 256));
   sub->add_option("--nesting", o->nesting,
                   "Scope depth: 0 flat, 1 model/op, 2 model/layer_N/op, 3 …/attention|mlp/op")
       ->check(CLI::Range(0, 3));
   sub->add_flag("--concurrent", o->concurrent, "Lanes run side by side");
   sub->add_flag("--sequential", o->sequential, "Lanes take turns: one op at a time");
   sub->add_flag("--shuffle", o->shuffle, "Write the trace's events in random order");
+  sub->add_option("--scope-spread", o->scope_spread,
+                  "One op name, different power per place: x (1 + S·u), u in [-1, 1] from a "
+                  "hash of the op's path and phase (0: one power per name)")
+      ->check(CLI::Range(0.0, 0.95));
+  sub->add_option("--call-noise", o->call_noise,
+                  "Each call's power x (1 + N·U(-1, 1)); the truth uses each call's own")
+      ->check(CLI::Range(0.0, 0.95));
+  sub->add_option("--meter", o->meter, "counter, windowed-power or instant-power (see above)")
+      ->check(CLI::IsMember({"counter", "windowed-power", "instant-power"}));
   sub->add_option("--counter-unit-j", o->counter_unit_j,
-                  "Counter quantum in J (RAPL: 61e-6); 0 = exact")->check(CLI::NonNegativeNumber);
+                  "Counter quantum in J (RAPL: 61e-6 or 15.3e-6); 0 = exact")
+      ->check(CLI::NonNegativeNumber);
   sub->add_option("--update-period-ns", o->update_period_ns,
-                  "The counter changes only this often (RAPL ~1e6, NVML ~1e8)")
+                  "The meter changes only this often (RAPL ~1e6, NVML ~1e8)")
       ->check(CLI::PositiveNumber);
+  sub->add_option("--phase-ns", o->phase,
+                  "Offset of the meter's update grid from the log start, or 'random' "
+                  "(drawn from the seed in [0, period)); 0 = updates at the log start")
+      ->check([](const std::string& v) -> std::string {
+        if (v == "random") return "";
+        if (v.empty() || v.size() > 18 ||
+            v.find_first_not_of("0123456789") != std::string::npos)
+          return "expected a number of ns >= 0 or 'random'";
+        return "";
+      });
+  sub->add_option("--window-ns", o->window_ns,
+                  "windowed-power: the averaging window before each update (A100: 25e6, "
+                  "Ampere+: 1e9); default the update period")
+      ->check(CLI::PositiveNumber);
+  sub->add_option("--power-unit-w", o->power_unit_w,
+                  "Power meters: readings floored to this (NVML: 0.001); 0 = exact")
+      ->check(CLI::NonNegativeNumber);
   sub->add_option("--sample-period-ns", o->sample_period_ns, "Sampling period")
       ->check(CLI::PositiveNumber);
   sub->add_option("--jitter", o->jitter, "Sampling jitter, fraction of the period")

@@ -93,5 +93,70 @@ TEST(SimulateCliTest, ForTraceOnASimulatedTraceGivesARunAccountAccepts) {
   EXPECT_EQ(account.exit_code, 0) << account.out;
 }
 
+
+std::string ReadFile(const std::string& path) {
+  std::ifstream in(path);
+  std::stringstream ss;
+  ss << in.rdbuf();
+  return ss.str();
+}
+
+TEST(SimulateCliTest, BertWithACounterOnAGivenPhaseWritesItsMeterModel) {
+  std::string dir = simtest::TempDir("cli_bert");
+  CliRun sim = Shell("simulate --scenario bert-rapl --steps 2 --phase-ns 123456 --scope-spread 0.3 "
+                     "--call-noise 0.1 -o " + dir + "/sim",
+                     dir);
+  ASSERT_EQ(sim.exit_code, 0) << sim.out;
+  EXPECT_NE(sim.out.find("meter: simulated: cumulative energy, updates every 1 ms"),
+            std::string::npos)
+      << sim.out;
+  std::string run = ReadFile(dir + "/sim/run/run.json");
+  EXPECT_NE(run.find("\"meter\": {\"kind\": \"counter\""), std::string::npos) << run;
+  EXPECT_NE(run.find("phase 123456 ns after the log start"), std::string::npos) << run;
+  EXPECT_NE(ReadFile(dir + "/sim/truth.json").find("\"backward\": {\"calls\""), std::string::npos);
+  // The same scenario in memory gives the same program.
+  SimScenario sc = *ScenarioPreset("bert-rapl");
+  sc.steps = 2;
+  sc.update_phase_ns = 123456;
+  sc.scope_spread = 0.3;
+  sc.call_noise = 0.1;
+  EXPECT_EQ(ReadFile(dir + "/sim/trace.pt.trace.json"), Simulate(sc).trace_text);
+}
+
+TEST(SimulateCliTest, WindowedPowerMeterWritesPowerReadings) {
+  std::string dir = simtest::TempDir("cli_windowed");
+  CliRun sim = Shell("simulate --program bert --layers 1 --steps 5 --meter windowed-power "
+                     "--update-period-ns 10000000 --window-ns 2500000 --power-unit-w 0.001 "
+                     "--phase-ns random -o " + dir + "/sim",
+                     dir);
+  ASSERT_EQ(sim.exit_code, 0) << sim.out;
+  std::string run = ReadFile(dir + "/sim/run/run.json");
+  EXPECT_NE(run.find("\"quantity\": \"power\""), std::string::npos) << run;
+  EXPECT_NE(run.find("\"kind\": \"windowed-power\", \"window_ns\": 2500000"), std::string::npos)
+      << run;
+  std::string csv = ReadFile(dir + "/sim/run/energy.csv");
+  EXPECT_NE(csv.find(",cpu:0/package,,"), std::string::npos) << csv.substr(0, 200);
+}
+
+TEST(SimulateCliTest, MeterFlagsAreUsageErrorsWhereTheyDoNotApply) {
+  std::string dir = simtest::TempDir("cli_meter_usage");
+  CliRun bad_phase = Shell("simulate --phase-ns soon -o " + dir + "/x", dir);
+  EXPECT_EQ(bad_phase.exit_code, 1) << bad_phase.out;
+  CliRun for_trace = Shell("simulate --for-trace " + dir + "/t.json --meter counter -o " + dir + "/x", dir);
+  EXPECT_EQ(for_trace.exit_code, 1) << for_trace.out;
+  EXPECT_NE(for_trace.out.find("--meter"), std::string::npos) << for_trace.out;
+  CliRun unit = Shell("simulate --scenario bert-nvml --counter-unit-j 1e-3 -o " + dir + "/x", dir);
+  EXPECT_EQ(unit.exit_code, 1) << unit.out;
+  EXPECT_NE(unit.out.find("--power-unit-w"), std::string::npos) << unit.out;
+}
+
+TEST(SimulateCliTest, HelpListsEveryPreset) {
+  std::string dir = simtest::TempDir("cli_help");
+  CliRun help = Shell("simulate --help", dir);
+  EXPECT_EQ(help.exit_code, 0);
+  for (const std::string& name : ScenarioPresetNames())
+    EXPECT_NE(help.out.find("  " + name + " "), std::string::npos) << name;
+}
+
 }  // namespace
 }  // namespace smaragdine
