@@ -18,16 +18,26 @@ CommandRegistration::CommandRegistration(std::string name, int order, AddCommand
   Registry().push_back({std::move(name), order, std::move(add)});
 }
 
+namespace {
+// Messages go to stderr whatever its state: a closed or full stderr must not
+// throw (fmt::print would) and turn a command's own exit status into an abort.
+void ToStderr(const std::string& text) { std::fwrite(text.data(), 1, text.size(), stderr); }
+}  // namespace
+
 int PrintError(const Error& error) {
-  fmt::print(stderr, "smaragdine: error: {}\n", error.ToString());
+  ToStderr(fmt::format("smaragdine: error: {}\n", error.ToString()));
   return error.ExitCode();
 }
 
 void PrintDiagnostics(const Diagnostics& diagnostics) {
-  for (const auto& w : diagnostics.warnings()) fmt::print(stderr, "smaragdine: warning: {}\n", w);
-  if (diagnostics.counts().empty()) return;
-  fmt::print(stderr, "diagnostics:\n");
-  for (const auto& [name, n] : diagnostics.counts()) fmt::print(stderr, "  {:<48} {}\n", name, n);
+  std::string text;
+  for (const auto& w : diagnostics.warnings()) text += fmt::format("smaragdine: warning: {}\n", w);
+  if (!diagnostics.counts().empty()) {
+    text += "diagnostics:\n";
+    for (const auto& [name, n] : diagnostics.counts())
+      text += fmt::format("  {:<48} {}\n", name, n);
+  }
+  ToStderr(text);
 }
 
 }  // namespace smaragdine::cli

@@ -30,6 +30,7 @@
 #include <memory>
 #include <optional>
 #include <string>
+#include <system_error>
 #include <vector>
 
 #include <fmt/format.h>
@@ -589,7 +590,12 @@ int Run(const RecordOptions& o) {
   if (!o.quiet) {
     PrintDiagnostics(result.diagnostics);
     if (cpu) PrintDiagnostics(cpu->diagnostics);
-    PrintSummary(o, st.meta, result, cpu ? &*cpu : nullptr, run_dir);
+    try {
+      PrintSummary(o, st.meta, result, cpu ? &*cpu : nullptr, run_dir);
+    } catch (const std::system_error&) {
+      // stderr is closed or full (fmt::print throws): the run is written, and the
+      // exit status stays CMD's.
+    }
   }
   // A run that could not be written whole fails even when CMD succeeded: exit 2
   // then, CMD's own non-zero status otherwise.

@@ -71,8 +71,8 @@ std::string TempName(const std::string& name) {
   // getrandom does not fail on Linux >= 3.17 for 12 bytes; should it, the clock
   // and a counter still vary, and O_EXCL (never a planted name) decides.
   static std::atomic<uint64_t> counter{0};
-  uint64_t mix = static_cast<uint64_t>(std::chrono::steady_clock::now().time_since_epoch().count()) ^
-                 (counter.fetch_add(1) << 48);
+  const auto now = std::chrono::steady_clock::now().time_since_epoch().count();
+  uint64_t mix = static_cast<uint64_t>(now) ^ (counter.fetch_add(1) << 48);
   for (size_t i = got; i < sizeof random; ++i, mix = mix * 6364136223846793005ULL + 1)
     random[i] = static_cast<unsigned char>(mix >> 33);
   // NAME_MAX is 255: a long name is cut in the temporary's name only.

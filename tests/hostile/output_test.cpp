@@ -19,6 +19,7 @@
 #include <gtest/gtest.h>
 
 #include "common/output_file.h"
+#include "hostile/hostile_util.h"
 #include "record/record_test_util.h"
 
 namespace smaragdine {
@@ -40,34 +41,6 @@ bool IsCharDevice(const std::string& path, unsigned major_id, unsigned minor_id)
   struct stat st {};
   return ::lstat(path.c_str(), &st) == 0 && S_ISCHR(st.st_mode) &&
          major(st.st_rdev) == major_id && minor(st.st_rdev) == minor_id;
-}
-
-// A character device like /dev/null (1:3) or /dev/full (1:7) in `dir` when root
-// may make one; otherwise the system's (which only root could have replaced).
-std::string CharDevice(const std::string& dir, const char* name, unsigned minor_id) {
-  const std::string path = dir + "/" + name;
-  if (::mknod(path.c_str(), S_IFCHR | 0666, makedev(1, minor_id)) == 0) return path;
-  return std::string("/dev/") + name;
-}
-
-// Runs the binary with standard output going to `stdout_path` (stderr to a file in `dir`).
-Ran RunWithStdout(const std::vector<std::string>& args, const std::string& stdout_path,
-                  const std::string& dir) {
-  posix_spawn_file_actions_t fa;
-  posix_spawn_file_actions_init(&fa);
-  const std::string err_path = dir + "/stderr.txt";
-  posix_spawn_file_actions_addopen(&fa, 1, stdout_path.c_str(), O_WRONLY, 0);
-  posix_spawn_file_actions_addopen(&fa, 2, err_path.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
-  std::vector<char*> argv;
-  for (const std::string& a : args) argv.push_back(const_cast<char*>(a.c_str()));
-  argv.push_back(nullptr);
-  Ran r;
-  pid_t pid = -1;
-  if (posix_spawn(&pid, argv[0], &fa, nullptr, argv.data(), environ) == 0)
-    r.status = testing::Wait(pid);
-  posix_spawn_file_actions_destroy(&fa);
-  r.err = ReadText(err_path);
-  return r;
 }
 
 class HostileOutputTest : public ::testing::Test {
@@ -142,18 +115,19 @@ TEST_F(HostileOutputTest, ReportToAFullStandardOutputExitsNonZero) {
       ASSERT_EQ(acc.status, 0) << acc.err;
       args[2] = p;
     }
-    Ran r = RunWithStdout(args, full, tmp_.path());
+    Ran r = RunRedirected(args, full, Path("stderr.txt"));
     EXPECT_EQ(r.status, 2) << format << ": " << r.err;
     EXPECT_THAT(r.err, HasSubstr("standard output: cannot write: No space left on device"))
         << format;
   }
   // diff and account's summary too.
-  Ran diff = RunWithStdout({SMARAGDINE_BINARY, "diff", kProfile, kProfile}, full, tmp_.path());
+  Ran diff =
+      RunRedirected({SMARAGDINE_BINARY, "diff", kProfile, kProfile}, full, Path("stderr.txt"));
   EXPECT_EQ(diff.status, 2) << diff.err;
-  Ran acc = RunWithStdout({SMARAGDINE_BINARY, "account", "--energy", kExample + "/run", "--trace",
+  Ran acc = RunRedirected({SMARAGDINE_BINARY, "account", "--energy", kExample + "/run", "--trace",
                            kExample + "/pt2_bert-small_h100_inference.pt.trace.json.gz", "-o",
                            Path("p.json")},
-                          full, tmp_.path());
+                          full, Path("stderr.txt"));
   EXPECT_EQ(acc.status, 2) << acc.err;
   EXPECT_THAT(acc.err, HasSubstr("standard output"));
 }

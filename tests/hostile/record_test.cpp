@@ -116,6 +116,17 @@ TEST_F(HostileRecordTest, NonEmptyRunDirectoryIsRefusedWithoutForce) {
   EXPECT_EQ(empty.status, 0) << empty.err;
 }
 
+// Before: the summary's fmt::print threw on a full stderr and record aborted
+// (exit 134) after the run was written. Messages are not output: CMD's status stands.
+TEST_F(HostileRecordTest, FullStderrDoesNotChangeTheExitStatus) {
+  const std::string full = CharDevice(tmp_.path(), "full", 7);
+  Ran r = RunRedirected(Record({"/bin/sh", "-c", "exit 3"}), tmp_.path() + "/out.txt", full);
+  EXPECT_EQ(r.status, 3);
+  auto log = ReadRun();
+  ASSERT_TRUE(log.ok()) << log.error().ToString();
+  EXPECT_EQ(log->exit_code, 3);
+}
+
 // A small tmpfs that CMD fills for a moment: energy.csv's writes fail mid-run.
 class FullDiskRecordTest : public HostileRecordTest {
  protected:
