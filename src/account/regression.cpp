@@ -669,8 +669,19 @@ DomainFit FitDomain(const DomainInput& in, Diagnostics& diag) {
 
   // Choose the update timing on a prefix of the run (the timing is a property
   // of the meter, not of the program; a prefix keeps the search cheap on long runs).
-  constexpr size_t kSearchChanges = 3000;
-  const size_t search_last = std::min(last, first + kSearchChanges);
+  // At most kSearchChanges updates, and few enough that the search sweeps
+  // about kSearchSegments lane segments per candidate: on a long trace of
+  // short ops, the 30-odd candidate fits would otherwise cost far more than
+  // the attribution itself.
+  constexpr size_t kSearchChanges = 3000, kMinSearchChanges = 200;
+  constexpr double kSearchSegments = 150'000;
+  size_t segments = 0;
+  for (uint32_t lane : in.lanes) segments += in.prepared->changes[lane].size();
+  const double segments_per_change =
+      static_cast<double>(segments) / static_cast<double>(std::max<size_t>(1, last - first));
+  const size_t budget = static_cast<size_t>(kSearchSegments / std::max(segments_per_change, 1.0));
+  const size_t search_last =
+      std::min(last, first + std::clamp(budget, kMinSearchChanges, kSearchChanges));
   std::string period_words;
   bool phase_from_reads = false;
   std::vector<Timing> candidates{Timing{}};
