@@ -329,6 +329,9 @@ Normal MakeNormal(const Design& d, const std::vector<double>* row_weight) {
 constexpr double kShrink = 1e-3;
 constexpr double kPooled = 1e6;
 constexpr uint32_t kMinRowsOfClass = 3;
+// Least share of the readings' variance a fit must explain to be used.
+constexpr double kMinR2 = 0.5;
+constexpr double kMinR2Pooled = 0.9;
 
 struct Penalty {
   std::vector<double> lambda;     // per column (0 for static)
@@ -603,6 +606,10 @@ std::vector<int64_t> CandidatePeriods(const Meter& m, const DomainInfo& info, si
     }
     if (sxx > 0) estimated = std::llround(sxy / sxx);
   }
+  // A power meter can show the same value twice (a steady window average),
+  // hiding an update, so its changes undercount updates: only a counter's
+  // period is refined from the data.
+  if (!m.counter && nominal > 0) estimated = 0;
   if (nominal > 0 && estimated > 0 && std::llabs(estimated - nominal) * 5 < nominal) {
     periods.push_back(estimated);
     *how = fmt::format("{:.4g} ms (run.json said {:.4g} ms; refined from the readings)",
@@ -805,7 +812,43 @@ DomainFit FitDomain(const DomainInput& in, Diagnostics& diag) {
   // The fit on every change in the window.
   std::vector<int64_t> update_ns;
   const Rows rows = MakeRows(meter, best, first, last, &update_ns);
+  // Free parameters: each class fitted on its own, and one per group whose
+  // classes are all pooled (they share one power).
+  auto parameters_of = [&](const Fit& f) {
+    int64_t parameters = 1;
+    std::vector<char> free_group(in.group_count, 0), pooled_group(in.group_count, 0);
+    for (size_t c = 1; c < f.design.columns(); ++c) {
+      if (f.penalty.pooled_column[c]) {
+        pooled_group[f.penalty.group[c]] = 1;
+      } else {
+        ++parameters;
+        free_group[f.penalty.group[c]] = 1;
+      }
+    }
+    for (size_t g = 0; g < in.group_count; ++g) parameters += pooled_group[g] && !free_group[g];
+    return parameters;
+  };
+  auto enough = [&](const Fit& f) {
+    const double rows_n = static_cast<double>(f.design.rows());
+    return f.design.rows() >= static_cast<size_t>(kMinRows) &&
+           rows_n >= kMinRowsPerClass * static_cast<double>(parameters_of(f));
+  };
   Fit fit = FitRows(in, rows, warm, 5000);
+  bool pooled_all = false;
+  if (!enough(fit)) {
+    // Too few equations for a power per class (a slow power meter, a short
+    // run): one power per op name and phase may still be identified.
+    Fit pooled = FitRows(in, rows, {}, 5000, /*search=*/true);
+    if (enough(pooled)) {
+      diag.Add("account.regression_pooled_by_op");
+      diag.Warn(fmt::format(
+          "{}: {} equations cannot separate {} leaf classes; each op name (and phase) was "
+          "given one power",
+          info.name, pooled.design.rows(), pooled.design.columns() - 1));
+      fit = std::move(pooled);
+      pooled_all = true;
+    }
+  }
   const Design& d = fit.design;
   out.rows = static_cast<int64_t>(d.rows());
   out.classes_fitted = static_cast<int64_t>(d.columns() - 1);
@@ -815,28 +858,22 @@ DomainFit FitDomain(const DomainInput& in, Diagnostics& diag) {
   double tss = 0;
   for (double y : d.y) tss += (y - y_mean) * (y - y_mean);
   out.r2 = tss > 0 ? 1 - fit.rss / tss : 0;
-  // Free parameters: each class fitted on its own, and one per group whose
-  // classes are all pooled (they share one power).
-  int64_t parameters = 1;
-  {
-    std::vector<char> free_group(in.group_count, 0), pooled_group(in.group_count, 0);
-    for (size_t c = 1; c < d.columns(); ++c) {
-      if (fit.penalty.pooled_column[c]) {
-        pooled_group[fit.penalty.group[c]] = 1;
-      } else {
-        ++parameters;
-        free_group[fit.penalty.group[c]] = 1;
-      }
-    }
-    for (size_t g = 0; g < in.group_count; ++g) parameters += pooled_group[g] && !free_group[g];
-  }
-  if (out.rows < kMinRows ||
-      static_cast<double>(out.rows) < kMinRowsPerClass * static_cast<double>(parameters)) {
+  if (!enough(fit)) {
     out.reason = fmt::format(
         "{}: {} equations for {} free powers ({} leaf classes, {} pooled; needs at least {} "
         "equations and {:.1f} per power)",
-        info.name, out.rows, parameters, out.classes_fitted, out.classes_pooled, kMinRows,
+        info.name, out.rows, parameters_of(fit), out.classes_fitted, out.classes_pooled, kMinRows,
         kMinRowsPerClass);
+    return out;
+  }
+  // A fit that explains little of the readings would split energy by powers
+  // it does not know: the proportional rule is the honest answer then.
+  const double min_r2 = pooled_all ? kMinR2Pooled : kMinR2;
+  if (tss > 1e-12 * fit.normal.yy && out.r2 < min_r2) {
+    out.reason = fmt::format(
+        "{}: the fitted model explains {:.0f} % of the readings' variance (needs {:.0f} %{})",
+        info.name, 100 * std::max(out.r2, 0.0), 100 * min_r2,
+        pooled_all ? " with one power per op name" : "");
     return out;
   }
   // Rounding in the cumulative readings leaves a trace of variance even when
@@ -849,7 +886,8 @@ DomainFit FitDomain(const DomainInput& in, Diagnostics& diag) {
     out.reason = fmt::format("{}: no leaf was active while it was read", info.name);
     return out;
   }
-  if (out.classes_pooled > 0) diag.Add("account.regression_class_pooled", out.classes_pooled);
+  if (out.classes_pooled > 0 && !pooled_all)
+    diag.Add("account.regression_class_pooled", out.classes_pooled);
 
   out.static_w = fit.beta[0];
   out.class_power_w.assign(in.class_count, 0.0);
