@@ -66,9 +66,7 @@ const char* ToString(AttributionMethod m);  // "auto" | "proportional" | "regres
 std::optional<AttributionMethod> ParseAttributionMethod(std::string_view text);
 
 struct AttributeOptions {
-  // Proportional by default until every caller's tests are checked against the
-  // fit (issue 11); `account --method auto|regression` and this field turn it on.
-  AttributionMethod method = AttributionMethod::kProportional;
+  AttributionMethod method = AttributionMethod::kAuto;
   // Resampled fits behind each node's total_ci95 (regression only); 0: none.
   int ci_replicates = 40;
   std::map<std::string, double> baseline_w;  // --baseline-w, overrides run.json's

@@ -32,7 +32,7 @@ struct AccountOptions {
   std::string output = "profile.json";
   std::string timeline = "auto";  // auto | always | never
   std::string process_share = "auto";
-  std::string method = "proportional";  // auto | proportional | regression
+  std::string method = "auto";  // auto | proportional | regression
   bool quiet = false;
 };
 
@@ -103,9 +103,10 @@ int Run(const AccountOptions& o) {
     if (!kv.ok()) return PrintError(kv.error());
     char* end = nullptr;
     const double w = std::strtod(kv->second.c_str(), &end);
-    if (end == kv->second.c_str() || *end != '\0' || !(w >= 0))
-      return PrintError(UsageError(fmt::format("--baseline-w {}: '{}' is not a power in watts", b,
-                                               kv->second)));
+    // Finite, not negative, and no more than one domain can draw (issue 17).
+    if (end == kv->second.c_str() || *end != '\0' || !(w >= 0) || !std::isfinite(w) || w > 1e5)
+      return PrintError(UsageError(fmt::format(
+          "--baseline-w {}: '{}' is not a power in watts (finite, 0 to 100000)", b, kv->second)));
     attribute_options.baseline_w[kv->first] = w;
   }
   auto format = ParseTraceFormat(o.format);
@@ -193,13 +194,13 @@ CommandRegistration registration{"account", 20, [](CLI::App& app, int& exit_code
       "equally among the operations running on the domain's device, and rolls the result up\n"
       "the model's scope hierarchy. Every joule measured in the window ends on a node or in\n"
       "(idle); the run fails if that ever does not hold.\n\n"
-      "How the split is made (--method): `proportional` (the default for now) is the paper's\n"
-      "rule, power constant between readings and an equal split; `regression` fits one power\n"
+      "How the split is made (--method): `proportional` is the paper's rule, power constant\n"
+      "between readings and an equal split; `regression` fits one power\n"
       "per leaf class (node + phase) to every reading through the meter's model (a counter's\n"
       "value at its last update, a power meter's window average), so operations far shorter\n"
       "than the meter's period get their own power, and gives each node an error bar\n"
-      "(total_ci95); `auto` fits where the run has enough readings and repeated steps and\n"
-      "says why when it does not. docs/attribution.md explains both.\n\n"
+      "(total_ci95); `auto` (the default) fits where the run has enough readings and repeated\n"
+      "steps and says why when it does not. docs/attribution.md explains both.\n\n"
       "Examples:\n"
       "  smaragdine account --energy run/ --trace step.pt.trace.json.gz -o profile.json\n"
       "  smaragdine account --energy power.csv --energy-clock realtime --device wall=CPU:0 \\\n"
@@ -242,7 +243,8 @@ CommandRegistration registration{"account", 20, [](CLI::App& app, int& exit_code
                   "processes)")
       ->capture_default_str();
   sub->add_option("--method", o->method,
-                  "How each interval's energy is split: proportional (the paper's rule), "
+                  "How each interval's energy is split: auto (the default), proportional (the "
+                  "paper's rule, bit for bit as before), "
                   "regression (meter-aware fit with error bars; a domain that cannot be fitted "
                   "falls back, with a warning), auto (regression where the run has enough "
                   "readings and repetitions, else proportional; the choice and the reason go in "

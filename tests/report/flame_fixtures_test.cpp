@@ -71,7 +71,7 @@ TEST_P(FlameFixtureTest, EveryNodeOfProfileJsonIsAFrameWithItsEnergy) {
     const XmlElement& fr = *frames[n.path];
     EXPECT_EQ(fr.Num("data-energy-j"), n.TotalJ()) << n.path;
     const std::string tip = fr.First("title")->TextContent();
-    EXPECT_NE(tip.find("\nenergy: " + report_text::Sig4(n.TotalJ()) + " J ("), std::string::npos)
+    EXPECT_NE(tip.find("\nenergy: " + report_text::Sig4(n.TotalJ()) + (n.total_ci95_j.empty() ? " J (" : " ± ")), std::string::npos)
         << tip;
     EXPECT_NEAR(fr.First("rect")->Num("width"), frames_w * n.TotalJ() / top_j, 6e-4) << n.path;
     ++checked;

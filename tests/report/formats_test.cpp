@@ -252,7 +252,7 @@ void ExpectFlame(const Profile& p, uint32_t root, const std::string& svg_text, b
     EXPECT_EQ(fr.Num("data-energy-j"), n.TotalJ()) << n.path;
     EXPECT_EQ(fr.Num("data-w"), weight) << n.path;
     const std::string tip = fr.First("title")->TextContent();
-    EXPECT_NE(tip.find("\nenergy: " + Sig4(n.TotalJ()) + " J ("), std::string::npos) << tip;
+    EXPECT_NE(tip.find("\nenergy: " + Sig4(n.TotalJ()) + (n.total_ci95_j.empty() ? " J (" : " ± ")), std::string::npos) << tip;
     EXPECT_NEAR(fr.First("rect")->Num("width"), frames_w * weight / top_w, 6e-4) << n.path;
     ++checked;
   }
@@ -447,6 +447,10 @@ void ExpectHtml(const Profile& p, uint32_t root, const std::string& html) {
   dom::array rows = data["table"]["rows"].get_array();
   EXPECT_EQ(rows.size(), p.nodes.size() - 1 + p.domains.size());
   std::set<std::string> paths;
+  // With the attribution's intervals (total_ci95) a ± column follows the energy.
+  bool fit = false;
+  for (const ProfileNode& n : p.nodes) fit |= !n.total_ci95_j.empty();
+  const size_t shift = fit ? 1 : 0;
   for (dom::element row : rows) {
     dom::array r = row.get_array();
     const std::string path(std::string_view(r.at(3).get_string()));
@@ -462,8 +466,10 @@ void ExpectHtml(const Profile& p, uint32_t root, const std::string& html) {
     const ProfileNode& n = p.nodes[static_cast<size_t>(id)];
     EXPECT_EQ(path, n.path);
     EXPECT_EQ(total, n.TotalJ()) << path;
-    EXPECT_EQ(double(r.at(6).get_double()), n.SelfJ()) << path;
-    EXPECT_NEAR(double(r.at(5).get_double()), n.TotalJ() / p.MeasuredJ(), 1e-15) << path;
+    EXPECT_EQ(double(r.at(6 + shift).get_double()), n.SelfJ()) << path;
+    EXPECT_NEAR(double(r.at(5 + shift).get_double()), n.TotalJ() / p.MeasuredJ(), 1e-15) << path;
+    if (fit && !n.total_ci95_j.empty())
+      EXPECT_EQ(double(r.at(5).get_double()), n.TotalCi95J()) << path;
   }
   EXPECT_EQ(paths.size(), rows.size()) << "a node listed twice";
 
