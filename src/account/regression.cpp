@@ -642,7 +642,7 @@ std::vector<uint32_t> BlocksOf(const Design& d, const std::vector<int64_t>& star
     *count = starts.size();
     return block;
   }
-  const size_t n = std::clamp<size_t>(d.rows() / 8, 1, 20);
+  const size_t n = std::clamp<size_t>(d.rows() / 8, 1, 40);
   for (size_t r = 0; r < d.rows(); ++r) block[r] = static_cast<uint32_t>(r * n / d.rows());
   *count = n;
   return block;

@@ -296,9 +296,7 @@ TEST_P(BertRaplTest, ErrorBarsCoverTheTruth) {
   const Errors reg = Measure(sc, AttributionMethod::kAuto);
   ASSERT_GT(reg.with_ci, 0);
   const double covered = static_cast<double>(reg.covered) / static_cast<double>(reg.with_ci);
-  // TF1 timelines have no steps, so the resamples are blocks of readings; they
-  // cover less (docs/benchmarks.md): held to 70 % there, 80 % elsewhere.
-  EXPECT_GE(covered, std::string(GetParam()).find("tf1") != std::string::npos ? 0.70 : 0.80);
+  EXPECT_GE(covered, 0.80);
 }
 
 INSTANTIATE_TEST_SUITE_P(Presets, BertRaplTest,
