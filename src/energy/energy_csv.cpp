@@ -113,11 +113,18 @@ std::string Unescape(const Field& f) {
   return s;
 }
 
-std::optional<double> ParseDouble(std::string_view s) {
+// A reading: any number, "inf" and "nan" included; JudgeReadings drops what no
+// meter can give (energy.reading_implausible) rather than failing the file.
+std::optional<double> ParseReading(std::string_view s) {
   if (!s.empty() && s.front() == '+') s.remove_prefix(1);
   double v = 0;
   auto [p, ec] = std::from_chars(s.data(), s.data() + s.size(), v);
-  if (ec != std::errc() || p != s.data() + s.size() || !std::isfinite(v)) return std::nullopt;
+  if (ec == std::errc::result_out_of_range && p == s.data() + s.size() && !s.empty())
+    return s.find_first_of("eE") != std::string_view::npos && s.find("e-") == std::string_view::npos &&
+                   s.find("E-") == std::string_view::npos
+               ? (s.front() == '-' ? -INFINITY : INFINITY)
+               : 0.0;
+  if (ec != std::errc() || p != s.data() + s.size()) return std::nullopt;
   return v;
 }
 
@@ -309,9 +316,9 @@ class CsvParser {
     std::string_view energy_text = Column(col_energy_);
     std::string_view power_text = Column(col_power_);
     std::optional<double> energy_j, power_w;
-    if (!energy_text.empty() && !(energy_j = ParseDouble(energy_text)))
+    if (!energy_text.empty() && !(energy_j = ParseReading(energy_text)))
       return LineError(fmt::format("energy_j {} is not a number", Quote(energy_text)));
-    if (!power_text.empty() && !(power_w = ParseDouble(power_text)))
+    if (!power_text.empty() && !(power_w = ParseReading(power_text)))
       return LineError(fmt::format("power_w {} is not a number", Quote(power_text)));
     if (!energy_j && !power_w) return LineError("neither energy_j nor power_w has a value");
 

@@ -1,6 +1,7 @@
 #include "energy/normalize.h"
 
 #include <algorithm>
+#include <cmath>
 #include <optional>
 
 #include <fmt/format.h>
@@ -133,8 +134,136 @@ EnergySeries IntegratePowerReadings(const std::string& domain, const DomainReadi
   return s;
 }
 
-EnergySeries NormalizeReadings(const DomainInfo& info, const DomainReadings& r,
+namespace {
+
+// What no single domain can do (issue 17): a counter beyond 10^15 J (100 kW for
+// three centuries) or a power beyond 100 kW (a rack, not a domain).
+constexpr double kMaxCounterJ = 1e15;
+constexpr double kMaxPowerW = 1e5;
+// A counter's rise is judged as a power over at least this long: counters
+// update in steps (RAPL ~1 ms, NVML up to 100 ms), so a rise over a few µs says
+// little; more than 100 kJ within a second is implausible whatever the gap.
+constexpr double kMinJudgedSpanS = 1.0;
+
+double RiseW(double from_j, double to_j, int64_t from_ns, int64_t to_ns) {
+  const double dt_s = static_cast<double>(static_cast<uint64_t>(to_ns) -
+                                          static_cast<uint64_t>(from_ns)) * 1e-9;
+  return (to_j - from_j) / std::max(dt_s, kMinJudgedSpanS);
+}
+
+}  // namespace
+
+DomainReadings JudgeReadings(const DomainInfo& info, const DomainReadings& r,
+                             Diagnostics& diagnostics) {
+  const size_t n = r.t_ns.size();
+  const bool counter = info.quantity == Quantity::kEnergy;
+  int64_t implausible = 0, glitches = 0, jumps = 0;
+  std::optional<size_t> first_implausible, first_glitch;
+
+  // 1. Values no meter of one domain gives: dropped.
+  std::vector<size_t> kept;
+  kept.reserve(n);
+  for (size_t i = 0; i < n; ++i) {
+    const double v = r.value[i];
+    const bool bad = !std::isfinite(v) ||
+                     (counter ? (v < 0 || v > kMaxCounterJ) : v > kMaxPowerW);
+    if (bad) {
+      if (implausible++ == 0) first_implausible = i;
+      continue;
+    }
+    kept.push_back(i);
+  }
+
+  DomainReadings out;
+  out.t_ns.reserve(kept.size());
+  out.value.reserve(kept.size());
+  if (!counter) {
+    for (size_t i : kept) {
+      out.t_ns.push_back(r.t_ns[i]);
+      out.value.push_back(r.value[i]);
+    }
+  } else {
+    // 2. Rises beyond kMaxPowerW. A rise the next reading goes back on (it is
+    // below this one) is a glitch and dropped; a rise the next readings keep
+    // (they continue from the new level) is a jump of the counter: like a
+    // decrease, that interval counts 0 J and later readings are re-based.
+    double offset_j = 0;  // subtracted from readings after a jump
+    int64_t changed_ns = 0;  // when the last kept value was first read
+    for (size_t k = 0; k < kept.size(); ++k) {
+      const size_t i = kept[k];
+      double v = r.value[i] - offset_j;
+      if (!out.t_ns.empty()) {
+        const double prev = out.value.back();
+        if (v > prev && RiseW(prev, v, changed_ns, r.t_ns[i]) > kMaxPowerW) {
+          const bool next_keeps = k + 1 < kept.size() && r.value[kept[k + 1]] - offset_j >= v &&
+                                  RiseW(v, r.value[kept[k + 1]] - offset_j, r.t_ns[i],
+                                        r.t_ns[kept[k + 1]]) <= kMaxPowerW;
+          if (!next_keeps) {
+            if (implausible++ == 0) first_implausible = i;
+            continue;
+          }
+          ++jumps;
+          offset_j += v - prev;
+          v = prev;
+        }
+        if (v != prev) changed_ns = r.t_ns[i];
+      } else {
+        changed_ns = r.t_ns[i];
+      }
+      out.t_ns.push_back(r.t_ns[i]);
+      out.value.push_back(v);
+    }
+
+    // 3. Isolated glitches: a reading off the trend that the next reading
+    // contradicts. Low: below the previous reading while the next is back at or
+    // above it (a reset continues from the low value instead). High: above the
+    // next reading while the next is at or above the previous one.
+    DomainReadings judged;
+    judged.t_ns.reserve(out.t_ns.size());
+    judged.value.reserve(out.value.size());
+    for (size_t i = 0; i < out.t_ns.size(); ++i) {
+      const double v = out.value[i];
+      if (!judged.t_ns.empty() && i + 1 < out.t_ns.size()) {
+        const double prev = judged.value.back(), next = out.value[i + 1];
+        if (next >= prev && (v < prev || v > next)) {
+          if (glitches++ == 0) first_glitch = i;
+          continue;
+        }
+      }
+      judged.t_ns.push_back(out.t_ns[i]);
+      judged.value.push_back(v);
+    }
+    if (glitches > 0) {
+      diagnostics.Add("energy.counter_glitch_dropped", glitches);
+      diagnostics.Warn(fmt::format(
+          "the energy counter of '{}' had {} isolated reading(s) off its trend (first at t_ns "
+          "{}: {} J), contradicted by the next reading; dropped, not taken as a reset",
+          info.name, glitches, out.t_ns[*first_glitch], out.value[*first_glitch] + 0.0));
+    }
+    if (jumps > 0) {
+      diagnostics.Add("energy.counter_jumped", jumps);
+      diagnostics.Warn(fmt::format(
+          "the energy counter of '{}' jumped up by more than {} kW would explain {} time(s) and "
+          "stayed there; each such interval counts as 0 J",
+          info.name, kMaxPowerW / 1e3, jumps));
+    }
+    out = std::move(judged);
+  }
+  if (implausible > 0) {
+    diagnostics.Add("energy.reading_implausible", implausible);
+    diagnostics.Warn(fmt::format(
+        "'{}' gave {} implausible reading(s) (first at t_ns {}: {} {}); dropped: {}", info.name,
+        implausible, r.t_ns[*first_implausible], r.value[*first_implausible],
+        counter ? "J" : "W",
+        counter ? "not finite, negative, above 1e15 J, or a rise beyond 100 kW"
+                : "not finite or above 100 kW"));
+  }
+  return out;
+}
+
+EnergySeries NormalizeReadings(const DomainInfo& info, const DomainReadings& raw,
                                Diagnostics& diagnostics) {
+  const DomainReadings r = JudgeReadings(info, raw, diagnostics);
   if (r.t_ns.size() >= 2) {
     return info.quantity == Quantity::kPower
                ? IntegratePowerReadings(info.name, r, diagnostics)

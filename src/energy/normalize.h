@@ -17,7 +17,7 @@
 namespace smaragdine::energy {
 
 // Readings of one domain in file order. The readers guarantee t_ns strictly
-// increasing and finite values before calling the functions below.
+// increasing; values may be anything until JudgeReadings has seen them.
 struct DomainReadings {
   std::vector<int64_t> t_ns;
   std::vector<double> value;  // cumulative J (energy domains) or W (power domains)
@@ -34,7 +34,18 @@ EnergySeries NormalizeCounterReadings(const std::string& domain, const DomainRea
 EnergySeries IntegratePowerReadings(const std::string& domain, const DomainReadings& r,
                                     Diagnostics& diagnostics);
 
-// Dispatches on info.quantity. With fewer than 2 readings the series keeps the
+// Judges raw readings before they are normalised (issue 17; docs/energy-log.md):
+// non-finite values, negative or > 1e15 J counter values and power above
+// 100 kW are dropped (`energy.reading_implausible`), so is a counter rise beyond
+// 100 kW (judged over ≥ 1 s) that the next reading goes back on; a rise the
+// next readings keep is a jump (`energy.counter_jumped`, 0 J, re-based); an
+// isolated reading off the trend that the next reading contradicts is dropped
+// (`energy.counter_glitch_dropped`) rather than taken as a reset. Each with a
+// warning. Negative power keeps its own rule (counted as 0 W).
+DomainReadings JudgeReadings(const DomainInfo& info, const DomainReadings& r,
+                             Diagnostics& diagnostics);
+
+// Judges the readings (JudgeReadings), then dispatches on info.quantity. With fewer than 2 readings the series keeps the
 // single reading (or nothing) at 0 J and the domain is counted in
 // `energy.single_reading_domain` / `energy.domain_without_readings`.
 EnergySeries NormalizeReadings(const DomainInfo& info, const DomainReadings& r,

@@ -200,6 +200,9 @@ class RunJsonReader {
                                *quantity));
       }
       SMG_ASSIGN_OR_RETURN(std::optional<double> resolution, OptionalDouble(o, "resolution_j", where));
+      if (resolution && *resolution < 0)
+        return Bad(fmt::format("{}resolution_j is {} J: a resolution cannot be negative", where,
+                               *resolution));
       info.resolution_j = resolution.value_or(0.0);
       SMG_ASSIGN_OR_RETURN(std::optional<int64_t> interval,
                            OptionalInt(o, "update_interval_ns", where));
@@ -252,6 +255,9 @@ class RunJsonReader {
       double w = 0;
       if (value.get_double().get(w) != simdjson::SUCCESS || !std::isfinite(w))
         return Bad(fmt::format("baseline_w.{} must be a number of watts", key));
+      if (w < 0)
+        return Bad(fmt::format("baseline_w.{} is {} W: a baseline power cannot be negative", key,
+                               w));
       log.baseline_w[std::string(key)] = w;
     }
     return {};

@@ -181,8 +181,9 @@ TEST(EnergyCsvTest, MissingColumnsAreNamed) {
 TEST(EnergyCsvTest, NonNumericValuesAreQuotedWithTheirLine) {
   EXPECT_EQ(ParseError("t_ns,domain,energy_j\n0,cpu:0/package,1\n5,cpu:0/package,abc\n").ToString(),
             "f.csv:3: energy_j 'abc' is not a number");
-  EXPECT_EQ(ParseError("t_ns,domain,power_w\n0,gpu:0,nan\n").ToString(),
-            "f.csv:2: power_w 'nan' is not a number");
+  // ("nan" and "inf" are numbers: readings dropped as implausible, see tests/hostile.)
+  EXPECT_EQ(ParseError("t_ns,domain,power_w\n0,gpu:0,n/a\n").ToString(),
+            "f.csv:2: power_w 'n/a' is not a number");
   EXPECT_EQ(ParseError("t_ns,domain,energy_j\n1.5,cpu:0/package,1\n").ToString(),
             "f.csv:2: t_ns '1.5' is not an integer number of nanoseconds");
   EXPECT_EQ(ParseError("t_s,domain,energy_j\n1.2.3,cpu:0/package,1\n").ToString(),
@@ -231,11 +232,17 @@ TEST(EnergyCsvTest, BinaryGarbageIsBadInputNotACrash) {
   EXPECT_EQ(e.line, 2);
 }
 
-TEST(EnergyCsvTest, EnergyOverflowingADoubleIsBadInput) {
+TEST(EnergyCsvTest, AbsurdReadingsAreDroppedBeforeTheyCanOverflow) {
+  // Before issue 17 these two readings overflowed the integration (a BadInput
+  // error); now no domain can give 1e308 W, so they are dropped as implausible.
   Error e = ParseError("t_ns,domain,power_w\n0,gpu:0,1e308\n9000000000000000000,gpu:0,1e308\n");
-  EXPECT_EQ(e.code, ErrorCode::kBadInput);
-  EXPECT_EQ(e.ToString(),
-            "f.csv: the energy of domain 'gpu:0' overflows a double (readings of absurd size?)");
+  EXPECT_EQ(e.code, ErrorCode::kNothingMeasurable);
+  Result<EnergyLog> log = ParseEnergyCsv(
+      "f.csv", "t_ns,domain,power_w\n0,gpu:0,1e308\n1000000000,gpu:0,100\n2000000000,gpu:0,100\n",
+      {});
+  ASSERT_TRUE(log.ok()) << log.error().ToString();
+  EXPECT_DOUBLE_EQ(log->series[0].TotalJ(), 100.0);
+  EXPECT_EQ(log->diagnostics.Count("energy.reading_implausible"), 1);
 }
 
 TEST(EnergyCsvTest, TimeSpanWiderThanInt64IsIntegratedCorrectly) {

@@ -3,6 +3,7 @@
 #include "energy/normalize.h"
 
 #include <algorithm>
+#include <cmath>
 #include <random>
 #include <set>
 
@@ -83,10 +84,34 @@ TEST(NormalizeTest, DecreasingCounterGivesAZeroIntervalAndRebases) {
 TEST(NormalizeTest, UnchangedRunEndingInADecreaseStaysFlat) {
   Diagnostics d;
   // No jump follows the run of 3s, so there is nothing to spread: keep it as it is.
-  EnergySeries s = NormalizeReadings(Counter(), Every1us({1, 3, 3, 3, 2, 4}), d);
+  // (The counter then resets: 1 and on stays below 3. A 2 followed by 4 would be
+  // a glitch, dropped: see CounterGlitchIsDroppedNotRebased.)
+  EnergySeries s = NormalizeReadings(Counter(), Every1us({1, 3, 3, 3, 1, 2}), d);
   EXPECT_THAT(s.t_ns, ElementsAre(0, 1000, 2000, 3000, 4000, 5000));
-  EXPECT_THAT(s.energy_j, ElementsAre(0.0, 2.0, 2.0, 2.0, 2.0, 4.0));
+  EXPECT_THAT(s.energy_j, ElementsAre(0.0, 2.0, 2.0, 2.0, 2.0, 3.0));
   EXPECT_EQ(d.Count("energy.zero_delta_coalesced"), 0);
+}
+
+TEST(NormalizeTest, CounterGlitchIsDroppedNotRebased) {
+  Diagnostics d;
+  EnergySeries s = NormalizeReadings(Counter(), Every1us({1, 3, 3, 3, 2, 4}), d);
+  EXPECT_THAT(s.t_ns, ElementsAre(0, 1000, 5000));
+  EXPECT_THAT(s.energy_j, ElementsAre(0.0, 2.0, 3.0));
+  EXPECT_EQ(d.Count("energy.counter_glitch_dropped"), 1);
+  EXPECT_EQ(d.Count("energy.counter_decreased"), 0);
+}
+
+TEST(NormalizeTest, ImplausibleReadingsAreDropped) {
+  Diagnostics d;
+  DomainReadings r = JudgeReadings(
+      Counter(), Every1us({1, NAN, -1, 2, INFINITY, 2e15, 3}), d);
+  EXPECT_THAT(r.t_ns, ElementsAre(0, 3000, 6000));
+  EXPECT_THAT(r.value, ElementsAre(1.0, 2.0, 3.0));
+  EXPECT_EQ(d.Count("energy.reading_implausible"), 4);
+  Diagnostics p;
+  DomainReadings w = JudgeReadings(Power(), Every1us({100, 2e5, -3, NAN, 50}), p);
+  EXPECT_THAT(w.value, ElementsAre(100.0, -3.0, 50.0));  // negative power keeps its rule
+  EXPECT_EQ(p.Count("energy.reading_implausible"), 2);
 }
 
 TEST(NormalizeTest, DropsTrailingUnchangedReadings) {
@@ -270,8 +295,13 @@ TEST(NormalizePropertyTest, SeriesInvariantsHoldOnRandomLogs) {
         EXPECT_LT(s.t_ns[k - 1], s.t_ns[k]);
         EXPECT_LE(s.energy_j[k - 1], s.energy_j[k]);
       }
+      // Random resets may look like isolated glitches (a low reading the next one
+      // contradicts): the rise is counted over the readings JudgeReadings keeps.
+      Diagnostics scratch;
+      const DomainReadings judged =
+          JudgeReadings(*found, DomainReadings{input[d].t_ns, input[d].value}, scratch);
       double expected = input[d].quantity == Quantity::kEnergy
-                            ? SumOfPositiveDeltas(input[d].value)
+                            ? SumOfPositiveDeltas(judged.value)
                             : Trapezoid(input[d].t_ns, input[d].value);
       EXPECT_NEAR(s.TotalJ(), expected, 1e-9 * std::max(1.0, expected));
       // The window's energy as attribution sees it, through EnergyAt.
@@ -281,9 +311,11 @@ TEST(NormalizePropertyTest, SeriesInvariantsHoldOnRandomLogs) {
         energy_readings += static_cast<int64_t>(input[d].t_ns.size());
       }
     }
-    // Every counter reading is kept, coalesced or dropped as trailing: none vanish uncounted.
+    // Every counter reading is kept, coalesced, dropped as trailing or as a glitch:
+    // none vanish uncounted.
     kept_plus_removed += log->diagnostics.Count("energy.zero_delta_coalesced") +
-                         log->diagnostics.Count("energy.trailing_unchanged_dropped");
+                         log->diagnostics.Count("energy.trailing_unchanged_dropped") +
+                         log->diagnostics.Count("energy.counter_glitch_dropped");
     EXPECT_EQ(kept_plus_removed, energy_readings) << "case " << c;
   }
   EXPECT_GT(measured, kCases / 2);  // the generator must mostly make measurable logs

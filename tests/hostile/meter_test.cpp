@@ -1,0 +1,194 @@
+// Hostile meter readings (issue 17, item 2): readings are judged, not trusted.
+// Non-finite, negative, absurd and physically impossible readings are dropped
+// with energy.reading_implausible; an isolated glitch is dropped, not taken as a
+// reset; a true reset (to near zero, or a wrap) is handled as before; run.json
+// and --baseline-w refuse negative or infinite figures. docs/security.md and
+// docs/energy-log.md say what each case does.
+#include <cmath>
+#include <fstream>
+#include <string>
+#include <vector>
+
+#include <fmt/format.h>
+#include <gmock/gmock.h>
+#include <gtest/gtest.h>
+
+#include "record/record_test_util.h"
+#include "smaragdine/energy_log.h"
+
+namespace smaragdine {
+namespace {
+
+using ::testing::HasSubstr;
+using testing::Ran;
+using testing::TempDir;
+
+// A CPU package counter read every 10 ms, rising 1 J per reading (100 W), with
+// the readings at `special` replaced by the text given.
+std::string CounterCsv(int n, const std::vector<std::pair<int, std::string>>& special = {}) {
+  std::string csv = "t_ns,domain,energy_j\n";
+  for (int i = 0; i < n; ++i) {
+    std::string value = fmt::format("{}", 1000 + i);
+    for (const auto& [at, text] : special)
+      if (at == i) value = text;
+    csv += fmt::format("{},cpu:0/package,{}\n", 1'000'000'000 + int64_t{i} * 10'000'000, value);
+  }
+  return csv;
+}
+
+Result<EnergyLog> Parse(const std::string& csv) {
+  return ParseEnergyCsv("energy.csv", csv, EnergyImportOptions{});
+}
+
+double TotalJ(const EnergyLog& log) { return log.series.at(0).TotalJ(); }
+
+std::string Warnings(const EnergyLog& log) {
+  std::string all;
+  for (const std::string& w : log.diagnostics.warnings()) all += w + "\n";
+  return all;
+}
+
+// Before: a single 1e308 J reading was accepted (exit 0), and the profile it
+// made sent every later svg/html report into an endless loop.
+TEST(HostileMeterTest, SingleAbsurdReadingIsDropped) {
+  Result<EnergyLog> log = Parse(CounterCsv(20, {{7, "1e308"}}));
+  ASSERT_TRUE(log.ok()) << log.error().message;
+  EXPECT_DOUBLE_EQ(TotalJ(*log), 19.0);
+  EXPECT_EQ(log->diagnostics.Count("energy.reading_implausible"), 1);
+  EXPECT_THAT(Warnings(*log), HasSubstr("'cpu:0/package' gave 1 implausible reading(s)"));
+}
+
+// Before: "inf", "nan" and out-of-range numbers failed the whole file.
+TEST(HostileMeterTest, NonFiniteAndNegativeReadingsAreDropped) {
+  Result<EnergyLog> log =
+      Parse(CounterCsv(20, {{3, "inf"}, {5, "nan"}, {9, "-12"}, {12, "1e400"}}));
+  ASSERT_TRUE(log.ok()) << log.error().message;
+  EXPECT_DOUBLE_EQ(TotalJ(*log), 19.0);
+  EXPECT_EQ(log->diagnostics.Count("energy.reading_implausible"), 4);
+  EXPECT_EQ(log->diagnostics.Count("energy.counter_decreased"), 0);
+}
+
+// A rise no domain can draw (here 1e9 J in 10 ms), one reading long.
+TEST(HostileMeterTest, ImpossibleRiseIsDropped) {
+  Result<EnergyLog> log = Parse(CounterCsv(20, {{10, "1000000000"}}));
+  ASSERT_TRUE(log.ok()) << log.error().message;
+  EXPECT_DOUBLE_EQ(TotalJ(*log), 19.0);
+  EXPECT_EQ(log->diagnostics.Count("energy.reading_implausible"), 1);
+  EXPECT_EQ(log->diagnostics.Count("energy.counter_decreased"), 0);
+}
+
+// A counter that jumps by an impossible amount and stays there: the jump
+// counts 0 J (like a decrease), the rest is measured.
+TEST(HostileMeterTest, ImpossibleJumpThatStaysIsRebased) {
+  std::vector<std::pair<int, std::string>> special;
+  for (int i = 10; i < 20; ++i) special.emplace_back(i, fmt::format("{}", 1e12 + i));
+  Result<EnergyLog> log = Parse(CounterCsv(20, special));
+  ASSERT_TRUE(log.ok()) << log.error().message;
+  EXPECT_NEAR(TotalJ(*log), 18.0, 1e-3);
+  EXPECT_EQ(log->diagnostics.Count("energy.counter_jumped"), 1);
+}
+
+// A power meter beyond 100 kW for one domain.
+TEST(HostileMeterTest, ImpossiblePowerIsDropped) {
+  std::string csv = "t_ns,domain,power_w\n";
+  for (int i = 0; i < 11; ++i)
+    csv += fmt::format("{},gpu:0,{}\n", int64_t{i} * 100'000'000, i == 5 ? "5e6" : "100");
+  Result<EnergyLog> log = Parse(csv);
+  ASSERT_TRUE(log.ok()) << log.error().message;
+  EXPECT_NEAR(TotalJ(*log), 100.0, 1e-9);  // 100 W for 1 s
+  EXPECT_EQ(log->diagnostics.Count("energy.reading_implausible"), 1);
+}
+
+// Before: a reading that glitched low was taken as a reset, and the readings
+// after it counted from the low value: +166 % here.
+TEST(HostileMeterTest, IsolatedLowGlitchIsNotAReset) {
+  // 100 W for 0.3 s around a counter at 1000 J that reads 12 J once.
+  Result<EnergyLog> log = Parse(CounterCsv(30, {{15, "12"}}));
+  ASSERT_TRUE(log.ok()) << log.error().message;
+  EXPECT_DOUBLE_EQ(TotalJ(*log), 29.0);
+  EXPECT_EQ(log->diagnostics.Count("energy.counter_glitch_dropped"), 1);
+  EXPECT_EQ(log->diagnostics.Count("energy.counter_decreased"), 0);
+  EXPECT_THAT(Warnings(*log), HasSubstr("dropped, not taken as a reset"));
+  // A plausible glitch high (a few J) that the next reading goes back on.
+  Result<EnergyLog> high = Parse(CounterCsv(30, {{15, "1020"}}));
+  ASSERT_TRUE(high.ok());
+  EXPECT_DOUBLE_EQ(TotalJ(*high), 29.0);
+  EXPECT_EQ(high->diagnostics.Count("energy.counter_glitch_dropped"), 1);
+}
+
+// A true reset (to near zero, continuing from there) is handled as before: the
+// interval counts 0 J and later readings are re-based.
+TEST(HostileMeterTest, TrueResetIsStillARebase) {
+  std::vector<std::pair<int, std::string>> special;
+  for (int i = 10; i < 20; ++i) special.emplace_back(i, fmt::format("{}", i - 10 + 0.5));
+  Result<EnergyLog> log = Parse(CounterCsv(20, special));
+  ASSERT_TRUE(log.ok()) << log.error().message;
+  EXPECT_DOUBLE_EQ(TotalJ(*log), 9.0 + 9.0);
+  EXPECT_EQ(log->diagnostics.Count("energy.counter_decreased"), 1);
+  EXPECT_EQ(log->diagnostics.Count("energy.counter_glitch_dropped"), 0);
+}
+
+// A wrap at max_energy_range (RAPL: 262143.328850 J) left in a log.
+TEST(HostileMeterTest, WrapAtTheRangeIsStillARebase) {
+  std::string csv = "t_ns,domain,energy_j\n";
+  const std::vector<double> v = {262140.0, 262141.0, 262142.0, 0.5, 1.5, 2.5};
+  for (size_t i = 0; i < v.size(); ++i)
+    csv += fmt::format("{},cpu:0/package,{}\n", int64_t(i) * 10'000'000, v[i]);
+  Result<EnergyLog> log = Parse(csv);
+  ASSERT_TRUE(log.ok()) << log.error().message;
+  EXPECT_DOUBLE_EQ(TotalJ(*log), 4.0);
+  EXPECT_EQ(log->diagnostics.Count("energy.counter_decreased"), 1);
+}
+
+class HostileRunJsonTest : public ::testing::Test {
+ protected:
+  Result<EnergyLog> Read(const std::string& domain_extra, const std::string& baseline) {
+    std::ofstream(tmp_.path() + "/run.json")
+        << R"({"format": "smaragdine-run/1", "clock": "CLOCK_MONOTONIC", "domains": [)"
+        << R"({"name": "cpu:0/package", "device": "CPU:0", "quantity": "energy")" << domain_extra
+        << R"(}], "baseline_w": )" << baseline << "}\n";
+    std::ofstream(tmp_.path() + "/energy.csv")
+        << "t_ns,domain,energy_j,power_w\n0,cpu:0/package,1,\n10000000,cpu:0/package,2,\n";
+    return ReadRunDirectory(tmp_.path());
+  }
+  TempDir tmp_;
+};
+
+// Before: negative baseline_w and resolution_j were accepted and printed.
+TEST_F(HostileRunJsonTest, NegativeBaselineAndResolutionAreRefused) {
+  ASSERT_TRUE(Read("", R"({"cpu:0/package": 5})").ok());
+  Result<EnergyLog> baseline = Read("", R"({"cpu:0/package": -5})");
+  ASSERT_FALSE(baseline.ok());
+  EXPECT_THAT(baseline.error().message, HasSubstr("cannot be negative"));
+  EXPECT_THAT(baseline.error().message, HasSubstr("baseline_w.cpu:0/package"));
+  Result<EnergyLog> resolution = Read(R"(, "resolution_j": -0.001)", "{}");
+  ASSERT_FALSE(resolution.ok());
+  EXPECT_THAT(resolution.error().message, HasSubstr("resolution_j"));
+  EXPECT_THAT(resolution.error().message, HasSubstr("cannot be negative"));
+  // And through the CLI: exit 2 naming run.json.
+  Read("", R"({"cpu:0/package": -5})").ok();
+  const std::string example = std::string(SMARAGDINE_TEST_DATA) + "/../../examples/bert-small";
+  Ran r = testing::Run({SMARAGDINE_BINARY, "account", "--energy", tmp_.path(), "--trace",
+                        example + "/pt2_bert-small_h100_inference.pt.trace.json.gz", "-q", "-o",
+                        tmp_.path() + "/p.json"},
+                       tmp_.path());
+  EXPECT_EQ(r.status, 2) << r.err;
+  EXPECT_THAT(r.err, HasSubstr("run.json"));
+}
+
+// Before: --baseline-w cpu:0/package=inf was accepted and printed.
+TEST_F(HostileRunJsonTest, BaselineOptionMustBeAFinitePlausiblePower) {
+  const std::string example = std::string(SMARAGDINE_TEST_DATA) + "/../../examples/bert-small";
+  for (const char* w : {"inf", "-inf", "nan", "-5", "1e308"}) {
+    Ran r = testing::Run(
+        {SMARAGDINE_BINARY, "account", "--energy", example + "/run", "--trace",
+         example + "/pt2_bert-small_h100_inference.pt.trace.json.gz", "-q", "--baseline-w",
+         std::string("cpu:0/package=") + w, "-o", tmp_.path() + "/p.json"},
+        tmp_.path());
+    EXPECT_EQ(r.status, 1) << w << ": " << r.err;
+    EXPECT_THAT(r.err, HasSubstr("is not a power in watts")) << w;
+  }
+}
+
+}  // namespace
+}  // namespace smaragdine
