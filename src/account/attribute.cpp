@@ -565,6 +565,141 @@ std::vector<size_t> ShareSamples(const CpuTimeLog& c) {
   return kept;
 }
 
+// Error bars of the regression (DESIGN §6.10): each resampled fit's energy per
+// combo (power · ∫alpha + static ratio · ∫alpha·static/k, from the sweep),
+// scaled so that the domain's split energy is unchanged, rolled up the tree;
+// a node's total_ci95 is 1.96 × the root of the resamples' variance plus
+// their mean's squared distance from the fit. Domains without a fit get 0.
+void TotalCi95(const NodeTable& nodes, const std::vector<ComboKey>& combos,
+               const std::vector<uint32_t>& class_of_combo,
+               const std::vector<regression::DomainFit>& fits, const std::vector<Joules>& combo_g,
+               const std::vector<Joules>& combo_f, const std::vector<Joules>& swept_measured_j,
+               int replicates_asked, Profile& profile) {
+  const size_t node_count = nodes.size();
+  const size_t domain_count = fits.size();
+  if (std::none_of(fits.begin(), fits.end(), [](const auto& f) { return f.ok; })) return;
+  std::vector<Joules> sum(node_count * domain_count, 0), sum_sq(node_count * domain_count, 0);
+  std::vector<Joules> node_j(node_count * domain_count);
+  int replicates = 0;
+  for (int rep = 0; rep < replicates_asked; ++rep) {
+    std::fill(node_j.begin(), node_j.end(), 0);
+    bool any = false;
+    for (size_t d = 0; d < domain_count; ++d) {
+      const regression::DomainFit& fit = fits[d];
+      if (!fit.ok || static_cast<size_t>(rep) >= fit.replicate_static_w.size()) continue;
+      any = true;
+      const Joules static_ratio = static_cast<Joules>(fit.replicate_static_w[rep]) / fit.static_w;
+      const std::vector<double>& power = fit.replicate_class_power_w[rep];
+      Joules split_j = static_cast<Joules>(profile.domains[d].idle_j) * static_ratio;
+      for (size_t c = 0; c < combos.size(); ++c) {
+        const size_t k = c * domain_count + d;
+        const Joules e = static_cast<Joules>(power[class_of_combo[c]]) * 1e-9L * combo_g[k] +
+                         static_ratio * combo_f[k];
+        split_j += e;
+        if (combos[c].node < node_count) node_j[size_t{combos[c].node} * domain_count + d] += e;
+      }
+      const Joules scale = split_j > 0 ? swept_measured_j[d] / split_j : 0;
+      for (NodeId n = 0; n < node_count; ++n) node_j[size_t{n} * domain_count + d] *= scale;
+    }
+    if (!any) break;
+    ++replicates;
+    for (NodeId n = static_cast<NodeId>(node_count); n-- > 1;) {
+      const NodeId parent = nodes.Parent(n);
+      for (size_t d = 0; d < domain_count; ++d)
+        node_j[size_t{parent} * domain_count + d] += node_j[size_t{n} * domain_count + d];
+    }
+    for (size_t k = 0; k < node_j.size(); ++k) {
+      sum[k] += node_j[k];
+      sum_sq[k] += node_j[k] * node_j[k];
+    }
+  }
+  if (replicates < 2) return;
+  for (NodeId n = 0; n < node_count; ++n) {
+    std::vector<double>& ci = profile.nodes[n].total_ci95_j;
+    ci.assign(domain_count, 0.0);
+    for (size_t d = 0; d < domain_count; ++d) {
+      if (!fits[d].ok) continue;
+      const size_t k = size_t{n} * domain_count + d;
+      const Joules mean = sum[k] / replicates;
+      const Joules var =
+          std::max<Joules>(0, (sum_sq[k] - replicates * mean * mean) / (replicates - 1));
+      // The resamples' spread, and how far their mean sits from the fit
+      // (a bias the spread alone would hide).
+      const Joules bias = mean - static_cast<Joules>(profile.nodes[n].total_j[d]);
+      ci[d] = static_cast<double>(1.96L * std::sqrt(var + bias * bias));
+    }
+  }
+}
+
+// meta.method (per domain, in words), meta.method_reason (why `auto` chose
+// so, or why an asked-for regression fell back) and meta.meter.
+void DescribeMethod(AttributionMethod asked, const EnergyLog& log,
+                    const std::vector<regression::DomainFit>& fits,
+                    const std::vector<std::string>& fallback_reasons,
+                    const std::vector<std::string>& meters, Profile& profile) {
+  constexpr const char* kProportionalWords =
+      "proportional: power constant between readings, each slice split equally among the leaves "
+      "active on the domain's device";
+  constexpr const char* kRegressionWords =
+      "regression: per-leaf-class power fitted to every reading through the meter's model "
+      "(non-negative, shrunk toward the op's mean), each reading interval's energy split in "
+      "proportion to the fitted power of the leaves active in it";
+  std::vector<std::string> fitted, not_fitted;
+  for (size_t d = 0; d < fits.size(); ++d) {
+    if (profile.domains[d].measured_j == 0 && profile.domains[d].idle_j == 0 && !fits[d].ok)
+      continue;
+    (fits[d].ok ? fitted : not_fitted).push_back(log.domains[d].name);
+  }
+  if (fitted.empty()) {
+    profile.meta.method = kProportionalWords;
+  } else if (not_fitted.empty()) {
+    profile.meta.method = kRegressionWords;
+  } else {
+    profile.meta.method = fmt::format("{} (for {}); {} (for {})", kRegressionWords,
+                                      fmt::join(fitted, ", "), kProportionalWords,
+                                      fmt::join(not_fitted, ", "));
+  }
+  if (asked == AttributionMethod::kAuto) {
+    profile.meta.method_reason =
+        fallback_reasons.empty()
+            ? std::string("auto: every domain with lanes had enough readings and repetitions to fit")
+            : fmt::format("auto: {}", fmt::join(fallback_reasons, "; "));
+  } else if (asked == AttributionMethod::kRegression && !fallback_reasons.empty()) {
+    profile.meta.method_reason =
+        fmt::format("regression asked for, but {}", fmt::join(fallback_reasons, "; "));
+  }
+  profile.meta.meter = fmt::format("{}", fmt::join(meters, " | "));
+}
+
+// Conservation (§6.5): for each domain, the nodes' self energy plus (idle)
+// plus (other processes) equals the measured energy, and no node is negative.
+// A failure is a bug: kInternal with the numbers.
+Status CheckConservation(const Profile& profile,
+                         const std::vector<std::vector<Joules>>& self_precise,
+                         const std::vector<Joules>& other_precise, double tolerance) {
+  const size_t node_count = self_precise.size();
+  for (size_t d = 0; d < profile.domains.size(); ++d) {
+    const ProfileDomain& pd = profile.domains[d];
+    Joules nodes_j = 0;
+    for (NodeId n = 0; n < node_count; ++n) nodes_j += self_precise[n][d];
+    for (NodeId n = 0; n < node_count; ++n)
+      if (self_precise[n][d] < 0)
+        return Internal(fmt::format("negative energy {} J on node '{}' in domain {}",
+                                    static_cast<double>(self_precise[n][d]),
+                                    profile.nodes[n].path, pd.name));
+    const Joules accounted = nodes_j + pd.idle_j + other_precise[d];
+    const Joules err = std::fabs(accounted - pd.measured_j);
+    if (err > tolerance * std::max<Joules>(std::fabs(pd.measured_j), 1e-12L))
+      return Internal(fmt::format(
+          "conservation check failed for domain {}: nodes {:.12g} J + idle {:.12g} J + other "
+          "processes {:.12g} J = {:.12g} J, but {:.12g} J were measured in the window "
+          "(difference {:.3g} J). This is a bug in smaragdine; please report it with the inputs.",
+          pd.name, static_cast<double>(nodes_j), pd.idle_j, pd.other_j,
+          static_cast<double>(accounted), pd.measured_j, static_cast<double>(err)));
+  }
+  return {};
+}
+
 }  // namespace
 
 const char* ToString(AttributionMethod m) {
@@ -1046,63 +1181,10 @@ Result<Profile> Attribute(const Trace& trace, const EnergyLog& log, const Attrib
           std::isnan(profile.domains[d].baseline_w) ? 0 : static_cast<double>(static_precise[n][d]);
     }
 
-  // Error bars (regression): each resampled fit's energy per combo, scaled so
-  // that the domain's split energy is unchanged, rolled up the tree; a node's
-  // total_ci95 is 1.96 standard deviations of its totals across resamples.
-  const bool any_model = std::any_of(fits.begin(), fits.end(), [](const auto& f) { return f.ok; });
-  if (any_model && options.ci_replicates > 0) {
-    std::vector<Joules> sum(node_count * domain_count, 0), sum_sq(node_count * domain_count, 0);
-    std::vector<Joules> node_j(node_count * domain_count);
-    int replicates = 0;
-    for (int rep = 0; rep < options.ci_replicates; ++rep) {
-      std::fill(node_j.begin(), node_j.end(), 0);
-      bool any = false;
-      for (size_t d = 0; d < domain_count; ++d) {
-        const regression::DomainFit& fit = fits[d];
-        if (!fit.ok || static_cast<size_t>(rep) >= fit.replicate_static_w.size()) continue;
-        any = true;
-        const Joules static_ratio = static_cast<Joules>(fit.replicate_static_w[rep]) / fit.static_w;
-        const std::vector<double>& power = fit.replicate_class_power_w[rep];
-        Joules split_j = static_cast<Joules>(profile.domains[d].idle_j) * static_ratio;
-        for (size_t c = 0; c < combos.size(); ++c) {
-          const size_t k = c * domain_count + d;
-          const Joules e = static_cast<Joules>(power[class_of_combo[c]]) * 1e-9L * combo_g[k] +
-                           static_ratio * combo_f[k];
-          split_j += e;
-          if (combos[c].node < node_count) node_j[size_t{combos[c].node} * domain_count + d] += e;
-        }
-        const Joules scale = split_j > 0 ? swept_measured_j[d] / split_j : 0;
-        for (NodeId n = 0; n < node_count; ++n) node_j[size_t{n} * domain_count + d] *= scale;
-      }
-      if (!any) break;
-      ++replicates;
-      for (NodeId n = static_cast<NodeId>(node_count); n-- > 1;) {
-        const NodeId parent = trace.nodes.Parent(n);
-        for (size_t d = 0; d < domain_count; ++d)
-          node_j[size_t{parent} * domain_count + d] += node_j[size_t{n} * domain_count + d];
-      }
-      for (size_t k = 0; k < node_j.size(); ++k) {
-        sum[k] += node_j[k];
-        sum_sq[k] += node_j[k] * node_j[k];
-      }
-    }
-    if (replicates >= 2) {
-      for (NodeId n = 0; n < node_count; ++n) {
-        std::vector<double>& ci = profile.nodes[n].total_ci95_j;
-        ci.assign(domain_count, 0.0);
-        for (size_t d = 0; d < domain_count; ++d) {
-          if (!fits[d].ok) continue;
-          const size_t k = size_t{n} * domain_count + d;
-          const Joules mean = sum[k] / replicates;
-          const Joules var = std::max<Joules>(0, (sum_sq[k] - replicates * mean * mean) / (replicates - 1));
-          // The resamples' spread, and how far their mean sits from the fit
-          // (a bias the spread alone would hide).
-          const Joules bias = mean - static_cast<Joules>(profile.nodes[n].total_j[d]);
-          ci[d] = static_cast<double>(1.96L * std::sqrt(var + bias * bias));
-        }
-      }
-    }
-  }
+  // Error bars (regression).
+  if (options.ci_replicates > 0)
+    TotalCi95(trace.nodes, combos, class_of_combo, fits, combo_g, combo_f, swept_measured_j,
+              options.ci_replicates, profile);
 
   // Time: busy time of the node's subtree, per lane, summed over lanes.
   for (NodeId n = 0; n < node_count; ++n) {
@@ -1170,63 +1252,15 @@ Result<Profile> Attribute(const Trace& trace, const EnergyLog& log, const Attrib
   }
 
   // Conservation (§6.5): nodes plus (idle) plus (other processes) equal the measured energy.
-  if (options.check_conservation) {
-    for (size_t d = 0; d < domain_count; ++d) {
-      const ProfileDomain& pd = profile.domains[d];
-      Joules nodes_j = 0;
-      for (NodeId n = 0; n < node_count; ++n) nodes_j += self_precise[n][d];
-      for (NodeId n = 0; n < node_count; ++n)
-        if (self_precise[n][d] < 0)
-          return Internal(fmt::format("negative energy {} J on node '{}' in domain {}",
-                                      static_cast<double>(self_precise[n][d]),
-                                      profile.nodes[n].path, pd.name));
-      const Joules accounted = nodes_j + pd.idle_j + other_precise[d];
-      const Joules err = std::fabs(accounted - pd.measured_j);
-      if (err > options.conservation_tolerance * std::max<Joules>(std::fabs(pd.measured_j), 1e-12L))
-        return Internal(fmt::format(
-            "conservation check failed for domain {}: nodes {:.12g} J + idle {:.12g} J + other "
-            "processes {:.12g} J = {:.12g} J, but {:.12g} J were measured in the window "
-            "(difference {:.3g} J). This is a bug in smaragdine; please report it with the inputs.",
-            pd.name, static_cast<double>(nodes_j), pd.idle_j, pd.other_j,
-            static_cast<double>(accounted),
-            pd.measured_j, static_cast<double>(err)));
-    }
-  }
+  if (options.check_conservation)
+    SMG_RETURN_IF_ERROR(CheckConservation(profile, self_precise, other_precise,
+                                          options.conservation_tolerance));
 
   profile.meta.tool = std::string("smaragdine ") + SMARAGDINE_VERSION;
   profile.meta.energy_source = log.path;
   profile.meta.traces = trace.sources;
   profile.meta.dialect = trace.dialect;
-  constexpr const char* kProportionalWords =
-      "proportional: power constant between readings, each slice split equally among the leaves "
-      "active on the domain's device";
-  constexpr const char* kRegressionWords =
-      "regression: per-leaf-class power fitted to every reading through the meter's model "
-      "(non-negative, shrunk toward the op's mean), each reading interval's energy split in "
-      "proportion to the fitted power of the leaves active in it";
-  std::vector<std::string> fitted, not_fitted;
-  for (size_t d = 0; d < domain_count; ++d) {
-    if (profile.domains[d].measured_j == 0 && profile.domains[d].idle_j == 0 && !fits[d].ok) continue;
-    (fits[d].ok ? fitted : not_fitted).push_back(log.domains[d].name);
-  }
-  if (fitted.empty()) {
-    profile.meta.method = kProportionalWords;
-  } else if (not_fitted.empty()) {
-    profile.meta.method = kRegressionWords;
-  } else {
-    profile.meta.method = fmt::format("{} (for {}); {} (for {})", kRegressionWords,
-                                      fmt::join(fitted, ", "), kProportionalWords,
-                                      fmt::join(not_fitted, ", "));
-  }
-  if (options.method == AttributionMethod::kAuto) {
-    profile.meta.method_reason =
-        fallback_reasons.empty()
-            ? std::string("auto: every domain with lanes had enough readings and repetitions to fit")
-            : fmt::format("auto: {}", fmt::join(fallback_reasons, "; "));
-  } else if (options.method == AttributionMethod::kRegression && !fallback_reasons.empty()) {
-    profile.meta.method_reason = fmt::format("regression asked for, but {}", fmt::join(fallback_reasons, "; "));
-  }
-  profile.meta.meter = fmt::format("{}", fmt::join(meters, " | "));
+  DescribeMethod(options.method, log, fits, fallback_reasons, meters, profile);
   profile.meta.clock = ToString(log.clock);
   profile.meta.window_start_ns = w0;
   profile.meta.window_end_ns = w1;
