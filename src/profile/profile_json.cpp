@@ -404,6 +404,15 @@ class Reader {
       SMG_ASSIGN_OR_RETURN(d.static_j, Double(o, "static_j", where));
       SMG_ASSIGN_OR_RETURN(d.other_j, Double(o, "other_j", where));  // absent: not split
       if (std::isnan(d.other_j)) d.other_j = 0;
+      for (const auto& [field, v] : {std::pair<const char*, double>{"measured_j", d.measured_j},
+                                     std::pair<const char*, double>{"idle_j", d.idle_j}}) {
+        if (!std::isfinite(v) || v < -1e-12 - 1e-9 * std::abs(v))
+          return Bad(where, fmt::format("'{}' must be a finite number of joules, not negative "
+                                        "(it is {})", field, v));
+      }
+      if (std::isinf(d.baseline_w) || d.baseline_w < 0)
+        return Bad(where, fmt::format("'baseline_w' must be a finite number of watts, not "
+                                      "negative (it is {})", d.baseline_w));
       SMG_ASSIGN_OR_RETURN(d.share, String(o, "share", where));
       bool modeled = false;
       dom::element m;
@@ -492,6 +501,32 @@ class Reader {
     return {};
   }
 
+  // Energies are judged on reading (issue 17): a profile from someone else may
+  // hold any number. Each must be finite and not negative, and a total not below
+  // its self, beyond rounding (the writer prints doubles exactly; sums of
+  // children round at ~1e-16 relative). null reads as NaN and is refused here.
+  Status CheckEnergies(const std::string& where, const Profile& p,
+                       const std::vector<double>& self_j,
+                       const std::vector<double>& total_j) const {
+    auto tolerance = [](double v) { return 1e-12 + 1e-9 * std::abs(v); };
+    for (size_t d = 0; d < self_j.size() && d < p.domains.size(); ++d) {
+      const std::string& domain = p.domains[d].name;
+      for (const auto& [field, v] : {std::pair<const char*, double>{"self", self_j[d]},
+                                     std::pair<const char*, double>{"total", total_j[d]}}) {
+        if (!std::isfinite(v))
+          return Bad(where, fmt::format("'{}' of domain '{}' is not a finite number", field,
+                                        domain));
+        if (v < -tolerance(v))
+          return Bad(where, fmt::format("'{}' of domain '{}' is negative ({} J)", field, domain,
+                                        v));
+      }
+      if (total_j[d] < self_j[d] - tolerance(self_j[d]))
+        return Bad(where, fmt::format("'total' of domain '{}' ({} J) is below its 'self' ({} J)",
+                                      domain, total_j[d], self_j[d]));
+    }
+    return {};
+  }
+
   Status ReadNode(dom::element e, const std::unordered_map<std::string, size_t>& index,
                   Profile& p) const {
     const size_t i = p.nodes.size();
@@ -527,6 +562,7 @@ class Reader {
     const size_t nd = p.domains.size();
     SMG_ASSIGN_OR_RETURN(n.self_j, DomainMap(o, "self", where, index, nd));
     SMG_ASSIGN_OR_RETURN(n.total_j, DomainMap(o, "total", where, index, nd));
+    SMG_RETURN_IF_ERROR(CheckEnergies(where, p, n.self_j, n.total_j));
     SMG_ASSIGN_OR_RETURN(n.total_static_j, DomainMap(o, "total_static", where, index, nd));
     if (dom::element ci; !o["total_ci95"].get(ci)) {
       SMG_ASSIGN_OR_RETURN(n.total_ci95_j, DomainMap(o, "total_ci95", where, index, nd));
@@ -552,6 +588,7 @@ class Reader {
         PhaseFigures& f = n.phases[ph];
         SMG_ASSIGN_OR_RETURN(f.self_j, DomainMap(po, "self", pw, index, nd));
         SMG_ASSIGN_OR_RETURN(f.total_j, DomainMap(po, "total", pw, index, nd));
+        SMG_RETURN_IF_ERROR(CheckEnergies(pw, p, f.self_j, f.total_j));
         SMG_ASSIGN_OR_RETURN(f.time_ns, Int(po, "time_ns", pw));
         SMG_ASSIGN_OR_RETURN(f.calls, Int(po, "calls", pw));
       }
@@ -718,6 +755,9 @@ class Reader {
         const size_t steps_n = dts.size();
         SMG_ASSIGN_OR_RETURN(auto dt, Column<int64_t>(po, "dt_ns", pw, steps_n));
         SMG_ASSIGN_OR_RETURN(track.power_w, Column<double>(po, "power_w", pw, steps_n));
+        for (size_t i = 0; i < steps_n; ++i)
+          if (!std::isfinite(track.power_w[i]))
+            return Bad(fmt::format("{}.power_w[{}]", pw, i), "is not a finite number");
         if (steps_n > 0) track.t_ns.push_back(t0);
         for (size_t i = 0; i < steps_n; ++i) {
           if (dt[i] < 0)

@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <limits>
 
 #include <fmt/format.h>
 
@@ -71,8 +72,18 @@ Rgb SeriesColour(size_t i) {
 }
 
 std::vector<double> NiceTicks(double min, double max, int target) {
-  if (!(max > min)) max = min + 1;
-  const double raw = (max - min) / std::max(target, 1);
+  // Any profile value reaches here (issue 17): an infinite, NaN or absurd range
+  // must not loop or allocate without bound. Non-finite ends are clamped to the
+  // largest finite doubles, and at most kMaxTicks ticks are made whatever the
+  // range (a step too small to move `first` ends the axis at two ticks).
+  constexpr int64_t kMaxTicks = 64;
+  const double kBig = std::numeric_limits<double>::max() / 4;
+  auto clamp = [&](double v) { return std::isnan(v) ? 0.0 : std::clamp(v, -kBig, kBig); };
+  min = clamp(min);
+  max = clamp(max);
+  target = std::clamp(target, 1, static_cast<int>(kMaxTicks) - 2);
+  if (!(max > min)) max = min + std::max(1.0, std::abs(min) * 1e-9);
+  const double raw = (max - min) / target;
   const double mag = std::pow(10.0, std::floor(std::log10(raw)));
   double step = mag;
   for (double m : {1.0, 2.0, 5.0, 10.0}) {
@@ -81,12 +92,14 @@ std::vector<double> NiceTicks(double min, double max, int target) {
   }
   std::vector<double> ticks;
   const double first = std::floor(min / step) * step;
+  if (!std::isfinite(step) || !(step > 0) || !std::isfinite(first)) return {min, max};
   // Integer multiples rather than repeated addition, so 0.3 is not 0.30000000000000004.
-  for (int64_t k = 0;; ++k) {
+  for (int64_t k = 0; k < kMaxTicks; ++k) {
     double v = first + static_cast<double>(k) * step;
     ticks.push_back(std::abs(v) < step * 1e-9 ? 0.0 : v);
     if (v >= max - step * 1e-9) break;
   }
+  if (ticks.back() < max) ticks.push_back(max);  // the last tick is >= max, even when cut short
   return ticks;
 }
 

@@ -38,6 +38,7 @@ Rgb SeriesColour(size_t i);
 
 // Round tick values covering [0, max] (or [min, max]) with at most about
 // `target` intervals: steps of 1, 2 or 5 × 10^k. The last tick is ≥ max.
+// Never more than 64 ticks: infinite or NaN ends are clamped to finite ones.
 std::vector<double> NiceTicks(double min, double max, int target = 5);
 // A tick label without float noise: as many decimals as the tick step needs.
 std::string TickLabel(double v, double step);

@@ -1,0 +1,198 @@
+// Hostile profile values (issue 17, item 2): renderers never loop or allocate
+// without bound on any profile value, and a profile's energies are judged on
+// reading (finite, not negative, total ≥ self). docs/security.md says what each
+// case does.
+//
+// Before the fix, svg::NiceTicks looped forever growing memory on an infinite
+// range (a 1e308 J profile gives one: power = energy / time, ×1.05 headroom),
+// so each render here runs in a child with an alarm and a memory cap: on the old
+// code the test fails instead of hanging.
+#include <signal.h>
+#include <sys/resource.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <cmath>
+#include <fstream>
+#include <functional>
+#include <limits>
+#include <string>
+#include <vector>
+
+#include <gmock/gmock.h>
+#include <gtest/gtest.h>
+
+#include "record/record_test_util.h"
+#include "report/svg_util.h"
+#include "smaragdine/profile.h"
+#include "smaragdine/views.h"
+
+namespace smaragdine {
+namespace {
+
+using ::testing::HasSubstr;
+using testing::Ran;
+using testing::TempDir;
+
+const std::string kProfile = std::string(SMARAGDINE_TEST_DATA) + "/profiles/bert_small.json";
+
+// Runs `fn` in a child under a 10 s alarm and a 1 GiB address-space cap; true
+// when it returned (exit 0) in time.
+bool FinishesInTime(const std::function<void()>& fn) {
+  const pid_t pid = ::fork();
+  if (pid == 0) {
+    struct rlimit as {1ul << 30, 1ul << 30};
+    ::setrlimit(RLIMIT_AS, &as);
+    ::alarm(10);
+    fn();
+    ::_exit(0);
+  }
+  int status = 0;
+  if (pid < 0 || ::waitpid(pid, &status, 0) != pid) return false;
+  return WIFEXITED(status) && WEXITSTATUS(status) == 0;
+}
+
+void WriteText(const std::string& path, const std::string& text) {
+  std::ofstream(path, std::ios::binary) << text;
+}
+
+// bert_small scaled so each domain's root total is 1e308 J (self ≤ total kept),
+// with a power track reading 1e308 W: what a single 1e308 J reading made.
+Profile AbsurdProfile() {
+  Result<Profile> p = ReadProfileJson(kProfile);
+  EXPECT_TRUE(p.ok());
+  if (!p.ok()) return {};
+  for (size_t d = 0; d < p->domains.size(); ++d) {
+    const double root = p->nodes[0].total_j[d];
+    const double scale = root > 0 ? 1e308 / root : 1;
+    for (ProfileNode& n : p->nodes) {
+      n.self_j[d] *= scale;
+      n.total_j[d] *= scale;
+      for (PhaseFigures& f : n.phases) {
+        f.self_j[d] *= scale;
+        f.total_j[d] *= scale;
+      }
+    }
+  }
+  const int64_t t0 = 1'000'000'000;
+  p->timeline.power.push_back({"gpu:0", {t0, t0 + 1'000'000, t0 + 2'000'000}, {1e308, 50}});
+  return std::move(*p);
+}
+
+TEST(HostileProfileValuesTest, TicksAreFewAndFiniteOnAnyRange) {
+  const double inf = std::numeric_limits<double>::infinity();
+  const double nan = std::numeric_limits<double>::quiet_NaN();
+  const std::vector<std::pair<double, double>> ranges = {
+      {0, inf}, {0, 1e308 * 1.05}, {-inf, inf}, {0, nan}, {nan, nan}, {-1e308, 1e308},
+      {1e20, 1e20 + 1}, {0, 5e-324}, {0, 1}, {0, 47.8}};
+  for (const auto& range : ranges) {
+    const double lo = range.first, hi = range.second;
+    EXPECT_TRUE(FinishesInTime([lo, hi] {
+      std::vector<double> t = svg::NiceTicks(lo, hi, 5);
+      if (t.size() > 64) ::_exit(3);
+    })) << "NiceTicks(" << lo << ", " << hi << ") did not end with at most 64 ticks";
+  }
+  // On the fixed code, directly: few, finite, increasing, the last ≥ a finite max.
+  for (const auto& [lo, hi] : ranges) {
+    std::vector<double> t = svg::NiceTicks(lo, hi, 5);
+    ASSERT_GE(t.size(), 2u);
+    EXPECT_LE(t.size(), 64u);
+    for (size_t i = 0; i < t.size(); ++i) {
+      EXPECT_TRUE(std::isfinite(t[i])) << lo << ".." << hi;
+      if (i > 0) EXPECT_GT(t[i], t[i - 1]) << lo << ".." << hi;
+    }
+    if (std::isfinite(hi) && hi <= 1e300) EXPECT_GE(t.back(), hi);
+  }
+  EXPECT_THAT(svg::NiceTicks(0, 47.8, 5), ::testing::ElementsAre(0, 10, 20, 30, 40, 50));
+}
+
+TEST(HostileProfileValuesTest, AbsurdProfileRendersInTime) {
+  const Profile p = AbsurdProfile();
+  ASSERT_FALSE(p.nodes.empty());
+  EXPECT_TRUE(FinishesInTime([&] { (void)RenderPowerChart(p, -1); })) << "power chart";
+  EXPECT_TRUE(FinishesInTime([&] { (void)RenderFlameSvg(p, 0, FlameOptions{}); })) << "flame";
+  EXPECT_TRUE(FinishesInTime([&] { (void)RenderTopOpsChart(p, 10); })) << "top ops";
+  EXPECT_TRUE(FinishesInTime([&] {
+    std::vector<const Profile*> ps = {&p};
+    (void)RenderPhaseChart(ps, {"absurd"});
+  })) << "phases";
+  EXPECT_TRUE(FinishesInTime([&] { (void)RenderHtml(p, HtmlOptions{}); })) << "html";
+}
+
+TEST(HostileProfileValuesTest, AbsurdProfileFileRendersThroughTheCli) {
+  TempDir tmp;
+  const Profile p = AbsurdProfile();
+  const std::string json = ProfileToJson(p);
+  // It is read back as it is: 1e308 is finite, and totals stay ≥ self.
+  Result<Profile> back = ParseProfileJson("absurd.json", json);
+  ASSERT_TRUE(back.ok()) << back.error().message;
+  const std::string path = tmp.path() + "/absurd.json";
+  WriteText(path, json);
+  for (std::vector<std::string> format :
+       {std::vector<std::string>{"--format", "svg"}, {"--format", "svg", "--chart", "power"},
+        {"--format", "svg", "--chart", "top"}, {"--format", "html"}}) {
+    std::vector<std::string> args = {"/usr/bin/timeout", "10", SMARAGDINE_BINARY, "report", path};
+    args.insert(args.end(), format.begin(), format.end());
+    args.insert(args.end(), {"-o", tmp.path() + "/out"});
+    Ran r = testing::Run(args, tmp.path());
+    EXPECT_EQ(r.status, 0) << format[1] << (format.size() > 2 ? " " + format[3] : "") << ": "
+                           << r.err;
+  }
+}
+
+// A profile edited by hand or by someone else: each bad value is exit 2 naming
+// the file, the node and the field. Before, all were accepted without a word.
+TEST(HostileProfileValuesTest, BadEnergiesAreRefusedNamingNodeAndField) {
+  const std::string head =
+      R"({"format":"smaragdine-profile/1","domains":[{"name":"gpu:0","measured_j":1}],"nodes":[)"
+      R"({"id":0,"parent":null,"self":{"gpu:0":0},"total":{"gpu:0":1}},)";
+  struct Case {
+    std::string node, message;
+  };
+  const std::vector<Case> cases = {
+      {R"({"id":1,"parent":0,"path":"a","self":{"gpu:0":-1},"total":{"gpu:0":1}})",
+       "nodes[1]: 'self' of domain 'gpu:0' is negative"},
+      {R"({"id":1,"parent":0,"path":"a","self":{"gpu:0":null},"total":{"gpu:0":1}})",
+       "nodes[1]: 'self' of domain 'gpu:0' is not a finite number"},
+      {R"({"id":1,"parent":0,"path":"a","self":{"gpu:0":0.5},"total":{"gpu:0":null}})",
+       "nodes[1]: 'total' of domain 'gpu:0' is not a finite number"},
+      {R"({"id":1,"parent":0,"path":"a","self":{"gpu:0":2},"total":{"gpu:0":1}})",
+       "nodes[1]: 'total' of domain 'gpu:0' (1 J) is below its 'self' (2 J)"},
+      {R"({"id":1,"parent":0,"path":"a","phases":{"forward":{"self":{"gpu:0":-3}}}})",
+       "nodes[1].phases.forward: 'self' of domain 'gpu:0' is negative"},
+  };
+  for (const Case& c : cases) {
+    Result<Profile> r = ParseProfileJson("p.json", head + c.node + "]}");
+    ASSERT_FALSE(r.ok()) << c.message;
+    EXPECT_EQ(r.error().file, "p.json") << c.message;
+    EXPECT_THAT(r.error().message, HasSubstr(c.message));
+  }
+  // Rounding is not an error: a total a hair below its self.
+  EXPECT_TRUE(ParseProfileJson("p.json", head +
+                                             R"({"id":1,"parent":0,"path":"a","self":{"gpu:0":)"
+                                             R"(0.30000000000000004},"total":{"gpu:0":0.3}}]})")
+                  .ok());
+  // Domain figures and power tracks too.
+  Result<Profile> measured = ParseProfileJson(
+      "p.json",
+      R"({"format":"smaragdine-profile/1","domains":[{"name":"gpu:0","measured_j":-5}],"nodes":[]})");
+  ASSERT_FALSE(measured.ok());
+  EXPECT_THAT(measured.error().message, HasSubstr("'measured_j'"));
+  Result<Profile> baseline = ParseProfileJson(
+      "p.json",
+      R"({"format":"smaragdine-profile/1","domains":[{"name":"gpu:0","baseline_w":-5}],"nodes":[]})");
+  ASSERT_FALSE(baseline.ok());
+  EXPECT_THAT(baseline.error().message, HasSubstr("'baseline_w'"));
+
+  // End to end: exit 2 naming the file and the node.
+  TempDir tmp;
+  const std::string path = tmp.path() + "/negative.json";
+  WriteText(path, head + cases[0].node + "]}");
+  Ran r = testing::Run({SMARAGDINE_BINARY, "report", path}, tmp.path());
+  EXPECT_EQ(r.status, 2) << r.err;
+  EXPECT_THAT(r.err, HasSubstr(path));
+  EXPECT_THAT(r.err, HasSubstr("nodes[1]: 'self' of domain 'gpu:0' is negative"));
+}
+
+}  // namespace
+}  // namespace smaragdine
