@@ -248,108 +248,6 @@ class LaneQueue {
   std::priority_queue<Item, std::vector<Item>, std::greater<>> heap_;
 };
 
-// Sweeps one domain over [w0, w1) and adds each segment's energy to its combo.
-// kStatic: also the static (baseline) share; without a baseline it is never
-// reported, and skipping it halves the long double divisions per boundary.
-// kTimeline: also adds each segment's energy to its event in `timeline`
-// (through `timeline_index`): one add per segment.
-template <bool kStatic, bool kTimeline>
-DomainResult SweepDomain(const EnergySeries& series, double baseline_w, int64_t w0, int64_t w1,
-                         const std::vector<uint32_t>& lanes, const PreparedLanes& prepared,
-                         const std::vector<uint32_t>& combo_of_event, size_t domain_count,
-                         size_t d, std::vector<Joules>& combo_j, std::vector<Joules>& combo_static_j,
-                         Timeline* timeline, const std::vector<uint32_t>* timeline_index) {
-  DomainResult r;
-  const auto& t = series.t_ns;
-  const auto& e = series.energy_j;
-  // The reading interval that contains w0.
-  size_t i = std::upper_bound(t.begin(), t.end(), w0) - t.begin();
-  i = i == 0 ? 0 : i - 1;
-  auto power_of = [&](size_t k) -> Joules {
-    if (k + 1 >= t.size()) return 0;
-    return (static_cast<Joules>(e[k + 1]) - e[k]) / static_cast<Joules>(t[k + 1] - t[k]);
-  };
-  Joules p = power_of(i);  // J per ns
-  const Joules base = std::isnan(baseline_w) ? 0 : static_cast<Joules>(baseline_w) * 1e-9L;
-
-  // Per-lane cursor into its change points, current innermost event and F at its start.
-  struct LaneState {
-    size_t next = 0;
-    int64_t event = -1;
-    Joules f_start = 0;
-    Joules fs_start = 0;
-  };
-  std::vector<LaneState> state(lanes.size());
-  LaneQueue heap(lanes.size());
-  int64_t active = 0;
-  Joules f = 0, fs = 0;
-
-  // State at w0: apply every change up to and including w0 without energy.
-  for (size_t li = 0; li < lanes.size(); ++li) {
-    const auto& ch = prepared.changes[lanes[li]];
-    auto& s = state[li];
-    while (s.next < ch.size() && ch[s.next].t_ns <= w0) s.event = ch[s.next++].event;
-    if (s.event >= 0) ++active;
-    if (s.next < ch.size()) heap.push({ch[s.next].t_ns, static_cast<uint32_t>(li)});
-  }
-
-  auto close_segment = [&](LaneState& s) {
-    if (s.event < 0) return;
-    const size_t c = combo_of_event[s.event] * domain_count + d;
-    combo_j[c] += f - s.f_start;
-    if constexpr (kStatic) combo_static_j[c] += fs - s.fs_start;
-    if constexpr (kTimeline) {
-      const uint32_t k = (*timeline_index)[s.event];
-      if (k != kNotInTimeline) timeline->events[k].self_j += static_cast<double>(f - s.f_start);
-    }
-  };
-
-  int64_t now = w0;
-  while (now < w1) {
-    int64_t next_reading = i + 1 < t.size() ? t[i + 1] : std::numeric_limits<int64_t>::max();
-    int64_t next_change = heap.empty() ? std::numeric_limits<int64_t>::max() : heap.top().first;
-    int64_t tb = std::min({next_reading, next_change, w1});
-    const Joules dt = static_cast<Joules>(tb - now);
-    const Joules energy = p * dt;
-    if (active > 0) {
-      f += energy / active;
-    } else {
-      r.idle_j += energy;
-    }
-    r.measured_j += energy;
-    if constexpr (kStatic) {
-      const Joules static_energy = std::min(base, p) * dt;
-      if (active > 0) {
-        fs += static_energy / active;
-      } else {
-        r.idle_static_j += static_energy;
-      }
-      r.static_j += static_energy;
-    }
-    now = tb;
-    if (tb == w1) break;
-    if (tb == next_reading) {
-      ++i;
-      p = power_of(i);
-    }
-    while (!heap.empty() && heap.top().first == tb) {
-      const uint32_t li = heap.top().second;
-      heap.pop();
-      auto& s = state[li];
-      const auto& ch = prepared.changes[lanes[li]];
-      close_segment(s);
-      if (s.event >= 0) --active;
-      s.event = ch[s.next++].event;
-      s.f_start = f;
-      s.fs_start = fs;
-      if (s.event >= 0) ++active;
-      if (s.next < ch.size()) heap.push({ch[s.next].t_ns, li});
-    }
-  }
-  for (auto& s : state) close_segment(s);
-  return r;
-}
-
 // The regression's weights for one domain's sweep: each leaf's fitted power
 // (per combo, J/ns) and the static power shared by the leaves active at each
 // instant; alpha scales each reading interval so that the split energy is the
@@ -365,29 +263,51 @@ struct ModelWeights {
   std::vector<Joules>* combo_f;
 };
 
-// SweepDomain's walk with the fitted model's weights: a segment [a, b) of a
-// lane whose leaf has power p receives p·(G(b) − G(a)) + F(b) − F(a), with
-// G = ∫ alpha dt and F = ∫ alpha·static/k dt over the times k > 0 lanes are
-// active; a slice with none goes to (idle) as alpha·static.
-template <bool kStatic, bool kTimeline>
-DomainResult SweepDomainModel(const EnergySeries& series, const ModelWeights& mw,
-                              double baseline_w, int64_t w0, int64_t w1,
-                              const std::vector<uint32_t>& lanes, const PreparedLanes& prepared,
-                              const std::vector<uint32_t>& combo_of_event, size_t domain_count,
-                              size_t d, std::vector<Joules>& combo_j,
-                              std::vector<Joules>& combo_static_j, Timeline* timeline,
-                              const std::vector<uint32_t>* timeline_index) {
+// Sweeps one domain over [w0, w1) and adds each segment's energy to its combo.
+//
+// Proportional (no weights): power p is constant within a reading interval
+// and F(t) = ∫ p/k dt over the times k > 0 lanes are active; a segment [a, b)
+// receives F(b) − F(a).
+// Model (the regression's weights): a segment of a lane whose leaf has fitted
+// power q receives q·(G(b) − G(a)) + F(b) − F(a), with G = ∫ alpha dt and
+// F = ∫ alpha·static/k dt; a slice with no leaf gives alpha·static to (idle).
+// kStatic: also the static (baseline) share; without a baseline it is never
+// reported, and skipping it halves the long double divisions per boundary.
+// kTimeline: also adds each segment's energy to its event in `timeline`
+// (through `timeline_index`): one add per segment; with the model, also each
+// reading interval's energy for the power track.
+template <bool kStatic, bool kTimeline, bool kModel>
+DomainResult SweepDomain(const EnergySeries& series, const ModelWeights* mw, double baseline_w,
+                         int64_t w0, int64_t w1, const std::vector<uint32_t>& lanes,
+                         const PreparedLanes& prepared, const std::vector<uint32_t>& combo_of_event,
+                         size_t domain_count, size_t d, std::vector<Joules>& combo_j,
+                         std::vector<Joules>& combo_static_j, Timeline* timeline,
+                         const std::vector<uint32_t>* timeline_index) {
   DomainResult r;
   const auto& t = series.t_ns;
-  const std::vector<double>& alpha = *mw.alpha;
-  const std::vector<Joules>& power = *mw.combo_power;
+  const auto& e = series.energy_j;
+  // The reading interval that contains w0.
   size_t i = std::upper_bound(t.begin(), t.end(), w0) - t.begin();
   i = i == 0 ? 0 : i - 1;
-  auto alpha_of = [&](size_t k) -> Joules { return k < alpha.size() ? alpha[k] : 0; };
-  Joules a = alpha_of(i);
+  // Per reading interval: the measured power (proportional) or alpha (model).
+  auto factor_of = [&](size_t k) -> Joules {
+    if constexpr (kModel) {
+      return k < mw->alpha->size() ? (*mw->alpha)[k] : 0;
+    } else {
+      if (k + 1 >= t.size()) return 0;
+      return (static_cast<Joules>(e[k + 1]) - e[k]) / static_cast<Joules>(t[k + 1] - t[k]);
+    }
+  };
+  Joules p = factor_of(i);  // J per ns (proportional), or alpha
   const Joules base = std::isnan(baseline_w) ? 0 : static_cast<Joules>(baseline_w) * 1e-9L;
-  const Joules s = mw.static_power;
+  const Joules static_power = kModel ? mw->static_power : 0;
+  auto power_of_event = [&](int64_t ev) -> Joules {
+    if constexpr (kModel) return ev < 0 ? 0 : (*mw->combo_power)[combo_of_event[ev]];
+    return 0;
+  };
 
+  // Per-lane cursor into its change points, current innermost event and the
+  // running integrals at its start.
   struct LaneState {
     size_t next = 0;
     int64_t event = -1;
@@ -398,56 +318,69 @@ DomainResult SweepDomainModel(const EnergySeries& series, const ModelWeights& mw
   std::vector<LaneState> state(lanes.size());
   LaneQueue heap(lanes.size());
   int64_t active = 0;
-  Joules active_power = 0;  // Σ fitted power of the active leaves, J/ns
+  Joules active_power = 0;  // model: Σ fitted power of the active leaves, J/ns
   Joules g = 0, f = 0, fs = 0;
-  auto power_of_event = [&](int64_t ev) -> Joules { return ev < 0 ? 0 : power[combo_of_event[ev]]; };
+  auto enter = [&](const LaneState& s) {
+    if (s.event < 0) return;
+    ++active;
+    if constexpr (kModel) active_power += power_of_event(s.event);
+  };
+  auto leave = [&](const LaneState& s) {
+    if (s.event < 0) return;
+    --active;
+    if constexpr (kModel) active_power -= power_of_event(s.event);
+  };
 
+  // State at w0: apply every change up to and including w0 without energy.
   for (size_t li = 0; li < lanes.size(); ++li) {
     const auto& ch = prepared.changes[lanes[li]];
-    auto& st = state[li];
-    while (st.next < ch.size() && ch[st.next].t_ns <= w0) st.event = ch[st.next++].event;
-    if (st.event >= 0) {
-      ++active;
-      active_power += power_of_event(st.event);
-    }
-    if (st.next < ch.size()) heap.push({ch[st.next].t_ns, static_cast<uint32_t>(li)});
+    auto& s = state[li];
+    while (s.next < ch.size() && ch[s.next].t_ns <= w0) s.event = ch[s.next++].event;
+    enter(s);
+    if (s.next < ch.size()) heap.push({ch[s.next].t_ns, static_cast<uint32_t>(li)});
   }
 
-  auto close_segment = [&](LaneState& st) {
-    if (st.event < 0) return;
-    const uint32_t combo = combo_of_event[st.event];
+  auto close_segment = [&](LaneState& s) {
+    if (s.event < 0) return;
+    const uint32_t combo = combo_of_event[s.event];
     const size_t c = combo * domain_count + d;
-    const Joules dg = g - st.g_start, df = f - st.f_start;
-    const Joules e = power[combo] * dg + df;
-    combo_j[c] += e;
-    (*mw.combo_g)[c] += dg;
-    (*mw.combo_f)[c] += df;
-    if constexpr (kStatic) combo_static_j[c] += fs - st.fs_start;
+    Joules energy = f - s.f_start;
+    if constexpr (kModel) {
+      const Joules dg = g - s.g_start;
+      (*mw->combo_g)[c] += dg;
+      (*mw->combo_f)[c] += energy;
+      energy += (*mw->combo_power)[combo] * dg;
+    }
+    combo_j[c] += energy;
+    if constexpr (kStatic) combo_static_j[c] += fs - s.fs_start;
     if constexpr (kTimeline) {
-      const uint32_t k = (*timeline_index)[st.event];
-      if (k != kNotInTimeline) timeline->events[k].self_j += static_cast<double>(e);
+      const uint32_t k = (*timeline_index)[s.event];
+      if (k != kNotInTimeline) timeline->events[k].self_j += static_cast<double>(energy);
     }
   };
 
   int64_t now = w0;
-  Joules interval_j = 0;
-  if constexpr (kTimeline) r.track_t_ns.push_back(w0);
+  Joules interval_j = 0;  // model with timeline: this reading interval's energy so far
+  if constexpr (kModel && kTimeline) r.track_t_ns.push_back(w0);
   while (now < w1) {
-    const int64_t next_reading = i + 1 < t.size() ? t[i + 1] : std::numeric_limits<int64_t>::max();
-    const int64_t next_change = heap.empty() ? std::numeric_limits<int64_t>::max() : heap.top().first;
-    const int64_t tb = std::min({next_reading, next_change, w1});
+    int64_t next_reading = i + 1 < t.size() ? t[i + 1] : std::numeric_limits<int64_t>::max();
+    int64_t next_change = heap.empty() ? std::numeric_limits<int64_t>::max() : heap.top().first;
+    int64_t tb = std::min({next_reading, next_change, w1});
     const Joules dt = static_cast<Joules>(tb - now);
-    const Joules slice_j = a * (s + active_power) * dt;
-    g += a * dt;
-    if (active > 0) {
-      f += a * s * dt / active;
+    Joules energy;
+    if constexpr (kModel) {
+      energy = p * (static_power + active_power) * dt;
+      g += p * dt;
+      if (active > 0) f += p * static_power * dt / active;
+      if constexpr (kTimeline) interval_j += energy;
     } else {
-      r.idle_j += slice_j;
+      energy = p * dt;
+      if (active > 0) f += energy / active;
     }
-    r.measured_j += slice_j;
-    if constexpr (kTimeline) interval_j += slice_j;
+    if (active == 0) r.idle_j += energy;
+    r.measured_j += energy;
     if constexpr (kStatic) {
-      const Joules static_energy = std::min(base * dt, slice_j);
+      const Joules static_energy = kModel ? std::min(base * dt, energy) : std::min(base, p) * dt;
       if (active > 0) {
         fs += static_energy / active;
       } else {
@@ -456,7 +389,7 @@ DomainResult SweepDomainModel(const EnergySeries& series, const ModelWeights& mw
       r.static_j += static_energy;
     }
     now = tb;
-    if constexpr (kTimeline) {
+    if constexpr (kModel && kTimeline) {
       if (tb == w1 || tb == next_reading) {
         r.track_j.push_back(interval_j);
         r.track_t_ns.push_back(tb);
@@ -466,32 +399,28 @@ DomainResult SweepDomainModel(const EnergySeries& series, const ModelWeights& mw
     if (tb == w1) break;
     if (tb == next_reading) {
       ++i;
-      a = alpha_of(i);
+      p = factor_of(i);
     }
     while (!heap.empty() && heap.top().first == tb) {
       const uint32_t li = heap.top().second;
       heap.pop();
-      auto& st = state[li];
+      auto& s = state[li];
       const auto& ch = prepared.changes[lanes[li]];
-      close_segment(st);
-      if (st.event >= 0) {
-        --active;
-        active_power -= power_of_event(st.event);
-      }
-      st.event = ch[st.next++].event;
-      st.g_start = g;
-      st.f_start = f;
-      st.fs_start = fs;
-      if (st.event >= 0) {
-        ++active;
-        active_power += power_of_event(st.event);
-      }
-      if (st.next < ch.size()) heap.push({ch[st.next].t_ns, li});
+      close_segment(s);
+      leave(s);
+      s.event = ch[s.next++].event;
+      s.g_start = g;
+      s.f_start = f;
+      s.fs_start = fs;
+      enter(s);
+      if (s.next < ch.size()) heap.push({ch[s.next].t_ns, li});
     }
     // The running sum drifts by rounding; with no lane active it is exactly 0.
-    if (active == 0) active_power = 0;
+    if constexpr (kModel) {
+      if (active == 0) active_power = 0;
+    }
   }
-  for (auto& st : state) close_segment(st);
+  for (auto& s : state) close_segment(s);
   return r;
 }
 
@@ -1077,12 +1006,12 @@ Result<Profile> Attribute(const Trace& trace, const EnergyLog& log, const Attrib
     auto sweep = [&](auto with_static, auto with_timeline) {
       constexpr bool kS = decltype(with_static)::value, kT = decltype(with_timeline)::value;
       if (model)
-        return SweepDomainModel<kS, kT>(split_series, weights, pd.baseline_w, m0, m1, lanes,
-                                        prepared, combo_of_event, domain_count, d, combo_j,
-                                        combo_static_j, timeline, &timeline_index);
-      return SweepDomain<kS, kT>(swept, pd.baseline_w, d0, d1, lanes, prepared, combo_of_event,
-                                 domain_count, d, combo_j, combo_static_j, timeline,
-                                 &timeline_index);
+        return SweepDomain<kS, kT, true>(split_series, &weights, pd.baseline_w, m0, m1, lanes,
+                                         prepared, combo_of_event, domain_count, d, combo_j,
+                                         combo_static_j, timeline, &timeline_index);
+      return SweepDomain<kS, kT, false>(swept, nullptr, pd.baseline_w, d0, d1, lanes, prepared,
+                                        combo_of_event, domain_count, d, combo_j, combo_static_j,
+                                        timeline, &timeline_index);
     };
     using Yes = std::true_type;
     using No = std::false_type;
