@@ -29,30 +29,8 @@ int64_t MonoNs() {
   return int64_t{ts.tv_sec} * 1'000'000'000 + ts.tv_nsec;
 }
 
-class RecordCliTest : public ::testing::Test {
- protected:
-  void SetUp() override {
-    std::filesystem::create_directories(empty_root());
-    run_ = tmp_.path() + "/run";
-  }
-  std::string empty_root() const { return tmp_.path() + "/empty"; }
-  // record with only the model available, then CMD.
-  std::vector<std::string> Record(const std::vector<std::string>& cmd,
-                                  const std::vector<std::string>& extra = {}) const {
-    std::vector<std::string> a = {SMARAGDINE_BINARY, "record",        "-o",
-                                  run_,              "--sysfs-root",  empty_root(),
-                                  "--dev-root",      empty_root(),    "--nvml-library",
-                                  tmp_.path() + "/no-libnvidia-ml.so.1"};
-    a.insert(a.end(), extra.begin(), extra.end());
-    a.push_back("--");
-    a.insert(a.end(), cmd.begin(), cmd.end());
-    return a;
-  }
-  Result<EnergyLog> ReadRun() const { return ReadEnergy(run_, EnergyImportOptions{}); }
-
-  TempDir tmp_;
-  std::string run_;
-};
+// record with only the model available, then CMD.
+class RecordCliTest : public testing::ModelOnlyRecordTest {};
 
 TEST_F(RecordCliTest, ExitsWithTheCommandsStatusAndRecordsIt) {
   const std::string env_file = tmp_.path() + "/env.txt";

@@ -16,7 +16,11 @@
 #include <thread>
 #include <vector>
 
+#include <gtest/gtest.h>
+
 extern char** environ;
+
+#include "smaragdine/energy_log.h"
 
 namespace smaragdine::testing {
 
@@ -113,5 +117,33 @@ inline bool WaitForFile(const std::string& path, std::chrono::milliseconds timeo
   }
   return false;
 }
+
+// `smaragdine record` with only the CPU-time model (sysfs and /dev point at an
+// empty directory, NVML at a missing file, so no hardware counter is found even
+// on a machine that has them), into TempDir/run.
+class ModelOnlyRecordTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    std::filesystem::create_directories(empty_root());
+    run_ = tmp_.path() + "/run";
+  }
+  std::string empty_root() const { return tmp_.path() + "/empty"; }
+  // record's command line for CMD, with `extra` options before the `--`.
+  std::vector<std::string> Record(const std::vector<std::string>& cmd,
+                                  const std::vector<std::string>& extra = {}) const {
+    std::vector<std::string> a = {SMARAGDINE_BINARY, "record",        "-o",
+                                  run_,              "--sysfs-root",  empty_root(),
+                                  "--dev-root",      empty_root(),    "--nvml-library",
+                                  tmp_.path() + "/no-libnvidia-ml.so.1"};
+    a.insert(a.end(), extra.begin(), extra.end());
+    a.push_back("--");
+    a.insert(a.end(), cmd.begin(), cmd.end());
+    return a;
+  }
+  Result<EnergyLog> ReadRun() const { return ReadEnergy(run_, EnergyImportOptions{}); }
+
+  TempDir tmp_;
+  std::string run_;
+};
 
 }  // namespace smaragdine::testing
