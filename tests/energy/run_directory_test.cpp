@@ -88,6 +88,40 @@ TEST(RunDirectoryTest, DeviceOptionOverridesTheRecordedDevice) {
   EXPECT_EQ(log->domains[2].device, "GPU:3");
 }
 
+TEST(RunDirectoryTest, MeterModelIsReadAndWrittenBack) {
+  ScratchDir dir;
+  MakeRun(dir, Json(R"("format": "smaragdine-run/1")",
+                    R"("domains": [{"name": "gpu:0", "quantity": "power", "update_interval_ns": 100000000,
+                                    "meter": {"kind": "windowed-power", "window_ns": 25000000,
+                                              "field": "nvmlDeviceGetPowerUsage", "note": "A100"}}])"),
+          "t_ns,domain,energy_j,power_w\n0,gpu:0,,40\n1000000000,gpu:0,,60\n");
+  Result<EnergyLog> log = ReadRunDirectory(dir.path());
+  ASSERT_TRUE(log.ok()) << log.error().ToString();
+  const MeterModel& m = log->domains[0].meter;
+  EXPECT_EQ(m.kind, MeterKind::kWindowedPower);
+  EXPECT_EQ(m.window_ns, 25'000'000);
+  EXPECT_EQ(m.field, "nvmlDeviceGetPowerUsage");
+  EXPECT_EQ(m.note, "A100");
+  // The raw readings stay beside the integrated series, for the regression.
+  EXPECT_THAT(log->series[0].power_w, ElementsAre(40, 60));
+  EXPECT_THAT(RunJsonText(*log), HasSubstr(R"("meter": {"kind": "windowed-power", "window_ns": 25000000)"));
+}
+
+TEST(RunDirectoryTest, BadMeterIsRejectedNamingTheDomain) {
+  for (std::string_view meter : {R"("kind": "sundial")", R"("window_ns": -5)"}) {
+    ScratchDir dir;
+    MakeRun(dir,
+            Json(R"("format": "smaragdine-run/1")",
+                 fmt::format(R"("domains": [{{"name": "cpu:0/package", "meter": {{{}}}}}])", meter)),
+            "t_ns,domain,energy_j,power_w\n0,cpu:0/package,1,\n");
+    Result<EnergyLog> log = ReadRunDirectory(dir.path());
+    ASSERT_FALSE(log.ok()) << meter;
+    EXPECT_EQ(log.error().code, ErrorCode::kBadInput);
+    EXPECT_THAT(log.error().ToString(), HasSubstr(dir.path() + "/run.json"));
+    EXPECT_THAT(log.error().ToString(), HasSubstr("domains[0].meter: "));
+  }
+}
+
 TEST(RunDirectoryTest, NewerMajorFormatIsRejectedWithAClearMessage) {
   ScratchDir dir;
   MakeRun(dir, Json(R"("format": "smaragdine-run/2")"), kGoodCsv);
