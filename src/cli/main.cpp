@@ -4,6 +4,7 @@
 
 #include <fmt/format.h>
 
+#include "build_features.h"
 #include "cli/command.h"
 #include "common/output_file.h"
 
@@ -19,6 +20,18 @@ CommandRegistration::CommandRegistration(std::string name, int order, AddCommand
 }
 
 namespace {
+
+// `smaragdine --version`: the version, then what this build can do, so that a
+// bug report or a packager sees at once whether demo and graph-svg will work.
+std::string VersionText() {
+  return fmt::format(
+      "smaragdine {}\n"
+      "torch: {} (demo, sweep, live accounting)\n"
+      "graphviz: {} (report --format graph-svg, module graphs in html)",
+      SMARAGDINE_VERSION, SMARAGDINE_HAVE_TORCH ? "yes" : "no",
+      SMARAGDINE_HAVE_GRAPHVIZ ? "yes" : "no");
+}
+
 // Messages go to stderr whatever its state: a closed or full stderr must not
 // throw (fmt::print would) and turn a command's own exit status into an abort.
 void ToStderr(const std::string& text) { std::fwrite(text.data(), 1, text.size(), stderr); }
@@ -51,7 +64,7 @@ int main(int argc, char** argv) {
       "  smaragdine account --energy RUN --trace TRACE.json.gz -o profile.json\n"
       "  smaragdine report profile.json --depth 4\n",
       "smaragdine"};
-  app.set_version_flag("--version", std::string("smaragdine ") + SMARAGDINE_VERSION);
+  app.set_version_flag("--version", VersionText());
   app.require_subcommand(1);
   int exit_code = 0;
   auto commands = Registry();

@@ -12,7 +12,11 @@
 #include "report/graph.h"
 
 #include <fmt/format.h>
+
+#include "build_features.h"
+#if SMARAGDINE_HAVE_GRAPHVIZ
 #include <gvc.h>
+#endif
 
 #include <algorithm>
 #include <cmath>
@@ -264,6 +268,30 @@ std::string RenderDot(const Profile& p, uint32_t scope) {
   return fmt::to_string(out);
 }
 
+namespace report_graph {
+
+bool GraphvizAvailable() { return SMARAGDINE_HAVE_GRAPHVIZ != 0; }
+
+std::string NoGraphvizText() {
+  return "this smaragdine was built without Graphviz (libgvc), which lays out module graphs: "
+         "install Debian's libgraphviz-dev (scripts/install-deps.sh does) and build smaragdine "
+         "again; `report --format dot` writes the same graph as text for Graphviz's `dot -Tsvg`";
+}
+
+}  // namespace report_graph
+
+#if !SMARAGDINE_HAVE_GRAPHVIZ
+
+namespace report_graph {
+
+// A usage error, as `demo` without LibTorch: the command asked for what this
+// build cannot do, and the fix is a rebuild, not other input.
+Result<std::string> LayoutDotAsSvg(const std::string& dot) {
+  return UsageError(NoGraphvizText());
+}
+
+#else
+
 namespace {
 
 // Graphviz keeps global state (the error handler, plugin tables); one
@@ -318,6 +346,8 @@ Result<std::string> LayoutDotAsSvg(const std::string& dot) {
     return Internal(fmt::format("Graphviz could not render SVG: {}", trimmed()));
   return svg;
 }
+
+#endif  // SMARAGDINE_HAVE_GRAPHVIZ
 
 }  // namespace report_graph
 

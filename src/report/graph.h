@@ -42,8 +42,14 @@ std::string ShareText(double share);
 std::string FillColor(double relative);
 
 // Lays out DOT text with Graphviz's dot engine in process; returns the SVG.
-// Thread-safe (serialised). Errors: kInternal with Graphviz's message.
+// Thread-safe (serialised). Errors: kInternal with Graphviz's message; kUsage
+// with NoGraphvizText() in a build without Graphviz.
 Result<std::string> LayoutDotAsSvg(const std::string& dot);
+
+// Whether this build lays out graphs (configured with Graphviz's libgvc).
+bool GraphvizAvailable();
+// Why a build without Graphviz draws no graph, and the fix.
+std::string NoGraphvizText();
 
 // A file name for a scope's graph: '/' becomes '~', anything outside
 // [A-Za-z0-9._-] becomes '_'; the root is "_root".

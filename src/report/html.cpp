@@ -264,11 +264,14 @@ Result<std::string> RenderHtml(const Profile& p, const HtmlOptions& o) {
       R"({"label":"forward","unit":"J"},{"label":"backward","unit":"J"},)"
       R"({"label":"kind","unit":"","fmt":"text"}])";
 
-  // Module graphs of the scopes down to graph_depth levels below `root`.
+  // Module graphs of the scopes down to graph_depth levels below `root`. A
+  // build without Graphviz leaves them out and says so in the page: the rest
+  // of the report does not need them.
   const auto children = p.Children();
   std::vector<std::string> graphs;
   size_t skipped_wide = 0, skipped_count = 0;
-  std::vector<std::pair<uint32_t, int>> stack{{root, 0}};
+  std::vector<std::pair<uint32_t, int>> stack;
+  if (report_graph::GraphvizAvailable()) stack.push_back({root, 0});
   while (!stack.empty()) {
     auto [id, depth] = stack.back();
     stack.pop_back();
@@ -297,6 +300,8 @@ Result<std::string> RenderHtml(const Profile& p, const HtmlOptions& o) {
                               skipped_wide == 1 ? "" : "s", kMaxGraphChildren);
   if (skipped_count)
     graph_note += fmt::format(" {} more left out after the first {}.", skipped_count, kMaxGraphs);
+  if (!report_graph::GraphvizAvailable())
+    graph_note = "No module graphs in this report: " + report_graph::NoGraphvizText() + ".";
 
   FlameOptions flame;
   std::vector<Figure> flames{
