@@ -11,15 +11,14 @@
 #pragma once
 
 #include <cstdint>
-#include <deque>
 #include <optional>
 #include <string>
-#include <string_view>
-#include <unordered_map>
 #include <vector>
 
 #include "smaragdine/diagnostics.h"
 #include "smaragdine/status.h"
+#include "trace/json_numbers.h"   // ParseMicrosToNs, ParseInt64: dialects use them too
+#include "trace/string_table.h"
 
 namespace smaragdine::trace_internal {
 
@@ -27,36 +26,6 @@ namespace smaragdine::trace_internal {
 // read-ahead, plus one for the ']' that closes the last slice); a buffer with
 // this much spare capacity is parsed without a copy.
 constexpr size_t kParsePadding = 65;
-
-using StrId = uint32_t;
-constexpr StrId kEmptyStr = 0;  // the empty string, also "absent"
-
-// Interned strings: each distinct string stored once; ids are stable.
-// Intern runs for several fields of every event, so the index is an
-// open-addressing table keyed by a cheap hash of the bytes (no allocation on
-// a hit); distinct strings are few, so their storage is not the cost.
-class StringTable {
- public:
-  StringTable();
-  StrId Intern(std::string_view s);
-  const std::string& Get(StrId id) const { return strings_[id]; }
-  // kNoStr when `s` was never interned.
-  StrId Find(std::string_view s) const;
-  static constexpr StrId kNoStr = 0xffffffffu;
-  size_t size() const { return strings_.size(); }
-  // Forgets the strings with ids >= n (n >= 1).
-  void Truncate(size_t n);
-
- private:
-  static uint64_t Hash(std::string_view s);
-  // The slot holding `s`, or the empty slot where it would go.
-  size_t Slot(std::string_view s, uint64_t h) const;
-  void Grow();
-
-  std::deque<std::string> strings_;  // a deque never moves its elements
-  std::vector<uint64_t> hashes_;     // per id
-  std::vector<StrId> slots_;         // id + 1; 0 = empty; size is a power of two
-};
 
 // One trace event with only the fields the dialects need (72 bytes).
 struct RawEvent {
@@ -124,11 +93,5 @@ Result<RawTrace> ParseChromeJson(const std::string& name, std::string bytes,
 // size + kParsePadding. Bytes are changed during the call and restored.
 Result<RawTrace> ParseChromeJsonBuffer(const std::string& name, char* data, size_t size,
                                        size_t capacity, size_t slice_bytes = kDefaultSliceBytes);
-
-// Parses JSON number text in µs (e.g. "1712169098533620.758", "-1.5e3") into
-// ns, rounding half away from zero. False on malformed text or overflow.
-bool ParseMicrosToNs(std::string_view text, int64_t* out_ns);
-// Parses an integer from JSON number or string text ("12", "-3", "0x1f").
-bool ParseInt64(std::string_view text, int64_t* out);
 
 }  // namespace smaragdine::trace_internal

@@ -13,6 +13,7 @@
 
 #include "common/io.h"
 #include "trace/chrome_json.h"
+#include "trace/fast_scanner.h"
 #include "trace/trace_test_util.h"
 
 namespace smaragdine {
@@ -179,6 +180,59 @@ TEST(ChromeJsonFastScanTest, DamagedFixturesGiveTheWholeParseResultOrError) {
     }
   }
   EXPECT_EQ(cases, 900);
+}
+
+// The scanner on its own: where it stops, and what it hands the reader.
+struct Scanned {
+  size_t stop = 0;
+  size_t close = std::string::npos;
+  RawTrace out;
+};
+Scanned ScanArray(const std::string& json) {
+  // The scanner reads up to 16 bytes past the end, inside the padding.
+  std::vector<char> buf(json.begin(), json.end());
+  buf.resize(json.size() + trace_internal::kParsePadding, '\0');
+  Scanned s;
+  std::string name = "t.json";
+  trace_internal::Reader reader(name, buf.data(), &s.out);
+  trace_internal::FastEventScanner scanner(reader, buf.data() + json.size());
+  s.stop = scanner.Scan(buf.data(), 1, /*array_start=*/true, &s.close);
+  return s;
+}
+
+TEST(FastEventScannerTest, TakesCommonEventsToTheClosingBracket) {
+  const std::string json =
+      R"([{"ph":"X","name":"a","ts":1.5,"dur":2,"pid":1,"tid":"t","args":{"External id":7,"x":[1,{"y":null}]}},
+ {"ph":"i","name":"b","ts":3,"s":"t","flag":true} ])";
+  Scanned s = ScanArray(json);
+  EXPECT_EQ(s.close, json.size() - 1);
+  ASSERT_EQ(s.out.events.size(), 2u);
+  EXPECT_EQ(s.out.events[0].ts_ns, 1500);
+  EXPECT_EQ(s.out.events[0].dur_ns, 2000);
+  EXPECT_EQ(s.out.events[0].external_id, 7);
+  EXPECT_EQ(s.out.Str(s.out.events[0].tid), "t");
+  EXPECT_EQ(s.out.events[1].ph, 'i');
+}
+
+TEST(FastEventScannerTest, StopsBeforeTheFirstEventItDeclinesAndInternsNothingOfIt) {
+  // Each of these is left to simdjson: an escape, a non-ASCII byte, a number
+  // JSON forbids, a bad literal, a missing separator.
+  for (const std::string bad : {R"({"name":"a\nb","ph":"X"})", "{\"name\":\"\xc3\xa9\"}",
+                                R"({"ts":01})", R"({"ts":tru})", R"({"ts":1 "dur":2})"}) {
+    const std::string head = R"([{"ph":"X","name":"ok","ts":1,"dur":1}, )";
+    const size_t strings_of_head = ScanArray(head + "]").out.strings.size();
+    Scanned s = ScanArray(head + bad + "]");
+    EXPECT_EQ(s.stop, head.size() - 1) << bad;  // just after the ',' it took
+    EXPECT_EQ(s.close, std::string::npos) << bad;
+    EXPECT_EQ(s.out.events.size(), 1u) << bad;
+    EXPECT_EQ(s.out.strings.size(), strings_of_head) << bad;
+  }
+  // A trailing comma: the scanner stops after it without reaching the ']',
+  // so the slicer hands the document to simdjson, which reports it.
+  const std::string trailing = R"([{"ph":"X","ts":1,"dur":1},])";
+  Scanned s = ScanArray(trailing);
+  EXPECT_EQ(s.close, std::string::npos);
+  EXPECT_EQ(s.stop, trailing.size() - 1);
 }
 
 }  // namespace

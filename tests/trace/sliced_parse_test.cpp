@@ -10,6 +10,7 @@
 #include <vector>
 
 #include "trace/chrome_json.h"
+#include "trace/sliced_parse.h"
 
 namespace smaragdine {
 namespace {
@@ -149,6 +150,36 @@ TEST(ChromeJsonSlicesTest, InvalidDocumentsGiveTheWholeParseError) {
       ExpectSameRaw(*whole, *sliced, "tolerated");
     }
   }
+}
+
+// The cut finders on their own: only the top level's "traceEvents" opens the
+// array, and a cut is a ',' between '}' and '{' (false ones inside strings
+// are found too; the slice parse then fails and the next cut is tried).
+TEST(SlicedParseTest, FindsTheTopLevelEventsArrayOnly) {
+  using trace_internal::FindEventsArray;
+  size_t open = 0;
+  const std::string doc =
+      R"({"meta": {"traceEvents": [1]}, "s": "traceEvents", "traceEvents" : [ {}]})";
+  ASSERT_TRUE(FindEventsArray(doc.data(), doc.size(), 0, &open));
+  EXPECT_EQ(open, doc.rfind('['));
+  const std::string not_array = R"({"traceEvents": {"a": 1}})";
+  EXPECT_FALSE(FindEventsArray(not_array.data(), not_array.size(), 0, &open));
+  const std::string escaped = R"({"trace\u0045vents": [{}]})";  // simdjson's business
+  EXPECT_FALSE(FindEventsArray(escaped.data(), escaped.size(), 0, &open));
+  const std::string none = R"({"other": []})";
+  EXPECT_FALSE(FindEventsArray(none.data(), none.size(), 0, &open));
+}
+
+TEST(SlicedParseTest, CutsAtCommasBetweenObjects) {
+  using trace_internal::FindCut;
+  const std::string s = R"({"a":[1,2]} ,{"b":"},{"},  {"c":3})";
+  const size_t first = FindCut(s.data(), s.size(), 0);
+  EXPECT_EQ(first, s.find(" ,") + 1);
+  const size_t second = FindCut(s.data(), s.size(), first + 1);
+  EXPECT_EQ(second, s.find("},{") + 1);  // a false cut, inside a string
+  const size_t third = FindCut(s.data(), s.size(), second + 1);
+  EXPECT_EQ(third, s.find(",  {"));
+  EXPECT_EQ(FindCut(s.data(), s.size(), third + 1), s.size());
 }
 
 }  // namespace

@@ -1,5 +1,6 @@
-// The tolerant Chrome-trace reader: numbers, ids, B/E, containers, gzip,
-// dialect detection and override, and the anomaly counters.
+// The tolerant Chrome-trace reader: ids, B/E, containers, gzip, dialect
+// detection and override, and the anomaly counters (numbers have their own
+// tests in json_numbers_test.cpp).
 #include <fmt/format.h>
 #include <gtest/gtest.h>
 #include <zlib.h>
@@ -11,31 +12,6 @@
 
 namespace smaragdine {
 namespace {
-
-using trace_internal::ParseMicrosToNs;
-
-int64_t Ns(std::string_view text) {
-  int64_t v = 0;
-  EXPECT_TRUE(ParseMicrosToNs(text, &v)) << text;
-  return v;
-}
-
-TEST(TraceParseTest, DecimalMicrosecondsBecomeExactNanoseconds) {
-  EXPECT_EQ(Ns("1712169098533620.758"), 1712169098533620758);
-  EXPECT_EQ(Ns("1712195495519689.0"), 1712195495519689000);
-  EXPECT_EQ(Ns("39025.420999999995"), 39025421);  // rounds to the nearest ns
-  EXPECT_EQ(Ns("0.0004"), 0);
-  EXPECT_EQ(Ns("0.0005"), 1);
-  EXPECT_EQ(Ns("-1.5"), -1500);
-  EXPECT_EQ(Ns("1.5e3"), 1500000);
-  EXPECT_EQ(Ns("2E-3"), 2);
-  EXPECT_EQ(Ns("17"), 17000);
-  int64_t v;
-  EXPECT_FALSE(ParseMicrosToNs("", &v));
-  EXPECT_FALSE(ParseMicrosToNs("abc", &v));
-  EXPECT_FALSE(ParseMicrosToNs("1.2.3", &v));
-  EXPECT_FALSE(ParseMicrosToNs("99999999999999999999", &v));  // overflows int64 ns
-}
 
 // A minimal legacy-dialect trace around the given events.
 std::string LegacyArray(const std::string& events) { return "[" + events + "]"; }

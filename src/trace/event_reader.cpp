@@ -1,0 +1,221 @@
+#include "trace/event_reader.h"
+
+#include <fmt/format.h>
+
+namespace smaragdine::trace_internal {
+
+void Reader::ReadArgs(od::object args, RawEvent* e) {
+  bool have_long_name = false;
+  for (auto field_result : args) {
+    if (field_result.error()) throw simdjson::simdjson_error(field_result.error());
+    od::field field = std::move(field_result).value_unsafe();
+    std::string_view key = Key(field);
+    od::value v = field.value();
+    ArgsField(key, v, e, &have_long_name);
+  }
+}
+
+void Reader::ReadEvent(od::value ev) {
+  if (ev.type() != od::json_type::object) {
+    out_->diagnostics.Add("trace.non_object_event_skipped");
+    return;
+  }
+  RawEvent e;
+  EventState st;
+  for (auto field_result : ev.get_object()) {
+    if (field_result.error()) throw simdjson::simdjson_error(field_result.error());
+    od::field field = std::move(field_result).value_unsafe();
+    std::string_view key = Key(field);
+    od::value v = field.value();
+    if (key.empty()) continue;
+    if (key == "args") {
+      if (v.type() == od::json_type::object) ReadArgs(v.get_object(), &e);
+    } else {
+      EventField(key, v, e, st);
+    }
+  }
+  Add(e, st.has_ts, st.bad_ts, st.bad_dur);
+}
+
+void Reader::Add(RawEvent& e, bool has_ts, bool bad_ts, bool bad_dur) {
+  if (pending_inputs_.empty()) {
+    AddEvent(e, has_ts, bad_ts, bad_dur);
+    return;
+  }
+  // Inputs stay with a complete event that was kept; a B/E pair's would
+  // have to wait for its E, and TensorFlow writes X events only.
+  const size_t before = out_->events.size();
+  AddEvent(e, has_ts, bad_ts, bad_dur);
+  if (e.ph == 'X' && out_->events.size() > before)
+    for (StrId input : pending_inputs_)
+      out_->inputs.push_back(RawInput{static_cast<uint32_t>(before), input});
+  pending_inputs_.clear();
+}
+
+void Reader::AddEvent(RawEvent& e, bool has_ts, bool bad_ts, bool bad_dur) {
+  Diagnostics& d = out_->diagnostics;
+  switch (e.ph) {
+    case 'M':
+      out_->events.push_back(e);
+      return;
+    case 'X':
+    case 'B':
+    case 'E':
+    case 'i':
+    case 'I':
+    case 's':
+    case 't':
+    case 'f':
+      break;
+    case 'C':
+      return;  // counters (memory, etc.) carry no execution interval
+    default:
+      d.Add("trace.unsupported_event_phase_skipped");
+      return;
+  }
+  if (!has_ts) {
+    d.Add(bad_ts ? "trace.malformed_timestamp_dropped" : "trace.event_without_ts_dropped");
+    return;
+  }
+  if (e.ph == 'I') e.ph = 'i';
+  if (e.ph == 'X') {
+    if (bad_dur) {
+      d.Add("trace.malformed_duration_dropped");
+      return;
+    }
+    if (!(e.flags & RawEvent::kHasDur)) {
+      // Chrome draws an X without dur as an instant: keep it as zero length.
+      d.Add("trace.complete_event_without_duration");
+      e.flags |= RawEvent::kHasDur;
+    }
+    if (e.dur_ns < 0) {
+      d.Add("trace.negative_duration_dropped");
+      return;
+    }
+    out_->events.push_back(e);
+    return;
+  }
+  if (e.ph == 'B') {
+    open_[Key(e)].push_back(e);
+    return;
+  }
+  if (e.ph == 'E') {
+    auto it = open_.find(Key(e));
+    if (it == open_.end() || it->second.empty()) {
+      d.Add("trace.unmatched_end_event");
+      return;
+    }
+    // Chrome matches E with the innermost open B on the thread, by nesting not name.
+    RawEvent b = it->second.back();
+    it->second.pop_back();
+    if (e.ts_ns < b.ts_ns) {
+      d.Add("trace.negative_duration_dropped");
+      return;
+    }
+    b.ph = 'X';
+    b.dur_ns = e.ts_ns - b.ts_ns;
+    b.flags |= RawEvent::kHasDur;
+    out_->events.push_back(b);
+    return;
+  }
+  out_->events.push_back(e);  // i, s, t, f
+}
+
+Reader::Mark Reader::Save() const {
+  return Mark{out_->events.size(), out_->inputs.size(), out_->strings.size(), out_->diagnostics,
+              open_};
+}
+
+void Reader::Restore(const Mark& m) {
+  out_->events.resize(m.events);
+  out_->inputs.resize(m.inputs);
+  pending_inputs_.clear();
+  out_->strings.Truncate(m.strings);  // string ids follow first use, as in a whole parse
+  out_->diagnostics = m.diagnostics;
+  open_ = m.open;
+  last_pid_ = last_tid_ = last_cat_ = StringTable::kNoStr;  // may name forgotten strings
+}
+
+void Reader::Finish() {
+  int64_t unmatched = 0;
+  for (auto& [key, stack] : open_) unmatched += static_cast<int64_t>(stack.size());
+  // A B without its E has no known end: dropped, since any end we made up
+  // would hand it energy it may not have spent.
+  out_->diagnostics.Add("trace.unmatched_begin_event", unmatched);
+  open_.clear();
+}
+
+void Reader::ReadEventsArray(od::array arr) {
+  for (auto ev_result : arr) {
+    od::value ev = ev_result.value();
+    ReadEvent(ev);
+  }
+}
+
+bool EndsEarly(simdjson::error_code err) {
+  return err == simdjson::INCOMPLETE_ARRAY_OR_OBJECT || err == simdjson::UNCLOSED_STRING;
+}
+
+Result<bool> ParseDocument(const std::string& name, od::parser& parser, const char* data,
+                           size_t size, size_t capacity, size_t first, Reader& reader,
+                           RawTrace& out) {
+  od::document doc;
+  auto offset_of = [&](const char* p) -> int64_t {
+    if (p == nullptr || p < data || p > data + size) return static_cast<int64_t>(size);
+    return static_cast<int64_t>(p - data);
+  };
+  auto location = [&]() -> const char* {
+    const char* p = nullptr;
+    if (doc.current_location().get(p) != simdjson::SUCCESS) return nullptr;
+    return p;
+  };
+  bool saw_events = false;
+  try {
+    auto err = parser.iterate(data, size, capacity).get(doc);
+    if (err) {
+      return BadInput(name, fmt::format("invalid JSON: {}", simdjson::error_message(err)), -1,
+                      EndsEarly(err) ? static_cast<int64_t>(size) : static_cast<int64_t>(first));
+    }
+    if (doc.type() == od::json_type::array) {
+      out.bare_array = true;
+      saw_events = true;
+      reader.ReadEventsArray(doc.get_array());
+    } else {
+      for (auto field_result : doc.get_object()) {
+        if (field_result.error()) throw simdjson::simdjson_error(field_result.error());
+        od::field field = std::move(field_result).value_unsafe();
+        std::string_view key = Reader::Key(field);
+        od::value v = field.value();
+        if (key == "traceEvents") {
+          if (v.type() != od::json_type::array) {
+            throw NotATrace{"\"traceEvents\" is not an array", location()};
+          }
+          saw_events = true;
+          reader.ReadEventsArray(v.get_array());
+        } else if (key == "baseTimeNanoseconds") {
+          int64_t base = 0;
+          if (reader.Int(v, &base)) out.base_time_ns = base;
+        } else if (key == "schemaVersion" || key == "deviceProperties" || key == "traceName" ||
+                   key == "distributedInfo") {
+          out.has_kineto_keys = true;
+        }
+        // Other keys (metadata, displayTimeUnit, ...) are skipped unread.
+      }
+    }
+  } catch (const simdjson::simdjson_error& e) {
+    std::string what = simdjson::error_message(e.error());
+    if (e.error() == simdjson::INCOMPLETE_ARRAY_OR_OBJECT || e.error() == simdjson::TAPE_ERROR)
+      what += " (truncated file?)";
+    // simdjson reports a document that ends early where iteration stood
+    // (often byte 0, since stage 1 finds the imbalance before any value is
+    // read); the place that is wrong is the end of the file.
+    const int64_t offset =
+        EndsEarly(e.error()) ? static_cast<int64_t>(size) : offset_of(location());
+    return BadInput(name, fmt::format("invalid JSON: {}", what), -1, offset);
+  } catch (const NotATrace& e) {
+    return BadInput(name, fmt::format("not a Chrome trace: {}", e.message), -1,
+                    offset_of(e.where));
+  }
+  return saw_events;
+}
+}  // namespace smaragdine::trace_internal

@@ -1,0 +1,67 @@
+// The trace's string table: one id per distinct string, ids in order of
+// first use, stable across growth, and Truncate forgetting exactly the later
+// strings (the sliced reader relies on that to undo a slice).
+#include <gtest/gtest.h>
+
+#include <string>
+#include <vector>
+
+#include "trace/string_table.h"
+
+namespace smaragdine {
+namespace {
+
+using trace_internal::kEmptyStr;
+using trace_internal::StringTable;
+using trace_internal::StrId;
+
+TEST(StringTableTest, EmptyStringIsIdZeroAndIdsFollowFirstUse) {
+  StringTable t;
+  EXPECT_EQ(t.size(), 1u);
+  EXPECT_EQ(t.Intern(""), kEmptyStr);
+  EXPECT_EQ(t.Intern("aten::mm"), 1u);
+  EXPECT_EQ(t.Intern("aten::add"), 2u);
+  EXPECT_EQ(t.Intern("aten::mm"), 1u);
+  EXPECT_EQ(t.Get(2), "aten::add");
+  EXPECT_EQ(t.size(), 3u);
+}
+
+TEST(StringTableTest, FindDoesNotIntern) {
+  StringTable t;
+  t.Intern("x");
+  EXPECT_EQ(t.Find("x"), 1u);
+  EXPECT_EQ(t.Find("y"), StringTable::kNoStr);
+  EXPECT_EQ(t.size(), 2u);
+}
+
+TEST(StringTableTest, IdsAndReferencesSurviveGrowth) {
+  // Many more strings than the initial 64 slots; prefixes of each other and
+  // lengths around the hash's 8-byte steps, so near-equal keys must differ.
+  StringTable t;
+  std::vector<std::string> keys;
+  for (int i = 0; i < 5000; ++i) keys.push_back(std::string(static_cast<size_t>(i % 19), 'a') + std::to_string(i));
+  const std::string& first = t.Get(t.Intern(keys[0]));
+  for (size_t i = 0; i < keys.size(); ++i) ASSERT_EQ(t.Intern(keys[i]), static_cast<StrId>(i + 1));
+  for (size_t i = 0; i < keys.size(); ++i) ASSERT_EQ(t.Find(keys[i]), static_cast<StrId>(i + 1));
+  EXPECT_EQ(&first, &t.Get(1));  // a deque: elements never move
+  EXPECT_EQ(first, keys[0]);
+}
+
+TEST(StringTableTest, TruncateForgetsLaterStringsAndReusesTheirIds) {
+  StringTable t;
+  t.Intern("kept");
+  const size_t mark = t.size();
+  for (int i = 0; i < 200; ++i) t.Intern("gone" + std::to_string(i));
+  t.Truncate(mark);
+  EXPECT_EQ(t.size(), mark);
+  EXPECT_EQ(t.Find("kept"), 1u);
+  EXPECT_EQ(t.Find("gone0"), StringTable::kNoStr);
+  EXPECT_EQ(t.Find("gone199"), StringTable::kNoStr);
+  // As in a parse that never saw them: the next new string takes the next id.
+  EXPECT_EQ(t.Intern("gone7"), static_cast<StrId>(mark));
+  t.Truncate(1000);  // beyond the end: no change
+  EXPECT_EQ(t.size(), mark + 1);
+}
+
+}  // namespace
+}  // namespace smaragdine
