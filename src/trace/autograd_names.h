@@ -1,8 +1,10 @@
 // autograd_names.h — the names PyTorch's autograd engine gives its records,
 // read the same way by the PyTorch trace reader (dialect_pytorch.cpp) and by
 // live accounting (src/torch/live/build_trace.cpp), so both build one tree.
+// Where those records go in the tree: autograd_rules.h.
 #pragma once
 
+#include <cctype>
 #include <string_view>
 
 namespace smaragdine {
@@ -17,6 +19,18 @@ inline constexpr std::string_view kEvaluateFunctionPrefix = "autograd::engine::e
 inline bool IsAccumulateGrad(std::string_view name) {
   constexpr std::string_view kName = "torch::autograd::AccumulateGrad";
   return name.size() >= kName.size() && name.substr(name.size() - kName.size()) == kName;
+}
+
+// A backward function's name: "AddmmBackward0", "AddmmBackward1",
+// "torch::autograd::CopyBackwards", or the engine's evaluate_function
+// wrapper around one.
+inline bool IsBackwardName(std::string_view name) {
+  if (name.substr(0, kEvaluateFunctionPrefix.size()) == kEvaluateFunctionPrefix) return true;
+  size_t p = name.rfind("Backward");
+  if (p == std::string_view::npos || p == 0) return false;
+  for (size_t i = p + 8; i < name.size(); ++i)
+    if (!std::isdigit(static_cast<unsigned char>(name[i])) && name[i] != 's') return false;
+  return true;
 }
 
 }  // namespace smaragdine

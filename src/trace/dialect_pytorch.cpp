@@ -8,7 +8,7 @@
 
 #include <fmt/format.h>
 
-#include "trace/autograd_names.h"
+#include "trace/autograd_rules.h"
 #include "trace/dialect.h"
 
 namespace smaragdine::trace_internal {
@@ -23,16 +23,6 @@ std::string Lower(std::string_view s) {
   std::string out(s);
   for (char& c : out) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
   return out;
-}
-
-// "XBackward0", "AddmmBackward1", "torch::autograd::CopyBackwards".
-bool IsBackwardName(std::string_view name) {
-  if (StartsWith(name, kEvaluateFunctionPrefix)) return true;
-  size_t p = name.rfind("Backward");
-  if (p == std::string_view::npos || p == 0) return false;
-  for (size_t i = p + 8; i < name.size(); ++i)
-    if (!std::isdigit(static_cast<unsigned char>(name[i])) && name[i] != 's') return false;
-  return true;
 }
 
 bool IsProfilerStep(std::string_view name) { return StartsWith(name, "ProfilerStep#"); }
@@ -86,7 +76,7 @@ struct Frame {
 class PytorchBuilder {
  public:
   PytorchBuilder(const RawTrace& raw, Trace* out, bool legacy)
-      : raw_(raw), out_(out), legacy_(legacy), lanes_(out) {}
+      : raw_(raw), out_(out), legacy_(legacy), lanes_(out), autograd_(&out->nodes) {}
 
   Status Run(const std::string& name) {
     out_->dialect = legacy_ ? "pytorch-legacy" : "pytorch";
@@ -211,7 +201,6 @@ class PytorchBuilder {
     kOptimizerName = 8,   // "Optimizer.…"
     kBackwardName = 16,   // IsBackwardName
     kHasColons = 32,      // contains "::"
-    kAccumulateGradName = 64,
     kNameFlagsKnown = 128,
   };
   uint8_t NameFlagsOf(StrId id) {
@@ -226,7 +215,6 @@ class PytorchBuilder {
       if (StartsWith(name, "Optimizer.")) f |= kOptimizerName;
       if (IsBackwardName(name)) f |= kBackwardName;
       if (name.find("::") != std::string::npos) f |= kHasColons;
-      if (IsAccumulateGrad(name)) f |= kAccumulateGradName;
     }
     return f;
   }
@@ -263,9 +251,8 @@ class PytorchBuilder {
   void RunThread(const std::pair<StrId, StrId>& key, std::vector<uint32_t>* idx) {
     SortForNesting(raw_, idx);
     std::vector<Frame> stack;
-    // The scope of the forward op of the last backward function mapped on
-    // this thread: where the next AccumulateGrad goes (see below).
-    NodeId grad_producer_scope = NodeTable::kNoNode;
+    // Where the next AccumulateGrad on this thread goes (autograd_rules.h).
+    AutogradRules::ThreadState autograd_thread;
     uint32_t lane = 0;
     bool have_lane = false;
     auto emit = [&](const RawEvent& e, NodeId node, Phase phase) {
@@ -347,28 +334,23 @@ class PytorchBuilder {
       Phase p = phase;
       if (backward) {
         p = Phase::kBackward;
-        auto fwd = (!legacy_ && e.seq >= 0) ? forward_op_of_seq_.find(e.seq)
-                                            : forward_op_of_seq_.end();
-        if (fwd != forward_op_of_seq_.end()) {
-          node = fwd->second;  // lands on the forward op's path, phase backward
-          grad_producer_scope = out_->nodes.EnclosingScope(node);
-        } else if ((flags & kAccumulateGradName) && !in_autograd &&
-                   grad_producer_scope != NodeTable::kNoNode) {
-          // AccumulateGrad has no forward op (its sequence number is
-          // UINT64_MAX). That number is also why the engine runs it as soon
-          // as its gradient is ready: right after the backward function that
-          // produced the gradient, on the same thread. So it goes to that
-          // function's module: the parameter's.
-          node = ChildCached(grad_producer_scope, e.name, NodeKind::kOp);
+        // Keyed by sequence number alone: Kineto's "Fwd thread id" is the
+        // profiler's own thread index, not the events' tid, so it cannot
+        // name a lane here; the legacy export's numbers are not looked up.
+        std::optional<AutogradRules::ForwardKey> key;
+        if (!legacy_ && e.seq >= 0) key = AutogradRules::ForwardKey{0, e.seq};
+        const BackwardPlace place = autograd_.PlaceBackward(&autograd_thread, key, name, in_autograd);
+        if (place.kind == BackwardPlace::kOnForwardOp) {
+          node = place.node;  // lands on the forward op's path, phase backward
+        } else if (place.kind == BackwardPlace::kUnderGradProducer) {
+          node = ChildCached(place.node, e.name, NodeKind::kOp);
         } else {
           node = ChildCached(parent, e.name, NodeKind::kOp);
           if (!legacy_ && e.fwd_tid > 0) unmapped_backward_++;
         }
       } else {
         node = ChildCached(parent, e.name, NodeKind::kOp);
-        // The op that created the autograd node is the last one to start
-        // with that sequence number (the counter moves on at creation).
-        if (e.seq >= 0 && !in_autograd) forward_op_of_seq_[e.seq] = node;
+        if (!in_autograd) autograd_.RecordForwardOp(AutogradRules::ForwardKey{0, e.seq}, node);
       }
       RememberExternalId(e.external_id, LaunchSite{node, p, e.ts_ns});
       emit(e, node, p);
@@ -385,7 +367,7 @@ class PytorchBuilder {
   bool has_phase_markers_ = false;
   Phase default_phase_ = Phase::kForward;
   int64_t unmapped_backward_ = 0;
-  std::unordered_map<int64_t, NodeId> forward_op_of_seq_;
+  AutogradRules autograd_;
   std::unordered_map<int64_t, LaunchSite> launches_;
   std::unordered_map<int64_t, LaunchSite> flow_starts_;
   std::unordered_map<int64_t, LaunchSite> ops_by_external_id_;

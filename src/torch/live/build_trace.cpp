@@ -7,6 +7,7 @@
 
 #include <algorithm>
 #include <map>
+#include <optional>
 #include <string_view>
 #include <unordered_map>
 
@@ -14,7 +15,7 @@
 
 #include "common/io.h"
 #include "common/json_text.h"
-#include "trace/autograd_names.h"
+#include "trace/autograd_rules.h"
 
 namespace smaragdine::live::internal {
 namespace {
@@ -184,9 +185,10 @@ Trace BuildLiveTrace(const LiveRecords& rec) {
 
   ScopeNodes scopes(&t.nodes);
   std::vector<std::vector<NodeId>> node(a.threads.size());
-  // The op that made an autograd node: the last forward record to start with
-  // its sequence number on its thread (the counter moves on at creation).
-  std::map<std::pair<uint64_t, int64_t>, NodeId> forward_of;
+  // Backward records go where autograd_rules.h says, as in the PyTorch
+  // trace reader. Forward ops are keyed by the recorder's thread id, which is
+  // what a backward record's fwd_tid names.
+  AutogradRules autograd(&t.nodes);
   int64_t unmapped = 0;
   // Forward records first (every thread), then the autograd ones, which look
   // their forward op up.
@@ -194,10 +196,7 @@ Trace BuildLiveTrace(const LiveRecords& rec) {
     for (size_t ti = 0; ti < a.threads.size(); ++ti) {
       const ThreadView& v = a.threads[ti];
       node[ti].resize(v.n, kRootNode);
-      // The scope of the forward op of the last backward function mapped on
-      // this thread: where the next AccumulateGrad goes (as the PyTorch
-      // reader does; see dialect_pytorch.cpp).
-      NodeId grad_producer_scope = NodeTable::kNoNode;
+      AutogradRules::ThreadState autograd_thread;
       for (size_t i = 0; i < v.n; ++i) {
         if ((v.autograd[i] != 0) != (pass == 1)) continue;
         const RawOp& op = v.b->At(i);
@@ -214,22 +213,21 @@ Trace BuildLiveTrace(const LiveRecords& rec) {
         if (pass == 0) {
           node[ti][i] = t.nodes.Child(
               parent, name, op.kind == RawKind::kUserScope ? NodeKind::kScope : NodeKind::kOp);
-          if (op.seq >= 0 && op.kind == RawKind::kFunction)
-            forward_of[{v.b->rf_thread_id, op.seq}] = node[ti][i];
+          if (op.kind == RawKind::kFunction)
+            autograd.RecordForwardOp({v.b->rf_thread_id, op.seq}, node[ti][i]);
           continue;
         }
         const bool maps = op.kind == RawKind::kBackwardFunction || op.fwd_tid > 0 ||
                           name.rfind(kEvaluateFunctionPrefix, 0) == 0;
-        auto it = maps && v.seq[i] >= 0 ? forward_of.find({v.fwd_tid[i], v.seq[i]})
-                                        : forward_of.end();
-        if (it != forward_of.end()) {
-          node[ti][i] = it->second;
-          grad_producer_scope = t.nodes.EnclosingScope(it->second);
-        } else if (grad_producer_scope != NodeTable::kNoNode && IsAccumulateGrad(name) &&
-                   (op.parent < 0 || !v.autograd[op.parent])) {
-          // No forward op (sequence number UINT64_MAX); the engine runs it
-          // right after the backward function that produced its gradient.
-          node[ti][i] = t.nodes.Child(grad_producer_scope, name, NodeKind::kOp);
+        std::optional<AutogradRules::ForwardKey> key;
+        if (maps && v.seq[i] >= 0) key = AutogradRules::ForwardKey{v.fwd_tid[i], v.seq[i]};
+        const bool inside_autograd = op.parent >= 0 && v.autograd[op.parent];
+        const BackwardPlace place =
+            autograd.PlaceBackward(&autograd_thread, key, name, inside_autograd);
+        if (place.kind == BackwardPlace::kOnForwardOp) {
+          node[ti][i] = place.node;
+        } else if (place.kind == BackwardPlace::kUnderGradProducer) {
+          node[ti][i] = t.nodes.Child(place.node, name, NodeKind::kOp);
         } else {
           node[ti][i] = t.nodes.Child(parent, name, NodeKind::kOp);
           if (op.kind == RawKind::kBackwardFunction && v.seq[i] >= 0) ++unmapped;
