@@ -8,11 +8,13 @@
 #include "trace/event_reader.h"
 #include "trace/json_numbers.h"
 #include "trace/sliced_parse.h"
+#include "trace/utf8_repair.h"
 
 // The reader's parts: string_table (interning), json_numbers (µs text to
 // ns), event_reader (what an event's fields mean; the simdjson path),
 // fast_scanner (events of the common shape), sliced_parse (the events array
-// in slices, with retry). This file is the entry point that ties them.
+// in slices, with retry), utf8_repair (invalid UTF-8 replaced, offsets kept).
+// This file is the entry point that ties them.
 
 namespace smaragdine::trace_internal {
 
@@ -25,8 +27,11 @@ Result<RawTrace> ParseChromeJson(const std::string& name, std::string bytes, siz
   return ParseChromeJsonBuffer(name, bytes.data(), bytes.size(), bytes.capacity(), slice_bytes);
 }
 
-Result<RawTrace> ParseChromeJsonBuffer(const std::string& name, char* data, size_t size,
-                                       size_t capacity, size_t slice_bytes) {
+namespace {
+
+// The document read as is (valid UTF-8 or not: simdjson decides).
+Result<RawTrace> ParseAsIs(const std::string& name, char* data, size_t size, size_t capacity,
+                           size_t slice_bytes) {
   if (capacity < size + kParsePadding) return Internal("ParseChromeJsonBuffer: no padding");
   size_t first = 0;
   while (first < size && IsJsonSpace(data[first])) ++first;
@@ -64,6 +69,27 @@ Result<RawTrace> ParseChromeJsonBuffer(const std::string& name, char* data, size
                     static_cast<int64_t>(size));
   }
   return out;
+}
+
+}  // namespace
+
+Result<RawTrace> ParseChromeJsonBuffer(const std::string& name, char* data, size_t size,
+                                       size_t capacity, size_t slice_bytes) {
+  Result<RawTrace> parsed = ParseAsIs(name, data, size, capacity, slice_bytes);
+  // simdjson refuses a whole document for one byte of invalid UTF-8. Only
+  // when parsing failed is the input checked, so valid traces pay nothing.
+  if (parsed.ok() || simdjson::validate_utf8(data, size)) return parsed;
+  Utf8Repair fixed = RepairUtf8(std::string_view(data, size), kParsePadding);
+  Result<RawTrace> repaired =
+      ParseAsIs(name, fixed.text.data(), fixed.text.size(), fixed.text.capacity(), slice_bytes);
+  if (!repaired.ok()) {
+    // Offsets in the file as given, not in the repaired copy.
+    Error e = repaired.error();
+    e.byte_offset = fixed.OriginalOffset(e.byte_offset);
+    return e;
+  }
+  repaired->diagnostics.Add("trace.invalid_utf8_replaced", fixed.replaced);
+  return repaired;
 }
 
 }  // namespace smaragdine::trace_internal

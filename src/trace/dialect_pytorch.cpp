@@ -171,13 +171,16 @@ class PytorchBuilder {
     if (!legacy_ && raw_.base_time_ns) {
       // PyTorch >= 2.4: ts is relative to baseTimeNanoseconds (epoch ns).
       int64_t base = *raw_.base_time_ns;
-      for (Event& ev : out_->events) {
-        ev.start_ns += base;
-        ev.end_ns += base;
-      }
-      for (Step& s : out_->steps) {
-        s.start_ns += base;
-        s.end_ns += base;
+      // Checked: a base near INT64_MAX would wrap the times into the past.
+      // The base is one value for the whole file, so the file is refused.
+      auto shift = [&](int64_t* t_ns) { return !__builtin_add_overflow(*t_ns, base, t_ns); };
+      bool ok = true;
+      for (Event& ev : out_->events) ok = shift(&ev.start_ns) && shift(&ev.end_ns) && ok;
+      for (Step& s : out_->steps) ok = shift(&s.start_ns) && shift(&s.end_ns) && ok;
+      if (!ok) {
+        return BadInput(name, fmt::format("baseTimeNanoseconds {} plus the events' ts passes the "
+                                          "largest time there is (int64 ns)",
+                                          base));
       }
     }
     if (out_->events.empty()) return BadInput(name, "PyTorch trace has no operator events");

@@ -2,16 +2,18 @@
 
 #include <fmt/format.h>
 
+#include "trace/utf8_repair.h"
+
 namespace smaragdine::trace_internal {
 
-void Reader::ReadArgs(od::object args, RawEvent* e) {
-  bool have_long_name = false;
+void Reader::ReadArgs(od::object args, RawEvent* e, EventState& st) {
+  st.have_long_name = false;
   for (auto field_result : args) {
     if (field_result.error()) throw simdjson::simdjson_error(field_result.error());
     od::field field = std::move(field_result).value_unsafe();
     std::string_view key = Key(field);
     od::value v = field.value();
-    ArgsField(key, v, e, &have_long_name);
+    ArgsField(key, v, e, st);
   }
 }
 
@@ -29,35 +31,36 @@ void Reader::ReadEvent(od::value ev) {
     od::value v = field.value();
     if (key.empty()) continue;
     if (key == "args") {
-      if (v.type() == od::json_type::object) ReadArgs(v.get_object(), &e);
+      if (v.type() == od::json_type::object) {
+        Seen(st, kArgs);  // as the fast scanner, which reads only an object `args`
+        ReadArgs(v.get_object(), &e, st);
+      }
     } else {
       EventField(key, v, e, st);
     }
   }
-  Add(e, st.has_ts, st.bad_ts, st.bad_dur);
+  Add(e, st);
 }
 
-void Reader::Add(RawEvent& e, bool has_ts, bool bad_ts, bool bad_dur) {
+void Reader::Add(RawEvent& e, const EventState& st) {
   if (pending_inputs_.empty()) {
-    AddEvent(e, has_ts, bad_ts, bad_dur);
+    AddEvent(e, st);
     return;
   }
   // Inputs stay with a complete event that was kept; a B/E pair's would
   // have to wait for its E, and TensorFlow writes X events only.
   const size_t before = out_->events.size();
-  AddEvent(e, has_ts, bad_ts, bad_dur);
+  AddEvent(e, st);
   if (e.ph == 'X' && out_->events.size() > before)
     for (StrId input : pending_inputs_)
       out_->inputs.push_back(RawInput{static_cast<uint32_t>(before), input});
   pending_inputs_.clear();
 }
 
-void Reader::AddEvent(RawEvent& e, bool has_ts, bool bad_ts, bool bad_dur) {
+void Reader::AddEvent(RawEvent& e, const EventState& st) {
   Diagnostics& d = out_->diagnostics;
   switch (e.ph) {
     case 'M':
-      out_->events.push_back(e);
-      return;
     case 'X':
     case 'B':
     case 'E':
@@ -73,13 +76,27 @@ void Reader::AddEvent(RawEvent& e, bool has_ts, bool bad_ts, bool bad_dur) {
       d.Add("trace.unsupported_event_phase_skipped");
       return;
   }
-  if (!has_ts) {
-    d.Add(bad_ts ? "trace.malformed_timestamp_dropped" : "trace.event_without_ts_dropped");
+  // Malformed like a `ts` that is not a number, and treated alike: the event
+  // is dropped and counted, the rest of the trace read.
+  if (st.duplicate_key) {
+    d.Add("trace.duplicate_key_event_dropped");
+    return;
+  }
+  if (st.bad_lane) {
+    d.Add("trace.malformed_pid_tid_dropped");
+    return;
+  }
+  if (e.ph == 'M') {
+    out_->events.push_back(e);
+    return;
+  }
+  if (!st.has_ts) {
+    d.Add(st.bad_ts ? "trace.malformed_timestamp_dropped" : "trace.event_without_ts_dropped");
     return;
   }
   if (e.ph == 'I') e.ph = 'i';
   if (e.ph == 'X') {
-    if (bad_dur) {
+    if (st.bad_dur) {
       d.Add("trace.malformed_duration_dropped");
       return;
     }
@@ -90,6 +107,13 @@ void Reader::AddEvent(RawEvent& e, bool has_ts, bool bad_ts, bool bad_dur) {
     }
     if (e.dur_ns < 0) {
       d.Add("trace.negative_duration_dropped");
+      return;
+    }
+    // Every later stage computes ts + dur: an end past INT64_MAX would wrap
+    // into an event that ends before it starts.
+    int64_t end_ns;
+    if (__builtin_add_overflow(e.ts_ns, e.dur_ns, &end_ns)) {
+      d.Add("trace.time_overflow_dropped");
       return;
     }
     out_->events.push_back(e);
@@ -112,8 +136,11 @@ void Reader::AddEvent(RawEvent& e, bool has_ts, bool bad_ts, bool bad_dur) {
       d.Add("trace.negative_duration_dropped");
       return;
     }
+    if (__builtin_sub_overflow(e.ts_ns, b.ts_ns, &b.dur_ns)) {
+      d.Add("trace.time_overflow_dropped");  // e.g. B at -INT64_MAX, E at +INT64_MAX
+      return;
+    }
     b.ph = 'X';
-    b.dur_ns = e.ts_ns - b.ts_ns;
     b.flags |= RawEvent::kHasDur;
     out_->events.push_back(b);
     return;
@@ -143,6 +170,75 @@ void Reader::Finish() {
   // would hand it energy it may not have spent.
   out_->diagnostics.Add("trace.unmatched_begin_event", unmatched);
   open_.clear();
+  DropDuplicateEvents();
+}
+
+namespace {
+
+// Every field of a complete event, so that two equal events are one event
+// written twice (a trace concatenated with itself, a profiler's double
+// flush), not two ops that happened to look alike: those differ at least in
+// time, lane or ids.
+bool SameEvent(const RawEvent& a, const RawEvent& b) {
+  return a.ts_ns == b.ts_ns && a.dur_ns == b.dur_ns && a.name == b.name && a.pid == b.pid &&
+         a.tid == b.tid && a.cat == b.cat && a.arg_name == b.arg_name && a.arg_op == b.arg_op &&
+         a.external_id == b.external_id && a.correlation == b.correlation && a.seq == b.seq &&
+         a.fwd_tid == b.fwd_tid && a.ph == b.ph && a.flags == b.flags;
+}
+
+uint64_t HashEvent(const RawEvent& e) {
+  uint64_t h = static_cast<uint64_t>(e.ts_ns) * 0x9E3779B97F4A7C15ull;
+  h ^= static_cast<uint64_t>(e.dur_ns) + (h << 6) + (h >> 2);
+  h ^= ((uint64_t{e.name} << 32) | e.tid) * 0xBF58476D1CE4E5B9ull;
+  h ^= static_cast<uint64_t>(e.external_id ^ e.correlation) * 0x94D049BB133111EBull;
+  return h ^ (h >> 31);
+}
+
+}  // namespace
+
+void Reader::DropDuplicateEvents() {
+  // Complete events with a length only: they are what gets energy (a
+  // repeated instant, flow or metadata event changes nothing), and
+  // zero-length ones repeat legitimately where the timer is coarse (the
+  // legacy autograd profiler's whole µs: two calls in one µs look alike).
+  // One open-addressing pass (load <= 1/2) over event indices.
+  std::vector<RawEvent>& events = out_->events;
+  size_t slots_n = 16;
+  while (slots_n < 2 * events.size()) slots_n <<= 1;
+  std::vector<uint32_t> slots(slots_n, 0);  // event index + 1; 0 = empty
+  const size_t mask = slots_n - 1;
+  std::vector<uint8_t> drop;
+  int64_t dropped = 0;
+  for (uint32_t i = 0; i < events.size(); ++i) {
+    const RawEvent& e = events[i];
+    if (e.ph != 'X' || e.dur_ns == 0) continue;
+    for (size_t k = HashEvent(e) & mask;; k = (k + 1) & mask) {
+      if (slots[k] == 0) {
+        slots[k] = i + 1;
+        break;
+      }
+      if (SameEvent(events[slots[k] - 1], e)) {
+        if (drop.empty()) drop.resize(events.size(), 0);
+        drop[i] = 1;
+        ++dropped;
+        break;
+      }
+    }
+  }
+  if (dropped == 0) return;
+  out_->diagnostics.Add("trace.duplicate_event_dropped", dropped);
+  // Compact, and move the inputs (which name events by index) along.
+  std::vector<uint32_t> new_index(events.size());
+  size_t kept = 0;
+  for (size_t i = 0; i < events.size(); ++i) {
+    new_index[i] = static_cast<uint32_t>(kept);
+    if (!drop[i]) events[kept++] = events[i];
+  }
+  events.resize(kept);
+  size_t kept_inputs = 0;
+  for (const RawInput& in : out_->inputs)
+    if (!drop[in.event]) out_->inputs[kept_inputs++] = RawInput{new_index[in.event], in.input};
+  out_->inputs.resize(kept_inputs);
 }
 
 void Reader::ReadEventsArray(od::array arr) {
@@ -155,6 +251,36 @@ void Reader::ReadEventsArray(od::array arr) {
 bool EndsEarly(simdjson::error_code err) {
   return err == simdjson::INCOMPLETE_ARRAY_OR_OBJECT || err == simdjson::UNCLOSED_STRING;
 }
+
+namespace {
+
+// simdjson's first stage checks the whole buffer before any value is read
+// and says only what is wrong, not where: find the place ourselves.
+int64_t StageOneErrorOffset(simdjson::error_code err, const char* data, size_t size,
+                            size_t first) {
+  if (err == simdjson::UTF8_ERROR) {
+    const int64_t at = FirstInvalidUtf8(std::string_view(data, size));
+    if (at >= 0) return at;
+  } else if (err == simdjson::UNESCAPED_CHARS) {
+    // The first control character inside a string.
+    bool in_string = false;
+    for (size_t i = first; i < size; ++i) {
+      const unsigned char c = static_cast<unsigned char>(data[i]);
+      if (!in_string) {
+        in_string = c == '"';
+      } else if (c == '\\') {
+        ++i;
+      } else if (c == '"') {
+        in_string = false;
+      } else if (c < 0x20) {
+        return static_cast<int64_t>(i);
+      }
+    }
+  }
+  return static_cast<int64_t>(first);
+}
+
+}  // namespace
 
 Result<bool> ParseDocument(const std::string& name, od::parser& parser, const char* data,
                            size_t size, size_t capacity, size_t first, Reader& reader,
@@ -174,7 +300,8 @@ Result<bool> ParseDocument(const std::string& name, od::parser& parser, const ch
     auto err = parser.iterate(data, size, capacity).get(doc);
     if (err) {
       return BadInput(name, fmt::format("invalid JSON: {}", simdjson::error_message(err)), -1,
-                      EndsEarly(err) ? static_cast<int64_t>(size) : static_cast<int64_t>(first));
+                      EndsEarly(err) ? static_cast<int64_t>(size)
+                                     : StageOneErrorOffset(err, data, size, first));
     }
     if (doc.type() == od::json_type::array) {
       out.bare_array = true;

@@ -107,27 +107,55 @@ class Reader {
     return *last = out_->strings.Intern(text);
   }
 
+  // What an event's fields say beyond the RawEvent itself.
+  struct EventState {
+    bool has_ts = false, bad_ts = false, bad_dur = false;
+    bool duplicate_key = false;  // a key the reader reads came twice: which one was meant?
+    bool bad_lane = false;       // pid or tid an object or array
+    bool have_long_name = false;  // in args: long_name or tf_op seen
+    uint32_t seen = 0;            // the keys read so far, one bit each (Seen)
+  };
+  // Keys the reader reads, one bit each: a second one makes the event ambiguous.
+  enum KeyBit : uint32_t {
+    kPh = 1u << 0, kPid = 1u << 1, kTs = 1u << 2, kTid = 1u << 3, kDur = 1u << 4,
+    kName = 1u << 5, kCat = 1u << 6, kId = 1u << 7, kBp = 1u << 8, kArgs = 1u << 9,
+    kArgName = 1u << 10, kArgLongName = 1u << 11, kArgTfOp = 1u << 12, kArgOp = 1u << 13,
+    kArgExternalId = 1u << 14, kArgCorrelation = 1u << 15, kArgSeq = 1u << 16,
+    kArgGroupId = 1u << 17, kArgFwdTid = 1u << 18,
+  };
+  static void Seen(EventState& st, uint32_t bit) {
+    if (st.seen & bit) st.duplicate_key = true;
+    st.seen |= bit;
+  }
+
   // One field of an event's `args`. Shared by the simdjson path (V =
   // od::value) and the fast scanner (V = Scalar), so both read alike.
   template <class V>
-  void ArgsField(std::string_view key, V& v, RawEvent* e, bool* have_long_name) {
+  void ArgsField(std::string_view key, V& v, RawEvent* e, EventState& st) {
     if (key == "name") {
-      if (!*have_long_name) e->arg_name = InternScalar(v);
+      Seen(st, kArgName);
+      if (!st.have_long_name) e->arg_name = InternScalar(v);
     } else if (key == "long_name" || key == "tf_op") {
-      if (!*have_long_name || key == "long_name") {
+      Seen(st, key == "long_name" ? kArgLongName : kArgTfOp);
+      if (!st.have_long_name || key == "long_name") {
         e->arg_name = InternScalar(v);
-        *have_long_name = true;
+        st.have_long_name = true;
         e->flags |= RawEvent::kLongName;
       }
     } else if (key == "op") {
+      Seen(st, kArgOp);
       e->arg_op = InternScalar(v);
     } else if (key == "External id") {
+      Seen(st, kArgExternalId);
       Int(v, &e->external_id);
     } else if (key == "correlation") {
+      Seen(st, kArgCorrelation);
       Int(v, &e->correlation);
     } else if (key == "Sequence number" || key == "group_id") {
+      Seen(st, key == "group_id" ? kArgGroupId : kArgSeq);
       Int(v, &e->seq);
     } else if (key == "Fwd thread id") {
+      Seen(st, kArgFwdTid);
       int64_t x;
       if (Int(v, &x) && x >= std::numeric_limits<int32_t>::min() &&
           x <= std::numeric_limits<int32_t>::max())
@@ -147,12 +175,15 @@ class Reader {
     return true;
   }
 
-  void ReadArgs(od::object args, RawEvent* e);
+  void ReadArgs(od::object args, RawEvent* e, EventState& st);
 
-  // What an event's fields say beyond the RawEvent itself.
-  struct EventState {
-    bool has_ts = false, bad_ts = false, bad_dur = false;
-  };
+  // pid and tid are names: a number or a string. An object or array is no
+  // name (the Scalar of the fast scanner has kind kOther for both).
+  static bool IsContainer(od::value& v) {
+    const od::json_type t = v.type();
+    return t == od::json_type::object || t == od::json_type::array;
+  }
+  static bool IsContainer(const Scalar& v) { return v.kind == Scalar::kOther; }
 
   // One top-level field of an event other than `args` (which the caller
   // reads, since its value is an object). Shared like ArgsField.
@@ -161,36 +192,50 @@ class Reader {
     switch (key[0]) {
       case 'p':
         if (key == "ph") {
+          Seen(st, kPh);
           std::string_view ph = ScalarText(v);
           e.ph = ph.empty() ? 0 : ph[0];
         } else if (key == "pid") {
+          Seen(st, kPid);
+          if (IsContainer(v)) st.bad_lane = true;
           e.pid = InternScalar(v, &last_pid_);
         }
         break;
       case 't':
         if (key == "ts") {
+          Seen(st, kTs);
           std::string_view s = ScalarText(v);
           st.has_ts = !s.empty() && ParseMicrosToNs(s, &e.ts_ns);
           st.bad_ts = !st.has_ts;
         } else if (key == "tid") {
+          Seen(st, kTid);
+          if (IsContainer(v)) st.bad_lane = true;
           e.tid = InternScalar(v, &last_tid_);
         }
         break;
       case 'd':
         if (key == "dur") {
+          Seen(st, kDur);
           std::string_view s = ScalarText(v);
           if (!s.empty() && ParseMicrosToNs(s, &e.dur_ns)) e.flags |= RawEvent::kHasDur;
           else st.bad_dur = true;
         }
         break;
       case 'n':
-        if (key == "name") e.name = InternScalar(v);
+        if (key == "name") {
+          Seen(st, kName);
+          e.name = InternScalar(v);
+        }
         break;
       case 'c':
-        if (key == "cat") e.cat = InternScalar(v, &last_cat_);
+        if (key == "cat") {
+          Seen(st, kCat);
+          e.cat = InternScalar(v, &last_cat_);
+        }
         break;
       case 'i':
         if (key == "id") {
+          Seen(st, kId);
           if (!Int(v, &e.correlation)) {
             // A string flow id that is not a number: any stable integer will do.
             std::string_view s = ScalarText(v);
@@ -200,6 +245,7 @@ class Reader {
         break;
       case 'b':
         if (key == "bp") {
+          Seen(st, kBp);
           if (ScalarText(v) == "e") e.flags |= RawEvent::kBindEnclosing;
         }
         break;
@@ -212,11 +258,11 @@ class Reader {
   void ReadEvent(od::value ev);
 
   // The fast scanner (FastScanEvents) hands each finished event here.
-  void AddScanned(RawEvent& e, const EventState& st) { Add(e, st.has_ts, st.bad_ts, st.bad_dur); }
+  void AddScanned(RawEvent& e, const EventState& st) { Add(e, st); }
 
-  void Add(RawEvent& e, bool has_ts, bool bad_ts, bool bad_dur);
+  void Add(RawEvent& e, const EventState& st);
 
-  void AddEvent(RawEvent& e, bool has_ts, bool bad_ts, bool bad_dur);
+  void AddEvent(RawEvent& e, const EventState& st);
 
   // Where the reader stands, to undo a slice that turned out to be cut wrongly.
   struct Mark {
@@ -229,11 +275,15 @@ class Reader {
   Mark Save() const;
   void Restore(const Mark& m);
 
+  // At the end of the document: counts B events left open, and drops
+  // complete events that repeat an earlier one exactly
+  // (trace.duplicate_event_dropped).
   void Finish();
 
   void ReadEventsArray(od::array arr);
 
  private:
+  void DropDuplicateEvents();
   static uint64_t Key(const RawEvent& e) { return (uint64_t{e.pid} << 32) | e.tid; }
 
   const std::string& name_;

@@ -201,13 +201,15 @@ bool FastEventScanner::Event(const char*& p) {
 void FastEventScanner::Apply() {
   RawEvent e;
   Reader::EventState st;
-  bool have_long_name = false;
   for (int i = 0; i < count_; ++i) {
     Pending& f = pending_[i];
     switch (f.where) {
       case Pending::kEvent: reader_.EventField(f.key, f.value, e, st); break;
-      case Pending::kArgsBegin: have_long_name = false; break;
-      case Pending::kArg: reader_.ArgsField(f.key, f.value, &e, &have_long_name); break;
+      case Pending::kArgsBegin:
+        Reader::Seen(st, Reader::kArgs);
+        st.have_long_name = false;
+        break;
+      case Pending::kArg: reader_.ArgsField(f.key, f.value, &e, st); break;
     }
   }
   reader_.AddScanned(e, st);

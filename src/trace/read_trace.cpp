@@ -184,6 +184,19 @@ Result<Trace> ReadTraces(const std::vector<std::string>& paths, const TraceReadO
     }
     return t;
   }
+  // The same file twice (also under another path: a link, "./a.json")
+  // would count every event twice: refused, naming both.
+  std::map<std::pair<dev_t, ino_t>, const std::string*> seen_files;
+  for (const std::string& path : paths) {
+    struct stat st {};
+    if (::stat(path.c_str(), &st) != 0) continue;  // ReadTrace says why
+    auto [it, fresh] = seen_files.emplace(std::make_pair(st.st_dev, st.st_ino), &path);
+    if (!fresh) {
+      return BadInput(path, fmt::format("is the same file as {}, given twice: each trace counts "
+                                        "once",
+                                        *it->second));
+    }
+  }
   Trace merged;
   std::map<std::pair<std::string, std::string>, uint32_t> lane_index;
   for (size_t f = 0; f < paths.size(); ++f) {

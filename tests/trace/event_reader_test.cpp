@@ -31,10 +31,9 @@ void Feed(Reader& reader, Fields fields, Fields args = {}) {
     Scalar v = scalar(text);
     reader.EventField(key, v, e, st);
   }
-  bool have_long_name = false;
   for (auto [key, text] : args) {
     Scalar v = scalar(text);
-    reader.ArgsField(key, v, &e, &have_long_name);
+    reader.ArgsField(key, v, &e, st);
   }
   reader.AddScanned(e, st);
 }

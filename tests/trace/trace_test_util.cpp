@@ -1,7 +1,10 @@
 // Helpers shared by the trace tests: data paths and golden comparison.
 #include "trace/trace_test_util.h"
 
+#include <unistd.h>
+
 #include <cstdlib>
+#include <filesystem>
 #include <fstream>
 #include <sstream>
 
@@ -47,6 +50,13 @@ void ExpectGolden(const std::string& golden_rel, const std::string& actual) {
   ADD_FAILURE() << golden_rel << " differs at line " << line << "\nexpected: "
                 << line_at(expected, i) << "\nactual:   " << line_at(actual, i)
                 << "\n(regenerate with SMARAGDINE_UPDATE_GOLDEN=1 and review the diff)";
+}
+
+std::string CopyToTemp(const std::string& path, const std::string& name) {
+  const auto to = std::filesystem::temp_directory_path() /
+                  ("smaragdine_" + std::to_string(::getpid()) + "_" + name);
+  std::filesystem::copy_file(path, to, std::filesystem::copy_options::overwrite_existing);
+  return to.string();
 }
 
 }  // namespace smaragdine::testing
