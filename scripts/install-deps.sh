@@ -14,6 +14,7 @@ packages=(
   graphviz libgraphviz-dev          # module graphs: report --format dot / graph-svg
   pkg-config                        # CMake finds libgvc through it
   chromium                          # the HTML report's headless-browser test
+  dpkg-dev file                     # cpack -G DEB (dpkg-shlibdeps), checked by tests/install/deb.sh
 )
 missing=()
 for p in "${packages[@]}"; do
