@@ -1,12 +1,16 @@
 // account.h — align a trace with an energy log and attribute every joule.
 //
+// Account() is what `smaragdine account` and a live session do: align the
+// trace with the log, attribute, and fill the profile's meta. Its stages are
+// public for callers that need one of them:
 // AlignTrace moves event times onto the energy log's clock (DESIGN §3);
 // Attribute splits each domain's energy among the leaves active on that
 // domain's device (§6) and builds the Profile. Conservation — for each domain,
 // nodes plus (idle) equal the measured energy — is checked on every call.
 //
-//   SMG_RETURN_IF_ERROR(AlignTrace(trace, log, AlignOptions{}, &diag));
-//   SMG_ASSIGN_OR_RETURN(Profile p, Attribute(trace, log, AttributeOptions{}));
+//   SMG_ASSIGN_OR_RETURN(EnergyLog log, ReadEnergy("run", {}));
+//   SMG_ASSIGN_OR_RETURN(Trace trace, ReadTraces({"run/trace.json"}, {}));
+//   SMG_ASSIGN_OR_RETURN(Profile p, Account(std::move(trace), log, AccountOptions{}));
 #pragma once
 
 #include <cstdint>
@@ -85,6 +89,32 @@ struct AttributeOptions {
 // `account --timeline auto` keeps the timeline up to this many trace events:
 // beyond, profile.json would grow by tens of MB for a view that needs it.
 constexpr int64_t kTimelineAutoMaxEvents = 1'000'000;
+
+// Whether the profile keeps its timeline (account --timeline).
+enum class TimelinePolicy {
+  kAuto,    // up to kTimelineAutoMaxEvents trace events, with a warning beyond
+  kAlways,
+  kNever,
+};
+// "auto" | "always" | "never"; nullopt for anything else.
+std::optional<TimelinePolicy> ParseTimelinePolicy(std::string_view text);
+
+struct AccountOptions {
+  AlignOptions align;
+  // attribute.keep_timeline is decided by `timeline`.
+  AttributeOptions attribute;
+  TimelinePolicy timeline = TimelinePolicy::kAuto;
+  // Called as each stage begins, with the stage in words ("aligning …",
+  // "attributing N events"), for a progress line. Empty: not called.
+  std::function<void(std::string_view stage)> on_stage;
+};
+
+// The whole accounting of one trace (one step per file already merged by
+// ReadTraces) against one energy log: checks that every --baseline-w domain
+// exists (kUsage naming it), aligns, attributes, and records in the profile's
+// meta how the trace was aligned, and in its diagnostics a timeline left out.
+// Errors: those of AlignTrace and Attribute.
+Result<Profile> Account(Trace trace, const EnergyLog& log, const AccountOptions& options);
 
 // Attributes the log's energy to the trace's nodes. The trace must already be
 // aligned. With the process share, a measured CPU domain's energy in each

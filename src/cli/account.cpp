@@ -20,7 +20,7 @@
 namespace smaragdine::cli {
 namespace {
 
-struct AccountOptions {
+struct AccountFlags {
   std::string energy;
   std::vector<std::string> traces;
   std::string format = "auto";
@@ -70,7 +70,7 @@ void PrintSummary(const Profile& p, size_t event_count, const std::string& outpu
   fmt::print("profile written to {}\nnext: smaragdine report {} --depth 4\n", output, output);
 }
 
-int Run(const AccountOptions& o) {
+int Run(const AccountFlags& o) {
   EnergyImportOptions energy_options;
   if (o.energy_clock == "monotonic") {
     energy_options.clock = Clock::kMonotonic;
@@ -85,7 +85,8 @@ int Run(const AccountOptions& o) {
     if (!kv.ok()) return PrintError(kv.error());
     energy_options.device_of[kv->first] = kv->second;
   }
-  AttributeOptions attribute_options;
+  AccountOptions account_options;
+  AttributeOptions& attribute_options = account_options.attribute;
   if (auto m = ParseAttributionMethod(o.method)) {
     attribute_options.method = *m;
   } else {
@@ -109,6 +110,14 @@ int Run(const AccountOptions& o) {
           "--baseline-w {}: '{}' is not a power in watts (finite, 0 to 100000)", b, kv->second)));
     attribute_options.baseline_w[kv->first] = w;
   }
+  account_options.align.trace_start_ns = o.trace_start_ns;
+  account_options.align.trace_offset_ns = o.trace_offset_ns;
+  if (auto t = ParseTimelinePolicy(o.timeline)) {
+    account_options.timeline = *t;
+  } else {
+    return PrintError(UsageError(
+        fmt::format("--timeline must be auto, always or never, got '{}'", o.timeline)));
+  }
   auto format = ParseTraceFormat(o.format);
   if (!format.ok()) return PrintError(format.error());
 
@@ -127,13 +136,6 @@ int Run(const AccountOptions& o) {
   progress.Stage("reading energy log " + o.energy, InputBytes(o.energy), ProgressUnit::kBytes);
   auto log = ReadEnergy(o.energy, energy_options);
   if (!log.ok()) return fail(log.error());
-  for (const auto& [domain, w] : attribute_options.baseline_w) {
-    bool known = false;
-    for (const auto& d : log->domains) known |= d.name == domain;
-    if (!known)
-      return fail(UsageError(fmt::format(
-          "--baseline-w names domain '{}', which {} does not have", domain, o.energy)));
-  }
   TraceReadOptions trace_options;
   trace_options.format = *format;
   int64_t trace_bytes = 0;
@@ -143,42 +145,27 @@ int Run(const AccountOptions& o) {
                  trace_bytes, ProgressUnit::kBytes);
   auto trace = ReadTraces(o.traces, trace_options);
   if (!trace.ok()) return fail(trace.error());
+  const size_t event_count = trace->events.size();
 
-  // The timeline costs ~40 bytes an event in memory and ~50 in profile.json:
-  // kept by default only up to kTimelineAutoMaxEvents events.
-  const int64_t event_count = static_cast<int64_t>(trace->events.size());
-  attribute_options.keep_timeline =
-      o.timeline == "always" || (o.timeline == "auto" && event_count <= kTimelineAutoMaxEvents);
-  const bool timeline_left_out = o.timeline == "auto" && !attribute_options.keep_timeline;
-  attribute_options.progress = [&progress](std::string_view, int64_t done, int64_t total) {
+  account_options.on_stage = [&progress](std::string_view stage) {
+    // Attribution reports its parts (per domain) through attribute.progress.
+    const bool parts = stage.rfind("attributing", 0) == 0;
+    progress.Stage(parts ? std::string(stage) + ", part" : std::string(stage), 0,
+                   parts ? ProgressUnit::kSteps : ProgressUnit::kNone);
+  };
+  account_options.attribute.progress = [&progress](std::string_view, int64_t done,
+                                                   int64_t total) {
     progress.Update(done, total);
   };
-  progress.Stage("aligning the trace with the energy log");
-
-  AlignOptions align_options;
-  align_options.trace_start_ns = o.trace_start_ns;
-  align_options.trace_offset_ns = o.trace_offset_ns;
-  auto aligned = AlignTrace(*trace, *log, align_options);
-  if (!aligned.ok()) return fail(aligned.error());
-
-  progress.Stage(fmt::format("attributing {} events, part", event_count), 0,
-                 ProgressUnit::kSteps);
-  auto profile = Attribute(*trace, *log, attribute_options);
+  auto profile = Account(std::move(*trace), *log, account_options);
   if (!profile.ok()) return fail(profile.error());
-  profile->meta.alignment = aligned->description;
-  if (timeline_left_out)
-    profile->diagnostics.Warn(fmt::format(
-        "the timeline (for `report --format perfetto`) was left out: the trace has {} events, "
-        "more than the {} that --timeline auto keeps; run account with --timeline always to keep "
-        "it (about 40 bytes an event in memory and 50 in the profile, plus the power tracks)",
-        event_count, kTimelineAutoMaxEvents));
 
   progress.Stage("writing " + o.output);
   Status written = WriteProfileJson(*profile, o.output);
   progress.Finish();
   if (!written.ok()) return fail(written.error());
   if (!o.quiet) {
-    PrintSummary(*profile, trace->events.size(), o.output);
+    PrintSummary(*profile, event_count, o.output);
     std::fflush(stdout);  // the summary before the diagnostics, also when piped
     PrintDiagnostics(profile->diagnostics);
   }
@@ -186,12 +173,12 @@ int Run(const AccountOptions& o) {
 }
 
 CommandRegistration registration{"account", 20, [](CLI::App& app, int& exit_code) {
-  auto o = std::make_shared<AccountOptions>();
+  auto o = std::make_shared<AccountFlags>();
   CLI::App* sub = app.add_subcommand(
       "account",
       "Attribute an energy log to the operations of a trace and write profile.json.\n\n"
       "Lines up the energy readings with the trace's timeline, splits each interval's energy\n"
-      "equally among the operations running on the domain's device, and rolls the result up\n"
+      "among the operations running on the domain's device, and rolls the result up\n"
       "the model's scope hierarchy. Every joule measured in the window ends on a node or in\n"
       "(idle); the run fails if that ever does not hold.\n\n"
       "How the split is made (--method): `proportional` is the paper's rule, power constant\n"

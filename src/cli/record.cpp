@@ -1,24 +1,22 @@
 // `smaragdine record [opts] -o RUN -- CMD…`: run CMD while sampling every readable
 // energy domain into a run directory (DESIGN §7.1), then exit with CMD's status.
+// The run directory, sampling and run.json are the library's Recording
+// (recording.h); this file runs CMD around it.
 //
 // Order of events (the child is forked first so the model source can follow its
 // process tree from the start, but held on a pipe until sampling runs):
 //
 //   fork ──► child blocks reading `go` ─────────────────────► exec CMD
-//   parent: sources → sampler + cputime.csv → run.json → [baseline] → write `go` → wait
-//           → run.json (exit code, clock_sync pairs, stopped domains)
-#include <dirent.h>
+//   parent: Recording::Start (run directory, sources, sampler, cputime.csv, run.json,
+//           [baseline]) → write `go` → wait → Recording::Stop (final run.json)
 #include <fcntl.h>
 #include <grp.h>
 #include <pwd.h>
 #include <signal.h>
 #include <sys/prctl.h>
-#include <sys/stat.h>
 #include <sys/wait.h>
-#include <time.h>
 #include <unistd.h>
 
-#include <algorithm>
 #include <atomic>
 #include <cerrno>
 #include <cmath>
@@ -38,9 +36,8 @@
 
 #include "cli/command.h"
 #include "common/io.h"
-#include "energy/cputime.h"
-#include "energy/sampler.h"
 #include "smaragdine/energy_log.h"
+#include "smaragdine/recording.h"
 #include "smaragdine/sources.h"
 
 namespace smaragdine::cli {
@@ -193,14 +190,6 @@ int WaitChild(pid_t pid) {
   return WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
 }
 
-void SleepSeconds(double s) {
-  const int64_t deadline_ns = MonotonicNowNs() + static_cast<int64_t>(s * 1e9);
-  const timespec ts{static_cast<time_t>(deadline_ns / 1'000'000'000),
-                    static_cast<long>(deadline_ns % 1'000'000'000)};
-  while (clock_nanosleep(CLOCK_MONOTONIC, TIMER_ABSTIME, &ts, nullptr) == EINTR) {
-  }
-}
-
 std::string ShellQuote(const std::string& s) {
   if (!s.empty() && s.find_first_not_of("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ"
                                         "0123456789-_./=:,+@%") == std::string::npos)
@@ -224,219 +213,14 @@ Status Validate(const RecordOptions& o) {
   return {};
 }
 
-// The run directory, open for the whole run: every file record writes is created
-// in it relative to `fd` (O_CREAT|O_EXCL|O_NOFOLLOW, renameat), so nothing CMD
-// plants in it (CMD may own it, under --user) makes record write outside it.
-struct RunDirectory {
-  int fd = -1;
-  std::string path;  // absolute, for messages and $SMARAGDINE_RUN_DIR
-  RunDirectory() = default;
-  RunDirectory(const RunDirectory&) = delete;
-  RunDirectory& operator=(const RunDirectory&) = delete;
-  RunDirectory(RunDirectory&& o) noexcept : fd(o.fd), path(std::move(o.path)) { o.fd = -1; }
-  ~RunDirectory() {
-    if (fd >= 0) ::close(fd);
-  }
-};
-
-// The files record writes in a run directory.
-constexpr const char* kRecordFiles[] = {"run.json", "energy.csv", "cputime.csv"};
-
-// The names in the directory open as `fd`, sorted ("." and ".." left out).
-std::vector<std::string> Entries(int fd) {
-  std::vector<std::string> names;
-  const int dup_fd = ::fcntl(fd, F_DUPFD_CLOEXEC, 0);
-  if (dup_fd < 0) return names;
-  DIR* d = ::fdopendir(dup_fd);
-  if (d == nullptr) {
-    ::close(dup_fd);
-    return names;
-  }
-  while (const dirent* e = ::readdir(d)) {
-    const std::string name = e->d_name;
-    if (name != "." && name != "..") names.push_back(name);
-  }
-  ::closedir(d);
-  std::sort(names.begin(), names.end());
-  return names;
-}
-
-// Creates RUN (its parents too), or opens an existing one: empty, or with --force,
-// where record's own files are removed first and anything else is left (and named
-// in a warning). A directory record creates is handed to --user's user, so CMD can
-// write its trace there; an existing one keeps its owner. RUN itself must not be a
-// symbolic link.
-Result<RunDirectory> OpenRunDirectory(const RecordOptions& o, const RunAs* run_as,
-                                      Diagnostics& diag) {
-  RunDirectory dir;
-  dir.path = std::filesystem::absolute(o.output).lexically_normal().string();
-  while (dir.path.size() > 1 && dir.path.back() == '/') dir.path.pop_back();
-  const std::filesystem::path parent = std::filesystem::path(dir.path).parent_path();
-  std::error_code ec;
-  std::filesystem::create_directories(parent, ec);
-  if (ec)
-    return BadInput(o.output, fmt::format("cannot create the run directory: {}", ec.message()));
-  bool created = ::mkdir(dir.path.c_str(), 0755) == 0;
-  if (!created && errno != EEXIST)
-    return BadInput(o.output, fmt::format("cannot create the run directory: {}", strerror(errno)));
-  dir.fd = ::open(dir.path.c_str(), O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
-  if (dir.fd < 0) {
-    struct stat st {};
-    if ((errno == ELOOP || errno == ENOTDIR) && ::lstat(dir.path.c_str(), &st) == 0 &&
-        S_ISLNK(st.st_mode))
-      return BadInput(o.output,
-                      "the run directory is a symbolic link: record does not follow it "
-                      "(docs/security.md); give the directory it points to");
-    return BadInput(o.output, fmt::format("cannot open the run directory: {}", strerror(errno)));
-  }
-  if (!created) {
-    std::vector<std::string> entries = Entries(dir.fd);
-    if (!entries.empty() && !o.force) {
-      std::string shown;
-      for (size_t i = 0; i < entries.size() && i < 4; ++i)
-        shown += (i ? ", " : "") + entries[i];
-      if (entries.size() > 4) shown += fmt::format(" and {} more", entries.size() - 4);
-      return BadInput(o.output, fmt::format(
-          "the run directory is not empty ({}): a new run would overwrite or mix with what is "
-          "there; give a new -o, or add --force to replace record's files in it",
-          shown));
-    }
-    std::vector<std::string> left;
-    for (const std::string& e : entries) {
-      bool ours = false;
-      for (const char* f : kRecordFiles) ours |= e == f;
-      if (!ours) {
-        left.push_back(e);
-        continue;
-      }
-      // Removed before CMD starts: a killed run must not leave the old files beside new ones.
-      if (::unlinkat(dir.fd, e.c_str(), 0) != 0 && errno != ENOENT)
-        return BadInput(dir.path + "/" + e,
-                        fmt::format("--force: cannot remove it: {}", strerror(errno)));
-    }
-    if (!left.empty())
-      diag.Warn(fmt::format("--force: {} left in the run directory from before: {}",
-                            left.size() == 1 ? "one entry is" : "entries are",
-                            fmt::join(left, ", ")));
-  }
-  if (created && run_as != nullptr && ::fchown(dir.fd, run_as->uid, run_as->gid) != 0)
-    return BadInput(dir.path, fmt::format("cannot hand the run directory to {}: {}",
-                                          run_as->name, strerror(errno)));
-  return dir;
-}
-
-// A new file for record in the run directory: never an existing name, never a link.
-Result<int> CreateRunFile(const RunDirectory& dir, const char* name) {
-  const int fd = ::openat(dir.fd, name,
-                          O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_APPEND | O_CLOEXEC, 0644);
-  if (fd < 0)
-    return BadInput(dir.path + "/" + name, fmt::format("cannot create: {}", strerror(errno)));
-  return fd;
-}
-
-// run.json, replaced whole (a temporary file in the run directory, fsync, renameat).
-Status WriteRunJson(const RunDirectory& dir, const EnergyLog& meta) {
-  SMG_ASSIGN_OR_RETURN(AtomicFile f, AtomicFile::CreateAt(dir.fd, dir.path, "run.json"));
-  SMG_RETURN_IF_ERROR(f.Write(RunJsonText(meta)));
-  return f.Commit();
-}
-
-// Everything up to the child's release; on error the child is let go (it exits 125).
-struct Started {
-  std::unique_ptr<Sampler> sampler;
-  std::unique_ptr<CpuTimeRecorder> cputime;  // null when procfs gives no CPU time
-  EnergyLog meta;
-  Diagnostics diag;
-};
-
-Result<Started> StartSampling(const RecordOptions& o, pid_t child, const RunDirectory& dir) {
-  const std::string& run_dir = dir.path;
-  SourceOptions so;
-  so.roots = o.roots;
-  so.model_core_w = o.model_core_w;
-  so.model_idle_w = o.model_idle_w;
-  so.model_pid = child;
-  so.nvml_library = o.nvml_library;
-  // Sources live as long as their sessions may use them: for the whole process.
-  static std::vector<std::unique_ptr<EnergySource>> sources;
-  sources = MakeSources(so);
-  for (const std::string& f : o.forced) {
-    bool known = false;
-    for (const auto& s : sources) known |= s->Name() == f;
-    if (!known) return UsageError(fmt::format("--source {}: no such source", f));
-  }
-  std::vector<DomainChoice> left_out;
-  std::vector<DomainChoice> choices = ChooseDomains(sources, o.forced, &left_out);
-  if (choices.empty())
-    return Nothing(
-        "no energy domain can be read on this machine; `smaragdine sources` says why and how to "
-        "fix it");
-
-  Started st;
-  for (const DomainChoice& c : left_out)
-    st.diag.Warn(fmt::format(
-        "--source model: {} ({}) is measurable but left out of the run: the model's CPU power "
-        "stands for the whole CPU, memory included, so recording both would count the same "
-        "energy twice; drop --source model to measure it",
-        c.probe.info.name, c.source->Name()));
-  std::vector<SamplerSession> sessions;
-  for (const auto& s : sources) {
-    std::vector<std::string> names;
-    for (const DomainChoice& c : choices)
-      if (c.source == s.get()) names.push_back(c.probe.info.name);
-    if (names.empty()) continue;
-    auto session = s->Open(names);
-    if (!session.ok()) {
-      st.diag.Warn(fmt::format("{}: cannot open {}: {}", s->Name(), fmt::join(names, ", "),
-                               session.error().message));
-      st.diag.Add("record.source_open_failed");
-      continue;
-    }
-    sessions.push_back({s->Rate(), std::move(*session)});
-  }
-  if (sessions.empty())
-    return Nothing("no energy source could be opened (see the warnings above)");
-
-  SamplerOptions sampler_options;
-  sampler_options.fast_period_ns = static_cast<int64_t>(1e9 / o.rate_hz);
-  sampler_options.slow_period_ns = static_cast<int64_t>(o.slow_period_ms * 1e6);
-  SMG_ASSIGN_OR_RETURN(const int energy_fd, CreateRunFile(dir, "energy.csv"));
-  SMG_ASSIGN_OR_RETURN(st.sampler, Sampler::Start(std::move(sessions), energy_fd,
-                                                  run_dir + "/energy.csv", sampler_options));
-  // CPU time of CMD's tree and of the machine, for account's process share.
-  CpuTimeRecorderOptions cpu_options;
-  cpu_options.period_ns = sampler_options.slow_period_ns;
-  SMG_ASSIGN_OR_RETURN(const int cputime_fd, CreateRunFile(dir, "cputime.csv"));
-  auto cputime = CpuTimeRecorder::Start(o.roots.proc, child, cputime_fd,
-                                        run_dir + "/cputime.csv", cpu_options);
-  if (cputime.ok()) {
-    st.cputime = std::move(*cputime);
-  } else {
-    st.diag.Warn(fmt::format("no CPU-time log (account cannot split the CPU's energy with other "
-                             "processes): {}",
-                             cputime.error().ToString()));
-    st.diag.Add("record.no_cputime");
-    ::unlinkat(dir.fd, "cputime.csv", 0);  // the empty file record made for it
-  }
-  st.meta.path = run_dir;
-  st.meta.clock = Clock::kMonotonic;
-  st.meta.domains = st.sampler->domains();
-  st.meta.clock_sync = st.sampler->start_clock_sync();
-  st.meta.command = o.command;
-  st.meta.pid = child;
-  if (o.baseline_s <= 0) st.meta.started_ns = MonotonicNowNs();
-  SMG_RETURN_IF_ERROR(WriteRunJson(dir, st.meta));
-  return st;
-}
-
-void PrintSummary(const RecordOptions& o, const EnergyLog& meta, const SamplerResult& r,
-                  const CpuTimeStats* cpu, const std::string& run_dir) {
+void PrintSummary(const RecordOptions& o, const RecordingSummary& r) {
+  const EnergyLog& meta = r.meta;
   const double duration_s = (*meta.ended_ns - meta.started_ns.value_or(*meta.ended_ns)) * 1e-9;
   fmt::print(stderr, "\nsmaragdine record: {} exited with status {} after {:.3f} s\n",
-             ShellQuote(o.command[0]), *meta.exit_code, duration_s);
+             ShellQuote(o.command[0]), meta.exit_code.value_or(-1), duration_s);
   bool any_modeled = false;
-  for (size_t i = 0; i < r.domains.size(); ++i) {
-    const DomainInfo& d = r.domains[i];
+  for (size_t i = 0; i < meta.domains.size() && i < r.tallies.size(); ++i) {
+    const DomainInfo& d = meta.domains[i];
     any_modeled |= d.modeled;
     const DomainTally& t = r.tallies[i];
     std::string baseline;
@@ -455,43 +239,46 @@ void PrintSummary(const RecordOptions& o, const EnergyLog& meta, const SamplerRe
     if (d.stopped_ns && meta.started_ns)
       fmt::print(stderr, "  {} STOPPED {:.3f} s into the run: {}\n", d.name,
                  (*d.stopped_ns - *meta.started_ns) * 1e-9, d.stopped_reason);
-  if (cpu != nullptr && cpu->samples > 0)
+  if (r.cpu && r.cpu->samples > 0)
     fmt::print(stderr,
                "  CPU time: {:.3f} s by CMD's {} threads, {:.3f} s busy on the whole machine "
                "(cputime.csv, {} samples)\n",
-               cpu->tree_cpu_ns * 1e-9, cpu->threads, cpu->machine_busy_ns * 1e-9, cpu->samples);
-  if (r.fast_overruns + r.slow_overruns > 0)
+               r.cpu->tree_cpu_ns * 1e-9, r.cpu->threads, r.cpu->machine_busy_ns * 1e-9,
+               r.cpu->samples);
+  if (r.overruns > 0)
     fmt::print(stderr, "  {} sampling deadlines were missed (the machine was busy)\n",
-               r.fast_overruns + r.slow_overruns);
+               r.overruns);
   fmt::print(stderr, "Next: smaragdine account --energy {} --trace TRACE.json -o profile.json\n",
-             ShellQuote(run_dir));
+             ShellQuote(meta.path));
 }
 
-// What went wrong with record's own files by the end: each printed as an error.
-// A run whose files are incomplete must not look like a good one.
-std::vector<Error> RunFileErrors(const RunDirectory& dir, const SamplerResult& r,
-                                 const CpuTimeRecorder* cputime, const Status& run_json) {
-  std::vector<Error> errors;
-  if (r.write_errors > 0)
-    errors.push_back(BadInput(
-        dir.path + "/energy.csv",
-        fmt::format("writing the energy log failed {} time{} ({}): the readings of those "
-                    "moments are missing, so the run's energy is incomplete",
-                    r.write_errors, r.write_errors == 1 ? "" : "s", r.write_error)));
-  if (cputime != nullptr && cputime->write_errors() > 0)
-    errors.push_back(BadInput(
-        dir.path + "/cputime.csv",
-        fmt::format("writing the CPU-time log failed {} time{} ({}): account's process share "
-                    "of this run is incomplete",
-                    cputime->write_errors(), cputime->write_errors() == 1 ? "" : "s",
-                    cputime->write_error())));
-  if (!run_json.ok()) {
-    Error e = run_json.error();
-    e.message += "; run.json was not finalised (the one written at the start stays, without "
-                 "exit_code and ended_ns)";
-    errors.push_back(std::move(e));
+RecordingOptions ToRecordingOptions(const RecordOptions& o, pid_t child, const RunAs* run_as) {
+  RecordingOptions r;
+  r.dir = o.output;
+  r.existing = o.force ? ExistingRunDirectory::kReplaceOwnFiles : ExistingRunDirectory::kRefuse;
+  if (run_as != nullptr) {
+    r.owner_uid = run_as->uid;
+    r.owner_gid = run_as->gid;
   }
-  return errors;
+  r.forced_sources = o.forced;
+  r.roots = o.roots;
+  r.nvml_library = o.nvml_library;
+  r.model_core_w = o.model_core_w;
+  r.model_idle_w = o.model_idle_w;
+  r.fast_period_ns = static_cast<int64_t>(1e9 / o.rate_hz);
+  r.slow_period_ns = static_cast<int64_t>(o.slow_period_ms * 1e6);
+  r.pid = child;
+  r.baseline_s = o.baseline_s;
+  r.command = o.command;
+  return r;
+}
+
+// The run directory as Recording will open it (absolute, no trailing slash),
+// for CMD's $SMARAGDINE_RUN_DIR, which the child needs before the run starts.
+std::string AbsoluteRunDirectory(const std::string& output) {
+  std::string path = std::filesystem::absolute(output).lexically_normal().string();
+  while (path.size() > 1 && path.back() == '/') path.pop_back();
+  return path;
 }
 
 int Run(const RecordOptions& o) {
@@ -502,12 +289,7 @@ int Run(const RecordOptions& o) {
     if (!looked_up.ok()) return PrintError(looked_up.error());
     run_as = std::move(*looked_up);
   }
-  Diagnostics dir_diag;
-  auto opened = OpenRunDirectory(o, run_as ? &*run_as : nullptr, dir_diag);
-  if (!opened.ok()) return PrintError(opened.error());
-  const RunDirectory dir = std::move(*opened);
-  const std::string& run_dir = dir.path;
-  PrintDiagnostics(dir_diag);
+  const std::string run_dir = AbsoluteRunDirectory(o.output);
 
   int go[2], err[2];
   if (pipe2(go, O_CLOEXEC) != 0 || pipe2(err, O_CLOEXEC) != 0)
@@ -526,37 +308,14 @@ int Run(const RecordOptions& o) {
   g_child.store(child);
   InstallForwarding();
 
-  auto started = StartSampling(o, child, dir);
-  if (!started.ok()) {
+  // Sampling (and the baseline, CMD still held) before CMD runs.
+  auto recording = Recording::Start(ToRecordingOptions(o, child, run_as ? &*run_as : nullptr));
+  if (!recording.ok()) {
     ::close(go[1]);  // the held child sees EOF and exits without running CMD
     WaitChild(child);
-    return PrintError(started.error());
+    return PrintError(recording.error());
   }
-  Started& st = *started;
-  PrintDiagnostics(st.diag);
-
-  if (o.baseline_s > 0) {
-    // CMD has not started: what the domains draw now is the idle baseline.
-    // Start from a reading of every domain (the slow thread's first may be a period away).
-    std::vector<DomainTally> before = st.sampler->Snapshot();
-    for (int i = 0; i < 200; ++i) {
-      bool all = true;
-      for (const DomainTally& t : before) all &= t.readings > 0;
-      if (all) break;
-      SleepSeconds(0.005);
-      before = st.sampler->Snapshot();
-    }
-    SleepSeconds(o.baseline_s);
-    const std::vector<DomainTally> after = st.sampler->Snapshot();
-    for (size_t i = 0; i < after.size(); ++i) {
-      const double dt_s = (after[i].last_t_ns - before[i].last_t_ns) * 1e-9;
-      if (before[i].readings == 0 || dt_s <= 0) continue;  // too few readings to say
-      st.meta.baseline_w[st.meta.domains[i].name] =
-          (after[i].energy_j - before[i].energy_j) / dt_s;
-    }
-    st.meta.started_ns = MonotonicNowNs();
-    if (Status s = WriteRunJson(dir, st.meta); !s.ok()) PrintError(s.error());
-  }
+  PrintDiagnostics((*recording)->diagnostics());
 
   // Release CMD and learn whether exec worked.
   (void)!::write(go[1], "x", 1);
@@ -567,13 +326,12 @@ int Run(const RecordOptions& o) {
   }
   ::close(err[0]);
   const int status = WaitChild(child);
-  const int64_t ended_ns = MonotonicNowNs();
-  SamplerResult result = st.sampler->Stop();
-  std::optional<CpuTimeStats> cpu;
-  if (st.cputime) cpu = st.cputime->Stop();
+  const bool exec_failed = n == static_cast<ssize_t>(sizeof failure);
+  RecordingSummary summary =
+      (*recording)->Stop(exec_failed ? std::nullopt : std::optional<int>(status));
   g_child.store(0);
 
-  if (n == static_cast<ssize_t>(sizeof failure)) {
+  if (exec_failed) {
     const std::string what =
         failure.step == kStepUser
             ? fmt::format("cannot run {} as user {}: {}", ShellQuote(o.command[0]), o.user,
@@ -581,17 +339,10 @@ int Run(const RecordOptions& o) {
             : fmt::format("cannot run {}: {}", ShellQuote(o.command[0]), strerror(failure.error));
     return PrintError(Error{ErrorCode::kBadInput, what, "", -1, -1});
   }
-
-  st.meta.domains = result.domains;  // now with stopped_ns where a domain stopped mid-run
-  st.meta.clock_sync = result.clock_sync;
-  st.meta.exit_code = status;
-  st.meta.ended_ns = ended_ns;
-  const Status run_json = WriteRunJson(dir, st.meta);
   if (!o.quiet) {
-    PrintDiagnostics(result.diagnostics);
-    if (cpu) PrintDiagnostics(cpu->diagnostics);
+    PrintDiagnostics(summary.diagnostics);
     try {
-      PrintSummary(o, st.meta, result, cpu ? &*cpu : nullptr, run_dir);
+      PrintSummary(o, summary);
     } catch (const std::system_error&) {
       // stderr is closed or full (fmt::print throws): the run is written, and the
       // exit status stays CMD's.
@@ -599,9 +350,8 @@ int Run(const RecordOptions& o) {
   }
   // A run that could not be written whole fails even when CMD succeeded: exit 2
   // then, CMD's own non-zero status otherwise.
-  const std::vector<Error> errors = RunFileErrors(dir, result, st.cputime.get(), run_json);
-  for (const Error& e : errors) PrintError(e);
-  if (!errors.empty() && status == 0) return static_cast<int>(ErrorCode::kBadInput);
+  for (const Error& e : summary.errors) PrintError(e);
+  if (!summary.errors.empty() && status == 0) return static_cast<int>(ErrorCode::kBadInput);
   return status;
 }
 

@@ -18,6 +18,7 @@
 
 #include <fmt/format.h>
 
+#include "common/clock.h"
 #include "cli/command.h"
 #include "common/json_text.h"
 #include "smaragdine/sources.h"
@@ -53,12 +54,6 @@ struct Row {
   Measured measured;
 };
 
-int64_t MonotonicNs() {
-  timespec ts{};
-  clock_gettime(CLOCK_MONOTONIC, &ts);
-  return int64_t{ts.tv_sec} * 1'000'000'000 + ts.tv_nsec;
-}
-
 // Samples one source's readable domains for `sample_ns` at its rate class's period
 // (absolute deadlines, so slow reads do not stretch the period).
 void SampleSource(EnergySource* source, std::vector<Row*> rows, int64_t sample_ns,
@@ -83,12 +78,12 @@ void SampleSource(EnergySource* source, std::vector<Row*> rows, int64_t sample_n
   std::vector<int64_t> first_t(domains.size(), 0), last_t(domains.size(), 0);
   std::vector<double> last(domains.size(), kNaN), sum(domains.size(), 0);
   std::vector<std::vector<int64_t>> change_t(domains.size());
-  const int64_t start_ns = MonotonicNs();
+  const int64_t start_ns = MonotonicNowNs();
   int64_t deadline_ns = start_ns;
   Measured scratch;  // for a domain the session added on its own (none expected)
   for (;;) {
     (*session)->Read(values, *diag);
-    const int64_t t = MonotonicNs();
+    const int64_t t = MonotonicNowNs();
     for (size_t i = 0; i < domains.size() && i < values.size(); ++i) {
       Measured& m = by_index[i] ? by_index[i]->measured : scratch;
       ++m.samples;
@@ -111,10 +106,7 @@ void SampleSource(EnergySource* source, std::vector<Row*> rows, int64_t sample_n
     if (t - start_ns >= sample_ns) break;
     deadline_ns += period_ns;
     if (deadline_ns < t) deadline_ns = t;  // overran: do not try to catch up in a burst
-    const timespec ts{static_cast<time_t>(deadline_ns / 1'000'000'000),
-                      static_cast<long>(deadline_ns % 1'000'000'000)};
-    while (clock_nanosleep(CLOCK_MONOTONIC, TIMER_ABSTIME, &ts, nullptr) == EINTR) {
-    }
+    SleepUntilMonotonicNs(deadline_ns);
   }
   for (size_t i = 0; i < domains.size(); ++i) {
     if (by_index[i] == nullptr) continue;

@@ -15,6 +15,7 @@
 
 #include <fmt/format.h>
 
+#include "common/clock.h"
 #include "common/io.h"
 #include "energy/sampler.h"
 
@@ -262,10 +263,7 @@ void CpuTimeRecorder::Loop() {
       ++stats_.overruns;
       deadline_ns = now_ns;
     } else {
-      const timespec ts{static_cast<time_t>(deadline_ns / 1'000'000'000),
-                        static_cast<long>(deadline_ns % 1'000'000'000)};
-      while (clock_nanosleep(CLOCK_MONOTONIC, TIMER_ABSTIME, &ts, nullptr) == EINTR) {
-      }
+      SleepUntilMonotonicNs(deadline_ns);
     }
     if (stop_.load(std::memory_order_relaxed)) break;
     SampleOnce();

@@ -22,6 +22,7 @@
 #include <vector>
 
 #include "smaragdine/diagnostics.h"
+#include "smaragdine/recording.h"
 #include "smaragdine/status.h"
 
 namespace smaragdine {
@@ -80,15 +81,6 @@ class ProcessTreeCpuTime {
 struct CpuTimeRecorderOptions {
   int64_t period_ns = 20'000'000;        // the slow rate class
   int64_t flush_period_ns = 50'000'000;  // cputime.csv is written at least this often
-};
-
-struct CpuTimeStats {
-  int64_t samples = 0;
-  int64_t threads = 0;        // distinct threads seen
-  int64_t tree_cpu_ns = 0;    // the tree's CPU time between the first and the last sample
-  int64_t machine_busy_ns = 0;  // the machine's busy time over the same span
-  int64_t overruns = 0;
-  Diagnostics diagnostics;    // cputime.* and model.tid_reused
 };
 
 // Samples a process tree's per-thread CPU time and the machine's busy time every

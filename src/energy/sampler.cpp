@@ -12,6 +12,7 @@
 
 #include <fmt/format.h>
 
+#include "common/clock.h"
 #include "common/io.h"
 
 namespace smaragdine {
@@ -20,34 +21,16 @@ namespace {
 
 constexpr int kClockSyncTries = 5;
 
-timespec ToTimespec(int64_t t_ns) {
-  return timespec{static_cast<time_t>(t_ns / 1'000'000'000),
-                  static_cast<long>(t_ns % 1'000'000'000)};
-}
-
-int64_t NowNs(clockid_t clock) {
-  timespec ts{};
-  clock_gettime(clock, &ts);
-  return int64_t{ts.tv_sec} * 1'000'000'000 + ts.tv_nsec;
-}
-
-void SleepUntil(int64_t deadline_ns) {
-  const timespec ts = ToTimespec(deadline_ns);
-  while (clock_nanosleep(CLOCK_MONOTONIC, TIMER_ABSTIME, &ts, nullptr) == EINTR) {
-  }
-}
 
 }  // namespace
-
-int64_t MonotonicNowNs() { return NowNs(CLOCK_MONOTONIC); }
 
 ClockSyncPair ReadClockSyncPair(const std::function<int64_t()>& realtime_ns) {
   ClockSyncPair best;
   int64_t best_gap_ns = INT64_MAX;
   for (int i = 0; i < kClockSyncTries; ++i) {
-    const int64_t m0 = NowNs(CLOCK_MONOTONIC);
-    const int64_t r = realtime_ns ? realtime_ns() : NowNs(CLOCK_REALTIME);
-    const int64_t m1 = NowNs(CLOCK_MONOTONIC);
+    const int64_t m0 = MonotonicNowNs();
+    const int64_t r = realtime_ns ? realtime_ns() : RealtimeNowNs();
+    const int64_t m1 = MonotonicNowNs();
     if (m1 - m0 < best_gap_ns) {
       best_gap_ns = m1 - m0;
       best = {r, m0 + (m1 - m0) / 2};
@@ -192,7 +175,7 @@ void Sampler::SampleLoop(Group& g) {
       deadline_ns = now_ns;
       continue;
     }
-    SleepUntil(deadline_ns);
+    SleepUntilMonotonicNs(deadline_ns);
   } while (!stop_.load(std::memory_order_relaxed));
   // The last reading closes the run's final interval.
   ReadOnce(g);

@@ -22,8 +22,10 @@
 #include <thread>
 #include <vector>
 
+#include "common/clock.h"
 #include "smaragdine/diagnostics.h"
 #include "smaragdine/energy_log.h"
+#include "smaragdine/recording.h"
 #include "smaragdine/sources.h"
 #include "smaragdine/status.h"
 
@@ -44,15 +46,6 @@ struct SamplerSession {
   std::unique_ptr<SamplingSession> session;
 };
 
-// Per domain, what the readings so far add up to.
-struct DomainTally {
-  int64_t first_t_ns = 0, last_t_ns = 0;  // CLOCK_MONOTONIC; 0 before the first valid reading
-  // Joules since the first valid reading: counter deltas for energy domains, power
-  // integrated (trapezoids) for power domains.
-  double energy_j = 0;
-  int64_t readings = 0;  // valid (non-NaN) readings
-};
-
 struct SamplerResult {
   // Every session's domains, in session order; a domain whose readings stopped
   // before the end (and never came back) has stopped_ns and stopped_reason set.
@@ -69,10 +62,6 @@ struct SamplerResult {
   Diagnostics diagnostics;  // the sessions' counts, plus sampler.* (see docs/record.md)
 };
 
-// The tightest of a few bracketed reads (mono, real, mono): realtime paired with
-// the midpoint of the two monotonic reads with the smallest gap.
-ClockSyncPair ReadClockSyncPair(const std::function<int64_t()>& realtime_ns = nullptr);
-int64_t MonotonicNowNs();
 
 class Sampler {
  public:

@@ -102,8 +102,8 @@ TEST_F(HostileRecordTest, NonEmptyRunDirectoryIsRefusedWithoutForce) {
 
   Ran forced = testing::Run(Record({"/bin/true"}, {"--force"}), tmp_.path());
   EXPECT_EQ(forced.status, 0) << forced.err;
-  EXPECT_THAT(forced.err, HasSubstr("--force: one entry is left in the run directory from "
-                                    "before: trace.json"));
+  EXPECT_THAT(forced.err, HasSubstr("one entry is left in the run directory from before: "
+                                    "trace.json"));
   EXPECT_EQ(ReadText(run_ + "/trace.json"), "[]\n");
   auto log = ReadRun();
   ASSERT_TRUE(log.ok()) << log.error().ToString();

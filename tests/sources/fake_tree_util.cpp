@@ -13,6 +13,8 @@
 
 #include <fmt/format.h>
 
+#include "common/clock.h"
+
 namespace smaragdine::testing {
 
 FakeTree::FakeTree() {
@@ -96,7 +98,7 @@ int64_t& FakeNowNs() {
 
 namespace {
 
-int64_t KernfsNow() { return FakeNowNs() != 0 ? FakeNowNs() : MonotonicNs(); }
+int64_t KernfsNow() { return FakeNowNs() != 0 ? FakeNowNs() : MonotonicNowNs(); }
 
 int KernfsOpen(const char* path, int flags) {
   const auto& denied = DeniedPaths();

@@ -1,5 +1,6 @@
 // The CPU-time model: idle power plus per-core power × CPU time of a process tree.
 #include "energy/sources/model.h"
+#include "common/clock.h"
 
 #include <dirent.h>
 #include <fcntl.h>
@@ -24,12 +25,6 @@ using procfs::ReadSmallFile;
 constexpr const char* kDomain = "cpu:0/package";
 constexpr const char* kSourceName = "model";
 constexpr int kPreference = 100;
-
-int64_t MonotonicNs() {
-  timespec ts{};
-  clock_gettime(CLOCK_MONOTONIC, &ts);
-  return int64_t{ts.tv_sec} * 1'000'000'000 + ts.tv_nsec;
-}
 
 }  // namespace
 
@@ -81,7 +76,7 @@ class ModelSession : public SamplingSession {
 class ModelSource : public EnergySource {
  public:
   ModelSource(SourceOptions o, std::function<int64_t()> now_ns)
-      : o_(std::move(o)), now_ns_(now_ns ? std::move(now_ns) : MonotonicNs) {}
+      : o_(std::move(o)), now_ns_(now_ns ? std::move(now_ns) : MonotonicNowNs) {}
 
   std::string Name() const override { return kSourceName; }
   RateClass Rate() const override { return RateClass::kSlow; }

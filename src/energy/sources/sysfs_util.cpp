@@ -1,4 +1,5 @@
 #include "energy/sources/sysfs_util.h"
+#include "common/clock.h"
 
 #include <dirent.h>
 #include <fcntl.h>
@@ -19,7 +20,7 @@ namespace smaragdine {
 namespace {
 
 int LibcOpen(const char* path, int flags) { return ::open(path, flags | O_CLOEXEC); }
-int64_t MonotonicNsImpl() { return MonotonicNs(); }
+int64_t MonotonicNsImpl() { return MonotonicNowNs(); }
 
 const char* ErrnoName(int err) {
   switch (err) {
@@ -163,12 +164,6 @@ std::string ErrnoText(int err) {
   const char* name = ErrnoName(err);
   if (name == nullptr) return fmt::format("{} (errno {})", std::strerror(err), err);
   return fmt::format("{} ({})", std::strerror(err), name);
-}
-
-int64_t MonotonicNs() {
-  timespec ts;
-  clock_gettime(CLOCK_MONOTONIC, &ts);
-  return static_cast<int64_t>(ts.tv_sec) * 1'000'000'000 + ts.tv_nsec;
 }
 
 std::optional<uint64_t> PreadU64(const SysIo& io, int fd, int* err) {

@@ -71,7 +71,6 @@ inline constexpr int64_t kRaplNominalUpdateNs = 1'000'000;
 void SetRaplCounterMeter(DomainInfo& info, std::string field, int64_t update_ns, std::string note);
 // strerror text with the errno name: "Permission denied (EACCES)".
 std::string ErrnoText(int err);
-int64_t MonotonicNs();
 
 // Reads the decimal counter in a held-open sysfs file with one pread at offset
 // 0 (kernfs re-renders the value on each read at offset 0). nullopt on any

@@ -19,18 +19,11 @@
 #include <utility>
 #include <unordered_map>
 
+#include "common/clock.h"
 #include "smaragdine/torch/live.h"
 
 namespace smaragdine::live::internal {
 namespace {
-
-// ---- clock ----
-
-inline int64_t MonotonicNs() {
-  timespec ts;
-  clock_gettime(CLOCK_MONOTONIC, &ts);
-  return int64_t{ts.tv_sec} * 1'000'000'000 + ts.tv_nsec;
-}
 
 // Two stamps per operator are a large part of the callback's own work: on the
 // development VM a vDSO clock_gettime(CLOCK_MONOTONIC) costs ~25 ns, a bare
@@ -43,7 +36,7 @@ inline int64_t Stamp() {
 #if defined(__x86_64__)
   if (g_tsc.load(std::memory_order_relaxed)) return static_cast<int64_t>(__rdtsc());
 #endif
-  return MonotonicNs();
+  return MonotonicNowNs();
 }
 
 #if defined(__x86_64__)
@@ -69,7 +62,7 @@ ClockPair SamplePair() {
   ClockPair p;
 #if defined(__x86_64__)
   const auto t0 = static_cast<int64_t>(__rdtsc());
-  p.ns = MonotonicNs();
+  p.ns = MonotonicNowNs();
   const auto t1 = static_cast<int64_t>(__rdtsc());
   p.ticks = t0 + (t1 - t0) / 2;
 #endif

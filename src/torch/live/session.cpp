@@ -15,8 +15,9 @@
 #include <fmt/ranges.h>
 
 #include "common/io.h"
-#include "energy/sampler.h"
+#include "common/clock.h"
 #include "smaragdine/account.h"
+#include "smaragdine/recording.h"
 #include "torch/live/build_trace.h"
 #include "torch/live/recorder.h"
 
@@ -29,11 +30,7 @@ struct Session::Impl {
   SessionInfo info;
   std::string dir;        // where energy.csv (in-process) or the trace (joined) goes
   bool temporary_dir = false;
-  // Sources outlive the sampler that reads their sessions (members are
-  // destroyed in reverse order).
-  std::vector<std::unique_ptr<EnergySource>> sources;
-  std::unique_ptr<Sampler> sampler;
-  EnergyLog meta;         // in-process: what run.json says
+  std::unique_ptr<Recording> recording;  // in-process sampling; null when joined
   Diagnostics diag;
   int64_t start_ns = 0;
   std::mutex marks_mu;
@@ -44,7 +41,7 @@ struct Session::Impl {
   ~Impl() {
     if (!stopped) {
       internal::StopRecording();
-      if (sampler) sampler->Stop();
+      recording.reset();  // stops sampling; run.json stays as started
     }
     if (temporary_dir) {
       std::error_code ec;
@@ -61,65 +58,34 @@ void SleepNs(int64_t ns) {
   }
 }
 
+// In-process: a Recording in the session's directory, following this process.
 Status StartSampling(Session::Impl& s) {
   const SessionOptions& o = s.options;
-  SourceOptions so;
-  so.roots = o.roots;
-  so.model_core_w = o.model_core_w;
-  so.model_idle_w = o.model_idle_w;
-  so.model_pid = getpid();  // the model follows this process's threads
-  so.nvml_library = o.nvml_library;
-  s.sources = MakeSources(so);
-  for (const std::string& f : o.forced_sources) {
-    bool known = false;
-    for (const auto& src : s.sources) known |= src->Name() == f;
-    if (!known) return UsageError(fmt::format("live session: no energy source named '{}'", f));
-  }
-  std::vector<DomainChoice> choices = ChooseDomains(s.sources, o.forced_sources);
-  if (choices.empty())
-    return Nothing(
-        "no energy domain can be read on this machine; `smaragdine sources` says why and how to "
-        "fix it");
-  std::vector<SamplerSession> sessions;
-  for (const auto& src : s.sources) {
-    std::vector<std::string> names;
-    for (const DomainChoice& c : choices)
-      if (c.source == src.get()) names.push_back(c.probe.info.name);
-    if (names.empty()) continue;
-    auto session = src->Open(names);
-    if (!session.ok()) {
-      s.diag.Warn(fmt::format("{}: cannot open {}: {}", src->Name(), fmt::join(names, ", "),
-                              session.error().message));
-      s.diag.Add("live.source_open_failed");
-      continue;
-    }
-    sessions.push_back({src->Rate(), std::move(*session)});
-  }
-  if (sessions.empty()) return Nothing(fmt::format("no energy source could be opened: {}",
-                                fmt::join(s.diag.warnings(), "; ")));
-  SamplerOptions so2;
-  so2.fast_period_ns = o.fast_period_ns;
-  so2.slow_period_ns = o.slow_period_ns;
-  SMG_ASSIGN_OR_RETURN(s.sampler, Sampler::Start(std::move(sessions), s.dir + "/energy.csv", so2));
-  s.meta.path = s.dir;
-  s.meta.clock = Clock::kMonotonic;
-  s.meta.domains = s.sampler->domains();
-  s.meta.clock_sync = s.sampler->start_clock_sync();
-  s.meta.command = {fmt::format("(live session in pid {})", getpid())};
-  s.meta.pid = getpid();
-  s.meta.baseline_w = o.baseline_w;
-  s.info.domains = s.meta.domains;
-  // The first reading of every domain comes before the first operator, so
-  // the energy log covers the whole trace (a sampling thread may take a few
-  // ms to start on a busy machine).
-  const int64_t give_up_ns = MonotonicNowNs() + 2'000'000'000;
-  for (;;) {
-    bool all = true;
-    for (const DomainTally& t : s.sampler->Snapshot()) all &= t.readings > 0;
-    if (all || MonotonicNowNs() > give_up_ns) break;
-    SleepNs(1'000'000);
-  }
-  return WriteFileAtomic(s.dir + "/run.json", RunJsonText(s.meta));
+  RecordingOptions ro;
+  ro.dir = s.dir;
+  // A directory used before keeps its traces and profiles (each session adds
+  // its own, numbered); the previous run's energy files are replaced.
+  ro.existing = ExistingRunDirectory::kReplaceOwnFiles;
+  ro.forced_sources = o.forced_sources;
+  ro.roots = o.roots;
+  ro.nvml_library = o.nvml_library;
+  ro.model_core_w = o.model_core_w;
+  ro.model_idle_w = o.model_idle_w;
+  ro.fast_period_ns = o.fast_period_ns;
+  ro.slow_period_ns = o.slow_period_ns;
+  ro.pid = getpid();
+  // The CPU model already follows only this process; a process share on top
+  // would count the other processes out twice.
+  ro.record_cpu_time = false;
+  ro.baseline_w = o.baseline_w;
+  ro.command = {fmt::format("(live session in pid {})", getpid())};
+  SMG_ASSIGN_OR_RETURN(s.recording, Recording::Start(ro));
+  // Entries left from earlier sessions are expected here: only the rest is said.
+  for (const std::string& w : s.recording->diagnostics().warnings())
+    if (w.find("left in the run directory from before") == std::string::npos) s.diag.Warn(w);
+  for (const auto& [name, n] : s.recording->diagnostics().counts()) s.diag.Add(name, n);
+  s.info.domains = s.recording->meta().domains;
+  return {};
 }
 
 std::string UniqueTracePath(const std::string& dir, const std::string& name) {
@@ -214,7 +180,6 @@ Result<std::unique_ptr<Session>> Session::Start(const SessionOptions& options) {
   if (!internal::StartRecording())
     return UsageError("a live session is already running in this process; Stop() it first");
   s.start_ns = MonotonicNowNs();
-  if (!s.info.joined) s.meta.started_ns = s.start_ns;
   return std::unique_ptr<Session>(new Session(std::move(impl)));
 }
 
@@ -241,12 +206,9 @@ Result<Profile> Session::Stop() {
   s.stopped = true;
 
   if (!s.info.joined) {
-    SamplerResult r = s.sampler->Stop();
-    s.meta.clock_sync = r.clock_sync;
-    s.meta.ended_ns = MonotonicNowNs();
-    s.meta.exit_code = 0;
+    RecordingSummary r = s.recording->Stop(0);
     s.diag.Merge(r.diagnostics);
-    SMG_RETURN_IF_ERROR(WriteFileAtomic(s.dir + "/run.json", RunJsonText(s.meta)));
+    if (!r.errors.empty()) return r.errors.front();
   }
 
   s.trace = internal::BuildLiveTrace(rec);
@@ -275,16 +237,11 @@ Result<Profile> Session::Stop() {
   } else {
     SMG_ASSIGN_OR_RETURN(log, ReadRunDirectory(s.dir));
   }
-  Trace aligned = s.trace;
-  SMG_ASSIGN_OR_RETURN(AlignResult al, AlignTrace(aligned, log, AlignOptions{}));
-  AttributeOptions ao;
-  ao.baseline_w = s.options.baseline_w;
   // The timeline (per-event energy, power tracks) feeds `report --format
-  // perfetto` and the power chart; kept under the same size rule as account's
-  // --timeline auto.
-  ao.keep_timeline = aligned.events.size() <= static_cast<size_t>(kTimelineAutoMaxEvents);
-  SMG_ASSIGN_OR_RETURN(Profile p, Attribute(aligned, log, ao));
-  p.meta.alignment = al.description;
+  // perfetto` and the power chart; kept under account's --timeline auto rule.
+  AccountOptions ao;
+  ao.attribute.baseline_w = s.options.baseline_w;
+  SMG_ASSIGN_OR_RETURN(Profile p, Account(s.trace, log, ao));
   for (const ProfileDomain& d : p.domains)
     if (d.device.rfind("GPU:", 0) == 0) {
       // Only CPU-side operators are recorded (the CUDA path is not built).
@@ -294,8 +251,6 @@ Result<Profile> Session::Stop() {
           d.name));
       p.diagnostics.Add("live.gpu_domain_without_kernels");
     }
-  p.meta.dialect = s.trace.dialect;
-  if (!s.info.trace_path.empty()) p.meta.traces = {s.info.trace_path};
   p.diagnostics.Merge(s.diag);
   if (!s.temporary_dir && s.options.write_profile) {
     s.info.profile_path = UniqueTracePath(s.dir, "profile.json");
