@@ -140,6 +140,7 @@ class PytorchBuilder {
     int64_t unlinked = 0;
     for (auto& [key, idx] : gpu_lanes) {
       SortForNesting(raw_, &idx);
+      DropExactDuplicates(raw_, &idx, &out_->diagnostics);
       int64_t device_index = 0;
       if (!ParseInt64(raw_.Str(key.first), &device_index)) device_index = 0;
       uint32_t lane = lanes_.Get(fmt::format("GPU:{}", device_index),
@@ -253,6 +254,7 @@ class PytorchBuilder {
 
   void RunThread(const std::pair<StrId, StrId>& key, std::vector<uint32_t>* idx) {
     SortForNesting(raw_, idx);
+    DropExactDuplicates(raw_, idx, &out_->diagnostics);
     std::vector<Frame> stack;
     // Where the next AccumulateGrad on this thread goes (autograd_rules.h).
     AutogradRules::ThreadState autograd_thread;

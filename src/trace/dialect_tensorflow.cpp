@@ -282,6 +282,7 @@ Status BuildTf1(const std::string& name, const RawTrace& raw, Trace* out) {
         break;
     }
     SortForNesting(raw, &idx);
+    DropExactDuplicates(raw, &idx, &out->diagnostics);
     uint32_t lane = lanes.Get(device, fmt::format("{} (tid {})", p.name, raw.Str(key.second)));
     for (uint32_t i : idx) {
       const RawEvent& e = raw.events[i];
@@ -385,6 +386,7 @@ Status BuildTf2(const std::string& name, const RawTrace& raw, Trace* out) {
                     tn != thread_names.end() ? tn->second : "thread " + raw.Str(key.second));
     uint32_t lane = lanes.Get(p.device, lane_name);
     SortForNesting(raw, &idx);
+    DropExactDuplicates(raw, &idx, &out->diagnostics);
     for (uint32_t i : idx) {
       const RawEvent& e = raw.events[i];
       NodeId node;

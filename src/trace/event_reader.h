@@ -275,15 +275,12 @@ class Reader {
   Mark Save() const;
   void Restore(const Mark& m);
 
-  // At the end of the document: counts B events left open, and drops
-  // complete events that repeat an earlier one exactly
-  // (trace.duplicate_event_dropped).
+  // At the end of the document: counts B events left open.
   void Finish();
 
   void ReadEventsArray(od::array arr);
 
  private:
-  void DropDuplicateEvents();
   static uint64_t Key(const RawEvent& e) { return (uint64_t{e.pid} << 32) | e.tid; }
 
   const std::string& name_;
