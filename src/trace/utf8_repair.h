@@ -25,8 +25,8 @@ struct Utf8Repair {
   // it, total bytes added up to there). Increasing in both.
   std::vector<std::pair<size_t, int64_t>> growth;
 
-  // The offset in the original bytes of offset `repaired` in `text` (an
-  // offset inside a U+FFFD maps to the end of the bytes it replaced).
+  // The offset in the original bytes of offset `repaired` in `text`; one
+  // inside a U+FFFD lands within 2 bytes of the start of what it replaced.
   int64_t OriginalOffset(int64_t repaired) const;
 };
 
