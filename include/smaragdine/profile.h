@@ -12,7 +12,9 @@
 #include <array>
 #include <cmath>
 #include <cstdint>
+#include <functional>
 #include <map>
+#include <optional>
 #include <string>
 #include <utility>
 #include <vector>
@@ -169,8 +171,22 @@ struct Timeline {
   std::vector<Step> steps;            // the trace's steps, on the energy clock
   std::vector<TimelineEvent> events;  // sorted by (lane, start_ns, -end_ns): parents first
   std::vector<PowerTrack> power;      // one per domain, in Profile::domains order
+  // Per domain (Profile::domains order), the lanes whose events it split its
+  // energy over, ascending: what attribution decided, so that views of one
+  // domain need not decide again. Not written to profile.json: it follows from
+  // the devices there by DomainMetersLane, and the reader fills it so.
+  std::vector<std::vector<uint32_t>> domain_lanes;
   bool empty() const { return events.empty() && power.empty(); }
 };
+
+// The lane-metering rule, the one place it is written: does a domain of device
+// `domain_device` ("CPU:0", "GPU:1") meter the events of `lane`? Traces do not
+// say which CPU socket ran a thread, so every CPU lane counts for every CPU
+// domain; a GPU domain meters the lanes of its own device only.
+bool DomainMetersLane(const std::string& domain_device, const Lane& lane);
+// For each of `domains`, the indices of the `lanes` it meters (ascending).
+std::vector<std::vector<uint32_t>> MeteredLanes(const std::vector<ProfileDomain>& domains,
+                                                const std::vector<Lane>& lanes);
 
 struct Profile {
   ProfileMeta meta;
@@ -199,5 +215,37 @@ Status WriteProfileJson(const Profile& profile, const std::string& path);
 std::string ProfileToJson(const Profile& profile);
 Result<Profile> ReadProfileJson(const std::string& path);
 Result<Profile> ParseProfileJson(const std::string& name, std::string_view text);
+
+// ---- The tree algebra (src/profile/transform.cpp) ----
+// Reports start from these; attribution builds trees with the same roll-up.
+
+// Gives every node the path `new_path(path)` and merges the nodes whose new
+// paths coincide, creating missing ancestors as scopes (empty components are
+// skipped, as NodeTable does). Self energies, time, calls and phase figures
+// add; totals are recomputed from the selfs of the new tree (so conservation
+// holds); step stats and total_ci95 combine as independent parts (sqrt of the
+// sum of squares, an approximation); a node merged from ≥ 2 originals not
+// nested in one another gets `siblings`. The timeline's events and the data
+// flow name the merged nodes. A profile without nodes comes back as it is.
+Profile MergeNodesByPath(const Profile& profile,
+                         const std::function<std::string(const std::string&)>& new_path);
+
+// The profile of domain `d` alone (an index into profile.domains, which must
+// be valid): each node's figures of that domain; step and sibling stats, which
+// are totals over all domains, become unknown (n = 0) when there are several;
+// the timeline keeps the events on the lanes `d` metered (Timeline::domain_lanes),
+// each with its share of `d` taken as its node's share of `d` among the domains
+// that metered the lane (exact for a node's sum over one device's lanes, an
+// approximation for each event).
+Profile DomainProfile(const Profile& profile, size_t d);
+
+// The subtree under node `root` (down to `depth` levels below it; unset: all)
+// as a profile of its own; a node below `depth` is counted in its deepest kept
+// ancestor (the timeline's events and the data flow too).
+Profile SubtreeProfile(const Profile& profile, uint32_t root, std::optional<int> depth);
+
+// Student t quantile for a two-sided 95 % interval with `dof` degrees of
+// freedom (NaN for dof ≤ 0): the step statistics' ci95_j.
+double StudentT975(int64_t dof);
 
 }  // namespace smaragdine

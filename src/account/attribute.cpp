@@ -33,6 +33,7 @@
 #include "account/regression.h"
 #include "account/slices.h"
 #include "common/huge_pages.h"
+#include "profile/tree.h"
 #include "smaragdine/account.h"
 
 namespace smaragdine {
@@ -193,13 +194,6 @@ PreparedLanes PrepareLanes(const Trace& trace, const Window& window,
   return out;
 }
 
-bool LaneOnDevice(const Lane& lane, const std::string& device) {
-  // Traces do not say which CPU socket ran a thread, so every CPU lane counts
-  // for every CPU domain; GPUs match by index.
-  if (device.rfind("CPU", 0) == 0) return lane.device.rfind("CPU", 0) == 0;
-  return lane.device == device;
-}
-
 struct DomainResult {
   // The model sweep's energy per reading interval inside the window, from
   // track_t_ns[k] to track_t_ns[k + 1] (for the power track; empty otherwise).
@@ -263,6 +257,22 @@ struct ModelWeights {
   std::vector<Joules>* combo_f;
 };
 
+// What one domain's sweep reads and where it adds its energy.
+struct SweepArgs {
+  const EnergySeries* series;  // the readings split (raw, the tree's part, or the fit's)
+  const ModelWeights* mw;      // the model's weights; null for proportional
+  double baseline_w;           // NaN without a baseline
+  int64_t w0, w1;              // the domain's part of the window
+  const std::vector<uint32_t>* lanes;  // the lanes the domain meters
+  const PreparedLanes* prepared;
+  const std::vector<uint32_t>* combo_of_event;
+  size_t domain_count, d;
+  std::vector<Joules>* combo_j;         // per (combo, domain)
+  std::vector<Joules>* combo_static_j;  // per (combo, domain), with kStatic
+  Timeline* timeline;                   // with kTimeline
+  const std::vector<uint32_t>* timeline_index;
+};
+
 // Sweeps one domain over [w0, w1) and adds each segment's energy to its combo.
 //
 // Proportional (no weights): power p is constant within a reading interval
@@ -276,36 +286,46 @@ struct ModelWeights {
 // kTimeline: also adds each segment's energy to its event in `timeline`
 // (through `timeline_index`): one add per segment; with the model, also each
 // reading interval's energy for the power track.
+//
+// A class rather than one function so that each step of the loop has a name;
+// the members are small and inline into Run's loop as the lambdas did.
 template <bool kStatic, bool kTimeline, bool kModel>
-DomainResult SweepDomain(const EnergySeries& series, const ModelWeights* mw, double baseline_w,
-                         int64_t w0, int64_t w1, const std::vector<uint32_t>& lanes,
-                         const PreparedLanes& prepared, const std::vector<uint32_t>& combo_of_event,
-                         size_t domain_count, size_t d, std::vector<Joules>& combo_j,
-                         std::vector<Joules>& combo_static_j, Timeline* timeline,
-                         const std::vector<uint32_t>* timeline_index) {
-  DomainResult r;
-  const auto& t = series.t_ns;
-  const auto& e = series.energy_j;
-  // The reading interval that contains w0.
-  size_t i = std::upper_bound(t.begin(), t.end(), w0) - t.begin();
-  i = i == 0 ? 0 : i - 1;
-  // Per reading interval: the measured power (proportional) or alpha (model).
-  auto factor_of = [&](size_t k) -> Joules {
-    if constexpr (kModel) {
-      return k < mw->alpha->size() ? (*mw->alpha)[k] : 0;
-    } else {
-      if (k + 1 >= t.size()) return 0;
-      return (static_cast<Joules>(e[k + 1]) - e[k]) / static_cast<Joules>(t[k + 1] - t[k]);
-    }
-  };
-  Joules p = factor_of(i);  // J per ns (proportional), or alpha
-  const Joules base = std::isnan(baseline_w) ? 0 : static_cast<Joules>(baseline_w) * 1e-9L;
-  const Joules static_power = kModel ? mw->static_power : 0;
-  auto power_of_event = [&](int64_t ev) -> Joules {
-    if constexpr (kModel) return ev < 0 ? 0 : (*mw->combo_power)[combo_of_event[ev]];
-    return 0;
-  };
+class DomainSweep {
+ public:
+  explicit DomainSweep(const SweepArgs& a)
+      : a_(a),
+        t_(a.series->t_ns),
+        e_(a.series->energy_j),
+        base_(std::isnan(a.baseline_w) ? 0 : static_cast<Joules>(a.baseline_w) * 1e-9L),
+        static_power_(kModel ? a.mw->static_power : 0),
+        state_(a.lanes->size()),
+        queue_(a.lanes->size()) {}
 
+  DomainResult Run() {
+    // The reading interval that contains w0.
+    i_ = std::upper_bound(t_.begin(), t_.end(), a_.w0) - t_.begin();
+    i_ = i_ == 0 ? 0 : i_ - 1;
+    p_ = FactorOf(i_);
+    Start();
+    int64_t now = a_.w0;
+    if constexpr (kModel && kTimeline) r_.track_t_ns.push_back(a_.w0);
+    while (now < a_.w1) {
+      const int64_t next_reading =
+          i_ + 1 < t_.size() ? t_[i_ + 1] : std::numeric_limits<int64_t>::max();
+      const int64_t next_change =
+          queue_.empty() ? std::numeric_limits<int64_t>::max() : queue_.top().first;
+      const int64_t tb = std::min({next_reading, next_change, a_.w1});
+      Integrate(static_cast<Joules>(tb - now), tb == a_.w1 || tb == next_reading, tb);
+      now = tb;
+      if (tb == a_.w1) break;
+      if (tb == next_reading) p_ = FactorOf(++i_);
+      ChangeLanesAt(tb);
+    }
+    for (auto& s : state_) CloseSegment(s);
+    return std::move(r_);
+  }
+
+ private:
   // Per-lane cursor into its change points, current innermost event and the
   // running integrals at its start.
   struct LaneState {
@@ -315,114 +335,134 @@ DomainResult SweepDomain(const EnergySeries& series, const ModelWeights* mw, dou
     Joules f_start = 0;
     Joules fs_start = 0;
   };
-  std::vector<LaneState> state(lanes.size());
-  LaneQueue heap(lanes.size());
-  int64_t active = 0;
-  Joules active_power = 0;  // model: Σ fitted power of the active leaves, J/ns
-  Joules g = 0, f = 0, fs = 0;
-  auto enter = [&](const LaneState& s) {
-    if (s.event < 0) return;
-    ++active;
-    if constexpr (kModel) active_power += power_of_event(s.event);
-  };
-  auto leave = [&](const LaneState& s) {
-    if (s.event < 0) return;
-    --active;
-    if constexpr (kModel) active_power -= power_of_event(s.event);
-  };
 
-  // State at w0: apply every change up to and including w0 without energy.
-  for (size_t li = 0; li < lanes.size(); ++li) {
-    const auto& ch = prepared.changes[lanes[li]];
-    auto& s = state[li];
-    while (s.next < ch.size() && ch[s.next].t_ns <= w0) s.event = ch[s.next++].event;
-    enter(s);
-    if (s.next < ch.size()) heap.push({ch[s.next].t_ns, static_cast<uint32_t>(li)});
+  // Per reading interval: the measured power (proportional) or alpha (model).
+  Joules FactorOf(size_t k) const {
+    if constexpr (kModel) {
+      return k < a_.mw->alpha->size() ? (*a_.mw->alpha)[k] : 0;
+    } else {
+      if (k + 1 >= t_.size()) return 0;
+      return (static_cast<Joules>(e_[k + 1]) - e_[k]) / static_cast<Joules>(t_[k + 1] - t_[k]);
+    }
+  }
+  Joules PowerOfEvent(int64_t ev) const {
+    if constexpr (kModel) return ev < 0 ? 0 : (*a_.mw->combo_power)[(*a_.combo_of_event)[ev]];
+    return 0;
+  }
+  void Enter(const LaneState& s) {
+    if (s.event < 0) return;
+    ++active_;
+    if constexpr (kModel) active_power_ += PowerOfEvent(s.event);
+  }
+  void Leave(const LaneState& s) {
+    if (s.event < 0) return;
+    --active_;
+    if constexpr (kModel) active_power_ -= PowerOfEvent(s.event);
   }
 
-  auto close_segment = [&](LaneState& s) {
-    if (s.event < 0) return;
-    const uint32_t combo = combo_of_event[s.event];
-    const size_t c = combo * domain_count + d;
-    Joules energy = f - s.f_start;
-    if constexpr (kModel) {
-      const Joules dg = g - s.g_start;
-      (*mw->combo_g)[c] += dg;
-      (*mw->combo_f)[c] += energy;
-      energy += (*mw->combo_power)[combo] * dg;
+  // State at w0: every change up to and including w0 applied, without energy.
+  void Start() {
+    for (size_t li = 0; li < a_.lanes->size(); ++li) {
+      const auto& ch = a_.prepared->changes[(*a_.lanes)[li]];
+      auto& s = state_[li];
+      while (s.next < ch.size() && ch[s.next].t_ns <= a_.w0) s.event = ch[s.next++].event;
+      Enter(s);
+      if (s.next < ch.size()) queue_.push({ch[s.next].t_ns, static_cast<uint32_t>(li)});
     }
-    combo_j[c] += energy;
-    if constexpr (kStatic) combo_static_j[c] += fs - s.fs_start;
-    if constexpr (kTimeline) {
-      const uint32_t k = (*timeline_index)[s.event];
-      if (k != kNotInTimeline) timeline->events[k].self_j += static_cast<double>(energy);
-    }
-  };
+  }
 
-  int64_t now = w0;
-  Joules interval_j = 0;  // model with timeline: this reading interval's energy so far
-  if constexpr (kModel && kTimeline) r.track_t_ns.push_back(w0);
-  while (now < w1) {
-    int64_t next_reading = i + 1 < t.size() ? t[i + 1] : std::numeric_limits<int64_t>::max();
-    int64_t next_change = heap.empty() ? std::numeric_limits<int64_t>::max() : heap.top().first;
-    int64_t tb = std::min({next_reading, next_change, w1});
-    const Joules dt = static_cast<Joules>(tb - now);
+  // The slice [now, now + dt): its energy to the running integrals, to (idle)
+  // when no lane is active, and (model with timeline) to the reading
+  // interval's energy, which is closed at `tb` when `closes_interval`.
+  void Integrate(Joules dt, bool closes_interval, int64_t tb) {
     Joules energy;
     if constexpr (kModel) {
-      energy = p * (static_power + active_power) * dt;
-      g += p * dt;
-      if (active > 0) f += p * static_power * dt / active;
-      if constexpr (kTimeline) interval_j += energy;
+      energy = p_ * (static_power_ + active_power_) * dt;
+      g_ += p_ * dt;
+      if (active_ > 0) f_ += p_ * static_power_ * dt / active_;
+      if constexpr (kTimeline) interval_j_ += energy;
     } else {
-      energy = p * dt;
-      if (active > 0) f += energy / active;
+      energy = p_ * dt;
+      if (active_ > 0) f_ += energy / active_;
     }
-    if (active == 0) r.idle_j += energy;
-    r.measured_j += energy;
+    if (active_ == 0) r_.idle_j += energy;
+    r_.measured_j += energy;
     if constexpr (kStatic) {
-      const Joules static_energy = kModel ? std::min(base * dt, energy) : std::min(base, p) * dt;
-      if (active > 0) {
-        fs += static_energy / active;
+      const Joules static_energy = kModel ? std::min(base_ * dt, energy) : std::min(base_, p_) * dt;
+      if (active_ > 0) {
+        fs_ += static_energy / active_;
       } else {
-        r.idle_static_j += static_energy;
+        r_.idle_static_j += static_energy;
       }
-      r.static_j += static_energy;
+      r_.static_j += static_energy;
     }
-    now = tb;
     if constexpr (kModel && kTimeline) {
-      if (tb == w1 || tb == next_reading) {
-        r.track_j.push_back(interval_j);
-        r.track_t_ns.push_back(tb);
-        interval_j = 0;
+      if (closes_interval) {
+        r_.track_j.push_back(interval_j_);
+        r_.track_t_ns.push_back(tb);
+        interval_j_ = 0;
       }
     }
-    if (tb == w1) break;
-    if (tb == next_reading) {
-      ++i;
-      p = factor_of(i);
+  }
+
+  // A lane's segment ends: its energy since the segment began goes to its combo.
+  void CloseSegment(LaneState& s) {
+    if (s.event < 0) return;
+    const uint32_t combo = (*a_.combo_of_event)[s.event];
+    const size_t c = combo * a_.domain_count + a_.d;
+    Joules energy = f_ - s.f_start;
+    if constexpr (kModel) {
+      const Joules dg = g_ - s.g_start;
+      (*a_.mw->combo_g)[c] += dg;
+      (*a_.mw->combo_f)[c] += energy;
+      energy += (*a_.mw->combo_power)[combo] * dg;
     }
-    while (!heap.empty() && heap.top().first == tb) {
-      const uint32_t li = heap.top().second;
-      heap.pop();
-      auto& s = state[li];
-      const auto& ch = prepared.changes[lanes[li]];
-      close_segment(s);
-      leave(s);
+    (*a_.combo_j)[c] += energy;
+    if constexpr (kStatic) (*a_.combo_static_j)[c] += fs_ - s.fs_start;
+    if constexpr (kTimeline) {
+      const uint32_t k = (*a_.timeline_index)[s.event];
+      if (k != kNotInTimeline) a_.timeline->events[k].self_j += static_cast<double>(energy);
+    }
+  }
+
+  // Every lane whose innermost event changes at tb closes its segment and
+  // opens the next.
+  void ChangeLanesAt(int64_t tb) {
+    while (!queue_.empty() && queue_.top().first == tb) {
+      const uint32_t li = queue_.top().second;
+      queue_.pop();
+      auto& s = state_[li];
+      const auto& ch = a_.prepared->changes[(*a_.lanes)[li]];
+      CloseSegment(s);
+      Leave(s);
       s.event = ch[s.next++].event;
-      s.g_start = g;
-      s.f_start = f;
-      s.fs_start = fs;
-      enter(s);
-      if (s.next < ch.size()) heap.push({ch[s.next].t_ns, li});
+      s.g_start = g_;
+      s.f_start = f_;
+      s.fs_start = fs_;
+      Enter(s);
+      if (s.next < ch.size()) queue_.push({ch[s.next].t_ns, li});
     }
     // The running sum drifts by rounding; with no lane active it is exactly 0.
     if constexpr (kModel) {
-      if (active == 0) active_power = 0;
+      if (active_ == 0) active_power_ = 0;
     }
   }
-  for (auto& s : state) close_segment(s);
-  return r;
-}
+
+  const SweepArgs& a_;
+  const std::vector<int64_t>& t_;
+  const std::vector<double>& e_;
+  const Joules base_;          // baseline power, J per ns
+  const Joules static_power_;  // model: the fit's static power, J per ns
+  std::vector<LaneState> state_;
+  LaneQueue queue_;
+  DomainResult r_;
+  size_t i_ = 0;               // the reading interval of the sweep's time
+  Joules p_ = 0;               // J per ns (proportional), or alpha
+  int64_t active_ = 0;         // lanes with a leaf active
+  Joules active_power_ = 0;    // model: Σ fitted power of the active leaves, J/ns
+  Joules g_ = 0, f_ = 0, fs_ = 0;  // the running integrals G, F and F of the static share
+  Joules interval_j_ = 0;      // model with timeline: this reading interval's energy so far
+};
 
 // The domain's power over [d0, d1) as steps, the same constant-between-
 // readings power the sweep uses (so the track integrates to measured_j);
@@ -693,38 +733,21 @@ EnergySeries ProcessTreeSeries(const EnergySeries& series, const CpuTimeLog& cpu
   return out;
 }
 
-double StudentT975(int64_t dof) {
-  // Two-sided 95 % quantiles of Student's t; beyond 30 the normal 1.96 is
-  // within 2 %.
-  static constexpr double kTable[] = {0,      12.706, 4.303, 3.182, 2.776, 2.571, 2.447, 2.365,
-                                      2.306,  2.262,  2.228, 2.201, 2.179, 2.160, 2.145, 2.131,
-                                      2.120,  2.110,  2.101, 2.093, 2.086, 2.080, 2.074, 2.069,
-                                      2.064,  2.060,  2.056, 2.052, 2.048, 2.045, 2.042};
-  if (dof <= 0) return NAN;
-  if (dof <= 30) return kTable[dof];
-  if (dof <= 60) return 2.000 + (2.042 - 2.000) * (60 - dof) / 30.0;
-  if (dof <= 120) return 1.980 + (2.000 - 1.980) * (120 - dof) / 60.0;
-  return 1.960;
-}
+namespace {
 
-Result<Profile> Attribute(const Trace& trace, const EnergyLog& log, const AttributeOptions& options) {
-  Profile profile;
-  Diagnostics& diag = profile.diagnostics;
-  diag.Merge(log.diagnostics);
-  diag.Merge(trace.diagnostics);
+// ---- The stages of Attribute, in the order it runs them ----
 
-  const size_t domain_count = log.domains.size();
-  const size_t node_count = trace.nodes.size();
-  const std::vector<Event>& events = trace.events;
+// The window: where the trace and the energy log overlap. The same pass
+// counts each lane's events (`lane_events`), so that the lane lists made
+// next are allocated once at their size instead of growing by copies.
+// Errors: kNothingMeasurable for an empty trace or no overlap.
+Result<Window> FindWindow(const Trace& trace, const EnergyLog& log,
+                          std::vector<size_t>& lane_events, Diagnostics& diag) {
   const size_t lane_count = trace.lanes.size();
-
-  // The window: where the trace and the energy log overlap. The same pass
-  // counts each lane's events, so that the lane lists below are allocated
-  // once at their size instead of growing by copies.
   int64_t trace_start = std::numeric_limits<int64_t>::max();
   int64_t trace_end = std::numeric_limits<int64_t>::min();
-  std::vector<size_t> lane_events(lane_count, 0);
-  for (const Event& e : events) {
+  lane_events.assign(lane_count, 0);
+  for (const Event& e : trace.events) {
     trace_start = std::min(trace_start, e.start_ns);
     trace_end = std::max(trace_end, e.end_ns);
     if (e.lane < lane_count) ++lane_events[e.lane];
@@ -738,7 +761,7 @@ Result<Profile> Attribute(const Trace& trace, const EnergyLog& log, const Attrib
   }
   const int64_t w0 = std::max(trace_start, energy_start);
   const int64_t w1 = std::min(trace_end, energy_end);
-  if (events.empty()) return Nothing("the trace has no events");
+  if (trace.events.empty()) return Nothing("the trace has no events");
   if (w0 >= w1)
     return Nothing(fmt::format(
         "the trace [{}, {}] ns and the energy log [{}, {}] ns do not overlap; nothing to attribute",
@@ -748,39 +771,99 @@ Result<Profile> Attribute(const Trace& trace, const EnergyLog& log, const Attrib
         "the trace runs {:.3f} s before and {:.3f} s after the energy log; events there get no "
         "energy",
         std::max<int64_t>(0, w0 - trace_start) * 1e-9, std::max<int64_t>(0, trace_end - w1) * 1e-9));
+  return Window{w0, w1};
+}
 
-  // Events are clipped to the window as they are read (Window): energy
-  // outside it is not accounted, and calls and time follow the same window
-  // so that power = energy / time holds.
-  const Window window{w0, w1};
+// The leaves as the sweeps sum them: one combo per (node, phase, step), the
+// combo of every event and each combo's calls inside the window.
+struct Combos {
+  std::vector<ComboKey> keys;
+  std::vector<uint32_t> of_event;
+  std::vector<int64_t> calls;
+};
 
-  // Combos and per-combo calls, in one pass that also counts the events
-  // outside the window and lists each lane's events. Combo ids follow first
-  // use in event order (the summation order of everything below). A combo
-  // is looked up in its step's own small table (the steps' tables are
-  // touched one after the other, so the one in use stays in cache; one
-  // global table missed the cache on every new combo, ~0.6 per event), with
-  // a shortcut for the previous event's combo.
-  std::vector<ComboKey> combos;
-  std::vector<uint32_t> combo_of_event;
-  combo_of_event.reserve(events.size());
-  AdviseHugePages(combo_of_event.data(), events.size() * sizeof(uint32_t));
-  combo_of_event.resize(events.size());
-  std::vector<int64_t> combo_calls;
-  // Per step + 1 (index 0: no step): combo id + 1 per slot, power-of-two
-  // size, indexed by the top bits of a multiplicative hash of (node, phase).
+// Combo ids by key. A combo is looked up in its step's own small table (the
+// steps' tables are touched one after the other, so the one in use stays in
+// cache; one global table missed the cache on every new combo, ~0.6 per
+// event). Per step + 1 (index 0: no step), open addressing: combo id + 1 per
+// slot, power-of-two size, indexed by the top bits of a multiplicative hash
+// of (node, phase), load kept at most 1/2.
+class ComboIndex {
+ public:
+  explicit ComboIndex(size_t step_count) : step_count_(step_count), tables_(step_count + 1) {}
+
+  // The id of `key`, added to `combos` (with 0 calls) at its first use, so
+  // ids follow first use in event order: the summation order of everything after.
+  uint32_t IdOf(const ComboKey& key, Combos& combos) {
+    StepTable& table = TableOf(key.step);
+    std::vector<uint32_t>& slots = table.slots;
+    if (slots.empty()) slots.assign(16, 0);
+    const int shift = 64 - __builtin_ctzll(slots.size());
+    const size_t mask = slots.size() - 1;
+    size_t slot = Hash(key) >> shift;
+    while (slots[slot] != 0 && !(combos.keys[slots[slot] - 1] == key)) slot = (slot + 1) & mask;
+    if (slots[slot] != 0) return slots[slot] - 1;
+    const uint32_t c = static_cast<uint32_t>(combos.keys.size());
+    combos.keys.push_back(key);
+    combos.calls.push_back(0);
+    slots[slot] = c + 1;
+    if (++table.used * 2 > slots.size()) Grow(table, combos.keys, shift - 1);
+    return c;
+  }
+
+ private:
   struct StepTable {
     std::vector<uint32_t> slots;
     size_t used = 0;
   };
-  std::vector<StepTable> step_tables(trace.steps.size() + 1);
-  auto slot_hash = [](const ComboKey& k) {
+  static uint64_t Hash(const ComboKey& k) {
     return (uint64_t{k.node} * 4 + static_cast<uint64_t>(k.phase)) * 0x9E3779B97F4A7C15ull;
-  };
-  // Step ids the trace has no Step for (the dialects never make them): their
-  // tables follow the others, in this order.
-  std::vector<int32_t> extra_steps;
-  std::vector<std::vector<uint32_t>> by_lane(lane_count);
+  }
+  StepTable& TableOf(int32_t step) {
+    if (step >= -1 && static_cast<size_t>(step + 1) <= step_count_) return tables_[step + 1];
+    // Step ids the trace has no Step for (the dialects never make them): their
+    // tables follow the others, in order of first use.
+    auto it = std::find(extra_steps_.begin(), extra_steps_.end(), step);
+    if (it == extra_steps_.end()) {
+      extra_steps_.push_back(step);
+      it = extra_steps_.end() - 1;
+      tables_.emplace_back();
+    }
+    return tables_[step_count_ + 1 + (it - extra_steps_.begin())];
+  }
+  // Doubles the table; `shift` is the new size's (one bit less).
+  static void Grow(StepTable& table, const std::vector<ComboKey>& keys, int shift) {
+    std::vector<uint32_t> bigger(table.slots.size() * 2, 0);
+    const size_t mask = bigger.size() - 1;
+    for (uint32_t v : table.slots) {
+      if (v == 0) continue;
+      size_t b = Hash(keys[v - 1]) >> shift;
+      while (bigger[b] != 0) b = (b + 1) & mask;
+      bigger[b] = v;
+    }
+    table.slots = std::move(bigger);
+  }
+  size_t step_count_;
+  std::vector<StepTable> tables_;
+  std::vector<int32_t> extra_steps_;
+};
+
+// Combos and per-combo calls, in one pass that also counts the events
+// outside the window and lists each lane's events (`by_lane`, sized by
+// `lane_events`). The previous event's combo is tried first: a lane's
+// events repeat combos in runs.
+Combos LeafCombos(const Trace& trace, const Window& window,
+                  const std::vector<size_t>& lane_events,
+                  std::vector<std::vector<uint32_t>>& by_lane, Diagnostics& diag) {
+  const std::vector<Event>& events = trace.events;
+  const size_t lane_count = trace.lanes.size();
+  const size_t node_count = trace.nodes.size();
+  Combos combos;
+  combos.of_event.reserve(events.size());
+  AdviseHugePages(combos.of_event.data(), events.size() * sizeof(uint32_t));
+  combos.of_event.resize(events.size());
+  ComboIndex index(trace.steps.size());
+  by_lane.assign(lane_count, {});
   for (size_t l = 0; l < lane_count; ++l) by_lane[l].reserve(lane_events[l]);
   int64_t outside = 0;
   int64_t negative = 0;
@@ -792,131 +875,54 @@ Result<Profile> Attribute(const Trace& trace, const EnergyLog& log, const Attrib
     outside += out_of_window;
     if (e.lane < lane_count) by_lane[e.lane].push_back(static_cast<uint32_t>(i));
     const ComboKey key{e.node, e.phase, e.step};
-    uint32_t c;
-    if (last_combo < combos.size() && combos[last_combo] == key) {
-      c = last_combo;
-    } else {
-      StepTable* table;
-      if (e.step >= -1 && static_cast<size_t>(e.step + 1) <= trace.steps.size()) {
-        table = &step_tables[e.step + 1];
-      } else {
-        auto it = std::find(extra_steps.begin(), extra_steps.end(), e.step);
-        if (it == extra_steps.end()) {
-          extra_steps.push_back(e.step);
-          it = extra_steps.end() - 1;
-          step_tables.emplace_back();
-        }
-        table = &step_tables[trace.steps.size() + 1 + (it - extra_steps.begin())];
-      }
-      std::vector<uint32_t>& slots = table->slots;
-      if (slots.empty()) slots.assign(16, 0);
-      const int shift = 64 - __builtin_ctzll(slots.size());
-      size_t mask = slots.size() - 1;
-      size_t slot = slot_hash(key) >> shift;
-      while (slots[slot] != 0 && !(combos[slots[slot] - 1] == key)) slot = (slot + 1) & mask;
-      if (slots[slot] != 0) {
-        c = slots[slot] - 1;
-      } else {
-        c = static_cast<uint32_t>(combos.size());
-        combos.push_back(key);
-        combo_calls.push_back(0);
-        slots[slot] = c + 1;
-        if (++table->used * 2 > slots.size()) {  // keep the load <= 1/2
-          std::vector<uint32_t> bigger(slots.size() * 2, 0);
-          mask = bigger.size() - 1;
-          for (uint32_t v : slots) {
-            if (v == 0) continue;
-            size_t b = slot_hash(combos[v - 1]) >> (shift - 1);
-            while (bigger[b] != 0) b = (b + 1) & mask;
-            bigger[b] = v;
-          }
-          slots = std::move(bigger);
-        }
-      }
-      last_combo = c;
-    }
-    combo_of_event[i] = c;
+    const uint32_t c = last_combo < combos.keys.size() && combos.keys[last_combo] == key
+                           ? last_combo
+                           : index.IdOf(key, combos);
+    last_combo = c;
+    combos.of_event[i] = c;
     if (!out_of_window && window.End(e) >= window.Start(e) && e.node < node_count)
-      combo_calls[c] += 1;  // in the window
+      combos.calls[c] += 1;  // in the window
   }
   diag.Add("account.events_outside_window", outside);
   diag.Add("account.negative_duration_dropped", negative);
+  return combos;
+}
 
-  // Leaf classes for the regression: a combo without its step (node + phase),
-  // pooled by op name + phase where the data cannot separate them.
+// Leaf classes for the regression: a combo without its step (node + phase),
+// grouped by op name + phase, toward which a class the data cannot separate
+// is pooled. Empty for the proportional method, which needs none.
+struct LeafClasses {
   std::vector<uint32_t> class_of_combo, group_of_class;
   size_t class_count = 0, group_count = 0;
-  if (options.method != AttributionMethod::kProportional) {
-    std::unordered_map<uint64_t, uint32_t> class_id;
-    std::unordered_map<std::string, uint32_t> group_id;
-    class_of_combo.resize(combos.size());
-    for (size_t c = 0; c < combos.size(); ++c) {
-      const ComboKey& k = combos[c];
-      const uint64_t key = uint64_t{k.node} * kPhaseCount + static_cast<uint64_t>(k.phase);
-      auto [it, added] = class_id.try_emplace(key, static_cast<uint32_t>(class_count));
-      if (added) {
-        ++class_count;
-        std::string group = k.node < node_count ? trace.nodes.Name(k.node) : std::string();
-        group.push_back('\0');
-        group.push_back(static_cast<char>('0' + static_cast<int>(k.phase)));
-        auto [g, new_group] = group_id.try_emplace(group, static_cast<uint32_t>(group_count));
-        if (new_group) ++group_count;
-        group_of_class.push_back(g->second);
-      }
-      class_of_combo[c] = it->second;
+};
+LeafClasses ClassesOf(const Trace& trace, const std::vector<ComboKey>& combos) {
+  LeafClasses out;
+  std::unordered_map<uint64_t, uint32_t> class_id;
+  std::unordered_map<std::string, uint32_t> group_id;
+  out.class_of_combo.resize(combos.size());
+  for (size_t c = 0; c < combos.size(); ++c) {
+    const ComboKey& k = combos[c];
+    const uint64_t key = uint64_t{k.node} * kPhaseCount + static_cast<uint64_t>(k.phase);
+    auto [it, added] = class_id.try_emplace(key, static_cast<uint32_t>(out.class_count));
+    if (added) {
+      ++out.class_count;
+      std::string group = k.node < trace.nodes.size() ? trace.nodes.Name(k.node) : std::string();
+      group.push_back('\0');
+      group.push_back(static_cast<char>('0' + static_cast<int>(k.phase)));
+      auto [g, new_group] = group_id.try_emplace(group, static_cast<uint32_t>(out.group_count));
+      if (new_group) ++out.group_count;
+      out.group_of_class.push_back(g->second);
     }
+    out.class_of_combo[c] = it->second;
   }
-  std::vector<int64_t> step_starts;
-  for (const Step& st : trace.steps) step_starts.push_back(st.start_ns);
-  std::sort(step_starts.begin(), step_starts.end());
+  return out;
+}
 
-  // The timeline, when kept, is filled by PrepareLanes (events) and the sweeps (energy).
-  Timeline* timeline = options.keep_timeline ? &profile.timeline : nullptr;
-  std::vector<uint32_t> timeline_index;
-  if (timeline) {
-    timeline->lanes = trace.lanes;
-    timeline->steps = trace.steps;
-    timeline->events.reserve(events.size());
-    timeline->power.resize(domain_count);
-    timeline_index.assign(events.size(), kNotInTimeline);
-  }
-  auto progress = [&](int64_t done) {
-    if (options.progress) options.progress("attributing", done, int64_t(domain_count) + 1);
-  };
-  PreparedLanes prepared =
-      PrepareLanes(trace, window, by_lane, diag, timeline, timeline ? &timeline_index : nullptr);
-  progress(1);
-
-  // Process share: on when asked, or (auto) when the log has CPU-time data.
-  const bool have_cpu_time = !log.cpu_time.empty();
-  if (options.process_share == ProcessShare::kOn && !have_cpu_time)
-    return BadInput(log.path,
-                    "--process-share on, but the energy log has no CPU-time data (cputime.csv, "
-                    "written by `smaragdine record`); use --process-share off or auto");
-  const bool share_on = options.process_share != ProcessShare::kOff && have_cpu_time;
-  std::vector<Joules> other_precise(domain_count, 0);
-  for (const DomainInfo& info : log.domains) {
-    if (!info.stopped_ns) continue;
-    const int64_t since = log.started_ns.value_or(w0);
-    diag.Add("account.domain_stopped");
-    diag.Warn(fmt::format(
-        "domain {} stopped {:.3f} s into the run ({}): its energy after that is unknown, so "
-        "operations after it get none from it",
-        info.name, (*info.stopped_ns - since) * 1e-9,
-        info.stopped_reason.empty() ? "no reason recorded" : info.stopped_reason));
-  }
-
-  std::vector<Joules> combo_j(combos.size() * domain_count, 0);
-  std::vector<Joules> combo_static_j;  // only when a domain has a baseline
-  // Regression: per domain its fit (ok = used), and per (combo, domain) the
-  // sweep's ∫alpha and ∫alpha·static/k for the error bars.
-  std::vector<regression::DomainFit> fits(domain_count);
-  std::vector<Joules> combo_g, combo_f;
-  std::vector<std::string> fallback_reasons, meters;
-  std::vector<Joules> swept_measured_j(domain_count, 0);  // what each sweep split (the tree's part)
-  profile.domains.resize(domain_count);
-  bool any_measured = false;
-  for (size_t d = 0; d < domain_count; ++d) {
+// The profile's domains as the log names them, each with its baseline power:
+// --baseline-w first, else run.json's.
+void DescribeDomains(const EnergyLog& log, const AttributeOptions& options, Profile& profile) {
+  profile.domains.resize(log.domains.size());
+  for (size_t d = 0; d < log.domains.size(); ++d) {
     const DomainInfo& info = log.domains[d];
     ProfileDomain& pd = profile.domains[d];
     pd.name = info.name;
@@ -929,273 +935,367 @@ Result<Profile> Attribute(const Trace& trace, const EnergyLog& log, const Attrib
     } else if (auto lb = log.baseline_w.find(info.name); lb != log.baseline_w.end()) {
       pd.baseline_w = lb->second;
     }
-    const EnergySeries& series = log.series[d];
-    const int64_t d0 = std::max(w0, series.empty() ? w1 : series.StartNs());
-    const int64_t d1 = std::min(w1, series.empty() ? w0 : series.EndNs());
-    if (d0 >= d1) {
-      diag.Warn(fmt::format("domain {} has no readings inside the window; it is left out",
-                            info.name));
-      if (timeline) timeline->power[d].domain = info.name;
-      continue;
-    }
-    if (d0 > w0 || d1 < w1)
-      diag.Warn(fmt::format("domain {} covers only {:.3f} s of the {:.3f} s window", info.name,
-                            (d1 - d0) * 1e-9, (w1 - w0) * 1e-9));
-    std::vector<uint32_t> lanes;
-    for (uint32_t l = 0; l < trace.lanes.size(); ++l)
-      if (LaneOnDevice(trace.lanes[l], info.device)) lanes.push_back(l);
-    if (lanes.empty())
-      diag.Warn(fmt::format(
-          "domain {} (device {}) has no lanes of that device in the trace: all its {} energy is "
-          "reported as (idle)",
-          info.name, info.device, info.modeled ? "modeled" : "measured"));
-    // A measured CPU domain under the process share is swept over the tree's part
-    // only; the rest is the other processes'. Modeled domains count the tree alone.
-    const bool split = share_on && !info.modeled && info.device.rfind("CPU", 0) == 0;
-    EnergySeries tree_series;
-    if (split) tree_series = ProcessTreeSeries(series, log.cpu_time);
-    const EnergySeries& swept = split ? tree_series : series;
-    regression::DomainFit& fit = fits[d];
-    if (options.method != AttributionMethod::kProportional && !lanes.empty()) {
-      regression::DomainInput in;
-      in.info = &info;
-      in.series = &swept;
-      in.series_is_raw = !split;
-      in.prepared = &prepared;
-      in.lanes = lanes;
-      in.combo_of_event = &combo_of_event;
-      in.class_of_combo = &class_of_combo;
-      in.class_count = class_count;
-      in.group_of_class = &group_of_class;
-      in.group_count = group_count;
-      in.w0_ns = d0;
-      in.w1_ns = d1;
-      in.block_starts_ns = step_starts;
-      in.replicates = options.ci_replicates;
-      fit = regression::FitDomain(in, diag);
-      if (!fit.ok) {
-        fallback_reasons.push_back(fit.reason);
-        if (options.method == AttributionMethod::kRegression) {
-          diag.Add("account.regression_fallback");
-          diag.Warn(fmt::format("--method regression: {}; the proportional rule was used for {}",
-                                fit.reason, info.name));
-        }
-      }
-    }
-    const bool model = fit.ok;
-    const EnergySeries& split_series = model ? fit.series : swept;
-    const int64_t m0 = model ? std::max(w0, fit.series.StartNs()) : d0;
-    const int64_t m1 = model ? std::min(w1, fit.series.EndNs()) : d1;
-    DomainResult r;
-    const bool has_baseline = !std::isnan(pd.baseline_w);
-    if (has_baseline && combo_static_j.empty())
-      combo_static_j.assign(combos.size() * domain_count, 0);
-    std::vector<Joules> combo_power;
-    if (model) {
-      if (combo_g.empty()) {
-        combo_g.assign(combos.size() * domain_count, 0);
-        combo_f.assign(combos.size() * domain_count, 0);
-      }
-      combo_power.resize(combos.size());
-      for (size_t c = 0; c < combos.size(); ++c)
-        combo_power[c] = static_cast<Joules>(fit.class_power_w[class_of_combo[c]]) * 1e-9L;
-      meters.push_back(fit.meter);
-    }
-    const ModelWeights weights{&fit.alpha, static_cast<Joules>(fit.static_w) * 1e-9L, &combo_power,
-                               &combo_g, &combo_f};
-    auto sweep = [&](auto with_static, auto with_timeline) {
-      constexpr bool kS = decltype(with_static)::value, kT = decltype(with_timeline)::value;
-      if (model)
-        return SweepDomain<kS, kT, true>(split_series, &weights, pd.baseline_w, m0, m1, lanes,
-                                         prepared, combo_of_event, domain_count, d, combo_j,
-                                         combo_static_j, timeline, &timeline_index);
-      return SweepDomain<kS, kT, false>(swept, nullptr, pd.baseline_w, d0, d1, lanes, prepared,
-                                        combo_of_event, domain_count, d, combo_j, combo_static_j,
-                                        timeline, &timeline_index);
-    };
-    using Yes = std::true_type;
-    using No = std::false_type;
-    if (timeline) {
-      r = has_baseline ? sweep(Yes{}, Yes{}) : sweep(No{}, Yes{});
-      timeline->power[d] = model ? PowerTrackOf(info.name, r) : BuildPowerTrack(info.name, series, d0, d1);
-    } else {
-      r = has_baseline ? sweep(Yes{}, No{}) : sweep(No{}, No{});
-    }
-    progress(static_cast<int64_t>(d) + 2);
-    pd.measured_j = static_cast<double>(r.measured_j);
-    if (split) {
-      const Joules measured =
-          static_cast<Joules>(series.EnergyAt(d1)) - static_cast<Joules>(series.EnergyAt(d0));
-      other_precise[d] = std::max<Joules>(0, measured - r.measured_j);
-      pd.measured_j = static_cast<double>(measured);
-      pd.other_j = static_cast<double>(other_precise[d]);
-      pd.share = fmt::format(
-          "by CPU time: the recorded process tree's share of the machine's busy CPU time "
-          "(cputime.csv, {} threads), per interval of at least {} ms, clamped to [0, 1]",
-          log.cpu_time.threads, kProcessShareMinIntervalNs / 1'000'000);
-    }
-    pd.idle_j = static_cast<double>(r.idle_j);
-    pd.static_j = std::isnan(pd.baseline_w) ? 0 : static_cast<double>(r.static_j);
-    swept_measured_j[d] = r.measured_j;
-    any_measured = true;
   }
-  if (!any_measured) return Nothing("no energy domain has readings inside the trace's window");
+}
 
-  // Build the node tree. NodeTable creates parents before children.
-  profile.nodes.resize(node_count);
-  for (NodeId n = 0; n < node_count; ++n) {
-    ProfileNode& pn = profile.nodes[n];
-    pn.id = n;
-    pn.parent = n == kRootNode ? -1 : static_cast<int64_t>(trace.nodes.Parent(n));
-    if (n != kRootNode && trace.nodes.Parent(n) >= n)
-      return Internal(fmt::format("node table order: node {} before its parent", n));
-    pn.name = n == kRootNode ? "" : trace.nodes.Name(n);
-    pn.path = n == kRootNode ? "" : trace.nodes.Path(n);
-    pn.kind = trace.nodes.Kind(n);
-    pn.ZeroEnergies(domain_count);
+// Everything the domains' sweeps share: what they read, and what they add up
+// (per (combo, domain), laid out combo-major).
+struct Sweeps {
+  Sweeps(const Trace& t, const EnergyLog& l, const AttributeOptions& o, Window w,
+         const Combos& c, const LeafClasses& cl, const PreparedLanes& p,
+         std::vector<std::vector<uint32_t>> lanes, Timeline* tl,
+         const std::vector<uint32_t>* tl_index)
+      : trace(t), log(l), options(o), window(w), combos(c), classes(cl), prepared(p),
+        lanes_of(std::move(lanes)), timeline(tl), timeline_index(tl_index),
+        combo_j(c.keys.size() * l.domains.size(), 0), fits(l.domains.size()),
+        swept_measured_j(l.domains.size(), 0), other_precise(l.domains.size(), 0) {
+    for (const Step& st : t.steps) step_starts_ns.push_back(st.start_ns);
+    std::sort(step_starts_ns.begin(), step_starts_ns.end());
   }
-  std::vector<std::vector<Joules>> self_precise(node_count, std::vector<Joules>(domain_count, 0));
-  std::vector<std::vector<Joules>> static_precise(node_count, std::vector<Joules>(domain_count, 0));
-  // (step, node, energy over all domains) per combo; inclusive totals come below.
-  struct StepPart {
-    int32_t step;
-    NodeId node;
-    Joules j;
+
+  const Trace& trace;
+  const EnergyLog& log;
+  const AttributeOptions& options;
+  Window window;
+  const Combos& combos;
+  const LeafClasses& classes;
+  std::vector<int64_t> step_starts_ns;  // sorted: the regression's resampling blocks
+  const PreparedLanes& prepared;
+  std::vector<std::vector<uint32_t>> lanes_of;  // per domain: the lanes it meters
+  Timeline* timeline;                            // null unless kept
+  const std::vector<uint32_t>* timeline_index;
+  bool share_on = false;  // process share
+
+  std::vector<Joules> combo_j;
+  std::vector<Joules> combo_static_j;  // only once a domain has a baseline
+  // Regression: per domain its fit (ok = used), and per (combo, domain) the
+  // sweep's ∫alpha and ∫alpha·static/k for the error bars.
+  std::vector<regression::DomainFit> fits;
+  std::vector<Joules> combo_g, combo_f;
+  std::vector<std::string> fallback_reasons, meters;
+  std::vector<Joules> swept_measured_j;  // what each sweep split (the tree's part)
+  std::vector<Joules> other_precise;     // the other processes' energy per domain
+};
+
+// Process share: on when asked, or (auto) when the log has CPU-time data.
+// Errors: kBadInput when asked for without the data. Also warns of the
+// domains that stopped during the run.
+Result<bool> ProcessShareOn(const EnergyLog& log, const AttributeOptions& options,
+                            int64_t w0, Diagnostics& diag) {
+  const bool have_cpu_time = !log.cpu_time.empty();
+  if (options.process_share == ProcessShare::kOn && !have_cpu_time)
+    return BadInput(log.path,
+                    "--process-share on, but the energy log has no CPU-time data (cputime.csv, "
+                    "written by `smaragdine record`); use --process-share off or auto");
+  for (const DomainInfo& info : log.domains) {
+    if (!info.stopped_ns) continue;
+    const int64_t since = log.started_ns.value_or(w0);
+    diag.Add("account.domain_stopped");
+    diag.Warn(fmt::format(
+        "domain {} stopped {:.3f} s into the run ({}): its energy after that is unknown, so "
+        "operations after it get none from it",
+        info.name, (*info.stopped_ns - since) * 1e-9,
+        info.stopped_reason.empty() ? "no reason recorded" : info.stopped_reason));
+  }
+  return options.process_share != ProcessShare::kOff && have_cpu_time;
+}
+
+// Domain d's regression, when the method asks for one and the domain has
+// lanes; a fit that fails leaves the domain to the proportional rule, with
+// its reason kept for meta (and a warning when regression was asked for by name).
+void FitIfAsked(Sweeps& s, size_t d, const EnergySeries& swept, bool split, int64_t d0,
+                int64_t d1, Diagnostics& diag) {
+  const std::vector<uint32_t>& lanes = s.lanes_of[d];
+  if (s.options.method == AttributionMethod::kProportional || lanes.empty()) return;
+  const DomainInfo& info = s.log.domains[d];
+  regression::DomainInput in;
+  in.info = &info;
+  in.series = &swept;
+  in.series_is_raw = !split;
+  in.prepared = &s.prepared;
+  in.lanes = lanes;
+  in.combo_of_event = &s.combos.of_event;
+  in.class_of_combo = &s.classes.class_of_combo;
+  in.class_count = s.classes.class_count;
+  in.group_of_class = &s.classes.group_of_class;
+  in.group_count = s.classes.group_count;
+  in.w0_ns = d0;
+  in.w1_ns = d1;
+  in.block_starts_ns = s.step_starts_ns;
+  in.replicates = s.options.ci_replicates;
+  regression::DomainFit& fit = s.fits[d];
+  fit = regression::FitDomain(in, diag);
+  if (fit.ok) return;
+  s.fallback_reasons.push_back(fit.reason);
+  if (s.options.method == AttributionMethod::kRegression) {
+    diag.Add("account.regression_fallback");
+    diag.Warn(fmt::format("--method regression: {}; the proportional rule was used for {}",
+                          fit.reason, info.name));
+  }
+}
+
+// Domain d's sweep over [d0, d1) of `swept` (proportional), or of the fit's
+// series with its weights: the instantiation for its baseline and timeline.
+DomainResult SweepOne(Sweeps& s, size_t d, const EnergySeries& swept, double baseline_w,
+                      int64_t d0, int64_t d1) {
+  const regression::DomainFit& fit = s.fits[d];
+  const bool model = fit.ok;
+  const size_t domain_count = s.log.domains.size();
+  const size_t combo_count = s.combos.keys.size();
+  const bool has_baseline = !std::isnan(baseline_w);
+  if (has_baseline && s.combo_static_j.empty()) s.combo_static_j.assign(combo_count * domain_count, 0);
+  std::vector<Joules> combo_power;
+  if (model) {
+    if (s.combo_g.empty()) {
+      s.combo_g.assign(combo_count * domain_count, 0);
+      s.combo_f.assign(combo_count * domain_count, 0);
+    }
+    combo_power.resize(combo_count);
+    for (size_t c = 0; c < combo_count; ++c)
+      combo_power[c] = static_cast<Joules>(fit.class_power_w[s.classes.class_of_combo[c]]) * 1e-9L;
+    s.meters.push_back(fit.meter);
+  }
+  const ModelWeights weights{&fit.alpha, static_cast<Joules>(fit.static_w) * 1e-9L, &combo_power,
+                             &s.combo_g, &s.combo_f};
+  const int64_t w0 = s.window.w0, w1 = s.window.w1;
+  const SweepArgs args{model ? &fit.series : &swept,
+                       model ? &weights : nullptr,
+                       baseline_w,
+                       model ? std::max(w0, fit.series.StartNs()) : d0,
+                       model ? std::min(w1, fit.series.EndNs()) : d1,
+                       &s.lanes_of[d], &s.prepared, &s.combos.of_event, domain_count, d,
+                       &s.combo_j, &s.combo_static_j, s.timeline, s.timeline_index};
+  auto sweep = [&](auto with_static, auto with_timeline) {
+    constexpr bool kS = decltype(with_static)::value, kT = decltype(with_timeline)::value;
+    if (model) return DomainSweep<kS, kT, true>(args).Run();
+    return DomainSweep<kS, kT, false>(args).Run();
   };
-  std::vector<StepPart> step_parts;
-  for (size_t c = 0; c < combos.size(); ++c) {
-    const ComboKey& k = combos[c];
+  using Yes = std::true_type;
+  using No = std::false_type;
+  if (s.timeline) return has_baseline ? sweep(Yes{}, Yes{}) : sweep(No{}, Yes{});
+  return has_baseline ? sweep(Yes{}, No{}) : sweep(No{}, No{});
+}
+
+// Domain d: its part of the window, its process share, its fit, its sweep and
+// its figures in profile.domains. Returns false when it has no readings
+// inside the window (left out, with a warning).
+bool AttributeDomain(Sweeps& s, size_t d, Profile& profile) {
+  Diagnostics& diag = profile.diagnostics;
+  const DomainInfo& info = s.log.domains[d];
+  ProfileDomain& pd = profile.domains[d];
+  const int64_t w0 = s.window.w0, w1 = s.window.w1;
+  const EnergySeries& series = s.log.series[d];
+  const int64_t d0 = std::max(w0, series.empty() ? w1 : series.StartNs());
+  const int64_t d1 = std::min(w1, series.empty() ? w0 : series.EndNs());
+  if (d0 >= d1) {
+    diag.Warn(fmt::format("domain {} has no readings inside the window; it is left out",
+                          info.name));
+    if (s.timeline) s.timeline->power[d].domain = info.name;
+    return false;
+  }
+  if (d0 > w0 || d1 < w1)
+    diag.Warn(fmt::format("domain {} covers only {:.3f} s of the {:.3f} s window", info.name,
+                          (d1 - d0) * 1e-9, (w1 - w0) * 1e-9));
+  if (s.lanes_of[d].empty())
+    diag.Warn(fmt::format(
+        "domain {} (device {}) has no lanes of that device in the trace: all its {} energy is "
+        "reported as (idle)",
+        info.name, info.device, info.modeled ? "modeled" : "measured"));
+  // A measured CPU domain under the process share is swept over the tree's part
+  // only; the rest is the other processes'. Modeled domains count the tree alone.
+  const bool split = s.share_on && !info.modeled && info.device.rfind("CPU", 0) == 0;
+  EnergySeries tree_series;
+  if (split) tree_series = ProcessTreeSeries(series, s.log.cpu_time);
+  const EnergySeries& swept = split ? tree_series : series;
+  FitIfAsked(s, d, swept, split, d0, d1, diag);
+  const DomainResult r = SweepOne(s, d, swept, pd.baseline_w, d0, d1);
+  if (s.timeline)
+    s.timeline->power[d] =
+        s.fits[d].ok ? PowerTrackOf(info.name, r) : BuildPowerTrack(info.name, series, d0, d1);
+  pd.measured_j = static_cast<double>(r.measured_j);
+  if (split) {
+    const Joules measured =
+        static_cast<Joules>(series.EnergyAt(d1)) - static_cast<Joules>(series.EnergyAt(d0));
+    s.other_precise[d] = std::max<Joules>(0, measured - r.measured_j);
+    pd.measured_j = static_cast<double>(measured);
+    pd.other_j = static_cast<double>(s.other_precise[d]);
+    pd.share = fmt::format(
+        "by CPU time: the recorded process tree's share of the machine's busy CPU time "
+        "(cputime.csv, {} threads), per interval of at least {} ms, clamped to [0, 1]",
+        s.log.cpu_time.threads, kProcessShareMinIntervalNs / 1'000'000);
+  }
+  pd.idle_j = static_cast<double>(r.idle_j);
+  pd.static_j = std::isnan(pd.baseline_w) ? 0 : static_cast<double>(r.static_j);
+  s.swept_measured_j[d] = r.measured_j;
+  return true;
+}
+
+// Per node and domain, in long double: self energy, and the static part of
+// its inclusive total; conservation is checked on these.
+struct PreciseTree {
+  std::vector<std::vector<Joules>> self_j;
+  std::vector<std::vector<Joules>> static_j;
+};
+
+// The node tree with its energy: each combo's energy to its node's self (and
+// phase self) and calls, then every total by the one roll-up. `step_parts`
+// gets each combo's energy (all domains) for the step statistics.
+Result<PreciseTree> BuildTree(const Sweeps& s, Profile& profile,
+                              std::vector<tree::StepPart>& step_parts) {
+  const size_t node_count = s.trace.nodes.size();
+  const size_t domain_count = profile.domains.size();
+  SMG_ASSIGN_OR_RETURN(profile.nodes, tree::NodesFromTable(s.trace.nodes, domain_count));
+  PreciseTree precise{std::vector<std::vector<Joules>>(node_count, std::vector<Joules>(domain_count, 0)),
+                      std::vector<std::vector<Joules>>(node_count, std::vector<Joules>(domain_count, 0))};
+  for (size_t c = 0; c < s.combos.keys.size(); ++c) {
+    const ComboKey& k = s.combos.keys[c];
     if (k.node >= node_count) continue;
     ProfileNode& pn = profile.nodes[k.node];
     PhaseFigures& ph = pn.phases[static_cast<int>(k.phase)];
     Joules combo_total = 0;
     for (size_t d = 0; d < domain_count; ++d) {
-      const Joules j = combo_j[c * domain_count + d];
-      self_precise[k.node][d] += j;
-      if (!combo_static_j.empty()) static_precise[k.node][d] += combo_static_j[c * domain_count + d];
+      const Joules j = s.combo_j[c * domain_count + d];
+      precise.self_j[k.node][d] += j;
+      if (!s.combo_static_j.empty())
+        precise.static_j[k.node][d] += s.combo_static_j[c * domain_count + d];
       ph.self_j[d] += static_cast<double>(j);
       combo_total += j;
     }
-    pn.calls += combo_calls[c];
-    ph.calls += combo_calls[c];
+    pn.calls += s.combos.calls[c];
+    ph.calls += s.combos.calls[c];
     if (k.step >= 0) step_parts.push_back({k.step, k.node, combo_total});
   }
-  for (NodeId n = 0; n < node_count; ++n)
-    for (size_t d = 0; d < domain_count; ++d)
-      profile.nodes[n].self_j[d] = static_cast<double>(self_precise[n][d]);
-
-  // Inclusive totals, children before parents.
-  std::vector<std::vector<Joules>> total_precise = self_precise;
-  for (NodeId n = static_cast<NodeId>(node_count); n-- > 1;) {
-    const NodeId parent = trace.nodes.Parent(n);
-    for (size_t d = 0; d < domain_count; ++d) {
-      total_precise[parent][d] += total_precise[n][d];
-      static_precise[parent][d] += static_precise[n][d];
-    }
-    ProfileNode& child = profile.nodes[n];
-    ProfileNode& up = profile.nodes[parent];
-    for (int p = 0; p < kPhaseCount; ++p) {
-      auto& cph = child.phases[p];
-      for (size_t d = 0; d < domain_count; ++d) cph.total_j[d] += cph.self_j[d];
-      for (size_t d = 0; d < domain_count; ++d) up.phases[p].total_j[d] += cph.total_j[d];
-    }
-  }
-  for (size_t d = 0; d < domain_count; ++d)
-    for (int p = 0; p < kPhaseCount; ++p)
-      profile.nodes[kRootNode].phases[p].total_j[d] += profile.nodes[kRootNode].phases[p].self_j[d];
+  std::vector<std::vector<Joules>> total_j = precise.self_j;
+  tree::RollUp(
+      node_count, [&](size_t n) { return s.trace.nodes.Parent(static_cast<NodeId>(n)); },
+      [&](size_t parent, size_t n) {
+        for (size_t d = 0; d < domain_count; ++d) {
+          total_j[parent][d] += total_j[n][d];
+          precise.static_j[parent][d] += precise.static_j[n][d];
+        }
+      });
+  tree::RollUpPhaseTotals(profile.nodes);
   for (NodeId n = 0; n < node_count; ++n)
     for (size_t d = 0; d < domain_count; ++d) {
-      profile.nodes[n].total_j[d] = static_cast<double>(total_precise[n][d]);
-      profile.nodes[n].total_static_j[d] =
-          std::isnan(profile.domains[d].baseline_w) ? 0 : static_cast<double>(static_precise[n][d]);
+      ProfileNode& pn = profile.nodes[n];
+      pn.self_j[d] = static_cast<double>(precise.self_j[n][d]);
+      pn.total_j[d] = static_cast<double>(total_j[n][d]);
+      pn.total_static_j[d] =
+          std::isnan(profile.domains[d].baseline_w) ? 0 : static_cast<double>(precise.static_j[n][d]);
     }
+  return precise;
+}
 
-  // Error bars (regression).
-  if (options.ci_replicates > 0)
-    TotalCi95(trace.nodes, combos, class_of_combo, fits, combo_g, combo_f, swept_measured_j,
-              options.ci_replicates, profile);
-
-  // Time: busy time of the node's subtree, per lane, summed over lanes.
-  for (NodeId n = 0; n < node_count; ++n) {
-    profile.nodes[n].time_ns = prepared.busy_ns[size_t{n} * kPhaseSlots + kPhaseCount];
+// Time: busy time of each node's subtree, per lane, summed over lanes
+// (PrepareLanes measured it).
+void FillBusyTime(const PreparedLanes& prepared, Profile& profile) {
+  for (size_t n = 0; n < profile.nodes.size(); ++n) {
+    profile.nodes[n].time_ns = prepared.busy_ns[n * kPhaseSlots + kPhaseCount];
     for (int ph = 0; ph < kPhaseCount; ++ph)
-      profile.nodes[n].phases[ph].time_ns = prepared.busy_ns[size_t{n} * kPhaseSlots + ph];
+      profile.nodes[n].phases[ph].time_ns = prepared.busy_ns[n * kPhaseSlots + ph];
   }
+}
 
-  // Steps: those that overlap the window.
+// Steps: those that overlap the window (step times were aligned with the
+// events) are counted in meta and in every node's statistics.
+void FillSteps(const Trace& trace, const Window& window, std::vector<tree::StepPart>& step_parts,
+               Profile& profile) {
   std::vector<bool> step_in_window(trace.steps.size(), false);
   int64_t steps_n = 0;
   for (size_t s = 0; s < trace.steps.size(); ++s) {
-    // Step times were aligned with the events.
-    if (trace.steps[s].end_ns > w0 && trace.steps[s].start_ns < w1) {
+    if (trace.steps[s].end_ns > window.w0 && trace.steps[s].start_ns < window.w1) {
       step_in_window[s] = true;
       ++steps_n;
     }
   }
   profile.meta.steps = steps_n;
-  if (steps_n > 0) {
-    // Per step, each node's inclusive energy: the step's parts rolled up
-    // their ancestors in a dense array; the nodes touched feed the sums.
-    // Sorted, so the summation order (and the last bits) is deterministic.
-    std::sort(step_parts.begin(), step_parts.end(), [](const StepPart& a, const StepPart& b) {
-      return a.step != b.step ? a.step < b.step : a.node < b.node;
-    });
-    std::vector<Joules> sum(node_count, 0), sum_sq(node_count, 0);
-    std::vector<Joules> inclusive(node_count, 0);
-    std::vector<bool> touched(node_count, false);
-    std::vector<NodeId> touched_nodes;
-    for (size_t p = 0; p < step_parts.size();) {
-      const int32_t step = step_parts[p].step;
-      size_t q = p;
-      for (; q < step_parts.size() && step_parts[q].step == step; ++q) {
-        if (static_cast<size_t>(step) >= step_in_window.size() || !step_in_window[step]) continue;
-        for (NodeId n = step_parts[q].node;; n = trace.nodes.Parent(n)) {
-          inclusive[n] += step_parts[q].j;
-          if (!touched[n]) {
-            touched[n] = true;
-            touched_nodes.push_back(n);
-          }
-          if (n == kRootNode) break;
-        }
-      }
-      for (NodeId n : touched_nodes) {
-        sum[n] += inclusive[n];
-        sum_sq[n] += inclusive[n] * inclusive[n];
-        inclusive[n] = 0;
-        touched[n] = false;
-      }
-      touched_nodes.clear();
-      p = q;
-    }
-    for (NodeId n = 0; n < node_count; ++n) {
-      StepStats& st = profile.nodes[n].steps;
-      st.n = steps_n;
-      const Joules mean = sum[n] / steps_n;
-      st.mean_j = static_cast<double>(mean);
-      if (steps_n >= 2) {
-        const Joules var = std::max<Joules>(0, (sum_sq[n] - steps_n * mean * mean) / (steps_n - 1));
-        st.std_j = static_cast<double>(std::sqrt(var));
-        st.ci95_j = StudentT975(steps_n - 1) * st.std_j / std::sqrt(static_cast<double>(steps_n));
-      }
-    }
-  }
+  tree::FillStepStats(step_parts, step_in_window, steps_n, profile.nodes);
+}
 
-  // Conservation (§6.5): nodes plus (idle) plus (other processes) equal the measured energy.
-  if (options.check_conservation)
-    SMG_RETURN_IF_ERROR(CheckConservation(profile, self_precise, other_precise,
-                                          options.conservation_tolerance));
-
+// meta: the tool, the inputs, the method and the window; and the trace's data
+// flow, which carries over as it is (profile node i is trace node i).
+void FillMeta(const Trace& trace, const EnergyLog& log, const AttributeOptions& options,
+              const Sweeps& s, Profile& profile) {
   profile.meta.tool = std::string("smaragdine ") + SMARAGDINE_VERSION;
   profile.meta.energy_source = log.path;
   profile.meta.traces = trace.sources;
   profile.meta.dialect = trace.dialect;
-  DescribeMethod(options.method, log, fits, fallback_reasons, meters, profile);
+  DescribeMethod(options.method, log, s.fits, s.fallback_reasons, s.meters, profile);
   profile.meta.clock = ToString(log.clock);
-  profile.meta.window_start_ns = w0;
-  profile.meta.window_end_ns = w1;
-  // Profile node i is trace node i: the data flow carries over as it is.
+  profile.meta.window_start_ns = s.window.w0;
+  profile.meta.window_end_ns = s.window.w1;
+  const size_t node_count = trace.nodes.size();
   for (const auto& [from, to] : trace.dataflow)
     if (from < node_count && to < node_count) profile.dataflow.emplace_back(from, to);
+}
+
+}  // namespace
+
+// The stages: window → leaf combos (and classes for the regression) → lanes
+// flattened into change points → per domain: fit (regression) and sweep →
+// node tree and roll-up → error bars, time, step statistics → conservation
+// check → meta. Each stage's comment says why it is shaped as it is.
+Result<Profile> Attribute(const Trace& trace, const EnergyLog& log, const AttributeOptions& options) {
+  Profile profile;
+  Diagnostics& diag = profile.diagnostics;
+  diag.Merge(log.diagnostics);
+  diag.Merge(trace.diagnostics);
+  const size_t domain_count = log.domains.size();
+
+  // Events are clipped to the window as they are read (Window): energy
+  // outside it is not accounted, and calls and time follow the same window
+  // so that power = energy / time holds.
+  std::vector<size_t> lane_events;
+  SMG_ASSIGN_OR_RETURN(const Window window, FindWindow(trace, log, lane_events, diag));
+  std::vector<std::vector<uint32_t>> by_lane;
+  const Combos combos = LeafCombos(trace, window, lane_events, by_lane, diag);
+  const LeafClasses classes = options.method != AttributionMethod::kProportional
+                                  ? ClassesOf(trace, combos.keys)
+                                  : LeafClasses{};
+
+  // The timeline, when kept, is filled by PrepareLanes (events) and the sweeps (energy).
+  Timeline* timeline = options.keep_timeline ? &profile.timeline : nullptr;
+  std::vector<uint32_t> timeline_index;
+  if (timeline) {
+    timeline->lanes = trace.lanes;
+    timeline->steps = trace.steps;
+    timeline->events.reserve(trace.events.size());
+    timeline->power.resize(domain_count);
+    timeline_index.assign(trace.events.size(), kNotInTimeline);
+  }
+  auto progress = [&](int64_t done) {
+    if (options.progress) options.progress("attributing", done, int64_t(domain_count) + 1);
+  };
+  const PreparedLanes prepared =
+      PrepareLanes(trace, window, by_lane, diag, timeline, timeline ? &timeline_index : nullptr);
+  progress(1);
+
+  DescribeDomains(log, options, profile);
+  // The lane-metering rule is applied here, once; the timeline keeps its answer.
+  Sweeps s(trace, log, options, window, combos, classes, prepared,
+           MeteredLanes(profile.domains, trace.lanes), timeline, &timeline_index);
+  if (timeline) timeline->domain_lanes = s.lanes_of;
+  SMG_ASSIGN_OR_RETURN(s.share_on, ProcessShareOn(log, options, window.w0, diag));
+  bool any_measured = false;
+  for (size_t d = 0; d < domain_count; ++d) {
+    if (!AttributeDomain(s, d, profile)) continue;
+    progress(static_cast<int64_t>(d) + 2);
+    any_measured = true;
+  }
+  if (!any_measured) return Nothing("no energy domain has readings inside the trace's window");
+
+  std::vector<tree::StepPart> step_parts;
+  SMG_ASSIGN_OR_RETURN(const PreciseTree precise, BuildTree(s, profile, step_parts));
+  if (options.ci_replicates > 0)
+    TotalCi95(trace.nodes, combos.keys, classes.class_of_combo, s.fits, s.combo_g, s.combo_f,
+              s.swept_measured_j, options.ci_replicates, profile);
+  FillBusyTime(prepared, profile);
+  FillSteps(trace, window, step_parts, profile);
+  // Conservation (§6.5): nodes plus (idle) plus (other processes) equal the measured energy.
+  if (options.check_conservation)
+    SMG_RETURN_IF_ERROR(CheckConservation(profile, precise.self_j, s.other_precise,
+                                          options.conservation_tolerance));
+  FillMeta(trace, log, options, s, profile);
   return profile;
 }
 

@@ -767,6 +767,8 @@ class Reader {
         t.power.push_back(std::move(track));
       }
     }
+    // Which lanes each domain metered is not written: it follows from the devices.
+    t.domain_lanes = MeteredLanes(p.domains, t.lanes);
     return {};
   }
 

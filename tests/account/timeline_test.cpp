@@ -67,6 +67,26 @@ TEST(TimelineTest, EachEventGetsItsSelfEnergyAndNestedOnesTheirOwn) {
   EXPECT_EQ(&p.timeline.events[1], inner);
 }
 
+// The timeline records which lanes each domain split its energy over, so that
+// reports of one domain do not decide again: a CPU domain every CPU lane, a
+// GPU domain its own device's, the others none.
+TEST(TimelineTest, RecordsTheLanesEachDomainMetered) {
+  Fixture f;
+  const uint32_t cpu = f.AddLane("CPU:0"), gpu0 = f.AddLane("GPU:0");
+  f.AddLane("GPU:1");
+  f.Op(cpu, "m/Launch", 0, 100);
+  f.Op(gpu0, "m/Kernel", 10, 90);
+  f.Domain("pkg", "CPU:0", {{0, 0}, {200, 200}});
+  f.Domain("dram", "CPU:0", {{0, 0}, {200, 100}});
+  f.Domain("gpu", "GPU:0", {{0, 0}, {200, 400}});
+  const Profile p = f.Run();
+  ASSERT_EQ(p.timeline.domain_lanes.size(), 3u);
+  EXPECT_EQ(p.timeline.domain_lanes[0], (std::vector<uint32_t>{cpu}));
+  EXPECT_EQ(p.timeline.domain_lanes[1], (std::vector<uint32_t>{cpu}));
+  EXPECT_EQ(p.timeline.domain_lanes[2], (std::vector<uint32_t>{gpu0}));
+  EXPECT_EQ(p.timeline.domain_lanes, MeteredLanes(p.domains, p.timeline.lanes));
+}
+
 TEST(TimelineTest, PowerTrackIsTheStepsBetweenReadingsInsideTheWindow) {
   Fixture f;
   uint32_t a = f.AddLane("CPU:0");

@@ -1,0 +1,139 @@
+// The node tree's arithmetic (tree.h) and the lane-metering rule (profile.h).
+#include "profile/tree.h"
+
+#include <algorithm>
+#include <cmath>
+
+#include <fmt/format.h>
+
+namespace smaragdine {
+
+bool DomainMetersLane(const std::string& domain_device, const Lane& lane) {
+  if (domain_device.rfind("CPU", 0) == 0) return lane.device.rfind("CPU", 0) == 0;
+  return lane.device == domain_device;
+}
+
+std::vector<std::vector<uint32_t>> MeteredLanes(const std::vector<ProfileDomain>& domains,
+                                                const std::vector<Lane>& lanes) {
+  std::vector<std::vector<uint32_t>> out(domains.size());
+  for (size_t d = 0; d < domains.size(); ++d)
+    for (uint32_t l = 0; l < lanes.size(); ++l)
+      if (DomainMetersLane(domains[d].device, lanes[l])) out[d].push_back(l);
+  return out;
+}
+
+double StudentT975(int64_t dof) {
+  // Two-sided 95 % quantiles of Student's t; beyond 30 the normal 1.96 is
+  // within 2 %.
+  static constexpr double kTable[] = {0,      12.706, 4.303, 3.182, 2.776, 2.571, 2.447, 2.365,
+                                      2.306,  2.262,  2.228, 2.201, 2.179, 2.160, 2.145, 2.131,
+                                      2.120,  2.110,  2.101, 2.093, 2.086, 2.080, 2.074, 2.069,
+                                      2.064,  2.060,  2.056, 2.052, 2.048, 2.045, 2.042};
+  if (dof <= 0) return NAN;
+  if (dof <= 30) return kTable[dof];
+  if (dof <= 60) return 2.000 + (2.042 - 2.000) * (60 - dof) / 30.0;
+  if (dof <= 120) return 1.980 + (2.000 - 1.980) * (120 - dof) / 60.0;
+  return 1.960;
+}
+
+namespace tree {
+
+void RollUpPhaseTotals(std::vector<ProfileNode>& nodes) {
+  // A node's self is added once all its children are in (as FoldProfile
+  // always summed): total = children's totals, then self.
+  auto finish = [](ProfileNode& n) {
+    for (PhaseFigures& ph : n.phases)
+      for (size_t d = 0; d < ph.total_j.size() && d < ph.self_j.size(); ++d)
+        ph.total_j[d] += ph.self_j[d];
+  };
+  RollUp(
+      nodes.size(), [&](size_t n) { return nodes[n].parent; },
+      [&](size_t parent, size_t n) {
+        finish(nodes[n]);
+        for (int p = 0; p < kPhaseCount; ++p) {
+          std::vector<double>& up = nodes[parent].phases[p].total_j;
+          const std::vector<double>& child = nodes[n].phases[p].total_j;
+          for (size_t d = 0; d < up.size() && d < child.size(); ++d) up[d] += child[d];
+        }
+      });
+  if (!nodes.empty()) finish(nodes[0]);
+}
+
+Result<std::vector<ProfileNode>> NodesFromTable(const NodeTable& table, size_t domain_count) {
+  std::vector<ProfileNode> nodes(table.size());
+  for (NodeId n = 0; n < table.size(); ++n) {
+    ProfileNode& pn = nodes[n];
+    pn.id = n;
+    pn.kind = table.Kind(n);
+    pn.ZeroEnergies(domain_count);
+    if (n == kRootNode) continue;  // no parent, no name, no path
+    const NodeId parent = table.Parent(n);
+    if (parent >= n)
+      return Internal(fmt::format("node table order: node {} before its parent", n));
+    pn.parent = parent;
+    pn.name = table.Name(n);
+    // NodeTable::Path joins the names from the root with '/', skipping the
+    // separator while nothing is written yet; the parent's path is that prefix.
+    const std::string& up = nodes[parent].path;
+    pn.path.reserve(up.size() + 1 + pn.name.size());
+    pn.path = up;
+    if (!pn.path.empty()) pn.path += '/';
+    pn.path += pn.name;
+  }
+  return nodes;
+}
+
+void FillStepStats(std::vector<StepPart>& parts, const std::vector<bool>& counted,
+                   int64_t steps_n, std::vector<ProfileNode>& nodes) {
+  if (steps_n <= 0) return;
+  const size_t node_count = nodes.size();
+  // Per step, each node's inclusive energy: the step's parts added up their
+  // ancestors in a dense array (parts are few per step, the tree large, so no
+  // full roll-up per step); the nodes touched feed the sums. Sorted, so the
+  // summation order (and the last bits) is deterministic.
+  std::sort(parts.begin(), parts.end(), [](const StepPart& a, const StepPart& b) {
+    return a.step != b.step ? a.step < b.step : a.node < b.node;
+  });
+  using Joules = long double;
+  std::vector<Joules> sum(node_count, 0), sum_sq(node_count, 0);
+  std::vector<Joules> inclusive(node_count, 0);
+  std::vector<bool> touched(node_count, false);
+  std::vector<NodeId> touched_nodes;
+  for (size_t p = 0; p < parts.size();) {
+    const int32_t step = parts[p].step;
+    size_t q = p;
+    for (; q < parts.size() && parts[q].step == step; ++q) {
+      if (static_cast<size_t>(step) >= counted.size() || !counted[step]) continue;
+      for (NodeId n = parts[q].node;; n = static_cast<NodeId>(nodes[n].parent)) {
+        inclusive[n] += parts[q].j;
+        if (!touched[n]) {
+          touched[n] = true;
+          touched_nodes.push_back(n);
+        }
+        if (n == kRootNode) break;
+      }
+    }
+    for (NodeId n : touched_nodes) {
+      sum[n] += inclusive[n];
+      sum_sq[n] += inclusive[n] * inclusive[n];
+      inclusive[n] = 0;
+      touched[n] = false;
+    }
+    touched_nodes.clear();
+    p = q;
+  }
+  for (NodeId n = 0; n < node_count; ++n) {
+    StepStats& st = nodes[n].steps;
+    st.n = steps_n;
+    const Joules mean = sum[n] / steps_n;
+    st.mean_j = static_cast<double>(mean);
+    if (steps_n >= 2) {
+      const Joules var = std::max<Joules>(0, (sum_sq[n] - steps_n * mean * mean) / (steps_n - 1));
+      st.std_j = static_cast<double>(std::sqrt(var));
+      st.ci95_j = StudentT975(steps_n - 1) * st.std_j / std::sqrt(static_cast<double>(steps_n));
+    }
+  }
+}
+
+}  // namespace tree
+}  // namespace smaragdine
