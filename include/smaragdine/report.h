@@ -46,6 +46,16 @@ Result<PathRule> ParseMapRule(std::string_view spec);
 // Applies the rules in order to one path; '/' separates components.
 std::string RewritePath(const std::string& path, const std::vector<PathRule>& rules);
 
+// The longest node path the rules are applied to. std::regex backtracks and
+// recurses once per character: a 100 KB name under --map '(.*)=x' overflowed
+// the stack. Paths in real profiles are well under 1 KB.
+constexpr size_t kMaxRulePathBytes = 4096;
+// With rules, every node path of `profile` must be at most kMaxRulePathBytes.
+// RenderReport and WriteReport check it; a caller that folds otherwise (diff)
+// should too. Errors: kBadInput naming `file` and the node.
+Status CheckPathsForRules(const Profile& profile, const std::vector<PathRule>& rules,
+                          const std::string& file);
+
 // Rewrites every node path and merges nodes whose paths coincide. Self
 // energies, time, calls and phase figures add; totals are recomputed from the
 // selfs of the new tree (so conservation still holds); step stats add their

@@ -15,6 +15,7 @@ using report_text::Ellipsize;
 using report_text::Exact;
 using report_text::PadLeft;
 using report_text::PadRight;
+using report_text::Printable;
 using report_text::Sig2;
 using report_text::Sig4;
 using report_text::SignedSig4;
@@ -208,7 +209,8 @@ std::string RenderDiffTable(const ProfileDiff& d, const DiffOptions& o) {
   fmt::memory_buffer out;
   auto it = std::back_inserter(out);
   constexpr size_t kPathWidth = 72;
-  fmt::format_to(it, "Smaragdine profile diff: A = {}, B = {}\n", o.a_file, o.b_file);
+  fmt::format_to(it, "Smaragdine profile diff: A = {}, B = {}\n", Printable(o.a_file),
+                 Printable(o.b_file));
   fmt::format_to(it, "  measured   A {} J   B {} J   B-A {} J   B/A {}\n", Sig4(d.a_measured_j),
                  Sig4(d.b_measured_j), SignedSig4(d.b_measured_j - d.a_measured_j),
                  RatioText(d.a_measured_j != 0 ? d.b_measured_j / d.a_measured_j : NAN));
@@ -228,7 +230,7 @@ std::string RenderDiffTable(const ProfileDiff& d, const DiffOptions& o) {
   const bool delta_ci = AnyCi95(d.matched, true);
   std::vector<std::vector<std::string>> rows;
   for (const DiffRow& r : d.matched) {
-    rows.push_back({Ellipsize(r.path, kPathWidth), Sig4(r.a_j), Sig4(r.b_j), SignedSig4(r.DeltaJ())});
+    rows.push_back({Ellipsize(Printable(r.path), kPathWidth), Sig4(r.a_j), Sig4(r.b_j), SignedSig4(r.DeltaJ())});
     if (delta_ci) rows.back().push_back(HalfWidth(r.DeltaCi95J()));
     rows.back().insert(rows.back().end(), {RatioText(r.Ratio()), Sig4(r.a_power_w),
                                            Sig4(r.b_power_w), SignedSig4(r.b_power_w - r.a_power_w)});
@@ -252,7 +254,7 @@ std::string RenderDiffTable(const ProfileDiff& d, const DiffOptions& o) {
     rows.clear();
     const bool side_ci = AnyCi95(list, false);
     for (const DiffRow& r : list) {
-      rows.push_back({Ellipsize(r.path, kPathWidth), Sig4(side == 0 ? r.a_j : r.b_j)});
+      rows.push_back({Ellipsize(Printable(r.path), kPathWidth), Sig4(side == 0 ? r.a_j : r.b_j)});
       if (side_ci) rows.back().push_back(HalfWidth(side == 0 ? r.a_ci95_j : r.b_ci95_j));
       rows.back().push_back(Sig4(side == 0 ? r.a_power_w : r.b_power_w));
       if (siblings) rows.back().push_back(PerSibling(side == 0 ? r.a_siblings : r.b_siblings));
@@ -266,7 +268,9 @@ std::string RenderDiffTable(const ProfileDiff& d, const DiffOptions& o) {
     if (siblings) header.push_back("per sibling J");
     Table(out, header, rows);
   }
-  return fmt::to_string(out);
+  // Paths are escaped where they go in (so columns line up); this pass keeps
+  // any other text from a profile from reaching the terminal raw.
+  return Printable(fmt::to_string(out), /*keep_newlines=*/true);
 }
 
 std::string RenderDiffCsv(const ProfileDiff& d) {

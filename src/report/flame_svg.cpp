@@ -239,26 +239,46 @@ std::string RenderFlameSvg(const Profile& p, uint32_t root, const FlameOptions& 
   frames.push_back(top);
   int deepest = 0;
   const double top_scale = top.weight > 0 ? frames_w / top.weight : 0;
-  std::function<void(uint32_t, double, double, double, int)> lay_out =
-      [&](uint32_t id, double x, double avail_px, double scale, int depth) {
-        double sum = 0;
-        for (uint32_t c : children[id]) {
-          const ProfileNode& n = p.nodes[c];
-          sum += by_time ? static_cast<double>(n.time_ns) : n.TotalJ();
-        }
-        if (sum * scale > avail_px && sum > 0) scale = avail_px / sum;
-        for (uint32_t c : children[id]) {
-          Frame f = node_frame(p.nodes[c], depth);
-          if (!(f.weight > 0)) continue;
-          f.x = x;
-          f.w = f.weight * scale;
-          frames.push_back(f);
-          deepest = std::max(deepest, depth);
-          if (depth < max_depth) lay_out(c, x, f.w, scale, depth + 1);
-          x += f.w;
-        }
-      };
-  if (max_depth >= 1 && top_scale > 0) lay_out(root, kPadPx, frames_w, top_scale, 1);
+  // Depth-first, frames in pre-order, with an explicit stack rather than
+  // recursion: a profile from someone else may be a chain of any depth. Each
+  // level holds the node whose children are being placed, where the next child
+  // goes, and the scale its children share.
+  struct Level {
+    uint32_t id;
+    double x;
+    double scale;
+    int depth;
+    size_t next = 0;
+  };
+  std::vector<Level> levels;
+  auto enter = [&](uint32_t id, double x, double avail_px, double scale, int depth) {
+    double sum = 0;
+    for (uint32_t c : children[id]) {
+      const ProfileNode& n = p.nodes[c];
+      sum += by_time ? static_cast<double>(n.time_ns) : n.TotalJ();
+    }
+    if (sum * scale > avail_px && sum > 0) scale = avail_px / sum;
+    levels.push_back({id, x, scale, depth});
+  };
+  if (max_depth >= 1 && top_scale > 0) enter(root, kPadPx, frames_w, top_scale, 1);
+  while (!levels.empty()) {
+    Level& level = levels.back();
+    if (level.next == children[level.id].size()) {
+      levels.pop_back();
+      continue;
+    }
+    const uint32_t c = children[level.id][level.next++];
+    Frame f = node_frame(p.nodes[c], level.depth);
+    if (!(f.weight > 0)) continue;
+    f.x = level.x;
+    f.w = f.weight * level.scale;
+    frames.push_back(f);
+    deepest = std::max(deepest, level.depth);
+    level.x += f.w;
+    const int depth = level.depth;
+    const double scale = level.scale;
+    if (depth < max_depth) enter(c, f.x, f.w, scale, depth + 1);  // `level` is stale after this
+  }
   if (top_scale > 0 && max_depth >= 1) {
     // The extras follow the nodes, on the right of the top frame.
     double x = kPadPx + frames_w;

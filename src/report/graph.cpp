@@ -168,7 +168,11 @@ using report_graph::ScopeGraph;
 // centred line break.
 std::string DotQuote(std::string_view s) {
   std::string out = "\"";
-  for (char c : s) {
+  // Control characters (a NUL ended Graphviz's string: exit 4), DEL and bytes
+  // that are not UTF-8 are shown as text (\x01, its '\' escaped below); the
+  // newline stays Graphviz's line break, which labels use.
+  const std::string printable = report_text::Printable(s, /*keep_newlines=*/true);
+  for (char c : printable) {
     if (c == '"' || c == '\\') {
       out += '\\';
       out += c;

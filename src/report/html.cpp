@@ -58,7 +58,13 @@ std::string HtmlEscape(std::string_view s) {
         out += "&quot;";
         break;
       default:
-        out += c;
+        // Control characters are not allowed in HTML text (and NUL becomes
+        // U+FFFD): shown as text (\x01) instead.
+        if ((static_cast<unsigned char>(c) < 0x20 && c != '\t' && c != '\n' && c != '\r') ||
+            c == '\x7f')
+          out += fmt::format("\\x{:02x}", static_cast<unsigned char>(c));
+        else
+          out += c;
     }
   }
   return out;
@@ -335,6 +341,8 @@ Result<std::string> RenderHtmlView(const Profile& p, uint32_t root, const Report
 
 Result<std::string> RenderDiffHtml(const Profile& a, const Profile& b, const DiffOptions& options,
                                    const HtmlOptions& html) {
+  SMG_RETURN_IF_ERROR(CheckPathsForRules(a, options.rules, options.a_file));
+  SMG_RETURN_IF_ERROR(CheckPathsForRules(b, options.rules, options.b_file));
   DiffOptions o = options;
   o.depth.reset();  // the page's tree holds every level; the table opens the first ones
   o.top = 0;

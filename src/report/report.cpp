@@ -141,7 +141,11 @@ std::string RenderCsv(const Profile& p, uint32_t root, const ReportOptions& o) {
 }
 
 namespace {
-std::string NoSemicolons(std::string s) {
+// A frame of the folded format: ';' separates frames and a newline ends the
+// stack, so neither may come from a name; control characters are shown
+// escaped (report_text::Printable) so that a name cannot forge a stack.
+std::string NoSemicolons(std::string_view name) {
+  std::string s = report_text::Printable(name);
   for (char& c : s)
     if (c == ';') c = ':';
   return s;
@@ -151,7 +155,7 @@ std::string NoSemicolons(std::string s) {
 std::string RenderFolded(const Profile& p, uint32_t root, const ReportOptions& o) {
   // One frame per path component; ';' separates frames, so it cannot stay in a name.
   auto frames = [](const std::string& path) {
-    std::string s = path;
+    std::string s = report_text::Printable(path);
     for (char& c : s) {
       if (c == ';') c = ':';
       else if (c == '/') c = ';';
@@ -205,7 +209,24 @@ std::string RenderFolded(const Profile& p, uint32_t root, const ReportOptions& o
   return fmt::to_string(out);
 }
 
+Status CheckPathsForRules(const Profile& profile, const std::vector<PathRule>& rules,
+                          const std::string& file) {
+  if (rules.empty()) return {};
+  for (size_t i = 0; i < profile.nodes.size(); ++i) {
+    const size_t bytes = profile.nodes[i].path.size();
+    if (bytes > kMaxRulePathBytes)
+      return BadInput(
+          file, fmt::format("nodes[{}]: its path is {} bytes; --fold, --map and --preset rewrite "
+                            "paths of at most {} bytes (std::regex's stack and time grow with "
+                            "the length, and a long name crashed it); report this profile "
+                            "without them",
+                            i, bytes, kMaxRulePathBytes));
+  }
+  return {};
+}
+
 Result<ResolvedReport> ResolveReport(const Profile& input, const ReportOptions& o) {
+  SMG_RETURN_IF_ERROR(CheckPathsForRules(input, o.rules, o.file));
   ResolvedReport out;
   out.input = &input;
   if (!o.domain.empty()) {

@@ -16,6 +16,7 @@ namespace {
 using report_text::Ellipsize;
 using report_text::PadLeft;
 using report_text::PadRight;
+using report_text::Printable;
 using report_text::Sig2;
 using report_text::Sig4;
 
@@ -59,9 +60,9 @@ std::string FormatNs(int64_t ns) { return Sig4(static_cast<double>(ns) * 1e-6); 
 void Header(fmt::memory_buffer& out, const Profile& p, const ReportOptions& o) {
   auto it = std::back_inserter(out);
   const ProfileMeta& m = p.meta;
-  fmt::format_to(it, "Smaragdine energy profile: {}\n", o.file);
+  fmt::format_to(it, "Smaragdine energy profile: {}\n", Printable(o.file));
   auto kv = [&](const char* key, const std::string& value) {
-    if (!value.empty()) fmt::format_to(it, "  {:<10} {}\n", key, value);
+    if (!value.empty()) fmt::format_to(it, "  {:<10} {}\n", key, Printable(value, true));
   };
   kv("tool", m.tool);
   bool modeled = false;
@@ -112,7 +113,7 @@ void Header(fmt::memory_buffer& out, const Profile& p, const ReportOptions& o) {
   std::vector<Row> rows;
   double measured = 0, idle = 0, static_j = 0, other = 0;
   for (const ProfileDomain& d : p.domains) {
-    Row r{d.name, {d.device, Sig4(d.measured_j), Sig4(d.idle_j), Share(d.idle_j, d.measured_j)}};
+    Row r{Printable(d.name), {Printable(d.device), Sig4(d.measured_j), Sig4(d.idle_j), Share(d.idle_j, d.measured_j)}};
     if (shared) {
       r.cells.push_back(d.share.empty() ? "-" : Sig4(d.other_j));
       r.cells.push_back(d.share.empty() ? "-" : Share(d.other_j, d.measured_j));
@@ -121,7 +122,7 @@ void Header(fmt::memory_buffer& out, const Profile& p, const ReportOptions& o) {
       r.cells.push_back(std::isnan(d.baseline_w) ? "-" : Sig4(d.baseline_w));
       r.cells.push_back(std::isnan(d.baseline_w) ? "-" : Sig4(d.static_j));
     }
-    r.cells.push_back(d.source + (d.modeled ? " MODELED" : ""));
+    r.cells.push_back(Printable(d.source) + (d.modeled ? " MODELED" : ""));
     measured += d.measured_j;
     idle += d.idle_j;
     other += d.other_j;
@@ -159,6 +160,9 @@ struct Columns {
 // Sibling labels longer than this lose their middle: the table stays readable
 // when a --map merges nodes whose paths differ in many components.
 constexpr size_t kSiblingLabelWidth = 24;
+
+// Tree glyph columns a row shows at most (see Tree).
+constexpr size_t kMaxGlyphLevels = 32;
 
 Columns ColumnsFor(const Profile& p) {
   Columns c;
@@ -217,7 +221,8 @@ std::vector<std::string> NodeCells(const ProfileNode& n, double energy_j, double
       // which sibling was cheapest and dearest, named by what the rules folded.
       auto named = [&](const std::string& path, double j) {
         return fmt::format("{} {}",
-                           Ellipsize(report_text::SiblingLabel(n.path, path), kSiblingLabelWidth),
+                           Ellipsize(Printable(report_text::SiblingLabel(n.path, path)),
+                                     kSiblingLabelWidth),
                            Sig4(j));
       };
       cells.push_back(fmt::format("{}× {} ± {}", s.n, Sig4(s.mean_j), Sig4(s.std_j)));
@@ -270,20 +275,28 @@ void Tree(fmt::memory_buffer& out, const Profile& p, uint32_t root, const Report
   const bool glyphs_from_top = root != 0 || !p.nodes[root].path.empty();
   if (glyphs_from_top) {
     const ProfileNode& n = p.nodes[root];
-    rows.push_back({Ellipsize(n.path, name_width), NodeCells(n, n.TotalJ(), measured, cols)});
+    rows.push_back({Ellipsize(Printable(n.path), name_width), NodeCells(n, n.TotalJ(), measured, cols)});
   }
   report_tree::Walk(children, root, depth,
                     [&](uint32_t id, int d, bool last, const std::vector<bool>& open) {
                       std::string prefix;
                       // Depth-1 rows of the whole tree start at the margin.
                       size_t skip = glyphs_from_top ? 0 : 1;
+                      // A chain thousands deep would make each row's glyphs as
+                      // long as its depth (quadratic output): beyond
+                      // kMaxGlyphLevels the row says its depth and keeps the
+                      // glyphs of the levels nearest to it.
+                      if (open.size() > skip + kMaxGlyphLevels) {
+                        prefix = fmt::format("[{}] ", d);
+                        skip = open.size() - kMaxGlyphLevels;
+                      }
                       for (size_t k = skip; k < open.size(); ++k) prefix += open[k] ? "│  " : "   ";
                       if (glyphs_from_top || d > 1) prefix += last ? "└─ " : "├─ ";
                       const ProfileNode& n = p.nodes[id];
                       size_t room = name_width > report_text::DisplayWidth(prefix) + 8
                                         ? name_width - report_text::DisplayWidth(prefix)
                                         : 8;
-                      rows.push_back({prefix + Ellipsize(n.name, room),
+                      rows.push_back({prefix + Ellipsize(Printable(n.name), room),
                                       NodeCells(n, n.TotalJ(), measured, cols)});
                     });
   if (root == 0) {
@@ -291,13 +304,13 @@ void Tree(fmt::memory_buffer& out, const Profile& p, uint32_t root, const Report
     bool first = true;
     for (const ProfileDomain& d : p.domains) {
       rows.push_back(
-          EnergyRow("(idle) " + d.name, d.idle_j, Share(d.idle_j, measured), cols, first));
+          EnergyRow("(idle) " + Printable(d.name), d.idle_j, Share(d.idle_j, measured), cols, first));
       first = false;
     }
     // The process share's other part, beside (idle), so the shares still add up.
     for (const ProfileDomain& d : p.domains)
       if (!d.share.empty())
-        rows.push_back(EnergyRow("(other processes) " + d.name, d.other_j,
+        rows.push_back(EnergyRow("(other processes) " + Printable(d.name), d.other_j,
                                  Share(d.other_j, measured), cols));
     if (p.nodes[0].SelfJ() != 0) {
       // Energy on the unnamed root itself (events outside any scope) would
@@ -338,12 +351,12 @@ void Top(fmt::memory_buffer& out, const Profile& p, uint32_t root, const ReportO
                    : o.sort == SortKey::kPower ? "average power"
                                                : "time";
   fmt::format_to(std::back_inserter(out), "top {} ops by {}{}:\n", o.top, by,
-                 root == 0 ? "" : " under " + p.nodes[root].path);
+                 root == 0 ? "" : " under " + Printable(p.nodes[root].path));
   std::vector<Row> rows;
   const size_t width = static_cast<size_t>(std::max(o.name_width, 16)) + 24;
   for (uint32_t id : leaves) {
     const ProfileNode& n = p.nodes[id];
-    rows.push_back({Ellipsize(n.path, width), NodeCells(n, n.SelfJ(), measured, cols)});
+    rows.push_back({Ellipsize(Printable(n.path), width), NodeCells(n, n.SelfJ(), measured, cols)});
   }
   AlignIntervals(rows, cols);
   RenderRows(out, NodeHeader(cols, "op", "self J"), rows);
@@ -356,11 +369,11 @@ void DiagnosticsBlock(fmt::memory_buffer& out, const Diagnostics& diag) {
   if (any) {
     fmt::format_to(it, "\ndiagnostics:\n");
     for (const auto& [name, n] : diag.counts())
-      if (n != 0) fmt::format_to(it, "  {:<48} {}\n", name, n);
+      if (n != 0) fmt::format_to(it, "  {:<48} {}\n", Printable(name), n);
   }
   if (!diag.warnings().empty()) {
     fmt::format_to(it, "\nwarnings:\n");
-    for (const std::string& w : diag.warnings()) fmt::format_to(it, "  {}\n", w);
+    for (const std::string& w : diag.warnings()) fmt::format_to(it, "  {}\n", Printable(w));
   }
 }
 
@@ -374,7 +387,10 @@ std::string RenderTable(const Profile& p, uint32_t root, const ReportOptions& o)
   else
     Tree(out, p, root, o);
   DiagnosticsBlock(out, p.diagnostics);
-  return fmt::to_string(out);
+  // Names are escaped where they go in (so columns line up); this pass is for
+  // any text from the profile that a future row forgets to escape: the table
+  // goes to a terminal, which must not obey it.
+  return Printable(fmt::to_string(out), /*keep_newlines=*/true);
 }
 
 }  // namespace smaragdine

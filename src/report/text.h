@@ -38,7 +38,17 @@ std::string PadLeft(std::string_view s, size_t width);
 // bert/encoder/layer_3/attention under bert/encoder/layer_*/attention), or the
 // whole original path when the rules changed the number of components.
 std::string SiblingLabel(std::string_view folded_path, std::string_view original_path);
-// RFC 4180: quoted (with doubled quotes) when it holds ',', '"', CR or LF.
+// RFC 4180: quoted (with doubled quotes) when it holds ',', '"', CR or LF. A
+// field that a spreadsheet would run as a formula (starting with = + - @, tab or
+// CR: OWASP's CSV-injection list) gets a leading ' and is quoted, so that
+// `=HYPERLINK(…)` in a name from someone else's profile shows as text.
+// For text fields only: numbers (-1.5) are written without it.
 std::string CsvField(std::string_view s);
+// A name from a profile as text a terminal shows and does not obey: C0 and C1
+// control characters, DEL, bytes that are not UTF-8 and the bidirectional
+// overrides (U+202A-202E, U+2066-2069, "Trojan Source") are written as \xNN or
+// \uNNNN; everything else, other UTF-8 included, is kept. `keep_newlines` keeps
+// '\n' (for a whole report whose lines are ours); names get none.
+std::string Printable(std::string_view s, bool keep_newlines = false);
 
 }  // namespace smaragdine::report_text

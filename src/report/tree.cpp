@@ -26,27 +26,35 @@ std::vector<std::vector<uint32_t>> SortedChildren(const Profile& p, SortKey key)
   return children;
 }
 
-namespace {
-void WalkFrom(const std::vector<std::vector<uint32_t>>& children, uint32_t node, int depth,
-              int max_depth, std::vector<bool>& open, const Visit& visit) {
-  const auto& list = children[node];
-  for (size_t i = 0; i < list.size(); ++i) {
-    bool last = i + 1 == list.size();
-    visit(list[i], depth, last, open);
-    if (depth < max_depth) {
-      open.push_back(!last);
-      WalkFrom(children, list[i], depth + 1, max_depth, open, visit);
-      open.pop_back();
-    }
-  }
-}
-}  // namespace
-
 void Walk(const std::vector<std::vector<uint32_t>>& children, uint32_t root, int max_depth,
           const Visit& visit) {
-  std::vector<bool> open;
   if (max_depth < 1) return;
-  WalkFrom(children, root, 1, max_depth, open, visit);
+  // An explicit stack, not recursion: a profile from someone else may be a
+  // chain of any depth (40,000 levels overflowed the call stack). One frame per
+  // open level: the node whose children are being visited and the next one.
+  struct Frame {
+    uint32_t node;
+    size_t next = 0;
+  };
+  std::vector<Frame> stack = {{root}};
+  std::vector<bool> open;
+  while (!stack.empty()) {
+    Frame& top = stack.back();
+    const auto& list = children[top.node];
+    if (top.next == list.size()) {
+      stack.pop_back();
+      if (!open.empty()) open.pop_back();
+      continue;
+    }
+    const uint32_t child = list[top.next++];
+    const bool last = top.next == list.size();
+    const int depth = static_cast<int>(stack.size());
+    visit(child, depth, last, open);
+    if (depth < max_depth) {
+      open.push_back(!last);
+      stack.push_back({child});  // `top` is not used after this
+    }
+  }
 }
 
 }  // namespace smaragdine::report_tree
