@@ -2,8 +2,10 @@
 // module graphs, charts and one self-contained HTML report (`report --format
 // perfetto|svg|dot|graph-svg|html`, `diff --format html`).
 //
-// Like every report these are pure functions from a Profile (already folded
-// and restricted by RenderReport) to text; the CLI writes the text out.
+// Like every report these are pure functions from a Profile to text (the CLI
+// writes it out); RenderReport folds, restricts and cuts the subtree first,
+// with the profile's tree algebra (profile.h: MergeNodesByPath,
+// DomainProfile, SubtreeProfile).
 //
 //   SMG_ASSIGN_OR_RETURN(Profile p, ReadProfileJson("profile.json"));
 //   std::string svg = RenderFlameSvg(p, 0, FlameOptions{});
@@ -86,9 +88,10 @@ std::string RenderModuleBarsChart(const std::vector<const Profile*>& profiles,
 // The children of scope `scope` (sub-scopes and ops) as a DOT digraph: each
 // node labelled with its name, its share of the scope's total energy and its
 // energy in J, filled darker the larger its share (relative to the largest
-// child); edges in execution order (transitions on the timeline's lanes when
-// present, else a chain in first-appearance order). Not data flow: traces'
-// event arguments (TensorFlow inputN) are not kept in a profile.
+// child). Edges follow the data flow where the profile has it
+// (Profile::dataflow, from TensorFlow's inputN args), weighted by the number
+// of producer → consumer pairs; without it, execution order (transitions on
+// the timeline's lanes when present, else a chain in first-appearance order).
 std::string RenderDot(const Profile& profile, uint32_t scope);
 // The same graph laid out by Graphviz (libgvc, in process) as SVG. Errors:
 // kInternal with Graphviz's message when layout fails.
