@@ -198,7 +198,7 @@ Result<std::unique_ptr<CpuTimeRecorder>> CpuTimeRecorder::Start(
   std::unique_ptr<CpuTimeRecorder> r(new CpuTimeRecorder(std::move(proc_root), root));
   r->options_ = options;
   r->csv_path_ = csv_path;
-  r->fd_ = csv_fd;
+  r->log_ = std::make_unique<RowLog>(csv_fd);
   r->pending_ = "t_ns,thread,cpu_ns\n";
   r->SampleOnce();
   r->Flush();
@@ -240,15 +240,7 @@ void CpuTimeRecorder::SampleOnce() {
 
 void CpuTimeRecorder::Flush() {
   if (pending_.empty()) return;
-  // One write per flush: what was written survives a SIGKILL of `record`.
-  if (WriteAll(fd_, pending_)) {
-    csv_bytes_ += static_cast<int64_t>(pending_.size());
-  } else {
-    ++write_errors_;
-    if (write_error_.empty()) write_error_ = strerror(errno);
-    // A partial write (a full disk) is cut back to the last whole row.
-    (void)!::ftruncate(fd_, csv_bytes_);
-  }
+  log_->Append(pending_);
   pending_.clear();
 }
 
@@ -281,22 +273,13 @@ CpuTimeStats CpuTimeRecorder::Stop() {
   if (thread_.joinable()) thread_.join();
   SampleOnce();  // closes the last interval
   Flush();
-  if (fd_ >= 0) {
-    // (EINVAL: a file that cannot be synced, such as a pipe, has nothing to make durable.)
-    const int sync_err = ::fsync(fd_) == 0 || errno == EINVAL ? 0 : errno;
-    const int close_err = ::close(fd_) == 0 ? 0 : errno;
-    if (sync_err != 0 || close_err != 0) {
-      ++write_errors_;
-      if (write_error_.empty()) write_error_ = strerror(sync_err != 0 ? sync_err : close_err);
-    }
-    fd_ = -1;
-  }
+  log_->Close();
   stats_.tree_cpu_ns = first_tree_ns_ < 0 ? 0 : last_tree_ns_ - first_tree_ns_;
   stats_.machine_busy_ns = first_busy_ns_ < 0 ? 0 : last_busy_ns_ - first_busy_ns_;
-  if (write_errors_ > 0) {
-    stats_.diagnostics.Add("cputime.write_failed", write_errors_);
+  if (log_->errors() > 0) {
+    stats_.diagnostics.Add("cputime.write_failed", log_->errors());
     stats_.diagnostics.Warn(
-        fmt::format("{}: writing the CPU-time log failed: {}", csv_path_, write_error_));
+        fmt::format("{}: writing the CPU-time log failed: {}", csv_path_, log_->first_error()));
   }
   return stats_;
 }

@@ -21,6 +21,7 @@
 #include <thread>
 #include <vector>
 
+#include "energy/row_log.h"
 #include "smaragdine/diagnostics.h"
 #include "smaragdine/recording.h"
 #include "smaragdine/status.h"
@@ -101,8 +102,8 @@ class CpuTimeRecorder {
                                                         int csv_fd, const std::string& csv_path,
                                                         const CpuTimeRecorderOptions& options);
   // Writes of cputime.csv that failed so far (valid after Stop) and the first one's reason.
-  int64_t write_errors() const { return write_errors_; }
-  const std::string& write_error() const { return write_error_; }
+  int64_t write_errors() const { return log_->errors(); }
+  const std::string& write_error() const { return log_->first_error(); }
   ~CpuTimeRecorder();
   CpuTimeRecorder(const CpuTimeRecorder&) = delete;
   CpuTimeRecorder& operator=(const CpuTimeRecorder&) = delete;
@@ -119,16 +120,13 @@ class CpuTimeRecorder {
   ProcessTreeCpuTime tree_;
   CpuTimeRecorderOptions options_;
   std::string csv_path_;
-  int fd_ = -1;
-  int64_t csv_bytes_ = 0;               // cputime.csv's size after the last whole write
+  std::unique_ptr<RowLog> log_;         // cputime.csv
   std::string pending_;                 // rows not yet written (this thread only)
   std::map<pid_t, ProcessTreeCpuTime::Thread> written_;  // last value written per tid
   std::map<std::pair<pid_t, pid_t>, bool> seen_;         // (pid, tid) ever written
   int64_t first_tree_ns_ = -1, first_busy_ns_ = -1, last_tree_ns_ = 0, last_busy_ns_ = 0;
   int64_t last_t_ns_ = 0;
   CpuTimeStats stats_;
-  int64_t write_errors_ = 0;
-  std::string write_error_;
 
   std::atomic<bool> stop_{false};
   bool stopped_ = false;

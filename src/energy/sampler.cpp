@@ -66,7 +66,7 @@ Result<std::unique_ptr<Sampler>> Sampler::Start(std::vector<SamplerSession> sess
                                                 int csv_fd, const std::string& csv_path,
                                                 const SamplerOptions& options) {
   std::unique_ptr<Sampler> s(new Sampler());
-  s->fd_ = csv_fd;
+  s->log_ = std::make_unique<RowLog>(csv_fd);
   s->options_ = options;
   s->csv_path_ = csv_path;
   for (RateClass rate : {RateClass::kFast, RateClass::kSlow}) {
@@ -92,9 +92,9 @@ Result<std::unique_ptr<Sampler>> Sampler::Start(std::vector<SamplerSession> sess
   s->unreadable_reason_.assign(s->domains_.size(), "");
 
   static constexpr std::string_view kHeader = "t_ns,domain,energy_j,power_w\n";
-  if (!WriteAll(s->fd_, kHeader))
-    return BadInput(csv_path, fmt::format("cannot write the energy log: {}", strerror(errno)));
-  s->csv_bytes_ = static_cast<int64_t>(kHeader.size());
+  if (!s->log_->Append(kHeader))
+    return BadInput(csv_path,
+                    fmt::format("cannot write the energy log: {}", s->log_->first_error()));
 
   s->start_sync_.push_back(ReadClockSyncPair(options.realtime_ns));
   s->clock_sync_ = s->start_sync_;
@@ -194,17 +194,8 @@ void Sampler::WriteRows(std::vector<RawReading>& rows) {
   }
   // One write per flush: rows reach the kernel's page cache, so they survive the
   // process being killed (the reader drops a torn last line).
-  if (WriteAll(fd_, std::string_view(out.data(), out.size()))) {
+  if (log_->Append(std::string_view(out.data(), out.size())))
     rows_written_ += static_cast<int64_t>(rows.size());
-    csv_bytes_ += static_cast<int64_t>(out.size());
-  } else {
-    ++write_errors_;
-    if (write_error_.empty()) write_error_ = strerror(errno);
-    // A full disk takes part of a write: cut it back to the last whole row, so the
-    // rows written once the disk has room again do not follow a torn one (which
-    // the reader rejects in the middle of the file).
-    (void)!::ftruncate(fd_, csv_bytes_);
-  }
   rows.clear();
 }
 
@@ -251,17 +242,7 @@ SamplerResult Sampler::Stop() {
   writer_cv_.notify_all();
   if (writer_.joinable()) writer_.join();
   clock_sync_.push_back(ReadClockSyncPair(options_.realtime_ns));
-  if (fd_ >= 0) {
-    // The readings are the run: on disk before record says it is finalised.
-    // (EINVAL: a file that cannot be synced, such as a pipe, has nothing to make durable.)
-    const int sync_err = ::fsync(fd_) == 0 || errno == EINVAL ? 0 : errno;
-    const int close_err = ::close(fd_) == 0 ? 0 : errno;
-    if (sync_err != 0 || close_err != 0) {
-      ++write_errors_;
-      if (write_error_.empty()) write_error_ = strerror(sync_err != 0 ? sync_err : close_err);
-    }
-    fd_ = -1;
-  }
+  log_->Close();
 
   result.domains = domains_;
   for (size_t d = 0; d < domains_.size(); ++d) {
@@ -274,8 +255,8 @@ SamplerResult Sampler::Stop() {
   result.tallies = tallies_;
   result.clock_sync = clock_sync_;
   result.rows_written = rows_written_;
-  result.write_errors = write_errors_;
-  result.write_error = write_error_;
+  result.write_errors = log_->errors();
+  result.write_error = log_->first_error();
   for (auto& g : groups_) {
     result.diagnostics.Merge(g->diag);
     if (g->rate == RateClass::kFast) {
@@ -288,10 +269,10 @@ SamplerResult Sampler::Stop() {
   }
   if (result.fast_overruns + result.slow_overruns > 0)
     result.diagnostics.Add("sampler.overrun", result.fast_overruns + result.slow_overruns);
-  if (write_errors_ > 0) {
-    result.diagnostics.Add("sampler.write_failed", write_errors_);
+  if (log_->errors() > 0) {
+    result.diagnostics.Add("sampler.write_failed", log_->errors());
     result.diagnostics.Warn(
-        fmt::format("{}: writing the energy log failed: {}", csv_path_, write_error_));
+        fmt::format("{}: writing the energy log failed: {}", csv_path_, log_->first_error()));
   }
   return result;
 }

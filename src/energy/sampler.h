@@ -23,6 +23,7 @@
 #include <vector>
 
 #include "common/clock.h"
+#include "energy/row_log.h"
 #include "smaragdine/diagnostics.h"
 #include "smaragdine/energy_log.h"
 #include "smaragdine/recording.h"
@@ -101,8 +102,7 @@ class Sampler {
   std::vector<DomainInfo> domains_;
   std::vector<std::string> csv_names_;
   std::vector<std::unique_ptr<Group>> groups_;
-  int fd_ = -1;
-  int64_t csv_bytes_ = 0;  // energy.csv's size after the last whole write
+  std::unique_ptr<RowLog> log_;  // energy.csv
   std::string csv_path_;
 
   mutable std::mutex mu_;  // guards pending_, tallies_, last_value_
@@ -120,8 +120,6 @@ class Sampler {
   std::vector<ClockSyncPair> start_sync_;
   std::vector<ClockSyncPair> clock_sync_;  // owned by the writer thread until joined
   int64_t rows_written_ = 0;
-  int64_t write_errors_ = 0;
-  std::string write_error_;
 
   std::atomic<bool> stop_{false};
   bool stopped_ = false;
