@@ -45,8 +45,8 @@ int RunInTorchHelper(const char* command, const std::vector<std::string>& args) 
   if (err == ENOENT)
     return PrintError(UsageError(fmt::format(
         "`{}` needs smaragdine's LibTorch integration, and this build has none ({} is missing). "
-        "Install Debian's libtorch-dev (scripts/install-deps.sh does) and configure with "
-        "-DSMARAGDINE_WITH_TORCH=ON (the default)",
+        "Install Debian's libtorch-dev (scripts/install-deps.sh does) and configure again "
+        "(LibTorch is found on its own; -DSMARAGDINE_WITH_TORCH=ON makes its absence an error)",
         command, helper)));
   Error e = UsageError(fmt::format("cannot run {}: {}", helper, std::strerror(err)));
   e.code = ErrorCode::kInternal;
