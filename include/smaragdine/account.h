@@ -133,7 +133,4 @@ Result<Profile> Attribute(const Trace& trace, const EnergyLog& log, const Attrib
 // is 1. Exposed for tests.
 EnergySeries ProcessTreeSeries(const EnergySeries& series, const CpuTimeLog& cpu_time);
 
-// Student t quantile for a two-sided 95 % interval with `dof` degrees of freedom.
-double StudentT975(int64_t dof);
-
 }  // namespace smaragdine

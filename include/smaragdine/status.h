@@ -43,7 +43,9 @@ Error UsageError(std::string message);
 Error Nothing(std::string message);
 Error Internal(std::string message);
 
-class Status {
+// [[nodiscard]]: a Status or Result dropped on the floor is an error nobody
+// sees; the compiler says so (cast to void where ignoring one is meant).
+class [[nodiscard]] Status {
  public:
   Status() = default;
   Status(Error error) : error_(std::move(error)) {}  // NOLINT: implicit by design
@@ -55,7 +57,7 @@ class Status {
 };
 
 template <typename T>
-class Result {
+class [[nodiscard]] Result {
  public:
   Result(T value) : v_(std::move(value)) {}        // NOLINT: implicit by design
   Result(Error error) : v_(std::move(error)) {}    // NOLINT: implicit by design
