@@ -656,6 +656,319 @@ uint64_t NextRandom(uint64_t& state) {
   return z ^ (z >> 31);
 }
 
+// The arc of phases (offsets from `origin`, mod `period`) most consistent with
+// the reads: each change's bracket (lo, hi] holds an update, and (previous
+// change, lo] — reads that still showed the old value — holds none. Returns
+// {begin, width}; a width of `period` when the reads say nothing.
+std::pair<int64_t, int64_t> ConsistentPhaseArc(const Meter& meter, int64_t period, int64_t origin,
+                                               size_t first, size_t last) {
+  // Arcs as [begin, end) with a weight; the best phases are where the summed
+  // weight is highest.
+  std::vector<std::pair<int64_t, int64_t>> edges;  // (position, weight change)
+  int64_t always = 0;                               // weight every phase has
+  auto mark = [&](int64_t lo, int64_t hi, int64_t weight) {  // an update in (lo, hi]
+    if (hi <= lo) return;
+    if (hi - lo >= period) {
+      always += weight;
+      return;
+    }
+    const int64_t a = ((lo - origin) % period + period) % period;
+    const int64_t b = a + (hi - lo);
+    if (b <= period) {
+      edges.push_back({a, weight});
+      edges.push_back({b, -weight});
+    } else {
+      edges.push_back({a, weight});
+      edges.push_back({period, -weight});
+      edges.push_back({0, weight});
+      edges.push_back({b - period, -weight});
+    }
+  };
+  for (size_t k = first + 1; k < last; ++k) {
+    mark(meter.changes[k].lo_ns, meter.changes[k].hi_ns, 1);
+    mark(meter.changes[k - 1].hi_ns, meter.changes[k].lo_ns, -1);
+  }
+  std::sort(edges.begin(), edges.end());
+  int64_t level = always, best_level = std::numeric_limits<int64_t>::min();
+  int64_t best_begin = 0, best_width = period;
+  for (size_t e = 0; e < edges.size();) {
+    const int64_t at = edges[e].first;
+    for (; e < edges.size() && edges[e].first == at; ++e) level += edges[e].second;
+    const int64_t next = e < edges.size() ? edges[e].first : period;
+    if (next > at && (level > best_level || (level == best_level && next - at > best_width))) {
+      best_level = level;
+      best_begin = at;
+      best_width = next - at;
+    }
+  }
+  if (edges.empty()) best_width = period;
+  return {best_begin, best_width};
+}
+
+// The update timings worth a fit: none (updates at the reads) always; per
+// candidate period, points across the arc the reads pin the phase to
+// (*phase_from_reads), else 16 phases.
+std::vector<Timing> TimingCandidates(const DomainInput& in, const Meter& meter, size_t first,
+                                     size_t last, std::string* period_words,
+                                     bool* phase_from_reads) {
+  std::vector<Timing> candidates{Timing{}};
+  if (!in.series_is_raw) return candidates;
+  for (int64_t period : CandidatePeriods(meter, *in.info, first, last, period_words)) {
+    // Scored on the reads; when they straddle the updates the best phases form
+    // a narrow arc, and a phase a little off would move many updates by a
+    // whole period, so the arc decides. Otherwise every phase is about as
+    // consistent, and the residual of the fit chooses among 16.
+    const int64_t origin = meter.changes[first].hi_ns;
+    const auto [begin, width] = ConsistentPhaseArc(meter, period, origin, first, last);
+    if (width * 8 <= period) {
+      // The reads pin the updates down to this arc (the no-shift candidate
+      // is out); inside it, a timing off by a fraction of a microsecond
+      // still moves the powers, so the full model's residual picks among
+      // points across the arc.
+      candidates.clear();
+      constexpr int kInArc = 17;
+      for (int j = 0; j < kInArc; ++j)
+        candidates.push_back({period, origin + begin + width * j / (kInArc - 1)});
+      *phase_from_reads = true;
+      break;
+    }
+    constexpr int kPhases = 16;
+    for (int j = 0; j < kPhases; ++j) candidates.push_back({period, origin + period * j / kPhases});
+  }
+  return candidates;
+}
+
+// The candidate with the least residual on changes [first, last), then (when
+// the phase was not pinned by the reads) a golden-section refinement of its
+// phase. `warm` carries the last fit's powers from one candidate to the next.
+Timing ChooseTiming(const DomainInput& in, const Meter& meter, size_t first, size_t last,
+                    const std::vector<Timing>& candidates, bool phase_from_reads,
+                    std::vector<double>& warm) {
+  constexpr int kSearchSweeps = 200;
+  Timing best{};
+  double best_rss = std::numeric_limits<double>::infinity();
+  auto evaluate = [&](const Timing& tm) {
+    Fit f = FitRows(in, MakeRows(meter, tm, first, last, nullptr), warm, kSearchSweeps,
+                    /*search=*/!phase_from_reads);
+    if (warm.empty() || warm.size() == f.beta.size()) warm = f.beta;
+    return f.rss;
+  };
+  for (const Timing& tm : candidates) {
+    const double rss = evaluate(tm);
+    if (rss < best_rss) {
+      best_rss = rss;
+      best = tm;
+    }
+  }
+  if (best.period_ns <= 0 || phase_from_reads) return best;
+  // Golden-section refinement of the phase around the best grid point.
+  const double span = static_cast<double>(best.period_ns) / 16;
+  double lo = static_cast<double>(best.phase_ns) - span, hi = static_cast<double>(best.phase_ns) + span;
+  constexpr double kGolden = 0.6180339887498949;
+  auto at = [&](double phase) {
+    return Timing{best.period_ns, static_cast<int64_t>(std::llround(phase))};
+  };
+  double x1 = hi - kGolden * (hi - lo), x2 = lo + kGolden * (hi - lo);
+  double f1 = evaluate(at(x1)), f2 = evaluate(at(x2));
+  for (int it = 0; it < 12 && hi - lo > 1000; ++it) {
+    if (f1 <= f2) {
+      hi = x2;
+      x2 = x1;
+      f2 = f1;
+      x1 = hi - kGolden * (hi - lo);
+      f1 = evaluate(at(x1));
+    } else {
+      lo = x1;
+      x1 = x2;
+      f1 = f2;
+      x2 = lo + kGolden * (hi - lo);
+      f2 = evaluate(at(x2));
+    }
+  }
+  const double x = f1 <= f2 ? x1 : x2;
+  if (std::min(f1, f2) < best_rss) best = at(x);
+  return best;
+}
+
+// Free parameters of a fit: each class fitted on its own, and one per group
+// whose classes are all pooled (they share one power).
+int64_t FreeParameters(const DomainInput& in, const Fit& f) {
+  int64_t parameters = 1;
+  std::vector<char> free_group(in.group_count, 0), pooled_group(in.group_count, 0);
+  for (size_t c = 1; c < f.design.columns(); ++c) {
+    if (f.penalty.pooled_column[c]) {
+      pooled_group[f.penalty.group[c]] = 1;
+    } else {
+      ++parameters;
+      free_group[f.penalty.group[c]] = 1;
+    }
+  }
+  for (size_t g = 0; g < in.group_count; ++g) parameters += pooled_group[g] && !free_group[g];
+  return parameters;
+}
+
+bool EnoughEquations(const DomainInput& in, const Fit& f) {
+  const double rows_n = static_cast<double>(f.design.rows());
+  return f.design.rows() >= static_cast<size_t>(kMinRows) &&
+         rows_n >= kMinRowsPerClass * static_cast<double>(FreeParameters(in, f));
+}
+
+// The fit on every row: a power per class, or, with too few equations for
+// that (a slow power meter, a short run), one power per op name and phase
+// (*pooled_all) where that may still be identified.
+Fit FitAllRows(const DomainInput& in, const Rows& rows, const std::vector<double>& warm,
+               bool* pooled_all, Diagnostics& diag) {
+  Fit fit = FitRows(in, rows, warm, 5000);
+  if (EnoughEquations(in, fit)) return fit;
+  Fit pooled = FitRows(in, rows, {}, 5000, /*search=*/true);
+  if (!EnoughEquations(in, pooled)) return fit;
+  diag.Add("account.regression_pooled_by_op");
+  diag.Warn(fmt::format(
+      "{}: {} equations cannot separate {} leaf classes; each op name (and phase) was "
+      "given one power",
+      in.info->name, pooled.design.rows(), pooled.design.columns() - 1));
+  *pooled_all = true;
+  return pooled;
+}
+
+// Why the fit must not be used (the proportional answer is the honest one
+// then), or "" when it may.
+std::string JudgeFit(const DomainInput& in, const Fit& fit, bool pooled_all, DomainFit& out) {
+  const std::string& name = in.info->name;
+  const Design& d = fit.design;
+  double y_mean = 0;
+  for (double y : d.y) y_mean += y / static_cast<double>(d.rows());
+  double tss = 0;
+  for (double y : d.y) tss += (y - y_mean) * (y - y_mean);
+  out.r2 = tss > 0 ? 1 - fit.rss / tss : 0;
+  if (!EnoughEquations(in, fit))
+    return fmt::format(
+        "{}: {} equations for {} free powers ({} leaf classes, {} pooled; needs at least {} "
+        "equations and {:.1f} per power)",
+        name, out.rows, FreeParameters(in, fit), out.classes_fitted, out.classes_pooled, kMinRows,
+        kMinRowsPerClass);
+  // A fit that explains little of the readings would split energy by powers
+  // it does not know.
+  const double min_r2 = pooled_all ? kMinR2Pooled : kMinR2;
+  if (tss > 1e-12 * fit.normal.yy && out.r2 < min_r2)
+    return fmt::format(
+        "{}: the fitted model explains {:.0f} % of the readings' variance (needs {:.0f} %{})",
+        name, 100 * std::max(out.r2, 0.0), 100 * min_r2,
+        pooled_all ? " with one power per op name" : "");
+  // Rounding in the cumulative readings leaves a trace of variance even when
+  // every interval had the same energy: relative to the energy, that is none.
+  if (tss <= 1e-12 * fit.normal.yy)
+    return fmt::format("{}: the readings never vary; nothing tells the classes apart", name);
+  if (out.classes_fitted == 0) return fmt::format("{}: no leaf was active while it was read", name);
+  return "";
+}
+
+// The floor of the static power: a zero one would leave idle slices with
+// nothing to scale; far below any real meter, it keeps every interval's
+// prediction positive.
+double StaticFloorW(const Design& d) {
+  double e = 0, t = 0;
+  for (size_t r = 0; r < d.rows(); ++r) {
+    e += d.y[r];
+    t += d.x[d.row_offset[r]];
+  }
+  const double mean_power_w = t > 0 ? e / t : 0;
+  return 1e-6 * mean_power_w + 1e-12;
+}
+
+// Every class's power from the fit; classes never active while the meter read
+// (outside every row) take their group's mean.
+void ClassPowers(const DomainInput& in, const Fit& fit, DomainFit& out) {
+  const Design& d = fit.design;
+  out.class_power_w.assign(in.class_count, 0.0);
+  for (size_t c = 1; c < d.columns(); ++c) out.class_power_w[d.class_of_column[c - 1]] = fit.beta[c];
+  std::vector<double> sum(in.group_count, 0.0);
+  std::vector<int64_t> n(in.group_count, 0);
+  for (size_t c = 1; c < d.columns(); ++c) {
+    sum[fit.penalty.group[c]] += fit.beta[c];
+    n[fit.penalty.group[c]] += 1;
+  }
+  for (size_t c = 0; c < in.class_count; ++c)
+    if (d.column_of_class[c] == 0) {
+      const uint32_t g = (*in.group_of_class)[c];
+      out.class_power_w[c] = n[g] > 0 ? sum[g] / static_cast<double>(n[g]) : 0.0;
+    }
+}
+
+// The series to split — counters at their update times, power meters as read —
+// and alpha: measured over predicted energy per interval of it.
+void SplitSeries(const DomainInput& in, const Meter& meter, size_t first,
+                 const std::vector<int64_t>& update_ns, DomainFit& out) {
+  if (meter.counter && in.series_is_raw) {
+    for (size_t k = 0; k < update_ns.size(); ++k) {
+      out.series.t_ns.push_back(update_ns[k]);
+      out.series.energy_j.push_back(meter.changes[first + k].value - meter.changes[first].value);
+    }
+  } else {
+    out.series = *in.series;
+    out.series.previous_ns.clear();
+    out.series.power_w.clear();
+  }
+  const Activity a = SweepActivity(in, out.series.t_ns);
+  const size_t intervals = out.series.t_ns.size() - 1;
+  out.alpha.assign(intervals, 1.0);
+  // SweepActivity merged equal times; the series' times are strictly increasing, so it is 1:1.
+  for (size_t i = 0; i < intervals && i < a.intervals(); ++i) {
+    double predicted = out.static_w * static_cast<double>(out.series.t_ns[i + 1] - out.series.t_ns[i]) * 1e-9;
+    for (uint32_t q = a.offset[i]; q < a.offset[i + 1]; ++q)
+      predicted += out.class_power_w[a.cls[q]] * a.time_s[q];
+    const double measured = out.series.energy_j[i + 1] - out.series.energy_j[i];
+    out.alpha[i] = predicted > 0 ? measured / predicted : 0.0;
+  }
+}
+
+// Uncertainty: refits on resampled blocks of rows (steps), warm from the fit.
+void Replicates(const DomainInput& in, const Fit& fit, double static_floor_w, DomainFit& out) {
+  const Design& d = fit.design;
+  size_t block_count = 0;
+  const std::vector<uint32_t> block = BlocksOf(d, in.block_starts_ns, &block_count);
+  uint64_t state = in.seed;
+  std::vector<double> weight_of_block(block_count), row_weight(d.rows());
+  for (int r = 0; r < in.replicates; ++r) {
+    std::fill(weight_of_block.begin(), weight_of_block.end(), 0.0);
+    for (size_t k = 0; k < block_count; ++k) weight_of_block[NextRandom(state) % block_count] += 1;
+    for (size_t q = 0; q < d.rows(); ++q) row_weight[q] = weight_of_block[block[q]];
+    const Normal ne = MakeNormal(d, &row_weight);
+    std::vector<double> beta = fit.beta;
+    Minimise(ne, fit.penalty, beta, 2000, 1e-12 * std::max(ne.yy, 1e-300));
+    std::vector<double> power(out.class_power_w);
+    for (size_t c = 1; c < d.columns(); ++c) power[d.class_of_column[c - 1]] = beta[c];
+    out.replicate_static_w.push_back(std::max(beta[0], static_floor_w));
+    out.replicate_class_power_w.push_back(std::move(power));
+  }
+}
+
+// meta.meter's words for the domain: the meter, the fit, and the update timing used.
+std::string DescribeFit(const DomainInput& in, const Meter& meter, size_t first, const Timing& best,
+                        const std::string& period_words, bool phase_from_reads,
+                        const DomainFit& out) {
+  const std::string timing =
+      best.period_ns > 0
+          ? fmt::format("updates every {}, phase {:.4g} ms after the first reading ({})",
+                        period_words.empty() ? fmt::format("{:.4g} ms", best.period_ns * 1e-6)
+                                             : period_words,
+                        static_cast<double>(((best.phase_ns - meter.changes[first].hi_ns) %
+                                                 best.period_ns +
+                                             best.period_ns) %
+                                            best.period_ns) *
+                            1e-6,
+                        phase_from_reads ? "from the reads that bracket each update"
+                                         : "fitted: least residual")
+          : std::string("updates taken at the reads (no update grid fitted better)");
+  const std::string fit_words = fmt::format(
+      "{}: {}{}; {} equations, {} leaf classes ({} pooled toward their op), R² {:.4f}, static "
+      "{:.4g} W",
+      in.info->name, meter.kind_words,
+      meter.counter ? "" : fmt::format(" ({:.4g} ms window)", meter.window_ns * 1e-6),
+      out.rows, out.classes_fitted, out.classes_pooled, out.r2, out.static_w);
+  return fmt::format("{}; {}", fit_words, timing);
+}
+
 }  // namespace
 
 DomainFit FitDomain(const DomainInput& in, Diagnostics& diag) {
@@ -691,300 +1004,30 @@ DomainFit FitDomain(const DomainInput& in, Diagnostics& diag) {
       std::min(last, first + std::clamp(budget, kMinSearchChanges, kSearchChanges));
   std::string period_words;
   bool phase_from_reads = false;
-  std::vector<Timing> candidates{Timing{}};
-  if (in.series_is_raw) {
-    for (int64_t period : CandidatePeriods(meter, info, first, search_last, &period_words)) {
-      // Which phases the reads allow: each change's bracket (lo, hi] holds an
-      // update, and (previous change, lo] — reads that still showed the old
-      // value — holds none. Scored on a 1/1024-period grid; when the reads
-      // straddle the updates the best phases form a narrow arc, and a phase a
-      // little off would move many updates by a whole period, so the arc
-      // decides. Otherwise every phase is about as consistent, and the
-      // residual of the fit chooses among 16.
-      const int64_t origin = meter.changes[first].hi_ns;
-      // Arcs of phases (offsets from origin, mod period) as [begin, end) with a
-      // weight; the best phases are where the summed weight is highest.
-      std::vector<std::pair<int64_t, int64_t>> edges;  // (position, weight change)
-      int64_t always = 0;                               // weight every phase has
-      auto mark = [&](int64_t lo, int64_t hi, int64_t weight) {  // an update in (lo, hi]
-        if (hi <= lo) return;
-        if (hi - lo >= period) {
-          always += weight;
-          return;
-        }
-        const int64_t a = ((lo - origin) % period + period) % period;
-        const int64_t b = a + (hi - lo);
-        if (b <= period) {
-          edges.push_back({a, weight});
-          edges.push_back({b, -weight});
-        } else {
-          edges.push_back({a, weight});
-          edges.push_back({period, -weight});
-          edges.push_back({0, weight});
-          edges.push_back({b - period, -weight});
-        }
-      };
-      for (size_t k = first + 1; k < search_last; ++k) {
-        mark(meter.changes[k].lo_ns, meter.changes[k].hi_ns, 1);
-        mark(meter.changes[k - 1].hi_ns, meter.changes[k].lo_ns, -1);
-      }
-      std::sort(edges.begin(), edges.end());
-      int64_t level = always, best_level = std::numeric_limits<int64_t>::min();
-      int64_t best_begin = 0, best_width = period;
-      for (size_t e = 0; e < edges.size();) {
-        const int64_t at = edges[e].first;
-        for (; e < edges.size() && edges[e].first == at; ++e) level += edges[e].second;
-        const int64_t next = e < edges.size() ? edges[e].first : period;
-        if (next > at && (level > best_level || (level == best_level && next - at > best_width))) {
-          best_level = level;
-          best_begin = at;
-          best_width = next - at;
-        }
-      }
-      if (edges.empty()) best_width = period;
-      if (best_width * 8 <= period) {
-        // The reads pin the updates down to this arc (the no-shift candidate
-        // is out); inside it, a timing off by a fraction of a microsecond
-        // still moves the powers, so the full model's residual picks among
-        // points across the arc.
-        candidates.clear();
-        constexpr int kInArc = 17;
-        for (int j = 0; j < kInArc; ++j)
-          candidates.push_back({period, origin + best_begin + best_width * j / (kInArc - 1)});
-        phase_from_reads = true;
-        break;
-      } else {
-        constexpr int kPhases = 16;
-        for (int j = 0; j < kPhases; ++j)
-          candidates.push_back({period, origin + period * j / kPhases});
-      }
-    }
-  }
-  constexpr int kSearchSweeps = 200;
-  Timing best{};
-  double best_rss = std::numeric_limits<double>::infinity();
+  const std::vector<Timing> candidates =
+      TimingCandidates(in, meter, first, search_last, &period_words, &phase_from_reads);
   std::vector<double> warm;
-  auto evaluate = [&](const Timing& tm) {
-    Fit f = FitRows(in, MakeRows(meter, tm, first, search_last, nullptr), warm, kSearchSweeps,
-                    /*search=*/!phase_from_reads);
-    if (warm.empty() || warm.size() == f.beta.size()) warm = f.beta;
-    return f.rss;
-  };
-  for (const Timing& tm : candidates) {
-    const double rss = evaluate(tm);
-    if (rss < best_rss) {
-      best_rss = rss;
-      best = tm;
-    }
-  }
-  if (best.period_ns > 0 && !phase_from_reads) {
-    // Golden-section refinement of the phase around the best grid point.
-    const double span = static_cast<double>(best.period_ns) / 16;
-    double lo = static_cast<double>(best.phase_ns) - span, hi = static_cast<double>(best.phase_ns) + span;
-    constexpr double kGolden = 0.6180339887498949;
-    auto at = [&](double phase) {
-      return Timing{best.period_ns, static_cast<int64_t>(std::llround(phase))};
-    };
-    double x1 = hi - kGolden * (hi - lo), x2 = lo + kGolden * (hi - lo);
-    double f1 = evaluate(at(x1)), f2 = evaluate(at(x2));
-    for (int it = 0; it < 12 && hi - lo > 1000; ++it) {
-      if (f1 <= f2) {
-        hi = x2;
-        x2 = x1;
-        f2 = f1;
-        x1 = hi - kGolden * (hi - lo);
-        f1 = evaluate(at(x1));
-      } else {
-        lo = x1;
-        x1 = x2;
-        f1 = f2;
-        x2 = lo + kGolden * (hi - lo);
-        f2 = evaluate(at(x2));
-      }
-    }
-    const double x = f1 <= f2 ? x1 : x2;
-    if (std::min(f1, f2) < best_rss) {
-      best_rss = std::min(f1, f2);
-      best = at(x);
-    }
-  }
+  const Timing best = ChooseTiming(in, meter, first, search_last, candidates, phase_from_reads, warm);
 
   // The fit on every change in the window.
   std::vector<int64_t> update_ns;
   const Rows rows = MakeRows(meter, best, first, last, &update_ns);
-  // Free parameters: each class fitted on its own, and one per group whose
-  // classes are all pooled (they share one power).
-  auto parameters_of = [&](const Fit& f) {
-    int64_t parameters = 1;
-    std::vector<char> free_group(in.group_count, 0), pooled_group(in.group_count, 0);
-    for (size_t c = 1; c < f.design.columns(); ++c) {
-      if (f.penalty.pooled_column[c]) {
-        pooled_group[f.penalty.group[c]] = 1;
-      } else {
-        ++parameters;
-        free_group[f.penalty.group[c]] = 1;
-      }
-    }
-    for (size_t g = 0; g < in.group_count; ++g) parameters += pooled_group[g] && !free_group[g];
-    return parameters;
-  };
-  auto enough = [&](const Fit& f) {
-    const double rows_n = static_cast<double>(f.design.rows());
-    return f.design.rows() >= static_cast<size_t>(kMinRows) &&
-           rows_n >= kMinRowsPerClass * static_cast<double>(parameters_of(f));
-  };
-  Fit fit = FitRows(in, rows, warm, 5000);
   bool pooled_all = false;
-  if (!enough(fit)) {
-    // Too few equations for a power per class (a slow power meter, a short
-    // run): one power per op name and phase may still be identified.
-    Fit pooled = FitRows(in, rows, {}, 5000, /*search=*/true);
-    if (enough(pooled)) {
-      diag.Add("account.regression_pooled_by_op");
-      diag.Warn(fmt::format(
-          "{}: {} equations cannot separate {} leaf classes; each op name (and phase) was "
-          "given one power",
-          info.name, pooled.design.rows(), pooled.design.columns() - 1));
-      fit = std::move(pooled);
-      pooled_all = true;
-    }
-  }
-  const Design& d = fit.design;
-  out.rows = static_cast<int64_t>(d.rows());
-  out.classes_fitted = static_cast<int64_t>(d.columns() - 1);
+  const Fit fit = FitAllRows(in, rows, warm, &pooled_all, diag);
+  out.rows = static_cast<int64_t>(fit.design.rows());
+  out.classes_fitted = static_cast<int64_t>(fit.design.columns() - 1);
   out.classes_pooled = fit.penalty.pooled;
-  double y_mean = 0;
-  for (double y : d.y) y_mean += y / static_cast<double>(d.rows());
-  double tss = 0;
-  for (double y : d.y) tss += (y - y_mean) * (y - y_mean);
-  out.r2 = tss > 0 ? 1 - fit.rss / tss : 0;
-  if (!enough(fit)) {
-    out.reason = fmt::format(
-        "{}: {} equations for {} free powers ({} leaf classes, {} pooled; needs at least {} "
-        "equations and {:.1f} per power)",
-        info.name, out.rows, parameters_of(fit), out.classes_fitted, out.classes_pooled, kMinRows,
-        kMinRowsPerClass);
-    return out;
-  }
-  // A fit that explains little of the readings would split energy by powers
-  // it does not know: the proportional rule is the honest answer then.
-  const double min_r2 = pooled_all ? kMinR2Pooled : kMinR2;
-  if (tss > 1e-12 * fit.normal.yy && out.r2 < min_r2) {
-    out.reason = fmt::format(
-        "{}: the fitted model explains {:.0f} % of the readings' variance (needs {:.0f} %{})",
-        info.name, 100 * std::max(out.r2, 0.0), 100 * min_r2,
-        pooled_all ? " with one power per op name" : "");
-    return out;
-  }
-  // Rounding in the cumulative readings leaves a trace of variance even when
-  // every interval had the same energy: relative to the energy, that is none.
-  if (tss <= 1e-12 * fit.normal.yy) {
-    out.reason = fmt::format("{}: the readings never vary; nothing tells the classes apart", info.name);
-    return out;
-  }
-  if (out.classes_fitted == 0) {
-    out.reason = fmt::format("{}: no leaf was active while it was read", info.name);
-    return out;
-  }
+  out.reason = JudgeFit(in, fit, pooled_all, out);
+  if (!out.reason.empty()) return out;
   if (out.classes_pooled > 0 && !pooled_all)
     diag.Add("account.regression_class_pooled", out.classes_pooled);
 
-  out.static_w = fit.beta[0];
-  out.class_power_w.assign(in.class_count, 0.0);
-  for (size_t c = 1; c < d.columns(); ++c) out.class_power_w[d.class_of_column[c - 1]] = fit.beta[c];
-  // Classes never active while the meter read (outside every row) take their group's power.
-  {
-    std::vector<double> sum(in.group_count, 0.0);
-    std::vector<int64_t> n(in.group_count, 0);
-    for (size_t c = 1; c < d.columns(); ++c) {
-      sum[fit.penalty.group[c]] += fit.beta[c];
-      n[fit.penalty.group[c]] += 1;
-    }
-    for (size_t c = 0; c < in.class_count; ++c)
-      if (d.column_of_class[c] == 0) {
-        const uint32_t g = (*in.group_of_class)[c];
-        out.class_power_w[c] = n[g] > 0 ? sum[g] / static_cast<double>(n[g]) : 0.0;
-      }
-  }
-  // A zero static power would leave idle slices with nothing to scale; a
-  // floor far below any real meter keeps every interval's prediction positive.
-  double mean_power_w = 0;
-  {
-    double e = 0, t = 0;
-    for (size_t r = 0; r < d.rows(); ++r) {
-      e += d.y[r];
-      t += d.x[d.row_offset[r]];
-    }
-    mean_power_w = t > 0 ? e / t : 0;
-  }
-  out.static_w = std::max(out.static_w, 1e-6 * mean_power_w + 1e-12);
-
-  // The series to split: counters at their update times; power meters as read.
-  if (meter.counter && in.series_is_raw) {
-    for (size_t k = 0; k < update_ns.size(); ++k) {
-      out.series.t_ns.push_back(update_ns[k]);
-      out.series.energy_j.push_back(meter.changes[first + k].value - meter.changes[first].value);
-    }
-  } else {
-    out.series = series;
-    out.series.previous_ns.clear();
-    out.series.power_w.clear();
-  }
-  // alpha: measured over predicted energy per interval of that series.
-  {
-    const Activity a = SweepActivity(in, out.series.t_ns);
-    const size_t intervals = out.series.t_ns.size() - 1;
-    out.alpha.assign(intervals, 1.0);
-    // SweepActivity merged equal times; the series' times are strictly increasing, so it is 1:1.
-    for (size_t i = 0; i < intervals && i < a.intervals(); ++i) {
-      double predicted = out.static_w * static_cast<double>(out.series.t_ns[i + 1] - out.series.t_ns[i]) * 1e-9;
-      for (uint32_t q = a.offset[i]; q < a.offset[i + 1]; ++q)
-        predicted += out.class_power_w[a.cls[q]] * a.time_s[q];
-      const double measured = out.series.energy_j[i + 1] - out.series.energy_j[i];
-      out.alpha[i] = predicted > 0 ? measured / predicted : 0.0;
-    }
-  }
-
-  // Uncertainty: refit on resampled blocks of rows (steps), warm from the fit.
-  if (in.replicates > 0) {
-    size_t block_count = 0;
-    const std::vector<uint32_t> block = BlocksOf(d, in.block_starts_ns, &block_count);
-    uint64_t state = in.seed;
-    std::vector<double> weight_of_block(block_count), row_weight(d.rows());
-    for (int r = 0; r < in.replicates; ++r) {
-      std::fill(weight_of_block.begin(), weight_of_block.end(), 0.0);
-      for (size_t k = 0; k < block_count; ++k) weight_of_block[NextRandom(state) % block_count] += 1;
-      for (size_t q = 0; q < d.rows(); ++q) row_weight[q] = weight_of_block[block[q]];
-      const Normal ne = MakeNormal(d, &row_weight);
-      std::vector<double> beta = fit.beta;
-      Minimise(ne, fit.penalty, beta, 2000, 1e-12 * std::max(ne.yy, 1e-300));
-      std::vector<double> power(out.class_power_w);
-      for (size_t c = 1; c < d.columns(); ++c) power[d.class_of_column[c - 1]] = beta[c];
-      out.replicate_static_w.push_back(std::max(beta[0], 1e-6 * mean_power_w + 1e-12));
-      out.replicate_class_power_w.push_back(std::move(power));
-    }
-  }
-
-  const std::string timing =
-      best.period_ns > 0
-          ? fmt::format("updates every {}, phase {:.4g} ms after the first reading ({})",
-                        period_words.empty() ? fmt::format("{:.4g} ms", best.period_ns * 1e-6)
-                                             : period_words,
-                        static_cast<double>(((best.phase_ns - meter.changes[first].hi_ns) %
-                                                 best.period_ns +
-                                             best.period_ns) %
-                                            best.period_ns) *
-                            1e-6,
-                        phase_from_reads ? "from the reads that bracket each update"
-                                         : "fitted: least residual")
-          : std::string("updates taken at the reads (no update grid fitted better)");
-  out.meter = fmt::format(
-      "{}: {}{}; {} equations, {} leaf classes ({} pooled toward their op), R² {:.4f}, static "
-      "{:.4g} W",
-      info.name, meter.kind_words,
-      meter.counter ? "" : fmt::format(" ({:.4g} ms window)", meter.window_ns * 1e-6),
-      out.rows, out.classes_fitted, out.classes_pooled, out.r2, out.static_w);
-  out.meter = fmt::format("{}; {}", out.meter, timing);
+  ClassPowers(in, fit, out);
+  const double static_floor_w = StaticFloorW(fit.design);
+  out.static_w = std::max(fit.beta[0], static_floor_w);
+  SplitSeries(in, meter, first, update_ns, out);
+  if (in.replicates > 0) Replicates(in, fit, static_floor_w, out);
+  out.meter = DescribeFit(in, meter, first, best, period_words, phase_from_reads, out);
   out.ok = true;
   return out;
 }
