@@ -3,7 +3,6 @@
 #include "smaragdine/torch/live.h"
 
 #include <stdlib.h>
-#include <time.h>
 #include <unistd.h>
 
 #include <cerrno>
@@ -51,12 +50,6 @@ struct Session::Impl {
 };
 
 namespace {
-
-void SleepNs(int64_t ns) {
-  timespec ts{static_cast<time_t>(ns / 1'000'000'000), static_cast<long>(ns % 1'000'000'000)};
-  while (nanosleep(&ts, &ts) != 0 && errno == EINTR) {
-  }
-}
 
 // In-process: a Recording in the session's directory, following this process.
 Status StartSampling(Session::Impl& s) {
@@ -129,7 +122,7 @@ Result<EnergyLog> ReadJoinedLog(const std::string& dir, int64_t until_ns, double
     } else if (MonotonicNowNs() >= deadline) {
       return log.error();
     }
-    SleepNs(20'000'000);
+    SleepUntilMonotonicNs(MonotonicNowNs() + 20'000'000);
   }
 }
 
