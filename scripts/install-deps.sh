@@ -6,11 +6,13 @@ packages=(
   cmake ninja-build g++ make        # build
   libsimdjson-dev                   # trace, run.json and profile.json parsing
   libfmt-dev libcli11-dev zlib1g-dev
+  libre2-dev                        # --fold/--map rules: linear-time regular expressions
   libgtest-dev libgmock-dev         # tests
   libbenchmark-dev                  # bench/
   time                              # /usr/bin/time -v in bench/
   python3-torch                     # the end-to-end record test runs a real torch.profiler script
   libtorch-dev                      # live accounting, built-in BERT/ALBERT, demo (src/torch/)
+  pybind11-dev python3-dev          # the Python package's extension (python/): record --torch -- python ...
   graphviz libgraphviz-dev          # module graphs: report --format dot / graph-svg
   pkg-config                        # CMake finds libgvc through it
   chromium                          # the HTML report's headless-browser test
