@@ -3,8 +3,9 @@
 // A Trace holds lanes (CPU threads, GPU streams), the node hierarchy (paths
 // such as "bert/encoder/layer_3/attention/self/query/MatMul") and events:
 // execution intervals on a lane, each naming its node, phase and step. The
-// dialect readers (TensorFlow 1, TensorFlow 2/JAX, PyTorch Kineto and legacy)
-// fill it from Chrome-trace JSON files.
+// dialect readers (TensorFlow 1, TensorFlow 2/JAX, PyTorch Kineto and legacy,
+// ONNX Runtime) fill it from Chrome-trace JSON files, and the TensorFlow 2 and
+// JAX ones from XPlane protobufs (`.xplane.pb`) too.
 //
 //   SMG_ASSIGN_OR_RETURN(Trace t, ReadTraces({"step.pt.trace.json.gz"}, {}));
 //   for (const Event& e : t.events)
@@ -101,7 +102,7 @@ enum class TimeBase {
 const char* ToString(TimeBase b);
 
 struct Trace {
-  std::string dialect;                // "tf1", "tf2", "pytorch", "pytorch-legacy"
+  std::string dialect;  // "tf1", "tf2", "jax", "pytorch", "pytorch-legacy", "onnxruntime"
   std::vector<std::string> sources;   // files it was read from
   TimeBase time_base = TimeBase::kRealtime;
   std::vector<Lane> lanes;
@@ -116,16 +117,22 @@ struct Trace {
   Diagnostics diagnostics;
 };
 
-enum class TraceFormat { kAuto, kTf1, kTf2, kPytorch, kPytorchLegacy };
-// Parses "auto", "tf1", "tf2", "pytorch", "pytorch-legacy".
+// What --format names: a dialect, or (kXplane) the XPlane container whose
+// dialect (tf2 or jax) is read from its content. kTf2 and kJax apply to
+// XPlane files too; JSON traces of JAX are read with the tf2 rules.
+enum class TraceFormat {
+  kAuto, kTf1, kTf2, kPytorch, kPytorchLegacy, kJax, kXplane, kOnnxRuntime
+};
+// Parses "auto", "tf1", "tf2", "jax", "pytorch", "pytorch-legacy", "xplane", "onnxruntime".
 Result<TraceFormat> ParseTraceFormat(std::string_view s);
 
 struct TraceReadOptions {
   TraceFormat format = TraceFormat::kAuto;  // --format; kAuto detects from content
 };
 
-// Reads one Chrome-trace JSON file (plain or gzip). Errors: kBadInput naming
-// the file and byte offset (invalid JSON/gzip, unknown dialect, no events).
+// Reads one trace file: Chrome-trace JSON or an XPlane protobuf, plain or
+// gzip (told apart by content). Errors: kBadInput naming the file and byte
+// offset (invalid JSON/gzip/protobuf, unknown dialect, no events).
 Result<Trace> ReadTrace(const std::string& path, const TraceReadOptions& options);
 // Reads several files into one trace: nodes merged by path, lanes by device and
 // name. Files without steps of their own (TF1: one file per session.run) each

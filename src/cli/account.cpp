@@ -198,13 +198,16 @@ CommandRegistration registration{"account", 20, [](CLI::App& app, int& exit_code
                   "with columns t_ns|t_s, domain, energy_j|power_w")
       ->required();
   sub->add_option("-t,--trace", o->traces,
-                  "Trace file(s): TensorFlow 1 timeline, TF2/JAX trace.json(.gz), PyTorch profiler "
-                  "(Kineto or legacy) JSON, plain or gzip. Several files are read as one trace, one "
-                  "step per file when they have no steps of their own")
+                  "Trace file(s): TensorFlow 1 timeline, TF2/JAX trace.json(.gz) or .xplane.pb, "
+                  "PyTorch profiler (Kineto or legacy) JSON, ONNX Runtime profile, plain or gzip. "
+                  "Several files are read as one trace, one step per file when they have no steps "
+                  "of their own")
       ->required()
       ->expected(1, -1);
   sub->add_option("--format", o->format,
-                  "Trace dialect: auto (detect from content), tf1, tf2, pytorch, pytorch-legacy")
+                  "Trace dialect: auto (detect from content), tf1, tf2, jax, pytorch, "
+                  "pytorch-legacy, onnxruntime, or xplane (an XPlane protobuf, TF2 or JAX told "
+                  "from its content)")
       ->capture_default_str();
   sub->add_option("--energy-clock", o->energy_clock,
                   "Clock of a CSV's timestamps: monotonic (CLOCK_MONOTONIC) or realtime (Unix "

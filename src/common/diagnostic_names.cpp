@@ -64,6 +64,16 @@ const DiagnosticName kNames[] = {
       "the last line had no newline and was dropped"},
     {"energy.zero_delta_coalesced", "docs/energy-log.md",
       "unchanged readings removed by coalescing"},
+    {"jax.derived_line_event_dropped", "docs/trace-formats.md",
+      "JAX events on lines the profiler's tools derive (XLA Ops, Steps, …), which repeat the "
+      "kernels' time; dropped"},
+    {"jax.event_on_non_device_process_dropped", "docs/trace-formats.md",
+      "JAX events on a plane that is not /host:CPU or /device:GPU:N; dropped"},
+    {"jax.kernel_without_op", "docs/trace-formats.md",
+      "JAX device events with neither a name stack nor a known launch; kept as top-level "
+      "kernel nodes"},
+    {"jax.python_frame_skipped", "docs/trace-formats.md",
+      "JAX Python tracer frames ($file.py:N f); not events (their time is no model scope's)"},
     {"live.backward_op_without_forward_op", "docs/live.md",
       "backward operators whose sequence number matched no forward operator; kept under "
       "their thread's nesting"},
@@ -87,6 +97,11 @@ const DiagnosticName kNames[] = {
       "NVML reported the GPU lost; its domain is NaN from then on"},
     {"nvml.read_failed", "docs/sources.md",
       "an NVML energy or power call failed; that reading is NaN"},
+    {"onnxruntime.event_of_unknown_category", "docs/trace-formats.md",
+      "ONNX Runtime events of a category other than Session, Node, Kernel; kept as top-level "
+      "nodes"},
+    {"onnxruntime.kernel_without_node", "docs/trace-formats.md",
+      "ONNX Runtime GPU kernels without args.parent_name; kept as top-level kernel nodes"},
     {"pytorch.backward_op_without_forward_op", "docs/trace-formats.md",
       "autograd-thread op whose Sequence number has no forward op in the trace; kept under "
       "its thread's nesting, phase backward"},
@@ -131,6 +146,9 @@ const DiagnosticName kNames[] = {
     {"tf1.input_from_node_not_in_trace", "docs/trace-formats.md",
       "TF1 node inputs naming a node that never ran in the timeline; the edge is left out "
       "of the graph"},
+    {"tf2.derived_line_event_dropped", "docs/trace-formats.md",
+      "TF2 events on lines the profiler's tools derive (XLA Ops, TensorFlow Ops, Steps, …), "
+      "which repeat the kernels' time; dropped"},
     {"tf2.event_on_non_device_process_dropped", "docs/trace-formats.md",
       "TF2 events on a process that is not /host:… or /device:…; dropped"},
     {"trace.complete_event_without_duration", "docs/trace-formats.md",
@@ -164,6 +182,16 @@ const DiagnosticName kNames[] = {
       "an E with no open B on its thread; dropped"},
     {"trace.unsupported_event_phase_skipped", "docs/trace-formats.md",
       "ph other than X B E i I M C s t f (async b/e, N/O/D objects, …); skipped"},
+    {"xplane.aggregated_event_skipped", "docs/trace-formats.md",
+      "XPlane events with num_occurrences instead of a time (aggregates); skipped"},
+    {"xplane.event_metadata_missing", "docs/trace-formats.md",
+      "XPlane events whose metadata_id has no entry in the plane; kept, named (unknown)"},
+    {"xplane.hlo_proto_unreadable", "docs/trace-formats.md",
+      "HLO modules in /host:metadata that could not be read; their kernels get no name stack "
+      "from them"},
+    {"xplane.profile_start_not_recorded", "docs/trace-formats.md",
+      "an XPlane without Task Environment profile_start_time: times stay relative (a warning "
+      "says to give --trace-start-ns)"},
 };
 
 }  // namespace

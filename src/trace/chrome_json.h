@@ -33,17 +33,19 @@ struct RawEvent {
     kHasDur = 1,        // `dur` was present
     kBindEnclosing = 2,  // flow event with "bp": "e"
     kLongName = 4,      // arg_name came from args.long_name (TF2) or args.tf_op
+    kGpuProvider = 8,   // args.provider names a GPU execution provider (ONNX Runtime)
   };
   int64_t ts_ns = 0;
   int64_t dur_ns = 0;
-  int64_t external_id = -1;  // args["External id"]
+  int64_t external_id = -1;  // args["External id"]; XPlane: the step_num stat
   int64_t correlation = -1;  // args.correlation; for s/t/f events the flow `id`
   int64_t seq = -1;          // args["Sequence number"]; TF2: args.group_id
   StrId name = kEmptyStr;
   StrId cat = kEmptyStr;
   StrId pid = kEmptyStr;  // pid and tid as text: integer or string in the file
   StrId tid = kEmptyStr;
-  StrId arg_name = kEmptyStr;  // args.long_name, else args.tf_op, else args.name
+  StrId arg_name = kEmptyStr;  // args.long_name, else args.tf_op, else args.name or
+                               // args.parent_name (ONNX Runtime: a kernel's node)
   StrId arg_op = kEmptyStr;    // args.op (TF1 op type)
   int32_t fwd_tid = -1;        // args["Fwd thread id"]
   char ph = 0;                 // 'X', 'i', 'M', 's', 't', 'f'

@@ -11,6 +11,7 @@
 #include <map>
 #include <string>
 #include <string_view>
+#include <unordered_map>
 #include <utility>
 #include <vector>
 
@@ -26,6 +27,9 @@ Status BuildTf1(const std::string& name, const RawTrace& raw, Trace* out);
 Status BuildTf2(const std::string& name, const RawTrace& raw, Trace* out);
 Status BuildPytorch(const std::string& name, const RawTrace& raw, Trace* out);
 Status BuildPytorchLegacy(const std::string& name, const RawTrace& raw, Trace* out);
+// JAX on the XPlane reader's RawTrace (xplane_reader.h): name stacks, HLO ops.
+Status BuildJax(const std::string& name, const RawTrace& raw, Trace* out);
+Status BuildOnnxRuntime(const std::string& name, const RawTrace& raw, Trace* out);
 
 // Lanes of one trace, created on first use by (device, name).
 class LaneSet {
@@ -109,6 +113,33 @@ std::vector<std::string_view> SplitPath(std::string_view path);
 // the forward op's path (phase backward); optimizer ops get phase optimizer;
 // everything else is forward. Returns the path to intern.
 std::string TfPathAndPhase(std::string_view path, std::string_view op_type, Phase* phase);
+
+// A component that names an optimizer or its update (`Adam`, `SGD`,
+// `update_…`, …): phase optimizer, in the TensorFlow and JAX rules alike.
+bool IsOptimizerComponent(std::string_view component);
+
+// The device a TF2/JAX process (an XPlane plane) stands for: `/device:GPU:N`
+// → "GPU:N", a CPU host (`/host:CPU`) → "CPU:0", "" for the rest (metadata,
+// TPU, viewer rows), whose events are not counted.
+std::string XlaProcessDevice(std::string_view process_name);
+
+// A line the profiler's tools derive from the others (`XLA Ops`, `XLA
+// Modules`, `Steps`, `Framework Name Scope`, …): it repeats the time of the
+// kernels it was derived from, so counting it would count them twice.
+bool IsDerivedLine(std::string_view thread_name);
+
+// TF2/JAX steps from group ids: one per group_id ("step N"), spanning the
+// events that carry it, sorted by start; `step_of_group` maps ids to indices.
+std::vector<Step> GroupIdSteps(const RawTrace& raw,
+                               std::unordered_map<int64_t, int32_t>* step_of_group);
+
+// A JAX name stack as a path: transforms unwrapped (`jvp(MLP)` → `MLP`,
+// `jit(train_step)` → `train_step`), `jit(main)` (the module's own entry)
+// dropped. `transpose(…)` anywhere makes it backward; `jvp(…)` forward;
+// neither: optimizer in a trace that has a backward pass (the update runs
+// there: optax's ops carry no scope of their own) or under an optimizer
+// component, else forward. Splits on '/' outside parentheses.
+std::string JaxPathAndPhase(std::string_view name_stack, bool training, Phase* phase);
 
 // Index of the step whose [start, end) holds t_ns, or -1. `steps` sorted by start.
 int32_t StepAt(const std::vector<Step>& steps, int64_t t_ns);

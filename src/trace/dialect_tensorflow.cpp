@@ -54,6 +54,8 @@ bool StartsWith(std::string_view s, std::string_view prefix) {
   return s.substr(0, prefix.size()) == prefix;
 }
 
+}  // namespace
+
 bool IsOptimizerComponent(std::string_view c) {
   static const char* kOptimizers[] = {"GradientDescent", "Adam",     "SGD",     "Momentum",
                                       "RMSProp",         "Adagrad",  "Adadelta", "Ftrl",
@@ -62,8 +64,6 @@ bool IsOptimizerComponent(std::string_view c) {
     if (c == o) return true;
   return StartsWith(c, "update_");
 }
-
-}  // namespace
 
 std::string TfPathAndPhase(std::string_view path, std::string_view op_type, Phase* phase) {
   std::vector<std::string_view> parts = SplitPath(path);
@@ -307,41 +307,34 @@ Status BuildTf1(const std::string& name, const RawTrace& raw, Trace* out) {
   return Status();
 }
 
-namespace {
+std::string XlaProcessDevice(std::string_view process_name) {
+  const int gpu = GpuIndex(process_name);
+  if (gpu >= 0) return fmt::format("GPU:{}", gpu);
+  if (process_name.find("CPU") != std::string_view::npos ||
+      process_name.find("cpu") != std::string_view::npos)
+    return "CPU:0";
+  return "";
+}
 
-struct Tf2Process {
-  std::string name;
-  std::string device;  // "" → skip
-};
-
-}  // namespace
-
-Status BuildTf2(const std::string& name, const RawTrace& raw, Trace* out) {
-  out->dialect = "tf2";
-  out->time_base = TimeBase::kRelative;
-  std::unordered_map<StrId, Tf2Process> procs;
-  std::map<std::pair<StrId, StrId>, std::string> thread_names;
-  for (const RawEvent& e : raw.events) {
-    if (e.ph != 'M') continue;
-    const std::string& what = raw.Str(e.name);
-    if (what == "process_name") {
-      Tf2Process p;
-      p.name = raw.Str(e.arg_name);
-      int gpu = GpuIndex(p.name);
-      if (gpu >= 0) p.device = fmt::format("GPU:{}", gpu);
-      else if (p.name.find("CPU") != std::string::npos || p.name.find("cpu") != std::string::npos)
-        p.device = "CPU:0";
-      procs[e.pid] = std::move(p);
-    } else if (what == "thread_name") {
-      thread_names[{e.pid, e.tid}] = raw.Str(e.arg_name);
-    }
+bool IsDerivedLine(std::string_view t) {
+  // The names xprof gives the lines it derives (and, for XLA on CPU, the
+  // "<thread>-<kind>" lines it adds per thread).
+  static const std::string_view kDerived[] = {
+      "XLA Modules", "XLA Ops", "Async XLA Ops", "XLA TraceMe", "Framework Name Scope",
+      "Framework Ops", "TensorFlow Name Scope", "TensorFlow Ops", "Steps", "Launch Stats",
+      "Source code", "Host Offload Ops", "_counters_", "Sparse Core Steps",
+      "Sparse Core Modules", "Sparse Core Ops", "Tensor Core Sync Flag", "Sparse Core Syncs"};
+  for (std::string_view d : kDerived) {
+    if (t == d) return true;
+    if (t.size() > d.size() + 1 && t.substr(t.size() - d.size()) == d &&
+        t[t.size() - d.size() - 1] == '-')
+      return true;
   }
-  std::map<std::pair<StrId, StrId>, std::vector<uint32_t>> by_lane;
-  for (uint32_t i = 0; i < raw.events.size(); ++i) {
-    const RawEvent& e = raw.events[i];
-    if (e.ph == 'X') by_lane[{e.pid, e.tid}].push_back(i);
-  }
-  // Steps: one per group_id, spanning the events that carry it.
+  return false;
+}
+
+std::vector<Step> GroupIdSteps(const RawTrace& raw,
+                               std::unordered_map<int64_t, int32_t>* step_of_group) {
   std::map<int64_t, Step> groups;
   for (const RawEvent& e : raw.events) {
     if (e.ph != 'X' || e.seq < 0) continue;
@@ -359,11 +352,65 @@ Status BuildTf2(const std::string& name, const RawTrace& raw, Trace* out) {
   std::vector<std::pair<int64_t, Step>> ordered(groups.begin(), groups.end());
   std::sort(ordered.begin(), ordered.end(),
             [](const auto& a, const auto& b) { return a.second.start_ns < b.second.start_ns; });
-  std::unordered_map<int64_t, int32_t> step_of_group;
+  std::vector<Step> steps;
   for (auto& [gid, s] : ordered) {
-    step_of_group[gid] = static_cast<int32_t>(out->steps.size());
-    out->steps.push_back(s);
+    (*step_of_group)[gid] = static_cast<int32_t>(steps.size());
+    steps.push_back(std::move(s));
   }
+  return steps;
+}
+
+namespace {
+
+struct Tf2Process {
+  std::string name;
+  std::string device;  // "" → skip
+};
+
+// Steps from step markers: events with a step number (`step_num`: JAX's
+// StepTraceAnnotation, Keras's `train` TraceMe), "<name> <step_num>", sorted
+// by start. The markers are steps, not events.
+std::vector<Step> MarkerSteps(const RawTrace& raw) {
+  std::vector<Step> steps;
+  for (const RawEvent& e : raw.events)
+    if (e.ph == 'X' && e.external_id >= 0)
+      steps.push_back(Step{fmt::format("{} {}", raw.Str(e.name), e.external_id), e.ts_ns,
+                           e.ts_ns + e.dur_ns});
+  std::stable_sort(steps.begin(), steps.end(),
+                   [](const Step& a, const Step& b) { return a.start_ns < b.start_ns; });
+  return steps;
+}
+
+}  // namespace
+
+Status BuildTf2(const std::string& name, const RawTrace& raw, Trace* out) {
+  out->dialect = "tf2";
+  out->time_base = TimeBase::kRelative;
+  std::unordered_map<StrId, Tf2Process> procs;
+  std::map<std::pair<StrId, StrId>, std::string> thread_names;
+  for (const RawEvent& e : raw.events) {
+    if (e.ph != 'M') continue;
+    const std::string& what = raw.Str(e.name);
+    if (what == "process_name") {
+      Tf2Process p;
+      p.name = raw.Str(e.arg_name);
+      p.device = XlaProcessDevice(p.name);
+      procs[e.pid] = std::move(p);
+    } else if (what == "thread_name") {
+      thread_names[{e.pid, e.tid}] = raw.Str(e.arg_name);
+    }
+  }
+  std::map<std::pair<StrId, StrId>, std::vector<uint32_t>> by_lane;
+  for (uint32_t i = 0; i < raw.events.size(); ++i) {
+    const RawEvent& e = raw.events[i];
+    if (e.ph == 'X') by_lane[{e.pid, e.tid}].push_back(i);
+  }
+  // Steps: one per group_id, spanning the events that carry it; without
+  // group ids (a raw XPlane: the tools group later), one per step marker.
+  std::unordered_map<int64_t, int32_t> step_of_group;
+  out->steps = GroupIdSteps(raw, &step_of_group);
+  if (out->steps.empty()) out->steps = MarkerSteps(raw);
+  int64_t derived = 0;
 
   LaneSet lanes(out);
   std::unordered_map<StrId, std::pair<NodeId, Phase>> op_nodes;
@@ -381,6 +428,10 @@ Status BuildTf2(const std::string& name, const RawTrace& raw, Trace* out) {
     }
     bool gpu = p.device.rfind("GPU", 0) == 0;
     auto tn = thread_names.find(key);
+    if (tn != thread_names.end() && IsDerivedLine(tn->second)) {
+      derived += static_cast<int64_t>(idx.size());
+      continue;
+    }
     std::string lane_name =
         fmt::format("{} {}", p.name,
                     tn != thread_names.end() ? tn->second : "thread " + raw.Str(key.second));
@@ -389,6 +440,7 @@ Status BuildTf2(const std::string& name, const RawTrace& raw, Trace* out) {
     DropExactDuplicates(raw, &idx, &out->diagnostics);
     for (uint32_t i : idx) {
       const RawEvent& e = raw.events[i];
+      if (e.external_id >= 0) continue;  // a step marker: a step, not an event
       NodeId node;
       Phase phase;
       bool has_op = (e.flags & RawEvent::kLongName) && e.arg_name != kEmptyStr;
@@ -446,11 +498,12 @@ Status BuildTf2(const std::string& name, const RawTrace& raw, Trace* out) {
         phase = Phase::kOther;
       }
       int32_t step = -1;
-      if (e.seq >= 0) step = step_of_group[e.seq];
+      if (e.seq >= 0 && step_of_group.count(e.seq)) step = step_of_group[e.seq];
       else step = StepAt(out->steps, e.ts_ns);
       out->events.push_back(Event{e.ts_ns, e.ts_ns + e.dur_ns, node, lane, step, phase});
     }
   }
+  out->diagnostics.Add("tf2.derived_line_event_dropped", derived);
   if (out->events.empty()) return BadInput(name, "TF2 trace has no events on a device");
   return Status();
 }

@@ -121,7 +121,8 @@ class Reader {
     kName = 1u << 5, kCat = 1u << 6, kId = 1u << 7, kBp = 1u << 8, kArgs = 1u << 9,
     kArgName = 1u << 10, kArgLongName = 1u << 11, kArgTfOp = 1u << 12, kArgOp = 1u << 13,
     kArgExternalId = 1u << 14, kArgCorrelation = 1u << 15, kArgSeq = 1u << 16,
-    kArgGroupId = 1u << 17, kArgFwdTid = 1u << 18,
+    kArgGroupId = 1u << 17, kArgFwdTid = 1u << 18, kArgParentName = 1u << 19,
+    kArgProvider = 1u << 20,
   };
   static void Seen(EventState& st, uint32_t bit) {
     if (st.seen & bit) st.duplicate_key = true;
@@ -160,11 +161,27 @@ class Reader {
       if (Int(v, &x) && x >= std::numeric_limits<int32_t>::min() &&
           x <= std::numeric_limits<int32_t>::max())
         e->fwd_tid = static_cast<int32_t>(x);
+    } else if (key == "parent_name") {
+      // ONNX Runtime: the node whose run launched a GPU kernel.
+      Seen(st, kArgParentName);
+      if (!st.have_long_name) e->arg_name = InternScalar(v);
+    } else if (key == "provider") {
+      // ONNX Runtime: the execution provider that ran a node.
+      Seen(st, kArgProvider);
+      if (IsGpuProvider(ScalarText(v))) e->flags |= RawEvent::kGpuProvider;
     } else if (IsInputKey(key)) {
       // TF1's data flow: held until Add knows the event's index.
       const StrId input = InternScalar(v);
       if (input != kEmptyStr) pending_inputs_.push_back(input);
     }
+  }
+
+  // ONNX Runtime's execution providers that run on a GPU (the rest, CPU,
+  // DNNL, OpenVINO, XNNPACK, NPUs, run where no GPU domain measures them).
+  static bool IsGpuProvider(std::string_view p) {
+    for (std::string_view g : {"CUDA", "Tensorrt", "TensorRT", "ROCM", "MIGraphX", "Dml", "WebGpu"})
+      if (p.find(g) != std::string_view::npos) return true;
+    return false;
   }
 
   // "input0", "input12": TensorFlow's inputs of a node, in argument order.

@@ -38,11 +38,15 @@ const char* ToString(TimeBase b) {
 Result<TraceFormat> ParseTraceFormat(std::string_view s) {
   if (s == "auto") return TraceFormat::kAuto;
   if (s == "tf1") return TraceFormat::kTf1;
-  if (s == "tf2" || s == "jax") return TraceFormat::kTf2;
+  if (s == "tf2") return TraceFormat::kTf2;
+  if (s == "jax") return TraceFormat::kJax;
   if (s == "pytorch") return TraceFormat::kPytorch;
   if (s == "pytorch-legacy") return TraceFormat::kPytorchLegacy;
-  return UsageError(fmt::format(
-      "unknown trace format '{}': expected auto, tf1, tf2, pytorch or pytorch-legacy", s));
+  if (s == "xplane") return TraceFormat::kXplane;
+  if (s == "onnxruntime") return TraceFormat::kOnnxRuntime;
+  return UsageError(fmt::format("unknown trace format '{}': expected auto, tf1, tf2, jax, "
+                                "pytorch, pytorch-legacy, xplane or onnxruntime",
+                                s));
 }
 
 size_t NodeTable::KeyHash::operator()(const std::pair<NodeId, std::string>& k) const {

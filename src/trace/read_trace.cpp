@@ -18,6 +18,7 @@
 #include "smaragdine/trace.h"
 #include "trace/chrome_json.h"
 #include "trace/dialect.h"
+#include "trace/xplane_reader.h"
 
 namespace smaragdine {
 
@@ -32,6 +33,21 @@ bool EndsWith(std::string_view s, std::string_view suffix) {
 }  // namespace
 
 TraceFormat DetectDialect(const RawTrace& raw) {
+  // ONNX Runtime: a bare array with a Node event timing a kernel, or a
+  // Session event of a run. Its categories are capitalised ("Kernel"), so
+  // Kineto's "kernel" below never matches them.
+  if (raw.bare_array) {
+    const StrId node = raw.strings.Find("Node"), session = raw.strings.Find("Session");
+    const StrId model_run = raw.strings.Find("model_run");
+    if (node != StringTable::kNoStr || session != StringTable::kNoStr) {
+      for (const RawEvent& e : raw.events) {
+        if (e.ph != 'X') continue;
+        if (e.cat == session && e.name == model_run) return TraceFormat::kOnnxRuntime;
+        if (e.cat == node && EndsWith(raw.Str(e.name), "_kernel_time"))
+          return TraceFormat::kOnnxRuntime;
+      }
+    }
+  }
   StrId cpu_functions = raw.strings.Find("CPU functions");
   if (raw.bare_array && cpu_functions != StringTable::kNoStr) {
     for (const RawEvent& e : raw.events)
@@ -87,16 +103,109 @@ Result<Trace> BuildTrace(const std::string& name, ti::RawTrace raw,
   switch (format) {
     case TraceFormat::kAuto:
       return BadInput(name,
-                      "unknown trace dialect; use --format tf1|tf2|pytorch|pytorch-legacy");
+                      "unknown trace dialect; use --format "
+                      "tf1|tf2|jax|pytorch|pytorch-legacy|onnxruntime|xplane");
     case TraceFormat::kTf1: st = ti::BuildTf1(name, raw, &t); break;
-    case TraceFormat::kTf2: st = ti::BuildTf2(name, raw, &t); break;
+    // The trace viewer JSON of JAX has the TF2 layout: read with its rules.
+    case TraceFormat::kTf2:
+    case TraceFormat::kJax: st = ti::BuildTf2(name, raw, &t); break;
     case TraceFormat::kPytorch: st = ti::BuildPytorch(name, raw, &t); break;
     case TraceFormat::kPytorchLegacy: st = ti::BuildPytorchLegacy(name, raw, &t); break;
+    case TraceFormat::kOnnxRuntime: st = ti::BuildOnnxRuntime(name, raw, &t); break;
+    case TraceFormat::kXplane:
+      return BadInput(name, "--format xplane, but this is a JSON trace, not an XPlane protobuf");
   }
   if (!st.ok()) return st.error();
   raw.diagnostics.Merge(t.diagnostics);
   t.diagnostics = std::move(raw.diagnostics);
   return t;
+}
+
+// An XPlane protobuf: the tf2 or jax rules (from --format, else from the
+// content) on what the XPlane reader makes of it.
+Result<Trace> BuildXPlane(const std::string& name, std::string_view bytes,
+                          const TraceReadOptions& options) {
+  TraceFormat format = options.format;
+  if (format != TraceFormat::kAuto && format != TraceFormat::kXplane &&
+      format != TraceFormat::kTf2 && format != TraceFormat::kJax)
+    return BadInput(name, "is an XPlane protobuf (a TensorFlow 2 or JAX profile), which --format "
+                          "reads as xplane, tf2 or jax only");
+  if (!bytes.empty() && (bytes[0] == '{' || bytes[0] == '['))
+    return BadInput(name, "--format xplane, but this is JSON text, not an XPlane protobuf", -1, 0);
+  ti::RawTrace raw;
+  ti::XSpaceInfo info;
+  SMG_RETURN_IF_ERROR(ti::ParseXSpace(name, bytes, &raw, &info));
+  if (format == TraceFormat::kAuto || format == TraceFormat::kXplane)
+    format = info.jax ? TraceFormat::kJax : TraceFormat::kTf2;
+  Trace t;
+  t.sources.push_back(name);
+  t.events.reserve(raw.events.size());
+  Status st =
+      format == TraceFormat::kJax ? ti::BuildJax(name, raw, &t) : ti::BuildTf2(name, raw, &t);
+  if (!st.ok()) return st.error();
+  if (info.profile_start_ns || info.absolute_times) {
+    t.time_base = TimeBase::kRealtime;
+  } else {
+    t.diagnostics.Add("xplane.profile_start_not_recorded");
+    t.diagnostics.Warn(fmt::format(
+        "{} records no profile start time (no Task Environment plane with profile_start_time: "
+        "written by an older profiler): its times are relative to the profiler's start; give "
+        "--trace-start-ns to place them",
+        name));
+  }
+  raw.diagnostics.Merge(t.diagnostics);
+  t.diagnostics = std::move(raw.diagnostics);
+  return t;
+}
+
+// The first bytes of a file, inflated when gzip: enough to tell an XPlane
+// from JSON before either reader runs (the JSON path refuses binary data).
+// Empty when the file cannot be read: the JSON path then says why.
+std::string FileStart(const std::string& path) {
+  int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+  if (fd < 0) return {};
+  std::string start(64 * 1024, '\0');
+  ssize_t got;
+  do {
+    got = ::pread(fd, start.data(), start.size(), 0);
+  } while (got < 0 && errno == EINTR);
+  ::close(fd);
+  start.resize(got > 0 ? static_cast<size_t>(got) : 0);
+  if (LooksGzipped(start)) return ti::GunzipPrefix(start, 64);
+  start.resize(std::min<size_t>(start.size(), 64));
+  return start;
+}
+
+bool IsXPlane(std::string_view start, const TraceReadOptions& options) {
+  return options.format == TraceFormat::kXplane || ti::LooksLikeXSpace(start);
+}
+
+// A protobuf is binary: no NUL check (ReadLimits::text_check_bytes), and a
+// plain file is mapped read-only as it is (the reader never writes, and
+// needs no padding).
+Result<Trace> ReadXPlane(const std::string& path, const TraceReadOptions& options) {
+  int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+  struct stat st {};
+  if (fd >= 0 && ::fstat(fd, &st) == 0 && S_ISREG(st.st_mode) && st.st_size > 0) {
+    unsigned char magic[2] = {0, 0};
+    if (::pread(fd, magic, 2, 0) == 2 && !(magic[0] == 0x1f && magic[1] == 0x8b)) {
+      const size_t size = static_cast<size_t>(st.st_size);
+      void* map = ::mmap(nullptr, size, PROT_READ, MAP_PRIVATE | MAP_POPULATE, fd, 0);
+      ::close(fd);
+      if (map != MAP_FAILED) {
+        Result<Trace> t = BuildXPlane(path, std::string_view(static_cast<const char*>(map), size),
+                                      options);
+        ::munmap(map, size);
+        return t;
+      }
+      fd = -1;
+    }
+  }
+  if (fd >= 0) ::close(fd);
+  ReadLimits limits;
+  limits.text_check_bytes = 0;
+  SMG_ASSIGN_OR_RETURN(std::string bytes, ReadFileMaybeGzip(path, 0, limits));
+  return BuildXPlane(path, bytes, options);
 }
 
 Result<Trace> ParseOwned(const std::string& name, std::string bytes,
@@ -150,9 +259,16 @@ std::optional<Result<Trace>> ParseMapped(const std::string& path,
 Result<Trace> ParseTrace(const std::string& name, std::string_view bytes,
                          const TraceReadOptions& options) {
   if (LooksGzipped(bytes)) {
+    if (IsXPlane(ti::GunzipPrefix(bytes, 64), options)) {
+      ReadLimits limits;
+      limits.text_check_bytes = 0;  // a protobuf is binary
+      SMG_ASSIGN_OR_RETURN(std::string plain, Gunzip(name, bytes, limits));
+      return BuildXPlane(name, plain, options);
+    }
     SMG_ASSIGN_OR_RETURN(std::string plain, Gunzip(name, bytes));
     return ParseOwned(name, std::move(plain), options);
   }
+  if (IsXPlane(bytes.substr(0, 64), options)) return BuildXPlane(name, bytes, options);
   std::string owned;
   owned.reserve(bytes.size() + ti::kParsePadding);
   owned.assign(bytes);
@@ -160,6 +276,7 @@ Result<Trace> ParseTrace(const std::string& name, std::string_view bytes,
 }
 
 Result<Trace> ReadTrace(const std::string& path, const TraceReadOptions& options) {
+  if (IsXPlane(FileStart(path), options)) return ReadXPlane(path, options);
   if (auto mapped = ParseMapped(path, options)) return std::move(*mapped);
   SMG_ASSIGN_OR_RETURN(std::string bytes, ReadFileMaybeGzip(path, ti::kParsePadding));
   return ParseOwned(path, std::move(bytes), options);

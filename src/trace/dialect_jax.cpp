@@ -1,0 +1,276 @@
+// JAX dialect: the XPlane of `jax.profiler.trace` (xplane_reader.h turns it
+// into RawEvents). Rules: docs/trace-formats.md §2.6.
+#include <fmt/format.h>
+
+#include <unordered_map>
+
+#include "trace/dialect.h"
+
+namespace smaragdine::trace_internal {
+
+namespace {
+
+bool StartsWith(std::string_view s, std::string_view p) { return s.substr(0, p.size()) == p; }
+
+// Splits on '/' outside parentheses: a transform's argument is one component.
+std::vector<std::string_view> SplitNameStack(std::string_view s) {
+  std::vector<std::string_view> parts;
+  int depth = 0;
+  size_t begin = 0;
+  for (size_t i = 0; i <= s.size(); ++i) {
+    if (i == s.size() || (s[i] == '/' && depth == 0)) {
+      if (i > begin) parts.push_back(s.substr(begin, i - begin));
+      begin = i + 1;
+    } else if (s[i] == '(') {
+      ++depth;
+    } else if (s[i] == ')' && depth > 0) {
+      --depth;
+    }
+  }
+  return parts;
+}
+
+// JAX's transformations and call primitives, as they wrap name stack
+// components: `jvp(MLP)`, `transpose(jvp(MLP))`, `jit(train_step)`.
+bool IsTransform(std::string_view w) {
+  static const std::string_view kTransforms[] = {"jit",
+                                                 "pjit",
+                                                 "jvp",
+                                                 "transpose",
+                                                 "vmap",
+                                                 "xmap",
+                                                 "pmap",
+                                                 "xla_pmap",
+                                                 "remat",
+                                                 "checkpoint",
+                                                 "remat2",
+                                                 "custom_jvp_call",
+                                                 "custom_vjp_call",
+                                                 "custom_vjp_call_jaxpr",
+                                                 "named_call",
+                                                 "core_call",
+                                                 "shard_map",
+                                                 "vjp",
+                                                 "linearize",
+                                                 "closed_call",
+                                                 "xla_call"};
+  for (std::string_view t : kTransforms)
+    if (w == t) return true;
+  return false;
+}
+
+// `word(inner)` with balanced parentheses: word and inner; false otherwise.
+bool Unwrap(std::string_view c, std::string_view* word, std::string_view* inner) {
+  const size_t open = c.find('(');
+  if (open == std::string_view::npos || open == 0 || c.back() != ')') return false;
+  int depth = 0;
+  for (size_t i = open; i < c.size(); ++i) {
+    if (c[i] == '(')
+      ++depth;
+    else if (c[i] == ')' && --depth == 0 && i + 1 != c.size())
+      return false;
+  }
+  if (depth != 0) return false;
+  *word = c.substr(0, open);
+  *inner = c.substr(open + 1, c.size() - open - 2);
+  return true;
+}
+
+}  // namespace
+
+std::string JaxPathAndPhase(std::string_view name_stack, bool training, Phase* phase) {
+  bool backward = false, forward = false, optimizer = false;
+  std::string path;
+  for (std::string_view c : SplitNameStack(name_stack)) {
+    std::string_view word, inner;
+    bool from_jit = false;
+    // transpose(jvp(jit(relu))) → relu, noting what wrapped it.
+    while (Unwrap(c, &word, &inner) && IsTransform(word)) {
+      if (word == "transpose")
+        backward = true;
+      else if (word == "jvp" || word == "linearize")
+        forward = true;
+      from_jit = word == "jit" || word == "pjit";
+      c = inner;
+    }
+    // The lowered module's entry function, jit(main): not a scope of the model.
+    if (from_jit && c == "main") continue;
+    if (c.empty()) continue;
+    optimizer =
+        optimizer || IsOptimizerComponent(c) || c == "apply_gradients" || c == "apply_updates";
+    if (!path.empty()) path += '/';
+    path += c;
+  }
+  if (backward)
+    *phase = Phase::kBackward;
+  else if (forward)
+    *phase = Phase::kForward;
+  else if (optimizer || training)
+    *phase = Phase::kOptimizer;
+  else
+    *phase = Phase::kForward;
+  return path;
+}
+
+namespace {
+
+struct Process {
+  std::string name;
+  std::string device;  // "" → not a device
+};
+
+// What a kernel's launch on the host tells it: the node it hangs under.
+struct Launch {
+  NodeId node = kRootNode;
+  int32_t step = -1;
+};
+
+}  // namespace
+
+Status BuildJax(const std::string& name, const RawTrace& raw, Trace* out) {
+  out->dialect = "jax";
+  out->time_base = TimeBase::kRelative;
+  std::unordered_map<StrId, Process> procs;
+  std::map<std::pair<StrId, StrId>, std::string> thread_names;
+  bool training = false;
+  for (const RawEvent& e : raw.events) {
+    if (e.ph == 'M') {
+      const std::string& what = raw.Str(e.name);
+      if (what == "process_name") {
+        procs[e.pid] = Process{raw.Str(e.arg_name), XlaProcessDevice(raw.Str(e.arg_name))};
+      } else if (what == "thread_name") {
+        thread_names[{e.pid, e.tid}] = raw.Str(e.arg_name);
+      }
+    } else if (e.ph == 'X' && (e.flags & RawEvent::kLongName) &&
+               raw.Str(e.arg_name).find("transpose(") != std::string::npos) {
+      training = true;  // the trace has a backward pass
+    }
+  }
+  // Steps: StepTraceAnnotation markers (step_num), else group ids.
+  std::unordered_map<int64_t, int32_t> step_of_group;
+  for (const RawEvent& e : raw.events)
+    if (e.ph == 'X' && e.external_id >= 0)
+      out->steps.push_back(
+          Step{fmt::format("{} {}", raw.Str(e.name), e.external_id), e.ts_ns, e.ts_ns + e.dur_ns});
+  std::stable_sort(out->steps.begin(), out->steps.end(),
+                   [](const Step& a, const Step& b) { return a.start_ns < b.start_ns; });
+  if (out->steps.empty()) out->steps = GroupIdSteps(raw, &step_of_group);
+  auto step_of = [&](const RawEvent& e) {
+    if (e.seq >= 0) {
+      auto it = step_of_group.find(e.seq);
+      if (it != step_of_group.end()) return it->second;
+    }
+    return StepAt(out->steps, e.ts_ns);
+  };
+
+  std::map<std::pair<StrId, StrId>, std::vector<uint32_t>> by_lane;
+  for (uint32_t i = 0; i < raw.events.size(); ++i)
+    if (raw.events[i].ph == 'X') by_lane[{raw.events[i].pid, raw.events[i].tid}].push_back(i);
+
+  LaneSet lanes(out);
+  std::unordered_map<StrId, std::pair<NodeId, Phase>> op_nodes;  // by name stack
+  std::unordered_map<StrId, NodeId> runtime_nodes;               // by event name
+  std::map<std::pair<NodeId, StrId>, NodeId> kernel_nodes;       // (parent, kernel name)
+  std::unordered_map<int64_t, Launch> launches;                  // by correlation id
+  int64_t non_device = 0, derived = 0, python = 0, orphan = 0;
+
+  auto op_node = [&](StrId stack) -> std::pair<NodeId, Phase> {
+    auto it = op_nodes.find(stack);
+    if (it == op_nodes.end()) {
+      Phase phase;
+      std::string path = JaxPathAndPhase(raw.Str(stack), training, &phase);
+      NodeId node = out->nodes.InternPath(path, NodeKind::kOp);
+      if (node == kRootNode) node = out->nodes.Child(kRootNode, "(unnamed)", NodeKind::kOp);
+      it = op_nodes.emplace(stack, std::make_pair(node, phase)).first;
+    }
+    return it->second;
+  };
+
+  // Host lanes first: kernels on the devices find their launches there.
+  for (int pass = 0; pass < 2; ++pass) {
+    for (auto& [key, idx] : by_lane) {
+      auto pit = procs.find(key.first);
+      if (pit == procs.end() || pit->second.device.empty()) {
+        if (pass == 0) non_device += static_cast<int64_t>(idx.size());
+        continue;
+      }
+      const Process& p = pit->second;
+      const bool gpu = StartsWith(p.device, "GPU");
+      if (gpu != (pass == 1)) continue;
+      auto tn = thread_names.find(key);
+      const std::string thread =
+          tn != thread_names.end() ? tn->second : "thread " + raw.Str(key.second);
+      if (IsDerivedLine(thread)) {
+        derived += static_cast<int64_t>(idx.size());
+        continue;
+      }
+      const uint32_t lane = lanes.Get(p.device, fmt::format("{} {}", p.name, thread));
+      SortForNesting(raw, &idx);
+      DropExactDuplicates(raw, &idx, &out->diagnostics);
+      // Host: the enclosing events, outermost first, to find where a launch ran.
+      std::vector<std::pair<int64_t, NodeId>> open;  // (end, node)
+      for (uint32_t i : idx) {
+        const RawEvent& e = raw.events[i];
+        if (e.external_id >= 0) continue;  // a step marker: a step, not an event
+        const bool has_stack = (e.flags & RawEvent::kLongName) && e.arg_name != kEmptyStr;
+        NodeId node;
+        Phase phase = Phase::kOther;
+        int32_t step = step_of(e);
+        if (!gpu) {
+          if (raw.Str(e.name).rfind('$', 0) == 0) {
+            ++python;  // a Python tracer frame: not a scope of the model
+            continue;
+          }
+          if (has_stack) {
+            std::tie(node, phase) = op_node(e.arg_name);
+          } else {
+            // Runtime events (PjitFunction(f), ExecuteSharded, the CUDA
+            // launch calls): top-level nodes that keep what no op covers.
+            auto it = runtime_nodes.find(e.name);
+            if (it == runtime_nodes.end())
+              it = runtime_nodes
+                       .emplace(e.name, out->nodes.Child(kRootNode, raw.Str(e.name), NodeKind::kOp))
+                       .first;
+            node = it->second;
+          }
+          while (!open.empty() && open.back().first <= e.ts_ns) open.pop_back();
+          if (e.correlation >= 0)
+            launches[e.correlation] = Launch{open.empty() ? node : open.front().second, step};
+          open.emplace_back(e.ts_ns + e.dur_ns, node);
+        } else {
+          // A kernel (or copy): under the op its name stack names, else
+          // under the host event that launched it.
+          NodeId parent = kRootNode;
+          if (has_stack) {
+            std::tie(parent, phase) = op_node(e.arg_name);
+          } else if (auto it = launches.find(e.correlation);
+                     e.correlation >= 0 && it != launches.end()) {
+            parent = it->second.node;
+          } else {
+            ++orphan;
+          }
+          if (e.correlation >= 0) {
+            auto it = launches.find(e.correlation);
+            if (it != launches.end() && it->second.step >= 0) step = it->second.step;
+          }
+          auto kit = kernel_nodes.find({parent, e.name});
+          if (kit == kernel_nodes.end())
+            kit = kernel_nodes
+                      .emplace(std::make_pair(parent, e.name),
+                               out->nodes.Child(parent, raw.Str(e.name), NodeKind::kKernel))
+                      .first;
+          node = kit->second;
+        }
+        out->events.push_back(Event{e.ts_ns, e.ts_ns + e.dur_ns, node, lane, step, phase});
+      }
+    }
+  }
+  out->diagnostics.Add("jax.event_on_non_device_process_dropped", non_device);
+  out->diagnostics.Add("jax.derived_line_event_dropped", derived);
+  out->diagnostics.Add("jax.python_frame_skipped", python);
+  out->diagnostics.Add("jax.kernel_without_op", orphan);
+  if (out->events.empty()) return BadInput(name, "JAX trace has no events on a device");
+  return Status();
+}
+
+}  // namespace smaragdine::trace_internal
