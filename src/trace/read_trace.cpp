@@ -214,6 +214,23 @@ Result<Trace> ParseOwned(const std::string& name, std::string bytes,
   return BuildTrace(name, std::move(raw), options);
 }
 
+// False when the first ReadLimits::text_check_bytes of the file hold a NUL
+// (no JSON does) or cannot be read: such a file is not mapped, so that
+// ReadFileMaybeGzip judges it as it judges every other input (exit 2 "binary
+// data: a NUL byte" after 64 KiB) instead of MAP_POPULATE bringing in all of
+// it first (a 64 GiB sparse file) and the parser failing on it later.
+bool StartsLikeText(int fd, uint64_t size) {
+  std::string start(static_cast<size_t>(std::min<uint64_t>(size, ReadLimits{}.text_check_bytes)), '\0');
+  size_t got = 0;
+  while (got < start.size()) {
+    const ssize_t r = ::pread(fd, start.data() + got, start.size() - got, static_cast<off_t>(got));
+    if (r < 0 && errno == EINTR) continue;
+    if (r <= 0) return false;
+    got += static_cast<size_t>(r);
+  }
+  return std::memchr(start.data(), '\0', got) == nullptr;
+}
+
 // A plain regular file mapped privately (copy-on-write: the parser may
 // write into it) with kParsePadding zero bytes after it: no copy of the
 // file, and its pages come from the page cache. nullopt when the file is
@@ -225,7 +242,8 @@ std::optional<Result<Trace>> ParseMapped(const std::string& path,
   struct stat st {};
   unsigned char magic[2] = {0, 0};
   if (::fstat(fd, &st) != 0 || !S_ISREG(st.st_mode) || st.st_size < 2 ||
-      ::pread(fd, magic, 2, 0) != 2 || (magic[0] == 0x1f && magic[1] == 0x8b)) {
+      ::pread(fd, magic, 2, 0) != 2 || (magic[0] == 0x1f && magic[1] == 0x8b) ||
+      !StartsLikeText(fd, static_cast<uint64_t>(st.st_size))) {
     ::close(fd);
     return std::nullopt;
   }

@@ -155,6 +155,36 @@ TEST(HostileInputTest, HugeSparseFileOfZerosFailsAtItsFirstChunk) {
   EXPECT_THAT(r.err, HasSubstr(path + ": at byte 0: binary data"));
 }
 
+// A plain trace file is mapped (ParseMapped, MAP_POPULATE), not read through
+// ReadFileMaybeGzip; it gets the same judgement of its first 64 KiB. Before,
+// the whole file was populated and the JSON parser failed on it with its own
+// message; a 64 GiB sparse --trace was brought in whole first.
+TEST(HostileInputTest, MappedPlainTraceWithANulIsJudgedLikeEveryInput) {
+  TempDir tmp;
+  const std::string zeros = tmp.path() + "/zeros.json";
+  WriteBytes(zeros, std::string(size_t{1} << 20, '\0'));
+  const std::string late = tmp.path() + "/late.json";
+  WriteBytes(late, "{\"traceEvents\": [" + std::string(1000, ' ') + std::string(1, '\0') + "]}");
+  for (const std::string& trace : {zeros, late}) {
+    Ran r = Bounded({"account", "--energy", kExample + "/run", "--trace", trace, "-q", "-o",
+                     tmp.path() + "/p.json"},
+                    tmp.path());
+    EXPECT_EQ(r.status, 2) << trace << ": " << r.err;
+    EXPECT_THAT(r.err, HasSubstr(trace + ": at byte ")) << r.err;
+    EXPECT_THAT(r.err, HasSubstr("binary data: a NUL byte")) << r.err;
+  }
+  const std::string sparse = tmp.path() + "/sparse.json";
+  const int fd = ::open(sparse.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
+  ASSERT_GE(fd, 0);
+  ASSERT_EQ(::ftruncate(fd, off_t{64} << 30), 0);
+  ::close(fd);
+  Ran r = Bounded({"account", "--energy", kExample + "/run", "--trace", sparse, "-q", "-o",
+                   tmp.path() + "/p.json"},
+                  tmp.path());
+  EXPECT_EQ(r.status, 2) << r.err;
+  EXPECT_THAT(r.err, HasSubstr(sparse + ": at byte 0: binary data"));
+}
+
 // A gzip bomb stops after a few MB and well under a second, naming the file.
 // Before: 1 GiB was inflated whole (an abort under the 1 GiB cap) and then
 // failed "at byte 0".
