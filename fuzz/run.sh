@@ -1,12 +1,16 @@
 #!/usr/bin/env bash
 # Builds the libFuzzer targets with clang (ASan + UBSan) and runs one of them.
 #   fuzz/run.sh trace_fuzz 600          # ten minutes on the JSON trace reader
+#   fuzz/run.sh xplane_fuzz 600         # the XPlane (protobuf) trace reader
 #   fuzz/run.sh energy_csv_fuzz 600     # the energy CSV reader
 #   fuzz/run.sh run_json_fuzz 600       # a run directory's run.json (and energy.csv)
 #   fuzz/run.sh profile_json_fuzz 600   # the profile.json reader
 #   fuzz/run.sh report_fuzz 600         # every report renderer on parsed profiles
-# The corpus grows in fuzz/corpus-TARGET (git-ignored); a crash is written to
-# fuzz/crash-* and the script exits non-zero. Run it under `nice` on a shared machine.
+# The corpus grows in fuzz/corpus-TARGET (git-ignored). Each run's log and any
+# crashing input are kept in build-fuzz/artifacts/TARGET/ (log-DATE.txt, crash-*,
+# timeout-*, oom-*; never overwritten by a later run), and the script exits
+# non-zero on a crash. Run it under `nice` on a shared machine (JOBS=2 by default
+# for the build).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 target=${1:?usage: fuzz/run.sh trace_fuzz|energy_csv_fuzz|run_json_fuzz|profile_json_fuzz|report_fuzz [SECONDS]}
@@ -17,7 +21,7 @@ cxx=$(command -v clang++-16 || command -v clang++ || true)
 if [ -z "$cxx" ]; then apt-get install -y -qq clang-16 libclang-rt-16-dev; cxx=clang++-16; fi
 cmake -S . -B build-fuzz -G Ninja -DCMAKE_CXX_COMPILER="$cxx" -DSMARAGDINE_BUILD_FUZZERS=ON -DSMARAGDINE_WITH_TORCH=OFF \
   -DSMARAGDINE_BUILD_TESTS=OFF -DSMARAGDINE_BUILD_BENCH=OFF >/dev/null
-ninja -C build-fuzz "$target"
+ninja -C build-fuzz -j"${JOBS:-2}" "$target"
 corpus=fuzz/corpus-$target
 mkdir -p "$corpus"
 extra=()
@@ -25,6 +29,9 @@ case $target in
   trace_fuzz)
     cp -n tests/data/fixtures/*.json* tests/data/traces/*.json "$corpus"/ 2>/dev/null || true
     extra=(-max_len=65536 -rss_limit_mb=4096) ;;
+  xplane_fuzz)
+    cp -n tests/data/fixtures/*.xplane.pb tests/data/xplane/*.pb "$corpus"/ 2>/dev/null || true
+    extra=(-dict=fuzz/xplane.dict -max_len=65536 -rss_limit_mb=4096) ;;
   energy_csv_fuzz)
     cp -rn tests/data/energy/fuzz_seeds/. "$corpus"/
     extra=(-dict=tests/data/energy/energy_csv.dict) ;;
@@ -39,4 +46,15 @@ case $target in
     # give Graphviz's layout time.
     extra=(-dict=fuzz/profile_json.dict -max_len=65536 -timeout=30) ;;
 esac
-build-fuzz/"$target" -max_total_time="$seconds" -print_final_stats=1 -artifact_prefix=fuzz/crash- "${extra[@]}" "$corpus"
+artifacts=build-fuzz/artifacts/$target
+mkdir -p "$artifacts"
+log=$artifacts/log-$(date +%Y%m%d-%H%M%S).txt
+echo "fuzz/run.sh: log in $log, crashing inputs in $artifacts/"
+# The log is kept beside the artifacts: a crash's stack is in it, and an input
+# without its stack (or a stack without its input) was how one was lost before.
+set +e
+build-fuzz/"$target" -max_total_time="$seconds" -print_final_stats=1 -artifact_prefix="$artifacts/" \
+  "${extra[@]}" "$corpus" 2>&1 | tee "$log"
+status=${PIPESTATUS[0]}
+set -e
+exit "$status"
