@@ -37,7 +37,7 @@ struct RawEvent {
   };
   int64_t ts_ns = 0;
   int64_t dur_ns = 0;
-  int64_t external_id = -1;  // args["External id"]; XPlane: the step_num stat
+  int64_t external_id = -1;  // args["External id"]; TF2/JAX: args.step_num (a step marker)
   int64_t correlation = -1;  // args.correlation; for s/t/f events the flow `id`
   int64_t seq = -1;          // args["Sequence number"]; TF2: args.group_id
   StrId name = kEmptyStr;

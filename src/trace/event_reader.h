@@ -122,7 +122,7 @@ class Reader {
     kArgName = 1u << 10, kArgLongName = 1u << 11, kArgTfOp = 1u << 12, kArgOp = 1u << 13,
     kArgExternalId = 1u << 14, kArgCorrelation = 1u << 15, kArgSeq = 1u << 16,
     kArgGroupId = 1u << 17, kArgFwdTid = 1u << 18, kArgParentName = 1u << 19,
-    kArgProvider = 1u << 20,
+    kArgProvider = 1u << 20, kArgStepNum = 1u << 21,
   };
   static void Seen(EventState& st, uint32_t bit) {
     if (st.seen & bit) st.duplicate_key = true;
@@ -161,6 +161,10 @@ class Reader {
       if (Int(v, &x) && x >= std::numeric_limits<int32_t>::min() &&
           x <= std::numeric_limits<int32_t>::max())
         e->fwd_tid = static_cast<int32_t>(x);
+    } else if (key == "step_num") {
+      // TF2/JAX step markers (tf.profiler.experimental.Trace, StepTraceAnnotation).
+      Seen(st, kArgStepNum);
+      Int(v, &e->external_id);
     } else if (key == "parent_name") {
       // ONNX Runtime: the node whose run launched a GPU kernel.
       Seen(st, kArgParentName);

@@ -197,6 +197,18 @@ TEST(XPlaneTest, StepMarkersAndGroupIds) {
   EXPECT_EQ(t.events[0].step, 0);
   EXPECT_EQ(t.events[1].step, 1);
   EXPECT_EQ(t.nodes.Find("train"), NodeTable::kNoNode);
+  // Its trace viewer JSON (step_num as an arg) gives the same steps.
+  Result<Trace> json = ParseTrace("t.json", R"({"traceEvents":[
+    {"ph":"M","pid":1,"name":"process_name","args":{"name":"/host:CPU"}},
+    {"ph":"X","pid":1,"tid":7,"ts":0,"dur":100,"name":"train","args":{"step_num":"7"}},
+    {"ph":"X","pid":1,"tid":7,"ts":10,"dur":50,"name":"MatMul","args":{"long_name":"model/dense/MatMul:MatMul"}},
+    {"ph":"X","pid":1,"tid":7,"ts":200,"dur":100,"name":"train","args":{"step_num":"8"}},
+    {"ph":"X","pid":1,"tid":7,"ts":210,"dur":50,"name":"MatMul","args":{"long_name":"model/dense/MatMul:MatMul"}}]})",
+                                  {});
+  ASSERT_TRUE(json.ok()) << json.error().ToString();
+  ASSERT_EQ(json->steps.size(), 2u);
+  EXPECT_EQ(json->steps[1].name, "train 8");
+  EXPECT_EQ(json->events.size(), 2u);
 }
 
 TEST(XPlaneTest, Tf2GpuKernelsHangUnderTheirOpAndDerivedLinesAreNotCounted) {
