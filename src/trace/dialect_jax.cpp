@@ -3,6 +3,7 @@
 #include <fmt/format.h>
 
 #include <unordered_map>
+#include <vector>
 
 #include "trace/dialect.h"
 
@@ -59,21 +60,34 @@ bool IsTransform(std::string_view w) {
   return false;
 }
 
-// `word(inner)` with balanced parentheses: word and inner; false otherwise.
-bool Unwrap(std::string_view c, std::string_view* word, std::string_view* inner) {
-  const size_t open = c.find('(');
-  if (open == std::string_view::npos || open == 0 || c.back() != ')') return false;
-  int depth = 0;
-  for (size_t i = open; i < c.size(); ++i) {
-    if (c[i] == '(')
-      ++depth;
-    else if (c[i] == ')' && --depth == 0 && i + 1 != c.size())
-      return false;
+// Peels transform wrappers off one component, outermost first:
+// `transpose(jvp(jit(relu)))` → "relu", calling `seen` with each transform.
+// The parentheses are matched once (a stack over the component), so a
+// component nested n deep costs O(n), not O(n²) (a crafted file may hold one).
+template <class F>
+std::string_view Unwrap(std::string_view c, F&& seen) {
+  std::vector<uint32_t> match(c.size(), 0);
+  std::vector<uint32_t> open;
+  for (size_t i = 0; i < c.size(); ++i) {
+    if (c[i] == '(') {
+      open.push_back(static_cast<uint32_t>(i));
+    } else if (c[i] == ')' && !open.empty()) {
+      match[open.back()] = static_cast<uint32_t>(i);
+      open.pop_back();
+    }
   }
-  if (depth != 0) return false;
-  *word = c.substr(0, open);
-  *inner = c.substr(open + 1, c.size() - open - 2);
-  return true;
+  size_t begin = 0, end = c.size();
+  while (end > begin + 2 && c[end - 1] == ')') {
+    size_t paren = begin;
+    while (paren < end && c[paren] != '(' && c[paren] != '/') ++paren;
+    if (paren == begin || paren >= end || c[paren] != '(' || match[paren] != end - 1) break;
+    const std::string_view word = c.substr(begin, paren - begin);
+    if (!IsTransform(word)) break;
+    seen(word);
+    begin = paren + 1;
+    end -= 1;
+  }
+  return c.substr(begin, end - begin);
 }
 
 }  // namespace
@@ -82,17 +96,15 @@ std::string JaxPathAndPhase(std::string_view name_stack, bool training, Phase* p
   bool backward = false, forward = false, optimizer = false;
   std::string path;
   for (std::string_view c : SplitNameStack(name_stack)) {
-    std::string_view word, inner;
     bool from_jit = false;
     // transpose(jvp(jit(relu))) → relu, noting what wrapped it.
-    while (Unwrap(c, &word, &inner) && IsTransform(word)) {
+    c = Unwrap(c, [&](std::string_view word) {
       if (word == "transpose")
         backward = true;
       else if (word == "jvp" || word == "linearize")
         forward = true;
       from_jit = word == "jit" || word == "pjit";
-      c = inner;
-    }
+    });
     // The lowered module's entry function, jit(main): not a scope of the model.
     if (from_jit && c == "main") continue;
     if (c.empty()) continue;

@@ -64,6 +64,15 @@ TEST(JaxNameStackTest, TransformsUnwrapIntoScopesAndPhases) {
   EXPECT_EQ(JaxPathAndPhase("jit(f)/main/x", false, &p), "f/main/x");
   EXPECT_EQ(JaxPathAndPhase("jit(f)/Adam/update", false, &p), "f/Adam/update");
   EXPECT_EQ(p, Phase::kOptimizer);
+  // Not transforms, or not wrapping the whole component: kept as written.
+  EXPECT_EQ(JaxPathAndPhase("jit(f)/foo(x)/jvp(a)b/jvp(", false, &p), "f/foo(x)/jvp(a)b/jvp(");
+  // A crafted name 200,000 transforms deep unwraps in linear time.
+  std::string deep;
+  for (int i = 0; i < 200000; ++i) deep += "jvp(";
+  deep += "x";
+  deep += std::string(200000, ')');
+  EXPECT_EQ(JaxPathAndPhase(deep, false, &p), "x");
+  EXPECT_EQ(p, Phase::kForward);
 }
 
 TEST(JaxXPlaneTest, MlpTrainingStepHasScopesPhasesKernelsAndSteps) {
