@@ -116,6 +116,12 @@ struct AccountOptions {
 // Errors: those of AlignTrace and Attribute.
 Result<Profile> Account(Trace trace, const EnergyLog& log, const AccountOptions& options);
 
+// Account() on a run directory of `record` and trace files
+// read as one trace, as `smaragdine account --energy RUN --trace T…` does;
+// used where a program's run ends in a profile (`record --torch`).
+Result<Profile> AccountRun(const std::string& run_dir, const std::vector<std::string>& traces,
+                           const AccountOptions& options);
+
 // Attributes the log's energy to the trace's nodes. The trace must already be
 // aligned. With the process share, a measured CPU domain's energy in each
 // interval is first split: tree CPU time / machine busy time (clamped to [0, 1];

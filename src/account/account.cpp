@@ -50,4 +50,11 @@ Result<Profile> Account(Trace trace, const EnergyLog& log, const AccountOptions&
   return profile;
 }
 
+Result<Profile> AccountRun(const std::string& run_dir, const std::vector<std::string>& traces,
+                           const AccountOptions& options) {
+  SMG_ASSIGN_OR_RETURN(EnergyLog log, ReadRunDirectory(run_dir));
+  SMG_ASSIGN_OR_RETURN(Trace trace, ReadTraces(traces, {}));
+  return Account(std::move(trace), log, options);
+}
+
 }  // namespace smaragdine

@@ -35,6 +35,7 @@
 #include <fmt/ranges.h>
 
 #include "cli/command.h"
+#include "cli/record_torch.h"
 #include "common/io.h"
 #include "smaragdine/energy_log.h"
 #include "smaragdine/recording.h"
@@ -57,6 +58,8 @@ struct RecordOptions {
   std::string user;  // --user: run CMD as this user (record must be root)
   bool force = false;  // --force: record into a run directory that is not empty
   bool quiet = false;
+  bool torch = false;       // --torch: the Python bootstrap records CMD's torch operators
+  bool no_account = false;  // --no-account: with --torch, leave the accounting to the user
 };
 
 // Who CMD runs as with --user, looked up before the fork: the child only makes
@@ -149,7 +152,8 @@ constexpr int kStepUser = 2;
 // keeps the dispositions record was started with (a signal nohup ignores stays
 // ignored in CMD).
 [[noreturn]] void ChildMain(int go_fd, int err_fd, const std::vector<std::string>& command,
-                            const std::string& run_dir, const RunAs* run_as, pid_t record_pid) {
+                            const std::string& run_dir, const RunAs* run_as, pid_t record_pid,
+                            const std::vector<std::pair<std::string, std::string>>& env) {
   char byte = 0;
   ssize_t n;
   while ((n = ::read(go_fd, &byte, 1)) < 0 && errno == EINTR) {
@@ -168,6 +172,7 @@ constexpr int kStepUser = 2;
     setenv("LOGNAME", run_as->name.c_str(), 1);
   }
   setenv("SMARAGDINE_RUN_DIR", run_dir.c_str(), 1);
+  for (const auto& [name, value] : env) setenv(name.c_str(), value.c_str(), 1);
   // Should record die (SIGKILL, the OOM killer), CMD gets SIGTERM instead of running on
   // orphaned. Set after the uid switch, which clears it; a record already gone is
   // caught by the parent check.
@@ -188,6 +193,31 @@ int WaitChild(pid_t pid) {
     if (errno != EINTR) return 1;
   }
   return WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
+}
+
+// --torch: the traces are CMD's files in a directory CMD could write, so with
+// --user they are read, and profile.json written, as that user (a child that
+// drops to it), never as root.
+bool AccountAsCmdUser(const std::string& run_dir, int status, bool quiet, const RunAs* run_as) {
+  if (run_as == nullptr) return AccountTorchRun(run_dir, status, quiet);
+  fflush(nullptr);
+  const pid_t pid = fork();
+  if (pid < 0) {
+    PrintError(Internal(fmt::format("fork: {}", strerror(errno))));
+    return false;
+  }
+  if (pid == 0) {
+    if (::setgroups(run_as->groups.size(), run_as->groups.data()) != 0 ||
+        ::setgid(run_as->gid) != 0 || ::setuid(run_as->uid) != 0)
+      _exit(2);
+    const bool ok = AccountTorchRun(run_dir, status, quiet);
+    fflush(nullptr);
+    _exit(ok ? 0 : 2);
+  }
+  int st = 0;
+  while (waitpid(pid, &st, 0) < 0 && errno == EINTR) {
+  }
+  return WIFEXITED(st) && WEXITSTATUS(st) == 0;
 }
 
 std::string ShellQuote(const std::string& s) {
@@ -290,6 +320,12 @@ int Run(const RecordOptions& o) {
     run_as = std::move(*looked_up);
   }
   const std::string run_dir = AbsoluteRunDirectory(o.output);
+  std::vector<std::pair<std::string, std::string>> child_env;
+  if (o.torch) {
+    auto bootstrap = FindPythonBootstrap();
+    if (!bootstrap.ok()) return PrintError(bootstrap.error());
+    child_env = TorchChildEnvironment(*bootstrap);
+  }
 
   int go[2], err[2];
   if (pipe2(go, O_CLOEXEC) != 0 || pipe2(err, O_CLOEXEC) != 0)
@@ -301,7 +337,8 @@ int Run(const RecordOptions& o) {
   if (child == 0) {
     ::close(go[1]);
     ::close(err[0]);
-    ChildMain(go[0], err[1], o.command, run_dir, run_as ? &*run_as : nullptr, record_pid);
+    ChildMain(go[0], err[1], o.command, run_dir, run_as ? &*run_as : nullptr, record_pid,
+              child_env);
   }
   ::close(go[0]);
   ::close(err[1]);
@@ -352,6 +389,9 @@ int Run(const RecordOptions& o) {
   // then, CMD's own non-zero status otherwise.
   for (const Error& e : summary.errors) PrintError(e);
   if (!summary.errors.empty() && status == 0) return static_cast<int>(ErrorCode::kBadInput);
+  if (o.torch && !o.no_account && summary.errors.empty() &&
+      !AccountAsCmdUser(run_dir, status, o.quiet, run_as ? &*run_as : nullptr) && status == 0)
+    return static_cast<int>(ErrorCode::kBadInput);
   return status;
 }
 
@@ -360,7 +400,10 @@ CommandRegistration registration{"record", 15, [](CLI::App& app, int& exit_code)
   auto* sub = app.add_subcommand(
       "record",
       "Run CMD while sampling every readable energy domain into a run directory:\n"
-      "  smaragdine record -o run -- python train.py");
+      "  smaragdine record -o run -- python train.py\n"
+      "With --torch, also record a PyTorch program's operators, per module, with no change to it,\n"
+      "and print the profile when it ends:\n"
+      "  smaragdine record --torch -o run -- python train.py");
   sub->add_option("-o,--output", o->output, "Run directory to write (run.json, energy.csv)")
       ->required();
   sub->add_option("command", o->command, "The command to run, after --")->expected(-1);
@@ -398,6 +441,14 @@ CommandRegistration registration{"record", 15, [](CLI::App& app, int& exit_code)
   sub->add_flag("--force", o->force,
                 "Record into a run directory that is not empty: record's files in it "
                 "(run.json, energy.csv, cputime.csv) are replaced, anything else is left");
+  sub->add_flag("--torch", o->torch,
+                "CMD is a Python program using PyTorch: record every torch operator in it with no "
+                "change to the program (module names, forward/backward/optimizer, steps at "
+                "optimizer.step()), then account the run into RUN/profile.json and print the "
+                "tree. Needs the Python package (docs/python.md)");
+  sub->add_flag("--no-account", o->no_account,
+                "With --torch: only record; account later with smaragdine account --energy RUN "
+                "--trace RUN/torch-*.trace.json");
   sub->add_flag("-q,--quiet", o->quiet, "Print no summary at the end");
   sub->callback([&exit_code, o] { exit_code = Run(*o); });
 }};

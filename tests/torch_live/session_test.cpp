@@ -244,6 +244,57 @@ TEST(LiveSessionTest, OneSessionAtATime) {
   EXPECT_TRUE((*first)->Stop().ok());
 }
 
+// Names longer than the standard library's in-object buffer (15 bytes) live
+// on the heap: the trace once read them through views into a temporary that
+// was gone (garbage names such as "\x90k\x02\0…" for Python's
+// "CrossEntropyLoss" module).
+TEST(LiveSessionTest, LongScopeNamesReachTheTreeIntact) {
+  TempDir tmp;
+  auto session = Session::Start(ModelOnly(tmp));
+  ASSERT_TRUE(session.ok()) << session.error().message;
+  {
+    SMARAGDINE_SCOPE("CrossEntropyLoss");
+    SMARAGDINE_SCOPE("a_scope_name_well_past_sixteen_bytes/and_a_second_level_too");
+    torch::Tensor t = torch::ones({8}) * 2;
+  }
+  auto p = (*session)->Stop();
+  ASSERT_TRUE(p.ok()) << p.error().message;
+  EXPECT_GE(p->Find("CrossEntropyLoss/a_scope_name_well_past_sixteen_bytes/"
+                    "and_a_second_level_too/aten::mul"),
+            0)
+      << ::testing::PrintToString(Paths(*p));
+}
+
+// BeginSteps() and step_after_last_mark = false (the Python bootstrap's
+// steps): set-up before the first step and work after the last mark are in
+// no step, so the steps are the training steps only.
+TEST(LiveSessionTest, StepsCanBeginLateAndEndAtTheLastMark) {
+  TempDir tmp;
+  SessionOptions o = ModelOnly(tmp);
+  o.step_after_last_mark = false;
+  auto session = Session::Start(o);
+  ASSERT_TRUE(session.ok()) << session.error().message;
+  Mlp model;
+  { SMARAGDINE_SCOPE("setup"); torch::Tensor t = torch::randn({64, 64}).matmul(torch::randn({64, 64})); }
+  (*session)->BeginSteps();
+  Train(model, **session, 3);
+  (*session)->BeginSteps();  // only the first call counts
+  { SMARAGDINE_SCOPE("after"); torch::Tensor t = torch::ones({8}) * 2; }
+  auto p = (*session)->Stop();
+  ASSERT_TRUE(p.ok()) << p.error().message;
+  EXPECT_EQ((*session)->trace().steps.size(), 3u);
+  EXPECT_EQ(p->nodes[0].steps.n, 3);
+  // The set-up and the tail are in the profile, outside the steps.
+  ASSERT_GE(p->Find("setup"), 0);
+  ASSERT_GE(p->Find("after"), 0);
+  // Every node has figures over the 3 steps: none in them for these two.
+  EXPECT_EQ(p->nodes[p->Find("setup")].steps.mean_j, 0);
+  EXPECT_EQ(p->nodes[p->Find("after")].steps.mean_j, 0);
+  EXPECT_GT(p->nodes[p->Find("setup")].TotalJ(), 0);
+  EXPECT_GT(p->nodes[p->Find("mlp")].steps.mean_j, 0);
+  ExpectConservation(*p);
+}
+
 TEST(LiveSessionTest, OutputDirHoldsARunAccountReadsBackToTheSameTree) {
   TempDir tmp;
   SessionOptions o = ModelOnly(tmp);

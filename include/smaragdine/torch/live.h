@@ -74,6 +74,12 @@ struct SessionOptions {
   // Joined run: how long Stop() waits for record's energy.csv to reach the
   // end of the trace (it is flushed every 50 ms).
   double join_wait_s = 2.0;
+  // Whether the operators after the last Step() form a step of their own
+  // (true: every step ends at a Step() or at Stop()). False where steps are
+  // marked after each training step but the program goes on with other work
+  // (the Python bootstrap: steps end at optimizer.step(), and what runs after
+  // the last one — evaluation, saving — is in no step).
+  bool step_after_last_mark = true;
 };
 
 // What a Session did, for messages ("modeled", "joined …").
@@ -102,11 +108,22 @@ class Session {
   // in which no operator started is dropped, so calling Step() after every
   // iteration, also the last one, is right. Thread-safe.
   void Step();
+  // The first step begins now instead of at Start(): what ran before it (model
+  // set-up, data loading) is in no step. Only the first call counts.
+  void BeginSteps();
 
   // Stops recording and sampling, builds the trace, aligns and attributes.
   // Call once, when the instrumented threads are done with their operators
   // (an operator still open ends at Stop(); see docs/live.md).
   Result<Profile> Stop();
+
+  // Stops recording (and in-process sampling) and writes the trace into the
+  // run or output directory without accounting: for a program run under
+  // `smaragdine record`, which accounts the whole run itself once the program
+  // has ended (the Python bootstrap, docs/python.md). Returns the trace's
+  // path. Errors: kUsage after Stop(), or for a session with a temporary
+  // directory (nowhere to write); kNothingMeasurable when no operator ran.
+  Result<std::string> StopAndWriteTrace();
 
   // The trace Stop() built (empty before Stop), e.g. for tests and views.
   const Trace& trace() const;

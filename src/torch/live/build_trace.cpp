@@ -59,13 +59,24 @@ class NameFlags {
 Analysis Analyze(const LiveRecords& rec) {
   Analysis a;
   NameFlags names;
-  // Raw steps: [start, mark_1), [mark_1, mark_2), …, [mark_k, stop).
-  std::vector<int64_t> bounds{rec.start_ns};
+  // Raw steps: [begin, mark_1), [mark_1, mark_2), …, [mark_k, stop), where
+  // begin is the start unless BeginSteps() said otherwise, and the last one
+  // only when the tail is a step. Records outside them belong to no step.
+  std::vector<int64_t> bounds{std::max(rec.start_ns, rec.steps_begin_ns.value_or(rec.start_ns))};
   for (int64_t m : rec.step_marks_ns)
     if (m > bounds.back() && m < rec.stop_ns) bounds.push_back(m);
-  bounds.push_back(std::max(rec.stop_ns, bounds.back()));
+  if (rec.tail_is_step) bounds.push_back(std::max(rec.stop_ns, bounds.back()));
   const size_t raw_steps = bounds.size() - 1;
   std::vector<uint8_t> used(raw_steps, 0);
+  // The step a record starting at t is in, or -1.
+  auto step_of = [&](int64_t t) -> int32_t {
+    if (raw_steps == 0) return -1;
+    if (t < bounds.front()) return rec.steps_begin_ns ? -1 : 0;
+    if (t >= bounds.back() && !rec.tail_is_step) return -1;
+    auto it = std::upper_bound(bounds.begin(), bounds.end(), t);
+    return static_cast<int32_t>(
+        std::min<size_t>(static_cast<size_t>(it - bounds.begin()) - 1, raw_steps - 1));
+  };
 
   for (const auto& bp : rec.threads) {
     ThreadView v;
@@ -104,12 +115,8 @@ Analysis Analyze(const LiveRecords& rec) {
       v.phase[i] = v.autograd[i]          ? Phase::kBackward
                    : op.phase != kNoPhase ? static_cast<Phase>(op.phase)
                                           : Phase::kForward;
-      auto it = std::upper_bound(bounds.begin(), bounds.end(), v.start_ns[i]);
-      const size_t s = it == bounds.begin() ? 0
-                       : std::min<size_t>(static_cast<size_t>(it - bounds.begin()) - 1,
-                                          raw_steps - 1);
-      v.step[i] = static_cast<int32_t>(s);
-      used[s] = 1;
+      v.step[i] = step_of(v.start_ns[i]);
+      if (v.step[i] >= 0) used[v.step[i]] = 1;
     }
     a.threads.push_back(std::move(v));
   }
@@ -120,7 +127,8 @@ Analysis Analyze(const LiveRecords& rec) {
     a.steps.emplace_back(bounds[s], bounds[s + 1]);
   }
   for (ThreadView& v : a.threads)
-    for (int32_t& s : v.step) s = renumber[s];
+    for (int32_t& s : v.step)
+      if (s >= 0) s = renumber[s];
   return a;
 }
 
@@ -290,8 +298,12 @@ std::string LiveTraceAsKineto(const LiveRecords& rec, pid_t pid,
     std::vector<ScopeId> ids;
     for (ScopeId s = id; s != kNoScope; s = ScopeParent(s)) ids.push_back(s);
     std::vector<std::string> parts;
-    for (auto r = ids.rbegin(); r != ids.rend(); ++r)
-      for (std::string_view p : SplitScopeName(ScopeName(*r))) parts.emplace_back(p);
+    for (auto r = ids.rbegin(); r != ids.rend(); ++r) {
+      // Named: a temporary in the range-for's initializer would die before
+      // the loop reads the views into it (before C++23).
+      const std::string name = ScopeName(*r);
+      for (std::string_view p : SplitScopeName(name)) parts.emplace_back(p);
+    }
     return chains.emplace(id, std::move(parts)).first->second;
   };
 
@@ -353,7 +365,8 @@ std::string LiveTraceAsKineto(const LiveRecords& rec, pid_t pid,
                            MarkerName(v.phase[i]), -1, 0});
       if (own_scope) {
         int k = 1;
-        for (std::string_view part : SplitScopeName(ScopeName(op.scope)))
+        const std::string name = ScopeName(op.scope);  // outlives the views (see chain_of)
+        for (std::string_view part : SplitScopeName(name))
           outs.push_back(Out{v.start_ns[i], v.end_ns[i], level + std::min(k++, 31), outs.size(),
                              "user_annotation", std::string(part), -1, 0});
       } else {

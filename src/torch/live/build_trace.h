@@ -7,6 +7,7 @@
 #include <cstdint>
 #include <memory>
 #include <string>
+#include <optional>
 #include <vector>
 
 #include "smaragdine/trace.h"
@@ -19,6 +20,12 @@ struct LiveRecords {
   std::vector<int64_t> step_marks_ns;  // Step() calls, ascending
   int64_t start_ns = 0;                // Session::Start
   int64_t stop_ns = 0;                 // Session::Stop
+  // Where the first step begins (Session::BeginSteps); start_ns when unset.
+  // Records before it belong to no step.
+  std::optional<int64_t> steps_begin_ns;
+  // The part after the last mark is a step of its own (SessionOptions::
+  // step_after_last_mark); when false its records belong to no step.
+  bool tail_is_step = true;
 };
 
 // Builds the trace (TimeBase::kMonotonic, dialect "live-libtorch"): per

@@ -256,6 +256,8 @@ const std::string& NameOf(uint32_t id) {
 
 bool Recording() { return g_generation.load(std::memory_order_relaxed) != 0; }
 
+void DisableAfterFork() { g_generation.store(0, std::memory_order_release); }
+
 bool StartRecording() {
   Registry& r = Reg();
   std::lock_guard lock(r.mu);
@@ -266,6 +268,9 @@ bool StartRecording() {
   g_tsc.store(tsc, std::memory_order_relaxed);
   if (tsc) g_start_pair = SamplePair();
 #endif
+  // A callback left registered by DisableAfterFork (a forked child starting
+  // its own recording) would record every operator twice.
+  if (r.handle != at::INVALID_CALLBACK_HANDLE) at::removeCallback(r.handle);
   g_generation.store(g_next_generation++, std::memory_order_release);
   r.handle = at::addGlobalCallback(Registered(&OnStart, &OnEnd));
   return true;

@@ -83,6 +83,12 @@ bool StartRecording();
 // Removes the callback and hands over the buffers of this recording.
 std::vector<std::unique_ptr<ThreadBuffer>> StopRecording();
 bool Recording();
+// In the child of a fork() while recording (Python's DataLoader workers,
+// multiprocessing): the child's copy of the recording is never read, so the
+// callback stops taking records there. Lock-free, because a lock another
+// thread of the parent held at the fork stays held in the child forever; the
+// callback stays registered (a disabled one returns at its first check).
+void DisableAfterFork();
 
 // A global callback registered exactly as the recorder's (same scopes, same
 // options) whose start and end do nothing: what LibTorch charges for any

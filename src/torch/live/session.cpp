@@ -9,6 +9,7 @@
 #include <cstring>
 #include <filesystem>
 #include <mutex>
+#include <optional>
 
 #include <fmt/format.h>
 #include <fmt/ranges.h>
@@ -34,6 +35,7 @@ struct Session::Impl {
   int64_t start_ns = 0;
   std::mutex marks_mu;
   std::vector<int64_t> marks_ns;
+  std::optional<int64_t> steps_begin_ns;  // BeginSteps(), under marks_mu
   bool stopped = false;
   Trace trace;
 
@@ -176,6 +178,12 @@ Result<std::unique_ptr<Session>> Session::Start(const SessionOptions& options) {
   return std::unique_ptr<Session>(new Session(std::move(impl)));
 }
 
+void Session::BeginSteps() {
+  const int64_t now = MonotonicNowNs();
+  std::lock_guard lock(impl_->marks_mu);
+  if (!impl_->steps_begin_ns) impl_->steps_begin_ns = now;
+}
+
 void Session::Step() {
   const int64_t now = MonotonicNowNs();
   std::lock_guard lock(impl_->marks_mu);
@@ -185,8 +193,12 @@ void Session::Step() {
 const Trace& Session::trace() const { return impl_->trace; }
 const SessionInfo& Session::info() const { return impl_->info; }
 
-Result<Profile> Session::Stop() {
-  Impl& s = *impl_;
+namespace {
+
+// Stops the recorder (and in-process sampling), builds the trace and, where
+// the session has a directory, writes it there: the part of Stop() that
+// StopAndWriteTrace() shares.
+Status FinishRecording(Session::Impl& s) {
   if (s.stopped) return UsageError("live session: Stop() was already called");
   internal::LiveRecords rec;
   rec.threads = internal::StopRecording();
@@ -195,7 +207,9 @@ Result<Profile> Session::Stop() {
   {
     std::lock_guard lock(s.marks_mu);
     rec.step_marks_ns = s.marks_ns;
+    rec.steps_begin_ns = s.steps_begin_ns;
   }
+  rec.tail_is_step = s.options.step_after_last_mark;
   s.stopped = true;
 
   if (!s.info.joined) {
@@ -222,6 +236,24 @@ Result<Profile> Session::Stop() {
         s.info.trace_path,
         internal::LiveTraceAsKineto(rec, getpid(), pair.realtime_ns - pair.monotonic_ns)));
   }
+  return {};
+}
+
+}  // namespace
+
+Result<std::string> Session::StopAndWriteTrace() {
+  Impl& s = *impl_;
+  if (s.temporary_dir && !s.stopped)
+    return UsageError(
+        "live session: StopAndWriteTrace() needs a run directory (SMARAGDINE_RUN_DIR or "
+        "SessionOptions::output_dir); this session keeps nothing");
+  SMG_RETURN_IF_ERROR(FinishRecording(s));
+  return s.info.trace_path;
+}
+
+Result<Profile> Session::Stop() {
+  Impl& s = *impl_;
+  SMG_RETURN_IF_ERROR(FinishRecording(s));
 
   EnergyLog log;
   if (s.info.joined) {

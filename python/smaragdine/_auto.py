@@ -1,0 +1,167 @@
+# The zero-code-change path: `smaragdine record --torch -o RUN -- python train.py`.
+#
+# sitecustomize.py calls install() at start-up. Nothing happens until the
+# program imports torch; then this process records every operator into
+# RUN/torch-<pid>.trace.json, written at exit (normal exit, sys.exit, an
+# uncaught exception, SIGINT, SIGTERM, SIGHUP). `record` accounts the run
+# once the program has ended.
+#
+# Files in RUN, so that `record` can say what happened to each process:
+#   torch-<pid>.started       recording began (removed when the trace is written)
+#   torch-<pid>.trace.json    the trace
+#   torch-<pid>.error         why this process recorded nothing (one line)
+# A .started left alone means the process ended without running its exit
+# handlers (os._exit, SIGKILL, a crash).
+import atexit
+import importlib.abc
+import importlib.util
+import os
+import signal
+import sys
+import threading
+
+_state = None
+
+
+class _State:
+    def __init__(self, C, session, run_dir, pid):
+        self.C = C
+        self.session = session
+        self.run_dir = run_dir
+        self.pid = pid
+        self.finished = False
+        self.lock = threading.Lock()
+        self.user_steps = False
+
+    def path(self, suffix):
+        return os.path.join(self.run_dir, "torch-%d.%s" % (self.pid, suffix))
+
+
+def active_session():
+    """The bootstrap's session in this process, or None."""
+    if _state is not None and not _state.finished and _state.pid == os.getpid():
+        return _state
+    return None
+
+
+def _note(run_dir, pid, text):
+    try:
+        with open(os.path.join(run_dir, "torch-%d.error" % pid), "w") as f:
+            f.write(text.replace("\n", " ") + "\n")
+    except OSError:
+        pass
+
+
+def _finish():
+    st = _state
+    if st is None or st.pid != os.getpid():
+        return  # a forked child: the parent writes the trace
+    with st.lock:
+        if st.finished:
+            return
+        st.finished = True
+    from smaragdine import _hooks
+    _hooks.hooks(st.C).release()
+    try:
+        st.session.stop_and_write_trace()
+    except Exception as e:
+        _note(st.run_dir, st.pid, str(e))
+    try:
+        os.unlink(st.path("started"))
+    except OSError:
+        pass
+
+
+def _on_signal(signum, frame):
+    # Write what was recorded, then end as the signal would have ended the
+    # program, so that its exit status still says which signal it was.
+    _finish()
+    signal.signal(signum, signal.SIG_DFL)
+    os.kill(os.getpid(), signum)
+
+
+def _after_fork_in_child():
+    if _state is not None and not _state.finished:
+        _state.C.disable_after_fork()
+
+
+def _step():
+    st = active_session()
+    if st is not None and not st.user_steps:
+        st.session.step()
+
+
+def _activate(torch):
+    global _state
+    run_dir = os.environ.get("SMARAGDINE_RUN_DIR", "")
+    pid = os.getpid()
+    if not run_dir:
+        sys.stderr.write("smaragdine: warning: SMARAGDINE_TORCH=1 without SMARAGDINE_RUN_DIR: "
+                         "not recording (start the program under `smaragdine record --torch`)\n")
+        return
+    try:
+        from smaragdine import _load
+        C = _load.load()
+        # Steps end at each optimizer step; the first begins at the first
+        # module call (not at `import torch`), and what runs after the last
+        # optimizer step (evaluation, saving) is in none.
+        session = C.start_session(run_dir=run_dir, trace_name="torch-%d.trace.json" % pid,
+                                  write_profile=False, step_after_last_mark=False)
+    except Exception as e:
+        sys.stderr.write("smaragdine: error: not recording this process: %s\n" % (e,))
+        _note(run_dir, pid, str(e))
+        return
+    _state = _State(C, session, run_dir, pid)
+    try:
+        with open(_state.path("started"), "w") as f:
+            f.write("%d %s\n" % (pid, " ".join(sys.argv)))
+    except OSError:
+        pass
+    from smaragdine import _hooks
+    h = _hooks.hooks(C)
+    h.acquire(torch)
+    h.on_optimizer_step = _step
+    h.on_first_root = session.begin_steps
+    atexit.register(_finish)
+    os.register_at_fork(after_in_child=_after_fork_in_child)
+    if threading.current_thread() is threading.main_thread():
+        for sig in (signal.SIGTERM, signal.SIGHUP):
+            if signal.getsignal(sig) == signal.SIG_DFL:
+                signal.signal(sig, _on_signal)
+
+
+class _TorchWatcher(importlib.abc.MetaPathFinder):
+    """Waits for `import torch` and activates recording once torch's own
+    __init__ has run."""
+
+    def __init__(self):
+        self._busy = False
+
+    def find_spec(self, name, path=None, target=None):
+        if name != "torch" or self._busy:
+            return None
+        self._busy = True
+        try:
+            spec = importlib.util.find_spec("torch")
+        finally:
+            self._busy = False
+        if spec is None or spec.loader is None or not hasattr(spec.loader, "exec_module"):
+            return None
+        loader_exec = spec.loader.exec_module
+        watcher = self
+
+        def exec_module(module):
+            loader_exec(module)
+            if watcher in sys.meta_path:
+                sys.meta_path.remove(watcher)
+            _activate(module)
+
+        spec.loader.exec_module = exec_module
+        return spec
+
+
+def install():
+    if "torch" in sys.modules:
+        _activate(sys.modules["torch"])
+    else:
+        sys.meta_path.insert(0, _TorchWatcher())
