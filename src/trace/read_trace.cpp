@@ -342,6 +342,13 @@ Result<Trace> ReadTraces(const std::vector<std::string>& paths, const TraceReadO
     } else if (t.dialect != merged.dialect) {
       return BadInput(paths[f], fmt::format("is a {} trace; cannot merge it with the {} trace {}",
                                             t.dialect, merged.dialect, paths[0]));
+    } else if (t.time_base != merged.time_base) {
+      // One dialect, two clocks: an XPlane that records its start (realtime)
+      // and one, or a JSON twin, that does not (relative).
+      return BadInput(paths[f], fmt::format("has {} times; cannot merge it with {}, whose times "
+                                            "are {}: give the files one at a time",
+                                            ToString(t.time_base), paths[0],
+                                            ToString(merged.time_base)));
     }
     merged.sources.push_back(paths[f]);
     merged.diagnostics.Merge(t.diagnostics);

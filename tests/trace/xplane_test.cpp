@@ -173,6 +173,25 @@ TEST(XPlaneTest, TaskEnvironmentAnchorsTimesOnTheWallClock) {
   EXPECT_EQ(t.diagnostics.Count("xplane.profile_start_not_recorded"), 0);
 }
 
+TEST(XPlaneTest, FilesOnDifferentClocksAreNotMerged) {
+  // The same TF2 ops, once with a Task Environment (realtime), once without.
+  Pb env;
+  env.Varint(1, 2).Bytes(2, "Task Environment");
+  env.Message(5, Pb().Varint(1, 1).Message(2, Pb().Varint(1, 1).Bytes(2, "profile_start_time")));
+  env.Message(6, Pb().Varint(1, 1).Varint(3, 1'717'000'000'000'000'000));
+  Pb relative;
+  relative.Message(1, Plane("/host:CPU", 0, {{1, 0, 1000}}, {"Op"}));
+  Pb anchored = relative;
+  anchored.Message(1, env);
+  const std::string dir = ::testing::TempDir();
+  ASSERT_TRUE(WriteFileAtomic(dir + "/rel.xplane.pb", relative.str()).ok());
+  ASSERT_TRUE(WriteFileAtomic(dir + "/abs.xplane.pb", anchored.str()).ok());
+  Result<Trace> mixed = ReadTraces({dir + "/abs.xplane.pb", dir + "/rel.xplane.pb"}, {});
+  ASSERT_FALSE(mixed.ok());
+  EXPECT_EQ(mixed.error().code, ErrorCode::kBadInput);
+  EXPECT_NE(mixed.error().message.find("relative"), std::string::npos) << mixed.error().message;
+}
+
 TEST(XPlaneTest, StepMarkersAndGroupIds) {
   // Two `train` markers (step_num stats) around two ops: the markers become
   // steps, not events; ops take the step they start in.
