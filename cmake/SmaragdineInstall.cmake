@@ -43,7 +43,7 @@ configure_package_config_file(cmake/SmaragdineConfig.cmake.in
 write_basic_package_version_file(${CMAKE_BINARY_DIR}/cmake/SmaragdineConfigVersion.cmake
   COMPATIBILITY SameMinorVersion)
 install(FILES ${CMAKE_BINARY_DIR}/cmake/SmaragdineConfig.cmake
-  ${CMAKE_BINARY_DIR}/cmake/SmaragdineConfigVersion.cmake
+  ${CMAKE_BINARY_DIR}/cmake/SmaragdineConfigVersion.cmake cmake/SmaragdineRe2.cmake
   DESTINATION ${SMARAGDINE_INSTALL_CMAKEDIR} COMPONENT Development)
 
 # ---- cpack -G DEB ----
@@ -66,14 +66,14 @@ set(CPACK_DEBIAN_RUNTIME_PACKAGE_NAME smaragdine)
 set(CPACK_DEBIAN_DEVELOPMENT_PACKAGE_NAME smaragdine-dev)
 set(CPACK_DEBIAN_DEVELOPMENT_PACKAGE_SECTION libdevel)
 # The executables' library dependencies come from dpkg-shlibdeps (dpkg-dev),
-# so the package asks for exactly the libfmt, libsimdjson, libgvc, libtorch
+# so the package asks for exactly the libfmt, libsimdjson, libre2, libgvc, libtorch
 # sonames this build linked. Graphviz's layout plugins are loaded at run time
 # (gvLayout), which dpkg-shlibdeps cannot see: libgvc6 ships them, and is
 # already a dependency through libgvc.so.6.
 set(CPACK_DEBIAN_PACKAGE_SHLIBDEPS ON)
 # The development package: what find_package(Smaragdine) finds again
 # (cmake/SmaragdineConfig.cmake.in).
-set(dev_depends "smaragdine (= ${PROJECT_VERSION}), libfmt-dev, libsimdjson-dev, zlib1g-dev")
+set(dev_depends "smaragdine (= ${PROJECT_VERSION}), libfmt-dev, libsimdjson-dev, zlib1g-dev, libre2-dev")
 if(SMARAGDINE_HAVE_GRAPHVIZ)
   string(APPEND dev_depends ", libgraphviz-dev, pkg-config")
 endif()

@@ -13,8 +13,8 @@
 #include <cmath>
 #include <cstdint>
 #include <functional>
+#include <memory>
 #include <optional>
-#include <regex>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -24,31 +24,41 @@
 
 namespace smaragdine {
 
-// One path rewriting rule.
-//  kFold: in each path component, every match of `regex` has each run of digits
-//         replaced by '*' (`layer_\d+`: layer_3 → layer_*).
-//  kMap:  std::regex_replace(path, regex, replacement) on the whole path
-//         (ECMAScript syntax, $1 for groups).
+// One path rewriting rule. Patterns are RE2 syntax (Perl-like: classes, groups,
+// quantifiers, anchors, \d \w \s, lazy `*?`), matched byte by byte in time
+// linear in the path; lookaround and backreferences, which need backtracking,
+// are refused when the rule is parsed (docs/reports.md, "Path rules").
+//  kFold: in each path component, every match of the pattern has each run of
+//         digits replaced by '*' (`layer_\d+`: layer_3 → layer_*).
+//  kMap:  every match in the whole path is replaced by `replacement`, which
+//         may hold $1…$99 (groups), $& (the match), $` and $' (the text before
+//         and after it) and $$ (a '$'), as the C++ library's regex_replace reads them.
+struct PathRegex;  // the compiled pattern (src/report/fold.cpp): no engine in this header
 struct PathRule {
   enum class Kind { kFold, kMap };
   Kind kind = Kind::kFold;
   std::string pattern;      // the regex as the user wrote it (for messages)
   std::string replacement;  // kMap only
-  std::regex regex;
+  // Immutable once parsed, so copies of a rule share it (and threads may too).
+  std::shared_ptr<const PathRegex> regex;
 };
 
-// Compiles a --fold RE. Errors: kUsage with the regex error.
+// Compiles a --fold RE. Errors: kUsage with the regex error (and, for
+// lookaround or a backreference, how to write the rule without it).
 Result<PathRule> ParseFoldRule(std::string_view pattern);
 // Compiles a --map RE=REPL; splits at the first '=' not preceded by '\' or '?'
-// (so `(?=x)` and `\=` stay in the regex). Errors: kUsage.
+// (so `\=` stays in the regex, and `(?=x)` reaches it and is refused with a
+// message rather than split). Errors: kUsage.
 Result<PathRule> ParseMapRule(std::string_view spec);
 
 // Applies the rules in order to one path; '/' separates components.
 std::string RewritePath(const std::string& path, const std::vector<PathRule>& rules);
 
-// The longest node path the rules are applied to. std::regex backtracks and
-// recurses once per character: a 100 KB name under --map '(.*)=x' overflowed
-// the stack. Paths in real profiles are well under 1 KB.
+// The longest node path the rules are applied to. Matching is linear in the
+// path, but a rule matching at many places searches onward from each, so the
+// work can grow with the square of the length (and the C++ library's regex,
+// before RE2, recursed once per character: a 100 KB name crashed it). Paths in real
+// profiles are well under 1 KB.
 constexpr size_t kMaxRulePathBytes = 4096;
 // With rules, every node path of `profile` must be at most kMaxRulePathBytes.
 // RenderReport and WriteReport check it; a caller that folds otherwise (diff)

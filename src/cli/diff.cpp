@@ -1,6 +1,7 @@
 // `smaragdine diff`: compare two profiles node by node.
 #include <cstdio>
 #include <memory>
+#include <utility>
 
 #include <fmt/format.h>
 
@@ -54,6 +55,11 @@ int RunDiff(const DiffArgs& args) {
   if (!a.ok()) return PrintError(a.error());
   auto b = ReadProfileJson(args.b);
   if (!b.ok()) return PrintError(b.error());
+  // As report does: every format folds with the rules, which take paths of
+  // at most kMaxRulePathBytes (docs/security.md, "Names are data").
+  for (const auto& [profile, file] : {std::pair{&*a, &args.a}, std::pair{&*b, &args.b}})
+    if (Status s = CheckPathsForRules(*profile, o.rules, *file); !s.ok())
+      return PrintError(s.error());
   // --format html: the comparison as a self-contained HTML page (views.h).
   auto html = args.format == "html" ? RenderDiffHtml(*a, *b, o, HtmlOptions{})
                                     : Result<std::string>(std::string());
@@ -86,7 +92,8 @@ const CommandRegistration kRegistration{"diff", 40, [](CLI::App& app, int& exit_
       ->expected(1)
       ->allow_extra_args(false);
   sub->add_option("--map", args->maps,
-                  "Repeatable. RE=REPL applied to both profiles' paths (std::regex_replace). "
+                  "Repeatable. RE=REPL applied to both profiles' paths (every match of RE "
+                  "replaced by REPL, $1 for a group; RE2 syntax). "
                   "Example: --map 'albert=bert' lines ALBERT up with BERT")
       ->multi_option_policy(CLI::MultiOptionPolicy::TakeAll)
       ->expected(1)

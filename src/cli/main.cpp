@@ -7,6 +7,7 @@
 #include "build_features.h"
 #include "cli/command.h"
 #include "common/output_file.h"
+#include "report/text.h"
 
 namespace smaragdine::cli {
 
@@ -35,16 +36,24 @@ std::string VersionText() {
 // Messages go to stderr whatever its state: a closed or full stderr must not
 // throw (fmt::print would) and turn a command's own exit status into an abort.
 void ToStderr(const std::string& text) { std::fwrite(text.data(), 1, text.size(), stderr); }
+
+// Errors and warnings quote what inputs hold (a node path, a domain name, a
+// file name): escaped as the table escapes names, so that a profile from
+// someone else cannot make the terminal obey escapes through a message.
+std::string ForTerminal(const std::string& message) {
+  return report_text::Printable(message, /*keep_newlines=*/true);
+}
 }  // namespace
 
 int PrintError(const Error& error) {
-  ToStderr(fmt::format("smaragdine: error: {}\n", error.ToString()));
+  ToStderr(fmt::format("smaragdine: error: {}\n", ForTerminal(error.ToString())));
   return error.ExitCode();
 }
 
 void PrintDiagnostics(const Diagnostics& diagnostics) {
   std::string text;
-  for (const auto& w : diagnostics.warnings()) text += fmt::format("smaragdine: warning: {}\n", w);
+  for (const auto& w : diagnostics.warnings())
+    text += fmt::format("smaragdine: warning: {}\n", ForTerminal(w));
   if (!diagnostics.counts().empty()) {
     text += "diagnostics:\n";
     for (const auto& [name, n] : diagnostics.counts())

@@ -211,9 +211,9 @@ const CommandRegistration kRegistration{"report", 30, [](CLI::App& app, int& exi
       ->expected(1)
       ->allow_extra_args(false);
   sub->add_option("--map", args->maps,
-                  "Repeatable. RE=REPL: std::regex_replace on the whole path (ECMAScript, $1 "
-                  "for groups), applied after --fold. Example: --map 'tf_bert_for_masked_lm/=' "
-                  "drops a wrapper scope")
+                  "Repeatable. RE=REPL: every match of RE in the whole path is replaced by REPL "
+                  "($1 for a group; RE2 syntax, no lookaround), applied after --fold. Example: "
+                  "--map 'tf_bert_for_masked_lm/=' drops a wrapper scope")
       ->multi_option_policy(CLI::MultiOptionPolicy::TakeAll)
       ->expected(1)
       ->allow_extra_args(false);

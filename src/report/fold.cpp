@@ -7,43 +7,152 @@
 #include <unordered_map>
 
 #include <fmt/format.h>
+#include <re2/re2.h>
 
 #include "smaragdine/report.h"
 
 namespace smaragdine {
+
+// RE2 rather than libstdc++'s regex, which backtracks (`(.*)(.*)b` took 21 s
+// on a 1000-byte path) and recurses once per character (a 100 KB name crashed
+// it); RE2's time is linear in the text and its stack does not grow with it.
+struct PathRegex {
+  explicit PathRegex(std::string_view pattern, const RE2::Options& options)
+      : re(re2::StringPiece(pattern.data(), pattern.size()), options) {}
+  RE2 re;
+};
+
 namespace {
 
-Result<std::regex> Compile(std::string_view pattern, const char* option) {
-  try {
-    return std::regex(pattern.begin(), pattern.end(), std::regex::ECMAScript);
-  } catch (const std::regex_error& e) {
-    return UsageError(fmt::format("{} '{}': not a valid regular expression: {}", option,
-                                  std::string(pattern), e.what()));
+// What RE2 refuses that the ECMAScript syntax of the rules before it took, and
+// how to say it instead.
+std::string UnsupportedHint(std::string_view pattern) {
+  for (const char* look : {"(?=", "(?!", "(?<=", "(?<!"})
+    if (pattern.find(look) != std::string_view::npos)
+      return "; lookaround is not supported (the rules use RE2, whose time is linear in the "
+             "path): match what follows and put it back, e.g. --map 'a(/|$)=b$1' for "
+             "'a(?=/|$)=b'";
+  for (size_t i = 0; i + 1 < pattern.size(); ++i) {
+    if (pattern[i] == '\\') {
+      if (pattern[i + 1] >= '1' && pattern[i + 1] <= '9')
+        return "; backreferences (\\1) are not supported (the rules use RE2, whose time is "
+               "linear in the path)";
+      ++i;
+    }
   }
+  return "";
+}
+
+Result<std::shared_ptr<const PathRegex>> Compile(std::string_view pattern, const char* option) {
+  RE2::Options options;
+  // Byte by byte, as the rules matched before RE2: `.` is one byte, and a path
+  // that is not UTF-8 still matches.
+  options.set_encoding(RE2::Options::EncodingLatin1);
+  options.set_log_errors(false);
+  auto compiled = std::make_shared<const PathRegex>(pattern, options);
+  if (!compiled->re.ok())
+    return UsageError(fmt::format("{} '{}': not a valid regular expression: {}{}", option,
+                                  std::string(pattern), compiled->re.error(),
+                                  UnsupportedHint(pattern)));
+  return compiled;
+}
+
+re2::StringPiece Piece(std::string_view s) { return re2::StringPiece(s.data(), s.size()); }
+std::string_view View(const re2::StringPiece& s) { return std::string_view(s.data(), s.size()); }
+
+// Calls `on_match(groups, from)` for each match of `re` in `text`, left to
+// right, as the C++ library's regex_iterator finds them: each search starts where the last
+// match ended; after an empty match, one byte further. `groups[0]` is the
+// match; a group that did not take part is empty. `from` is where the search
+// began (the end of the previous match), for $`. Returns where the last
+// match ended (0 if none).
+template <typename OnMatch>
+size_t ForEachMatch(const RE2& re, std::string_view text, OnMatch&& on_match) {
+  const int n = 1 + re.NumberOfCapturingGroups();
+  std::vector<re2::StringPiece> groups(static_cast<size_t>(n));
+  size_t pos = 0, last_end = 0;
+  while (pos <= text.size() &&
+         re.Match(Piece(text), pos, text.size(), RE2::UNANCHORED, groups.data(), n)) {
+    const size_t begin = static_cast<size_t>(groups[0].data() - text.data());
+    const size_t end = begin + groups[0].size();
+    on_match(groups, last_end);
+    last_end = end;
+    pos = end > begin ? end : end + 1;
+  }
+  return last_end;
 }
 
 // Every match of `re` inside one component has each run of digits turned into one '*'.
-std::string FoldComponent(std::string_view comp, const std::regex& re) {
+std::string FoldComponent(std::string_view comp, const RE2& re) {
   std::string out;
-  auto last = comp.begin();
-  using It = std::regex_iterator<std::string_view::const_iterator>;
-  for (It it(comp.begin(), comp.end(), re), end; it != end; ++it) {
-    const auto& m = (*it)[0];
-    out.append(last, m.first);
+  const size_t rest = ForEachMatch(re, comp, [&](const std::vector<re2::StringPiece>& g, size_t from) {
+    const size_t begin = static_cast<size_t>(g[0].data() - comp.data());
+    out.append(comp.substr(from, begin - from));
     bool in_digits = false;
-    for (auto c = m.first; c != m.second; ++c) {
-      bool digit = *c >= '0' && *c <= '9';
-      if (!digit) out.push_back(*c);
+    for (char c : View(g[0])) {
+      bool digit = c >= '0' && c <= '9';
+      if (!digit) out.push_back(c);
       else if (!in_digits) out.push_back('*');
       in_digits = digit;
     }
-    last = m.second;
-  }
-  out.append(last, comp.end());
+  });
+  out.append(comp.substr(rest));
   return out;
 }
 
-std::string FoldPath(const std::string& path, const std::regex& re) {
+// `format` expanded for one match, as the C++ library's regex_replace reads
+// its default (ECMAScript) format: $n and $nn (a group; nothing if there is no such group), $&,
+// $` (from the previous match's end to this one's start), $' (from this
+// match's end to the end of the text), $$; any other '$' is itself.
+void AppendReplacement(std::string& out, std::string_view format, std::string_view text,
+                       const std::vector<re2::StringPiece>& g, size_t from) {
+  const size_t begin = static_cast<size_t>(g[0].data() - text.data());
+  const size_t end = begin + g[0].size();
+  for (size_t i = 0; i < format.size(); ++i) {
+    const char c = format[i];
+    if (c != '$' || i + 1 == format.size()) {
+      out.push_back(c);
+      continue;
+    }
+    const char next = format[i + 1];
+    if (next == '$') {
+      out.push_back('$');
+      ++i;
+    } else if (next == '&') {
+      out.append(View(g[0]));
+      ++i;
+    } else if (next == '`') {
+      out.append(text.substr(from, begin - from));
+      ++i;
+    } else if (next == '\'') {
+      out.append(text.substr(end));
+      ++i;
+    } else if (next >= '0' && next <= '9') {
+      size_t num = static_cast<size_t>(next - '0');
+      ++i;
+      if (i + 1 < format.size() && format[i + 1] >= '0' && format[i + 1] <= '9') {
+        num = num * 10 + static_cast<size_t>(format[i + 1] - '0');
+        ++i;
+      }
+      if (num < g.size()) out.append(View(g[num]));
+    } else {
+      out.push_back('$');
+    }
+  }
+}
+
+std::string MapPath(const std::string& path, const RE2& re, std::string_view format) {
+  std::string out;
+  const size_t rest = ForEachMatch(re, path, [&](const std::vector<re2::StringPiece>& g, size_t from) {
+    const size_t begin = static_cast<size_t>(g[0].data() - path.data());
+    out.append(path, from, begin - from);
+    AppendReplacement(out, format, path, g, from);
+  });
+  out.append(path, rest);
+  return out;
+}
+
+std::string FoldPath(const std::string& path, const RE2& re) {
   std::string out;
   size_t start = 0;
   while (true) {
@@ -92,10 +201,11 @@ Result<PathRule> ParseMapRule(std::string_view spec) {
 std::string RewritePath(const std::string& path, const std::vector<PathRule>& rules) {
   std::string p = path;
   for (const PathRule& r : rules) {
+    if (!r.regex) continue;  // a default-constructed rule matches nothing
     if (r.kind == PathRule::Kind::kFold)
-      p = FoldPath(p, r.regex);
+      p = FoldPath(p, r.regex->re);
     else
-      p = std::regex_replace(p, r.regex, r.replacement);
+      p = MapPath(p, r.regex->re, r.replacement);
   }
   return p;
 }

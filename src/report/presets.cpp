@@ -13,8 +13,9 @@ const std::vector<PathRulePresetInfo>& PathRulePresets() {
        {
            // ALBERT maps its E-sized embeddings to H inside the encoder; BERT's
            // embeddings are H-sized already, so the projection is embedding work.
-           R"(^albert/encoder/embedding_hidden_mapping_in(?=/|$)=bert/embeddings/embedding_hidden_mapping_in)",
-           R"(^albert(?=/|$)=bert)",
+           // (/|$) is put back with $1: the rules have no lookahead (RE2).
+           R"(^albert/encoder/embedding_hidden_mapping_in(/|$)=bert/embeddings/embedding_hidden_mapping_in$1)",
+           R"(^albert(/|$)=bert$1)",
        }},
   };
   return presets;

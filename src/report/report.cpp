@@ -217,9 +217,8 @@ Status CheckPathsForRules(const Profile& profile, const std::vector<PathRule>& r
     if (bytes > kMaxRulePathBytes)
       return BadInput(
           file, fmt::format("nodes[{}]: its path is {} bytes; --fold, --map and --preset rewrite "
-                            "paths of at most {} bytes (std::regex's stack and time grow with "
-                            "the length, and a long name crashed it); report this profile "
-                            "without them",
+                            "paths of at most {} bytes (a rule's work grows with the length "
+                            "for every place it matches); report this profile without them",
                             i, bytes, kMaxRulePathBytes));
   }
   return {};

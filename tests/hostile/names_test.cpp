@@ -1,7 +1,7 @@
 // Names are data (issue 17, item 5): a profile from someone else may hold any
 // tree shape and any bytes in its names. Reports walk the tree without
-// recursion, escape names for every output, and the path rules never hand an
-// unbounded name to std::regex. docs/security.md says what each case does.
+// recursion, escape names for every output, and the path rules run on RE2
+// (linear time) over bounded paths. docs/security.md says what each case does.
 #include <cstdio>
 #include <cstdlib>
 #include <fstream>
@@ -252,12 +252,65 @@ TEST(HostileNamesTest, HugeNameUnderPathRulesIsRefusedNotACrash) {
   }
   Ran plain = Report({path}, tmp.path());
   EXPECT_EQ(plain.status, 0) << plain.err;
+  // diff folds both profiles with the same rules: the same check, in every
+  // format (before, its table, csv and svg ran the rules on the 100 KB path).
+  for (const char* format : {"table", "csv", "svg", "html"}) {
+    Ran d = testing::Run({"/usr/bin/timeout", "120", SMARAGDINE_BINARY, "diff", path, path,
+                          "--map", "(.*)=x", "--format", format},
+                         tmp.path());
+    EXPECT_EQ(d.status, 2) << format << ": " << d.err;
+    EXPECT_THAT(d.err, HasSubstr(path + ": nodes[2]: its path is 102408 bytes")) << format;
+  }
   // A path at the limit is still rewritten.
   const std::string at_limit(kMaxRulePathBytes, 'y');
   WriteText(path, ProfileJson({{0, at_limit, at_limit}}));
   Ran ok = Report({path, "--map", "(.*)=x", "--format", "csv"}, tmp.path());
   EXPECT_EQ(ok.status, 0) << ok.err;
   EXPECT_THAT(ok.out, Not(HasSubstr("yyyy")));  // rewritten
+}
+
+// Error messages quote names from the input (a domain, a node path). Before,
+// they went to the terminal raw: `report --domain x` on a profile whose domain
+// is named "\x1b[2J" cleared the screen, and a path holding an escape did the
+// same in the message of a profile refused for its values.
+TEST(HostileNamesTest, NamesInErrorMessagesAreEscaped) {
+  TempDir tmp;
+  const std::string path = tmp.path() + "/esc.json";
+  WriteText(path, ProfileJson({{0, "a", "a"}}, "\x1b[2Jgpu"));
+  Ran r = Report({path, "--domain", "nope"}, tmp.path());
+  EXPECT_EQ(r.status, 2) << r.err;
+  EXPECT_THAT(r.err, HasSubstr("\\x1b[2Jgpu"));
+  EXPECT_EQ(r.err.find('\x1b'), std::string::npos) << r.err;
+  // A node refused for its values, named by its path.
+  std::string bad = ProfileJson({{0, "a\x1b]0;owned\x07", "a\x1b]0;owned\x07"}});
+  const std::string self = R"("self":{"gpu:0":1})";
+  bad.replace(bad.rfind(self), self.size(), R"("self":{"gpu:0":-1})");
+  WriteText(path, bad);
+  r = Report({path}, tmp.path());
+  EXPECT_EQ(r.status, 2) << r.err;
+  EXPECT_THAT(r.err, HasSubstr("(node 'a\\x1b]0;owned\\x07')"));
+  EXPECT_EQ(r.err.find('\x1b'), std::string::npos) << r.err;
+}
+
+// Before: std::regex backtracked on `(.*)(.*)b` (21 s on a 1000-byte path, far
+// longer at the 4096-byte limit; the timeout of 120 s failed the test). RE2
+// runs it in time linear in the path; the result is what ECMAScript gave.
+TEST(HostileNamesTest, BacktrackingRuleOnALongPathFinishes) {
+  TempDir tmp;
+  const std::string path = tmp.path() + "/long.json";
+  const std::string a(4000, 'a');
+  WriteText(path, ProfileJson({{0, "top", "top"}, {1, a, "top/" + a}}));
+  Ran r = Report({path, "--map", "(.*)(.*)b=x", "--format", "csv"}, tmp.path());
+  EXPECT_EQ(r.status, 0) << r.err;
+  EXPECT_THAT(r.out, HasSubstr("top/" + a));  // no 'b': unchanged
+  WriteText(path, ProfileJson({{0, "top", "top"}, {1, a + "b", "top/" + a + "b"}}));
+  r = Report({path, "--map", "(.*)(.*)b=<$2|$1>", "--format", "csv"}, tmp.path());
+  EXPECT_EQ(r.status, 0) << r.err;
+  EXPECT_THAT(r.out, HasSubstr("<|top/" + a + ">"));
+  // A rule RE2 cannot run linearly is refused as a usage error that says why.
+  r = Report({path, "--map", "a(?=b)=c"}, tmp.path());
+  EXPECT_EQ(r.status, 1) << r.err;
+  EXPECT_THAT(r.err, HasSubstr("lookaround is not supported"));
 }
 
 }  // namespace

@@ -31,7 +31,7 @@ dpkg-deb -c "$runtime" >"$root/runtime.contents"
 expect_in "$root/runtime.contents" "./usr/bin/smaragdine" "smaragdine.deb's files"
 depends=$(dpkg-deb -f "$runtime" Depends)
 echo "smaragdine.deb Depends: $depends"
-for lib in libc6 libstdc++6 libfmt libsimdjson; do
+for lib in libc6 libstdc++6 libfmt libsimdjson libre2; do
   grep -q "$lib" <<<"$depends" || fail "smaragdine.deb does not depend on $lib: $depends"
 done
 if [ "${SMARAGDINE_HAVE_GRAPHVIZ:-0}" = 1 ]; then
