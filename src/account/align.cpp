@@ -1,6 +1,7 @@
 // Clock alignment (DESIGN §3): move trace times onto the energy log's clock.
 #include <algorithm>
 #include <limits>
+#include <optional>
 
 #include <fmt/format.h>
 
@@ -34,9 +35,29 @@ Span EnergySpan(const EnergyLog& log) {
   return s;
 }
 
+// In double: a span of hostile times may be wider than int64 holds.
+double SecondsBetween(int64_t from_ns, int64_t to_ns) {
+  return (static_cast<double>(to_ns) - static_cast<double>(from_ns)) * 1e-9;
+}
+
 std::string FormatSpan(const Span& s) {
   return fmt::format("[{}, {}] ns ({:.3f} s long)", s.start_ns, s.end_ns,
-                     (s.end_ns - s.start_ns) * 1e-9);
+                     SecondsBetween(s.start_ns, s.end_ns));
+}
+
+// Times are int64 ns; every shift is checked, as the trace readers check
+// ts + dur: a clock pair or an offset near the int64 limits would otherwise
+// wrap times into the past or the far future (undefined behaviour, and
+// events that end before they start). nullopt when the result passes the range.
+std::optional<int64_t> Add(int64_t a, int64_t b) {
+  int64_t out;
+  if (__builtin_add_overflow(a, b, &out)) return std::nullopt;
+  return out;
+}
+std::optional<int64_t> Sub(int64_t a, int64_t b) {
+  int64_t out;
+  if (__builtin_sub_overflow(a, b, &out)) return std::nullopt;
+  return out;
 }
 
 // Maps one realtime stamp to monotonic with the pair in force at that
@@ -49,11 +70,16 @@ class RealtimeToMonotonic {
     std::sort(pairs_.begin(), pairs_.end(),
               [](const auto& a, const auto& b) { return a.realtime_ns < b.realtime_ns; });
   }
-  int64_t operator()(int64_t realtime_ns) const {
+  // The pair used, for messages.
+  const ClockSyncPair& PairFor(int64_t realtime_ns) const {
     auto it = std::upper_bound(pairs_.begin(), pairs_.end(), realtime_ns,
                                [](int64_t t, const ClockSyncPair& p) { return t < p.realtime_ns; });
-    const ClockSyncPair& p = it == pairs_.begin() ? pairs_.front() : *(it - 1);
-    return realtime_ns - (p.realtime_ns - p.monotonic_ns);
+    return it == pairs_.begin() ? pairs_.front() : *(it - 1);
+  }
+  std::optional<int64_t> operator()(int64_t realtime_ns) const {
+    const ClockSyncPair& p = PairFor(realtime_ns);
+    const std::optional<int64_t> offset = Sub(p.realtime_ns, p.monotonic_ns);
+    return offset ? Sub(realtime_ns, *offset) : std::nullopt;
   }
 
  private:
@@ -66,30 +92,63 @@ class MonotonicToRealtime {
     std::sort(pairs_.begin(), pairs_.end(),
               [](const auto& a, const auto& b) { return a.monotonic_ns < b.monotonic_ns; });
   }
-  int64_t operator()(int64_t monotonic_ns) const {
+  const ClockSyncPair& PairFor(int64_t monotonic_ns) const {
     auto it = std::upper_bound(pairs_.begin(), pairs_.end(), monotonic_ns,
                                [](int64_t t, const ClockSyncPair& p) { return t < p.monotonic_ns; });
-    const ClockSyncPair& p = it == pairs_.begin() ? pairs_.front() : *(it - 1);
-    return monotonic_ns + (p.realtime_ns - p.monotonic_ns);
+    return it == pairs_.begin() ? pairs_.front() : *(it - 1);
+  }
+  std::optional<int64_t> operator()(int64_t monotonic_ns) const {
+    const ClockSyncPair& p = PairFor(monotonic_ns);
+    const std::optional<int64_t> offset = Sub(p.realtime_ns, p.monotonic_ns);
+    return offset ? Add(monotonic_ns, *offset) : std::nullopt;
   }
 
  private:
   std::vector<ClockSyncPair> pairs_;
 };
 
+// Maps every event and step start with `f` (which gives nullopt when a time
+// cannot be mapped within int64), keeping durations. Returns the first start
+// that could not be mapped, with the trace unchanged; nullopt when all were.
 template <typename F>
-void MapTimes(Trace& trace, F&& f) {
+std::optional<int64_t> MapTimes(Trace& trace, F&& f) {
+  // Checked first, changed after: an error leaves the trace as it was.
+  auto maps = [&](int64_t start_ns, int64_t end_ns) {
+    const std::optional<int64_t> start = f(start_ns);
+    const std::optional<int64_t> dur = Sub(end_ns, start_ns);
+    return start && dur && Add(*start, *dur);
+  };
+  for (const Event& e : trace.events)
+    if (!maps(e.start_ns, e.end_ns)) return e.start_ns;
+  for (const Step& s : trace.steps)
+    if (!maps(s.start_ns, s.end_ns)) return s.start_ns;
   for (Event& e : trace.events) {
     int64_t dur = e.end_ns - e.start_ns;
-    e.start_ns = f(e.start_ns);
+    e.start_ns = *f(e.start_ns);
     // Durations are measured on one clock by the framework; keep them exact.
     e.end_ns = e.start_ns + dur;
   }
   for (Step& s : trace.steps) {
     int64_t dur = s.end_ns - s.start_ns;
-    s.start_ns = f(s.start_ns);
+    s.start_ns = *f(s.start_ns);
     s.end_ns = s.start_ns + dur;
   }
+  return std::nullopt;
+}
+
+std::string PairText(const ClockSyncPair& p) {
+  return fmt::format("{{\"realtime_ns\": {}, \"monotonic_ns\": {}}}", p.realtime_ns,
+                     p.monotonic_ns);
+}
+
+// Why a clock pair could not map a trace time: a pair of real clock readings
+// never does this (both clocks are well inside int64 ns for centuries).
+std::string ClockPairOverflow(int64_t t, const ClockSyncPair& p, const char* from) {
+  return fmt::format(
+      "clock_sync pair {}: mapping the trace's {} time {} through it passes the largest time "
+      "there is (int64 ns); it is not a pair of real clock readings (record writes them); "
+      "remove clock_sync and pass --trace-offset-ns instead",
+      PairText(p), from, t);
 }
 
 }  // namespace
@@ -105,15 +164,25 @@ Result<AlignResult> AlignTrace(Trace& trace, const EnergyLog& log, const AlignOp
   const std::string energy_clock = ToString(log.clock);
   if (options.trace_offset_ns) {
     const int64_t off = *options.trace_offset_ns;
-    MapTimes(trace, [off](int64_t t) { return t + off; });
+    if (auto t = MapTimes(trace, [off](int64_t t) { return Add(t, off); }))
+      return UsageError(fmt::format(
+          "--trace-offset-ns {}: the trace's time {} plus the offset passes the largest time "
+          "there is (int64 ns)",
+          off, *t));
     result.description = fmt::format("--trace-offset-ns {}: {} = trace time + offset", off,
                                      energy_clock);
   } else if (options.trace_start_ns) {
     // Relative traces: time 0 is the profiler's start. Absolute ones: the
     // first event is put at the given time.
     const int64_t zero = trace.time_base == TimeBase::kRelative ? 0 : before.start_ns;
-    const int64_t off = *options.trace_start_ns - zero;
-    MapTimes(trace, [off](int64_t t) { return t + off; });
+    const std::optional<int64_t> off = Sub(*options.trace_start_ns, zero);
+    const std::optional<int64_t> bad =
+        off ? MapTimes(trace, [off](int64_t t) { return Add(t, *off); }) : before.start_ns;
+    if (bad)
+      return UsageError(fmt::format(
+          "--trace-start-ns {}: moving the trace's time {} there passes the largest time there "
+          "is (int64 ns)",
+          *options.trace_start_ns, *bad));
     result.description =
         trace.time_base == TimeBase::kRelative
             ? fmt::format("--trace-start-ns {}: the trace's time 0 placed at {} {}",
@@ -141,21 +210,27 @@ Result<AlignResult> AlignTrace(Trace& trace, const EnergyLog& log, const AlignOp
         ToString(trace.time_base), log.path, energy_clock, FormatSpan(before), FormatSpan(energy)));
   } else if (trace.time_base == TimeBase::kRealtime) {
     RealtimeToMonotonic map(log.clock_sync);
-    MapTimes(trace, map);
+    if (auto t = MapTimes(trace, map))
+      return BadInput(log.path + "/run.json", ClockPairOverflow(*t, map.PairFor(*t), "CLOCK_REALTIME"));
     result.description = fmt::format(
         "CLOCK_REALTIME → CLOCK_MONOTONIC through {} clock_sync pair(s) of the run",
         log.clock_sync.size());
   } else {
     MonotonicToRealtime map(log.clock_sync);
-    MapTimes(trace, map);
+    if (auto t = MapTimes(trace, map))
+      return BadInput(log.path + "/run.json", ClockPairOverflow(*t, map.PairFor(*t), "CLOCK_MONOTONIC"));
     result.description = fmt::format(
         "CLOCK_MONOTONIC → CLOCK_REALTIME through {} clock_sync pair(s)", log.clock_sync.size());
   }
 
   const Span after = TraceSpan(trace);
   if (after.end_ns <= energy.start_ns || after.start_ns >= energy.end_ns) {
-    const int64_t gap_ns = after.end_ns <= energy.start_ns ? energy.start_ns - after.end_ns
-                                                           : after.start_ns - energy.end_ns;
+    const double gap_s = after.end_ns <= energy.start_ns
+                             ? SecondsBetween(after.end_ns, energy.start_ns)
+                             : SecondsBetween(energy.end_ns, after.start_ns);
+    // The offset that would put the trace's start at the energy log's start,
+    // when it is an int64 at all.
+    const std::optional<int64_t> fix_ns = Sub(energy.start_ns, after.start_ns);
     return Nothing(fmt::format(
         "the trace and the energy log do not overlap after alignment ({}), so no energy can be "
         "attributed.\n  trace:      {}\n  energy log: {}\n  the trace {} the energy log by {:.3f} "
@@ -163,9 +238,7 @@ Result<AlignResult> AlignTrace(Trace& trace, const EnergyLog& log, const AlignOp
         "--trace-offset-ns {} (or --trace-start-ns) to shift it",
         result.description, FormatSpan(after), FormatSpan(energy),
         after.end_ns <= energy.start_ns ? "ends before the start of" : "starts after the end of",
-        gap_ns * 1e-9,
-        after.end_ns <= energy.start_ns ? energy.start_ns - after.start_ns
-                                        : energy.start_ns - after.start_ns));
+        gap_s, fix_ns ? std::to_string(*fix_ns) : std::string("OFFSET")));
   }
   return result;
 }
