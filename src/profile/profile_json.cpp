@@ -405,7 +405,9 @@ class Reader {
       SMG_ASSIGN_OR_RETURN(d.other_j, Double(o, "other_j", where));  // absent: not split
       if (std::isnan(d.other_j)) d.other_j = 0;
       for (const auto& [field, v] : {std::pair<const char*, double>{"measured_j", d.measured_j},
-                                     std::pair<const char*, double>{"idle_j", d.idle_j}}) {
+                                     std::pair<const char*, double>{"idle_j", d.idle_j},
+                                     std::pair<const char*, double>{"other_j", d.other_j},
+                                     std::pair<const char*, double>{"static_j", d.static_j}}) {
         if (!std::isfinite(v) || v < -1e-12 - 1e-9 * std::abs(v))
           return Bad(where, fmt::format("'{}' must be a finite number of joules, not negative "
                                         "(it is {})", field, v));
@@ -430,6 +432,7 @@ class Reader {
       SMG_RETURN_IF_ERROR(ReadNode(e, index, p));
     }
     if (p.nodes.empty()) return Bad("nodes", "empty: a profile has at least the root node");
+    SMG_RETURN_IF_ERROR(CheckTree(p));
 
     dom::element dataflow;
     if (!top["dataflow"].get(dataflow)) SMG_RETURN_IF_ERROR(ReadDataflow(dataflow, p));
@@ -527,6 +530,71 @@ class Reader {
     return {};
   }
 
+  // How a node is named in a message about its values: its index and its
+  // path (at most 200 bytes of it; printing escapes what a terminal would obey).
+  static std::string NodeWhere(const std::string& where, const std::string& path) {
+    if (path.empty()) return where + " (the root)";
+    constexpr size_t kShown = 200;
+    return path.size() <= kShown
+               ? fmt::format("{} (node '{}')", where, path)
+               : fmt::format("{} (node '{}…', {} bytes)", where, path.substr(0, kShown), path.size());
+  }
+
+  // Times and call counts are counts: never negative.
+  Status CheckCounts(const std::string& where, int64_t time_ns, int64_t calls) const {
+    if (time_ns < 0) return Bad(where, fmt::format("'time_ns' is negative ({})", time_ns));
+    if (calls < 0) return Bad(where, fmt::format("'calls' is negative ({})", calls));
+    return {};
+  }
+
+  // The tree, once every node is read (issue 17, item 5). Per domain:
+  //  - a node's self plus its children's totals is at most its total, beyond
+  //    rounding (less is allowed: `report --format json --depth N` keeps the
+  //    dropped descendants' energy in the totals at the cut);
+  //  - the root's total plus (idle) plus (other processes) is at most the
+  //    measured energy, and equal to it when the root is the whole tree (its
+  //    path is empty; `--root` makes a subtree the root, with its path).
+  // A profile that breaks them was not written by smaragdine, or was edited:
+  // reports would draw shares above 100 % and negative remainders.
+  Status CheckTree(const Profile& p) const {
+    const size_t nd = p.domains.size();
+    std::vector<double> children(p.nodes.size() * nd, 0.0);
+    for (size_t i = 1; i < p.nodes.size(); ++i)
+      for (size_t d = 0; d < nd; ++d)
+        children[static_cast<size_t>(p.nodes[i].parent) * nd + d] += p.nodes[i].total_j[d];
+    // Rounding: each double sum is off by ~1e-16 of its size per term.
+    auto tolerance = [](double v) { return 1e-12 + 1e-9 * std::abs(v); };
+    for (size_t i = 0; i < p.nodes.size(); ++i) {
+      const ProfileNode& n = p.nodes[i];
+      for (size_t d = 0; d < nd; ++d) {
+        const double inside = n.self_j[d] + children[i * nd + d];
+        if (inside > n.total_j[d] + tolerance(inside))
+          return Bad(NodeWhere(fmt::format("nodes[{}]", i), n.path),
+                     fmt::format("its 'self' ({} J) and its children's totals ({} J) of domain "
+                                 "'{}' add up to more than its 'total' ({} J)",
+                                 n.self_j[d], children[i * nd + d], p.domains[d].name,
+                                 n.total_j[d]));
+      }
+    }
+    const ProfileNode& root = p.nodes[0];
+    for (size_t d = 0; d < nd; ++d) {
+      const ProfileDomain& pd = p.domains[d];
+      const double accounted = root.total_j[d] + pd.idle_j + pd.other_j;
+      const double tol = tolerance(std::max(accounted, pd.measured_j));
+      const bool whole_tree = root.path.empty();
+      if (accounted > pd.measured_j + tol || (whole_tree && accounted < pd.measured_j - tol))
+        return Bad(
+            NodeWhere("nodes[0]", root.path),
+            fmt::format("domain '{}': the root's total ({} J) plus idle ({} J) plus other "
+                        "processes ({} J) is {} J, {} the measured {} J (energy is conserved: "
+                        "they are equal in a profile smaragdine wrote{})",
+                        pd.name, root.total_j[d], pd.idle_j, pd.other_j, accounted,
+                        accounted > pd.measured_j ? "more than" : "less than", pd.measured_j,
+                        whole_tree ? "" : ", and at most the measured under --root"));
+    }
+    return {};
+  }
+
   Status ReadNode(dom::element e, const std::unordered_map<std::string, size_t>& index,
                   Profile& p) const {
     const size_t i = p.nodes.size();
@@ -562,13 +630,15 @@ class Reader {
     const size_t nd = p.domains.size();
     SMG_ASSIGN_OR_RETURN(n.self_j, DomainMap(o, "self", where, index, nd));
     SMG_ASSIGN_OR_RETURN(n.total_j, DomainMap(o, "total", where, index, nd));
-    SMG_RETURN_IF_ERROR(CheckEnergies(where, p, n.self_j, n.total_j));
+    const std::string node_where = NodeWhere(where, n.path);
+    SMG_RETURN_IF_ERROR(CheckEnergies(node_where, p, n.self_j, n.total_j));
     SMG_ASSIGN_OR_RETURN(n.total_static_j, DomainMap(o, "total_static", where, index, nd));
     if (dom::element ci; !o["total_ci95"].get(ci)) {
       SMG_ASSIGN_OR_RETURN(n.total_ci95_j, DomainMap(o, "total_ci95", where, index, nd));
     }
     SMG_ASSIGN_OR_RETURN(n.time_ns, Int(o, "time_ns", where));
     SMG_ASSIGN_OR_RETURN(n.calls, Int(o, "calls", where));
+    SMG_RETURN_IF_ERROR(CheckCounts(node_where, n.time_ns, n.calls));
     for (PhaseFigures& f : n.phases) {
       f.self_j.assign(nd, 0.0);
       f.total_j.assign(nd, 0.0);
@@ -588,9 +658,10 @@ class Reader {
         PhaseFigures& f = n.phases[ph];
         SMG_ASSIGN_OR_RETURN(f.self_j, DomainMap(po, "self", pw, index, nd));
         SMG_ASSIGN_OR_RETURN(f.total_j, DomainMap(po, "total", pw, index, nd));
-        SMG_RETURN_IF_ERROR(CheckEnergies(pw, p, f.self_j, f.total_j));
+        SMG_RETURN_IF_ERROR(CheckEnergies(NodeWhere(pw, n.path), p, f.self_j, f.total_j));
         SMG_ASSIGN_OR_RETURN(f.time_ns, Int(po, "time_ns", pw));
         SMG_ASSIGN_OR_RETURN(f.calls, Int(po, "calls", pw));
+        SMG_RETURN_IF_ERROR(CheckCounts(NodeWhere(pw, n.path), f.time_ns, f.calls));
       }
     }
     dom::element steps_e;

@@ -65,6 +65,11 @@ Profile AbsurdProfile() {
   for (size_t d = 0; d < p->domains.size(); ++d) {
     const double root = p->nodes[0].total_j[d];
     const double scale = root > 0 ? 1e308 / root : 1;
+    // The domain's figures too, so that energy stays conserved, as in a
+    // profile smaragdine wrote from a 1e308 J reading (the reader checks it).
+    p->domains[d].measured_j *= scale;
+    p->domains[d].idle_j *= scale;
+    p->domains[d].other_j *= scale;
     for (ProfileNode& n : p->nodes) {
       n.self_j[d] *= scale;
       n.total_j[d] *= scale;
@@ -151,15 +156,29 @@ TEST(HostileProfileValuesTest, BadEnergiesAreRefusedNamingNodeAndField) {
   };
   const std::vector<Case> cases = {
       {R"({"id":1,"parent":0,"path":"a","self":{"gpu:0":-1},"total":{"gpu:0":1}})",
-       "nodes[1]: 'self' of domain 'gpu:0' is negative"},
+       "nodes[1] (node 'a'): 'self' of domain 'gpu:0' is negative"},
       {R"({"id":1,"parent":0,"path":"a","self":{"gpu:0":null},"total":{"gpu:0":1}})",
-       "nodes[1]: 'self' of domain 'gpu:0' is not a finite number"},
+       "nodes[1] (node 'a'): 'self' of domain 'gpu:0' is not a finite number"},
       {R"({"id":1,"parent":0,"path":"a","self":{"gpu:0":0.5},"total":{"gpu:0":null}})",
-       "nodes[1]: 'total' of domain 'gpu:0' is not a finite number"},
+       "nodes[1] (node 'a'): 'total' of domain 'gpu:0' is not a finite number"},
       {R"({"id":1,"parent":0,"path":"a","self":{"gpu:0":2},"total":{"gpu:0":1}})",
-       "nodes[1]: 'total' of domain 'gpu:0' (1 J) is below its 'self' (2 J)"},
+       "nodes[1] (node 'a'): 'total' of domain 'gpu:0' (1 J) is below its 'self' (2 J)"},
       {R"({"id":1,"parent":0,"path":"a","phases":{"forward":{"self":{"gpu:0":-3}}}})",
-       "nodes[1].phases.forward: 'self' of domain 'gpu:0' is negative"},
+       "nodes[1].phases.forward (node 'a'): 'self' of domain 'gpu:0' is negative"},
+      // Times and calls (before: accepted).
+      {R"({"id":1,"parent":0,"path":"a","time_ns":-5})", "nodes[1] (node 'a'): 'time_ns' is negative"},
+      {R"({"id":1,"parent":0,"path":"a","calls":-1})", "nodes[1] (node 'a'): 'calls' is negative"},
+      {R"({"id":1,"parent":0,"path":"a","phases":{"backward":{"time_ns":-1}}})",
+       "nodes[1].phases.backward (node 'a'): 'time_ns' is negative"},
+      // The tree (before: accepted): children holding more than their parent.
+      {R"({"id":1,"parent":0,"path":"a","self":{"gpu:0":0.5},"total":{"gpu:0":0.5}},)"
+       R"({"id":2,"parent":1,"path":"a/b","self":{"gpu:0":0.4},"total":{"gpu:0":0.4}})",
+       "nodes[1] (node 'a'): its 'self' (0.5 J) and its children's totals (0.4 J) of domain "
+       "'gpu:0' add up to more than its 'total' (0.5 J)"},
+      {R"({"id":1,"parent":0,"path":"a","self":{"gpu:0":0.7},"total":{"gpu:0":0.7}},)"
+       R"({"id":2,"parent":0,"path":"b","self":{"gpu:0":0.7},"total":{"gpu:0":0.7}})",
+       "nodes[0] (the root): its 'self' (0 J) and its children's totals (1.4 J) of domain "
+       "'gpu:0' add up to more than its 'total' (1 J)"},
   };
   for (const Case& c : cases) {
     Result<Profile> r = ParseProfileJson("p.json", head + c.node + "]}");
@@ -171,6 +190,33 @@ TEST(HostileProfileValuesTest, BadEnergiesAreRefusedNamingNodeAndField) {
   EXPECT_TRUE(ParseProfileJson("p.json", head +
                                              R"({"id":1,"parent":0,"path":"a","self":{"gpu:0":)"
                                              R"(0.30000000000000004},"total":{"gpu:0":0.3}}]})")
+                  .ok());
+  // A node at a depth cut keeps its dropped descendants' energy: less inside
+  // than its total is fine.
+  EXPECT_TRUE(ParseProfileJson("p.json", head +
+                                             R"({"id":1,"parent":0,"path":"a","self":{"gpu:0":)"
+                                             R"(0.1},"total":{"gpu:0":0.9}}]})")
+                  .ok());
+  // Conservation: the root's total plus idle is the measured energy.
+  Result<Profile> more = ParseProfileJson(
+      "p.json",
+      R"({"format":"smaragdine-profile/1","domains":[{"name":"gpu:0","measured_j":1,"idle_j":0.5}],)"
+      R"("nodes":[{"id":0,"parent":null,"self":{"gpu:0":1},"total":{"gpu:0":1}}]})");
+  ASSERT_FALSE(more.ok());
+  EXPECT_THAT(more.error().message,
+              HasSubstr("nodes[0] (the root): domain 'gpu:0': the root's total (1 J) plus idle "
+                        "(0.5 J) plus other processes (0 J) is 1.5 J, more than the measured 1 J"));
+  Result<Profile> less = ParseProfileJson(
+      "p.json",
+      R"({"format":"smaragdine-profile/1","domains":[{"name":"gpu:0","measured_j":3}],)"
+      R"("nodes":[{"id":0,"parent":null,"self":{"gpu:0":1},"total":{"gpu:0":1}}]})");
+  ASSERT_FALSE(less.ok());
+  EXPECT_THAT(less.error().message, HasSubstr("less than the measured 3 J"));
+  // Under --root the root is a subtree (it has a path): at most the measured.
+  EXPECT_TRUE(ParseProfileJson(
+                  "p.json",
+                  R"({"format":"smaragdine-profile/1","domains":[{"name":"gpu:0","measured_j":3}],)"
+                  R"("nodes":[{"id":0,"parent":null,"path":"a","self":{"gpu:0":1},"total":{"gpu:0":1}}]})")
                   .ok());
   // Domain figures and power tracks too.
   Result<Profile> measured = ParseProfileJson(
@@ -191,7 +237,7 @@ TEST(HostileProfileValuesTest, BadEnergiesAreRefusedNamingNodeAndField) {
   Ran r = testing::Run({SMARAGDINE_BINARY, "report", path}, tmp.path());
   EXPECT_EQ(r.status, 2) << r.err;
   EXPECT_THAT(r.err, HasSubstr(path));
-  EXPECT_THAT(r.err, HasSubstr("nodes[1]: 'self' of domain 'gpu:0' is negative"));
+  EXPECT_THAT(r.err, HasSubstr("nodes[1] (node 'a'): 'self' of domain 'gpu:0' is negative"));
 }
 
 }  // namespace

@@ -75,11 +75,13 @@ void ExpectProfilesEqual(const Profile& a, const Profile& b) {
 TEST(ProfileJsonTest, RoundTripKeepsEveryFieldExactly) {
   Profile p = testing::SmallBert();
   // Awkward values: a third (no short decimal), a tiny and a huge number,
-  // names that need escaping. (A third of the node's total: a self above its
-  // total is refused on reading since issue 17.)
-  p.nodes[3].self_j[0] = p.nodes[3].total_j[0] / 3.0;
-  p.nodes[3].total_j[1] = 1e-300;
-  p.nodes[4].total_j[0] = 6.02214076e23;
+  // names that need escaping. On a leaf (node 4, .../word_embeddings/Gather),
+  // and only lowered: the reader refuses a self above its total, and children
+  // holding more than their parent (issue 17), so the huge number is a step mean.
+  p.nodes[4].self_j[0] = p.nodes[4].total_j[0] / 3.0;
+  p.nodes[4].self_j[1] = 0;
+  p.nodes[4].total_j[1] = 1e-300;
+  p.nodes[4].steps.mean_j = 6.02214076e23;
   p.nodes[5].name = "quote\" back\\slash\ttab é";
   p.meta.traces.push_back("second \"trace\".json");
   p.domains[1].modeled = true;
