@@ -11,8 +11,10 @@
 namespace smaragdine {
 
 // Appends `s` as a JSON string literal: in quotes, with `"` and `\` escaped,
-// \n \r \t by name and other control bytes as \u00XX; every other byte (UTF-8
-// included) as it is.
+// \n \r \t by name and other control bytes as \u00XX; well-formed UTF-8 as it
+// is; each byte that is not part of well-formed UTF-8 as \ufffd (U+FFFD). JSON
+// is UTF-8, and a reader refuses the whole document for one such byte: a
+// non-UTF-8 argument given to `record` made its run.json unreadable.
 void AppendJsonQuoted(fmt::memory_buffer& out, std::string_view s);
 void AppendJsonQuoted(std::string& out, std::string_view s);
 

@@ -89,6 +89,20 @@ TEST_F(HostileRecordTest, RunDirectoryThatIsALinkIsRefused) {
 
 // Before: record overwrote energy.csv, cputime.csv and run.json of the run there
 // and left its trace beside them, exit 0.
+// Before: a non-UTF-8 argument was copied raw into run.json's "command", and
+// every reader refused the file for it (JSON is UTF-8; simdjson checks): the
+// run could never be accounted. Now such bytes are written as U+FFFD.
+TEST_F(HostileRecordTest, NonUtf8ArgumentLeavesARunThatReads) {
+  Ran r = testing::Run(Record({"/bin/true", "caf\xe9", "ok\xc3\xa9", "\xed\xa0\x80"}), tmp_.path());
+  EXPECT_EQ(r.status, 0) << r.err;
+  auto log = ReadRun();
+  ASSERT_TRUE(log.ok()) << log.error().ToString();
+  ASSERT_EQ(log->command.size(), 4u);
+  EXPECT_EQ(log->command[1], "caf\xef\xbf\xbd");  // one U+FFFD for the stray byte
+  EXPECT_EQ(log->command[2], "ok\xc3\xa9");        // UTF-8 is kept
+  EXPECT_EQ(log->command[3], "\xef\xbf\xbd\xef\xbf\xbd\xef\xbf\xbd");  // a surrogate is not UTF-8
+}
+
 TEST_F(HostileRecordTest, NonEmptyRunDirectoryIsRefusedWithoutForce) {
   std::filesystem::create_directories(run_);
   std::ofstream(run_ + "/trace.json") << "[]\n";
