@@ -1,7 +1,8 @@
 // Traces that parse but lie (issue 17, item 6): times whose end passes
 // INT64_MAX, invalid UTF-8, duplicate keys, pid/tid that are not scalars,
 // the same event or the same file twice. Each is counted under a named
-// diagnostic or refused with the file and byte, never silently taken.
+// diagnostic or refused with the file and byte, never silently taken. (Kept
+// in tests/hostile/ with the other cases of issue 17; was tests/trace/trace_hostile_test.cpp.)
 #include <fmt/format.h>
 #include <gtest/gtest.h>
 #include <unistd.h>
