@@ -106,6 +106,7 @@ class PathMerge {
     originals_.assign(count, {});
     const auto children = in_.Children();
     for (size_t i = 0; i < in_.nodes.size(); ++i) AddOriginal(i, children[i]);
+    AddMovedInTime();
     for (size_t t = 0; t < count; ++t) {
       if (originals_[t].size() >= 2)
         out_.nodes[t].siblings = StatsOf(in_, originals_[t]);
@@ -156,6 +157,51 @@ class PathMerge {
     AddSquares(ci95_squares_[t], src.total_ci95_j);
     has_contributor_[t] = true;
     originals_[t].push_back(static_cast<uint32_t>(i));
+  }
+
+  // A node the rules moved under another (ALBERT's factorized projection
+  // mapped into bert/embeddings) brings its time along to every new ancestor
+  // whose originals did not already contain it, and takes it from the old
+  // ones it is no longer under (bert/encoder). Energy follows by the
+  // roll-up; without this the time would not, and power = energy / time
+  // would read too high (73 W for a ~25 W node, issue 16). Times of moved
+  // nodes add, as the times of merged siblings do. Rule-made scopes are
+  // skipped: the roll-up gives them their children's time.
+  void AddMovedInTime() {
+    std::vector<uint32_t> holders;    // the new nodes of an original's original ancestors
+    std::vector<uint32_t> ancestors;  // the new ancestors of its new node
+    for (size_t i = 1; i < in_.nodes.size(); ++i) {
+      const uint32_t t = new_of_[i];
+      const int64_t parent = in_.nodes[i].parent;
+      if (parent >= 0 && new_of_[static_cast<size_t>(parent)] == t) continue;  // not topmost
+      // Still under its own parent's new node: moved with it, if at all.
+      if (parent >= 0 && int64_t{new_of_[static_cast<size_t>(parent)]} == out_.nodes[t].parent)
+        continue;
+      holders.clear();
+      for (int64_t a = parent; a >= 0; a = in_.nodes[static_cast<size_t>(a)].parent)
+        holders.push_back(new_of_[static_cast<size_t>(a)]);
+      std::sort(holders.begin(), holders.end());
+      holders.erase(std::unique(holders.begin(), holders.end()), holders.end());
+      ancestors.clear();
+      for (int64_t q = out_.nodes[t].parent; q >= 0; q = out_.nodes[static_cast<size_t>(q)].parent)
+        ancestors.push_back(static_cast<uint32_t>(q));
+      const ProfileNode& src = in_.nodes[i];
+      auto shift = [&](uint32_t q, int64_t sign) {
+        ProfileNode& dst = out_.nodes[q];
+        dst.time_ns = std::max<int64_t>(0, dst.time_ns + sign * src.time_ns);
+        for (int ph = 0; ph < kPhaseCount; ++ph)
+          dst.phases[ph].time_ns =
+              std::max<int64_t>(0, dst.phases[ph].time_ns + sign * src.phases[ph].time_ns);
+      };
+      // Gained by the new ancestors that did not hold it...
+      for (uint32_t q : ancestors)
+        if (has_contributor_[q] && !std::binary_search(holders.begin(), holders.end(), q))
+          shift(q, +1);
+      // ...and lost by the old holders it is no longer under.
+      for (uint32_t h : holders)
+        if (h != t && std::find(ancestors.begin(), ancestors.end(), h) == ancestors.end())
+          shift(h, -1);
+    }
   }
 
   // Totals from the selfs of the new tree, so that it conserves energy

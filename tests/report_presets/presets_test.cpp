@@ -53,6 +53,34 @@ TEST(PresetsTest, AlbertToBertMatchesEveryBertNode) {
   EXPECT_NEAR(d.leaf_correlation, 1.0, 1e-12);  // ALBERT here is BERT at half the energy
 }
 
+// Merged nodes keep power = energy / time: the projection moved under
+// bert/embeddings brings its time with its energy (issue 16: ALBERT's
+// embeddings read 73 W in a run where every node drew ~25 W).
+TEST(PresetsTest, NodesMovedByThePresetBringTheirTime) {
+  auto rules = PathRulePreset("albert-to-bert");
+  ASSERT_TRUE(rules.ok());
+  const Profile albert = Model("albert", 0.5, true);
+  const Profile mapped = MergeNodesByPath(albert, [&](const std::string& path) {
+    return RewritePath(path, *rules);
+  });
+  const int64_t e = mapped.Find("bert/embeddings");
+  const int64_t proj = mapped.Find("bert/embeddings/embedding_hidden_mapping_in");
+  const int64_t before = albert.Find("albert/embeddings");
+  ASSERT_GE(e, 0);
+  ASSERT_GE(proj, 0);
+  ASSERT_GE(before, 0);
+  EXPECT_EQ(mapped.nodes[e].time_ns,
+            albert.nodes[before].time_ns + mapped.nodes[proj].time_ns);
+  EXPECT_DOUBLE_EQ(mapped.nodes[e].TotalJ(), 0.75 + 0.25);
+  // The encoder lost the projection: its energy and its time.
+  const int64_t enc_before = albert.Find("albert/encoder");
+  const int64_t enc = mapped.Find("bert/encoder");
+  EXPECT_EQ(mapped.nodes[enc].time_ns,
+            albert.nodes[enc_before].time_ns - mapped.nodes[proj].time_ns);
+  // The root already held both: its time is unchanged.
+  EXPECT_EQ(mapped.nodes[0].time_ns, albert.nodes[0].time_ns);
+}
+
 TEST(PresetsTest, PresetPathsAreWholeComponents) {
   auto rules = PathRulePreset("albert-to-bert");
   ASSERT_TRUE(rules.ok());
