@@ -46,6 +46,8 @@ case $target in
     # give Graphviz's layout time.
     extra=(-dict=fuzz/profile_json.dict -max_len=65536 -timeout=30) ;;
 esac
+# Leaks of the font caches Graphviz's text layout fills are not ours (fuzz/lsan.supp).
+export LSAN_OPTIONS="suppressions=$PWD/fuzz/lsan.supp${LSAN_OPTIONS:+:$LSAN_OPTIONS}"
 artifacts=build-fuzz/artifacts/$target
 mkdir -p "$artifacts"
 log=$artifacts/log-$(date +%Y%m%d-%H%M%S).txt
