@@ -100,14 +100,20 @@ int RunDemo(const DemoArgs& a) {
   auto top_energy = RenderReport(p, o);
   if (!top_energy.ok()) return PrintError(top_energy.error());
   fmt::print("Most energy-hungry operations:\n\n{}\n", TopListBody(*top_energy));
-  o.sort = SortKey::kPower;
-  auto top_power = RenderReport(p, o);
-  if (!top_power.ok()) return PrintError(top_power.error());
   bool modeled = false;
   for (const ProfileDomain& d : p.domains) modeled |= d.modeled;
-  fmt::print("Most power-hungry operations (average power while they ran{}):\n\n{}\n",
-             modeled ? "; modeled energy knows only CPU time, so this barely varies" : "",
-             TopListBody(*top_power));
+  if (modeled) {
+    // Modeled power is CPU time × a constant: every operation would read the
+    // same few watts, and a ranking of them would be noise.
+    fmt::print("(No power ranking: modeled energy is CPU time × a constant, so every operation "
+               "draws about the same power.)\n\n");
+  } else {
+    o.sort = SortKey::kPower;
+    auto top_power = RenderReport(p, o);
+    if (!top_power.ok()) return PrintError(top_power.error());
+    fmt::print("Most power-hungry operations (average power while they ran):\n\n{}\n",
+               TopListBody(*top_power));
+  }
 
   const ProfileNode& root = p.nodes[0];
   const double attributed_j = root.TotalJ();
