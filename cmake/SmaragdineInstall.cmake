@@ -95,7 +95,13 @@ include(CPack)
 # (`ctest -L install`, `ctest -LE install` to leave them out). ----
 if(SMARAGDINE_HAVE_TESTS)
   set(install_test_root ${CMAKE_BINARY_DIR}/install-tests)
+  set(install_have_python 0)
+  if(SMARAGDINE_HAVE_PYTHON)
+    set(install_have_python 1)
+  endif()
   set(install_test_env
+    SMARAGDINE_HAVE_PYTHON=${install_have_python}
+    SMARAGDINE_PYTHON_EXECUTABLE=${SMARAGDINE_PYTHON_EXECUTABLE}
     SMARAGDINE_SOURCE_DIR=${PROJECT_SOURCE_DIR}
     SMARAGDINE_BUILD_DIR=${CMAKE_BINARY_DIR}
     SMARAGDINE_HAVE_TORCH=${SMARAGDINE_HAVE_TORCH_01}

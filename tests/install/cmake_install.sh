@@ -48,4 +48,17 @@ if [ "${SMARAGDINE_HAVE_TORCH:-0}" = 1 ]; then
   expect_status 0 "installed smaragdine demo --help" "$bin" demo --help
   expect_in "$out_file" "--preset" "installed demo --help (from smaragdine-torch)"
 fi
+if [ "${SMARAGDINE_HAVE_PYTHON:-0}" = 1 ]; then
+  # The Python package sits where the installed record looks for it, and
+  # record --torch works from the installed layout: a trace from a tiny program.
+  pkg=$prefix/lib/smaragdine/python
+  [ -f "$pkg/sitecustomize.py" ] || fail "lib/smaragdine/python/sitecustomize.py not installed"
+  [ -f "$pkg/smaragdine/__init__.py" ] || fail "lib/smaragdine/python/smaragdine/__init__.py not installed"
+  ls "$pkg"/smaragdine/_C.*.so >/dev/null 2>&1 || fail "the extension smaragdine/_C.*.so not installed"
+  run=$prefix.torch-run
+  rm -rf "$run"
+  expect_status 0 "installed smaragdine record --torch" "$bin" record --torch --no-account -q -o "$run" -- \
+    "$SMARAGDINE_PYTHON_EXECUTABLE" -c "import torch; print((torch.ones(4) * 2).sum().item())"
+  ls "$run"/torch-*.trace.json >/dev/null 2>&1 || fail "installed record --torch wrote no torch trace: $(ls "$run")"
+fi
 echo "ok: installed into $prefix"

@@ -39,6 +39,10 @@ if [ "${SMARAGDINE_HAVE_GRAPHVIZ:-0}" = 1 ]; then
 fi
 if [ "${SMARAGDINE_HAVE_TORCH:-0}" = 1 ]; then
   expect_in "$root/runtime.contents" "./usr/bin/smaragdine-torch" "smaragdine.deb's files"
+  if [ "${SMARAGDINE_HAVE_PYTHON:-0}" = 1 ]; then
+    expect_in "$root/runtime.contents" "./usr/lib/smaragdine/python/smaragdine/__init__.py" "smaragdine.deb's files"
+    expect_in "$root/runtime.contents" "./usr/lib/smaragdine/python/sitecustomize.py" "smaragdine.deb's files"
+  fi
   grep -q "libtorch" <<<"$depends" || fail "smaragdine.deb (with LibTorch) does not depend on libtorch: $depends"
 fi
 dpkg-deb -c "$dev" >"$root/dev.contents"
