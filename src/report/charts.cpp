@@ -64,41 +64,57 @@ void Header(fmt::memory_buffer& out, double width, double height, const std::str
   if (!subtitle.empty()) put(svg::Text(width / 2, 42, "middle", subtitle, "class=\"note\""));
 }
 
+void Line(fmt::memory_buffer& out, const char* cls, double x1, double y1, double x2, double y2) {
+  fmt::format_to(std::back_inserter(out),
+                 "<line class=\"{}\" x1=\"{}\" y1=\"{}\" x2=\"{}\" y2=\"{}\"/>\n", cls, Px(x1),
+                 Px(y1), Px(x2), Px(y2));
+}
+
+double TickStep(const std::vector<double>& ticks) {
+  return ticks.size() > 1 ? ticks[1] - ticks[0] : 1;
+}
+
+// A horizontal axis from x0 to x1 px at y: a gridline up to y_top and a label
+// at each tick `x_of` places (ticks past `last` are dropped), the axis title
+// below.
+template <typename XOf>
+void HorizontalAxis(fmt::memory_buffer& out, double x0, double x1, double y, double y_top,
+                    const std::vector<double>& ticks, double last, XOf x_of,
+                    const std::string& title) {
+  const double step = TickStep(ticks);
+  for (double t : ticks) {
+    if (t > last) break;
+    const double x = x_of(t);
+    Line(out, "grid", x, y_top, x, y);
+    out.append(std::string_view(svg::Text(x, y + 16, "middle", svg::TickLabel(t, step))));
+  }
+  Line(out, "axis", x0, y, x1, y);
+  out.append(std::string_view(svg::Text((x0 + x1) / 2, y + 36, "middle", title)));
+}
+
 // A horizontal value axis from x0 to x1 px at y (ticks, labels, gridlines up
 // to y_top, the axis title below). Returns px per unit.
 double ValueAxisX(fmt::memory_buffer& out, double x0, double x1, double y, double y_top,
                   const std::vector<double>& ticks, const std::string& title) {
-  auto it = std::back_inserter(out);
   const double lo = ticks.front(), hi = ticks.back();
   const double scale = (x1 - x0) / (hi - lo);
-  const double step = ticks.size() > 1 ? ticks[1] - ticks[0] : 1;
-  for (double t : ticks) {
-    const double x = x0 + (t - lo) * scale;
-    fmt::format_to(it, "<line class=\"grid\" x1=\"{0}\" y1=\"{1}\" x2=\"{0}\" y2=\"{2}\"/>\n", Px(x),
-                   Px(y_top), Px(y));
-    out.append(std::string_view(svg::Text(x, y + 16, "middle", svg::TickLabel(t, step))));
-  }
-  fmt::format_to(it, "<line class=\"axis\" x1=\"{0}\" y1=\"{2}\" x2=\"{1}\" y2=\"{2}\"/>\n", Px(x0),
-                 Px(x1), Px(y));
-  out.append(std::string_view(svg::Text((x0 + x1) / 2, y + 36, "middle", title)));
+  HorizontalAxis(out, x0, x1, y, y_top, ticks, hi, [&](double t) { return x0 + (t - lo) * scale; },
+                 title);
   return scale;
 }
 
 // A vertical value axis from y0 (bottom) to y1 (top) at x. Returns px per unit.
 double ValueAxisY(fmt::memory_buffer& out, double y0, double y1, double x, double x_right,
                   const std::vector<double>& ticks, const std::string& title) {
-  auto it = std::back_inserter(out);
   const double lo = ticks.front(), hi = ticks.back();
   const double scale = (y0 - y1) / (hi - lo);
-  const double step = ticks.size() > 1 ? ticks[1] - ticks[0] : 1;
+  const double step = TickStep(ticks);
   for (double t : ticks) {
     const double y = y0 - (t - lo) * scale;
-    fmt::format_to(it, "<line class=\"grid\" x1=\"{0}\" y1=\"{2}\" x2=\"{1}\" y2=\"{2}\"/>\n", Px(x),
-                   Px(x_right), Px(y));
+    Line(out, "grid", x, y, x_right, y);
     out.append(std::string_view(svg::Text(x - 6, y + 4, "end", svg::TickLabel(t, step))));
   }
-  fmt::format_to(it, "<line class=\"axis\" x1=\"{0}\" y1=\"{1}\" x2=\"{0}\" y2=\"{2}\"/>\n", Px(x),
-                 Px(y0), Px(y1));
+  Line(out, "axis", x, y0, x, y1);
   const double ty = (y0 + y1) / 2;
   out.append(std::string_view(
       svg::Text(x - 52, ty, "middle", title,
@@ -264,9 +280,12 @@ std::string RenderTopOpsChart(const Profile& p, int n) {
 
 // ---- Power over one step ----
 
-std::string RenderPowerChart(const Profile& p, int step) {
+namespace {
+
+// The range the chart covers: the step's events, or the window, or (a
+// profile without one) the power tracks. False when it is empty.
+bool PowerRange(const Profile& p, int step, int64_t* t0_out, int64_t* t1_out) {
   const Timeline& tl = p.timeline;
-  if (tl.power.empty()) return "";
   int64_t t0 = p.meta.window_start_ns, t1 = p.meta.window_end_ns;
   if (step >= 0) {
     t0 = INT64_MAX;
@@ -276,7 +295,7 @@ std::string RenderPowerChart(const Profile& p, int step) {
         t0 = std::min(t0, e.start_ns);
         t1 = std::max(t1, e.end_ns);
       }
-    if (t0 >= t1) return "";
+    if (t0 >= t1) return false;
   }
   if (t0 >= t1) {
     for (const PowerTrack& track : tl.power)
@@ -284,86 +303,86 @@ std::string RenderPowerChart(const Profile& p, int step) {
         t0 = std::min(t0 == t1 ? track.t_ns.front() : t0, track.t_ns.front());
         t1 = std::max(t1, track.t_ns.back());
       }
-    if (t0 >= t1) return "";
+    if (t0 >= t1) return false;
   }
-  const double width = 960, left = 80, right = width - 24, top = 78;
-  const double plot_bottom = 380, height = plot_bottom + 92;
-  const double span_ns = static_cast<double>(t1 - t0);
-  const double px_per_ns = (right - left) / span_ns;
+  *t0_out = t0;
+  *t1_out = t1;
+  return true;
+}
 
-  // Each domain's power as steps, averaged into ≤ 1 point per px column so a
-  // long window stays a small file: energy in the column / its length.
-  struct Series {
-    std::string domain;
-    std::vector<std::pair<double, double>> steps;  // (start ns from t0, power W)
-    double end_ns = 0;                             // where the last step ends
-    double mean_w = 0;
-  };
-  std::vector<Series> series;
-  double max_w = 0;
-  const int columns = static_cast<int>(right - left);
-  for (const PowerTrack& track : tl.power) {
-    Series s;
-    s.domain = track.domain;
-    std::vector<double> col_j(static_cast<size_t>(columns), 0), col_ns(static_cast<size_t>(columns), 0);
-    double energy_j = 0, covered_ns = 0;
-    for (size_t i = 0; i + 1 < track.t_ns.size() && i < track.power_w.size(); ++i) {
-      const int64_t a = std::max(track.t_ns[i], t0), b = std::min(track.t_ns[i + 1], t1);
-      if (a >= b) continue;
-      const double w = track.power_w[i];
-      energy_j += w * static_cast<double>(b - a) * 1e-9;
-      covered_ns += static_cast<double>(b - a);
-      // Spread over the columns it covers, each getting its overlap.
-      const double xa = static_cast<double>(a - t0), xb = static_cast<double>(b - t0);
-      const auto c_first = std::max<int64_t>(0, static_cast<int64_t>(std::floor(xa * px_per_ns)));
-      const auto c_last = std::min<int64_t>(columns - 1, static_cast<int64_t>(std::ceil(xb * px_per_ns)));
-      for (int64_t c = c_first; c <= c_last; ++c) {
-        const double len = std::min(xb, static_cast<double>(c + 1) / px_per_ns) -
-                           std::max(xa, static_cast<double>(c) / px_per_ns);
-        if (len <= 0) continue;
-        col_j[static_cast<size_t>(c)] += w * len;
-        col_ns[static_cast<size_t>(c)] += len;
-      }
+// One domain's power as steps over the range.
+struct PowerSeries {
+  std::string domain;
+  std::vector<std::pair<double, double>> steps;  // (start ns from t0, power W)
+  double end_ns = 0;                             // where the last step ends
+  double mean_w = 0;
+};
+
+// Each domain's power as steps, averaged into ≤ 1 point per px column so a
+// long window stays a small file: energy in the column / its length.
+PowerSeries BinPowerTrack(const PowerTrack& track, int64_t t0, int64_t t1, int columns,
+                          double px_per_ns, double* max_w) {
+  PowerSeries s;
+  s.domain = track.domain;
+  std::vector<double> col_j(static_cast<size_t>(columns), 0), col_ns(static_cast<size_t>(columns), 0);
+  double energy_j = 0, covered_ns = 0;
+  for (size_t i = 0; i + 1 < track.t_ns.size() && i < track.power_w.size(); ++i) {
+    const int64_t a = std::max(track.t_ns[i], t0), b = std::min(track.t_ns[i + 1], t1);
+    if (a >= b) continue;
+    const double w = track.power_w[i];
+    energy_j += w * static_cast<double>(b - a) * 1e-9;
+    covered_ns += static_cast<double>(b - a);
+    // Spread over the columns it covers, each getting its overlap.
+    const double xa = static_cast<double>(a - t0), xb = static_cast<double>(b - t0);
+    const auto c_first = std::max<int64_t>(0, static_cast<int64_t>(std::floor(xa * px_per_ns)));
+    const auto c_last = std::min<int64_t>(columns - 1, static_cast<int64_t>(std::ceil(xb * px_per_ns)));
+    for (int64_t c = c_first; c <= c_last; ++c) {
+      const double len = std::min(xb, static_cast<double>(c + 1) / px_per_ns) -
+                         std::max(xa, static_cast<double>(c) / px_per_ns);
+      if (len <= 0) continue;
+      col_j[static_cast<size_t>(c)] += w * len;
+      col_ns[static_cast<size_t>(c)] += len;
     }
-    s.mean_w = covered_ns > 0 ? energy_j / (covered_ns * 1e-9) : 0;
-    for (int c = 0; c < columns; ++c) {
-      if (col_ns[static_cast<size_t>(c)] <= 0) continue;
-      const double w = col_j[static_cast<size_t>(c)] / col_ns[static_cast<size_t>(c)];
-      max_w = std::max(max_w, w);
-      s.end_ns = static_cast<double>(c + 1) / px_per_ns;
-      // Runs of one value are one step.
-      if (!s.steps.empty() && std::abs(s.steps.back().second - w) <= 1e-9 * std::max(1.0, std::abs(w)))
-        continue;
-      s.steps.emplace_back(static_cast<double>(c) / px_per_ns, w);
-    }
-    series.push_back(std::move(s));
   }
+  s.mean_w = covered_ns > 0 ? energy_j / (covered_ns * 1e-9) : 0;
+  for (int c = 0; c < columns; ++c) {
+    if (col_ns[static_cast<size_t>(c)] <= 0) continue;
+    const double w = col_j[static_cast<size_t>(c)] / col_ns[static_cast<size_t>(c)];
+    *max_w = std::max(*max_w, w);
+    s.end_ns = static_cast<double>(c + 1) / px_per_ns;
+    // Runs of one value are one step.
+    if (!s.steps.empty() && std::abs(s.steps.back().second - w) <= 1e-9 * std::max(1.0, std::abs(w)))
+      continue;
+    s.steps.emplace_back(static_cast<double>(c) / px_per_ns, w);
+  }
+  return s;
+}
 
-  fmt::memory_buffer out;
+// The plot area of the power chart and its time scale.
+struct PowerPlot {
+  int64_t t0 = 0, t1 = 0;
+  double left = 80, right = 960 - 24, top = 78, bottom = 380;
+  double span_ns = 0, px_per_ns = 0;
+  int step = -1;
+};
+
+// Phase bands: each phase's events merged into spans (gaps under 0.5 % of
+// the range closed, so one backward pass is one band, not hundreds). Returns
+// the legend entries of the phases drawn.
+std::vector<std::pair<std::string, svg::Rgb>> WritePhaseBands(fmt::memory_buffer& out,
+                                                              const Timeline& tl,
+                                                              const PowerPlot& pl) {
   auto it = std::back_inserter(out);
-  // A step is titled with the trace's name for it (ProfilerStep#103), which
-  // is what --step chose it by, not with its position in the profile.
-  const bool named = step >= 0 && static_cast<size_t>(step) < tl.steps.size() &&
-                     !tl.steps[static_cast<size_t>(step)].name.empty();
-  const std::string title = named  ? "Power over " + tl.steps[static_cast<size_t>(step)].name
-                            : step >= 0 ? fmt::format("Power over step {}", step)
-                                        : std::string("Power over the window");
-  Header(out, width, height, title,
-         fmt::format("{} ms from {} ns on {}; shaded: the phases of the operations", Sig4(span_ns * 1e-6),
-                     t0, p.meta.clock.empty() ? "the run's clock" : p.meta.clock));
-
-  // Phase bands: each phase's events merged into spans (gaps under 0.5 % of
-  // the range closed, so one backward pass is one band, not hundreds).
   std::vector<std::pair<std::string, svg::Rgb>> legend;
   for (int ph = 0; ph < 3; ++ph) {
     std::vector<std::pair<int64_t, int64_t>> iv;
     for (const TimelineEvent& e : tl.events)
-      if (static_cast<int>(e.phase) == ph && e.end_ns > t0 && e.start_ns < t1 &&
-          (step < 0 || e.step == step))
-        iv.emplace_back(std::max(e.start_ns, t0), std::min(e.end_ns, t1));
+      if (static_cast<int>(e.phase) == ph && e.end_ns > pl.t0 && e.start_ns < pl.t1 &&
+          (pl.step < 0 || e.step == pl.step))
+        iv.emplace_back(std::max(e.start_ns, pl.t0), std::min(e.end_ns, pl.t1));
     if (iv.empty()) continue;
     std::sort(iv.begin(), iv.end());
-    const auto gap = static_cast<int64_t>(span_ns * 0.005);
+    const auto gap = static_cast<int64_t>(pl.span_ns * 0.005);
     std::vector<std::pair<int64_t, int64_t>> spans{iv.front()};
     for (const auto& v : iv) {
       if (v.first <= spans.back().second + gap) spans.back().second = std::max(spans.back().second, v.second);
@@ -372,60 +391,90 @@ std::string RenderPowerChart(const Profile& p, int step) {
     const svg::Rgb c = kPhaseColours[ph];
     const char* name = ToString(static_cast<Phase>(ph));
     for (const auto& [a, b] : spans) {
-      const double x = left + static_cast<double>(a - t0) * px_per_ns;
-      const double w = static_cast<double>(b - a) * px_per_ns;
+      const double x = pl.left + static_cast<double>(a - pl.t0) * pl.px_per_ns;
+      const double w = static_cast<double>(b - a) * pl.px_per_ns;
       fmt::format_to(it,
                      "<rect class=\"phase\" data-phase=\"{}\" data-start-ns=\"{}\" data-end-ns=\"{}\" "
                      "x=\"{}\" y=\"{}\" width=\"{}\" height=\"{}\" fill=\"{}\" fill-opacity=\"0.18\">"
                      "<title>{}: {} ms</title></rect>\n",
-                     name, a, b, Px(x), Px(top), Px(w, 3), Px(plot_bottom - top), c.Hex(), name,
+                     name, a, b, Px(x), Px(pl.top), Px(w, 3), Px(pl.bottom - pl.top), c.Hex(), name,
                      Sig4(static_cast<double>(b - a) * 1e-6));
       if (w >= 8.0 * static_cast<double>(std::char_traits<char>::length(name)))
         out.append(std::string_view(
-            svg::Text(x + w / 2, top - 6, "middle", name, "class=\"note\"")));
+            svg::Text(x + w / 2, pl.top - 6, "middle", name, "class=\"note\"")));
     }
     legend.emplace_back(name, svg::Rgb{static_cast<uint8_t>(c.r / 2 + 128),
                                        static_cast<uint8_t>(c.g / 2 + 128),
                                        static_cast<uint8_t>(c.b / 2 + 128)});
   }
+  return legend;
+}
 
-  const auto yticks = svg::NiceTicks(0, max_w > 0 ? max_w * 1.05 : 1, 5);
-  const double yscale = ValueAxisY(out, plot_bottom, top, left, right, yticks, "power (W)");
-  const auto xticks = svg::NiceTicks(0, span_ns * 1e-6, 8);
-  // The x axis in ms from the start of the range; ticks beyond the range are dropped.
-  {
-    const double step_ms = xticks.size() > 1 ? xticks[1] - xticks[0] : 1;
-    for (double t : xticks) {
-      if (t > span_ns * 1e-6 * (1 + 1e-9)) break;
-      const double x = left + t * 1e6 * px_per_ns;
-      fmt::format_to(it, "<line class=\"grid\" x1=\"{0}\" y1=\"{1}\" x2=\"{0}\" y2=\"{2}\"/>\n",
-                     Px(x), Px(top), Px(plot_bottom));
-      out.append(std::string_view(svg::Text(x, plot_bottom + 16, "middle", svg::TickLabel(t, step_ms))));
-    }
-    fmt::format_to(it, "<line class=\"axis\" x1=\"{0}\" y1=\"{2}\" x2=\"{1}\" y2=\"{2}\"/>\n", Px(left),
-                   Px(right), Px(plot_bottom));
-    out.append(std::string_view(svg::Text((left + right) / 2, plot_bottom + 36, "middle",
-                                          step >= 0 ? "time since the step began (ms)"
-                                                    : "time since the window began (ms)")));
-  }
+// Each series as a step path; its legend entry goes before the phases'.
+void WritePowerPaths(fmt::memory_buffer& out, const std::vector<PowerSeries>& series,
+                     const PowerPlot& pl, double yscale,
+                     std::vector<std::pair<std::string, svg::Rgb>>* legend) {
   for (size_t i = 0; i < series.size(); ++i) {
-    const Series& s = series[i];
+    const PowerSeries& s = series[i];
     std::string d;
     for (size_t k = 0; k < s.steps.size(); ++k) {
-      const double x = left + s.steps[k].first * px_per_ns;
-      const double x_end = left + (k + 1 < s.steps.size() ? s.steps[k + 1].first : s.end_ns) * px_per_ns;
-      const double y = plot_bottom - s.steps[k].second * yscale;
-      d += fmt::format("{}{} {}H{}", k == 0 ? "M" : "L", Px(x), Px(y), Px(std::min(x_end, right)));
+      const double x = pl.left + s.steps[k].first * pl.px_per_ns;
+      const double x_end =
+          pl.left + (k + 1 < s.steps.size() ? s.steps[k + 1].first : s.end_ns) * pl.px_per_ns;
+      const double y = pl.bottom - s.steps[k].second * yscale;
+      d += fmt::format("{}{} {}H{}", k == 0 ? "M" : "L", Px(x), Px(y), Px(std::min(x_end, pl.right)));
     }
-    fmt::format_to(it,
+    fmt::format_to(std::back_inserter(out),
                    "<path class=\"power\" data-domain=\"{}\" data-mean-w=\"{}\" d=\"{}\" fill=\"none\" "
                    "stroke=\"{}\" stroke-width=\"1.5\"><title>{}: mean {} W</title></path>\n",
                    svg::XmlEscape(s.domain), Exact(s.mean_w), d, svg::SeriesColour(i).Hex(),
                    svg::XmlEscape(s.domain), Sig4(s.mean_w));
-    legend.insert(legend.begin() + static_cast<std::ptrdiff_t>(i),
-                  {fmt::format("{} (mean {} W)", s.domain, Sig4(s.mean_w)), svg::SeriesColour(i)});
+    legend->insert(legend->begin() + static_cast<std::ptrdiff_t>(i),
+                   {fmt::format("{} (mean {} W)", s.domain, Sig4(s.mean_w)), svg::SeriesColour(i)});
   }
-  Legend(out, left, height - 14, legend);
+}
+
+}  // namespace
+
+std::string RenderPowerChart(const Profile& p, int step) {
+  const Timeline& tl = p.timeline;
+  if (tl.power.empty()) return "";
+  PowerPlot pl;
+  if (!PowerRange(p, step, &pl.t0, &pl.t1)) return "";
+  const double width = 960, height = pl.bottom + 92;
+  pl.step = step;
+  pl.span_ns = static_cast<double>(pl.t1 - pl.t0);
+  pl.px_per_ns = (pl.right - pl.left) / pl.span_ns;
+
+  std::vector<PowerSeries> series;
+  double max_w = 0;
+  const int columns = static_cast<int>(pl.right - pl.left);
+  for (const PowerTrack& track : tl.power)
+    series.push_back(BinPowerTrack(track, pl.t0, pl.t1, columns, pl.px_per_ns, &max_w));
+
+  fmt::memory_buffer out;
+  // A step is titled with the trace's name for it (ProfilerStep#103), which
+  // is what --step chose it by, not with its position in the profile.
+  const bool named = step >= 0 && static_cast<size_t>(step) < tl.steps.size() &&
+                     !tl.steps[static_cast<size_t>(step)].name.empty();
+  const std::string title = named  ? "Power over " + tl.steps[static_cast<size_t>(step)].name
+                            : step >= 0 ? fmt::format("Power over step {}", step)
+                                        : std::string("Power over the window");
+  Header(out, width, height, title,
+         fmt::format("{} ms from {} ns on {}; shaded: the phases of the operations",
+                     Sig4(pl.span_ns * 1e-6), pl.t0,
+                     p.meta.clock.empty() ? "the run's clock" : p.meta.clock));
+
+  std::vector<std::pair<std::string, svg::Rgb>> legend = WritePhaseBands(out, tl, pl);
+  const auto yticks = svg::NiceTicks(0, max_w > 0 ? max_w * 1.05 : 1, 5);
+  const double yscale = ValueAxisY(out, pl.bottom, pl.top, pl.left, pl.right, yticks, "power (W)");
+  // The x axis in ms from the start of the range; ticks beyond the range are dropped.
+  HorizontalAxis(out, pl.left, pl.right, pl.bottom, pl.top, svg::NiceTicks(0, pl.span_ns * 1e-6, 8),
+                 pl.span_ns * 1e-6 * (1 + 1e-9),
+                 [&](double t) { return pl.left + t * 1e6 * pl.px_per_ns; },
+                 step >= 0 ? "time since the step began (ms)" : "time since the window began (ms)");
+  WritePowerPaths(out, series, pl, yscale, &legend);
+  Legend(out, pl.left, height - 14, legend);
   return Finish(out);
 }
 

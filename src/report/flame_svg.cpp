@@ -146,86 +146,98 @@ constexpr const char* kScript = R"JS(
 })();
 )JS";
 
-}  // namespace
+// The frames before layout: the top one (the whole window or the --root
+// node) and, for the whole window by energy, the root-level frames that are no
+// nodes: (root), (idle), (other processes), with one child per domain.
+struct TopFrames {
+  Frame top;
+  std::vector<Frame> extras;
+};
 
-std::string RenderFlameSvg(const Profile& p, uint32_t root, const FlameOptions& options) {
-  const bool by_time = options.weight == FlameWeight::kTime;
-  const int max_depth = options.depth.value_or(INT32_MAX);
-  const double width_px = std::max(options.width_px, 200);
-  const double frames_w = width_px - 2 * kPadPx;
-  const ProfileNode& rn = p.nodes[root];
-  const bool whole = root == 0;
-  const double window_ns = static_cast<double>(p.meta.window_end_ns - p.meta.window_start_ns);
+Frame NodeFrame(const ProfileNode& n, int depth, bool by_time) {
+  Frame f;
+  f.key = n.path;
+  f.name = n.name;
+  f.kind = ToString(n.kind);
+  f.depth = depth;
+  f.energy_j = n.TotalJ();
+  f.time_ns = static_cast<double>(n.time_ns);
+  f.calls = n.calls;
+  if (n.time_ns > 0) f.power_w = n.PowerW();
+  if (!n.total_ci95_j.empty()) f.ci95_j = n.TotalCi95J();
+  f.weight = by_time ? f.time_ns : f.energy_j;
+  return f;
+}
 
-  auto node_frame = [&](const ProfileNode& n, int depth) {
+// One frame per kind of unattributed energy, one child per domain that has some.
+template <typename Get>
+void AddUnattributedGroup(const Profile& p, const char* name, const char* kind, Get get,
+                          std::vector<Frame>* extras) {
+  double sum = 0;
+  for (const ProfileDomain& d : p.domains) sum += get(d);
+  if (!(sum > 0)) return;
+  Frame g;
+  g.key = g.name = name;
+  g.kind = kind;
+  g.depth = 1;
+  g.energy_j = g.weight = sum;
+  extras->push_back(g);
+  for (const ProfileDomain& d : p.domains) {
+    if (!(get(d) > 0)) continue;
     Frame f;
-    f.key = n.path;
-    f.name = n.name;
-    f.kind = ToString(n.kind);
-    f.depth = depth;
-    f.energy_j = n.TotalJ();
-    f.time_ns = static_cast<double>(n.time_ns);
-    f.calls = n.calls;
-    if (n.time_ns > 0) f.power_w = n.PowerW();
-    if (!n.total_ci95_j.empty()) f.ci95_j = n.TotalCi95J();
-    f.weight = by_time ? f.time_ns : f.energy_j;
-    return f;
-  };
-
-  // The top frame: the whole window (nodes, idle, other processes) or the --root node.
-  std::vector<Frame> frames;
-  Frame top = node_frame(rn, 0);
-  std::vector<Frame> extras;  // root-level frames that are no nodes: (root), (idle), (other processes)
-  if (whole) {
-    top.key = "";
-    top.name = "all";
-    top.kind = "root";
-    top.calls = -1;
-    top.energy_j = rn.TotalJ();
-    if (!by_time) {
-      const double self_j = rn.SelfJ();
-      if (self_j > 0) {
-        Frame f;
-        f.key = "(root)";
-        f.name = "(root)";
-        f.kind = "root";
-        f.depth = 1;
-        f.energy_j = f.weight = self_j;
-        extras.push_back(f);
-      }
-      // One frame per kind of unattributed energy, one child per domain that has some.
-      auto add_group = [&](const char* name, const char* kind, auto get) {
-        double sum = 0;
-        for (const ProfileDomain& d : p.domains) sum += get(d);
-        if (!(sum > 0)) return;
-        Frame g;
-        g.key = g.name = name;
-        g.kind = kind;
-        g.depth = 1;
-        g.energy_j = g.weight = sum;
-        extras.push_back(g);
-        for (const ProfileDomain& d : p.domains) {
-          if (!(get(d) > 0)) continue;
-          Frame f;
-          f.key = std::string(name) + "/" + d.name;
-          f.name = d.name;
-          f.kind = kind;
-          f.depth = 2;
-          f.energy_j = f.weight = get(d);
-          extras.push_back(f);
-        }
-      };
-      add_group("(idle)", "idle", [](const ProfileDomain& d) { return d.idle_j; });
-      add_group("(other processes)", "other",
-                [](const ProfileDomain& d) { return d.other_j; });
-      for (const Frame& e : extras)
-        if (e.depth == 1) top.energy_j += e.energy_j;
-      top.weight = top.energy_j;
-      // The whole window: its length is the time, so the power is the mean draw.
-      top.time_ns = window_ns > 0 ? window_ns : NAN;
-      top.power_w = window_ns > 0 ? top.energy_j / (window_ns * 1e-9) : NAN;
-    }
+    f.key = std::string(name) + "/" + d.name;
+    f.name = d.name;
+    f.kind = kind;
+    f.depth = 2;
+    f.energy_j = f.weight = get(d);
+    extras->push_back(f);
   }
+}
+
+TopFrames MakeTopFrames(const Profile& p, uint32_t root, bool by_time, double window_ns) {
+  const ProfileNode& rn = p.nodes[root];
+  TopFrames t{NodeFrame(rn, 0, by_time), {}};
+  if (root != 0) return t;
+  Frame& top = t.top;
+  top.key = "";
+  top.name = "all";
+  top.kind = "root";
+  top.calls = -1;
+  top.energy_j = rn.TotalJ();
+  if (by_time) return t;
+  const double self_j = rn.SelfJ();
+  if (self_j > 0) {
+    Frame f;
+    f.key = "(root)";
+    f.name = "(root)";
+    f.kind = "root";
+    f.depth = 1;
+    f.energy_j = f.weight = self_j;
+    t.extras.push_back(f);
+  }
+  AddUnattributedGroup(p, "(idle)", "idle", [](const ProfileDomain& d) { return d.idle_j; },
+                       &t.extras);
+  AddUnattributedGroup(p, "(other processes)", "other",
+                       [](const ProfileDomain& d) { return d.other_j; }, &t.extras);
+  for (const Frame& e : t.extras)
+    if (e.depth == 1) top.energy_j += e.energy_j;
+  top.weight = top.energy_j;
+  // The whole window: its length is the time, so the power is the mean draw.
+  top.time_ns = window_ns > 0 ? window_ns : NAN;
+  top.power_w = window_ns > 0 ? top.energy_j / (window_ns * 1e-9) : NAN;
+  return t;
+}
+
+struct FlameLayout {
+  std::vector<Frame> frames;  // pre-order, the top frame first, the extras last
+  int deepest = 0;
+};
+
+// Places the nodes under the top frame, then the extras on its right.
+FlameLayout LayOutFrames(const Profile& p, uint32_t root, bool by_time, int max_depth,
+                         double frames_w, TopFrames t) {
+  FlameLayout out;
+  Frame& top = t.top;
   // With --weight time, children's busy times can add up to more than the
   // parent's (concurrent lanes); the layout then squeezes them into the parent.
   const auto children = report_tree::SortedChildren(p, by_time ? SortKey::kTime : SortKey::kEnergy);
@@ -236,8 +248,7 @@ std::string RenderFlameSvg(const Profile& p, uint32_t root, const FlameOptions& 
   }
   top.x = kPadPx;
   top.w = frames_w;
-  frames.push_back(top);
-  int deepest = 0;
+  out.frames.push_back(top);
   const double top_scale = top.weight > 0 ? frames_w / top.weight : 0;
   // Depth-first, frames in pre-order, with an explicit stack rather than
   // recursion: a profile from someone else may be a chain of any depth. Each
@@ -268,12 +279,12 @@ std::string RenderFlameSvg(const Profile& p, uint32_t root, const FlameOptions& 
       continue;
     }
     const uint32_t c = children[level.id][level.next++];
-    Frame f = node_frame(p.nodes[c], level.depth);
+    Frame f = NodeFrame(p.nodes[c], level.depth, by_time);
     if (!(f.weight > 0)) continue;
     f.x = level.x;
     f.w = f.weight * level.scale;
-    frames.push_back(f);
-    deepest = std::max(deepest, level.depth);
+    out.frames.push_back(f);
+    out.deepest = std::max(out.deepest, level.depth);
     level.x += f.w;
     const int depth = level.depth;
     const double scale = level.scale;
@@ -282,10 +293,10 @@ std::string RenderFlameSvg(const Profile& p, uint32_t root, const FlameOptions& 
   if (top_scale > 0 && max_depth >= 1) {
     // The extras follow the nodes, on the right of the top frame.
     double x = kPadPx + frames_w;
-    for (const Frame& e : extras)
+    for (const Frame& e : t.extras)
       if (e.depth == 1) x -= e.weight * top_scale;
     double child_x = x;
-    for (Frame e : extras) {
+    for (Frame e : t.extras) {
       if (e.depth == 2 && max_depth < 2) continue;
       e.w = e.weight * top_scale;
       if (e.depth == 1) {
@@ -296,99 +307,131 @@ std::string RenderFlameSvg(const Profile& p, uint32_t root, const FlameOptions& 
         e.x = child_x;
         child_x += e.w;
       }
-      deepest = std::max(deepest, e.depth);
-      frames.push_back(e);
+      out.deepest = std::max(out.deepest, e.depth);
+      out.frames.push_back(e);
     }
   }
+  return out;
+}
 
-  // Colour scale: 0 W to a round number above the highest power among frames
-  // wide enough to see (a sliver at 10 kW would wash out everything else);
-  // frames above it take the darkest colour. The top frame of the whole window
-  // does not set the scale: its power is the window's mean draw over all
-  // domains, idle included, not a busy-time average like the others'.
+// Colour scale: 0 W to a round number above the highest power among frames
+// wide enough to see (a sliver at 10 kW would wash out everything else);
+// frames above it take the darkest colour. The top frame of the whole window
+// does not set the scale: its power is the window's mean draw over all
+// domains, idle included, not a busy-time average like the others'.
+struct PowerScale {
+  std::vector<double> ticks;
+  double max_w = 0;      // ticks.back()
+  bool clipped = false;  // some frame draws more than max_w
+};
+
+PowerScale MakePowerScale(const std::vector<Frame>& frames, bool whole) {
+  const Frame& top = frames.front();
   double max_power_w = 0;
-  bool clipped = false;
   for (const Frame& f : frames)
     if (f.power_w > 0 && f.weight >= top.weight * 1e-3 && (f.depth > 0 || !whole))
       max_power_w = std::max(max_power_w, f.power_w);
-  const std::vector<double> ticks = svg::NiceTicks(0, max_power_w > 0 ? max_power_w : 1, 4);
-  const double scale_w = ticks.back();
-  for (const Frame& f : frames) clipped |= f.power_w > scale_w;
+  PowerScale s;
+  s.ticks = svg::NiceTicks(0, max_power_w > 0 ? max_power_w : 1, 4);
+  s.max_w = s.ticks.back();
+  for (const Frame& f : frames) s.clipped |= f.power_w > s.max_w;
+  return s;
+}
 
-  const double legend_y = kTopPx + (deepest + 1) * kRowPx + 14;
-  const double height_px = legend_y + 52;
-  const std::string top_label = whole ? "the window" : rn.path;
+// The tooltip: the first two lines are also what the details bar shows on
+// hover; with the attribution's interval where the profile has one.
+std::string FrameTip(const Frame& f, const Frame& top, const std::string& top_label) {
+  const bool has_power = f.power_w > 0;
+  std::string tip = f.key.empty() ? f.name + " (" + top_label + ")" : f.key;
+  const double share = top.energy_j > 0 ? 100 * f.energy_j / top.energy_j : 0;
+  const bool ci = !std::isnan(f.ci95_j);
+  tip += fmt::format("\nenergy: {} J ({:.2f} % of {})",
+                     ci ? report_text::WithInterval(f.energy_j, f.ci95_j) : Sig4(f.energy_j),
+                     share, top_label);
+  tip += has_power ? fmt::format("\npower: {} W",
+                                 ci && f.time_ns > 0
+                                     ? report_text::WithInterval(f.power_w,
+                                                                 f.ci95_j / (f.time_ns * 1e-9))
+                                     : Sig4(f.power_w))
+                   : std::string("\npower: n/a (no busy time)");
+  if (!std::isnan(f.time_ns)) tip += fmt::format("\ntime: {} ms", Sig4(f.time_ns * 1e-6));
+  if (f.calls >= 0) tip += fmt::format("\ncalls: {}", f.calls);
+  tip += "\nkind: " + f.kind;
+  return tip;
+}
+
+void Put(fmt::memory_buffer& out, const std::string& s) { out.append(std::string_view(s)); }
+
+// Title, subtitle, hint and the two buttons.
+void WriteFlameHeader(fmt::memory_buffer& out, const Profile& p, uint32_t root, const Frame& top,
+                      const FlameOptions& options, double width_px, double height_px,
+                      double window_ns) {
+  const ProfileNode& rn = p.nodes[root];
+  const bool whole = root == 0;
+  const bool by_time = options.weight == FlameWeight::kTime;
   std::string title = options.title;
   if (title.empty())
     title = whole ? "Energy flame graph" : fmt::format("Energy flame graph of {}", rn.path);
   bool modeled = false;
   for (const ProfileDomain& d : p.domains) modeled |= d.modeled;
 
-  fmt::memory_buffer out;
-  auto it = std::back_inserter(out);
-  auto put = [&](const std::string& s) { out.append(std::string_view(s)); };
-  put(svg::Open(width_px, height_px, title, "smaragdine-flame"));
-  put("<style>\n"
+  Put(out, svg::Open(width_px, height_px, title, "smaragdine-flame"));
+  Put(out,
+      "<style>\n"
       ".smaragdine-flame g.fr { cursor: pointer; }\n"
       ".smaragdine-flame g.fr:hover rect { stroke: #000; stroke-width: 0.5; }\n"
       ".smaragdine-flame .btn { cursor: pointer; fill: #1f4e8c; text-decoration: underline; }\n"
       "</style>\n");
-  fmt::format_to(it, "<rect x=\"0\" y=\"0\" width=\"{}\" height=\"{}\" fill=\"#fdfdfb\"/>\n",
+  fmt::format_to(std::back_inserter(out),
+                 "<rect x=\"0\" y=\"0\" width=\"{}\" height=\"{}\" fill=\"#fdfdfb\"/>\n",
                  svg::Px(width_px), svg::Px(height_px));
-  put(svg::Text(width_px / 2, 22, "middle", title, "font-size=\"16\" font-weight=\"bold\""));
+  Put(out, svg::Text(width_px / 2, 22, "middle", title, "font-size=\"16\" font-weight=\"bold\""));
   std::string sub = fmt::format(
       "width: {} · colour: average power · {} J {}{}", by_time ? "busy time" : "energy",
       Sig4(top.energy_j), whole ? "measured" : "under " + rn.path,
       whole && window_ns > 0 ? fmt::format(" in {} s", Sig4(window_ns * 1e-9)) : "");
   if (!p.meta.energy_source.empty()) sub += " · " + p.meta.energy_source;
   if (modeled) sub += " · MODELED energy (estimated from CPU time)";
-  put(svg::Text(width_px / 2, 40, "middle", sub, "fill=\"#444\""));
-  put(svg::Text(width_px / 2, 56, "middle",
-                "Click a frame to zoom in; Search or Ctrl-F highlights frames by path.",
-                "class=\"hint\" fill=\"#777\" font-size=\"11\""));
-  put(svg::Text(kPadPx, 22, "start", "Reset zoom",
-                "class=\"btn unzoom\" style=\"display:none\""));
-  put(svg::Text(width_px - kPadPx, 22, "end", "Search", "class=\"btn search\""));
+  Put(out, svg::Text(width_px / 2, 40, "middle", sub, "fill=\"#444\""));
+  Put(out, svg::Text(width_px / 2, 56, "middle",
+                     "Click a frame to zoom in; Search or Ctrl-F highlights frames by path.",
+                     "class=\"hint\" fill=\"#777\" font-size=\"11\""));
+  Put(out, svg::Text(kPadPx, 22, "start", "Reset zoom",
+                     "class=\"btn unzoom\" style=\"display:none\""));
+  Put(out, svg::Text(width_px - kPadPx, 22, "end", "Search", "class=\"btn search\""));
+}
 
+void WriteFrames(fmt::memory_buffer& out, const std::vector<Frame>& frames, double frames_w,
+                 double scale_w, const std::string& top_label) {
+  auto it = std::back_inserter(out);
+  const Frame& top = frames.front();
   fmt::format_to(it, "<g class=\"frames\" data-x=\"{}\" data-width=\"{}\">\n", svg::Px(kPadPx),
                  svg::Px(frames_w));
   for (const Frame& f : frames) {
     const double y = kTopPx + f.depth * kRowPx;
-    const bool has_power = f.power_w > 0;
     const svg::Rgb fill =
-        has_power ? svg::HeatColour(f.power_w / scale_w) : svg::Rgb{200, 200, 200};
-    std::string tip = f.key.empty() ? f.name + " (" + top_label + ")" : f.key;
-    const double share = top.energy_j > 0 ? 100 * f.energy_j / top.energy_j : 0;
-    // With the attribution's interval where the profile has one: the first two
-    // lines are also what the details bar shows on hover.
-    const bool ci = !std::isnan(f.ci95_j);
-    tip += fmt::format("\nenergy: {} J ({:.2f} % of {})",
-                       ci ? report_text::WithInterval(f.energy_j, f.ci95_j) : Sig4(f.energy_j),
-                       share, top_label);
-    tip += has_power ? fmt::format("\npower: {} W",
-                                   ci && f.time_ns > 0
-                                       ? report_text::WithInterval(f.power_w,
-                                                                   f.ci95_j / (f.time_ns * 1e-9))
-                                       : Sig4(f.power_w))
-                     : std::string("\npower: n/a (no busy time)");
-    if (!std::isnan(f.time_ns)) tip += fmt::format("\ntime: {} ms", Sig4(f.time_ns * 1e-6));
-    if (f.calls >= 0) tip += fmt::format("\ncalls: {}", f.calls);
-    tip += "\nkind: " + f.kind;
+        f.power_w > 0 ? svg::HeatColour(f.power_w / scale_w) : svg::Rgb{200, 200, 200};
     fmt::format_to(it,
                    "<g class=\"fr\" data-key=\"{}\" data-name=\"{}\" data-depth=\"{}\" "
                    "data-energy-j=\"{}\" data-w=\"{}\"><title>{}</title>"
                    "<rect x=\"{}\" y=\"{}\" width=\"{}\" height=\"{}\" rx=\"2\" fill=\"{}\"/>"
                    "<text x=\"{}\" y=\"{}\"{}>{}</text></g>\n",
                    svg::XmlEscape(f.key), svg::XmlEscape(f.name), f.depth, Exact(f.energy_j),
-                   Exact(f.weight), svg::XmlEscape(tip), svg::Px(f.x), svg::Px(y),
-                   svg::Px(f.w, 3), svg::Px(kFramePx), fill.Hex(), svg::Px(f.x + 3),
-                   svg::Px(y + 12.5), svg::DarkTextOn(fill) ? "" : " fill=\"#fff\"",
+                   Exact(f.weight), svg::XmlEscape(FrameTip(f, top, top_label)), svg::Px(f.x),
+                   svg::Px(y), svg::Px(f.w, 3), svg::Px(kFramePx), fill.Hex(),
+                   svg::Px(f.x + 3), svg::Px(y + 12.5),
+                   svg::DarkTextOn(fill) ? "" : " fill=\"#fff\"",
                    svg::XmlEscape(FitLabel(f.name, f.w)));
   }
-  put("</g>\n");
+  Put(out, "</g>\n");
+}
 
-  // Legend: the power scale as swatches, then the grey of frames without time.
-  put(svg::Text(kPadPx, legend_y + 12, "start", "average power (W):"));
+// Legend: the power scale as swatches, then the grey of frames without time;
+// below it the details and match lines the script fills.
+void WriteFlameLegend(fmt::memory_buffer& out, const PowerScale& scale, double legend_y,
+                      double width_px, double height_px) {
+  auto it = std::back_inserter(out);
+  Put(out, svg::Text(kPadPx, legend_y + 12, "start", "average power (W):"));
   const double swatch_x = kPadPx + 130, swatch_w = 240;
   constexpr int kSwatches = 24;
   for (int i = 0; i < kSwatches; ++i)
@@ -396,22 +439,46 @@ std::string RenderFlameSvg(const Profile& p, uint32_t root, const FlameOptions& 
                    svg::Px(swatch_x + swatch_w * i / kSwatches), svg::Px(legend_y + 2),
                    svg::Px(swatch_w / kSwatches + 0.5),
                    svg::HeatColour((i + 0.5) / kSwatches).Hex());
+  const std::vector<double>& ticks = scale.ticks;
   const double tick_step = ticks.size() > 1 ? ticks[1] - ticks[0] : 1;
   for (size_t i = 0; i < ticks.size(); ++i) {
     std::string label = svg::TickLabel(ticks[i], tick_step);
-    if (i + 1 == ticks.size() && clipped) label = "≥ " + label;
-    put(svg::Text(swatch_x + swatch_w * ticks[i] / scale_w, legend_y + 28, "middle", label,
-                  "font-size=\"11\""));
+    if (i + 1 == ticks.size() && scale.clipped) label = "≥ " + label;
+    Put(out, svg::Text(swatch_x + swatch_w * ticks[i] / scale.max_w, legend_y + 28, "middle",
+                       label, "font-size=\"11\""));
   }
   fmt::format_to(it, "<rect x=\"{}\" y=\"{}\" width=\"12\" height=\"12\" fill=\"#c8c8c8\"/>\n",
                  svg::Px(swatch_x + swatch_w + 24), svg::Px(legend_y + 2));
-  put(svg::Text(swatch_x + swatch_w + 40, legend_y + 12, "start",
-                "no busy time (idle, other processes)"));
-  put(svg::Text(kPadPx, height_px - 6, "start", "", "class=\"details\" fill=\"#333\""));
-  put(svg::Text(width_px - kPadPx, height_px - 6, "end", "",
-                "class=\"matched\" fill=\"#333\""));
-  fmt::format_to(it, "<script type=\"text/javascript\"><![CDATA[{}]]></script>\n</svg>\n",
-                 kScript);
+  Put(out, svg::Text(swatch_x + swatch_w + 40, legend_y + 12, "start",
+                     "no busy time (idle, other processes)"));
+  Put(out, svg::Text(kPadPx, height_px - 6, "start", "", "class=\"details\" fill=\"#333\""));
+  Put(out, svg::Text(width_px - kPadPx, height_px - 6, "end", "",
+                     "class=\"matched\" fill=\"#333\""));
+}
+
+}  // namespace
+
+std::string RenderFlameSvg(const Profile& p, uint32_t root, const FlameOptions& options) {
+  const bool by_time = options.weight == FlameWeight::kTime;
+  const int max_depth = options.depth.value_or(INT32_MAX);
+  const double width_px = std::max(options.width_px, 200);
+  const double frames_w = width_px - 2 * kPadPx;
+  const bool whole = root == 0;
+  const double window_ns = static_cast<double>(p.meta.window_end_ns - p.meta.window_start_ns);
+
+  const FlameLayout layout = LayOutFrames(p, root, by_time, max_depth, frames_w,
+                                          MakeTopFrames(p, root, by_time, window_ns));
+  const Frame& top = layout.frames.front();
+  const PowerScale scale = MakePowerScale(layout.frames, whole);
+  const double legend_y = kTopPx + (layout.deepest + 1) * kRowPx + 14;
+  const double height_px = legend_y + 52;
+
+  fmt::memory_buffer out;
+  WriteFlameHeader(out, p, root, top, options, width_px, height_px, window_ns);
+  WriteFrames(out, layout.frames, frames_w, scale.max_w, whole ? "the window" : p.nodes[root].path);
+  WriteFlameLegend(out, scale, legend_y, width_px, height_px);
+  fmt::format_to(std::back_inserter(out),
+                 "<script type=\"text/javascript\"><![CDATA[{}]]></script>\n</svg>\n", kScript);
   return fmt::to_string(out);
 }
 
