@@ -106,6 +106,17 @@ inline void DropExactDuplicates(const RawTrace& raw, std::vector<uint32_t>* idx,
   d->Add("trace.duplicate_event_dropped", dropped);
 }
 
+// The node `cache` holds for `key`, made the first time as the child `name`
+// (kind `kind`) of `parent`: the dialects' kernel nodes by (parent, kernel
+// name) and runtime nodes by event name.
+template <typename Map>
+NodeId ChildOnce(Map* cache, const typename Map::key_type& key, NodeTable* nodes, NodeId parent,
+                 std::string_view name, NodeKind kind) {
+  auto it = cache->find(key);
+  if (it == cache->end()) it = cache->emplace(key, nodes->Child(parent, name, kind)).first;
+  return it->second;
+}
+
 // Splits on '/', dropping empty parts.
 std::vector<std::string_view> SplitPath(std::string_view path);
 

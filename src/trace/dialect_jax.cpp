@@ -238,12 +238,8 @@ Status BuildJax(const std::string& name, const RawTrace& raw, Trace* out) {
           } else {
             // Runtime events (PjitFunction(f), ExecuteSharded, the CUDA
             // launch calls): top-level nodes that keep what no op covers.
-            auto it = runtime_nodes.find(e.name);
-            if (it == runtime_nodes.end())
-              it = runtime_nodes
-                       .emplace(e.name, out->nodes.Child(kRootNode, raw.Str(e.name), NodeKind::kOp))
-                       .first;
-            node = it->second;
+            node = ChildOnce(&runtime_nodes, e.name, &out->nodes, kRootNode, raw.Str(e.name),
+                             NodeKind::kOp);
           }
           while (!open.empty() && open.back().first <= e.ts_ns) open.pop_back();
           if (e.correlation >= 0)
@@ -265,13 +261,8 @@ Status BuildJax(const std::string& name, const RawTrace& raw, Trace* out) {
             auto it = launches.find(e.correlation);
             if (it != launches.end() && it->second.step >= 0) step = it->second.step;
           }
-          auto kit = kernel_nodes.find({parent, e.name});
-          if (kit == kernel_nodes.end())
-            kit = kernel_nodes
-                      .emplace(std::make_pair(parent, e.name),
-                               out->nodes.Child(parent, raw.Str(e.name), NodeKind::kKernel))
-                      .first;
-          node = kit->second;
+          node = ChildOnce(&kernel_nodes, {parent, e.name}, &out->nodes, parent, raw.Str(e.name),
+                           NodeKind::kKernel);
         }
         out->events.push_back(Event{e.ts_ns, e.ts_ns + e.dur_ns, node, lane, step, phase});
       }

@@ -107,24 +107,15 @@ Status BuildOnnxRuntime(const std::string& name, const RawTrace& raw, Trace* out
           parent = node_of(NodeName(raw.Str(e.arg_name)));
         else
           ++orphans;
-        auto kit = kernel_nodes.find({parent, e.name});
-        if (kit == kernel_nodes.end())
-          kit = kernel_nodes
-                    .emplace(std::make_pair(parent, e.name),
-                             out->nodes.Child(parent, raw.Str(e.name), NodeKind::kKernel))
-                    .first;
-        node = kit->second;
+        node = ChildOnce(&kernel_nodes, {parent, e.name}, &out->nodes, parent, raw.Str(e.name),
+                         NodeKind::kKernel);
       } else {
         // Session events (SequentialExecutor::Execute, session_initialization,
         // model_loading_uri) and any other category: top-level nodes that
         // keep the time no node covers.
         if (e.cat != cat_session) ++unknown;
-        auto it = runtime_nodes.find(e.name);
-        if (it == runtime_nodes.end())
-          it = runtime_nodes
-                   .emplace(e.name, out->nodes.Child(kRootNode, raw.Str(e.name), NodeKind::kOp))
-                   .first;
-        node = it->second;
+        node = ChildOnce(&runtime_nodes, e.name, &out->nodes, kRootNode, raw.Str(e.name),
+                         NodeKind::kOp);
       }
       // An inference profile has no phases to tell apart (DESIGN §5).
       out->events.push_back(Event{e.ts_ns, e.ts_ns + e.dur_ns, node, lane,

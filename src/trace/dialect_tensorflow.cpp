@@ -2,6 +2,7 @@
 // TF2/JAX profiler's trace viewer JSON. Rules: docs/trace-formats.md.
 #include <cctype>
 #include <optional>
+#include <tuple>
 #include <unordered_map>
 
 #include <fmt/format.h>
@@ -360,6 +361,7 @@ std::vector<Step> GroupIdSteps(const RawTrace& raw,
   return steps;
 }
 
+
 namespace {
 
 struct Tf2Process {
@@ -381,13 +383,14 @@ std::vector<Step> MarkerSteps(const RawTrace& raw) {
   return steps;
 }
 
-}  // namespace
-
-Status BuildTf2(const std::string& name, const RawTrace& raw, Trace* out) {
-  out->dialect = "tf2";
-  out->time_base = TimeBase::kRelative;
+// The metadata events: each process's name and device, each thread's name.
+struct Tf2Metadata {
   std::unordered_map<StrId, Tf2Process> procs;
   std::map<std::pair<StrId, StrId>, std::string> thread_names;
+};
+
+Tf2Metadata ReadTf2Metadata(const RawTrace& raw) {
+  Tf2Metadata m;
   for (const RawEvent& e : raw.events) {
     if (e.ph != 'M') continue;
     const std::string& what = raw.Str(e.name);
@@ -395,11 +398,104 @@ Status BuildTf2(const std::string& name, const RawTrace& raw, Trace* out) {
       Tf2Process p;
       p.name = raw.Str(e.arg_name);
       p.device = XlaProcessDevice(p.name);
-      procs[e.pid] = std::move(p);
+      m.procs[e.pid] = std::move(p);
     } else if (what == "thread_name") {
-      thread_names[{e.pid, e.tid}] = raw.Str(e.arg_name);
+      m.thread_names[{e.pid, e.tid}] = raw.Str(e.arg_name);
     }
   }
+  return m;
+}
+
+// "scope/op:OpType" → ("scope/op", "OpType"); a ':' before the last '/' is
+// part of a name.
+std::pair<std::string_view, std::string_view> SplitOpType(std::string_view long_name) {
+  size_t colon = long_name.rfind(':');
+  size_t slash = long_name.rfind('/');
+  if (colon != std::string_view::npos && (slash == std::string_view::npos || colon > slash))
+    return {long_name.substr(0, colon), long_name.substr(colon + 1)};
+  return {long_name, {}};
+}
+
+// The nodes of TF2 events, each made once: ops by long name, kernels by
+// (TF op, kernel name), runtime events by name.
+class Tf2Nodes {
+ public:
+  Tf2Nodes(const RawTrace& raw, Trace* out) : raw_(raw), out_(out) {}
+
+  std::pair<NodeId, Phase> Op(StrId long_name) {
+    auto it = op_nodes_.find(long_name);
+    if (it != op_nodes_.end()) return it->second;
+    const auto [op, op_type] = SplitOpType(raw_.Str(long_name));
+    Phase phase;
+    const std::string path = TfPathAndPhase(op, op_type, &phase);
+    NodeId node = out_->nodes.InternPath(path, NodeKind::kOp);
+    if (node == kRootNode) node = out_->nodes.Child(kRootNode, "(unnamed)", NodeKind::kOp);
+    return op_nodes_.emplace(long_name, std::make_pair(node, phase)).first->second;
+  }
+
+  // A kernel: under its TF op (args.tf_op / long_name) when known.
+  std::pair<NodeId, Phase> Kernel(StrId tf_op, StrId name, bool has_op) {
+    auto it = kernel_nodes_.find({tf_op, name});
+    if (it != kernel_nodes_.end()) return it->second;
+    NodeId parent = kRootNode;
+    Phase ph = Phase::kOther;
+    if (has_op)
+      parent = out_->nodes.InternPath(TfPathAndPhase(SplitOpType(raw_.Str(tf_op)).first, "", &ph),
+                                      NodeKind::kOp);
+    NodeId k = out_->nodes.Child(parent, raw_.Str(name), NodeKind::kKernel);
+    return kernel_nodes_.emplace(std::make_pair(tf_op, name), std::make_pair(k, ph)).first->second;
+  }
+
+  // Executor and runtime events (ExecutorState::Process, FunctionRun,
+  // EagerExecute, …) carry no long_name. They enclose the ops, so they stay
+  // as top-level op nodes: the ops nested in them are the leaves and get the
+  // energy; the runtime node keeps only its own overhead.
+  NodeId Runtime(StrId name) {
+    return ChildOnce(&runtime_nodes_, name, &out_->nodes, kRootNode, raw_.Str(name), NodeKind::kOp);
+  }
+
+ private:
+  const RawTrace& raw_;
+  Trace* out_;
+  std::unordered_map<StrId, std::pair<NodeId, Phase>> op_nodes_;
+  std::unordered_map<StrId, NodeId> runtime_nodes_;
+  std::map<std::pair<StrId, StrId>, std::pair<NodeId, Phase>> kernel_nodes_;
+};
+
+// One lane's events (sorted for nesting, exact duplicates dropped) as events
+// of `out`.
+void AddTf2LaneEvents(const RawTrace& raw, std::vector<uint32_t>* idx, uint32_t lane, bool gpu,
+                      std::unordered_map<int64_t, int32_t>& step_of_group, Tf2Nodes& nodes,
+                      Trace* out) {
+  SortForNesting(raw, idx);
+  DropExactDuplicates(raw, idx, &out->diagnostics);
+  for (uint32_t i : *idx) {
+    const RawEvent& e = raw.events[i];
+    if (e.external_id >= 0) continue;  // a step marker: a step, not an event
+    NodeId node;
+    Phase phase;
+    bool has_op = (e.flags & RawEvent::kLongName) && e.arg_name != kEmptyStr;
+    if (has_op && !gpu) {
+      std::tie(node, phase) = nodes.Op(e.arg_name);
+    } else if (gpu) {
+      std::tie(node, phase) = nodes.Kernel(e.arg_name, e.name, has_op);
+    } else {
+      node = nodes.Runtime(e.name);
+      phase = Phase::kOther;
+    }
+    int32_t step = -1;
+    if (e.seq >= 0 && step_of_group.count(e.seq)) step = step_of_group[e.seq];
+    else step = StepAt(out->steps, e.ts_ns);
+    out->events.push_back(Event{e.ts_ns, e.ts_ns + e.dur_ns, node, lane, step, phase});
+  }
+}
+
+}  // namespace
+
+Status BuildTf2(const std::string& name, const RawTrace& raw, Trace* out) {
+  out->dialect = "tf2";
+  out->time_base = TimeBase::kRelative;
+  const Tf2Metadata meta = ReadTf2Metadata(raw);
   std::map<std::pair<StrId, StrId>, std::vector<uint32_t>> by_lane;
   for (uint32_t i = 0; i < raw.events.size(); ++i) {
     const RawEvent& e = raw.events[i];
@@ -413,95 +509,28 @@ Status BuildTf2(const std::string& name, const RawTrace& raw, Trace* out) {
   int64_t derived = 0;
 
   LaneSet lanes(out);
-  std::unordered_map<StrId, std::pair<NodeId, Phase>> op_nodes;
-  std::unordered_map<StrId, NodeId> runtime_nodes;
-  std::map<std::pair<StrId, StrId>, std::pair<NodeId, Phase>> kernel_nodes;
+  Tf2Nodes nodes(raw, out);
   for (auto& [key, idx] : by_lane) {
-    auto pit = procs.find(key.first);
+    auto pit = meta.procs.find(key.first);
     Tf2Process p;
-    if (pit != procs.end()) p = pit->second;
-    if (pit == procs.end() || p.device.empty()) {
+    if (pit != meta.procs.end()) p = pit->second;
+    if (pit == meta.procs.end() || p.device.empty()) {
       // "/host:metadata", "Steps" and other viewer rows are not devices.
       out->diagnostics.Add("tf2.event_on_non_device_process_dropped",
                            static_cast<int64_t>(idx.size()));
       continue;
     }
     bool gpu = p.device.rfind("GPU", 0) == 0;
-    auto tn = thread_names.find(key);
-    if (tn != thread_names.end() && IsDerivedLine(tn->second)) {
+    auto tn = meta.thread_names.find(key);
+    if (tn != meta.thread_names.end() && IsDerivedLine(tn->second)) {
       derived += static_cast<int64_t>(idx.size());
       continue;
     }
     std::string lane_name =
         fmt::format("{} {}", p.name,
-                    tn != thread_names.end() ? tn->second : "thread " + raw.Str(key.second));
+                    tn != meta.thread_names.end() ? tn->second : "thread " + raw.Str(key.second));
     uint32_t lane = lanes.Get(p.device, lane_name);
-    SortForNesting(raw, &idx);
-    DropExactDuplicates(raw, &idx, &out->diagnostics);
-    for (uint32_t i : idx) {
-      const RawEvent& e = raw.events[i];
-      if (e.external_id >= 0) continue;  // a step marker: a step, not an event
-      NodeId node;
-      Phase phase;
-      bool has_op = (e.flags & RawEvent::kLongName) && e.arg_name != kEmptyStr;
-      if (has_op && !gpu) {
-        auto it = op_nodes.find(e.arg_name);
-        if (it == op_nodes.end()) {
-          std::string_view long_name = raw.Str(e.arg_name);
-          // "scope/op:OpType" → "scope/op"; a ':' before the last '/' is part of a name.
-          size_t colon = long_name.rfind(':');
-          size_t slash = long_name.rfind('/');
-          std::string_view op_type;
-          if (colon != std::string_view::npos &&
-              (slash == std::string_view::npos || colon > slash)) {
-            op_type = long_name.substr(colon + 1);
-            long_name = long_name.substr(0, colon);
-          }
-          std::string path = TfPathAndPhase(long_name, op_type, &phase);
-          node = out->nodes.InternPath(path, NodeKind::kOp);
-          if (node == kRootNode) node = out->nodes.Child(kRootNode, "(unnamed)", NodeKind::kOp);
-          it = op_nodes.emplace(e.arg_name, std::make_pair(node, phase)).first;
-        }
-        node = it->second.first;
-        phase = it->second.second;
-      } else if (gpu) {
-        // A kernel: under its TF op (args.tf_op / long_name) when known.
-        auto kit = kernel_nodes.find({e.arg_name, e.name});
-        if (kit == kernel_nodes.end()) {
-          NodeId parent = kRootNode;
-          Phase ph = Phase::kOther;
-          if (has_op) {
-            std::string_view tf_op = raw.Str(e.arg_name);
-            size_t colon = tf_op.rfind(':');
-            size_t slash = tf_op.rfind('/');
-            if (colon != std::string_view::npos &&
-                (slash == std::string_view::npos || colon > slash))
-              tf_op = tf_op.substr(0, colon);
-            parent = out->nodes.InternPath(TfPathAndPhase(tf_op, "", &ph), NodeKind::kOp);
-          }
-          NodeId k = out->nodes.Child(parent, raw.Str(e.name), NodeKind::kKernel);
-          kit = kernel_nodes.emplace(std::make_pair(e.arg_name, e.name), std::make_pair(k, ph))
-                    .first;
-        }
-        node = kit->second.first;
-        phase = kit->second.second;
-      } else {
-        // Executor and runtime events (ExecutorState::Process, FunctionRun,
-        // EagerExecute, …) carry no long_name. They enclose the ops, so they
-        // stay as top-level op nodes: the ops nested in them are the leaves
-        // and get the energy; the runtime node keeps only its own overhead.
-        auto it = runtime_nodes.find(e.name);
-        if (it == runtime_nodes.end())
-          it = runtime_nodes.emplace(e.name, out->nodes.Child(kRootNode, raw.Str(e.name),
-                                                              NodeKind::kOp)).first;
-        node = it->second;
-        phase = Phase::kOther;
-      }
-      int32_t step = -1;
-      if (e.seq >= 0 && step_of_group.count(e.seq)) step = step_of_group[e.seq];
-      else step = StepAt(out->steps, e.ts_ns);
-      out->events.push_back(Event{e.ts_ns, e.ts_ns + e.dur_ns, node, lane, step, phase});
-    }
+    AddTf2LaneEvents(raw, &idx, lane, gpu, step_of_group, nodes, out);
   }
   out->diagnostics.Add("tf2.derived_line_event_dropped", derived);
   if (out->events.empty()) return BadInput(name, "TF2 trace has no events on a device");
