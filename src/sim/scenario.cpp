@@ -557,7 +557,9 @@ Program BuildBert(const SimScenario& sc, size_t nd, int64_t start_ns, sim::Rng& 
       const int64_t g = gap(2, 10) + (r + 1 == model.size() ? on_grid(40'000) : 0);
       if (pytorch) {
         LaneWriter::Op op;
-        op.path = fwd_path[r];
+        // The PyTorch reader puts a backward function under its forward op,
+        // as a node named after the function (autograd_names.h).
+        op.path = fwd_path[r] + "/" + kind.torch_backward;
         op.phase = Phase::kBackward;
         op.trace.name = std::string(kEvaluateFunctionPrefix) + kind.torch_backward;
         op.trace.seq = seq_of[r];

@@ -33,4 +33,15 @@ inline bool IsBackwardName(std::string_view name) {
   return true;
 }
 
+// The node a backward function gets under its forward op: the function's own
+// name, without the engine's wrapper ("AddmmBackward0"), so the tree reads
+// …/aten::addmm/AddmmBackward0/aten::mm and the backward work is named as
+// such, not an aten::mm inside an aten::addmm. The wrapper and the function
+// it wraps share the node.
+inline std::string_view BackwardNodeName(std::string_view name) {
+  if (name.substr(0, kEvaluateFunctionPrefix.size()) == kEvaluateFunctionPrefix)
+    name.remove_prefix(kEvaluateFunctionPrefix.size());
+  return name;
+}
+
 }  // namespace smaragdine

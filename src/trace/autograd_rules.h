@@ -6,7 +6,9 @@
 //
 //  - a backward function lands on the node of the forward op that made its
 //    autograd node: the last forward op to start with its sequence number on
-//    the forward thread (the counter moves on when the node is made);
+//    the forward thread (the counter moves on when the node is made); the
+//    callers give it a child there named after the function
+//    (autograd_names.h's BackwardNodeName);
 //  - AccumulateGrad has no forward op; it goes to the module of the forward
 //    op whose backward function ran last on the same thread (the producer of
 //    the gradient it accumulates), unless it runs inside another autograd

@@ -346,7 +346,10 @@ class PytorchBuilder {
         if (!legacy_ && e.seq >= 0) key = AutogradRules::ForwardKey{0, e.seq};
         const BackwardPlace place = autograd_.PlaceBackward(&autograd_thread, key, name, in_autograd);
         if (place.kind == BackwardPlace::kOnForwardOp) {
-          node = place.node;  // lands on the forward op's path, phase backward
+          // Under the forward op, as a node named after the backward function.
+          const std::string_view fn = BackwardNodeName(name);
+          node = fn.size() == name.size() ? ChildCached(place.node, e.name, NodeKind::kOp)
+                                          : ChildCached(place.node, fn, NodeKind::kOp);
         } else if (place.kind == BackwardPlace::kUnderGradProducer) {
           node = ChildCached(place.node, e.name, NodeKind::kOp);
         } else {

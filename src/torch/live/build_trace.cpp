@@ -233,7 +233,9 @@ Trace BuildLiveTrace(const LiveRecords& rec) {
         const BackwardPlace place =
             autograd.PlaceBackward(&autograd_thread, key, name, inside_autograd);
         if (place.kind == BackwardPlace::kOnForwardOp) {
-          node[ti][i] = place.node;
+          // Under the forward op, as a node named after the backward function
+          // (autograd_names.h), as the PyTorch trace reader does.
+          node[ti][i] = t.nodes.Child(place.node, BackwardNodeName(name), NodeKind::kOp);
         } else if (place.kind == BackwardPlace::kUnderGradProducer) {
           node[ti][i] = t.nodes.Child(place.node, name, NodeKind::kOp);
         } else {
