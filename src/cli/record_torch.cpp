@@ -8,13 +8,14 @@
 #include <cstdio>
 #include <cstdlib>
 #include <filesystem>
-#include <fstream>
 #include <map>
 #include <string>
 
 #include <fmt/format.h>
 
 #include "cli/command.h"
+#include "cli/phase_table.h"
+#include "common/io.h"
 #include "smaragdine/account.h"
 #include "smaragdine/profile.h"
 #include "smaragdine/report.h"
@@ -37,10 +38,12 @@ struct TorchProcess {
   std::string error;    // torch-<pid>.error: why it recorded nothing
 };
 
+// The first line of a file the program wrote, read through the bounded reader
+// every input goes through (common/io.h), cut to a message's length.
 std::string FirstLine(const fs::path& file) {
-  std::ifstream in(file);
-  std::string line;
-  std::getline(in, line);
+  Result<std::string> text = ReadFileMaybeGzip(file.string());
+  if (!text.ok()) return "(its reason could not be read: " + text.error().message + ")";
+  std::string line = text->substr(0, text->find('\n'));
   if (line.size() > 2000) line.resize(2000);
   return line;
 }
@@ -61,21 +64,6 @@ std::map<long, TorchProcess> FindTorchProcesses(const std::string& run_dir) {
     else if (suffix == ".error") found[pid].error = FirstLine(e.path());
   }
   return found;
-}
-
-void PrintPhases(const Profile& p) {
-  const ProfileNode& root = p.nodes[0];
-  const double attributed_j = root.TotalJ();
-  fmt::print("By phase:\n");
-  fmt::print("  {:<10} {:>10} {:>8} {:>10}\n", "phase", "energy J", "share %", "time s");
-  for (int ph = 0; ph < kPhaseCount; ++ph) {
-    const PhaseFigures& f = root.phases[ph];
-    const double j = PhaseFigures::SumOf(f.total_j);
-    if (j == 0 && f.time_ns == 0) continue;
-    fmt::print("  {:<10} {:>10.4g} {:>8.1f} {:>10.3f}\n", ToString(static_cast<Phase>(ph)), j,
-               attributed_j > 0 ? 100 * j / attributed_j : 0.0, f.time_ns * 1e-9);
-  }
-  fmt::print("  {:<10} {:>10.4g}   (no operator was running)\n\n", "(idle)", p.IdleJ());
 }
 
 }  // namespace
@@ -155,7 +143,7 @@ bool AccountTorchRun(const std::string& run_dir, int status, bool quiet) {
     return false;
   }
   fmt::print("\n{}\n", *tree);
-  PrintPhases(*profile);
+  fmt::print("{}", PhaseTable(*profile));
   fmt::print("Profile written to {} ({} trace{})\n  smaragdine report {} --depth 8\n", out,
              traces.size(), traces.size() == 1 ? "" : "s", out);
   std::fflush(stdout);

@@ -129,6 +129,13 @@ class RecordTorchTest(unittest.TestCase):
         self.assertTrue(os.path.exists(os.path.join(self.run_dir, "energy.csv")))
         self.assertFalse(os.path.exists(os.path.join(self.run_dir, "profile.json")))
 
+    def test_process_that_ran_no_operator_says_why(self):
+        r = record(self.run_dir, ["-c", "import torch"])
+        self.assertEqual(r.returncode, 0, r.stderr)
+        self.assertIn("recorded nothing", r.stderr)
+        self.assertIn("no LibTorch operator", r.stderr)
+        self.assertFalse(os.path.exists(os.path.join(self.run_dir, "profile.json")))
+
     def test_os_exit_is_reported_as_missing_trace(self):
         r = record(self.run_dir, [os.path.join(PROGRAMS, "train_small.py"), "os_exit"])
         self.assertEqual(r.returncode, 0, r.stderr)

@@ -9,6 +9,7 @@
 #include <fmt/format.h>
 
 #include "cli/command.h"
+#include "cli/phase_table.h"
 #include "cli/torch_commands.h"
 #include "cli/torch/model_options.h"
 #include "smaragdine/report.h"
@@ -115,18 +116,7 @@ int RunDemo(const DemoArgs& a) {
                TopListBody(*top_power));
   }
 
-  const ProfileNode& root = p.nodes[0];
-  const double attributed_j = root.TotalJ();
-  fmt::print("By phase:\n");
-  fmt::print("  {:<10} {:>10} {:>8} {:>10}\n", "phase", "energy J", "share %", "time s");
-  for (int ph = 0; ph < kPhaseCount; ++ph) {
-    const PhaseFigures& f = root.phases[ph];
-    const double j = PhaseFigures::SumOf(f.total_j);
-    if (j == 0 && f.time_ns == 0) continue;
-    fmt::print("  {:<10} {:>10.4g} {:>8.1f} {:>10.3f}\n", ToString(static_cast<Phase>(ph)), j,
-               attributed_j > 0 ? 100 * j / attributed_j : 0.0, f.time_ns * 1e-9);
-  }
-  fmt::print("  {:<10} {:>10.4g}   (no operator was running)\n\n", "(idle)", p.IdleJ());
+  fmt::print("{}", PhaseTable(p));
 
   if (!result->info.profile_path.empty()) {
     fmt::print("Profile written to {}\n", result->info.profile_path);
