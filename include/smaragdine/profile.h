@@ -98,8 +98,23 @@ struct ProfileNode {
   std::array<PhaseFigures, kPhaseCount> phases;
   StepStats steps;
   SiblingStats siblings;  // only on nodes that FoldProfile merged from ≥ 2 originals
+  // Per process of Profile::processes (ranks), when the profile has them
+  // (empty otherwise): total energy per domain, process-major (process p,
+  // domain d at p × domains + d), busy time and calls. A node's figures summed
+  // over processes are its total_j, time_ns and calls.
+  std::vector<double> process_total_j;
+  std::vector<int64_t> process_time_ns;
+  std::vector<int64_t> process_calls;
 
   double SelfJ() const { return PhaseFigures::SumOf(self_j); }
+  // Process p's total energy over all domains (0 when the node has no per-process figures).
+  double ProcessTotalJ(size_t p) const {
+    const size_t domains = total_j.size();
+    if (domains == 0 || (p + 1) * domains > process_total_j.size()) return 0;
+    double s = 0;
+    for (size_t d = 0; d < domains; ++d) s += process_total_j[p * domains + d];
+    return s;
+  }
   double TotalJ() const { return PhaseFigures::SumOf(total_j); }
   // Sizes every per-domain figure (self, total, static, each phase's) for
   // `domain_count` domains, all 0 J: a new node before energy is added to it.
@@ -192,6 +207,9 @@ struct Profile {
   ProfileMeta meta;
   std::vector<ProfileDomain> domains;
   std::vector<ProfileNode> nodes;  // nodes[0] is the root; parents come before children
+  // The processes (ranks) the nodes' per-process figures are of; empty when the
+  // run was one process that no launcher numbered (then nodes have none).
+  std::vector<Process> processes;
   Timeline timeline;               // empty unless account kept it (--timeline)
   // Data flow between nodes (indices into `nodes`): (producer, consumer)
   // pairs of distinct nodes, sorted, each once; from Trace::dataflow (TF1's

@@ -73,6 +73,23 @@ class NodeTable {
 struct Lane {
   std::string device;  // "CPU:0" or "GPU:<index>" — what the energy domains name
   std::string name;    // for people: "thread 1234", "stream 7", "/device:GPU:0/stream:all"
+  // Index into Trace::processes of the process that ran the lane (its CPU
+  // threads and the GPU streams it launched on); -1 when the trace does not say.
+  int32_t process = -1;
+};
+
+// One process of the traced program: a rank of a distributed job (torchrun,
+// srun, mpirun), or one process of a program that runs several. A trace file
+// names at most one; several come from reading several files.
+struct Process {
+  int64_t pid = -1;        // -1 when the trace does not say
+  int32_t rank = -1;       // global rank (RANK, Kineto's distributedInfo.rank); -1: not a rank
+  int32_t local_rank = -1;  // rank on its machine (LOCAL_RANK); -1 when unknown
+  int32_t world_size = -1;  // ranks in the job; -1 when unknown
+  std::string host;        // machine it ran on; "" when unknown
+  std::string source;      // the trace file it came from
+  // "rank 3", or "pid 1234" when it is not a rank.
+  std::string Label() const;
 };
 
 // One execution interval. Times are ns on the trace's time base until
@@ -106,6 +123,9 @@ struct Trace {
   std::vector<std::string> sources;   // files it was read from
   TimeBase time_base = TimeBase::kRealtime;
   std::vector<Lane> lanes;
+  // The processes the lanes belong to (Lane::process); empty when the trace
+  // does not say (TF1, legacy PyTorch, ONNX Runtime).
+  std::vector<Process> processes;
   NodeTable nodes;
   std::vector<Event> events;
   std::vector<Step> steps;

@@ -41,13 +41,17 @@ namespace {
 
 using Joules = long double;  // sweep accumulators: 10 M segment differences stay below 1e-12 relative
 
-// One (node, phase, step) combination; events with the same combo share accumulators.
+// One (node, phase, step, process) combination; events with the same combo
+// share accumulators. `process` is the lane's (Trace::processes), or -1 when
+// the profile keeps no per-process figures, so that one process's runs cost
+// nothing more.
 struct ComboKey {
   NodeId node;
   Phase phase;
   int32_t step;
+  int32_t process;
   bool operator==(const ComboKey& o) const {
-    return node == o.node && phase == o.phase && step == o.step;
+    return node == o.node && phase == o.phase && step == o.step && process == o.process;
   }
 };
 
@@ -59,18 +63,22 @@ constexpr uint32_t kNotInTimeline = std::numeric_limits<uint32_t>::max();
 // union so far; once an ancestor already covers the interval, all further
 // ancestors do too (their unions contain it), so the walk stops there —
 // usually after one or two steps, since nested ops sit inside their parents.
+// `busy_ns` is per (node, slot) with `slots` slots a node: the phases and all
+// of them (kPhaseSlots), or one per process.
 struct BusyTimeAccumulator {
   const NodeTable& nodes;
   std::vector<int64_t>& busy_ns;
+  size_t slots;
   std::vector<int64_t> covered_until;
   std::vector<uint32_t> covered_lane;  // lane + 1 that set covered_until; 0 = none
 
-  BusyTimeAccumulator(const NodeTable& n, std::vector<int64_t>& busy)
-      : nodes(n), busy_ns(busy), covered_until(busy.size(), 0), covered_lane(busy.size(), 0) {}
+  BusyTimeAccumulator(const NodeTable& n, std::vector<int64_t>& busy, size_t slot_count)
+      : nodes(n), busy_ns(busy), slots(slot_count), covered_until(busy.size(), 0),
+        covered_lane(busy.size(), 0) {}
 
   void Credit(uint32_t lane, NodeId node, int slot, int64_t start, int64_t end) {
     for (NodeId a = node;; a = nodes.Parent(a)) {
-      const size_t k = size_t{a} * kPhaseSlots + slot;
+      const size_t k = size_t{a} * slots + static_cast<size_t>(slot);
       if (covered_lane[k] != lane + 1 || start >= covered_until[k]) {
         busy_ns[k] += end - start;
         covered_until[k] = end;
@@ -111,15 +119,22 @@ struct Window {
 // With `timeline`, each event in the window is also appended to it as
 // attribution sees it (clipped, repaired; zero-length ones too), in lane
 // order, and `timeline_index` maps the event to its position there.
+//
+// With `per_process`, busy time is also measured per process (the lanes'
+// Lane::process).
 PreparedLanes PrepareLanes(const Trace& trace, const Window& window,
                            std::vector<std::vector<uint32_t>>& by_lane, Diagnostics& diag,
-                           Timeline* timeline, std::vector<uint32_t>* timeline_index) {
+                           Timeline* timeline, std::vector<uint32_t>* timeline_index,
+                           bool per_process) {
   const std::vector<Event>& events = trace.events;
   const size_t lane_count = trace.lanes.size();
   PreparedLanes out;
   out.changes.resize(lane_count);
   out.busy_ns.assign(trace.nodes.size() * kPhaseSlots, 0);
-  BusyTimeAccumulator busy(trace.nodes, out.busy_ns);
+  BusyTimeAccumulator busy(trace.nodes, out.busy_ns, kPhaseSlots);
+  const size_t process_count = per_process ? trace.processes.size() : 0;
+  out.process_busy_ns.assign(trace.nodes.size() * process_count, 0);
+  BusyTimeAccumulator process_busy(trace.nodes, out.process_busy_ns, process_count);
   // An open event and its end, which partial-overlap repair may move earlier.
   struct Open {
     uint32_t event;
@@ -136,6 +151,7 @@ PreparedLanes PrepareLanes(const Trace& trace, const Window& window,
   };
   for (size_t lane = 0; lane < lane_count; ++lane) {
     auto& idx = by_lane[lane];
+    const int32_t lane_process = process_count > 0 ? trace.lanes[lane].process : -1;
     auto before = [&](uint32_t a, uint32_t b) {
       const Event& ea = events[a];
       const Event& eb = events[b];
@@ -182,6 +198,8 @@ PreparedLanes PrepareLanes(const Trace& trace, const Window& window,
       if (e.node < trace.nodes.size()) {
         busy.Credit(static_cast<uint32_t>(lane), e.node, kPhaseCount, start, end);
         busy.Credit(static_cast<uint32_t>(lane), e.node, static_cast<int>(e.phase), start, end);
+        if (lane_process >= 0 && static_cast<size_t>(lane_process) < process_count)
+          process_busy.Credit(static_cast<uint32_t>(lane), e.node, lane_process, start, end);
       }
     }
     while (!stack.empty()) {
@@ -774,6 +792,13 @@ Result<Window> FindWindow(const Trace& trace, const EnergyLog& log,
   return Window{w0, w1};
 }
 
+// Whether the profile keeps per-process figures: for several processes, or for
+// one that a launcher numbered (a rank, so that a job's profiles merge).
+bool KeepsProcesses(const Trace& trace) {
+  if (trace.processes.size() >= 2) return true;
+  return trace.processes.size() == 1 && trace.processes[0].rank >= 0;
+}
+
 // The leaves as the sweeps sum them: one combo per (node, phase, step), the
 // combo of every event and each combo's calls inside the window.
 struct Combos {
@@ -817,7 +842,9 @@ class ComboIndex {
     size_t used = 0;
   };
   static uint64_t Hash(const ComboKey& k) {
-    return (uint64_t{k.node} * 4 + static_cast<uint64_t>(k.phase)) * 0x9E3779B97F4A7C15ull;
+    const uint64_t process = static_cast<uint32_t>(k.process + 1);
+    return ((uint64_t{k.node} * 4 + static_cast<uint64_t>(k.phase)) ^ (process << 40)) *
+           0x9E3779B97F4A7C15ull;
   }
   StepTable& TableOf(int32_t step) {
     if (step >= -1 && static_cast<size_t>(step + 1) <= step_count_) return tables_[step + 1];
@@ -854,7 +881,8 @@ class ComboIndex {
 // events repeat combos in runs.
 Combos LeafCombos(const Trace& trace, const Window& window,
                   const std::vector<size_t>& lane_events,
-                  std::vector<std::vector<uint32_t>>& by_lane, Diagnostics& diag) {
+                  std::vector<std::vector<uint32_t>>& by_lane, bool per_process,
+                  Diagnostics& diag) {
   const std::vector<Event>& events = trace.events;
   const size_t lane_count = trace.lanes.size();
   const size_t node_count = trace.nodes.size();
@@ -874,7 +902,9 @@ Combos LeafCombos(const Trace& trace, const Window& window,
     const bool out_of_window = window.Outside(e);
     outside += out_of_window;
     if (e.lane < lane_count) by_lane[e.lane].push_back(static_cast<uint32_t>(i));
-    const ComboKey key{e.node, e.phase, e.step};
+    const int32_t process =
+        per_process && e.lane < lane_count ? trace.lanes[e.lane].process : int32_t{-1};
+    const ComboKey key{e.node, e.phase, e.step, process};
     const uint32_t c = last_combo < combos.keys.size() && combos.keys[last_combo] == key
                            ? last_combo
                            : index.IdOf(key, combos);
@@ -1186,6 +1216,40 @@ Result<PreciseTree> BuildTree(const Sweeps& s, Profile& profile,
   return precise;
 }
 
+// Per-process figures (ranks), when the profile keeps them: each combo's
+// energy and calls to its process's part of its node, totals by the one
+// roll-up, busy time as PrepareLanes measured it per process.
+void FillProcessFigures(const Sweeps& s, const PreparedLanes& prepared, Profile& profile) {
+  const size_t process_count = profile.processes.size();
+  const size_t domain_count = profile.domains.size();
+  if (process_count == 0) return;
+  std::vector<std::vector<Joules>> self(profile.nodes.size());
+  for (ProfileNode& pn : profile.nodes) {
+    pn.process_total_j.assign(process_count * domain_count, 0);
+    pn.process_time_ns.assign(process_count, 0);
+    pn.process_calls.assign(process_count, 0);
+  }
+  for (size_t c = 0; c < s.combos.keys.size(); ++c) {
+    const ComboKey& k = s.combos.keys[c];
+    if (k.node >= profile.nodes.size() || k.process < 0 ||
+        static_cast<size_t>(k.process) >= process_count)
+      continue;
+    std::vector<Joules>& into = self[k.node];
+    if (into.empty()) into.assign(process_count * domain_count, 0);
+    const size_t p = static_cast<size_t>(k.process);
+    for (size_t d = 0; d < domain_count; ++d)
+      into[p * domain_count + d] += s.combo_j[c * domain_count + d];
+    profile.nodes[k.node].process_calls[p] += s.combos.calls[c];
+  }
+  for (size_t n = 0; n < profile.nodes.size(); ++n) {
+    ProfileNode& pn = profile.nodes[n];
+    for (size_t k = 0; k < self[n].size(); ++k) pn.process_total_j[k] = static_cast<double>(self[n][k]);
+    for (size_t p = 0; p < process_count; ++p)
+      pn.process_time_ns[p] = prepared.process_busy_ns[n * process_count + p];
+  }
+  tree::RollUpProcessTotals(profile.nodes);
+}
+
 // Time: busy time of each node's subtree, per lane, summed over lanes
 // (PrepareLanes measured it).
 void FillBusyTime(const PreparedLanes& prepared, Profile& profile) {
@@ -1247,8 +1311,12 @@ Result<Profile> Attribute(const Trace& trace, const EnergyLog& log, const Attrib
   // so that power = energy / time holds.
   std::vector<size_t> lane_events;
   SMG_ASSIGN_OR_RETURN(const Window window, FindWindow(trace, log, lane_events, diag));
+  // Per-process figures for the ranks of a job, or the processes of a run
+  // that had several; a run of one process that no launcher numbered has none.
+  const bool per_process = KeepsProcesses(trace);
+  if (per_process) profile.processes = trace.processes;
   std::vector<std::vector<uint32_t>> by_lane;
-  const Combos combos = LeafCombos(trace, window, lane_events, by_lane, diag);
+  const Combos combos = LeafCombos(trace, window, lane_events, by_lane, per_process, diag);
   const LeafClasses classes = options.method != AttributionMethod::kProportional
                                   ? ClassesOf(trace, combos.keys)
                                   : LeafClasses{};
@@ -1267,7 +1335,8 @@ Result<Profile> Attribute(const Trace& trace, const EnergyLog& log, const Attrib
     if (options.progress) options.progress("attributing", done, int64_t(domain_count) + 1);
   };
   const PreparedLanes prepared =
-      PrepareLanes(trace, window, by_lane, diag, timeline, timeline ? &timeline_index : nullptr);
+      PrepareLanes(trace, window, by_lane, diag, timeline, timeline ? &timeline_index : nullptr,
+                   per_process);
   progress(1);
 
   DescribeDomains(log, options, profile);
@@ -1290,6 +1359,7 @@ Result<Profile> Attribute(const Trace& trace, const EnergyLog& log, const Attrib
     TotalCi95(trace.nodes, combos.keys, classes.class_of_combo, s.fits, s.combo_g, s.combo_f,
               s.swept_measured_j, options.ci_replicates, profile);
   FillBusyTime(prepared, profile);
+  FillProcessFigures(s, prepared, profile);
   FillSteps(trace, window, step_parts, profile);
   // Conservation (§6.5): nodes plus (idle) plus (other processes) equal the measured energy.
   if (options.check_conservation)

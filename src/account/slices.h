@@ -23,6 +23,9 @@ struct PreparedLanes {
   // intervals of the node's subtree, per lane, summed over lanes. Slot
   // kPhaseCount is all phases together.
   std::vector<int64_t> busy_ns;
+  // The same per (node, process) when the profile keeps per-process figures
+  // (all phases together); empty otherwise.
+  std::vector<int64_t> process_busy_ns;
 };
 
 }  // namespace smaragdine

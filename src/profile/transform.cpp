@@ -10,8 +10,9 @@
 namespace smaragdine {
 namespace {
 
-void AddTo(std::vector<double>& dst, const std::vector<double>& src) {
-  if (dst.size() < src.size()) dst.resize(src.size(), 0.0);
+template <typename T>
+void AddTo(std::vector<T>& dst, const std::vector<T>& src) {
+  if (dst.size() < src.size()) dst.resize(src.size(), T{0});
   for (size_t i = 0; i < src.size(); ++i) dst[i] += src[i];
 }
 
@@ -92,7 +93,10 @@ class PathMerge {
   Profile Run(const std::function<std::string(const std::string&)>& new_path) {
     out_.meta = in_.meta;
     out_.domains = in_.domains;
+    out_.processes = in_.processes;
     out_.diagnostics = in_.diagnostics;
+    // Per-process figures merge as the node's own: selfs add, totals by the roll-up.
+    process_self_ = tree::ProcessSelfJ(in_.nodes);
     NodeTable table;
     new_of_.assign(in_.nodes.size(), 0);
     for (size_t i = 1; i < in_.nodes.size(); ++i)
@@ -131,6 +135,7 @@ class PathMerge {
     const uint32_t t = new_of_[i];
     ProfileNode& dst = out_.nodes[t];
     AddTo(dst.self_j, src.self_j);
+    AddTo(dst.process_total_j, process_self_[i]);  // a self until RollUpTotals
     // The static part of the node's own energy: its total's less its children's.
     std::vector<double> own_static = src.total_static_j;
     own_static.resize(nd_, 0.0);
@@ -146,6 +151,8 @@ class PathMerge {
     if (!topmost) return;
     dst.time_ns += src.time_ns;
     dst.calls += src.calls;
+    AddTo(dst.process_time_ns, src.process_time_ns);
+    AddTo(dst.process_calls, src.process_calls);
     for (int ph = 0; ph < kPhaseCount; ++ph) {
       dst.phases[ph].time_ns += src.phases[ph].time_ns;
       dst.phases[ph].calls += src.phases[ph].calls;
@@ -189,6 +196,11 @@ class PathMerge {
       auto shift = [&](uint32_t q, int64_t sign) {
         ProfileNode& dst = out_.nodes[q];
         dst.time_ns = std::max<int64_t>(0, dst.time_ns + sign * src.time_ns);
+        if (dst.process_time_ns.size() < src.process_time_ns.size())
+          dst.process_time_ns.resize(src.process_time_ns.size(), 0);
+        for (size_t p = 0; p < src.process_time_ns.size(); ++p)
+          dst.process_time_ns[p] =
+              std::max<int64_t>(0, dst.process_time_ns[p] + sign * src.process_time_ns[p]);
         for (int ph = 0; ph < kPhaseCount; ++ph)
           dst.phases[ph].time_ns =
               std::max<int64_t>(0, dst.phases[ph].time_ns + sign * src.phases[ph].time_ns);
@@ -228,12 +240,23 @@ class PathMerge {
           // A scope the rules created has no figures of its own: it gets its children's.
           if (!has_contributor_[parent]) {
             p.time_ns += n.time_ns;
+            AddTo(p.process_time_ns, n.process_time_ns);
             AddSteps(p.steps, n.steps);
             if (fit_) AddSquares(ci95_squares_[parent], n.total_ci95_j);
           }
         });
     if (!nodes.empty()) finish(0);
     tree::RollUpPhaseTotals(nodes);
+    if (!out_.processes.empty()) {
+      // Every node gets the full per-process vectors (rule-made scopes too).
+      const size_t np = out_.processes.size();
+      for (ProfileNode& n : nodes) {
+        n.process_total_j.resize(np * nd_, 0.0);
+        n.process_time_ns.resize(np, 0);
+        n.process_calls.resize(np, 0);
+      }
+      tree::RollUpProcessTotals(nodes);
+    }
   }
 
   const Profile& in_;
@@ -241,6 +264,7 @@ class PathMerge {
   bool fit_ = false;  // the input has total_ci95 intervals
   Profile out_;
   std::vector<uint32_t> new_of_;                    // per input node: its new node
+  std::vector<std::vector<double>> process_self_;   // per input node: per-process selfs
   std::vector<std::vector<double>> static_self_;    // per new node, per domain
   std::vector<std::vector<double>> ci95_squares_;   // per new node: merged intervals, squared
   std::vector<bool> has_contributor_;               // per new node: an original maps to it
@@ -302,7 +326,9 @@ Profile DomainProfile(const Profile& in, size_t d) {
   out.meta = in.meta;
   out.diagnostics = in.diagnostics;
   out.domains = {in.domains[d]};
+  out.processes = in.processes;
   out.nodes.reserve(in.nodes.size());
+  const size_t nd = in.domains.size();
   auto pick = [d](const std::vector<double>& v) {
     return std::vector<double>{d < v.size() ? v[d] : 0.0};
   };
@@ -312,6 +338,11 @@ Profile DomainProfile(const Profile& in, size_t d) {
     m.total_j = pick(n.total_j);
     m.total_static_j = pick(n.total_static_j);
     if (!n.total_ci95_j.empty()) m.total_ci95_j = pick(n.total_ci95_j);
+    if (!n.process_total_j.empty()) {
+      m.process_total_j.assign(n.process_total_j.size() / std::max<size_t>(nd, 1), 0.0);
+      for (size_t p = 0; p < m.process_total_j.size(); ++p)
+        m.process_total_j[p] = n.process_total_j[p * nd + d];
+    }
     for (PhaseFigures& f : m.phases) {
       f.self_j = pick(f.self_j);
       f.total_j = pick(f.total_j);
@@ -332,6 +363,7 @@ Profile SubtreeProfile(const Profile& in, uint32_t root, std::optional<int> dept
   Profile out;
   out.meta = in.meta;
   out.domains = in.domains;
+  out.processes = in.processes;
   out.diagnostics = in.diagnostics;
   // Relative depth of each node below `root`; -1 outside the subtree.
   std::vector<int> rel(in.nodes.size(), -1);

@@ -59,6 +59,28 @@ void RollUpPhaseTotals(std::vector<ProfileNode>& nodes) {
   if (!nodes.empty()) finish(nodes[0]);
 }
 
+void RollUpProcessTotals(std::vector<ProfileNode>& nodes) {
+  RollUp(
+      nodes.size(), [&](size_t n) { return nodes[n].parent; },
+      [&](size_t parent, size_t n) {
+        std::vector<double>& up = nodes[parent].process_total_j;
+        const std::vector<double>& child = nodes[n].process_total_j;
+        for (size_t k = 0; k < up.size() && k < child.size(); ++k) up[k] += child[k];
+      });
+}
+
+std::vector<std::vector<double>> ProcessSelfJ(const std::vector<ProfileNode>& nodes) {
+  std::vector<std::vector<double>> self(nodes.size());
+  for (size_t n = 0; n < nodes.size(); ++n) self[n] = nodes[n].process_total_j;
+  for (size_t n = 1; n < nodes.size(); ++n) {
+    if (nodes[n].parent < 0) continue;
+    std::vector<double>& up = self[static_cast<size_t>(nodes[n].parent)];
+    const std::vector<double>& child = nodes[n].process_total_j;
+    for (size_t k = 0; k < up.size() && k < child.size(); ++k) up[k] -= child[k];
+  }
+  return self;
+}
+
 Result<std::vector<ProfileNode>> NodesFromTable(const NodeTable& table, size_t domain_count) {
   std::vector<ProfileNode> nodes(table.size());
   for (NodeId n = 0; n < table.size(); ++n) {

@@ -31,6 +31,15 @@ void RollUp(size_t node_count, ParentOf parent_of, IntoParent into_parent) {
 // totals.
 void RollUpPhaseTotals(std::vector<ProfileNode>& nodes);
 
+// The per-process totals of `nodes`, whose process_total_j holds each node's
+// self energy per (process, domain) on entry: each node's children's totals
+// are added into it, as for total_j.
+void RollUpProcessTotals(std::vector<ProfileNode>& nodes);
+
+// The opposite: each node's per-process self energy (its process_total_j less
+// its children's), per (process, domain), node-major; empty vectors stay empty.
+std::vector<std::vector<double>> ProcessSelfJ(const std::vector<ProfileNode>& nodes);
+
 // Profile nodes for every node of `table`, in its order (parents first): id,
 // parent (-1 for the root), name, path, kind, and every energy figure sized
 // for `domain_count` domains at 0 J. Paths are built parent-first, as

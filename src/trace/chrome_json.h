@@ -67,6 +67,10 @@ struct RawTrace {
   // Top-level keys that only PyTorch Kineto writes.
   bool has_kineto_keys = false;
   std::optional<int64_t> base_time_ns;  // PyTorch >= 2.4 "baseTimeNanoseconds"
+  // Kineto's "distributedInfo" (rank, world_size; local_rank from the live
+  // recorder) and a top-level "host_name": -1 / "" when absent.
+  int32_t rank = -1, world_size = -1, local_rank = -1;
+  std::string host;
   bool bare_array = false;
   Diagnostics diagnostics;
 

@@ -185,6 +185,7 @@ class PytorchBuilder {
       }
     }
     if (out_->events.empty()) return BadInput(name, "PyTorch trace has no operator events");
+    if (!legacy_) DescribeProcesses();
     return Status();
   }
 
@@ -248,6 +249,34 @@ class PytorchBuilder {
     child_cache_[static_cast<int>(kind)].emplace(key, id);
     return id;
   }
+  // The process with this pid (a number in Kineto traces), added at its first
+  // lane; -1 for a pid that is not a number.
+  int32_t ProcessOf(StrId pid_text) {
+    int64_t pid = -1;
+    if (!ParseInt64(raw_.Str(pid_text), &pid) || pid < 0) return -1;
+    for (size_t p = 0; p < out_->processes.size(); ++p)
+      if (out_->processes[p].pid == pid) return static_cast<int32_t>(p);
+    Process proc;
+    proc.pid = pid;
+    out_->processes.push_back(proc);
+    return static_cast<int32_t>(out_->processes.size() - 1);
+  }
+
+  // A Kineto file is one process's profile: its distributedInfo and host name
+  // describe that process, and its GPU streams are the ones it launched on.
+  // With several CPU pids in one file (not something Kineto writes) the rank
+  // and the GPU lanes are left unassigned rather than guessed.
+  void DescribeProcesses() {
+    if (out_->processes.size() != 1) return;
+    Process& proc = out_->processes[0];
+    proc.rank = raw_.rank;
+    proc.world_size = raw_.world_size;
+    proc.local_rank = raw_.local_rank;
+    proc.host = raw_.host;
+    for (Lane& lane : out_->lanes)
+      if (lane.process < 0) lane.process = 0;
+  }
+
   NodeId ChildCached(NodeId parent, std::string_view name, NodeKind kind) {
     return out_->nodes.Child(parent, name, kind);
   }
@@ -266,6 +295,7 @@ class PytorchBuilder {
             legacy_ ? fmt::format("thread {}", raw_.Str(key.second))
                     : fmt::format("pid {} thread {}", raw_.Str(key.first), raw_.Str(key.second));
         lane = lanes_.Get("CPU:0", lane_name);
+        if (!legacy_) out_->lanes[lane].process = ProcessOf(key.first);
         have_lane = true;
       }
       out_->events.push_back(Event{e.ts_ns, e.ts_ns + e.dur_ns, node, lane, -1, phase});

@@ -2,6 +2,8 @@
 
 #include <fmt/format.h>
 
+#include <limits>
+
 #include "trace/utf8_repair.h"
 
 namespace smaragdine::trace_internal {
@@ -211,6 +213,26 @@ int64_t StageOneErrorOffset(simdjson::error_code err, const char* data, size_t s
   return static_cast<int64_t>(first);
 }
 
+// Kineto's "distributedInfo": {"backend": "nccl", "rank": 0, "world_size": 2, …}.
+// "local_rank" is not Kineto's: the live recorder writes it beside the others.
+// Values that are not non-negative integers are ignored (the rank stays unknown).
+void ReadDistributedInfo(Reader& reader, od::object info, RawTrace& out) {
+  for (auto field_result : info) {
+    if (field_result.error()) throw simdjson::simdjson_error(field_result.error());
+    od::field field = std::move(field_result).value_unsafe();
+    const std::string_view key = Reader::Key(field);
+    od::value v = field.value();
+    int32_t* slot = key == "rank"         ? &out.rank
+                    : key == "world_size" ? &out.world_size
+                    : key == "local_rank" ? &out.local_rank
+                                          : nullptr;
+    int64_t n = -1;
+    if (slot && v.type() == od::json_type::number && reader.Int(v, &n) && n >= 0 &&
+        n <= std::numeric_limits<int32_t>::max())
+      *slot = static_cast<int32_t>(n);
+  }
+}
+
 }  // namespace
 
 Result<bool> ParseDocument(const std::string& name, od::parser& parser, const char* data,
@@ -253,8 +275,12 @@ Result<bool> ParseDocument(const std::string& name, od::parser& parser, const ch
         } else if (key == "baseTimeNanoseconds") {
           int64_t base = 0;
           if (reader.Int(v, &base)) out.base_time_ns = base;
-        } else if (key == "schemaVersion" || key == "deviceProperties" || key == "traceName" ||
-                   key == "distributedInfo") {
+        } else if (key == "distributedInfo") {
+          out.has_kineto_keys = true;
+          if (v.type() == od::json_type::object) ReadDistributedInfo(reader, v.get_object(), out);
+        } else if (key == "host_name" || key == "hostname") {
+          if (v.type() == od::json_type::string) out.host = std::string(std::string_view(v.get_string()));
+        } else if (key == "schemaVersion" || key == "deviceProperties" || key == "traceName") {
           out.has_kineto_keys = true;
         }
         // Other keys (metadata, displayTimeUnit, ...) are skipped unread.

@@ -26,6 +26,12 @@ const char* ToString(NodeKind k) {
   return "scope";
 }
 
+std::string Process::Label() const {
+  if (rank >= 0) return fmt::format("rank {}", rank);
+  if (pid >= 0) return fmt::format("pid {}", pid);
+  return source.empty() ? std::string("process") : source;
+}
+
 const char* ToString(TimeBase b) {
   switch (b) {
     case TimeBase::kRealtime: return "realtime";

@@ -9,7 +9,9 @@
 #include <cerrno>
 #include <cstdio>
 #include <cstring>
+#include <map>
 #include <optional>
+#include <tuple>
 
 #include <fmt/format.h>
 
@@ -293,11 +295,44 @@ Result<Trace> ParseTrace(const std::string& name, std::string_view bytes,
   return ParseOwned(name, std::move(owned), options);
 }
 
-Result<Trace> ReadTrace(const std::string& path, const TraceReadOptions& options) {
+namespace {
+
+// Each process a file names came from that file.
+Result<Trace> WithProcessSources(Result<Trace> t, const std::string& path) {
+  if (t.ok())
+    for (Process& p : t->processes) p.source = path;
+  return t;
+}
+
+Result<Trace> ReadTraceFile(const std::string& path, const TraceReadOptions& options) {
   if (IsXPlane(FileStart(path), options)) return ReadXPlane(path, options);
   if (auto mapped = ParseMapped(path, options)) return std::move(*mapped);
   SMG_ASSIGN_OR_RETURN(std::string bytes, ReadFileMaybeGzip(path, ti::kParsePadding));
   return ParseOwned(path, std::move(bytes), options);
+}
+
+// Where a file's processes go in the merged trace: one already there with the
+// same host, pid and rank (another file of the same process: a profiler
+// schedule writes one per cycle), else a new one.
+std::vector<int32_t> MergeProcesses(const std::vector<Process>& from, std::vector<Process>& into) {
+  std::vector<int32_t> map(from.size(), -1);
+  for (size_t p = 0; p < from.size(); ++p) {
+    const Process& x = from[p];
+    for (size_t q = 0; q < into.size() && map[p] < 0; ++q)
+      if (into[q].host == x.host && into[q].pid == x.pid && into[q].rank == x.rank)
+        map[p] = static_cast<int32_t>(q);
+    if (map[p] < 0) {
+      map[p] = static_cast<int32_t>(into.size());
+      into.push_back(x);
+    }
+  }
+  return map;
+}
+
+}  // namespace
+
+Result<Trace> ReadTrace(const std::string& path, const TraceReadOptions& options) {
+  return WithProcessSources(ReadTraceFile(path, options), path);
 }
 
 Result<Trace> ReadTraces(const std::vector<std::string>& paths, const TraceReadOptions& options) {
@@ -333,7 +368,13 @@ Result<Trace> ReadTraces(const std::vector<std::string>& paths, const TraceReadO
     }
   }
   Trace merged;
-  std::map<std::pair<std::string, std::string>, uint32_t> lane_index;
+  // Lanes merge by device, name and process: two ranks' "stream 7" on one GPU
+  // stay two lanes.
+  std::map<std::tuple<std::string, std::string, int32_t>, uint32_t> lane_index;
+  // Steps of different processes with one name (each rank's "ProfilerStep#6")
+  // are one step of the job: merged, spanning all of them.
+  std::map<std::string, int32_t> step_of_name;
+  std::vector<int32_t> step_process;  // per merged step: its process, -1 when unknown
   for (size_t f = 0; f < paths.size(); ++f) {
     SMG_ASSIGN_OR_RETURN(Trace t, ReadTrace(paths[f], options));
     if (f == 0) {
@@ -357,21 +398,45 @@ Result<Trace> ReadTraces(const std::vector<std::string>& paths, const TraceReadO
     for (NodeId id = 1; id < t.nodes.size(); ++id)
       node_map[id] = merged.nodes.Child(node_map[t.nodes.Parent(id)], t.nodes.Name(id),
                                         t.nodes.Kind(id));
+    const std::vector<int32_t> process_map = MergeProcesses(t.processes, merged.processes);
     std::vector<uint32_t> lane_map(t.lanes.size());
     for (size_t l = 0; l < t.lanes.size(); ++l) {
-      auto key = std::make_pair(t.lanes[l].device, t.lanes[l].name);
+      Lane lane = t.lanes[l];
+      if (lane.process >= 0) lane.process = process_map[static_cast<size_t>(lane.process)];
+      auto key = std::make_tuple(lane.device, lane.name, lane.process);
       auto it = lane_index.find(key);
       if (it == lane_index.end()) {
         it = lane_index.emplace(key, static_cast<uint32_t>(merged.lanes.size())).first;
-        merged.lanes.push_back(t.lanes[l]);
+        merged.lanes.push_back(std::move(lane));
       }
       lane_map[l] = it->second;
     }
     int32_t step_base = static_cast<int32_t>(merged.steps.size());
     bool own_steps = !t.steps.empty();
+    // The file's steps as merged steps (own_steps only).
+    std::vector<int32_t> step_map;
     if (own_steps) {
-      for (Step& s : t.steps) merged.steps.push_back(std::move(s));
+      // One process per file (Kineto) is what makes a step of another file
+      // with the same name another rank's part of the same step.
+      const int32_t file_process = process_map.size() == 1 ? process_map[0] : -1;
+      for (Step& s : t.steps) {
+        auto named = step_of_name.find(s.name);
+        if (file_process >= 0 && named != step_of_name.end() &&
+            step_process[static_cast<size_t>(named->second)] != file_process) {
+          Step& into = merged.steps[static_cast<size_t>(named->second)];
+          into.start_ns = std::min(into.start_ns, s.start_ns);
+          into.end_ns = std::max(into.end_ns, s.end_ns);
+          step_map.push_back(named->second);
+          continue;
+        }
+        const int32_t id = static_cast<int32_t>(merged.steps.size());
+        step_of_name.emplace(s.name, id);
+        step_process.push_back(file_process);
+        step_map.push_back(id);
+        merged.steps.push_back(std::move(s));
+      }
     } else {
+      step_process.push_back(-1);
       // A file without steps (TF1: one file per session.run) is one step.
       Step s{fmt::format("step {}", step_base), 0, 0};
       bool first = true;
@@ -386,7 +451,10 @@ Result<Trace> ReadTraces(const std::vector<std::string>& paths, const TraceReadO
     for (Event e : t.events) {
       e.node = node_map[e.node];
       e.lane = lane_map[e.lane];
-      e.step = own_steps ? (e.step < 0 ? -1 : e.step + step_base) : step_base;
+      e.step = own_steps ? (e.step < 0 || static_cast<size_t>(e.step) >= step_map.size()
+                                ? -1
+                                : step_map[static_cast<size_t>(e.step)])
+                         : step_base;
       merged.events.push_back(e);
     }
     for (const auto& [from, to] : t.dataflow)

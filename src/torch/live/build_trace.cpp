@@ -262,12 +262,22 @@ Trace BuildLiveTrace(const LiveRecords& rec) {
 }
 
 std::string LiveTraceAsKineto(const LiveRecords& rec, pid_t pid,
-                              int64_t realtime_minus_monotonic_ns) {
+                              int64_t realtime_minus_monotonic_ns, const LaunchInfo& launch) {
   Analysis a = Analyze(rec);
   std::string out = fmt::format(
       "{{\"schemaVersion\": 1, \"traceName\": \"smaragdine live\", "
-      "\"baseTimeNanoseconds\": {}, \"traceEvents\": [\n",
+      "\"baseTimeNanoseconds\": {}, ",
       realtime_minus_monotonic_ns);
+  // Where Kineto says which rank wrote a trace; local_rank is ours (the
+  // reader takes it from here too).
+  if (launch.rank >= 0) {
+    out += fmt::format("\"distributedInfo\": {{\"rank\": {}, \"world_size\": {}",
+                       launch.rank, launch.world_size);
+    if (launch.local_rank >= 0) out += fmt::format(", \"local_rank\": {}", launch.local_rank);
+    out += "}, ";
+  }
+  if (!launch.host.empty()) out += fmt::format("\"host_name\": {}, ", JsonQuote(launch.host));
+  out += "\"traceEvents\": [\n";
   bool first = true;
   auto x_event = [&](std::string_view cat, std::string_view name, std::string_view tid,
                      int64_t start_ns, int64_t end_ns, int64_t seq, uint64_t fwd_tid) {

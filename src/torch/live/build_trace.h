@@ -10,6 +10,7 @@
 #include <optional>
 #include <vector>
 
+#include "smaragdine/launch.h"
 #include "smaragdine/trace.h"
 #include "torch/live/recorder.h"
 
@@ -40,7 +41,10 @@ Trace BuildLiveTrace(const LiveRecords& rec);
 // "## forward ##"-style markers and steps as ProfilerStep#N. Times are
 // baseTimeNanoseconds (CLOCK_REALTIME, from `realtime_minus_monotonic_ns`) +
 // ts, so account maps them back onto CLOCK_MONOTONIC through run.json's
-// clock_sync pairs.
-std::string LiveTraceAsKineto(const LiveRecords& rec, pid_t pid, int64_t realtime_minus_monotonic_ns);
+// clock_sync pairs. `launch` (its rank, world size, local rank, host) goes in
+// Kineto's distributedInfo and host_name, which the reader makes the trace's
+// process of.
+std::string LiveTraceAsKineto(const LiveRecords& rec, pid_t pid, int64_t realtime_minus_monotonic_ns,
+                              const LaunchInfo& launch);
 
 }  // namespace smaragdine::live::internal

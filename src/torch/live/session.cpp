@@ -17,6 +17,7 @@
 #include "common/io.h"
 #include "common/clock.h"
 #include "smaragdine/account.h"
+#include "smaragdine/launch.h"
 #include "smaragdine/recording.h"
 #include "torch/live/build_trace.h"
 #include "torch/live/recorder.h"
@@ -234,7 +235,8 @@ Status FinishRecording(Session::Impl& s) {
     s.trace.sources.push_back(s.info.trace_path);
     SMG_RETURN_IF_ERROR(WriteFileAtomic(
         s.info.trace_path,
-        internal::LiveTraceAsKineto(rec, getpid(), pair.realtime_ns - pair.monotonic_ns)));
+        internal::LiveTraceAsKineto(rec, getpid(), pair.realtime_ns - pair.monotonic_ns,
+                                    ReadLaunchInfo())));
   }
   return {};
 }

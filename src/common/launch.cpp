@@ -1,0 +1,69 @@
+#include "smaragdine/launch.h"
+
+#include <unistd.h>
+
+#include <charconv>
+#include <climits>
+#include <cstdlib>
+#include <string_view>
+
+namespace smaragdine {
+namespace {
+
+int32_t NonNegative(const char* text) {
+  if (text == nullptr || *text == '\0') return -1;
+  const std::string_view s(text);
+  int32_t v = -1;
+  auto [end, ec] = std::from_chars(s.data(), s.data() + s.size(), v);
+  if (ec != std::errc() || end != s.data() + s.size() || v < 0) return -1;
+  return v;
+}
+
+struct LauncherVars {
+  const char* name;
+  const char* rank;
+  const char* local_rank;
+  const char* world_size;
+  const char* local_world_size;
+};
+
+// In order of precedence: torchrun started under srun sets both, and its own
+// numbering is the one the program's ranks use.
+constexpr LauncherVars kLaunchers[] = {
+    {"torchrun", "RANK", "LOCAL_RANK", "WORLD_SIZE", "LOCAL_WORLD_SIZE"},
+    {"slurm", "SLURM_PROCID", "SLURM_LOCALID", "SLURM_NTASKS", "SLURM_NTASKS_PER_NODE"},
+    {"openmpi", "OMPI_COMM_WORLD_RANK", "OMPI_COMM_WORLD_LOCAL_RANK", "OMPI_COMM_WORLD_SIZE",
+     "OMPI_COMM_WORLD_LOCAL_SIZE"},
+};
+
+}  // namespace
+
+LaunchInfo ReadLaunchInfo(const std::function<const char*(const char*)>& getenv) {
+  LaunchInfo li;
+  for (const LauncherVars& l : kLaunchers) {
+    const int32_t rank = NonNegative(getenv(l.rank));
+    if (rank < 0) continue;
+    li.launcher = l.name;
+    li.rank = rank;
+    li.local_rank = NonNegative(getenv(l.local_rank));
+    li.world_size = NonNegative(getenv(l.world_size));
+    li.local_world_size = NonNegative(getenv(l.local_world_size));
+    break;
+  }
+  auto text = [&](const char* name) {
+    const char* v = getenv(name);
+    return std::string(v ? v : "");
+  };
+  li.job_id = text("SLURM_JOB_ID");
+  li.step_id = text("SLURM_STEP_ID");
+  li.node_id = text("SLURM_NODEID");
+  char host[HOST_NAME_MAX + 1] = {};
+  if (::gethostname(host, sizeof host - 1) == 0) li.host = host;
+  return li;
+}
+
+LaunchInfo ReadLaunchInfo() {
+  return ReadLaunchInfo([](const char* name) { return std::getenv(name); });
+}
+
+}  // namespace smaragdine
