@@ -547,10 +547,13 @@ class Reader {
     return {};
   }
 
-  // The tree, once every node is read (issue 17, item 5). Per domain:
+  // The tree, once every node is read (issue 17, items 2 and 5). Per domain:
   //  - a node's self plus its children's totals is at most its total, beyond
-  //    rounding (less is allowed: `report --format json --depth N` keeps the
-  //    dropped descendants' energy in the totals at the cut);
+  //    rounding, and a node with children holds no more than that either:
+  //    its total is its self plus its children's totals, to 1e-6 relative.
+  //    Only a leaf may hold more than its self: `report --format json
+  //    --depth N` keeps the dropped descendants' energy in the totals at the
+  //    cut, and a cut drops all of a node's children or none;
   //  - the root's total plus (idle) plus (other processes) is at most the
   //    measured energy, and equal to it when the root is the whole tree (its
   //    path is empty; `--root` makes a subtree the root, with its path).
@@ -559,9 +562,12 @@ class Reader {
   Status CheckTree(const Profile& p) const {
     const size_t nd = p.domains.size();
     std::vector<double> children(p.nodes.size() * nd, 0.0);
-    for (size_t i = 1; i < p.nodes.size(); ++i)
+    std::vector<bool> inner(p.nodes.size(), false);
+    for (size_t i = 1; i < p.nodes.size(); ++i) {
+      inner[static_cast<size_t>(p.nodes[i].parent)] = true;
       for (size_t d = 0; d < nd; ++d)
         children[static_cast<size_t>(p.nodes[i].parent) * nd + d] += p.nodes[i].total_j[d];
+    }
     // Rounding: each double sum is off by ~1e-16 of its size per term.
     auto tolerance = [](double v) { return 1e-12 + 1e-9 * std::abs(v); };
     for (size_t i = 0; i < p.nodes.size(); ++i) {
@@ -573,6 +579,23 @@ class Reader {
                      fmt::format("its 'self' ({} J) and its children's totals ({} J) of domain "
                                  "'{}' add up to more than its 'total' ({} J)",
                                  n.self_j[d], children[i * nd + d], p.domains[d].name,
+                                 n.total_j[d]));
+      }
+    }
+    // Conservation: what a parent holds beyond itself and its children is
+    // energy no report can place (1e-6 of the larger: well beyond rounding,
+    // well below what a report prints).
+    for (size_t i = 0; i < p.nodes.size(); ++i) {
+      const ProfileNode& n = p.nodes[i];
+      for (size_t d = 0; d < nd && inner[i]; ++d) {
+        const double inside = n.self_j[d] + children[i * nd + d];
+        if (inside < n.total_j[d] - (1e-12 + 1e-6 * std::max(inside, n.total_j[d])))
+          return Bad(NodeWhere(fmt::format("nodes[{}]", i), n.path),
+                     fmt::format("its 'self' ({} J) and its children's totals ({} J) of domain "
+                                 "'{}' add up to {} J, less than its 'total' ({} J): a node's "
+                                 "total is its self plus its children's totals (only a leaf, at "
+                                 "a --depth cut, holds more than its self)",
+                                 n.self_j[d], children[i * nd + d], p.domains[d].name, inside,
                                  n.total_j[d]));
       }
     }

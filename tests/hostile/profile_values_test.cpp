@@ -186,16 +186,20 @@ TEST(HostileProfileValuesTest, BadEnergiesAreRefusedNamingNodeAndField) {
     EXPECT_EQ(r.error().file, "p.json") << c.message;
     EXPECT_THAT(r.error().message, HasSubstr(c.message));
   }
-  // Rounding is not an error: a total a hair below its self.
-  EXPECT_TRUE(ParseProfileJson("p.json", head +
+  // Rounding is not an error: a total a hair below its self. (The root holds
+  // 0.7 J itself, so that it is conserved.)
+  const std::string conserving_head =
+      R"({"format":"smaragdine-profile/1","domains":[{"name":"gpu:0","measured_j":1}],"nodes":[)"
+      R"({"id":0,"parent":null,"self":{"gpu:0":0.7},"total":{"gpu:0":1}},)";
+  EXPECT_TRUE(ParseProfileJson("p.json", conserving_head +
                                              R"({"id":1,"parent":0,"path":"a","self":{"gpu:0":)"
                                              R"(0.30000000000000004},"total":{"gpu:0":0.3}}]})")
                   .ok());
-  // A node at a depth cut keeps its dropped descendants' energy: less inside
-  // than its total is fine.
-  EXPECT_TRUE(ParseProfileJson("p.json", head +
+  // A leaf at a depth cut keeps its dropped descendants' energy: less in its
+  // self than its total is fine.
+  EXPECT_TRUE(ParseProfileJson("p.json", conserving_head +
                                              R"({"id":1,"parent":0,"path":"a","self":{"gpu:0":)"
-                                             R"(0.1},"total":{"gpu:0":0.9}}]})")
+                                             R"(0.1},"total":{"gpu:0":0.3}}]})")
                   .ok());
   // Conservation: the root's total plus idle is the measured energy.
   Result<Profile> more = ParseProfileJson(
@@ -238,6 +242,114 @@ TEST(HostileProfileValuesTest, BadEnergiesAreRefusedNamingNodeAndField) {
   EXPECT_EQ(r.status, 2) << r.err;
   EXPECT_THAT(r.err, HasSubstr(path));
   EXPECT_THAT(r.err, HasSubstr("nodes[1] (node 'a'): 'self' of domain 'gpu:0' is negative"));
+}
+
+// Conservation inside the tree (issue 17, item 2): a node with children holds
+// exactly its self plus its children's totals, per domain. Before: only "not
+// more than" was checked, so a parent claiming more than its children and
+// itself (the rest of the energy nowhere in the tree) was accepted, and every
+// report showed children whose shares do not add up to their parent's.
+TEST(HostileProfileValuesTest, InnerNodeTotalIsItsSelfPlusItsChildren) {
+  auto profile = [](const std::string& root_self, const std::string& a,
+                    const std::string& b) {
+    return R"({"format":"smaragdine-profile/1","domains":[{"name":"gpu:0","measured_j":1},)"
+           R"({"name":"cpu:0","measured_j":2}],"nodes":[)"
+           R"({"id":0,"parent":null,"self":{"gpu:0":)" + root_self +
+           R"(,"cpu:0":2},"total":{"gpu:0":1,"cpu:0":2}},)"
+           R"({"id":1,"parent":0,"path":"a",)" + a + "}," +
+           R"({"id":2,"parent":1,"path":"a/b",)" + b + "}]}";
+  };
+  // a: 0.1 J itself, its child 0.2 J, and a total of 0.9 J.
+  Result<Profile> less = ParseProfileJson(
+      "p.json", profile("0.1", R"("self":{"gpu:0":0.1},"total":{"gpu:0":0.9})",
+                        R"("self":{"gpu:0":0.2},"total":{"gpu:0":0.2})"));
+  ASSERT_FALSE(less.ok());
+  EXPECT_EQ(less.error().file, "p.json");
+  EXPECT_THAT(less.error().message,
+              HasSubstr("nodes[1] (node 'a'): its 'self' (0.1 J) and its children's totals "
+                        "(0.2 J) of domain 'gpu:0' add up to 0.30000000000000004 J, less than "
+                        "its 'total' (0.9 J)"));
+  // The root too: 0.3 J in the tree under a root that says 1 J (and holds 0).
+  Result<Profile> root = ParseProfileJson(
+      "p.json", profile("0", R"("self":{"gpu:0":0.1},"total":{"gpu:0":0.3})",
+                        R"("self":{"gpu:0":0.2},"total":{"gpu:0":0.2})"));
+  ASSERT_FALSE(root.ok());
+  EXPECT_THAT(root.error().message,
+              HasSubstr("nodes[0] (the root): its 'self' (0 J) and its children's totals "
+                        "(0.3 J) of domain 'gpu:0' add up to 0.3 J, less than its 'total' (1 J)"));
+  // Each domain on its own: gpu conserved, cpu not (a claims 1 J of cpu that
+  // neither it nor its child holds; the root holds the other 1 J itself).
+  Result<Profile> domain = ParseProfileJson(
+      "p.json",
+      R"({"format":"smaragdine-profile/1","domains":[{"name":"gpu:0","measured_j":1},)"
+      R"({"name":"cpu:0","measured_j":2}],"nodes":[)"
+      R"({"id":0,"parent":null,"self":{"gpu:0":0.7,"cpu:0":1},"total":{"gpu:0":1,"cpu:0":2}},)"
+      R"({"id":1,"parent":0,"path":"a","self":{"gpu:0":0.1},"total":{"gpu:0":0.3,"cpu:0":1}},)"
+      R"({"id":2,"parent":1,"path":"a/b","self":{"gpu:0":0.2},"total":{"gpu:0":0.2}}]})");
+  ASSERT_FALSE(domain.ok());
+  EXPECT_THAT(domain.error().message,
+              HasSubstr("nodes[1] (node 'a'): its 'self' (0 J) and its children's totals (0 J) "
+                        "of domain 'cpu:0' add up to 0 J, less than its 'total' (1 J)"));
+
+  // Accepted: exact, rounding (1e-7 relative off), and a leaf at a depth cut
+  // whose total holds its dropped descendants (b: 0.05 J itself, 0.2 J total).
+  EXPECT_TRUE(ParseProfileJson("p.json",
+                               profile("0.7", R"("self":{"gpu:0":0.1},"total":{"gpu:0":0.3})",
+                                       R"("self":{"gpu:0":0.2},"total":{"gpu:0":0.2})"))
+                  .ok());
+  EXPECT_TRUE(ParseProfileJson("p.json",
+                               profile("0.69999997",
+                                       R"("self":{"gpu:0":0.1},"total":{"gpu:0":0.30000003})",
+                                       R"("self":{"gpu:0":0.2},"total":{"gpu:0":0.2})"))
+                  .ok());
+  EXPECT_TRUE(ParseProfileJson("p.json",
+                               profile("0.7", R"("self":{"gpu:0":0.1},"total":{"gpu:0":0.3})",
+                                       R"("self":{"gpu:0":0.05},"total":{"gpu:0":0.2})"))
+                  .ok());
+
+  // End to end: exit 2 naming the file and the node's path.
+  TempDir tmp;
+  const std::string path = tmp.path() + "/leaky.json";
+  WriteText(path, profile("0.1", R"("self":{"gpu:0":0.1},"total":{"gpu:0":0.9})",
+                          R"("self":{"gpu:0":0.2},"total":{"gpu:0":0.2})"));
+  Ran r = testing::Run({SMARAGDINE_BINARY, "report", path}, tmp.path());
+  EXPECT_EQ(r.status, 2) << r.err;
+  EXPECT_THAT(r.err, HasSubstr(path));
+  EXPECT_THAT(r.err, HasSubstr("nodes[1] (node 'a')"));
+  EXPECT_THAT(r.err, HasSubstr("less than its 'total'"));
+}
+
+// What smaragdine writes reads back under the conservation check: the fixture
+// profile, and what report makes of it as json (--depth cuts, --root
+// subtrees, --fold/--map merges, one --domain).
+TEST(HostileProfileValuesTest, ProfilesSmaragdineWritesAreConserved) {
+  TempDir tmp;
+  const std::vector<std::vector<std::string>> variants = {
+      {},
+      {"--depth", "0"},
+      {"--depth", "1"},
+      {"--depth", "3"},
+      {"--map", "^bert/encoder/=bert/"},
+      {"--map", "(.*)/[^/]*=$1"},
+      {"--fold", "layer_\\d+"},
+      {"--map", "attention/="},
+      {"--root", "bert/encoder", "--depth", "2"},
+      {"--domain", "cpu:0/package"},
+  };
+  int i = 0;
+  for (const std::vector<std::string>& extra : variants) {
+    const std::string out = tmp.path() + "/v" + std::to_string(i++) + ".json";
+    std::vector<std::string> args = {SMARAGDINE_BINARY, "report", kProfile, "--format", "json",
+                                     "-o", out};
+    args.insert(args.end(), extra.begin(), extra.end());
+    Ran w = testing::Run(args, tmp.path());
+    if (w.status != 0) {
+      ADD_FAILURE() << ::testing::PrintToString(extra) << ": " << w.err;
+      continue;
+    }
+    Ran r = testing::Run({SMARAGDINE_BINARY, "report", out}, tmp.path());
+    EXPECT_EQ(r.status, 0) << ::testing::PrintToString(extra) << ": " << r.err;
+  }
 }
 
 }  // namespace

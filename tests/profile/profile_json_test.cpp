@@ -78,7 +78,10 @@ TEST(ProfileJsonTest, RoundTripKeepsEveryFieldExactly) {
   // names that need escaping. On a leaf (node 4, .../word_embeddings/Gather),
   // and only lowered: the reader refuses a self above its total, and children
   // holding more than their parent (issue 17), so the huge number is a step mean.
+  // What the leaf's GPU total loses its parent holds itself: a parent's total
+  // is its self plus its children's (issue 17).
   p.nodes[4].self_j[0] = p.nodes[4].total_j[0] / 3.0;
+  p.nodes[3].self_j[1] += p.nodes[4].total_j[1];
   p.nodes[4].self_j[1] = 0;
   p.nodes[4].total_j[1] = 1e-300;
   p.nodes[4].steps.mean_j = 6.02214076e23;
