@@ -6,6 +6,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cmath>
 #include <cstring>
@@ -79,7 +80,9 @@ Result<std::unique_ptr<Sampler>> Sampler::Start(std::vector<SamplerSession> sess
       for (const DomainInfo& d : ss.session->domains()) {
         idx.push_back(static_cast<uint32_t>(s->domains_.size()));
         s->domains_.push_back(d);
-        s->csv_names_.push_back(EnergyCsvField(d.name));
+        const bool power = d.quantity == Quantity::kPower;
+        s->is_power_.push_back(power ? 1 : 0);
+        s->row_middle_.push_back(fmt::format(",{},{}", EnergyCsvField(d.name), power ? "," : ""));
       }
       g->global.push_back(std::move(idx));
       g->sessions.push_back(std::move(ss.session));
@@ -134,7 +137,7 @@ void Sampler::ReadOnce(Group& g) {
         }
         continue;
       }
-      unreadable_since_ns_[d] = 0;
+      if (unreadable_since_ns_[d] != 0) unreadable_since_ns_[d] = 0;
       g.local.push_back({t_ns, d, g.values[i]});
     }
   }
@@ -145,7 +148,7 @@ void Sampler::ReadOnce(Group& g) {
     double& last = last_value_[r.domain];
     if (tally.readings == 0) {
       tally.first_t_ns = r.t_ns;
-    } else if (domains_[r.domain].quantity == Quantity::kPower) {
+    } else if (is_power_[r.domain]) {
       tally.energy_j += 0.5 * (last + r.value) * (r.t_ns - tally.last_t_ns) * 1e-9;
     } else if (r.value >= last) {
       // A session that lost a reading resumes from a new base: only increases count.
@@ -183,19 +186,23 @@ void Sampler::SampleLoop(Group& g) {
 
 void Sampler::WriteRows(std::vector<RawReading>& rows) {
   if (rows.empty()) return;
-  fmt::memory_buffer out;
-  auto it = std::back_inserter(out);
+  // "t_ns,NAME,energy_j,\n" or "t_ns,NAME,,power_w\n": the text of
+  // fmt::format("{},{},{},\n") and ("{},{},,{}\n"), without parsing a format per row.
+  std::string& out = row_buffer_;
+  out.clear();
+  char value[32];  // the shortest text of a double is at most 24 characters
   for (const RawReading& r : rows) {
+    const fmt::format_int t(r.t_ns);
+    out.append(t.data(), t.size());
+    out += row_middle_[r.domain];
     // {} is the shortest text that reads back as the same double.
-    if (domains_[r.domain].quantity == Quantity::kPower)
-      fmt::format_to(it, "{},{},,{}\n", r.t_ns, csv_names_[r.domain], r.value);
-    else
-      fmt::format_to(it, "{},{},{},\n", r.t_ns, csv_names_[r.domain], r.value);
+    const auto n = fmt::format_to_n(value, sizeof value, "{}", r.value).size;
+    out.append(value, std::min(n, sizeof value));
+    out += is_power_[r.domain] ? "\n" : ",\n";
   }
   // One write per flush: rows reach the kernel's page cache, so they survive the
   // process being killed (the reader drops a torn last line).
-  if (log_->Append(std::string_view(out.data(), out.size())))
-    rows_written_ += static_cast<int64_t>(rows.size());
+  if (log_->Append(out)) rows_written_ += static_cast<int64_t>(rows.size());
   rows.clear();
 }
 

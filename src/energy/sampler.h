@@ -97,10 +97,15 @@ class Sampler {
   void WriterLoop();
   void ReadOnce(Group& group);
   void WriteRows(std::vector<RawReading>& rows);
+  std::string row_buffer_;  // the writer thread's, kept between flushes
 
   SamplerOptions options_;
   std::vector<DomainInfo> domains_;
-  std::vector<std::string> csv_names_;
+  // Per domain, what the hot paths need of domains_, packed: whether it reads power
+  // (not energy), and the energy.csv row text between t_ns and the value
+  // (",NAME," or ",NAME,,").
+  std::vector<uint8_t> is_power_;
+  std::vector<std::string> row_middle_;
   std::vector<std::unique_ptr<Group>> groups_;
   std::unique_ptr<RowLog> log_;  // energy.csv
   std::string csv_path_;

@@ -10,8 +10,10 @@
 #include <filesystem>
 #include <fstream>
 #include <memory>
+#include <string>
 #include <thread>
 
+#include <fmt/format.h>
 #include <gtest/gtest.h>
 
 #include "record/record_test_util.h"
@@ -276,6 +278,70 @@ TEST(SamplerTest, WallClockStepMidRunIsAlignedThroughThePairInForce) {
   if (wrong.ok()) {
     const int64_t node = wrong->Find("after_step");
     EXPECT_TRUE(node < 0 || wrong->nodes[node].TotalJ() == 0);
+  }
+}
+
+// energy.csv rows are exactly "{t_ns},{domain},{energy_j},\n" for counters and
+// "{t_ns},{domain},,{power_w}\n" for power meters as fmt formats them ({} of a
+// double: the shortest text that reads back as the same double), the domain as a
+// CSV field: the writer builds rows without a format string, and must not change them.
+TEST(SamplerTest, RowsAreTheFormattedTextOfEachReading) {
+  class Awkward : public SamplingSession {
+   public:
+    Awkward() {
+      const char* names[] = {"cpu:0/package", "cpu:0/dram", "gpu:0", "meter \"a,b\""};
+      for (int i = 0; i < 4; ++i) {
+        DomainInfo d;
+        d.name = names[i];
+        d.device = i == 2 ? "GPU:0" : "CPU:0";
+        d.quantity = i >= 2 ? Quantity::kPower : Quantity::kEnergy;
+        domains_.push_back(d);
+      }
+    }
+    const std::vector<DomainInfo>& domains() const override { return domains_; }
+    void Read(std::vector<double>& v, Diagnostics&) override {
+      static const double kValues[] = {1e-7, 0.1 + 0.2, 75515553295453.89, 123456789.125,
+                                       1e22, 5e-324, 2.5, 1.0 / 3.0, 1e16, 0.0};
+      v.resize(4);
+      for (size_t i = 0; i < 4; ++i) v[i] = kValues[(n_ + i) % 10] * static_cast<double>(n_ + 1);
+      ++n_;
+    }
+    std::vector<DomainInfo> domains_;
+    int64_t n_ = 0;
+  };
+  testing::TempDir dir;
+  std::vector<SamplerSession> sessions;
+  sessions.push_back({RateClass::kFast, std::make_unique<Awkward>()});
+  auto sampler = Sampler::Start(std::move(sessions), dir.path() + "/energy.csv", {});
+  ASSERT_TRUE(sampler.ok());
+  std::this_thread::sleep_for(std::chrono::milliseconds(30));
+  SamplerResult r = (*sampler)->Stop();
+  ASSERT_GE(r.fast_samples, 2);
+
+  // Replay the session's values against the stamps in the file.
+  Awkward replay;
+  std::ifstream in(dir.path() + "/energy.csv");
+  std::string line;
+  ASSERT_TRUE(std::getline(in, line));
+  EXPECT_EQ(line, "t_ns,domain,energy_j,power_w");
+  std::vector<double> values;
+  Diagnostics diag;
+  int64_t rows = 0;
+  const char* fields[] = {"cpu:0/package", "cpu:0/dram", "gpu:0", "\"meter \"\"a,b\"\"\""};
+  while (true) {
+    replay.Read(values, diag);
+    for (size_t i = 0; i < 4; ++i) {
+      if (!std::getline(in, line)) {
+        EXPECT_EQ(i, 0u);
+        EXPECT_EQ(rows, r.rows_written);
+        return;
+      }
+      ++rows;
+      const int64_t t_ns = std::stoll(line);
+      const std::string want = i < 2 ? fmt::format("{},{},{},", t_ns, fields[i], values[i])
+                                     : fmt::format("{},{},,{}", t_ns, fields[i], values[i]);
+      ASSERT_EQ(line, want) << "row " << rows;
+    }
   }
 }
 
