@@ -18,6 +18,7 @@
 #include <vector>
 
 #include "smaragdine/diagnostics.h"
+#include "smaragdine/launch.h"
 #include "smaragdine/status.h"
 
 namespace smaragdine {
@@ -116,6 +117,10 @@ struct EnergyLog {
   // From run.json when present.
   std::vector<std::string> command;
   std::optional<int64_t> pid, exit_code, started_ns, ended_ns;
+  // The machine the run was recorded on and what its launcher said (Slurm's
+  // job, step and node; a rank when record itself was started as one): what
+  // `merge` tells machines apart by. Empty in older runs and CSV imports.
+  LaunchInfo launch;
   CpuTimeLog cpu_time;  // empty when the run has no cputime.csv (older runs, CSV imports)
   Diagnostics diagnostics;
 };

@@ -13,6 +13,9 @@
 #include <cstdint>
 #include <functional>
 #include <string>
+#include <string_view>
+
+#include "smaragdine/status.h"
 
 namespace smaragdine {
 
@@ -35,5 +38,12 @@ struct LaunchInfo {
 // a non-negative integer is taken as absent. Slurm's job ids are read in any case.
 LaunchInfo ReadLaunchInfo(const std::function<const char*(const char*)>& getenv);
 LaunchInfo ReadLaunchInfo();  // the process's own environment
+
+// A run directory per machine or per rank from one command line (`srun
+// smaragdine record -o runs/%N -- …`): %N and %h are the host name up to its
+// first '.', %j Slurm's job id, %r the launcher's rank, %% a '%'. Errors:
+// kUsage naming the pattern for another %-letter, or for one whose value is
+// unknown here (%j outside Slurm, %r outside a launcher).
+Result<std::string> ExpandRunPattern(std::string_view pattern, const LaunchInfo& launch);
 
 }  // namespace smaragdine

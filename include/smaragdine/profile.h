@@ -151,6 +151,24 @@ struct ProfileMeta {
   int64_t window_start_ns = 0;
   int64_t window_end_ns = 0;
   int64_t steps = 0;
+  std::string host;    // the machine the run was recorded on ("" when unknown)
+  std::string job_id;  // Slurm's job id where record ran under Slurm
+};
+
+// One machine of a job profile made by MergeProfiles: its own run's window
+// (on its own clock: clocks of different machines are never compared) and
+// its domains' figures, each conserved on its own (nodes + idle + other =
+// measured, per domain, on that machine).
+struct ProfileMachine {
+  std::string host;
+  std::string profile;  // the profile.json it came from
+  std::string clock;
+  int64_t window_start_ns = 0;
+  int64_t window_end_ns = 0;
+  int64_t steps = 0;
+  std::vector<ProfileDomain> domains;
+  // Its processes: indices into Profile::processes.
+  std::vector<uint32_t> processes;
 };
 
 // The accounted run as a timeline, for the Perfetto view and power charts:
@@ -210,6 +228,9 @@ struct Profile {
   // The processes (ranks) the nodes' per-process figures are of; empty when the
   // run was one process that no launcher numbered (then nodes have none).
   std::vector<Process> processes;
+  // The machines a job profile was merged from (MergeProfiles); empty for one
+  // machine's profile. The domains above are then sums over machines by name.
+  std::vector<ProfileMachine> machines;
   Timeline timeline;               // empty unless account kept it (--timeline)
   // Data flow between nodes (indices into `nodes`): (producer, consumer)
   // pairs of distinct nodes, sorted, each once; from Trace::dataflow (TF1's
@@ -261,6 +282,29 @@ Profile DomainProfile(const Profile& profile, size_t d);
 // as a profile of its own; a node below `depth` is counted in its deepest kept
 // ancestor (the timeline's events and the data flow too).
 Profile SubtreeProfile(const Profile& profile, uint32_t root, std::optional<int> depth);
+
+// ---- Many machines (src/profile/merge.cpp) ----
+
+struct MergeOptions {
+  // Merge what is there when a rank or an input is missing or unreadable,
+  // with a warning that lists it, instead of failing (merge --allow-partial).
+  bool allow_partial = false;
+};
+
+// Merges machine profiles (each `account`ed where it ran) into one job
+// profile, reading one input at a time: nodes by path; domains by name
+// (measured, idle, other and static energies add, so that per-domain
+// conservation holds for the sum as it held on each machine); every input's
+// processes (ranks) one after the other, with their per-node figures (an input
+// without per-process figures counts as one process: its whole machine);
+// machines[] keeps each input's own domains and window. Step statistics add as
+// independent parts. Timelines are dropped: their clocks are each machine's own.
+// An input may be a profile.json or a run directory holding one.
+// Errors: kBadInput naming the input for one that is missing or unreadable, a
+// rank given twice, or ranks missing from the world the inputs declare
+// (listing them); with allow_partial those become warnings in the result's
+// diagnostics instead (an unreadable input is then left out). kUsage for no inputs.
+Result<Profile> MergeProfiles(const std::vector<std::string>& inputs, const MergeOptions& options);
 
 // Student t quantile for a two-sided 95 % interval with `dof` degrees of
 // freedom (NaN for dof ≤ 0): the step statistics' ci95_j.

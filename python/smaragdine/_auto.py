@@ -115,6 +115,12 @@ def _activate(torch):
     try:
         with open(_state.path("started"), "w") as f:
             f.write("%d %s\n" % (pid, " ".join(sys.argv)))
+            # A rank that dies without its trace is named by its rank, not
+            # only its pid (torchrun, srun, mpirun: launch.h's order).
+            for var in ("RANK", "SLURM_PROCID", "OMPI_COMM_WORLD_RANK"):
+                if os.environ.get(var, "").isdigit():
+                    f.write("rank %s\n" % os.environ[var])
+                    break
     except OSError:
         pass
     from smaragdine import _hooks

@@ -1286,6 +1286,8 @@ void FillMeta(const Trace& trace, const EnergyLog& log, const AttributeOptions& 
   profile.meta.dialect = trace.dialect;
   DescribeMethod(options.method, log, s.fits, s.fallback_reasons, s.meters, profile);
   profile.meta.clock = ToString(log.clock);
+  profile.meta.host = log.launch.host;
+  profile.meta.job_id = log.launch.job_id;
   profile.meta.window_start_ns = s.window.w0;
   profile.meta.window_end_ns = s.window.w1;
   const size_t node_count = trace.nodes.size();

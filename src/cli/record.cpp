@@ -38,6 +38,7 @@
 #include "cli/record_torch.h"
 #include "common/io.h"
 #include "smaragdine/energy_log.h"
+#include "smaragdine/launch.h"
 #include "smaragdine/recording.h"
 #include "smaragdine/sources.h"
 
@@ -311,7 +312,12 @@ std::string AbsoluteRunDirectory(const std::string& output) {
   return path;
 }
 
-int Run(const RecordOptions& o) {
+int Run(const RecordOptions& given) {
+  // -o runs/%N: one command line for every machine of a job (launch.h).
+  RecordOptions o = given;
+  auto expanded = ExpandRunPattern(given.output, ReadLaunchInfo());
+  if (!expanded.ok()) return PrintError(expanded.error());
+  o.output = *expanded;
   if (Status s = Validate(o); !s.ok()) return PrintError(s.error());
   std::optional<RunAs> run_as;
   if (!o.user.empty()) {
@@ -404,7 +410,10 @@ CommandRegistration registration{"record", 15, [](CLI::App& app, int& exit_code)
       "With --torch, also record a PyTorch program's operators, per module, with no change to it,\n"
       "and print the profile when it ends:\n"
       "  smaragdine record --torch -o run -- python train.py");
-  sub->add_option("-o,--output", o->output, "Run directory to write (run.json, energy.csv)")
+  sub->add_option("-o,--output", o->output,
+                  "Run directory to write (run.json, energy.csv). %N (or %h) is replaced by the "
+                  "host name, %j by Slurm's job id, %r by the launcher's rank: one command line "
+                  "for every machine of a job. Example: srun smaragdine record -o runs/%N -- ...")
       ->required();
   sub->add_option("command", o->command, "The command to run, after --")->expected(-1);
   sub->add_option("--source", o->forced,

@@ -8,6 +8,8 @@
 #include <cstdio>
 #include <cstdlib>
 #include <filesystem>
+#include <charconv>
+#include <optional>
 #include <map>
 #include <string>
 
@@ -35,8 +37,49 @@ bool IsBootstrap(const fs::path& dir) {
 struct TorchProcess {
   std::string trace;    // torch-<pid>.trace.json
   bool started = false; // torch-<pid>.started still there: ended without its exit handlers
+  std::string rank;     // the launcher's rank, from the .started marker ("" when none)
   std::string error;    // torch-<pid>.error: why it recorded nothing
 };
+
+// The rank line the bootstrap writes into a .started marker ("rank 3").
+std::string RankInMarker(const fs::path& marker) {
+  Result<std::string> text = ReadFileMaybeGzip(marker.string());
+  if (!text.ok()) return "";
+  const size_t at = text->find("\nrank ");
+  if (at == std::string::npos) return "";
+  std::string rank = text->substr(at + 6, text->find('\n', at + 1) - (at + 6));
+  if (rank.empty() || rank.size() > 9 ||
+      !std::all_of(rank.begin(), rank.end(), [](char c) { return c >= '0' && c <= '9'; }))
+    return "";
+  return rank;
+}
+
+// When a process was last seen using CPU, in s since the run started: the
+// last cputime.csv row of one of its threads (rows are written when a
+// thread's time changes, every 20 ms), so within a sample of when it died.
+// nullopt when the run has no cputime.csv or never saw the process.
+std::optional<double> LastSeenS(const std::string& run_dir, long pid) {
+  Result<std::string> csv = ReadFileMaybeGzip(run_dir + "/cputime.csv");
+  if (!csv.ok()) return std::nullopt;
+  const std::string prefix = fmt::format(",{}/", pid);
+  int64_t first_ns = -1, last_ns = -1;
+  size_t line_start = csv->find('\n');  // past the header
+  while (line_start != std::string::npos && line_start + 1 < csv->size()) {
+    const size_t begin = line_start + 1;
+    const size_t end = csv->find('\n', begin);
+    const std::string_view line(csv->data() + begin, (end == std::string::npos ? csv->size() : end) - begin);
+    const size_t comma = line.find(',');
+    int64_t t = 0;
+    if (comma != std::string_view::npos &&
+        std::from_chars(line.data(), line.data() + comma, t).ec == std::errc()) {
+      if (first_ns < 0) first_ns = t;
+      if (line.substr(comma).starts_with(prefix)) last_ns = t;
+    }
+    line_start = end;
+  }
+  if (last_ns < 0) return std::nullopt;
+  return (last_ns - first_ns) * 1e-9;
+}
 
 // The first line of a file the program wrote, read through the bounded reader
 // every input goes through (common/io.h), cut to a message's length.
@@ -60,7 +103,10 @@ std::map<long, TorchProcess> FindTorchProcesses(const std::string& run_dir) {
     const std::string suffix = end;
     if (!e.is_regular_file(ec) || e.is_symlink(ec)) continue;
     if (suffix == ".trace.json") found[pid].trace = e.path().string();
-    else if (suffix == ".started") found[pid].started = true;
+    else if (suffix == ".started") {
+      found[pid].started = true;
+      found[pid].rank = RankInMarker(e.path());
+    }
     else if (suffix == ".error") found[pid].error = FirstLine(e.path());
   }
   return found;
@@ -105,12 +151,19 @@ bool AccountTorchRun(const std::string& run_dir, int status, bool quiet) {
     if (!p.trace.empty()) traces.push_back(p.trace);
     if (!p.error.empty())
       fmt::print(stderr, "smaragdine: warning: process {} recorded nothing: {}\n", pid, p.error);
-    else if (p.started && p.trace.empty())
+    else if (p.started && p.trace.empty()) {
+      const std::optional<double> last_s = LastSeenS(run_dir, pid);
       fmt::print(stderr,
-                 "smaragdine: warning: process {} began recording at `import torch` but its trace "
-                 "is missing: it ended without running its exit handlers (os._exit, SIGKILL, a "
-                 "crash{}), so its operators are not in the profile\n",
-                 pid, status >= 128 ? fmt::format("; CMD ended with status {}", status) : "");
+                 "smaragdine: warning: {}process {} began recording at `import torch` but its "
+                 "trace is missing: it ended without running its exit handlers (os._exit, "
+                 "SIGKILL, a crash{}){}, so its operators are not in the profile; the other "
+                 "processes' are\n",
+                 p.rank.empty() ? "" : fmt::format("rank {} (", p.rank),
+                 p.rank.empty() ? fmt::format("{}", pid) : fmt::format("pid {})", pid),
+                 status >= 128 ? fmt::format("; CMD ended with status {}", status) : "",
+                 last_s ? fmt::format("; it was last seen using CPU {:.2f} s into the run", *last_s)
+                        : std::string());
+    }
   }
   if (traces.empty()) {
     if (processes.empty())

@@ -87,6 +87,11 @@ const DiagnosticName kNames[] = {
       "operators still open when the session stopped; they end at Stop()"},
     {"live.unmatched_end", "docs/live.md",
       "operator ends with no matching start on their thread; dropped"},
+    {"merge.input_left_out", "docs/distributed.md",
+      "merge --allow-partial: an input that could not be read or merged was left out (a "
+      "warning says which and why)"},
+    {"merge.rank_missing", "docs/distributed.md",
+      "merge --allow-partial: ranks of the job's world that no input had"},
     {"model.tid_reused", "docs/sources.md",
       "a thread id came back with less CPU time than before (the kernel reused it); counted "
       "as a new thread"},

@@ -7,6 +7,8 @@
 #include <cstdlib>
 #include <string_view>
 
+#include <fmt/format.h>
+
 namespace smaragdine {
 namespace {
 
@@ -60,6 +62,44 @@ LaunchInfo ReadLaunchInfo(const std::function<const char*(const char*)>& getenv)
   char host[HOST_NAME_MAX + 1] = {};
   if (::gethostname(host, sizeof host - 1) == 0) li.host = host;
   return li;
+}
+
+Result<std::string> ExpandRunPattern(std::string_view pattern, const LaunchInfo& launch) {
+  std::string out;
+  for (size_t i = 0; i < pattern.size(); ++i) {
+    if (pattern[i] != '%') {
+      out.push_back(pattern[i]);
+      continue;
+    }
+    if (i + 1 == pattern.size())
+      return UsageError(fmt::format("-o {}: a '%' at the end (write %% for a '%')", pattern));
+    const char c = pattern[++i];
+    std::string value;
+    const char* missing = nullptr;
+    switch (c) {
+      case '%': value = "%"; break;
+      case 'N':
+      case 'h':
+        value = launch.host.substr(0, launch.host.find('.'));
+        if (value.empty()) missing = "the host name could not be read";
+        break;
+      case 'j':
+        value = launch.job_id;
+        if (value.empty()) missing = "SLURM_JOB_ID is not set (not inside a Slurm job)";
+        break;
+      case 'r':
+        if (launch.rank >= 0) value = std::to_string(launch.rank);
+        else missing = "no launcher set a rank (RANK, SLURM_PROCID or OMPI_COMM_WORLD_RANK)";
+        break;
+      default:
+        return UsageError(fmt::format(
+            "-o {}: %{} is not known (%N or %h: host name, %j: Slurm job id, %r: rank, %%: '%')",
+            pattern, c));
+    }
+    if (missing) return UsageError(fmt::format("-o {}: %{} has no value here: {}", pattern, c, missing));
+    out += value;
+  }
+  return out;
 }
 
 LaunchInfo ReadLaunchInfo() {

@@ -236,6 +236,7 @@ Status Recording::Impl::StartSampling() {
   meta.clock_sync = sampler->start_clock_sync();
   meta.command = o.command;
   meta.pid = pid;
+  meta.launch = ReadLaunchInfo();
   meta.baseline_w = o.baseline_w;
   return {};
 }

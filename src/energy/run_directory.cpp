@@ -9,6 +9,8 @@
 #include <set>
 #include <system_error>
 
+#include <limits>
+
 #include <fmt/format.h>
 #include <simdjson.h>
 
@@ -117,10 +119,38 @@ class RunJsonReader {
     SMG_ASSIGN_OR_RETURN(log.exit_code, OptionalInt(top, "exit_code", ""));
     SMG_ASSIGN_OR_RETURN(log.started_ns, OptionalInt(top, "started_ns", ""));
     SMG_ASSIGN_OR_RETURN(log.ended_ns, OptionalInt(top, "ended_ns", ""));
+    SMG_RETURN_IF_ERROR(ReadLaunch(top, log));
     return {};
   }
 
  private:
+  // "host" and "launch" (written by record since issue 13); both optional.
+  Status ReadLaunch(simdjson::dom::object top, EnergyLog& log) const {
+    LaunchInfo& li = log.launch;
+    SMG_ASSIGN_OR_RETURN(std::optional<std::string> host, OptionalString(top, "host", ""));
+    if (host) li.host = *host;
+    simdjson::dom::element e;
+    if (top["launch"].get(e) != simdjson::SUCCESS || IsNull(e)) return {};
+    simdjson::dom::object launch;
+    if (e.get_object().get(launch) != simdjson::SUCCESS) return Bad("launch must be an object");
+    const std::string where = "launch.";
+    for (auto [key, slot] : {std::pair{"launcher", &li.launcher}, std::pair{"job_id", &li.job_id},
+                             std::pair{"step_id", &li.step_id}, std::pair{"node_id", &li.node_id}}) {
+      SMG_ASSIGN_OR_RETURN(std::optional<std::string> v, OptionalString(launch, key, where));
+      if (v) *slot = *v;
+    }
+    for (auto [key, slot] : {std::pair{"rank", &li.rank}, std::pair{"local_rank", &li.local_rank},
+                             std::pair{"world_size", &li.world_size},
+                             std::pair{"local_world_size", &li.local_world_size}}) {
+      SMG_ASSIGN_OR_RETURN(std::optional<int64_t> v, OptionalInt(launch, key, where));
+      if (!v) continue;
+      if (*v < 0 || *v > std::numeric_limits<int32_t>::max())
+        return Bad(fmt::format("{}{} must be a non-negative integer", where, key));
+      *slot = static_cast<int32_t>(*v);
+    }
+    return {};
+  }
+
   Status CheckFormat(const std::string& format) const {
     auto unsupported = [&] {
       return Bad(fmt::format("unsupported run format '{}' (this smaragdine reads {}{})", format,
@@ -330,6 +360,26 @@ std::string RunJsonText(const EnergyLog& meta) {
     if (v) fmt::format_to(it, ",\n  \"{}\": {}", key, *v);
   };
   optional("pid", meta.pid);
+  // Only what is known: runs outside a launcher, and older runs, read as before.
+  const LaunchInfo& li = meta.launch;
+  if (!li.host.empty()) fmt::format_to(it, ",\n  \"host\": {}", JsonQuote(li.host));
+  if (!li.launcher.empty() || !li.job_id.empty()) {
+    fmt::format_to(it, ",\n  \"launch\": {{\"launcher\": {}", JsonQuote(li.launcher));
+    auto number = [&](std::string_view key, int32_t v) {
+      if (v >= 0) fmt::format_to(it, ", \"{}\": {}", key, v);
+    };
+    number("rank", li.rank);
+    number("local_rank", li.local_rank);
+    number("world_size", li.world_size);
+    number("local_world_size", li.local_world_size);
+    auto text = [&](std::string_view key, const std::string& v) {
+      if (!v.empty()) fmt::format_to(it, ", \"{}\": {}", key, JsonQuote(v));
+    };
+    text("job_id", li.job_id);
+    text("step_id", li.step_id);
+    text("node_id", li.node_id);
+    fmt::format_to(it, "}}");
+  }
   optional("exit_code", meta.exit_code);
   optional("started_ns", meta.started_ns);
   optional("ended_ns", meta.ended_ns);

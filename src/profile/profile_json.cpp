@@ -3,6 +3,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <limits>
 #include <cstring>
 #include <string>
 #include <string_view>
@@ -10,6 +11,7 @@
 #include <unordered_map>
 
 #include <fmt/format.h>
+#include <fmt/ranges.h>
 
 #include "common/io.h"
 #include "common/json_text.h"
@@ -100,6 +102,21 @@ void AppendNode(Buffer& out, const Profile& p, const ProfileNode& n, bool has_ba
   out.append(std::string_view(",\"ci95_j\":"));
   AppendDouble(out, n.steps.ci95_j);
   out.push_back('}');
+  // Only in profiles with processes (ranks): one-process profiles read as before.
+  if (!n.process_total_j.empty()) {
+    const size_t nd = p.domains.size();
+    out.append(std::string_view(",\"processes\":{\"total\":["));
+    for (size_t q = 0; nd > 0 && (q + 1) * nd <= n.process_total_j.size(); ++q) {
+      out.append(std::string_view(q ? ",[" : "["));
+      for (size_t d = 0; d < nd; ++d) {
+        if (d) out.push_back(',');
+        AppendDouble(out, n.process_total_j[q * nd + d]);
+      }
+      out.push_back(']');
+    }
+    fmt::format_to(it, "],\"time_ns\":[{}],\"calls\":[{}]}}",
+                   fmt::join(n.process_time_ns, ","), fmt::join(n.process_calls, ","));
+  }
   // Only nodes that path rules merged from several originals have siblings.
   if (n.siblings.n > 0) {
     const SiblingStats& s = n.siblings;
@@ -189,6 +206,70 @@ void AppendTimeline(Buffer& out, const Timeline& t) {
 
 }  // namespace
 
+// "processes": [{"pid":…,"rank":…,…}, …] — the ranks the nodes' per-process
+// figures are of; -1 (unknown) and "" are left out.
+void AppendProcesses(Buffer& out, const std::vector<Process>& processes) {
+  auto it = std::back_inserter(out);
+  out.append(std::string_view("\"processes\":[\n"));
+  for (size_t i = 0; i < processes.size(); ++i) {
+    const Process& q = processes[i];
+    out.append(std::string_view(i ? ",\n{" : "{"));
+    bool first = true;
+    auto number = [&](std::string_view key, int64_t v) {
+      if (v < 0) return;
+      fmt::format_to(it, "{}\"{}\":{}", first ? "" : ",", key, v);
+      first = false;
+    };
+    auto text = [&](std::string_view key, const std::string& v) {
+      if (v.empty()) return;
+      fmt::format_to(it, "{}\"{}\":", first ? "" : ",", key);
+      AppendJsonQuoted(out, v);
+      first = false;
+    };
+    number("pid", q.pid);
+    number("rank", q.rank);
+    number("local_rank", q.local_rank);
+    number("world_size", q.world_size);
+    text("host", q.host);
+    text("trace", q.source);
+    out.push_back('}');
+  }
+  out.append(std::string_view("],\n"));
+}
+
+// "machines": each merged machine's own window and domains (MergeProfiles).
+void AppendMachines(Buffer& out, const Profile& p) {
+  auto it = std::back_inserter(out);
+  out.append(std::string_view("\"machines\":[\n"));
+  for (size_t i = 0; i < p.machines.size(); ++i) {
+    const ProfileMachine& m = p.machines[i];
+    out.append(std::string_view(i ? ",\n{\"host\":" : "{\"host\":"));
+    AppendJsonQuoted(out, m.host);
+    out.append(std::string_view(",\"profile\":"));
+    AppendJsonQuoted(out, m.profile);
+    out.append(std::string_view(",\"clock\":"));
+    AppendJsonQuoted(out, m.clock);
+    fmt::format_to(it, ",\"window_start_ns\":{},\"window_end_ns\":{},\"steps\":{},\"processes\":[{}],\"domains\":[",
+                   m.window_start_ns, m.window_end_ns, m.steps, fmt::join(m.processes, ","));
+    for (size_t d = 0; d < m.domains.size(); ++d) {
+      const ProfileDomain& dom = m.domains[d];
+      out.append(std::string_view(d ? ",{\"name\":" : "{\"name\":"));
+      AppendJsonQuoted(out, dom.name);
+      out.append(std::string_view(",\"device\":"));
+      AppendJsonQuoted(out, dom.device);
+      out.append(std::string_view(",\"measured_j\":"));
+      AppendDouble(out, dom.measured_j);
+      out.append(std::string_view(",\"idle_j\":"));
+      AppendDouble(out, dom.idle_j);
+      out.append(std::string_view(",\"other_j\":"));
+      AppendDouble(out, dom.other_j);
+      out.push_back('}');
+    }
+    out.append(std::string_view("]}"));
+  }
+  out.append(std::string_view("],\n"));
+}
+
 std::string ProfileToJson(const Profile& p) {
   Buffer out;
   auto it = std::back_inserter(out);
@@ -218,6 +299,14 @@ std::string ProfileToJson(const Profile& p) {
   AppendJsonQuoted(out, m.alignment);
   out.append(std::string_view(",\"clock\":"));
   AppendJsonQuoted(out, m.clock);
+  if (!m.host.empty()) {
+    out.append(std::string_view(",\"host\":"));
+    AppendJsonQuoted(out, m.host);
+  }
+  if (!m.job_id.empty()) {
+    out.append(std::string_view(",\"job_id\":"));
+    AppendJsonQuoted(out, m.job_id);
+  }
   fmt::format_to(it, ",\"window_start_ns\":{},\"window_end_ns\":{},\"steps\":{},\"warnings\":[",
                  m.window_start_ns, m.window_end_ns, m.steps);
   const auto& warnings = p.diagnostics.warnings();
@@ -253,7 +342,10 @@ std::string ProfileToJson(const Profile& p) {
     }
     fmt::format_to(it, ",\"modeled\":{}}}", dom.modeled ? "true" : "false");
   }
-  out.append(std::string_view("],\n\"nodes\":[\n"));
+  out.append(std::string_view("],\n"));
+  if (!p.processes.empty()) AppendProcesses(out, p.processes);
+  if (!p.machines.empty()) AppendMachines(out, p);
+  out.append(std::string_view("\"nodes\":[\n"));
   for (size_t i = 0; i < p.nodes.size(); ++i) {
     if (i) out.append(std::string_view(",\n"));
     AppendNode(out, p, p.nodes[i], has_baseline);
@@ -425,6 +517,9 @@ class Reader {
       p.domains.push_back(std::move(d));
     }
 
+    dom::element processes;
+    if (!top["processes"].get(processes)) SMG_RETURN_IF_ERROR(ReadProcesses(processes, p));
+
     dom::array nodes;
     if (top["nodes"].get(nodes)) return Bad("", "missing array 'nodes'");
     p.nodes.reserve(nodes.size());
@@ -433,6 +528,9 @@ class Reader {
     }
     if (p.nodes.empty()) return Bad("nodes", "empty: a profile has at least the root node");
     SMG_RETURN_IF_ERROR(CheckTree(p));
+
+    dom::element machines;
+    if (!top["machines"].get(machines)) SMG_RETURN_IF_ERROR(ReadMachines(machines, p));
 
     dom::element dataflow;
     if (!top["dataflow"].get(dataflow)) SMG_RETURN_IF_ERROR(ReadDataflow(dataflow, p));
@@ -487,6 +585,8 @@ class Reader {
     SMG_ASSIGN_OR_RETURN(m.window_start_ns, Int(meta, "window_start_ns", where));
     SMG_ASSIGN_OR_RETURN(m.window_end_ns, Int(meta, "window_end_ns", where));
     SMG_ASSIGN_OR_RETURN(m.steps, Int(meta, "steps", where));
+    SMG_ASSIGN_OR_RETURN(m.host, String(meta, "host", where));
+    SMG_ASSIGN_OR_RETURN(m.job_id, String(meta, "job_id", where));
     for (const char* key : {"traces", "warnings"}) {
       dom::element e;
       if (meta[key].get(e)) continue;
@@ -697,6 +797,7 @@ class Reader {
       SMG_ASSIGN_OR_RETURN(n.steps.std_j, Double(s, "std_j", sw));
       SMG_ASSIGN_OR_RETURN(n.steps.ci95_j, Double(s, "ci95_j", sw));
     }
+    SMG_RETURN_IF_ERROR(ReadNodeProcesses(o, node_where, p, n));
     dom::element siblings_e;
     if (!o["siblings"].get(siblings_e)) {
       dom::object s;
@@ -713,6 +814,130 @@ class Reader {
       SMG_ASSIGN_OR_RETURN(st.max_path, String(s, "max_path", sw));
     }
     p.nodes.push_back(std::move(n));
+    return {};
+  }
+
+  // "processes" of the whole profile: who the per-process figures are of.
+  Status ReadProcesses(dom::element e, Profile& p) const {
+    dom::array a;
+    if (e.get(a)) return Bad("processes", "must be an array of objects");
+    for (dom::element x : a) {
+      const std::string where = fmt::format("processes[{}]", p.processes.size());
+      dom::object o;
+      if (x.get(o)) return Bad(where, "must be an object");
+      Process q;
+      for (auto [key, slot] : {std::pair{"pid", &q.pid}}) {
+        dom::element v;
+        if (o[key].get(v)) continue;
+        SMG_ASSIGN_OR_RETURN(*slot, Int(o, key, where));
+        if (*slot < 0) return Bad(where, fmt::format("'{}' must not be negative", key));
+      }
+      for (auto [key, slot] : {std::pair{"rank", &q.rank}, std::pair{"local_rank", &q.local_rank},
+                               std::pair{"world_size", &q.world_size}}) {
+        dom::element v;
+        if (o[key].get(v)) continue;
+        SMG_ASSIGN_OR_RETURN(int64_t n, Int(o, key, where));
+        if (n < 0 || n > std::numeric_limits<int32_t>::max())
+          return Bad(where, fmt::format("'{}' must be a non-negative 32-bit integer", key));
+        *slot = static_cast<int32_t>(n);
+      }
+      SMG_ASSIGN_OR_RETURN(q.host, String(o, "host", where));
+      SMG_ASSIGN_OR_RETURN(q.source, String(o, "trace", where));
+      p.processes.push_back(std::move(q));
+    }
+    return {};
+  }
+
+  // A node's "processes": {"total": [[J per domain] per process], "time_ns":
+  // [...], "calls": [...]}, one entry per profile process; absent when the
+  // profile has none. Checked: sizes, finite non-negative values, and that
+  // they add up to the node's own figures (to 1e-6).
+  Status ReadNodeProcesses(dom::object o, const std::string& where, const Profile& p,
+                           ProfileNode& n) const {
+    dom::element e;
+    const size_t np = p.processes.size(), nd = p.domains.size();
+    if (o["processes"].get(e)) {
+      if (np > 0) return Bad(where, "has no 'processes' figures, but the profile has processes");
+      return {};
+    }
+    const std::string pw = where + ".processes";
+    if (np == 0) return Bad(pw, "per-process figures in a profile without 'processes'");
+    dom::object po;
+    if (e.get(po)) return Bad(pw, "must be an object");
+    dom::array total, time, calls;
+    if (po["total"].get(total) || po["time_ns"].get(time) || po["calls"].get(calls))
+      return Bad(pw, "must have arrays 'total', 'time_ns' and 'calls'");
+    if (total.size() != np || time.size() != np || calls.size() != np)
+      return Bad(pw, fmt::format("must have one entry per process ({})", np));
+    n.process_total_j.reserve(np * nd);
+    for (dom::element row : total) {
+      dom::array r;
+      if (row.get(r) || r.size() != nd)
+        return Bad(pw, fmt::format("'total' entries must be arrays of {} numbers, one per domain", nd));
+      for (dom::element v : r) {
+        double j = 0;
+        if (v.get(j) || !std::isfinite(j) || j < -1e-12 - 1e-9 * std::abs(j))
+          return Bad(pw, "'total' must hold finite numbers of joules, not negative");
+        n.process_total_j.push_back(j);
+      }
+    }
+    for (auto [arr, into] : {std::pair{&time, &n.process_time_ns}, std::pair{&calls, &n.process_calls}})
+      for (dom::element v : *arr) {
+        int64_t x = 0;
+        if (v.get(x) || x < 0) return Bad(pw, "'time_ns' and 'calls' must hold non-negative integers");
+        into->push_back(x);
+      }
+    for (size_t d = 0; d < nd; ++d) {
+      double sum = 0;
+      for (size_t q = 0; q < np; ++q) sum += n.process_total_j[q * nd + d];
+      if (std::abs(sum - n.total_j[d]) > 1e-9 + 1e-6 * std::max(std::abs(sum), std::abs(n.total_j[d])))
+        return Bad(pw, fmt::format("the processes' totals of domain '{}' add up to {} J, not the "
+                                   "node's {} J",
+                                   p.domains[d].name, sum, n.total_j[d]));
+    }
+    return {};
+  }
+
+  // "machines" of a merged job profile.
+  Status ReadMachines(dom::element e, Profile& p) const {
+    dom::array a;
+    if (e.get(a)) return Bad("machines", "must be an array of objects");
+    for (dom::element x : a) {
+      const std::string where = fmt::format("machines[{}]", p.machines.size());
+      dom::object o;
+      if (x.get(o)) return Bad(where, "must be an object");
+      ProfileMachine m;
+      SMG_ASSIGN_OR_RETURN(m.host, String(o, "host", where));
+      SMG_ASSIGN_OR_RETURN(m.profile, String(o, "profile", where));
+      SMG_ASSIGN_OR_RETURN(m.clock, String(o, "clock", where));
+      SMG_ASSIGN_OR_RETURN(m.window_start_ns, Int(o, "window_start_ns", where));
+      SMG_ASSIGN_OR_RETURN(m.window_end_ns, Int(o, "window_end_ns", where));
+      SMG_ASSIGN_OR_RETURN(m.steps, Int(o, "steps", where));
+      dom::array procs, doms;
+      if (o["processes"].get(procs) || o["domains"].get(doms))
+        return Bad(where, "must have arrays 'processes' and 'domains'");
+      for (dom::element v : procs) {
+        int64_t q = -1;
+        if (v.get(q) || q < 0 || static_cast<size_t>(q) >= p.processes.size())
+          return Bad(where, "'processes' must hold indices into the profile's processes");
+        m.processes.push_back(static_cast<uint32_t>(q));
+      }
+      for (dom::element v : doms) {
+        dom::object d;
+        if (v.get(d)) return Bad(where, "'domains' must hold objects");
+        ProfileDomain pd;
+        SMG_ASSIGN_OR_RETURN(pd.name, String(d, "name", where, true));
+        SMG_ASSIGN_OR_RETURN(pd.device, String(d, "device", where));
+        SMG_ASSIGN_OR_RETURN(pd.measured_j, Double(d, "measured_j", where));
+        SMG_ASSIGN_OR_RETURN(pd.idle_j, Double(d, "idle_j", where));
+        SMG_ASSIGN_OR_RETURN(pd.other_j, Double(d, "other_j", where));
+        for (double v2 : {pd.measured_j, pd.idle_j, pd.other_j})
+          if (!std::isfinite(v2) || v2 < -1e-12 - 1e-9 * std::abs(v2))
+            return Bad(where, "a machine's domain energies must be finite, not negative");
+        m.domains.push_back(std::move(pd));
+      }
+      p.machines.push_back(std::move(m));
+    }
     return {};
   }
 

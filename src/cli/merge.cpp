@@ -1,0 +1,106 @@
+// `smaragdine merge`: machine profiles of one job into a job profile.
+#include <algorithm>
+#include <cstdio>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include <fmt/format.h>
+
+#include "cli/command.h"
+#include "common/io.h"
+#include "common/output_file.h"
+#include "smaragdine/profile.h"
+
+namespace smaragdine::cli {
+namespace {
+
+struct MergeArgs {
+  std::vector<std::string> inputs;
+  std::string output = "job.json";
+  bool allow_partial = false;
+  bool quiet = false;
+};
+
+// Per machine: host, ranks, and each domain's measured energy split into the
+// ranks', (idle) and (other processes): conservation made visible.
+std::string Summary(const Profile& job) {
+  fmt::memory_buffer out;
+  auto it = std::back_inserter(out);
+  fmt::format_to(it, "{} machine{}, {} process{} ({} rank{})\n", job.machines.size(),
+                 job.machines.size() == 1 ? "" : "s", job.processes.size(),
+                 job.processes.size() == 1 ? "" : "es",
+                 std::count_if(job.processes.begin(), job.processes.end(),
+                               [](const Process& p) { return p.rank >= 0; }),
+                 job.processes.size() == 1 ? "" : "s");
+  const size_t nd = job.domains.size();
+  for (const ProfileMachine& m : job.machines) {
+    std::string ranks;
+    for (uint32_t p : m.processes) {
+      if (!ranks.empty()) ranks += ", ";
+      ranks += job.processes[p].Label();
+    }
+    fmt::format_to(it, "  {}  [{}]  {}\n", m.host.empty() ? "(host unknown)" : m.host, ranks,
+                   m.profile);
+    for (const ProfileDomain& d : m.domains) {
+      // The machine's processes' energy in this domain, from the job's root.
+      double ranks_j = 0;
+      size_t jd = nd;
+      for (size_t k = 0; k < nd; ++k)
+        if (job.domains[k].name == d.name) jd = k;
+      if (jd < nd && !job.nodes.empty())
+        for (uint32_t p : m.processes) ranks_j += job.nodes[0].process_total_j[p * nd + jd];
+      fmt::format_to(it, "    {:<24} measured {:>12.3f} J = ranks {:.3f} + idle {:.3f} + other {:.3f}\n",
+                     d.name, d.measured_j, ranks_j, d.idle_j, d.other_j);
+    }
+  }
+  fmt::format_to(it, "job: {:.3f} J measured over all machines\n", job.MeasuredJ());
+  return fmt::to_string(out);
+}
+
+int RunMerge(const MergeArgs& args) {
+  std::vector<NamedInput> named;
+  for (const std::string& in : args.inputs) named.push_back({"input", in});
+  if (Status s = CheckOutput(args.output, named); !s.ok()) return PrintError(s.error());
+  MergeOptions o;
+  o.allow_partial = args.allow_partial;
+  auto job = MergeProfiles(args.inputs, o);
+  if (!job.ok()) return PrintError(job.error());
+  if (Status s = WriteProfileJson(*job, args.output); !s.ok()) return PrintError(s.error());
+  if (!args.quiet) {
+    std::fputs(Summary(*job).c_str(), stderr);
+    std::fprintf(stderr, "wrote %s\n", args.output.c_str());
+  }
+  PrintDiagnostics(job->diagnostics);
+  return 0;
+}
+
+const CommandRegistration kRegistration{"merge", 35, [](CLI::App& app, int& exit_code) {
+  auto args = std::make_shared<MergeArgs>();
+  CLI::App* sub = app.add_subcommand(
+      "merge",
+      "Combine the profiles of a job's machines (each accounted where it ran) into one job "
+      "profile with per-machine and per-rank figures");
+  sub->add_option("inputs", args->inputs,
+                  "profile.json files, or run directories holding one (one per machine)")
+      ->required();
+  sub->add_option("-o,--output", args->output, "The job profile to write (default job.json)");
+  sub->add_flag("--allow-partial", args->allow_partial,
+                "Merge what is there when a rank is missing or an input cannot be read, with a "
+                "warning that lists what is left out (default: exit 2 naming it)");
+  sub->add_flag("-q,--quiet", args->quiet, "Print nothing but errors and warnings");
+  sub->footer(
+      "\nExamples:\n"
+      "  srun --ntasks-per-node=1 smaragdine record --torch -o runs/%N -- torchrun ... train.py\n"
+      "  smaragdine merge runs/* -o job.json\n"
+      "  smaragdine report job.json --by rank\n"
+      "Clocks of different machines are never compared: each machine's traces were aligned\n"
+      "with its own energy log. Domains add by name across machines; each machine's own figures\n"
+      "stay in the job profile's \"machines\". See docs/distributed.md.\n"
+      "Exit status: 0 ok, 1 bad option, 2 a missing or unreadable input, a rank given twice, or\n"
+      "ranks missing from the job's world (without --allow-partial).\n");
+  sub->callback([args, &exit_code] { exit_code = RunMerge(*args); });
+}};
+
+}  // namespace
+}  // namespace smaragdine::cli
