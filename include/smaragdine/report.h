@@ -99,6 +99,11 @@ Result<SortKey> ParseSortKey(std::string_view s);            // "energy" | "powe
 enum class SvgChart { kFlame, kTopOps, kPower, kPhases };
 Result<SvgChart> ParseSvgChart(std::string_view s);  // "flame" | "top" | "power" | "phases"
 
+// --by: what the report breaks each node's energy down by. kRank: by the
+// profile's processes (ranks; report --by rank, RenderRankReport below).
+enum class ReportBy { kTree, kRank };
+Result<ReportBy> ParseReportBy(std::string_view s);  // "rank"
+
 struct ReportOptions {
   std::string file = "profile.json";  // the profile's name, for messages and the header
   ReportFormat format = ReportFormat::kTable;
@@ -116,6 +121,9 @@ struct ReportOptions {
   SvgChart chart = SvgChart::kFlame;
   bool weight_time = false;
   int step = -1;
+  // --by rank: per-rank columns and the imbalance across ranks (table, csv,
+  // html); RenderRankReport renders it, RenderReport does not look at it.
+  ReportBy by = ReportBy::kTree;
 };
 
 constexpr int kDefaultTableDepth = 6;
@@ -139,6 +147,49 @@ Profile SubtreeProfile(const Profile& profile, uint32_t root, std::optional<int>
 // Paths in the profile most like `path` (same last component, substring, …), best first.
 std::vector<std::string> SuggestPaths(const Profile& profile, const std::string& path,
                                       size_t max_count = 3);
+
+// ---- Ranks: report --by rank (src/report/ranks.cpp; docs/reports.md) ----
+
+// How one node's energy spreads over the profile's processes (the ranks of a
+// job; Profile::processes). Energies are over all the profile's domains.
+struct RankSpread {
+  std::vector<double> energy_j;  // per process, Profile::processes order
+  std::vector<int64_t> time_ns;  // busy time per process
+  double min_j = 0, median_j = 0, max_j = 0;  // over the processes (median of an even
+                                              // count: the mean of the middle two)
+  // (max − min) / median: how far apart the cheapest and the dearest rank are,
+  // against the typical one; NaN when the median is 0.
+  double spread = NAN;
+  // The straggler: the process with the longest busy time on the node (ties:
+  // the first in RankOrder); -1 when all were busy equally long (0 included).
+  int64_t straggler = -1;
+  // The straggler's busy time over the median process's, minus 1 (0.25: a
+  // quarter longer); NaN when the median busy time is 0 or there is no straggler.
+  double straggler_excess = NAN;
+};
+RankSpread RankSpreadOf(const Profile& profile, const ProfileNode& node);
+// The processes in the order reports list them: ranks ascending, then the
+// processes no launcher numbered, by pid.
+std::vector<size_t> RankOrder(const Profile& profile);
+
+// What --by rank allows: --format table, csv or html, and not --top.
+// Errors: kUsage saying which formats support it.
+Status CheckRankReportOptions(const ReportOptions& options);
+// report --by rank: checks the options, applies --domain and the path rules,
+// resolves --root as RenderReport does, then renders RenderRankTable,
+// RenderRankCsv, or the HTML page (whose imbalance section is there for any
+// profile of ≥ 2 processes). Errors: kUsage (above); kBadInput naming
+// options.file when the profile has no per-rank figures (it was recorded as
+// one process), and RenderReport's.
+Result<std::string> RenderRankReport(const Profile& profile, const ReportOptions& options);
+// The renderers, on a profile already folded and restricted, with processes;
+// `root` is a node index. Table: a per-rank summary, then the tree as
+// RenderTable walks it with each node's energy per rank (≤ 8 processes),
+// min / median / max, spread and straggler. CSV: one row per node and process.
+std::string RenderRankTable(const Profile& profile, uint32_t root, const ReportOptions& options);
+std::string RenderRankCsv(const Profile& profile, uint32_t root, const ReportOptions& options);
+// Per-rank energy columns appear in the table and the HTML section up to this many processes.
+constexpr size_t kMaxRankColumns = 8;
 
 // ---- diff ----
 

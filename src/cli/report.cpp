@@ -30,6 +30,7 @@ struct ReportArgs {
   int step = -1;
   std::vector<std::string> also;  // more profiles for --chart phases
   bool all_scopes = false;
+  std::string by;  // --by rank; "" for the tree
 };
 
 // Compiles --fold and --map into rules, folds first (in the order given), then maps.
@@ -132,6 +133,12 @@ int RunReport(const ReportArgs& a) {
   auto rules = BuildRules(a.folds, a.maps);
   if (!rules.ok()) return PrintError(rules.error());
   o.rules = std::move(*rules);
+  if (!a.by.empty()) {
+    auto by = ParseReportBy(a.by);
+    if (!by.ok()) return PrintError(by.error());
+    o.by = *by;
+    if (Status s = CheckRankReportOptions(o); !s.ok()) return PrintError(s.error());
+  }
 
   if (a.all_scopes) {
     if (o.format != ReportFormat::kDot && o.format != ReportFormat::kGraphSvg)
@@ -169,7 +176,7 @@ int RunReport(const ReportArgs& a) {
     progress.Finish();
     return written.ok() ? 0 : PrintError(written.error());
   }
-  auto text = RenderReport(*profile, o);
+  auto text = o.by == ReportBy::kRank ? RenderRankReport(*profile, o) : RenderReport(*profile, o);
   progress.Finish();
   if (!text.ok()) return PrintError(text.error());
   // The table carries its diagnostics block; when it goes to a file, the
@@ -255,6 +262,12 @@ const CommandRegistration kRegistration{"report", 30, [](CLI::App& app, int& exi
                 "With --format dot|graph-svg and -o DIR: write the graph of --root and of every "
                 "scope down to --depth levels below it, one file per scope (bert~encoder.svg). "
                 "Example: --all-scopes --depth 2 --format graph-svg -o graphs");
+  sub->add_option("--by", args->by,
+                  "rank: each node's energy per rank of a job (the profile's processes), with "
+                  "min / median / max over the ranks, the spread and the straggler (table); one row "
+                  "per node and rank (csv); html has it as 'Imbalance across ranks'. "
+                  "Example: --by rank --fold 'layer_\\d+'")
+      ->check(CLI::IsMember({"rank"}));
   sub->add_option("-o,--output", args->output, "Write to this file instead of stdout");
   sub->add_option("--domain", args->domain,
                   "Only this energy domain instead of all summed. Example: --domain gpu:0");
@@ -270,9 +283,11 @@ const CommandRegistration kRegistration{"report", 30, [](CLI::App& app, int& exi
       "  smaragdine report profile.json --format graph-svg --root bert/encoder -o encoder.svg\n"
       "  smaragdine report profile.json --all-scopes --depth 2 --format dot -o graphs/\n"
       "  smaragdine report profile.json --format html -o report.html\n"
+      "  smaragdine report job.json --by rank --depth 3\n"
       "  smaragdine report profile.json --format perfetto -o run.perfetto.json\n"
       "      (then ui.perfetto.dev → Open trace file, or chrome://tracing → Load)\n"
-      "Exit status: 0 ok, 1 bad option, 2 unreadable profile or unknown --root/--domain.\n");
+      "Exit status: 0 ok, 1 bad option, 2 unreadable profile, unknown --root/--domain, or\n"
+      "--by rank on a profile recorded as one process.\n");
   sub->callback([args, &exit_code] { exit_code = RunReport(*args); });
 }};
 

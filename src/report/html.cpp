@@ -14,6 +14,7 @@
 #include "report/graph.h"
 #include "report/html_assets.h"
 #include "report/text.h"
+#include "smaragdine/report.h"
 #include "smaragdine/views.h"
 
 namespace smaragdine {
@@ -155,23 +156,129 @@ std::string DisplayName(const Profile& p, const HtmlOptions& o) {
   return "profile";
 }
 
+// The style of the "Imbalance across ranks" table (only on pages that have it).
+constexpr std::string_view kRanksCss =
+    "table.smg-ranks { font-size: 13px; margin-top: 8px; }\n"
+    "table.smg-ranks th, table.smg-ranks td { padding: 2px 8px; text-align: right; "
+    "white-space: nowrap; border-bottom: 1px solid #f0f0f2; }\n"
+    "table.smg-ranks th:first-child, table.smg-ranks td:first-child { text-align: left; }\n"
+    "table.smg-ranks td.smg-straggler { font-weight: 600; }\n";
+
+// Scopes shown in the imbalance section at most (the page's size stays bounded).
+constexpr size_t kMaxRankRows = 300;
+
+// "Imbalance across ranks": for each module (scope) down to `depth` levels
+// below `root`, in energy order, its energy per rank (up to kMaxRankColumns
+// processes), min / median / max over the ranks, the spread and the
+// straggler; "" for a profile of fewer than two processes. Static markup,
+// every name escaped.
+std::string RanksSection(const Profile& p, uint32_t root, int depth) {
+  if (p.processes.size() < 2) return "";
+  const std::vector<size_t> order = RankOrder(p);
+  const bool per_rank = order.size() <= kMaxRankColumns;
+  auto children = p.Children();
+  for (auto& list : children)
+    std::stable_sort(list.begin(), list.end(), [&](uint32_t a, uint32_t b) {
+      return p.nodes[a].TotalJ() > p.nodes[b].TotalJ();
+    });
+  // Depth-first, biggest first: the scopes under `root`, and `root` itself.
+  std::vector<std::pair<uint32_t, int>> rows;
+  std::vector<std::pair<uint32_t, int>> stack{{root, 0}};
+  size_t left_out = 0;
+  while (!stack.empty()) {
+    auto [id, d] = stack.back();
+    stack.pop_back();
+    if (p.nodes[id].kind != NodeKind::kScope || (id == 0 && p.nodes[id].path.empty())) {
+      // the unnamed root is the job, which the summary above the table shows
+    } else if (rows.size() < kMaxRankRows) {
+      rows.push_back({id, d});
+    } else {
+      ++left_out;
+    }
+    if (d < depth)
+      for (auto c = children[id].rbegin(); c != children[id].rend(); ++c) stack.push_back({*c, d + 1});
+  }
+  fmt::memory_buffer out;
+  auto it = std::back_inserter(out);
+  out.append(std::string_view(
+      "<section id=\"smg-ranks-sec\"><h2>Imbalance across ranks</h2>\n<p class=\"smg-note\">"));
+  fmt::format_to(it,
+                 "Energy of each module per rank, over the {} processes of the job: the spread is "
+                 "(max − min) / median; the straggler is the rank busy longest on the module, "
+                 "+time its busy time over the median rank's. <code>smaragdine report --by rank"
+                 "</code> prints the same for every node.</p>\n",
+                 order.size());
+  // The job's per-rank totals.
+  const ProfileNode& top = p.nodes[0];
+  const double measured = p.MeasuredJ();
+  out.append(std::string_view(
+      "<table class=\"smg-ranks\" id=\"smg-rank-totals\"><thead><tr><th>process</th><th>host</th>"
+      "<th>pid</th><th>energy J</th><th>share %</th><th>busy ms</th></tr></thead><tbody>\n"));
+  for (size_t i : order) {
+    const Process& q = p.processes[i];
+    const double j = top.ProcessTotalJ(i);
+    fmt::format_to(it,
+                   "<tr><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>\n",
+                   HtmlEscape(q.Label()), HtmlEscape(q.host), q.pid >= 0 ? std::to_string(q.pid) : "",
+                   Sig4(j), measured > 0 ? fmt::format("{:.1f}", 100 * j / measured) : "",
+                   Sig4((i < top.process_time_ns.size() ? top.process_time_ns[i] : 0) * 1e-6));
+  }
+  out.append(std::string_view("</tbody></table>\n"));
+  // The modules.
+  out.append(std::string_view(
+      "<table class=\"smg-ranks\" id=\"smg-imbalance\"><thead><tr><th>module</th><th>energy J</th>"));
+  if (per_rank)
+    for (size_t i : order) fmt::format_to(it, "<th>{} J</th>", HtmlEscape(p.processes[i].Label()));
+  out.append(std::string_view(
+      "<th>min J</th><th>median J</th><th>max J</th><th>spread %</th><th>straggler</th>"
+      "<th>+time %</th></tr></thead><tbody>\n"));
+  auto pct = [](double f) { return std::isfinite(f) ? fmt::format("{:.1f}", 100 * f) : "-"; };
+  for (auto [id, d] : rows) {
+    const ProfileNode& n = p.nodes[id];
+    const RankSpread s = RankSpreadOf(p, n);
+    fmt::format_to(it, "<tr><td title=\"{}\" style=\"padding-left:{:.1f}em\">{}</td><td>{}</td>",
+                   HtmlEscape(n.path), 0.5 + 1.2 * d, HtmlEscape(d == 0 ? n.path : n.name),
+                   Sig4(n.TotalJ()));
+    if (per_rank)
+      for (size_t i : order) fmt::format_to(it, "<td>{}</td>", Sig4(s.energy_j[i]));
+    fmt::format_to(it,
+                   "<td>{}</td><td>{}</td><td>{}</td><td>{}</td><td class=\"smg-straggler\">{}</td>"
+                   "<td>{}</td></tr>\n",
+                   Sig4(s.min_j), Sig4(s.median_j), Sig4(s.max_j), pct(s.spread),
+                   s.straggler >= 0
+                       ? HtmlEscape(p.processes[static_cast<size_t>(s.straggler)].Label())
+                       : "-",
+                   pct(s.straggler_excess));
+  }
+  out.append(std::string_view("</tbody></table>\n"));
+  if (left_out)
+    fmt::format_to(it, "<p class=\"smg-note\">{} more modules left out after the first {}.</p>\n",
+                   left_out, kMaxRankRows);
+  out.append(std::string_view("</section>\n"));
+  return fmt::to_string(out);
+}
+
 // The page around the data: static markup, CSS and JS; the JS fills it in.
+// `ranks_section` (RanksSection; "" for none) follows the node table.
 std::string Page(const std::string& title, const std::string& subtitle,
-                 const std::string& data_json, bool with_graphs) {
+                 const std::string& data_json, bool with_graphs,
+                 const std::string& ranks_section = "") {
   fmt::memory_buffer out;
   auto it = std::back_inserter(out);
   fmt::format_to(it,
                  "<!DOCTYPE html>\n<html lang=\"en\">\n<head>\n<meta charset=\"utf-8\">\n"
                  "<meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\n"
-                 "<title>{}</title>\n<style>\n{}</style>\n</head>\n<body>\n",
-                 HtmlEscape(title), html_assets::kCss);
+                 "<title>{}</title>\n<style>\n{}{}</style>\n</head>\n<body>\n",
+                 HtmlEscape(title), html_assets::kCss,
+                 ranks_section.empty() ? std::string_view() : kRanksCss);
   fmt::format_to(
       it,
       "<header><h1>{}</h1><p>{}</p></header>\n"
       "<nav><a href=\"#smg-summary-sec\">Summary</a><a href=\"#smg-table-sec\">Nodes</a>"
-      "{}<a href=\"#smg-flame-sec\">Flame graph</a><a href=\"#smg-charts-sec\">Charts</a></nav>\n"
+      "{}{}<a href=\"#smg-flame-sec\">Flame graph</a><a href=\"#smg-charts-sec\">Charts</a></nav>\n"
       "<div id=\"smg-error\" hidden></div>\n<main>\n",
       HtmlEscape(title), HtmlEscape(subtitle),
+      ranks_section.empty() ? "" : "<a href=\"#smg-ranks-sec\">Ranks</a>",
       with_graphs ? "<a href=\"#smg-graph-sec\">Module graph</a>" : "");
   out.append(std::string_view(
       "<section id=\"smg-summary-sec\"><h2>Summary</h2><div id=\"smg-summary\" "
@@ -186,6 +293,7 @@ std::string Page(const std::string& title, const std::string& subtitle,
       "row to select it (and show its module graph).</p>\n"
       "<div class=\"smg-table-wrap\"><table id=\"smg-table\"><thead id=\"smg-head\"></thead>"
       "<tbody id=\"smg-rows\"></tbody></table></div></section>\n"));
+  out.append(std::string_view(ranks_section));
   if (with_graphs)
     out.append(std::string_view(
         "<section id=\"smg-graph-sec\"><h2>Module graph: <span id=\"smg-selected\"></span></h2>\n"
@@ -328,7 +436,8 @@ Result<std::string> RenderHtml(const Profile& p, const HtmlOptions& o) {
   const std::string subtitle =
       fmt::format("{} J measured{} · {}", Sig4(measured), AnyModeled(p) ? " (partly MODELED)" : "",
                   p.meta.tool.empty() ? "smaragdine" : p.meta.tool);
-  return Page("Smaragdine energy report: " + name, subtitle, data, true);
+  return Page("Smaragdine energy report: " + name, subtitle, data, true,
+              RanksSection(p, root, o.graph_depth));
 }
 
 Result<std::string> RenderHtmlView(const Profile& p, uint32_t root, const ReportOptions& o) {
