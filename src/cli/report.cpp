@@ -1,6 +1,5 @@
 // `smaragdine report`: print a profile.json as a table, CSV, JSON or folded stacks.
 #include <cstdio>
-#include <filesystem>
 #include <memory>
 
 #include <fmt/format.h>
@@ -93,18 +92,17 @@ int RunPhaseChart(const Profile& first, const ReportArgs& a, const ReportOptions
   return Emit(RenderPhaseChart(ptrs, names), a.output);
 }
 
-// --all-scopes: one graph file per scope into the folder `dir` (created).
+// --all-scopes: one graph file per scope into the folder `dir` (created, and
+// opened once: every file is written relative to it, as record writes its run
+// directory; docs/security.md).
 int WriteAllScopeGraphs(const Profile& profile, const ReportOptions& o, const std::string& dir) {
   auto files = RenderAllScopeGraphs(profile, o);
   if (!files.ok()) return PrintError(files.error());
-  std::error_code ec;
-  std::filesystem::create_directories(dir, ec);
-  if (ec)
-    return PrintError(BadInput(dir, fmt::format("cannot create the folder: {}", ec.message())));
+  auto out = OutputDirectory::Open(dir);
+  if (!out.ok()) return PrintError(out.error());
   for (const GraphFile& f : *files) {
-    const std::string path = (std::filesystem::path(dir) / f.name).string();
-    Status s = CheckOutput(path, {{"profile", o.file}});
-    if (s.ok()) s = WriteFileAtomic(path, f.text);
+    Status s = out->Check(f.name, {{"profile", o.file}});
+    if (s.ok()) s = out->WriteFile(f.name, f.text);
     if (!s.ok()) return PrintError(s.error());
   }
   std::fprintf(stderr, "wrote %zu module graph%s to %s/\n", files->size(),

@@ -96,14 +96,28 @@ Result<AtomicFile> AtomicFile::Create(const std::string& path) {
     return Error{ErrorCode::kBadInput, "cannot write: it names a directory", path};
   std::string dir = p.parent_path().string();
   if (dir.empty()) dir = ".";
-  AtomicFile f;
-  f.path_ = path;
-  f.name_ = std::move(name);
   // The directory is the caller's to choose (its links are followed); only the
   // last component is looked at without following.
-  f.dir_fd_ = ::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-  if (f.dir_fd_ < 0) return WriteError(path, "cannot write", errno);
-  f.owns_dir_fd_ = true;
+  const int dir_fd = ::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+  if (dir_fd < 0) return WriteError(path, "cannot write", errno);
+  return OpenIn(dir_fd, true, path, name);
+}
+
+Result<AtomicFile> AtomicFile::CreateIn(int dir_fd, const std::string& dir_path,
+                                        const std::string& name) {
+  const std::string path = dir_path + "/" + name;
+  if (name.empty() || name == "." || name == ".." || name.find('/') != std::string::npos)
+    return Error{ErrorCode::kBadInput, "cannot write: not a file name in the folder", path};
+  return OpenIn(dir_fd, false, path, name);
+}
+
+Result<AtomicFile> AtomicFile::OpenIn(int dir_fd, bool owns_dir_fd, const std::string& path,
+                                      const std::string& name) {
+  AtomicFile f;
+  f.path_ = path;
+  f.name_ = name;
+  f.dir_fd_ = dir_fd;
+  f.owns_dir_fd_ = owns_dir_fd;
   struct stat st {};
   if (::fstatat(f.dir_fd_, f.name_.c_str(), &st, AT_SYMLINK_NOFOLLOW) == 0) {
     if (WrittenInPlace(st.st_mode)) {
@@ -111,7 +125,7 @@ Result<AtomicFile> AtomicFile::Create(const std::string& path) {
       f.fd_ = ::openat(f.dir_fd_, f.name_.c_str(),
                        O_WRONLY | O_NOCTTY | O_NOFOLLOW | O_CLOEXEC);
       if (f.fd_ < 0) return WriteError(path, "cannot write", errno);
-      ::close(f.dir_fd_);
+      if (f.owns_dir_fd_) ::close(f.dir_fd_);
       f.dir_fd_ = -1;
       f.owns_dir_fd_ = false;
       return f;
@@ -231,9 +245,11 @@ Status AtomicFile::Commit() {
   return {};
 }
 
-Status CheckOutput(const std::string& output, const std::vector<NamedInput>& inputs) {
-  struct stat out {};
-  if (::lstat(output.c_str(), &out) != 0) return {};  // not there yet (or Create will say why)
+namespace {
+
+// CheckOutput, once `output` is looked at (lstat, or fstatat without following).
+Status CheckOutputStat(const std::string& output, const struct stat& out,
+                       const std::vector<NamedInput>& inputs) {
   if (WrittenInPlace(out.st_mode)) return {};
   if (!S_ISREG(out.st_mode)) return Refused(output, out.st_mode);
   auto same = [&out](const struct stat& in) {
@@ -263,6 +279,109 @@ Status CheckOutput(const std::string& output, const std::vector<NamedInput>& inp
                    output};
   }
   return {};
+}
+
+}  // namespace
+
+Status CheckOutput(const std::string& output, const std::vector<NamedInput>& inputs) {
+  struct stat out {};
+  if (::lstat(output.c_str(), &out) != 0) return {};  // not there yet (or Create will say why)
+  return CheckOutputStat(output, out, inputs);
+}
+
+Result<OutputDirectory> OutputDirectory::Open(const std::string& path) {
+  // A trailing slash would make the kernel follow a link at the last component.
+  std::string dir = path;
+  while (dir.size() > 1 && dir.back() == '/') dir.pop_back();
+  if (dir.empty()) return Error{ErrorCode::kBadInput, "cannot write: an empty folder name", path};
+  const std::filesystem::path p(dir);
+  std::string name = p.filename().string();
+  std::string parent = p.parent_path().string();
+  if (name.empty() || name == "." || name == ".." || dir == "/") {
+    // "-o ." or "-o a/..": a folder named by a link-free spelling of itself.
+    name = dir;
+    parent.clear();
+  }
+  int parent_fd = AT_FDCWD;
+  if (!parent.empty()) {
+    // The folders above the output are trusted (docs/security.md): made if
+    // missing, their links followed.
+    std::error_code ec;
+    std::filesystem::create_directories(parent, ec);
+    if (ec)
+      return Error{ErrorCode::kBadInput,
+                   fmt::format("cannot create the folder: {}", ec.message()), path};
+    parent_fd = ::open(parent.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    if (parent_fd < 0) return WriteError(path, "cannot create the folder", errno);
+  }
+  Result<OutputDirectory> out = OpenAt(parent_fd, path, name);
+  if (parent_fd != AT_FDCWD) ::close(parent_fd);
+  return out;
+}
+
+Result<OutputDirectory> OutputDirectory::OpenAt(int parent_fd, const std::string& path,
+                                                const std::string& name) {
+  if (::mkdirat(parent_fd, name.c_str(), 0777) != 0 && errno != EEXIST)
+    return WriteError(path, "cannot create the folder", errno);
+  OutputDirectory d;
+  d.path_ = path;
+  while (d.path_.size() > 1 && d.path_.back() == '/') d.path_.pop_back();
+  d.fd_ = ::openat(parent_fd, name.c_str(), O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+  if (d.fd_ < 0) {
+    const int err = errno;
+    struct stat st {};
+    if ((err == ELOOP || err == ENOTDIR) &&
+        ::fstatat(parent_fd, name.c_str(), &st, AT_SYMLINK_NOFOLLOW) == 0) {
+      if (S_ISLNK(st.st_mode)) {
+        char target[4096];
+        const ssize_t n = ::readlinkat(parent_fd, name.c_str(), target, sizeof target - 1);
+        return Error{ErrorCode::kBadInput,
+                     fmt::format("is a symbolic link{}: smaragdine does not write through links "
+                                 "(docs/security.md); give the folder it points to instead",
+                                 n > 0 ? " to " + std::string(target, static_cast<size_t>(n))
+                                       : ""),
+                     d.path_};
+      }
+      return Error{ErrorCode::kBadInput,
+                   fmt::format("cannot write files into it: it is {}, not a folder",
+                               S_ISREG(st.st_mode) ? "a regular file" : KindOf(st.st_mode)),
+                   d.path_};
+    }
+    return WriteError(d.path_, "cannot open the folder", err);
+  }
+  return d;
+}
+
+OutputDirectory::OutputDirectory(OutputDirectory&& other) noexcept
+    : path_(std::move(other.path_)), fd_(other.fd_) {
+  other.fd_ = -1;
+}
+
+OutputDirectory::~OutputDirectory() {
+  if (fd_ >= 0) ::close(fd_);
+}
+
+Result<OutputDirectory> OutputDirectory::Sub(const std::string& name) const {
+  if (name.empty() || name == "." || name == ".." || name.find('/') != std::string::npos)
+    return Error{ErrorCode::kBadInput, "cannot write: not a folder name", path_ + "/" + name};
+  return OpenAt(fd_, path_ + "/" + name, name);
+}
+
+Status OutputDirectory::Check(const std::string& name,
+                              const std::vector<NamedInput>& inputs) const {
+  struct stat out {};
+  if (::fstatat(fd_, name.c_str(), &out, AT_SYMLINK_NOFOLLOW) != 0) return {};
+  return CheckOutputStat(path_ + "/" + name, out, inputs);
+}
+
+Result<AtomicFile> OutputDirectory::Create(const std::string& name) const {
+  return AtomicFile::CreateIn(fd_, path_, name);
+}
+
+Status OutputDirectory::WriteFile(const std::string& name, std::string_view contents) const {
+  SMG_ASSIGN_OR_RETURN(AtomicFile file, Create(name));
+  SMG_RETURN_IF_ERROR(file.Write(contents));
+  return file.Commit();
 }
 
 Status WriteStdout(std::string_view bytes) {

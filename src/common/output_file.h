@@ -44,6 +44,12 @@ class AtomicFile {
   // and Commit() also fsyncs the directory.
   static Result<AtomicFile> CreateAt(int dir_fd, const std::string& dir_path,
                                      const std::string& name);
+  // As Create, for `name` (one path component) in the directory open as
+  // `dir_fd` (an OutputDirectory's): what is at `name` decides, as above, looked
+  // at and replaced relative to `dir_fd`, which stays the caller's and must stay
+  // open until Commit(); `dir_path` names it in messages.
+  static Result<AtomicFile> CreateIn(int dir_fd, const std::string& dir_path,
+                                     const std::string& name);
   AtomicFile(AtomicFile&& other) noexcept;
   AtomicFile& operator=(AtomicFile&&) = delete;
   AtomicFile(const AtomicFile&) = delete;
@@ -53,6 +59,10 @@ class AtomicFile {
 
  private:
   AtomicFile() = default;
+  // Create's and CreateIn's work once the directory is open as `dir_fd` (closed
+  // with the file when `owns_dir_fd`).
+  static Result<AtomicFile> OpenIn(int dir_fd, bool owns_dir_fd, const std::string& path,
+                                   const std::string& name);
   std::string path_;      // for messages
   int dir_fd_ = -1;       // the directory of path_; -1 when written in place
   bool owns_dir_fd_ = false;
@@ -76,6 +86,43 @@ struct NamedInput {
 // it would destroy the input. A device or FIFO is never compared (writing one
 // destroys nothing stored). An output that does not exist yet passes.
 Status CheckOutput(const std::string& output, const std::vector<NamedInput>& inputs);
+
+// An output folder (`-o DIR` of `report --all-scopes` and `simulate`): DIR is
+// created if missing (its parents with create_directories: the directories
+// above an output are trusted) and opened once, O_DIRECTORY|O_NOFOLLOW, as
+// record opens its run directory; a symbolic link as DIR is refused (kBadInput
+// naming it), an existing directory is written into. Every file is then made,
+// checked and replaced relative to that descriptor (AtomicFile::CreateIn), so
+// nothing renamed or planted at DIR's name afterwards redirects a write.
+// Movable, not copyable.
+class OutputDirectory {
+ public:
+  static Result<OutputDirectory> Open(const std::string& path);
+  OutputDirectory(OutputDirectory&& other) noexcept;
+  OutputDirectory& operator=(OutputDirectory&&) = delete;
+  OutputDirectory(const OutputDirectory&) = delete;
+  ~OutputDirectory();
+
+  // The folder `name` (one component) inside this one, created if missing and
+  // opened the same way (a link there is refused).
+  Result<OutputDirectory> Sub(const std::string& name) const;
+  // CheckOutput for the file `name` in this folder, relative to its descriptor.
+  Status Check(const std::string& name, const std::vector<NamedInput>& inputs) const;
+  // AtomicFile::CreateIn for the file `name` in this folder.
+  Result<AtomicFile> Create(const std::string& name) const;
+  // Create, Write and Commit: `name` holds `contents` whole, or is left as it was.
+  Status WriteFile(const std::string& name, std::string_view contents) const;
+
+  int fd() const { return fd_; }
+  const std::string& path() const { return path_; }
+
+ private:
+  OutputDirectory() = default;
+  static Result<OutputDirectory> OpenAt(int parent_fd, const std::string& path,
+                                        const std::string& name);
+  std::string path_;  // for messages
+  int fd_ = -1;
+};
 
 // Writes to standard output; kBadInput ("standard output: cannot write: …") when
 // the C stream reports an error (a full disk, a closed pipe).

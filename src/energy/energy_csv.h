@@ -11,9 +11,14 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include "smaragdine/energy_log.h"
 #include "smaragdine/status.h"
+
+namespace smaragdine {
+class OutputDirectory;
+}
 
 namespace smaragdine::energy {
 
@@ -33,5 +38,11 @@ Status ParseReadingsInto(const std::string& file, std::string_view text, CsvKind
 // integer nanoseconds, exactly, rounded half away from zero beyond 1 ns.
 // nullopt when the text is not a decimal number or overflows int64 ns.
 std::optional<int64_t> ParseSecondsToNs(std::string_view text);
+
+// WriteRunDirectory into a folder already open (simulate's DIR/run, opened
+// relative to DIR): energy.csv and run.json, each made and replaced relative
+// to `run`'s descriptor (docs/security.md).
+Status WriteRunDirectoryIn(const OutputDirectory& run, const EnergyLog& meta,
+                           const std::vector<RawReading>& readings);
 
 }  // namespace smaragdine::energy

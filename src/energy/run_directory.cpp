@@ -5,7 +5,6 @@
 #include <charconv>
 #include <map>
 #include <cmath>
-#include <filesystem>
 #include <set>
 #include <system_error>
 
@@ -516,16 +515,18 @@ Status ParseCpuTimeCsv(const std::string& name, std::string_view text, CpuTimeLo
 
 Status WriteRunDirectory(const std::string& dir, const EnergyLog& meta,
                          const std::vector<RawReading>& readings) {
+  SMG_ASSIGN_OR_RETURN(OutputDirectory run, OutputDirectory::Open(dir));
+  return energy::WriteRunDirectoryIn(run, meta, readings);
+}
+
+Status energy::WriteRunDirectoryIn(const OutputDirectory& run, const EnergyLog& meta,
+                                   const std::vector<RawReading>& readings) {
   for (const DomainInfo& d : meta.domains) {
     // energy.csv rows are single lines; a line break in a name could not be read back.
     if (d.name.empty() || d.name.find_first_of("\r\n") != std::string::npos)
       return Internal(fmt::format("WriteRunDirectory: domain name '{}' cannot be written",
                                   d.name));
   }
-  std::error_code ec;
-  std::filesystem::create_directories(dir, ec);
-  if (ec) return BadInput(dir, fmt::format("cannot create the run directory: {}", ec.message()));
-
   std::vector<std::string> names;
   names.reserve(meta.domains.size());
   for (const DomainInfo& d : meta.domains) names.push_back(EnergyCsvField(d.name));
@@ -547,9 +548,8 @@ Status WriteRunDirectory(const std::string& dir, const EnergyLog& meta,
     else
       fmt::format_to(it, "{},{},{},\n", r.t_ns, names[r.domain], r.value);
   }
-  SMG_RETURN_IF_ERROR(
-      WriteFileAtomic(dir + "/energy.csv", std::string_view(csv.data(), csv.size())));
-  return WriteFileAtomic(dir + "/run.json", RunJsonText(meta));
+  SMG_RETURN_IF_ERROR(run.WriteFile("energy.csv", std::string_view(csv.data(), csv.size())));
+  return run.WriteFile("run.json", RunJsonText(meta));
 }
 
 }  // namespace smaragdine

@@ -1,12 +1,12 @@
 // Simulation results as files (trace, run directory, truth.json) and as an
 // in-memory EnergyLog.
-#include <filesystem>
 #include <set>
 
 #include <fmt/format.h>
 
 #include "common/io.h"
 #include "common/json_text.h"
+#include "energy/energy_csv.h"
 #include "sim/model.h"
 #include "smaragdine/simulate.h"
 
@@ -175,16 +175,16 @@ Result<EnergyLog> SimulatedEnergyLog(const SimResult& sim) {
   return log;
 }
 
+// DIR is created and opened once, DIR/run inside it relative to it, and every
+// file is written relative to one of the two (docs/security.md).
 Status WriteSimulation(const SimResult& sim, const std::string& dir) {
-  std::error_code ec;
-  std::filesystem::create_directories(dir, ec);
-  if (ec) return BadInput(dir, "cannot create the output directory: " + ec.message());
-  if (!sim.trace_name.empty())
-    SMG_RETURN_IF_ERROR(WriteFileAtomic(dir + "/" + sim.trace_name, sim.trace_text));
+  SMG_ASSIGN_OR_RETURN(OutputDirectory out, OutputDirectory::Open(dir));
+  if (!sim.trace_name.empty()) SMG_RETURN_IF_ERROR(out.WriteFile(sim.trace_name, sim.trace_text));
+  SMG_ASSIGN_OR_RETURN(OutputDirectory run, out.Sub("run"));
   EnergyLog meta = sim.meta;
-  meta.path = dir + "/run";
-  SMG_RETURN_IF_ERROR(WriteRunDirectory(dir + "/run", meta, sim.readings));
-  return WriteFileAtomic(dir + "/truth.json", TruthToJson(sim.truth));
+  meta.path = run.path();
+  SMG_RETURN_IF_ERROR(energy::WriteRunDirectoryIn(run, meta, sim.readings));
+  return out.WriteFile("truth.json", TruthToJson(sim.truth));
 }
 
 }  // namespace smaragdine

@@ -232,5 +232,103 @@ TEST_F(HostileOutputTest, FailedReportLeavesTheOldFileAndNoTemporary) {
     EXPECT_EQ(e.path().filename().string().find(".tmp"), std::string::npos) << e.path();
 }
 
+// The names in `dir` (none when it is missing).
+std::vector<std::string> Names(const std::string& dir) {
+  std::vector<std::string> names;
+  std::error_code ec;
+  for (const auto& e : std::filesystem::directory_iterator(dir, ec))
+    names.push_back(e.path().filename().string());
+  return names;
+}
+
+// `report --all-scopes -o DIR` and `simulate -o DIR` write a folder of files.
+// Before: DIR was made with create_directories (which follows a link at DIR) and
+// each file written by path, so a link at DIR, or at simulate's DIR/run, sent
+// every file into the link's target. Now DIR (and DIR/run) are opened once
+// with O_NOFOLLOW, as record opens its run directory, and each file is made
+// relative to that descriptor: a link there is refused, exit 2, nothing written.
+TEST_F(HostileOutputTest, OutputFolderThatIsALinkIsRefused) {
+  const std::string victim = Path("victim");
+  ASSERT_TRUE(std::filesystem::create_directory(victim));
+  const std::string link = Path("graphs");
+  ASSERT_EQ(::symlink(victim.c_str(), link.c_str()), 0);
+  for (const std::vector<std::string>& cmd :
+       {std::vector<std::string>{"report", kProfile, "--all-scopes", "--depth", "1", "--format",
+                                 "dot", "-o", link},
+        std::vector<std::string>{"simulate", "-o", link}}) {
+    Ran r = Smaragdine(cmd);
+    EXPECT_EQ(r.status, 2) << cmd[0] << ": " << r.err;
+    EXPECT_THAT(r.err, HasSubstr(link + ": is a symbolic link to " + victim)) << cmd[0];
+    EXPECT_THAT(Names(victim), ::testing::IsEmpty()) << cmd[0];
+  }
+  // A trailing slash does not make the link followed.
+  Ran slash = Smaragdine({"simulate", "-o", link + "/"});
+  EXPECT_EQ(slash.status, 2) << slash.err;
+  EXPECT_THAT(Names(victim), ::testing::IsEmpty());
+
+  // simulate's run directory inside DIR: a link planted at DIR/run.
+  const std::string out = Path("sim");
+  ASSERT_TRUE(std::filesystem::create_directory(out));
+  ASSERT_EQ(::symlink(victim.c_str(), (out + "/run").c_str()), 0);
+  Ran run = Smaragdine({"simulate", "-o", out});
+  EXPECT_EQ(run.status, 2) << run.err;
+  EXPECT_THAT(run.err, HasSubstr(out + "/run: is a symbolic link to " + victim));
+  EXPECT_THAT(Names(victim), ::testing::IsEmpty());
+
+  // A regular file as DIR: exit 2 naming it, the file kept.
+  const std::string file = Path("file");
+  WriteText(file, "kept\n");
+  Ran not_dir = Smaragdine({"report", kProfile, "--all-scopes", "--format", "dot", "-o", file});
+  EXPECT_EQ(not_dir.status, 2) << not_dir.err;
+  EXPECT_THAT(not_dir.err,
+              HasSubstr(file + ": cannot write files into it: it is a regular file, not a folder"));
+  EXPECT_EQ(ReadText(file), "kept\n");
+
+  // Folders that do not exist yet, parents included, and existing ones work.
+  for (const std::string& dir : {Path("a/b/graphs"), Path("a/b/graphs/")}) {
+    Ran ok = Smaragdine({"report", kProfile, "--all-scopes", "--depth", "1", "--format", "dot",
+                         "-o", dir});
+    EXPECT_EQ(ok.status, 0) << ok.err;
+  }
+  EXPECT_THAT(Names(Path("a/b/graphs")), ::testing::Contains("bert.dot"));
+  for (const std::string& dir : {Path("s/t"), Path("s/t")}) {
+    Ran ok = Smaragdine({"simulate", "-o", dir});
+    EXPECT_EQ(ok.status, 0) << ok.err;
+  }
+  EXPECT_THAT(Names(Path("s/t/run")), ::testing::UnorderedElementsAre("energy.csv", "run.json"));
+}
+
+// The folder is opened once: what is renamed or planted at its name afterwards
+// does not redirect the files written into it.
+TEST_F(HostileOutputTest, OutputFolderIsWrittenThroughItsDescriptor) {
+  const std::string dir = Path("out"), moved = Path("moved"), victim = Path("victim");
+  ASSERT_TRUE(std::filesystem::create_directory(victim));
+  auto out = OutputDirectory::Open(dir);
+  ASSERT_TRUE(out.ok()) << out.error().ToString();
+  // Swapped for a link to the victim once opened.
+  ASSERT_EQ(::rename(dir.c_str(), moved.c_str()), 0);
+  ASSERT_EQ(::symlink(victim.c_str(), dir.c_str()), 0);
+  ASSERT_TRUE(out->WriteFile("a.txt", "a\n").ok());
+  auto sub = out->Sub("run");
+  ASSERT_TRUE(sub.ok()) << sub.error().ToString();
+  ASSERT_TRUE(sub->WriteFile("b.txt", "b\n").ok());
+  EXPECT_EQ(ReadText(moved + "/a.txt"), "a\n");
+  EXPECT_EQ(ReadText(moved + "/run/b.txt"), "b\n");
+  EXPECT_THAT(Names(victim), ::testing::IsEmpty());
+  // Inside, the rules of -o hold: a link at a file's name is refused, a regular
+  // file replaced whole, an input refused.
+  ASSERT_EQ(::symlink(Path("x").c_str(), (moved + "/l.txt").c_str()), 0);
+  Status link = out->WriteFile("l.txt", "x");
+  ASSERT_FALSE(link.ok());
+  EXPECT_THAT(link.error().message, HasSubstr("is a symbolic link"));
+  ASSERT_TRUE(out->WriteFile("a.txt", "again\n").ok());
+  EXPECT_EQ(ReadText(moved + "/a.txt"), "again\n");
+  Status input = out->Check("a.txt", {{"profile", moved + "/a.txt"}});
+  ASSERT_FALSE(input.ok());
+  EXPECT_THAT(input.error().message, HasSubstr("the output is the same file as the input"));
+  for (const std::string& name : Names(moved))
+    EXPECT_EQ(name.find(".tmp"), std::string::npos) << name;
+}
+
 }  // namespace
 }  // namespace smaragdine
