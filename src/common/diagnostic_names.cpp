@@ -52,8 +52,9 @@ const DiagnosticName kNames[] = {
       "run.json domains with no rows (left out)"},
     {"energy.duplicate_reading", "docs/energy-log.md",
       "a row repeating its domain's previous row exactly was dropped"},
-    {"energy.negative_power", "docs/energy-log.md",
-      "negative power readings, counted as 0 W"},
+    {"energy.negative_power_dropped", "docs/energy-log.md",
+      "negative power readings, dropped (the power between their neighbours is "
+      "interpolated)"},
     {"energy.reading_implausible", "docs/energy-log.md",
       "readings not finite, negative (counters), absurd or beyond 100 kW, dropped"},
     {"energy.single_reading_domain", "docs/energy-log.md",

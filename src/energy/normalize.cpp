@@ -108,12 +108,9 @@ EnergySeries IntegratePowerReadings(const std::string& domain, const DomainReadi
   s.t_ns = r.t_ns;
   s.power_w = r.value;
   s.energy_j.resize(n);
-  int64_t negative = 0;
-  auto power_w = [&](size_t i) {
-    if (r.value[i] >= 0) return r.value[i];
-    ++negative;
-    return 0.0;
-  };
+  // JudgeReadings dropped negative readings (energy.negative_power_dropped);
+  // should one get here, it counts as 0 W, never as negative energy.
+  auto power_w = [&](size_t i) { return std::max(r.value[i], 0.0); };
   double previous_w = power_w(0);
   s.energy_j[0] = 0.0;
   for (size_t i = 1; i < n; ++i) {
@@ -125,11 +122,6 @@ EnergySeries IntegratePowerReadings(const std::string& domain, const DomainReadi
     double dt_s = static_cast<double>(dt_ns) * 1e-9;
     s.energy_j[i] = s.energy_j[i - 1] + 0.5 * (previous_w + current_w) * dt_s;
     previous_w = current_w;
-  }
-  if (negative > 0) {
-    diagnostics.Add("energy.negative_power", negative);
-    diagnostics.Warn(fmt::format("'{}' reported negative power {} time(s); counted as 0 W",
-                                 domain, negative));
   }
   return s;
 }
@@ -157,14 +149,20 @@ DomainReadings JudgeReadings(const DomainInfo& info, const DomainReadings& r,
                              Diagnostics& diagnostics) {
   const size_t n = r.t_ns.size();
   const bool counter = info.quantity == Quantity::kEnergy;
-  int64_t implausible = 0, glitches = 0, jumps = 0;
-  std::optional<size_t> first_implausible, first_glitch;
+  int64_t implausible = 0, glitches = 0, jumps = 0, negative_w = 0;
+  std::optional<size_t> first_implausible, first_glitch, first_negative_w;
 
-  // 1. Values no meter of one domain gives: dropped.
+  // 1. Values no meter of one domain gives: dropped. A negative power is a
+  // meter's error at that moment: dropped too (0 W would claim the domain drew
+  // nothing), with a diagnostic of its own.
   std::vector<size_t> kept;
   kept.reserve(n);
   for (size_t i = 0; i < n; ++i) {
     const double v = r.value[i];
+    if (!counter && v < 0) {
+      if (negative_w++ == 0) first_negative_w = i;
+      continue;
+    }
     const bool bad = !std::isfinite(v) ||
                      (counter ? (v < 0 || v > kMaxCounterJ) : v > kMaxPowerW);
     if (bad) {
@@ -172,6 +170,13 @@ DomainReadings JudgeReadings(const DomainInfo& info, const DomainReadings& r,
       continue;
     }
     kept.push_back(i);
+  }
+  if (negative_w > 0) {
+    diagnostics.Add("energy.negative_power_dropped", negative_w);
+    diagnostics.Warn(fmt::format(
+        "'{}' reported negative power {} time(s) (first at t_ns {}: {} W); dropped: the "
+        "power between its neighbours is interpolated",
+        info.name, negative_w, r.t_ns[*first_negative_w], r.value[*first_negative_w]));
   }
 
   DomainReadings out;

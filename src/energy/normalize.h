@@ -29,8 +29,8 @@ struct DomainReadings {
 EnergySeries NormalizeCounterReadings(const std::string& domain, const DomainReadings& r,
                                       Diagnostics& diagnostics);
 
-// Power readings (W) → cumulative energy by the trapezoid rule; negative power
-// counts as 0 W (`energy.negative_power`). Needs ≥ 2 readings.
+// Power readings (W) → cumulative energy by the trapezoid rule. Needs ≥ 2
+// readings, judged (JudgeReadings drops negative ones; any left count as 0 W).
 EnergySeries IntegratePowerReadings(const std::string& domain, const DomainReadings& r,
                                     Diagnostics& diagnostics);
 
@@ -41,7 +41,8 @@ EnergySeries IntegratePowerReadings(const std::string& domain, const DomainReadi
 // next readings keep is a jump (`energy.counter_jumped`, 0 J, re-based); an
 // isolated reading off the trend that the next reading contradicts is dropped
 // (`energy.counter_glitch_dropped`) rather than taken as a reset. Each with a
-// warning. Negative power keeps its own rule (counted as 0 W).
+// warning. A negative power reading is dropped (`energy.negative_power_dropped`,
+// a warning): the trapezoid then spans its neighbours.
 DomainReadings JudgeReadings(const DomainInfo& info, const DomainReadings& r,
                              Diagnostics& diagnostics);
 

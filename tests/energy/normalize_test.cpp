@@ -110,8 +110,9 @@ TEST(NormalizeTest, ImplausibleReadingsAreDropped) {
   EXPECT_EQ(d.Count("energy.reading_implausible"), 4);
   Diagnostics p;
   DomainReadings w = JudgeReadings(Power(), Every1us({100, 2e5, -3, NAN, 50}), p);
-  EXPECT_THAT(w.value, ElementsAre(100.0, -3.0, 50.0));  // negative power keeps its rule
+  EXPECT_THAT(w.value, ElementsAre(100.0, 50.0));  // negative power: dropped, its own count
   EXPECT_EQ(p.Count("energy.reading_implausible"), 2);
+  EXPECT_EQ(p.Count("energy.negative_power_dropped"), 1);
 }
 
 TEST(NormalizeTest, DropsTrailingUnchangedReadings) {
@@ -149,12 +150,16 @@ TEST(NormalizeTest, ZeroPowerIsAMeasurementNotCoalesced) {
   EXPECT_EQ(d.Count("energy.zero_delta_coalesced"), 0);
 }
 
-TEST(NormalizeTest, NegativePowerCountsAsZeroWatts) {
+// Before (issue 17): counted as 0 W, which took 4 J of the 8 J away here.
+TEST(NormalizeTest, NegativePowerIsDropped) {
   Diagnostics d;
   DomainReadings r{{0, 1'000'000'000, 2'000'000'000}, {4.0, -3.0, 4.0}};
   EnergySeries s = NormalizeReadings(Power(), r, d);
-  EXPECT_THAT(s.energy_j, ElementsAre(0.0, 2.0, 4.0));
-  EXPECT_EQ(d.Count("energy.negative_power"), 1);
+  EXPECT_THAT(s.t_ns, ElementsAre(0, 2'000'000'000));
+  EXPECT_THAT(s.energy_j, ElementsAre(0.0, 8.0));
+  EXPECT_EQ(d.Count("energy.negative_power_dropped"), 1);
+  EXPECT_THAT(d.warnings(), ElementsAre(HasSubstr("negative power 1 time(s) (first at t_ns "
+                                                  "1000000000: -3 W); dropped")));
 }
 
 TEST(NormalizeTest, SingleReadingMeasuresNoInterval) {
@@ -248,7 +253,7 @@ double SumOfPositiveDeltas(const std::vector<double>& v) {
 double Trapezoid(const std::vector<int64_t>& t, const std::vector<double>& w) {
   double sum = 0;
   for (size_t i = 1; i < t.size(); ++i)
-    sum += 0.5 * (std::max(0.0, w[i - 1]) + std::max(0.0, w[i])) * (t[i] - t[i - 1]) * 1e-9;
+    sum += 0.5 * (w[i - 1] + w[i]) * (t[i] - t[i - 1]) * 1e-9;
   return sum;
 }
 
@@ -282,7 +287,13 @@ TEST(NormalizePropertyTest, SeriesInvariantsHoldOnRandomLogs) {
       ASSERT_EQ(found->quantity, input[d].quantity);
       EXPECT_EQ(found->device, GuessDevice(input[d].name));
       ASSERT_EQ(s.t_ns.size(), s.energy_j.size());
-      if (input[d].t_ns.size() < 2) {
+      // Random resets may look like isolated glitches (a low reading the next one
+      // contradicts), and negative power is dropped: the energy is counted over
+      // the readings JudgeReadings keeps.
+      Diagnostics scratch;
+      const DomainReadings judged =
+          JudgeReadings(*found, DomainReadings{input[d].t_ns, input[d].value}, scratch);
+      if (judged.t_ns.size() < 2) {
         EXPECT_TRUE(s.empty());
         continue;
       }
@@ -295,14 +306,9 @@ TEST(NormalizePropertyTest, SeriesInvariantsHoldOnRandomLogs) {
         EXPECT_LT(s.t_ns[k - 1], s.t_ns[k]);
         EXPECT_LE(s.energy_j[k - 1], s.energy_j[k]);
       }
-      // Random resets may look like isolated glitches (a low reading the next one
-      // contradicts): the rise is counted over the readings JudgeReadings keeps.
-      Diagnostics scratch;
-      const DomainReadings judged =
-          JudgeReadings(*found, DomainReadings{input[d].t_ns, input[d].value}, scratch);
       double expected = input[d].quantity == Quantity::kEnergy
                             ? SumOfPositiveDeltas(judged.value)
-                            : Trapezoid(input[d].t_ns, input[d].value);
+                            : Trapezoid(judged.t_ns, judged.value);
       EXPECT_NEAR(s.TotalJ(), expected, 1e-9 * std::max(1.0, expected));
       // The window's energy as attribution sees it, through EnergyAt.
       EXPECT_NEAR(s.EnergyAt(s.EndNs()) - s.EnergyAt(s.StartNs()), s.TotalJ(), 1e-12);

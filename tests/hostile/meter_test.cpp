@@ -99,6 +99,29 @@ TEST(HostileMeterTest, ImpossiblePowerIsDropped) {
   EXPECT_EQ(log->diagnostics.Count("energy.reading_implausible"), 1);
 }
 
+// Before: a negative power reading counted as 0 W, so one bad sample of a
+// 100 W meter took away the energy of the two intervals around it (here 10 %).
+// Now it is dropped with a diagnostic of its own, and the power between its
+// neighbours is interpolated.
+TEST(HostileMeterTest, NegativePowerIsDroppedNotCountedAsZero) {
+  std::string csv = "t_ns,domain,power_w\n";
+  for (int i = 0; i < 11; ++i)
+    csv += fmt::format("{},gpu:0,{}\n", int64_t{i} * 100'000'000, i == 5 ? "-250" : "100");
+  Result<EnergyLog> log = Parse(csv);
+  ASSERT_TRUE(log.ok()) << log.error().message;
+  EXPECT_NEAR(TotalJ(*log), 100.0, 1e-9);  // 100 W for 1 s
+  EXPECT_EQ(log->diagnostics.Count("energy.negative_power_dropped"), 1);
+  EXPECT_EQ(log->diagnostics.Count("energy.reading_implausible"), 0);
+  EXPECT_THAT(Warnings(*log), HasSubstr("'gpu:0' reported negative power 1 time(s) (first at "
+                                        "t_ns 500000000: -250 W); dropped"));
+  // Only negative readings: the domain has none left.
+  std::string all_negative = "t_ns,domain,power_w\n0,gpu:0,-1\n100000000,gpu:0,-2\n"
+                             "0,cpu:0/package,1\n100000000,cpu:0/package,1\n";
+  Result<EnergyLog> none = Parse(all_negative);
+  ASSERT_TRUE(none.ok()) << none.error().message;
+  EXPECT_EQ(none->diagnostics.Count("energy.negative_power_dropped"), 2);
+}
+
 // Before: a reading that glitched low was taken as a reset, and the readings
 // after it counted from the low value: +166 % here.
 TEST(HostileMeterTest, IsolatedLowGlitchIsNotAReset) {
