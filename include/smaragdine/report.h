@@ -161,7 +161,8 @@ struct RankSpread {
   // against the typical one; NaN when the median is 0.
   double spread = NAN;
   // The straggler: the process with the longest busy time on the node (ties:
-  // the first in RankOrder); -1 when all were busy equally long (0 included).
+  // the first in RankOrder); -1 when that is no longer than the median
+  // process's (all equally long, 0 included).
   int64_t straggler = -1;
   // The straggler's busy time over the median process's, minus 1 (0.25: a
   // quarter longer); NaN when the median busy time is 0 or there is no straggler.

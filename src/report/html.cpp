@@ -223,6 +223,20 @@ std::string RanksSection(const Profile& p, uint32_t root, int depth) {
                    Sig4(j), measured > 0 ? fmt::format("{:.1f}", 100 * j / measured) : "",
                    Sig4((i < top.process_time_ns.size() ? top.process_time_ns[i] : 0) * 1e-6));
   }
+  // What no rank used, so that the shares add up to 100 %.
+  double other = 0;
+  bool shared = false;
+  for (const ProfileDomain& d : p.domains) {
+    other += d.other_j;
+    shared |= !d.share.empty();
+  }
+  auto rest = [&](const char* label, double j) {
+    fmt::format_to(it, "<tr><td>{}</td><td></td><td></td><td>{}</td><td>{}</td><td></td></tr>\n",
+                   label, Sig4(j), measured > 0 ? fmt::format("{:.1f}", 100 * j / measured) : "");
+  };
+  if (shared) rest("(other processes)", other);
+  rest("(idle)", p.IdleJ());
+  rest("measured", measured);
   out.append(std::string_view("</tbody></table>\n"));
   // The modules.
   out.append(std::string_view(
@@ -232,12 +246,15 @@ std::string RanksSection(const Profile& p, uint32_t root, int depth) {
   out.append(std::string_view(
       "<th>min J</th><th>median J</th><th>max J</th><th>spread %</th><th>straggler</th>"
       "<th>+time %</th></tr></thead><tbody>\n"));
+  // The top level of the table starts at the margin: `root`'s row, or its children's.
+  const int first_level = root == 0 && p.nodes[0].path.empty() ? 1 : 0;
   auto pct = [](double f) { return std::isfinite(f) ? fmt::format("{:.1f}", 100 * f) : "-"; };
   for (auto [id, d] : rows) {
     const ProfileNode& n = p.nodes[id];
     const RankSpread s = RankSpreadOf(p, n);
     fmt::format_to(it, "<tr><td title=\"{}\" style=\"padding-left:{:.1f}em\">{}</td><td>{}</td>",
-                   HtmlEscape(n.path), 0.5 + 1.2 * d, HtmlEscape(d == 0 ? n.path : n.name),
+                   HtmlEscape(n.path), 0.5 + 1.2 * (d - first_level),
+                   HtmlEscape(d == 0 ? n.path : n.name),
                    Sig4(n.TotalJ()));
     if (per_rank)
       for (size_t i : order) fmt::format_to(it, "<td>{}</td>", Sig4(s.energy_j[i]));

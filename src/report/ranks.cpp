@@ -52,16 +52,16 @@ double Median(std::vector<T> v) {
                       : (static_cast<double>(v[m - 1]) + static_cast<double>(v[m])) / 2;
 }
 
-// The straggler among `order` (the first of equal busy times), or -1 when the
-// processes were all busy equally long (none, or one, included).
-int64_t Straggler(const std::vector<int64_t>& time_ns, const std::vector<size_t>& order) {
+// The process busy longest among `order` (the first of equal busy times), or
+// -1 when none was busy longer than the median process: no straggler when
+// they all took as long, or when the longest times are the median's (two of
+// three ranks waiting equally in a collective).
+int64_t Straggler(const std::vector<int64_t>& time_ns, const std::vector<size_t>& order,
+                  double median_ns) {
   int64_t best = -1;
-  bool uneven = false;
-  for (size_t p : order) {
-    if (best >= 0 && time_ns[p] != time_ns[static_cast<size_t>(best)]) uneven = true;
+  for (size_t p : order)
     if (best < 0 || time_ns[p] > time_ns[static_cast<size_t>(best)]) best = static_cast<int64_t>(p);
-  }
-  return uneven ? best : -1;
+  return best >= 0 && time_ns[static_cast<size_t>(best)] > median_ns ? best : -1;
 }
 
 RankSpread SpreadOf(const Profile& p, const ProfileNode& n, const std::vector<size_t>& order) {
@@ -78,8 +78,8 @@ RankSpread SpreadOf(const Profile& p, const ProfileNode& n, const std::vector<si
   s.max_j = *std::max_element(s.energy_j.begin(), s.energy_j.end());
   s.median_j = Median(s.energy_j);
   if (s.median_j > 0) s.spread = (s.max_j - s.min_j) / s.median_j;
-  s.straggler = Straggler(s.time_ns, order);
   const double median_time = Median(s.time_ns);
+  s.straggler = Straggler(s.time_ns, order, median_time);
   if (s.straggler >= 0 && median_time > 0)
     s.straggler_excess = s.time_ns[static_cast<size_t>(s.straggler)] / median_time - 1;
   return s;

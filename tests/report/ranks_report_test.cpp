@@ -265,6 +265,11 @@ TEST(RankSpreadTest, EvenCountMedianAndNodesNoRankRan) {
   const RankSpread tie = RankSpreadOf(p, NodeAt(p, "m/tie"));
   EXPECT_EQ(tie.straggler, 1);
   EXPECT_DOUBLE_EQ(tie.straggler_excess, 5.0 / 3.5 - 1);
+  // Two of three ranks equally long: the longest is the median, so no straggler.
+  RankProfileBuilder three({"cpu:0/package"}, {Rank(0, 1), Rank(1, 2), Rank(2, 3)});
+  three.Leaf("m/wait", {{2}, {2}, {1}}, {9, 9, 4});
+  const Profile q = three.Finish({0}, {0});
+  EXPECT_EQ(RankSpreadOf(q, NodeAt(q, "m/wait")).straggler, -1);
 }
 
 TEST(RankReportTest, TableShowsEachRankMedianAndStraggler) {
@@ -476,6 +481,12 @@ TEST(RankReportTest, HtmlHasAnImbalanceSectionForTwoOrMoreRanks) {
   // The job's per-rank totals.
   EXPECT_THAT(html, HasSubstr("<tr><td>rank 2</td><td>node-a</td><td>4103</td><td>16.75</td><td>33.3</td>"
                               "<td>165.0</td></tr>"));
+  EXPECT_THAT(html, HasSubstr("<tr><td>(other processes)</td><td></td><td></td><td>2.000</td><td>4.0</td>"));
+  EXPECT_THAT(html, HasSubstr("<tr><td>(idle)</td><td></td><td></td><td>4.000</td><td>8.0</td>"));
+  EXPECT_THAT(html, HasSubstr("<tr><td>measured</td><td></td><td></td><td>50.25</td><td>100.0</td>"));
+  // The top modules start at the margin, their children one step in.
+  EXPECT_THAT(html, HasSubstr("<td title=\"net\" style=\"padding-left:0.5em\">net</td>"));
+  EXPECT_THAT(html, HasSubstr("<td title=\"net/encoder\" style=\"padding-left:1.7em\">encoder</td>"));
   // The same page comes from --format html without --by rank.
   ReportOptions plain;
   plain.file = "ddp.json";
