@@ -168,6 +168,34 @@ Result<EnergyLog> SimulatedEnergyLog(const SimResult& sim);
 
 // Writes DIR/<trace_name> (if any), DIR/run/ (run.json + energy.csv) and DIR/truth.json.
 Status WriteSimulation(const SimResult& sim, const std::string& dir);
+
+// ---- A distributed job (docs/distributed.md) ----
+
+// `nodes` machines of `ranks_per_node` ranks each (simulate --job NxR).
+struct SimJobShape {
+  int nodes = 3;
+  int ranks_per_node = 2;
+};
+
+// One machine of a simulated job: its own run (energy log and truth, on its
+// own clock: each machine's monotonic clock starts elsewhere, and its
+// realtime offset differs by some ms, as unsynchronised machines' do) and
+// one Kineto trace per rank, named "rank-<K>.pt.trace.json", carrying the
+// rank, world size and local rank in distributedInfo and the host name.
+struct SimJobNode {
+  std::string host;  // "node-<m>"
+  SimResult sim;     // the machine's run; sim.trace_text is the ranks' trace before the split
+  std::vector<std::pair<std::string, std::string>> rank_traces;  // file name, JSON
+};
+
+// Each machine runs `scenario` (program "random", PyTorch dialect) with one
+// lane per rank running side by side; machine m uses seed scenario.seed + m.
+// The ranks share their machine's domains, as ranks on one package do.
+// Errors: kUsage for a shape below 1×1 or above 1,000 machines or 64 ranks per
+// machine, and for a scenario that is not a PyTorch "random" program.
+Result<std::vector<SimJobNode>> SimulateJob(const SimScenario& scenario, const SimJobShape& shape);
+// Writes DIR/node-<m>/ for each machine: the ranks' traces, run/ and truth.json.
+Status WriteSimulatedJob(const std::vector<SimJobNode>& job, const std::string& dir);
 std::string TruthToJson(const SimTruth& truth);
 
 struct TraceEnergyOptions {

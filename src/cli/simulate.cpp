@@ -1,6 +1,7 @@
 // `smaragdine simulate`: a trace and an energy log with a known answer.
 #include <fmt/format.h>
 
+#include <cstdio>
 #include <memory>
 #include <string>
 #include <vector>
@@ -17,6 +18,7 @@ struct SimulateOptions {
   std::string scenario = "sequential";
   std::vector<std::string> for_trace;
   std::string output;
+  std::string job;  // --job NxR: N machines of R ranks
   // Knobs; applied over the preset only when given on the command line.
   uint64_t seed = 1;
   std::string dialect;
@@ -73,6 +75,35 @@ int RunForTrace(const SimulateOptions& o) {
   return 0;
 }
 
+// --job NxR: one directory per machine, each accounted on its own, then merged.
+int RunJob(const SimulateOptions& o, const SimScenario& sc) {
+  SimJobShape shape;
+  char x = 0;
+  int consumed = 0;
+  if (std::sscanf(o.job.c_str(), "%d%c%d%n", &shape.nodes, &x, &shape.ranks_per_node,
+                  &consumed) != 3 ||
+      (x != 'x' && x != 'X') || static_cast<size_t>(consumed) != o.job.size())
+    return PrintError(UsageError(fmt::format(
+        "--job {}: expected MACHINESxRANKS, e.g. --job 3x2 (3 machines of 2 ranks)", o.job)));
+  auto job = SimulateJob(sc, shape);
+  if (!job.ok()) return PrintError(job.error());
+  if (Status st = WriteSimulatedJob(*job, o.output); !st.ok()) return PrintError(st.error());
+  fmt::print("simulated a job of {} machine(s) × {} rank(s) (scenario '{}', seed {}), each "
+             "machine on its own clock:\n",
+             shape.nodes, shape.ranks_per_node, o.scenario, sc.seed);
+  for (const SimJobNode& n : *job) {
+    double measured = 0;
+    for (double j : n.sim.truth.measured_j) measured += j;
+    fmt::print("  {}/{}/: {} rank traces, run/, truth.json ({:.6g} J in its window)\n", o.output,
+               n.host, n.rank_traces.size(), measured);
+  }
+  fmt::print("next, for each machine M: smaragdine account --energy {0}/M/run --trace "
+             "{0}/M/rank-*.pt.trace.json -o {0}/M/profile.json\n"
+             "then: smaragdine merge {0}/node-* -o {0}/job.json\n",
+             o.output);
+  return 0;
+}
+
 int Run(const SimulateOptions& o) {
   if (o.output.empty()) return PrintError(UsageError("simulate needs -o DIR"));
   if (!o.for_trace.empty()) return RunForTrace(o);
@@ -116,6 +147,7 @@ int Run(const SimulateOptions& o) {
   if ((Given(o, "--sample-period-ns") || Given(o, "--update-period-ns")) && sc.quantum_ns > 1000 &&
       sc.quantum_ns % sc.sample_period_ns != 0)
     sc.quantum_ns = 1000;
+  if (!o.job.empty()) return RunJob(o, sc);
   SimResult sim = Simulate(sc);
   Status st = WriteSimulation(sim, o.output);
   if (!st.ok()) return PrintError(st.error());
@@ -166,6 +198,11 @@ CommandRegistration reg{"simulate", 60, [](CLI::App& app, int& exit_code) {
   o->sub = sub;
   sub->add_option("--scenario", o->scenario, "Preset (listed above): " + presets)
       ->capture_default_str();
+  sub->add_option("--job", o->job,
+                  "MACHINESxRANKS: a distributed job, one directory per machine (its run/, "
+                  "truth.json and one rank-K.pt.trace.json per rank, ranks sharing the "
+                  "machine's meters, each machine on its own clock) to account per machine and "
+                  "`smaragdine merge`. Example: --job 3x2");
   sub->add_option("--for-trace", o->for_trace,
                   "Simulate energy for these real trace files instead of a scenario");
   sub->add_option("-o,--output", o->output, "Output directory")->required();
