@@ -199,6 +199,11 @@ bool AccountTorchRun(const std::string& run_dir, int status, bool quiet) {
   fmt::print("{}", PhaseTable(*profile));
   fmt::print("Profile written to {} ({} trace{})\n  smaragdine report {} --depth 8\n", out,
              traces.size(), traces.size() == 1 ? "" : "s", out);
+  // Ranks of a job (or several processes): where to see them side by side.
+  if (profile->processes.size() >= 2)
+    fmt::print("  smaragdine report {} --by rank       # {} processes side by side, the "
+               "straggler per module\n",
+               out, profile->processes.size());
   std::fflush(stdout);
   return true;
 }

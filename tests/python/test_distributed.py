@@ -84,8 +84,14 @@ class DistributedTest(unittest.TestCase):
         by_rank = subprocess.run([BINARY, "report", os.path.join(self.run_dir, "profile.json"),
                                   "--by", "rank", "--format", "csv"],
                                  capture_output=True, text=True, timeout=60)
-        if by_rank.returncode == 0:  # --by rank lands with the report side of issue 13
-            self.assertIn("rank", by_rank.stdout.splitlines()[0])
+        self.assertEqual(by_rank.returncode, 0, by_rank.stderr)
+        rows = [line.split(",") for line in by_rank.stdout.splitlines()]
+        header = rows[0]
+        self.assertIn("rank", header)
+        # One row per node and rank: the fc1 rows of both ranks are there.
+        path_col, rank_col = header.index("path"), header.index("rank")
+        fc1_ranks = sorted(r[rank_col] for r in rows[1:] if r[path_col] == fc1[0])
+        self.assertEqual(fc1_ranks, ["0", "1"])
 
     def test_a_rank_killed_mid_run_keeps_the_others_data_and_is_named(self):
         r = record_job(self.run_dir, "--die-at", "3")
