@@ -191,6 +191,12 @@ std::string RenderRankTable(const Profile& profile, uint32_t root, const ReportO
 std::string RenderRankCsv(const Profile& profile, uint32_t root, const ReportOptions& options);
 // Per-rank energy columns appear in the table and the HTML section up to this many processes.
 constexpr size_t kMaxRankColumns = 8;
+// The per-rank summaries (table, HTML) list every process up to
+// kMaxRankSummaryRows, in RankOrder; beyond, the kRankSummaryRowsWhenMany
+// dearest (by energy on the whole tree, dearest first) and one row for the rest.
+constexpr size_t kMaxRankSummaryRows = 32;
+constexpr size_t kRankSummaryRowsWhenMany = 16;
+std::vector<size_t> RankSummaryOrder(const Profile& profile);
 
 // ---- diff ----
 

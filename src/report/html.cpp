@@ -214,9 +214,12 @@ std::string RanksSection(const Profile& p, uint32_t root, int depth) {
   out.append(std::string_view(
       "<table class=\"smg-ranks\" id=\"smg-rank-totals\"><thead><tr><th>process</th><th>host</th>"
       "<th>pid</th><th>energy J</th><th>share %</th><th>busy ms</th></tr></thead><tbody>\n"));
-  for (size_t i : order) {
+  const std::vector<size_t> listed = RankSummaryOrder(p);
+  double listed_j = 0;
+  for (size_t i : listed) {
     const Process& q = p.processes[i];
     const double j = top.ProcessTotalJ(i);
+    listed_j += j;
     fmt::format_to(it,
                    "<tr><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>\n",
                    HtmlEscape(q.Label()), HtmlEscape(q.host), q.pid >= 0 ? std::to_string(q.pid) : "",
@@ -234,6 +237,9 @@ std::string RanksSection(const Profile& p, uint32_t root, int depth) {
     fmt::format_to(it, "<tr><td>{}</td><td></td><td></td><td>{}</td><td>{}</td><td></td></tr>\n",
                    label, Sig4(j), measured > 0 ? fmt::format("{:.1f}", 100 * j / measured) : "");
   };
+  if (listed.size() < order.size())
+    rest(fmt::format("({} more processes)", order.size() - listed.size()).c_str(),
+         top.TotalJ() - listed_j);
   if (shared) rest("(other processes)", other);
   rest("(idle)", p.IdleJ());
   rest("measured", measured);

@@ -41,6 +41,17 @@ std::vector<size_t> RankOrder(const Profile& p) {
   return order;
 }
 
+std::vector<size_t> RankSummaryOrder(const Profile& p) {
+  std::vector<size_t> listed = RankOrder(p);
+  if (listed.size() <= kMaxRankSummaryRows) return listed;
+  const ProfileNode& top = p.nodes[0];
+  std::stable_sort(listed.begin(), listed.end(), [&](size_t a, size_t b) {
+    return top.ProcessTotalJ(a) > top.ProcessTotalJ(b);
+  });
+  listed.resize(kRankSummaryRowsWhenMany);
+  return listed;
+}
+
 namespace {
 
 template <typename T>
@@ -143,9 +154,12 @@ void Summary(fmt::memory_buffer& out, const Profile& p, const ReportOptions& o,
   if (p.processes.size() > static_cast<size_t>(ranks))
     job += fmt::format(" and {} other process{}", p.processes.size() - ranks,
                        p.processes.size() - ranks == 1 ? "" : "es");
-  if (!hosts.empty())
-    job += fmt::format(" on {} host{}: {}", hosts.size(), hosts.size() == 1 ? "" : "s",
-                       Printable(fmt::format("{}", fmt::join(hosts, ", "))));
+  if (!hosts.empty()) {
+    const size_t named = std::min<size_t>(hosts.size(), 8);  // the line stays a line
+    job += fmt::format(" on {} host{}: {}{}", hosts.size(), hosts.size() == 1 ? "" : "s",
+                       Printable(fmt::format("{}", fmt::join(hosts.begin(), hosts.begin() + named, ", "))),
+                       named < hosts.size() ? ", …" : "");
+  }
   auto kv = [&](const char* key, const std::string& value) {
     if (!value.empty()) fmt::format_to(it, "  {:<10} {}\n", key, Printable(value));
   };
@@ -160,13 +174,21 @@ void Summary(fmt::memory_buffer& out, const Profile& p, const ReportOptions& o,
   const ProfileNode& top = p.nodes[0];
   const double measured = p.MeasuredJ();
   auto share = [&](double j) { return measured > 0 ? Percent(j / measured) : "-"; };
+  const std::vector<size_t> listed = RankSummaryOrder(p);
   std::vector<std::vector<std::string>> rows;
-  for (size_t i : order) {
+  double listed_j = 0;
+  for (size_t i : listed) {
     const Process& q = p.processes[i];
     const double j = top.ProcessTotalJ(i);
+    listed_j += j;
     rows.push_back({Printable(q.Label()), Printable(q.host.empty() ? "-" : q.host),
                     q.pid >= 0 ? std::to_string(q.pid) : "-", Sig4(j), share(j),
                     Ms(i < top.process_time_ns.size() ? top.process_time_ns[i] : 0)});
+  }
+  if (listed.size() < order.size()) {
+    const double rest = top.TotalJ() - listed_j;
+    rows.push_back({fmt::format("({} more processes)", order.size() - listed.size()), "", "",
+                    Sig4(rest), share(rest), ""});
   }
   rows.push_back({});
   double other = 0;

@@ -14,6 +14,7 @@
 #include "report/cli_util.h"
 #include "report/golden_util.h"
 #include "report/sample_profile.h"
+#include "report/text.h"
 #include "smaragdine/report.h"
 #include "smaragdine/views.h"
 
@@ -456,6 +457,39 @@ TEST(RankReportTest, ManyRanksDropThePerRankColumnsButKeepTheSpread) {
   EXPECT_THAT(Cells(RowOf(t, "└─ step")),
               ::testing::ElementsAre("└─ step", "55.00", "1.000", "5.500", "10.00", "163.6",
                                      "rank 9", "31.0"));
+}
+
+TEST(RankReportTest, TheSummaryOfAThousandRanksListsTheDearestAndSumsTheRest) {
+  std::vector<Process> ranks;
+  std::vector<std::vector<double>> energy;
+  std::vector<int64_t> ms;
+  for (int r = 0; r < 1000; ++r) {
+    ranks.push_back(Rank(r, 10000 + r, 1000, fmt::format("node-{}", r / 8)));
+    energy.push_back({r == 500 ? 9.0 : 1.0 + 0.001 * r});
+    ms.push_back(10);
+  }
+  RankProfileBuilder b({"cpu:0/package"}, ranks);
+  b.Leaf("m/step", energy, ms);
+  const Profile p = b.Finish({0}, {0});
+  const std::string t = Render(p, ByRank());
+  // Rank 500 (9 J), then ranks 999 … 985: sixteen rows, then the other 984.
+  const size_t summary_end = t.find("\n\n", t.find("process "));
+  const std::string summary = t.substr(0, summary_end);
+  EXPECT_LT(summary.find("\nrank 500 "), summary.find("\nrank 999 "));
+  EXPECT_NE(summary.find("\nrank 985 "), std::string::npos);
+  EXPECT_EQ(summary.find("\nrank 984 "), std::string::npos);
+  double rest = 0;
+  for (int r = 0; r < 985; ++r) rest += r == 500 ? 0 : 1.0 + 0.001 * r;
+  EXPECT_THAT(Cells(RowOf(t, "(984 more processes)")),
+              ::testing::ElementsAre("(984 more processes)", report_text::Sig4(rest), "97.4"));
+  EXPECT_THAT(t, HasSubstr("1000 ranks of world size 1000 on 125 hosts: node-0, node-1, node-2, "
+                           "node-3, node-4, node-5, node-6, node-7, …\n"));
+  // The html's rank totals the same way, and no per-rank columns.
+  const std::string html = Render(p, ByRank(ReportFormat::kHtml));
+  EXPECT_THAT(html, HasSubstr("<tr><td>(984 more processes)</td><td></td><td></td><td>" +
+                              report_text::Sig4(rest) + "</td><td>97.4</td>"));
+  EXPECT_THAT(html, Not(HasSubstr("<th>rank 0 J</th>")));
+  EXPECT_THAT(html, Not(HasSubstr("<td>rank 984</td>")));
 }
 
 TEST(RankReportTest, HtmlHasAnImbalanceSectionForTwoOrMoreRanks) {
