@@ -4,13 +4,12 @@
 #include <charconv>
 #include <cmath>
 #include <cstdio>
-#include <filesystem>
 #include <map>
 #include <memory>
 #include <numeric>
-#include <regex>
 
 #include <fmt/format.h>
+#include <re2/re2.h>
 
 #include "cli/command.h"
 #include "cli/torch_commands.h"
@@ -68,17 +67,21 @@ const char* kModules[] = {"embeddings", "attention", "intermediate", "output", "
 constexpr int kModuleCount = 6;
 
 int ModuleOf(const std::string& path) {
-  static const std::regex embeddings(R"(^(bert|albert)/(embeddings|encoder/embedding_hidden_mapping_in)(/|$))");
-  static const std::regex layer(R"(^(bert|albert)/encoder/layer_\d+/(attention|intermediate|output)(/|$))");
-  static const std::regex heads(R"(^((bert|albert)/pooler|cls|classifier)(/|$))");
-  std::smatch m;
-  if (std::regex_search(path, embeddings)) return 0;
-  if (std::regex_search(path, m, layer)) {
-    if (m[2] == "attention") return 1;
-    if (m[2] == "intermediate") return 2;
+  // RE2 (linear time, as the rest of the project; issue 17): the same patterns,
+  // the module's group made the first capture.
+  static const re2::RE2 embeddings(
+      R"(^(?:bert|albert)/(?:embeddings|encoder/embedding_hidden_mapping_in)(?:/|$))");
+  static const re2::RE2 layer(
+      R"(^(?:bert|albert)/encoder/layer_\d+/(attention|intermediate|output)(?:/|$))");
+  static const re2::RE2 heads(R"(^(?:(?:bert|albert)/pooler|cls|classifier)(?:/|$))");
+  std::string module;
+  if (re2::RE2::PartialMatch(path, embeddings)) return 0;
+  if (re2::RE2::PartialMatch(path, layer, &module)) {
+    if (module == "attention") return 1;
+    if (module == "intermediate") return 2;
     return 3;
   }
-  if (std::regex_search(path, heads)) return 4;
+  if (re2::RE2::PartialMatch(path, heads)) return 4;
   return 5;
 }
 
@@ -197,32 +200,34 @@ void Finish(ConfigFigures& c, int steps) {
 
 std::string FormatR(double r) { return std::isnan(r) ? "-" : fmt::format("{:.3f}", r); }
 
-int RunSweep(const SweepArgs& a) {
-  auto base = BuildModelConfig(a.model, kDefaultPreset);
-  if (!base.ok()) return PrintError(base.error());
-  auto task = BuildTask(a.model);
-  if (!task.ok()) return PrintError(task.error());
+// The sweep's plan: the base model, the task and one configuration per point
+// of the grid (the cartesian product of the axes, first axis slowest).
+struct SweepPlan {
+  models::ModelConfig base;
+  models::Task task;
+  std::vector<ConfigFigures> configs;
+};
+
+Result<SweepPlan> PlanSweep(const SweepArgs& a) {
+  SweepPlan plan;
+  SMG_ASSIGN_OR_RETURN(plan.base, BuildModelConfig(a.model, kDefaultPreset));
+  SMG_ASSIGN_OR_RETURN(plan.task, BuildTask(a.model));
   std::vector<GridAxis> axes;
   for (const std::string& spec : a.grid) {
-    auto axis = ParseGridAxis(spec);
-    if (!axis.ok()) return PrintError(axis.error());
-    axes.push_back(std::move(*axis));
+    SMG_ASSIGN_OR_RETURN(GridAxis axis, ParseGridAxis(spec));
+    axes.push_back(std::move(axis));
   }
   // hidden first, since it resets heads and intermediate to H/64 and 4H.
   std::stable_sort(axes.begin(), axes.end(), [](const GridAxis& x, const GridAxis& y) {
     return x.key == "hidden" && y.key != "hidden";
   });
-
-  // The configurations: the cartesian product of the axes, first axis slowest.
-  std::vector<ConfigFigures> configs;
   std::vector<size_t> at(axes.size(), 0);
   while (true) {
     ConfigFigures c;
-    c.config = *base;
+    c.config = plan.base;
     std::vector<std::string> label;
     for (size_t i = 0; i < axes.size(); ++i) {
-      Status s = models::SetConfigValue(c.config, axes[i].key, axes[i].values[at[i]]);
-      if (!s.ok()) return PrintError(s.error());
+      SMG_RETURN_IF_ERROR(models::SetConfigValue(c.config, axes[i].key, axes[i].values[at[i]]));
       label.push_back(fmt::format("{}={}", axes[i].key, axes[i].values[at[i]]));
     }
     if (a.model.heads > 0) c.config.heads = a.model.heads;
@@ -233,30 +238,34 @@ int RunSweep(const SweepArgs& a) {
     if (!valid.ok()) {
       Error e = valid.error();
       e.message = fmt::format("configuration {}: {}", fmt::join(label, " "), e.message);
-      return PrintError(e);
+      return e;
     }
     c.label = label.empty() ? std::string("base") : fmt::format("{}", fmt::join(label, " "));
-    configs.push_back(std::move(c));
+    plan.configs.push_back(std::move(c));
     size_t i = axes.size();
     while (i > 0 && ++at[i - 1] == axes[i - 1].values.size()) at[--i] = 0;
     if (i == 0) break;
   }
+  return plan;
+}
 
-  fmt::print("smaragdine sweep: {} {}, {} configuration{} × {} repeat{} × {} steps "
-             "(one live session per step)\n",
-             models::ArchitectureName(base->architecture), models::TaskName(*task),
-             configs.size(), configs.size() == 1 ? "" : "s", a.repeat, a.repeat == 1 ? "" : "s",
-             a.steps);
-  fmt::print("  base: {}\n", base->Describe());
-  std::fflush(stdout);
+// What the measurements say about the energy source, for the header and the CSV.
+struct SweepSource {
   bool modeled = false;
-  std::string energy_words;
+  std::string words;
+};
+
+// Runs every configuration --repeat times (one live session per step) and
+// fills in its figures.
+Result<SweepSource> MeasureConfigs(const SweepArgs& a, SweepPlan& plan) {
+  SweepSource source;
+  std::vector<ConfigFigures>& configs = plan.configs;
   for (size_t ci = 0; ci < configs.size(); ++ci) {
     ConfigFigures& c = configs[ci];
     for (int r = 0; r < a.repeat; ++r) {
       models::RunOptions run;
       run.config = c.config;
-      run.task = *task;
+      run.task = plan.task;
       run.steps = a.steps;
       run.warmup_steps = a.warmup;
       run.session_per_step = true;
@@ -268,17 +277,20 @@ int RunSweep(const SweepArgs& a) {
       };
       auto result = models::RunModel(run);
       EndProgress();
-      if (!result.ok()) return PrintError(result.error());
-      if (energy_words.empty() && !result->step_profiles.empty())
-        energy_words = DescribeEnergySource(result->step_profiles.front());
+      if (!result.ok()) return result.error();
+      if (source.words.empty() && !result->step_profiles.empty())
+        source.words = DescribeEnergySource(result->step_profiles.front());
       c.repeats.push_back(Summarize(*result));
-      modeled |= c.repeats.back().modeled;
+      source.modeled |= c.repeats.back().modeled;
     }
     Finish(c, a.steps);
   }
-  fmt::print("  energy {}\n\n", energy_words);
+  return source;
+}
 
-  // The table.
+// The tables on stdout: one row per configuration, the pairwise differences
+// and the run-to-run stability.
+void PrintSweepTables(const SweepArgs& a, const std::vector<ConfigFigures>& configs) {
   size_t label_w = 6;
   for (const ConfigFigures& c : configs) label_w = std::max(label_w, c.label.size());
   fmt::print("{:<{}}  {:>9} {:>8} {:>9} {:>8} {:>7}", "config", label_w, "J/step", "±std J",
@@ -326,21 +338,20 @@ int RunSweep(const SweepArgs& a) {
   } else {
     fmt::print("Run-to-run stability needs --repeat 2 or more.\n\n");
   }
+}
 
-  // CSV files.
-  std::error_code ec;
-  std::filesystem::create_directories(a.output, ec);
-  if (ec)
-    return PrintError(BadInput(a.output, fmt::format("cannot create directory: {}", ec.message())));
+// sweep.csv (one row per configuration) and stability.csv (r by steps
+// aggregated) in the folder -o, written relative to it (docs/security.md).
+Status WriteSweepCsvs(const SweepArgs& a, const SweepPlan& plan, bool modeled) {
   std::string csv =
       "model,task,layers,hidden,heads,intermediate,embedding,seq,batch,vocab,repeats,steps,"
       "energy_j_per_step,energy_std_j,energy_mj_per_token,time_s_per_step,power_w";
   for (const char* m : kModules) csv += fmt::format(",share_{}", m);
   csv += ",pearson_r,modeled\n";
-  for (const ConfigFigures& c : configs) {
+  for (const ConfigFigures& c : plan.configs) {
     const models::ModelConfig& m = c.config;
     csv += fmt::format("{},{},{},{},{},{},{},{},{},{},{},{},{:.6g},{:.6g},{:.6g},{:.6g},{:.6g}",
-                       models::ArchitectureName(m.architecture), models::TaskName(*task),
+                       models::ArchitectureName(m.architecture), models::TaskName(plan.task),
                        m.layers, m.hidden, m.heads, m.intermediate, m.embedding, m.seq, m.batch,
                        m.vocab, a.repeat, a.steps, c.j_per_step, c.j_std, c.mj_per_token,
                        c.s_per_step, c.power_w);
@@ -349,22 +360,39 @@ int RunSweep(const SweepArgs& a) {
     csv += fmt::format(",{},{}\n", std::isnan(r) ? std::string() : fmt::format("{:.4f}", r),
                        modeled ? "true" : "false");
   }
-  const std::string csv_path = a.output + "/sweep.csv";
-  Status s = WriteFileAtomic(csv_path, csv);
-  if (!s.ok()) return PrintError(s.error());
   std::string stability = "config,steps_aggregated,pearson_r\n";
-  for (const ConfigFigures& c : configs)
+  for (const ConfigFigures& c : plan.configs)
     for (size_t k = 0; k < c.r_by_steps.size(); ++k)
       stability += fmt::format("\"{}\",{},{}\n", c.label, k + 1,
                                std::isnan(c.r_by_steps[k])
                                    ? std::string()
                                    : fmt::format("{:.4f}", c.r_by_steps[k]));
-  const std::string stability_path = a.output + "/stability.csv";
-  s = WriteFileAtomic(stability_path, stability);
-  if (!s.ok()) return PrintError(s.error());
-  fmt::print("Written: {} (one row per configuration), {} (r by steps aggregated)\n", csv_path,
-             stability_path);
-  return 0;
+  SMG_ASSIGN_OR_RETURN(OutputDirectory out, OutputDirectory::Open(a.output));
+  SMG_RETURN_IF_ERROR(out.WriteFile("sweep.csv", csv));
+  SMG_RETURN_IF_ERROR(out.WriteFile("stability.csv", stability));
+  fmt::print("Written: {}/sweep.csv (one row per configuration), {}/stability.csv (r by steps "
+             "aggregated)\n",
+             a.output, a.output);
+  return {};
+}
+
+int RunSweep(const SweepArgs& a) {
+  auto plan = PlanSweep(a);
+  if (!plan.ok()) return PrintError(plan.error());
+  const std::vector<ConfigFigures>& configs = plan->configs;
+  fmt::print("smaragdine sweep: {} {}, {} configuration{} × {} repeat{} × {} steps "
+             "(one live session per step)\n",
+             models::ArchitectureName(plan->base.architecture), models::TaskName(plan->task),
+             configs.size(), configs.size() == 1 ? "" : "s", a.repeat, a.repeat == 1 ? "" : "s",
+             a.steps);
+  fmt::print("  base: {}\n", plan->base.Describe());
+  std::fflush(stdout);
+  auto source = MeasureConfigs(a, *plan);
+  if (!source.ok()) return PrintError(source.error());
+  fmt::print("  energy {}\n\n", source->words);
+  PrintSweepTables(a, configs);
+  Status written = WriteSweepCsvs(a, *plan, source->modeled);
+  return written.ok() ? 0 : PrintError(written.error());
 }
 
 const CommandRegistration kRegistration{kSweepCommand.name, kSweepCommand.order, [](CLI::App& app,
