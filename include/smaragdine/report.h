@@ -122,7 +122,7 @@ struct ReportOptions {
   bool weight_time = false;
   int step = -1;
   // --by rank: per-rank columns and the imbalance across ranks (table, csv,
-  // html); RenderRankReport renders it, RenderReport does not look at it.
+  // html); RenderReport hands it to RenderRankReport.
   ReportBy by = ReportBy::kTree;
 };
 

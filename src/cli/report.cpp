@@ -174,7 +174,7 @@ int RunReport(const ReportArgs& a) {
     progress.Finish();
     return written.ok() ? 0 : PrintError(written.error());
   }
-  auto text = o.by == ReportBy::kRank ? RenderRankReport(*profile, o) : RenderReport(*profile, o);
+  auto text = RenderReport(*profile, o);
   progress.Finish();
   if (!text.ok()) return PrintError(text.error());
   // The table carries its diagnostics block; when it goes to a file, the

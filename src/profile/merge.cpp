@@ -78,15 +78,25 @@ class JobMerge {
   int32_t world_size() const { return world_size_; }
 
  private:
-  // A rank given twice would count its energy twice: refused.
+  // A rank given twice would count its energy twice: refused, whether another
+  // input or this one has it already. All of the input's ranks are checked
+  // before any is recorded, so a refused input leaves no rank behind.
   Status CheckRanks(const std::string& input, const Profile& in) {
+    std::set<int32_t> mine;
     for (const Process& p : in.processes) {
       if (p.rank < 0) continue;
-      auto [it, fresh] = ranks_.emplace(p.rank, input);
-      if (!fresh && it->second != input)
+      if (!mine.insert(p.rank).second)
+        return BadInput(input, fmt::format("names rank {} twice: each rank's energy counts once",
+                                           p.rank));
+      auto it = ranks_.find(p.rank);
+      if (it != ranks_.end())
         return BadInput(input, fmt::format("has rank {}, which {} has too: each rank's energy "
                                            "counts once",
                                            p.rank, it->second));
+    }
+    for (const Process& p : in.processes) {
+      if (p.rank < 0) continue;
+      ranks_.emplace(p.rank, input);
       world_size_ = std::max(world_size_, p.world_size);
     }
     return {};

@@ -252,6 +252,8 @@ Result<ResolvedReport> ResolveReport(const Profile& input, const ReportOptions& 
 }
 
 Result<std::string> RenderReport(const Profile& input, const ReportOptions& o) {
+  // --by rank is its own set of views (ranks.cpp); they never come back here.
+  if (o.by == ReportBy::kRank) return RenderRankReport(input, o);
   SMG_ASSIGN_OR_RETURN(ResolvedReport resolved, ResolveReport(input, o));
   const Profile& p = resolved.profile();
   const uint32_t r = resolved.root;
@@ -280,7 +282,7 @@ Result<std::string> RenderReport(const Profile& input, const ReportOptions& o) {
 }
 
 Status WriteReport(const Profile& input, const ReportOptions& o, const TextSink& sink) {
-  if (o.format != ReportFormat::kPerfetto) {
+  if (o.format != ReportFormat::kPerfetto || o.by == ReportBy::kRank) {
     SMG_ASSIGN_OR_RETURN(std::string text, RenderReport(input, o));
     return sink(text);
   }

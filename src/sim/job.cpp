@@ -10,6 +10,7 @@
 #include <fmt/format.h>
 
 #include "common/io.h"
+#include "common/output_file.h"
 #include "common/json_text.h"
 #include "smaragdine/simulate.h"
 
@@ -119,13 +120,16 @@ Result<std::vector<SimJobNode>> SimulateJob(const SimScenario& scenario, const S
 }
 
 Status WriteSimulatedJob(const std::vector<SimJobNode>& job, const std::string& dir) {
+  // Each file relative to its machine's directory descriptor, as
+  // WriteSimulation writes the rest (docs/security.md).
+  SMG_ASSIGN_OR_RETURN(OutputDirectory out, OutputDirectory::Open(dir));
   for (const SimJobNode& node : job) {
-    const std::string node_dir = dir + "/" + node.host;
+    SMG_ASSIGN_OR_RETURN(OutputDirectory node_dir, out.Sub(node.host));
     SimResult run = node.sim;
     run.trace_name.clear();  // the ranks' traces are written instead
-    SMG_RETURN_IF_ERROR(WriteSimulation(run, node_dir));
+    SMG_RETURN_IF_ERROR(WriteSimulation(run, node_dir.path()));
     for (const auto& [name, text] : node.rank_traces)
-      SMG_RETURN_IF_ERROR(WriteFileAtomic(node_dir + "/" + name, text));
+      SMG_RETURN_IF_ERROR(node_dir.WriteFile(name, text));
   }
   return {};
 }

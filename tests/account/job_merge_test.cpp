@@ -170,6 +170,30 @@ TEST(JobMergeTest, ACorruptInputAndARankGivenTwiceAreRefused) {
   std::remove(twice[1].c_str());
 }
 
+TEST(JobMergeTest, AnInputRefusedForADuplicateRankLeavesNoRankBehind) {
+  std::vector<std::string> inputs = WriteJob(3);
+  // Machine 2 claims ranks 4 and 2; machine 1 has 2 already: machine 2 is left
+  // out whole, so both its ranks are missing, 4 and 5 (not 5 alone).
+  Profile bad = MachineProfile(2, 3);
+  bad.processes[1].rank = 2;
+  ASSERT_TRUE(WriteProfileJson(bad, inputs[2]).ok());
+  MergeOptions partial;
+  partial.allow_partial = true;
+  auto job = MergeProfiles(inputs, partial);
+  ASSERT_TRUE(job.ok()) << job.error().ToString();
+  EXPECT_EQ(job->diagnostics.Count("merge.rank_missing"), 2);
+  EXPECT_EQ(job->diagnostics.Count("merge.input_left_out"), 1);
+  // One profile naming a rank twice is refused on its own.
+  bad.processes[1].rank = 4;
+  bad.processes[0].rank = 4;
+  ASSERT_TRUE(WriteProfileJson(bad, inputs[2]).ok());
+  auto twice = MergeProfiles({inputs[2]}, {});
+  ASSERT_FALSE(twice.ok());
+  EXPECT_NE(twice.error().ToString().find("names rank 4 twice"), std::string::npos)
+      << twice.error().ToString();
+  RemoveAll(inputs);
+}
+
 TEST(JobMergeTest, MachinesWithoutRanksEachCountAsOneProcess) {
   // One-process machine profiles (no launcher): the profile has no per-process
   // figures, so each machine is one process of the job.

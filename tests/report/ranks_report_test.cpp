@@ -298,6 +298,27 @@ TEST(RankReportTest, TableShowsEachRankMedianAndStraggler) {
   EXPECT_THAT(t, HasSubstr("rank 0 J  rank 1 J  rank 2 J"));
 }
 
+TEST(RankReportTest, RenderReportAndWriteReportHonourByRank) {
+  // A library caller that only sets `by` gets the rank views, as the CLI does.
+  const Profile p = ThreeRanks();
+  for (ReportFormat f : {ReportFormat::kTable, ReportFormat::kCsv}) {
+    auto via_report = RenderReport(p, ByRank(f));
+    ASSERT_TRUE(via_report.ok()) << via_report.error().ToString();
+    EXPECT_EQ(*via_report, Render(p, ByRank(f)));
+    std::string written;
+    ASSERT_TRUE(WriteReport(p, ByRank(f), [&](std::string_view s) {
+                  written += s;
+                  return Status();
+                }).ok());
+    EXPECT_EQ(written, *via_report);
+  }
+  // A format without a rank view is refused, not rendered without ranks.
+  EXPECT_EQ(RenderReport(p, ByRank(ReportFormat::kPerfetto)).error().code, ErrorCode::kUsage);
+  EXPECT_FALSE(WriteReport(p, ByRank(ReportFormat::kPerfetto), [](std::string_view) {
+                 return Status();
+               }).ok());
+}
+
 TEST(RankReportTest, TableFollowsDepthRootAndSort) {
   const Profile p = ThreeRanks();
   ReportOptions o = ByRank();
