@@ -52,6 +52,9 @@ const DiagnosticName kNames[] = {
       "run.json domains with no rows (left out)"},
     {"energy.duplicate_reading", "docs/energy-log.md",
       "a row repeating its domain's previous row exactly was dropped"},
+    {"energy.edge_glitch_dropped", "docs/energy-log.md",
+      "a domain's first or last counter reading far off the trend of the readings between "
+      "(its interval rose more than 10 times any other, plus 10 W), dropped"},
     {"energy.negative_power_dropped", "docs/energy-log.md",
       "negative power readings, dropped (the power between their neighbours is "
       "interpolated)"},

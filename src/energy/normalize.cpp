@@ -3,8 +3,12 @@
 #include <algorithm>
 #include <cmath>
 #include <optional>
+#include <string>
+#include <utility>
+#include <vector>
 
 #include <fmt/format.h>
+#include <fmt/ranges.h>
 
 namespace smaragdine::energy {
 
@@ -143,14 +147,114 @@ double RiseW(double from_j, double to_j, int64_t from_ns, int64_t to_ns) {
   return (to_j - from_j) / std::max(dt_s, kMinJudgedSpanS);
 }
 
+// Isolated glitches (step 3 of JudgeReadings): a reading off the trend that
+// the next reading contradicts. Low: below the previous reading while the next
+// is back at or above it (a reset continues from the low value instead). High:
+// above the next reading while the next is at or above the previous one. The
+// readings left; energy.counter_glitch_dropped and a warning for the others.
+DomainReadings DropIsolatedGlitches(const std::string& domain, const DomainReadings& c,
+                                    Diagnostics& diagnostics) {
+  int64_t glitches = 0;
+  std::optional<size_t> first_glitch;
+  DomainReadings judged;
+  judged.t_ns.reserve(c.t_ns.size());
+  judged.value.reserve(c.value.size());
+  for (size_t i = 0; i < c.t_ns.size(); ++i) {
+    const double v = c.value[i];
+    if (!judged.t_ns.empty() && i + 1 < c.t_ns.size()) {
+      const double prev = judged.value.back(), next = c.value[i + 1];
+      if (next >= prev && (v < prev || v > next)) {
+        if (glitches++ == 0) first_glitch = i;
+        continue;
+      }
+    }
+    judged.t_ns.push_back(c.t_ns[i]);
+    judged.value.push_back(v);
+  }
+  if (glitches > 0) {
+    diagnostics.Add("energy.counter_glitch_dropped", glitches);
+    diagnostics.Warn(fmt::format(
+        "the energy counter of '{}' had {} isolated reading(s) off its trend (first at t_ns "
+        "{}: {} J), contradicted by the next reading; dropped, not taken as a reset",
+        domain, glitches, c.t_ns[*first_glitch], c.value[*first_glitch] + 0.0));
+  }
+  return judged;
+}
+
+// An edge reading (a domain's first or last) is judged against the trend of
+// the readings between: its interval's rise (as RiseW) beyond kEdgeFactor
+// times the largest rise of the other intervals plus kEdgeMarginW is off the
+// trend. Needs kEdgeMinIntervals other intervals to have a trend at all.
+constexpr double kEdgeFactor = 10;
+constexpr double kEdgeMarginW = 10;
+constexpr size_t kEdgeMinIntervals = 3;
+
+// Which of the first and the last counter reading of `c` (judged readings,
+// ≥ 2) are off the trend: the first when it sits far below the second (its
+// interval rises far more than any other), the last when it sits far above
+// the one before. A decrease at an edge is not judged here: like a reset
+// anywhere, it counts 0 J (NormalizeCounterReadings), so it inflates nothing.
+// `trend_w` is set to the largest rise of the other intervals.
+std::pair<bool, bool> EdgeGlitches(const DomainReadings& c, double& trend_w) {
+  const size_t n = c.t_ns.size();
+  trend_w = 0;
+  if (n < kEdgeMinIntervals + 3) return {false, false};
+  // A stepped counter's rise is judged over the time since its value last
+  // changed, as the jump rule (step 2) does.
+  int64_t changed_ns = c.t_ns[1];
+  double last_w = 0;
+  for (size_t i = 2; i < n; ++i) {
+    const double prev = c.value[i - 1], v = c.value[i];
+    const double w = v > prev ? RiseW(prev, v, changed_ns, c.t_ns[i]) : 0.0;
+    if (i + 1 < n) {
+      trend_w = std::max(trend_w, w);
+    } else {
+      last_w = w;
+    }
+    if (v != prev) changed_ns = c.t_ns[i];
+  }
+  const double first_w =
+      c.value[1] > c.value[0] ? RiseW(c.value[0], c.value[1], c.t_ns[0], c.t_ns[1]) : 0.0;
+  const double limit_w = kEdgeFactor * trend_w + kEdgeMarginW;
+  return {first_w > limit_w, last_w > limit_w};
+}
+
+// Drops the edge readings EdgeGlitches finds off the trend, with a diagnostic
+// (energy.edge_glitch_dropped) and a warning naming them.
+void DropEdgeGlitches(const std::string& domain, DomainReadings& c, Diagnostics& diagnostics) {
+  double trend_w = 0;
+  const auto [first_off, last_off] = EdgeGlitches(c, trend_w);
+  if (!first_off && !last_off) return;
+  std::vector<std::string> which;
+  auto name = [&](size_t i, const char* edge) {
+    which.push_back(fmt::format("the {} (t_ns {}: {} J)", edge, c.t_ns[i], c.value[i] + 0.0));
+  };
+  if (first_off) name(0, "first");
+  if (last_off) name(c.t_ns.size() - 1, "last");
+  if (last_off) {
+    c.t_ns.pop_back();
+    c.value.pop_back();
+  }
+  if (first_off) {
+    c.t_ns.erase(c.t_ns.begin());
+    c.value.erase(c.value.begin());
+  }
+  diagnostics.Add("energy.edge_glitch_dropped", static_cast<int64_t>(which.size()));
+  diagnostics.Warn(fmt::format(
+      "the energy counter of '{}' had {} reading off its trend: its interval rose more than {} "
+      "times the largest rise between the other readings ({:.3g} W, judged over at least {} s) "
+      "plus {} W; dropped, so the domain's window starts or ends one reading inward",
+      domain, fmt::join(which, " and "), kEdgeFactor, trend_w, kMinJudgedSpanS, kEdgeMarginW));
+}
+
 }  // namespace
 
 DomainReadings JudgeReadings(const DomainInfo& info, const DomainReadings& r,
                              Diagnostics& diagnostics) {
   const size_t n = r.t_ns.size();
   const bool counter = info.quantity == Quantity::kEnergy;
-  int64_t implausible = 0, glitches = 0, jumps = 0, negative_w = 0;
-  std::optional<size_t> first_implausible, first_glitch, first_negative_w;
+  int64_t implausible = 0, jumps = 0, negative_w = 0;
+  std::optional<size_t> first_implausible, first_negative_w;
 
   // 1. Values no meter of one domain gives: dropped. A negative power is a
   // meter's error at that moment: dropped too (0 W would claim the domain drew
@@ -219,32 +323,11 @@ DomainReadings JudgeReadings(const DomainInfo& info, const DomainReadings& r,
       out.value.push_back(v);
     }
 
-    // 3. Isolated glitches: a reading off the trend that the next reading
-    // contradicts. Low: below the previous reading while the next is back at or
-    // above it (a reset continues from the low value instead). High: above the
-    // next reading while the next is at or above the previous one.
-    DomainReadings judged;
-    judged.t_ns.reserve(out.t_ns.size());
-    judged.value.reserve(out.value.size());
-    for (size_t i = 0; i < out.t_ns.size(); ++i) {
-      const double v = out.value[i];
-      if (!judged.t_ns.empty() && i + 1 < out.t_ns.size()) {
-        const double prev = judged.value.back(), next = out.value[i + 1];
-        if (next >= prev && (v < prev || v > next)) {
-          if (glitches++ == 0) first_glitch = i;
-          continue;
-        }
-      }
-      judged.t_ns.push_back(out.t_ns[i]);
-      judged.value.push_back(v);
-    }
-    if (glitches > 0) {
-      diagnostics.Add("energy.counter_glitch_dropped", glitches);
-      diagnostics.Warn(fmt::format(
-          "the energy counter of '{}' had {} isolated reading(s) off its trend (first at t_ns "
-          "{}: {} J), contradicted by the next reading; dropped, not taken as a reset",
-          info.name, glitches, out.t_ns[*first_glitch], out.value[*first_glitch] + 0.0));
-    }
+    // 3. Isolated glitches, which the next reading contradicts.
+    DomainReadings judged = DropIsolatedGlitches(info.name, out, diagnostics);
+    // 4. Glitches at the ends, which step 3 cannot see (a neighbour is missing
+    // on one side): judged against the trend of the readings between them.
+    DropEdgeGlitches(info.name, judged, diagnostics);
     if (jumps > 0) {
       diagnostics.Add("energy.counter_jumped", jumps);
       diagnostics.Warn(fmt::format(

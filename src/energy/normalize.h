@@ -42,7 +42,10 @@ EnergySeries IntegratePowerReadings(const std::string& domain, const DomainReadi
 // isolated reading off the trend that the next reading contradicts is dropped
 // (`energy.counter_glitch_dropped`) rather than taken as a reset. Each with a
 // warning. A negative power reading is dropped (`energy.negative_power_dropped`,
-// a warning): the trapezoid then spans its neighbours.
+// a warning): the trapezoid then spans its neighbours. A counter's first or
+// last reading, which has a neighbour on one side only, is dropped when its
+// interval rises more than 10 times the largest rise between the other
+// readings plus 10 W (`energy.edge_glitch_dropped`; at least 3 other intervals).
 DomainReadings JudgeReadings(const DomainInfo& info, const DomainReadings& r,
                              Diagnostics& diagnostics);
 

@@ -101,6 +101,21 @@ TEST(NormalizeTest, CounterGlitchIsDroppedNotRebased) {
   EXPECT_EQ(d.Count("energy.counter_decreased"), 0);
 }
 
+TEST(NormalizeTest, EdgeGlitchesAreDroppedAgainstTheTrend) {
+  // 1 J a reading (1 µs apart: each rise judged over 1 s, 1 W); the first reading
+  // 50 J low and the last 40 J high are beyond 10 × 1 W + 10 W.
+  Diagnostics d;
+  EnergySeries s = NormalizeReadings(Counter(), Every1us({50, 100, 101, 102, 103, 104, 144}), d);
+  EXPECT_THAT(s.t_ns, ElementsAre(1000, 2000, 3000, 4000, 5000));
+  EXPECT_THAT(s.energy_j, ElementsAre(0.0, 1.0, 2.0, 3.0, 4.0));
+  EXPECT_EQ(d.Count("energy.edge_glitch_dropped"), 2);
+  // 15 J at an end is within the margin: kept.
+  Diagnostics k;
+  EnergySeries kept = NormalizeReadings(Counter(), Every1us({85, 100, 101, 102, 103, 104, 119}), k);
+  EXPECT_DOUBLE_EQ(kept.TotalJ(), 34.0);
+  EXPECT_EQ(k.Count("energy.edge_glitch_dropped"), 0);
+}
+
 TEST(NormalizeTest, ImplausibleReadingsAreDropped) {
   Diagnostics d;
   DomainReadings r = JudgeReadings(
@@ -321,7 +336,8 @@ TEST(NormalizePropertyTest, SeriesInvariantsHoldOnRandomLogs) {
     // none vanish uncounted.
     kept_plus_removed += log->diagnostics.Count("energy.zero_delta_coalesced") +
                          log->diagnostics.Count("energy.trailing_unchanged_dropped") +
-                         log->diagnostics.Count("energy.counter_glitch_dropped");
+                         log->diagnostics.Count("energy.counter_glitch_dropped") +
+                         log->diagnostics.Count("energy.edge_glitch_dropped");
     EXPECT_EQ(kept_plus_removed, energy_readings) << "case " << c;
   }
   EXPECT_GT(measured, kCases / 2);  // the generator must mostly make measurable logs

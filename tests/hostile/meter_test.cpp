@@ -139,6 +139,69 @@ TEST(HostileMeterTest, IsolatedLowGlitchIsNotAReset) {
   EXPECT_EQ(high->diagnostics.Count("energy.counter_glitch_dropped"), 1);
 }
 
+// The glitch rule needs a reading on both sides, so before, a glitch in a
+// domain's first or last reading was taken as it was: a first reading 988 J
+// low, or a last 3971 J high, was counted as energy spent in one 10 ms
+// interval (29 J measured became 1017 J and 4000 J). Now the edge interval is
+// judged against the trend of the readings between, and the reading dropped.
+TEST(HostileMeterTest, GlitchAtTheFirstOrLastReadingIsDropped) {
+  Result<EnergyLog> first = Parse(CounterCsv(30, {{0, "12"}}));
+  ASSERT_TRUE(first.ok()) << first.error().message;
+  EXPECT_DOUBLE_EQ(TotalJ(*first), 28.0);  // 1001 → 1029: the window starts one reading in
+  EXPECT_EQ(first->series.at(0).StartNs(), 1'010'000'000);
+  EXPECT_EQ(first->diagnostics.Count("energy.edge_glitch_dropped"), 1);
+  EXPECT_THAT(Warnings(*first), HasSubstr("'cpu:0/package' had the first (t_ns 1000000000: "
+                                          "12 J) reading off its trend"));
+  Result<EnergyLog> last = Parse(CounterCsv(30, {{29, "5000"}}));
+  ASSERT_TRUE(last.ok()) << last.error().message;
+  EXPECT_DOUBLE_EQ(TotalJ(*last), 28.0);  // 1000 → 1028
+  EXPECT_EQ(last->diagnostics.Count("energy.edge_glitch_dropped"), 1);
+  EXPECT_THAT(Warnings(*last), HasSubstr("the last (t_ns 1290000000: 5000 J)"));
+  Result<EnergyLog> both = Parse(CounterCsv(30, {{0, "12"}, {29, "5000"}}));
+  ASSERT_TRUE(both.ok()) << both.error().message;
+  EXPECT_DOUBLE_EQ(TotalJ(*both), 27.0);
+  EXPECT_EQ(both->diagnostics.Count("energy.edge_glitch_dropped"), 2);
+  EXPECT_THAT(Warnings(*both), HasSubstr("had the first (t_ns 1000000000: 12 J) and the last "
+                                         "(t_ns 1290000000: 5000 J) reading off its trend"));
+}
+
+// What the edge rule leaves alone: a true reset or a wrap in the first or last
+// interval (a decrease: 0 J, re-based, as anywhere); a real burst at the end
+// (700 W for the last 10 ms after a steady 20 W); a domain too short to have a
+// trend.
+TEST(HostileMeterTest, EdgeRuleKeepsResetsBurstsAndShortLogs) {
+  std::vector<std::pair<int, std::string>> wrap_first;
+  for (int i = 1; i < 20; ++i) wrap_first.emplace_back(i, fmt::format("{}", i - 1 + 0.5));
+  Result<EnergyLog> reset_first = Parse(CounterCsv(20, wrap_first));  // 1000, then 0.5, 1.5, …
+  ASSERT_TRUE(reset_first.ok()) << reset_first.error().message;
+  EXPECT_DOUBLE_EQ(TotalJ(*reset_first), 18.0);
+  EXPECT_EQ(reset_first->diagnostics.Count("energy.counter_decreased"), 1);
+  EXPECT_EQ(reset_first->diagnostics.Count("energy.edge_glitch_dropped"), 0);
+  Result<EnergyLog> reset_last = Parse(CounterCsv(20, {{19, "0.5"}}));
+  ASSERT_TRUE(reset_last.ok()) << reset_last.error().message;
+  EXPECT_DOUBLE_EQ(TotalJ(*reset_last), 18.0);
+  EXPECT_EQ(reset_last->diagnostics.Count("energy.counter_decreased"), 1);
+  EXPECT_EQ(reset_last->diagnostics.Count("energy.edge_glitch_dropped"), 0);
+
+  // 20 W read every 10 ms (0.2 J a reading), then 700 W over the last 10 ms (7 J).
+  std::string csv = "t_ns,domain,energy_j\n";
+  double j = 500;
+  for (int i = 0; i < 50; ++i) {
+    if (i > 0) j += i == 49 ? 7.0 : 0.2;
+    csv += fmt::format("{},cpu:0/package,{}\n", int64_t{i} * 10'000'000, j);
+  }
+  Result<EnergyLog> burst = Parse(csv);
+  ASSERT_TRUE(burst.ok()) << burst.error().message;
+  EXPECT_NEAR(TotalJ(*burst), 48 * 0.2 + 7.0, 1e-9);
+  EXPECT_EQ(burst->diagnostics.Count("energy.edge_glitch_dropped"), 0);
+
+  // Five readings: three intervals are too few to say what the trend is.
+  Result<EnergyLog> short_log = Parse(CounterCsv(5, {{0, "12"}}));
+  ASSERT_TRUE(short_log.ok()) << short_log.error().message;
+  EXPECT_DOUBLE_EQ(TotalJ(*short_log), 1004.0 - 12.0);
+  EXPECT_EQ(short_log->diagnostics.Count("energy.edge_glitch_dropped"), 0);
+}
+
 // A true reset (to near zero, continuing from there) is handled as before: the
 // interval counts 0 J and later readings are re-based.
 TEST(HostileMeterTest, TrueResetIsStillARebase) {
