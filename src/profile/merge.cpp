@@ -26,14 +26,6 @@ bool IsDirectory(const std::string& path) {
   return ::stat(path.c_str(), &st) == 0 && S_ISDIR(st.st_mode);
 }
 
-// Interval half-widths of independent parts add in quadrature.
-void AddSteps(StepStats& dst, const StepStats& src) {
-  if (src.n == 0) return;
-  dst.n = dst.n == 0 ? src.n : std::min(dst.n, src.n);
-  dst.mean_j += src.mean_j;
-  dst.std_j = std::hypot(dst.std_j, src.std_j);
-  dst.ci95_j = std::hypot(dst.ci95_j, src.ci95_j);
-}
 
 class JobMerge {
  public:
@@ -242,7 +234,7 @@ class JobMerge {
         dst.phases[ph].time_ns += src.phases[ph].time_ns;
         dst.phases[ph].calls += src.phases[ph].calls;
       }
-      AddSteps(dst.steps, src.steps);
+      tree::AddIndependentSteps(dst.steps, src.steps);
       if (!src.total_ci95_j.empty()) {
         any_ci95_ = true;
         ci95_squares_[t].resize(nd, 0.0);

@@ -826,11 +826,9 @@ class Reader {
       dom::object o;
       if (x.get(o)) return Bad(where, "must be an object");
       Process q;
-      for (auto [key, slot] : {std::pair{"pid", &q.pid}}) {
-        dom::element v;
-        if (o[key].get(v)) continue;
-        SMG_ASSIGN_OR_RETURN(*slot, Int(o, key, where));
-        if (*slot < 0) return Bad(where, fmt::format("'{}' must not be negative", key));
+      if (dom::element v; !o["pid"].get(v)) {
+        SMG_ASSIGN_OR_RETURN(q.pid, Int(o, "pid", where));
+        if (q.pid < 0) return Bad(where, "'pid' must not be negative");
       }
       for (auto [key, slot] : {std::pair{"rank", &q.rank}, std::pair{"local_rank", &q.local_rank},
                                std::pair{"world_size", &q.world_size}}) {

@@ -23,15 +23,7 @@ void AddSquares(std::vector<double>& dst, const std::vector<double>& half_widths
   for (size_t i = 0; i < half_widths.size(); ++i) dst[i] += half_widths[i] * half_widths[i];
 }
 
-// Step stats of independent parts: means add, variances add (std and the ci95
-// half-width scale alike when n is shared, so they combine the same way).
-void AddSteps(StepStats& dst, const StepStats& src) {
-  if (src.n == 0) return;
-  dst.n = dst.n == 0 ? src.n : std::min(dst.n, src.n);
-  dst.mean_j += src.mean_j;
-  dst.std_j = std::sqrt(dst.std_j * dst.std_j + src.std_j * src.std_j);
-  dst.ci95_j = std::sqrt(dst.ci95_j * dst.ci95_j + src.ci95_j * src.ci95_j);
-}
+using tree::AddIndependentSteps;
 
 // Statistics of the originals' total energies (`originals` index `in.nodes`).
 // Two passes (mean, then squared deviations) so that siblings of nearly equal
@@ -157,7 +149,7 @@ class PathMerge {
       dst.phases[ph].time_ns += src.phases[ph].time_ns;
       dst.phases[ph].calls += src.phases[ph].calls;
     }
-    AddSteps(dst.steps, src.steps);
+    AddIndependentSteps(dst.steps, src.steps);
     // As with the step stats: the originals' attribution errors taken as
     // independent (the fit's errors of sibling classes are in fact often
     // anti-correlated, so this tends to overstate the merged interval).
@@ -241,7 +233,7 @@ class PathMerge {
           if (!has_contributor_[parent]) {
             p.time_ns += n.time_ns;
             AddTo(p.process_time_ns, n.process_time_ns);
-            AddSteps(p.steps, n.steps);
+            AddIndependentSteps(p.steps, n.steps);
             if (fit_) AddSquares(ci95_squares_[parent], n.total_ci95_j);
           }
         });

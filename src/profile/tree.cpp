@@ -59,6 +59,14 @@ void RollUpPhaseTotals(std::vector<ProfileNode>& nodes) {
   if (!nodes.empty()) finish(nodes[0]);
 }
 
+void AddIndependentSteps(StepStats& dst, const StepStats& src) {
+  if (src.n == 0) return;
+  dst.n = dst.n == 0 ? src.n : std::min(dst.n, src.n);
+  dst.mean_j += src.mean_j;
+  dst.std_j = std::sqrt(dst.std_j * dst.std_j + src.std_j * src.std_j);
+  dst.ci95_j = std::sqrt(dst.ci95_j * dst.ci95_j + src.ci95_j * src.ci95_j);
+}
+
 void RollUpProcessTotals(std::vector<ProfileNode>& nodes) {
   RollUp(
       nodes.size(), [&](size_t n) { return nodes[n].parent; },

@@ -40,6 +40,11 @@ void RollUpProcessTotals(std::vector<ProfileNode>& nodes);
 // its children's), per (process, domain), node-major; empty vectors stay empty.
 std::vector<std::vector<double>> ProcessSelfJ(const std::vector<ProfileNode>& nodes);
 
+// Step stats of independent parts (merged nodes, machines of a job): means
+// add, variances add (std and the ci95 half-width scale alike when n is
+// shared, so they combine the same way); n is the smaller of the two.
+void AddIndependentSteps(StepStats& dst, const StepStats& src);
+
 // Profile nodes for every node of `table`, in its order (parents first): id,
 // parent (-1 for the root), name, path, kind, and every energy figure sized
 // for `domain_count` domains at 0 J. Paths are built parent-first, as
