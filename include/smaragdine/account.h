@@ -139,4 +139,15 @@ Result<Profile> Attribute(const Trace& trace, const EnergyLog& log, const Attrib
 // is 1. Exposed for tests.
 EnergySeries ProcessTreeSeries(const EnergySeries& series, const CpuTimeLog& cpu_time);
 
+// The recorded tree's part of a CPU domain (`tree_series`, from
+// ProcessTreeSeries, or a modeled domain's own series) divided among the
+// processes `pids` of a job by each one's own CPU time (issue 13): in each
+// kept CPU-time interval, process p's part is its CPU time over the tree's
+// (scaled down if they add up to more than 1). The last series is the rest:
+// the tree's processes that are not listed (a launcher, DataLoader workers),
+// and all of the energy outside the samples. The parts add up to tree_series.
+std::vector<EnergySeries> SplitTreeByProcess(const EnergySeries& tree_series,
+                                             const CpuTimeLog& cpu_time,
+                                             const std::vector<int64_t>& pids);
+
 }  // namespace smaragdine

@@ -104,6 +104,21 @@ struct CpuTimeLog {
   std::vector<int64_t> tree_ns;          // CPU time of every thread of CMD and its descendants
   std::vector<int64_t> machine_busy_ns;  // busy CPU time of the whole machine (/proc/stat)
   int64_t threads = 0;                   // distinct threads seen in the tree
+  // Each process of the tree on its own (the threads of one PID), so that a
+  // job's ranks can be told apart: kept as the samples where its time changed
+  // (a run's DataLoader workers come and go, so a dense table per process
+  // would grow with processes × samples). Sorted by pid.
+  struct Process {
+    int64_t pid = 0;
+    std::vector<uint32_t> sample;  // indices into t_ns, increasing
+    std::vector<int64_t> cpu_ns;   // cumulative since the log's first sample, at each of `sample`
+    // CPU time at sample k: the last change at or before k (0 before the first).
+    int64_t CpuNsAt(size_t k) const;
+    // t_ns of the last sample in which the process used CPU.
+    int64_t LastSeenNs(const CpuTimeLog& log) const { return log.t_ns[sample.back()]; }
+  };
+  std::vector<Process> processes;
+  const Process* FindProcess(int64_t pid) const;
   bool empty() const { return t_ns.size() < 2; }
 };
 

@@ -712,21 +712,14 @@ std::optional<ProcessShare> ParseProcessShare(std::string_view text) {
   return std::nullopt;
 }
 
-EnergySeries ProcessTreeSeries(const EnergySeries& series, const CpuTimeLog& cpu_time) {
-  if (series.empty() || cpu_time.empty()) return series;
-  const std::vector<size_t> kept = ShareSamples(cpu_time);
-  // Share per kept CPU-time interval [t_kept[j], t_kept[j + 1]).
-  std::vector<int64_t> share_t;
-  std::vector<double> share;
-  for (size_t j = 0; j < kept.size(); ++j) {
-    share_t.push_back(cpu_time.t_ns[kept[j]]);
-    if (j + 1 == kept.size()) break;
-    const int64_t busy = cpu_time.machine_busy_ns[kept[j + 1]] - cpu_time.machine_busy_ns[kept[j]];
-    const int64_t tree = cpu_time.tree_ns[kept[j + 1]] - cpu_time.tree_ns[kept[j]];
-    // No busy time: nothing ran that could have used the energy but idling, as without a split.
-    share.push_back(busy > 0 ? std::clamp(static_cast<double>(tree) / busy, 0.0, 1.0) : 1.0);
-  }
-  // Breakpoints: every reading, and every kept sample inside the series.
+namespace {
+
+// `series` times a share that is constant inside each kept CPU-time interval
+// [share_t[j], share_t[j + 1]) (share[j]) and `outside` before and after them:
+// a cumulative series with breakpoints at every reading and every interval
+// boundary inside the series. Decreases (none after normalisation) count 0.
+EnergySeries SharedPart(const EnergySeries& series, const std::vector<int64_t>& share_t,
+                        const std::vector<double>& share, double outside) {
   std::vector<int64_t> t;
   t.reserve(series.t_ns.size() + share_t.size());
   std::merge(series.t_ns.begin(), series.t_ns.end(), share_t.begin(), share_t.end(),
@@ -738,16 +731,79 @@ EnergySeries ProcessTreeSeries(const EnergySeries& series, const CpuTimeLog& cpu
   EnergySeries out;
   out.t_ns = t;
   out.energy_j.assign(t.size(), 0.0);
-  Joules tree_j = 0;
+  Joules part_j = 0;
   size_t j = 0;  // the share interval containing [t[k], t[k + 1])
   for (size_t k = 0; k + 1 < t.size(); ++k) {
     while (j < share_t.size() && share_t[j] <= t[k]) ++j;
     // share_t[j - 1] <= t[k] < share_t[j]: inside interval j - 1 when both exist.
-    const double s = (j == 0 || j == share_t.size()) ? 1.0 : share[j - 1];
+    const double f = (j == 0 || j == share_t.size()) ? outside : share[j - 1];
     const Joules de = static_cast<Joules>(series.EnergyAt(t[k + 1])) - series.EnergyAt(t[k]);
-    tree_j += s * std::max<Joules>(de, 0);
-    out.energy_j[k + 1] = static_cast<double>(tree_j);
+    part_j += f * std::max<Joules>(de, 0);
+    out.energy_j[k + 1] = static_cast<double>(part_j);
   }
+  return out;
+}
+
+// The times of the kept CPU-time samples (ShareSamples).
+std::vector<int64_t> ShareTimes(const CpuTimeLog& cpu_time, const std::vector<size_t>& kept) {
+  std::vector<int64_t> t;
+  t.reserve(kept.size());
+  for (size_t k : kept) t.push_back(cpu_time.t_ns[k]);
+  return t;
+}
+
+}  // namespace
+
+EnergySeries ProcessTreeSeries(const EnergySeries& series, const CpuTimeLog& cpu_time) {
+  if (series.empty() || cpu_time.empty()) return series;
+  const std::vector<size_t> kept = ShareSamples(cpu_time);
+  std::vector<double> share;
+  for (size_t j = 0; j + 1 < kept.size(); ++j) {
+    const int64_t busy = cpu_time.machine_busy_ns[kept[j + 1]] - cpu_time.machine_busy_ns[kept[j]];
+    const int64_t tree = cpu_time.tree_ns[kept[j + 1]] - cpu_time.tree_ns[kept[j]];
+    // No busy time: nothing ran that could have used the energy but idling, as without a split.
+    share.push_back(busy > 0 ? std::clamp(static_cast<double>(tree) / busy, 0.0, 1.0) : 1.0);
+  }
+  return SharedPart(series, ShareTimes(cpu_time, kept), share, 1.0);
+}
+
+std::vector<EnergySeries> SplitTreeByProcess(const EnergySeries& tree_series,
+                                             const CpuTimeLog& cpu_time,
+                                             const std::vector<int64_t>& pids) {
+  const size_t parts = pids.size() + 1;
+  if (tree_series.empty() || cpu_time.empty()) {
+    std::vector<EnergySeries> out(parts);
+    out.back() = tree_series;
+    return out;
+  }
+  const std::vector<size_t> kept = ShareSamples(cpu_time);
+  std::vector<const CpuTimeLog::Process*> procs;
+  for (int64_t pid : pids) procs.push_back(cpu_time.FindProcess(pid));
+  // share[p][j]: process p's part of the tree in kept interval j; the last
+  // row is what no listed process used (the launcher, workers, helpers).
+  std::vector<std::vector<double>> share(parts, std::vector<double>(kept.size() - 1, 0.0));
+  for (size_t j = 0; j + 1 < kept.size(); ++j) {
+    const int64_t tree = cpu_time.tree_ns[kept[j + 1]] - cpu_time.tree_ns[kept[j]];
+    double used = 0;
+    for (size_t p = 0; p < procs.size(); ++p) {
+      if (!procs[p] || tree <= 0) continue;
+      const int64_t own = procs[p]->CpuNsAt(kept[j + 1]) - procs[p]->CpuNsAt(kept[j]);
+      share[p][j] = std::max(0.0, static_cast<double>(own) / tree);
+      used += share[p][j];
+    }
+    // Shares of the same CPU time add up to 1 at most; more would count energy twice.
+    if (used > 1) {
+      for (size_t p = 0; p < procs.size(); ++p) share[p][j] /= used;
+      used = 1;
+    }
+    share.back()[j] = 1.0 - used;
+  }
+  const std::vector<int64_t> share_t = ShareTimes(cpu_time, kept);
+  std::vector<EnergySeries> out;
+  out.reserve(parts);
+  // Outside the samples nobody's CPU time is known: all of it to the rest.
+  for (size_t p = 0; p < parts; ++p)
+    out.push_back(SharedPart(tree_series, share_t, share[p], p + 1 == parts ? 1.0 : 0.0));
   return out;
 }
 
@@ -995,6 +1051,11 @@ struct Sweeps {
   Timeline* timeline;                            // null unless kept
   const std::vector<uint32_t>* timeline_index;
   bool share_on = false;  // process share
+  // A job's ranks on this machine with CPU time of their own in cputime.csv:
+  // their pids and indices into trace.processes (RanksByCpuTime); empty when
+  // the tree's part of a CPU domain is not divided by rank.
+  std::vector<int64_t> rank_pids;
+  std::vector<int32_t> rank_process;
 
   std::vector<Joules> combo_j;
   std::vector<Joules> combo_static_j;  // only once a domain has a baseline
@@ -1067,7 +1128,7 @@ void FitIfAsked(Sweeps& s, size_t d, const EnergySeries& swept, bool split, int6
 // Domain d's sweep over [d0, d1) of `swept` (proportional), or of the fit's
 // series with its weights: the instantiation for its baseline and timeline.
 DomainResult SweepOne(Sweeps& s, size_t d, const EnergySeries& swept, double baseline_w,
-                      int64_t d0, int64_t d1) {
+                      int64_t d0, int64_t d1, const std::vector<uint32_t>& lanes) {
   const regression::DomainFit& fit = s.fits[d];
   const bool model = fit.ok;
   const size_t domain_count = s.log.domains.size();
@@ -1093,7 +1154,7 @@ DomainResult SweepOne(Sweeps& s, size_t d, const EnergySeries& swept, double bas
                        baseline_w,
                        model ? std::max(w0, fit.series.StartNs()) : d0,
                        model ? std::min(w1, fit.series.EndNs()) : d1,
-                       &s.lanes_of[d], &s.prepared, &s.combos.of_event, domain_count, d,
+                       &lanes, &s.prepared, &s.combos.of_event, domain_count, d,
                        &s.combo_j, &s.combo_static_j, s.timeline, s.timeline_index};
   auto sweep = [&](auto with_static, auto with_timeline) {
     constexpr bool kS = decltype(with_static)::value, kT = decltype(with_timeline)::value;
@@ -1104,6 +1165,65 @@ DomainResult SweepOne(Sweeps& s, size_t d, const EnergySeries& swept, double bas
   using No = std::false_type;
   if (s.timeline) return has_baseline ? sweep(Yes{}, Yes{}) : sweep(No{}, Yes{});
   return has_baseline ? sweep(Yes{}, No{}) : sweep(No{}, No{});
+}
+
+// Issue 13: the tree's part of CPU domain d divided among a job's ranks by
+// each one's own CPU time, each rank's part swept over that rank's lanes and
+// the rest (launcher, workers: CPU time of no rank) over every lane, as one
+// part would be. Under a fit the model's powers already say whose operators
+// drew the energy, so only the proportional rule is divided this way.
+bool SplitsByRank(const Sweeps& s, size_t d) {
+  return !s.rank_pids.empty() && !s.fits[d].ok &&
+         s.log.domains[d].device.rfind("CPU", 0) == 0;
+}
+
+DomainResult SweepByRank(Sweeps& s, size_t d, const EnergySeries& swept, double baseline_w,
+                         int64_t d0, int64_t d1) {
+  const std::vector<EnergySeries> parts =
+      SplitTreeByProcess(swept, s.log.cpu_time, s.rank_pids);
+  const Joules whole_j = static_cast<Joules>(swept.EnergyAt(d1)) - swept.EnergyAt(d0);
+  DomainResult sum;
+  for (size_t p = 0; p < parts.size(); ++p) {
+    const bool rest = p + 1 == parts.size();
+    std::vector<uint32_t> lanes;
+    for (uint32_t l : s.lanes_of[d])
+      if (rest || s.trace.lanes[l].process == s.rank_process[p]) lanes.push_back(l);
+    // A baseline is the whole domain's idle power: each part gets its share of it.
+    const Joules part_j = static_cast<Joules>(parts[p].EnergyAt(d1)) - parts[p].EnergyAt(d0);
+    const double base_w =
+        std::isnan(baseline_w) ? baseline_w
+                               : baseline_w * (whole_j > 0 ? static_cast<double>(part_j / whole_j) : 0.0);
+    const DomainResult r = SweepOne(s, d, parts[p], base_w, d0, d1, lanes);
+    sum.idle_j += r.idle_j;
+    sum.idle_static_j += r.idle_static_j;
+    sum.measured_j += r.measured_j;
+    sum.static_j += r.static_j;
+  }
+  return sum;
+}
+
+// The ranks whose CPU time divides CPU domains (Sweeps::rank_pids): the
+// processes of a job (two or more) that cputime.csv followed. Warns when the
+// trace has ranks but the log has none of their pids (traces from another
+// machine, or pids of another namespace).
+void RanksByCpuTime(const Trace& trace, bool per_process, Sweeps& s, Diagnostics& diag) {
+  if (!per_process || !s.share_on || trace.processes.size() < 2) return;
+  for (size_t p = 0; p < trace.processes.size(); ++p) {
+    const int64_t pid = trace.processes[p].pid;
+    if (pid > 0 && s.log.cpu_time.FindProcess(pid)) {
+      s.rank_pids.push_back(pid);
+      s.rank_process.push_back(static_cast<int32_t>(p));
+    }
+  }
+  if (s.rank_pids.size() >= 2) return;
+  s.rank_pids.clear();
+  s.rank_process.clear();
+  diag.Add("account.ranks_without_cpu_time");
+  diag.Warn(fmt::format(
+      "the trace's {} processes are not (or only one is) among the processes cputime.csv "
+      "followed: the recorded tree's part of each CPU domain goes to the ranks by their "
+      "running operators, not by each one's own CPU time",
+      trace.processes.size()));
 }
 
 // Domain d: its part of the window, its process share, its fit, its sweep and
@@ -1138,7 +1258,9 @@ bool AttributeDomain(Sweeps& s, size_t d, Profile& profile) {
   if (split) tree_series = ProcessTreeSeries(series, s.log.cpu_time);
   const EnergySeries& swept = split ? tree_series : series;
   FitIfAsked(s, d, swept, split, d0, d1, diag);
-  const DomainResult r = SweepOne(s, d, swept, pd.baseline_w, d0, d1);
+  const bool by_rank = SplitsByRank(s, d);
+  const DomainResult r = by_rank ? SweepByRank(s, d, swept, pd.baseline_w, d0, d1)
+                                 : SweepOne(s, d, swept, pd.baseline_w, d0, d1, s.lanes_of[d]);
   if (s.timeline)
     s.timeline->power[d] =
         s.fits[d].ok ? PowerTrackOf(info.name, r) : BuildPowerTrack(info.name, series, d0, d1);
@@ -1154,6 +1276,11 @@ bool AttributeDomain(Sweeps& s, size_t d, Profile& profile) {
         "(cputime.csv, {} threads), per interval of at least {} ms, clamped to [0, 1]",
         s.log.cpu_time.threads, kProcessShareMinIntervalNs / 1'000'000);
   }
+  if (by_rank)
+    pd.share += fmt::format(
+        "{}the {}'s part divided among {} ranks by each one's own CPU time (cputime.csv), "
+        "each rank's part to its own operators and the rest (CPU time of no rank) to all",
+        pd.share.empty() ? "" : "; ", split ? "tree" : "modeled energy", s.rank_pids.size());
   pd.idle_j = static_cast<double>(r.idle_j);
   pd.static_j = std::isnan(pd.baseline_w) ? 0 : static_cast<double>(r.static_j);
   s.swept_measured_j[d] = r.measured_j;
@@ -1347,6 +1474,7 @@ Result<Profile> Attribute(const Trace& trace, const EnergyLog& log, const Attrib
            MeteredLanes(profile.domains, trace.lanes), timeline, &timeline_index);
   if (timeline) timeline->domain_lanes = s.lanes_of;
   SMG_ASSIGN_OR_RETURN(s.share_on, ProcessShareOn(log, options, window.w0, diag));
+  RanksByCpuTime(trace, per_process, s, diag);
   bool any_measured = false;
   for (size_t d = 0; d < domain_count; ++d) {
     if (!AttributeDomain(s, d, profile)) continue;

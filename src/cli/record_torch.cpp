@@ -8,7 +8,6 @@
 #include <cstdio>
 #include <cstdlib>
 #include <filesystem>
-#include <charconv>
 #include <optional>
 #include <map>
 #include <string>
@@ -61,24 +60,13 @@ std::string RankInMarker(const fs::path& marker) {
 std::optional<double> LastSeenS(const std::string& run_dir, long pid) {
   Result<std::string> csv = ReadFileMaybeGzip(run_dir + "/cputime.csv");
   if (!csv.ok()) return std::nullopt;
-  const std::string prefix = fmt::format(",{}/", pid);
-  int64_t first_ns = -1, last_ns = -1;
-  size_t line_start = csv->find('\n');  // past the header
-  while (line_start != std::string::npos && line_start + 1 < csv->size()) {
-    const size_t begin = line_start + 1;
-    const size_t end = csv->find('\n', begin);
-    const std::string_view line(csv->data() + begin, (end == std::string::npos ? csv->size() : end) - begin);
-    const size_t comma = line.find(',');
-    int64_t t = 0;
-    if (comma != std::string_view::npos &&
-        std::from_chars(line.data(), line.data() + comma, t).ec == std::errc()) {
-      if (first_ns < 0) first_ns = t;
-      if (line.substr(comma).starts_with(prefix)) last_ns = t;
-    }
-    line_start = end;
-  }
-  if (last_ns < 0) return std::nullopt;
-  return (last_ns - first_ns) * 1e-9;
+  CpuTimeLog cpu_time;
+  Diagnostics ignored;  // a torn last line is expected after a kill
+  if (!ParseCpuTimeCsv(run_dir + "/cputime.csv", *csv, cpu_time, ignored).ok())
+    return std::nullopt;
+  const CpuTimeLog::Process* p = cpu_time.FindProcess(pid);
+  if (!p) return std::nullopt;
+  return (p->LastSeenNs(cpu_time) - cpu_time.t_ns.front()) * 1e-9;
 }
 
 // The first line of a file the program wrote, read through the bounded reader

@@ -22,6 +22,9 @@ const DiagnosticName kNames[] = {
     {"account.partial_overlap_clipped", "docs/attribution.md",
       "an event started inside another on its lane but ended after it; clipped to the "
       "parent's end"},
+    {"account.ranks_without_cpu_time", "docs/attribution.md",
+      "runs whose trace has a job's ranks but whose cputime.csv followed fewer than two of "
+      "their pids; CPU domains went to the ranks by their running operators"},
     {"account.regression_class_pooled", "docs/attribution.md",
       "leaf classes seen in fewer than 3 readings, whose power was tied to their op name's "
       "mean"},

@@ -419,13 +419,39 @@ Result<EnergyLog> ReadRunDirectory(const std::string& dir) {
   return log;
 }
 
+int64_t CpuTimeLog::Process::CpuNsAt(size_t k) const {
+  const auto it = std::upper_bound(sample.begin(), sample.end(), k);
+  return it == sample.begin() ? 0 : cpu_ns[static_cast<size_t>(it - sample.begin()) - 1];
+}
+
+const CpuTimeLog::Process* CpuTimeLog::FindProcess(int64_t pid) const {
+  const auto it = std::lower_bound(processes.begin(), processes.end(), pid,
+                                   [](const Process& p, int64_t v) { return p.pid < v; });
+  return it != processes.end() && it->pid == pid ? &*it : nullptr;
+}
+
 Status ParseCpuTimeCsv(const std::string& name, std::string_view text, CpuTimeLog& out,
                        Diagnostics& diag) {
   out = CpuTimeLog{};
   // Per (pid, tid): the CPU time last read. A thread's time counts from its
   // first row (time it had used before a sample counts in that sample's interval).
   std::map<std::pair<int64_t, int64_t>, int64_t> last_ns;
+  std::map<int64_t, size_t> process_of_pid;  // into out.processes
   int64_t tree_ns = 0;
+  // A thread's new CPU time goes to its process's figure at the current sample.
+  auto credit_process = [&](int64_t pid, int64_t delta_ns) {
+    auto [it, fresh] = process_of_pid.try_emplace(pid, out.processes.size());
+    if (fresh) out.processes.push_back(CpuTimeLog::Process{pid, {}, {}});
+    CpuTimeLog::Process& p = out.processes[it->second];
+    const uint32_t k = static_cast<uint32_t>(out.t_ns.size() - 1);
+    if (!fresh && delta_ns == 0) return;
+    if (!p.sample.empty() && p.sample.back() == k) {
+      p.cpu_ns.back() += delta_ns;
+    } else {
+      p.sample.push_back(k);
+      p.cpu_ns.push_back((p.cpu_ns.empty() ? 0 : p.cpu_ns.back()) + delta_ns);
+    }
+  };
   size_t line_no = 0;
   size_t pos = 0;
   bool header = false;
@@ -486,18 +512,19 @@ Status ParseCpuTimeCsv(const std::string& name, std::string_view text, CpuTimeLo
     if (out.t_ns.empty() || t != out.t_ns.back())
       return bad(fmt::format("thread row at t_ns {} does not follow a machine row of that time", t));
     auto [it, fresh] = last_ns.try_emplace({pid, tid}, cpu);
+    int64_t delta_ns = cpu;
     if (fresh) {
       ++out.threads;
-      tree_ns += cpu;
     } else if (cpu >= it->second) {
-      tree_ns += cpu - it->second;
+      delta_ns = cpu - it->second;
       it->second = cpu;
     } else {
       // Less time under the same ids: a new thread reusing them; it counts afresh.
       ++out.threads;
-      tree_ns += cpu;
       it->second = cpu;
     }
+    tree_ns += delta_ns;
+    credit_process(pid, delta_ns);
     out.tree_ns.back() = tree_ns;
   }
   if (!header) return bad("empty file: expected the header t_ns,thread,cpu_ns");
@@ -508,6 +535,12 @@ Status ParseCpuTimeCsv(const std::string& name, std::string_view text, CpuTimeLo
       out.tree_ns[i] -= tree0;
       out.machine_busy_ns[i] -= busy0;
     }
+    for (CpuTimeLog::Process& p : out.processes) {
+      const int64_t p0 = p.CpuNsAt(0);
+      for (int64_t& v : p.cpu_ns) v -= p0;
+    }
+    std::sort(out.processes.begin(), out.processes.end(),
+              [](const CpuTimeLog::Process& a, const CpuTimeLog::Process& b) { return a.pid < b.pid; });
   }
   if (out.t_ns.size() < 2) diag.Add("cputime.too_few_samples");
   return {};

@@ -4,6 +4,7 @@
 #include <gtest/gtest.h>
 
 #include <cmath>
+#include <random>
 
 #include "account/attribute_fixture_util.h"
 #include "smaragdine/account.h"
@@ -142,6 +143,153 @@ TEST(RanksTest, FoldingMergesPerRankFiguresWithTheNodes) {
   for (const ProfileNode& n : folded.nodes)
     for (size_t d = 0; d < nd; ++d)
       EXPECT_NEAR(SumOverProcesses(folded, n, d), n.total_j[d], 1e-9) << n.path;
+}
+
+
+// CPU-time samples every T for a launcher (pid 999) and the two ranks (pids
+// 1000, 1001): each T, rank 0 uses 60 ms, rank 1 20 ms, the launcher 20 ms,
+// and the machine is busy with nothing else.
+CpuTimeLog JobCpuTime(int samples) {
+  CpuTimeLog c;
+  const int64_t ms = 1'000'000;
+  CpuTimeLog::Process launcher{999, {}, {}}, r0{1000, {}, {}}, r1{1001, {}, {}};
+  for (int k = 0; k < samples; ++k) {
+    c.t_ns.push_back(k * T);
+    c.tree_ns.push_back(k * 100 * ms);
+    c.machine_busy_ns.push_back(k * 100 * ms);
+    for (auto [proc, per_t] : {std::pair{&launcher, 20}, {&r0, 60}, {&r1, 20}}) {
+      proc->sample.push_back(static_cast<uint32_t>(k));
+      proc->cpu_ns.push_back(k * per_t * ms);
+    }
+  }
+  c.processes = {launcher, r0, r1};
+  c.threads = 3;
+  return c;
+}
+
+// Both ranks run operators the whole time on one package (10 J per T).
+struct BusyRanks : TwoRanks {
+  BusyRanks() {
+    log = EnergyLog{};
+    log.path = "run";
+    Restart();
+    Domain("package-0", "CPU:0", {{0, 0}, {T, 10}, {2 * T, 20}, {3 * T, 30}, {4 * T, 40}});
+    log.cpu_time = JobCpuTime(5);
+    Op(cpu0, "net/fc1/aten::mm", 0, 4 * T);
+    Op(cpu1, "net/fc1/aten::mm", 0, 4 * T);
+  }
+  // A trace of the two ranks' processes with a CPU lane each, and no events.
+  void Restart() {
+    trace = Trace{};
+    trace.dialect = "test";
+    trace.time_base = TimeBase::kMonotonic;
+    for (int r = 0; r < 2; ++r) {
+      Process p;
+      p.pid = 1000 + r;
+      p.rank = r;
+      p.world_size = 2;
+      trace.processes.push_back(p);
+    }
+    cpu0 = Lane("CPU:0", 0);
+    cpu1 = Lane("CPU:0", 1);
+  }
+};
+
+TEST(RanksTest, TheTreesPartOfTheCpuIsDividedByEachRanksOwnCpuTime) {
+  BusyRanks f;
+  AttributeOptions o;
+  o.method = AttributionMethod::kProportional;
+  Profile p = f.Run(o);
+  const ProfileNode& root = p.nodes[0];
+  const ProfileDomain& pkg = p.domains[0];
+  // 40 J, all the tree's: rank 0 gets 60 %, rank 1 20 %; the launcher's 20 %
+  // goes to whatever runs, both ranks' operators, 4 J each.
+  EXPECT_NEAR(pkg.other_j, 0, 1e-9);
+  EXPECT_NEAR(root.process_total_j[0], 24 + 4, 1e-9);
+  EXPECT_NEAR(root.process_total_j[1], 8 + 4, 1e-9);
+  EXPECT_NEAR(root.total_j[0] + pkg.idle_j + pkg.other_j, pkg.measured_j, 1e-9);
+  EXPECT_NE(pkg.share.find("own CPU time"), std::string::npos) << pkg.share;
+  EXPECT_FALSE(p.diagnostics.Count("account.ranks_without_cpu_time"));
+}
+
+TEST(RanksTest, RanksTheCpuTimeLogDoesNotKnowShareByTheirOperatorsAndSaySo) {
+  BusyRanks f;
+  for (Process& pr : f.trace.processes) pr.pid += 5000;  // e.g. another PID namespace
+  AttributeOptions o;
+  o.method = AttributionMethod::kProportional;
+  Profile p = f.Run(o);
+  EXPECT_NEAR(p.nodes[0].process_total_j[0], 20, 1e-9);
+  EXPECT_NEAR(p.nodes[0].process_total_j[1], 20, 1e-9);
+  EXPECT_EQ(p.diagnostics.Count("account.ranks_without_cpu_time"), 1);
+}
+
+TEST(RanksTest, ARankThatUsesCpuWithoutOperatorsLeavesItsPartIdle) {
+  BusyRanks f;
+  // Rank 1's operators stop at 2T, yet it keeps its 20 % of the CPU time.
+  f.Restart();
+  f.Op(f.cpu0, "net/fc1/aten::mm", 0, 4 * T);
+  f.Op(f.cpu1, "net/fc1/aten::mm", 0, 2 * T);
+  f.Op(f.cpu1, "net/tail", 4 * T - 1, 4 * T);  // keeps the window [0, 4T)
+  AttributeOptions o;
+  o.method = AttributionMethod::kProportional;
+  Profile p = f.Run(o);
+  const ProfileDomain& pkg = p.domains[0];
+  // Rank 0: 24 J own + the launcher's 8 J: 1 J each T while both run (2 J),
+  // 2 J each T alone (4 J) → 30 J; rank 1's own part after
+  // 2T (4 J) finds none of its operators running: (idle).
+  EXPECT_NEAR(p.nodes[0].process_total_j[0], 24 + 2 + 4, 1e-3);
+  EXPECT_NEAR(pkg.idle_j, 4, 1e-3);
+  EXPECT_NEAR(p.nodes[0].total_j[0] + pkg.idle_j + pkg.other_j, pkg.measured_j, 1e-9);
+}
+
+// The parts SplitTreeByProcess makes add up to the series they divide, on
+// random CPU-time logs (shares above 1 from jitter included), and a process
+// the log does not know gets nothing.
+TEST(RanksPropertyTest, PartsOfTheTreeAddUpToIt) {
+  std::mt19937_64 rng(1313);
+  for (int round = 0; round < 300; ++round) {
+    EnergySeries tree;
+    double e = 0;
+    for (int64_t t = static_cast<int64_t>(rng() % 50) * 1'000'000; t < 2 * 1'000'000'000LL;
+         t += (1 + static_cast<int64_t>(rng() % 40)) * 1'000'000) {
+      tree.t_ns.push_back(t);
+      tree.energy_j.push_back(e);
+      e += std::uniform_real_distribution<double>(0, 3)(rng);
+    }
+    CpuTimeLog c;
+    const int procs = 1 + static_cast<int>(rng() % 4);
+    c.processes.resize(static_cast<size_t>(procs));
+    for (int q = 0; q < procs; ++q) c.processes[static_cast<size_t>(q)].pid = 100 + q;
+    int64_t tree_ns = 0;
+    std::vector<int64_t> own(static_cast<size_t>(procs), 0);
+    for (int64_t t = static_cast<int64_t>(rng() % 100) * 1'000'000; t < 2'200'000'000LL;
+         t += (10 + static_cast<int64_t>(rng() % 30)) * 1'000'000) {
+      const uint32_t k = static_cast<uint32_t>(c.t_ns.size());
+      c.t_ns.push_back(t);
+      c.tree_ns.push_back(tree_ns);
+      c.machine_busy_ns.push_back(tree_ns);
+      for (int q = 0; q < procs; ++q) {
+        auto& pr = c.processes[static_cast<size_t>(q)];
+        pr.sample.push_back(k);
+        pr.cpu_ns.push_back(own[static_cast<size_t>(q)]);
+        own[static_cast<size_t>(q)] += static_cast<int64_t>(rng() % 20) * 1'000'000;
+      }
+      tree_ns += static_cast<int64_t>(rng() % 50) * 1'000'000;  // sometimes < the processes'
+    }
+    std::vector<int64_t> pids = {100, 7};  // 7 is unknown
+    for (int q = 1; q < procs; ++q) pids.push_back(100 + q);
+    const std::vector<EnergySeries> parts = SplitTreeByProcess(tree, c, pids);
+    ASSERT_EQ(parts.size(), pids.size() + 1);
+    for (int64_t t : tree.t_ns) {
+      double sum = 0;
+      for (const EnergySeries& part : parts) {
+        ASSERT_GE(part.EnergyAt(t), -1e-12);
+        sum += part.EnergyAt(t);
+      }
+      ASSERT_NEAR(sum, tree.EnergyAt(t), 1e-9 * std::max(1.0, e)) << "round " << round;
+    }
+    EXPECT_EQ(parts[1].TotalJ(), 0);
+  }
 }
 
 }  // namespace

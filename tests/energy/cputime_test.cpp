@@ -64,6 +64,43 @@ TEST(CpuTimeCsvTest, ReusedThreadIdsCountAfreshAndATornLastLineIsDropped) {
   EXPECT_EQ(diag.Count("cputime.truncated_last_line"), 1);
 }
 
+// Issue 13: each process of the tree on its own (a rank's PID), cumulative
+// since the first sample like the tree, kept only where it changed.
+TEST(CpuTimeCsvTest, EachProcessKeepsItsOwnCpuTimeAndWhenItWasLastSeen) {
+  CpuTimeLog c;
+  Diagnostics diag;
+  Status s = ParseCpuTimeCsv("cputime.csv",
+                             "t_ns,thread,cpu_ns\n"
+                             "100,machine,0\n"
+                             "100,20/20,4000000\n"   // rank 0, two threads
+                             "100,20/21,1000000\n"
+                             "100,30/30,2000000\n"   // rank 1
+                             "200,machine,90000000\n"
+                             "200,20/21,11000000\n"  // +10 ms
+                             "200,30/30,32000000\n"  // +30 ms
+                             "300,machine,150000000\n"
+                             "300,20/20,9000000\n"   // +5 ms; rank 1 used nothing
+                             "300,40/40,7000000\n",  // a worker appears with 7 ms
+                             c, diag);
+  ASSERT_TRUE(s.ok()) << s.error().ToString();
+  ASSERT_EQ(c.processes.size(), 3u);
+  const CpuTimeLog::Process* r0 = c.FindProcess(20);
+  const CpuTimeLog::Process* r1 = c.FindProcess(30);
+  const CpuTimeLog::Process* worker = c.FindProcess(40);
+  ASSERT_TRUE(r0 && r1 && worker);
+  EXPECT_EQ(c.FindProcess(25), nullptr);
+  EXPECT_THAT((std::vector<int64_t>{r0->CpuNsAt(0), r0->CpuNsAt(1), r0->CpuNsAt(2)}),
+              ElementsAre(0, 10'000'000, 15'000'000));
+  EXPECT_THAT((std::vector<int64_t>{r1->CpuNsAt(0), r1->CpuNsAt(1), r1->CpuNsAt(2)}),
+              ElementsAre(0, 30'000'000, 30'000'000));
+  EXPECT_EQ(worker->CpuNsAt(1), 0);
+  EXPECT_EQ(worker->CpuNsAt(2), 7'000'000);
+  // The processes add up to the tree.
+  EXPECT_THAT(c.tree_ns, ElementsAre(0, 40'000'000, 52'000'000));
+  EXPECT_EQ(r1->LastSeenNs(c), 200);
+  EXPECT_EQ(r0->LastSeenNs(c), 300);
+}
+
 TEST(CpuTimeCsvTest, MalformedRowsNameTheFileAndLine) {
   auto error_of = [](std::string_view text) {
     CpuTimeLog c;
