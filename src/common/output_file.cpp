@@ -6,6 +6,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <atomic>
 #include <cerrno>
 #include <chrono>
@@ -289,7 +290,8 @@ Status CheckOutput(const std::string& output, const std::vector<NamedInput>& inp
   return CheckOutputStat(output, out, inputs);
 }
 
-Result<OutputDirectory> OutputDirectory::Open(const std::string& path) {
+Result<OutputDirectory> OutputDirectory::Open(const std::string& path,
+                                              const OutputDirectoryOptions& options) {
   // A trailing slash would make the kernel follow a link at the last component.
   std::string dir = path;
   while (dir.size() > 1 && dir.back() == '/') dir.pop_back();
@@ -310,20 +312,23 @@ Result<OutputDirectory> OutputDirectory::Open(const std::string& path) {
     std::filesystem::create_directories(parent, ec);
     if (ec)
       return Error{ErrorCode::kBadInput,
-                   fmt::format("cannot create the folder: {}", ec.message()), path};
+                   fmt::format("cannot create the {}: {}", options.noun, ec.message()), path};
     parent_fd = ::open(parent.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-    if (parent_fd < 0) return WriteError(path, "cannot create the folder", errno);
+    if (parent_fd < 0) return WriteError(path, "cannot create the " + options.noun, errno);
   }
-  Result<OutputDirectory> out = OpenAt(parent_fd, path, name);
+  Result<OutputDirectory> out = OpenAt(parent_fd, path, name, options);
   if (parent_fd != AT_FDCWD) ::close(parent_fd);
   return out;
 }
 
 Result<OutputDirectory> OutputDirectory::OpenAt(int parent_fd, const std::string& path,
-                                                const std::string& name) {
-  if (::mkdirat(parent_fd, name.c_str(), 0777) != 0 && errno != EEXIST)
-    return WriteError(path, "cannot create the folder", errno);
+                                                const std::string& name,
+                                                const OutputDirectoryOptions& options) {
   OutputDirectory d;
+  d.noun_ = options.noun;
+  d.created_ = ::mkdirat(parent_fd, name.c_str(), options.mode) == 0;
+  if (!d.created_ && errno != EEXIST)
+    return WriteError(path, "cannot create the " + options.noun, errno);
   d.path_ = path;
   while (d.path_.size() > 1 && d.path_.back() == '/') d.path_.pop_back();
   d.fd_ = ::openat(parent_fd, name.c_str(), O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
@@ -335,11 +340,14 @@ Result<OutputDirectory> OutputDirectory::OpenAt(int parent_fd, const std::string
       if (S_ISLNK(st.st_mode)) {
         char target[4096];
         const ssize_t n = ::readlinkat(parent_fd, name.c_str(), target, sizeof target - 1);
+        // An output folder's message starts at "is"; a named role says which it is.
         return Error{ErrorCode::kBadInput,
-                     fmt::format("is a symbolic link{}: smaragdine does not write through links "
-                                 "(docs/security.md); give the folder it points to instead",
+                     fmt::format("{}is a symbolic link{}: smaragdine does not write through links "
+                                 "(docs/security.md); give the {} it points to instead",
+                                 options.noun == "folder" ? "" : "the " + options.noun + " ",
                                  n > 0 ? " to " + std::string(target, static_cast<size_t>(n))
-                                       : ""),
+                                       : "",
+                                 options.noun),
                      d.path_};
       }
       return Error{ErrorCode::kBadInput,
@@ -347,13 +355,16 @@ Result<OutputDirectory> OutputDirectory::OpenAt(int parent_fd, const std::string
                                S_ISREG(st.st_mode) ? "a regular file" : KindOf(st.st_mode)),
                    d.path_};
     }
-    return WriteError(d.path_, "cannot open the folder", err);
+    return WriteError(d.path_, "cannot open the " + options.noun, err);
   }
   return d;
 }
 
 OutputDirectory::OutputDirectory(OutputDirectory&& other) noexcept
-    : path_(std::move(other.path_)), fd_(other.fd_) {
+    : path_(std::move(other.path_)),
+      noun_(std::move(other.noun_)),
+      fd_(other.fd_),
+      created_(other.created_) {
   other.fd_ = -1;
 }
 
@@ -364,7 +375,7 @@ OutputDirectory::~OutputDirectory() {
 Result<OutputDirectory> OutputDirectory::Sub(const std::string& name) const {
   if (name.empty() || name == "." || name == ".." || name.find('/') != std::string::npos)
     return Error{ErrorCode::kBadInput, "cannot write: not a folder name", path_ + "/" + name};
-  return OpenAt(fd_, path_ + "/" + name, name);
+  return OpenAt(fd_, path_ + "/" + name, name, OutputDirectoryOptions{});
 }
 
 Status OutputDirectory::Check(const std::string& name,
@@ -382,6 +393,54 @@ Status OutputDirectory::WriteFile(const std::string& name, std::string_view cont
   SMG_ASSIGN_OR_RETURN(AtomicFile file, Create(name));
   SMG_RETURN_IF_ERROR(file.Write(contents));
   return file.Commit();
+}
+
+Result<AtomicFile> OutputDirectory::CreateReplacing(const std::string& name) const {
+  return AtomicFile::CreateAt(fd_, path_, name);
+}
+
+Result<int> OutputDirectory::CreateNew(const std::string& name) const {
+  const int fd = ::openat(fd_, name.c_str(),
+                          O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_APPEND | O_CLOEXEC, 0644);
+  if (fd < 0) return WriteError(path_ + "/" + name, "cannot create", errno);
+  return fd;
+}
+
+Status OutputDirectory::Remove(const std::string& name) const {
+  if (::unlinkat(fd_, name.c_str(), 0) != 0 && errno != ENOENT)
+    return WriteError(path_ + "/" + name, "cannot remove", errno);
+  return {};
+}
+
+std::vector<std::string> OutputDirectory::Entries() const {
+  std::vector<std::string> names;
+  // fdopendir takes the descriptor it reads: a duplicate, so ours stays open.
+  const int dup_fd = ::fcntl(fd_, F_DUPFD_CLOEXEC, 0);
+  if (dup_fd < 0) return names;
+  DIR* d = ::fdopendir(dup_fd);
+  if (d == nullptr) {
+    ::close(dup_fd);
+    return names;
+  }
+  // The duplicate shares the descriptor's offset: start from the top each time.
+  ::rewinddir(d);
+  while (const dirent* e = ::readdir(d)) {
+    const std::string name = e->d_name;
+    if (name != "." && name != "..") names.push_back(name);
+  }
+  ::closedir(d);
+  std::sort(names.begin(), names.end());
+  return names;
+}
+
+Status OutputDirectory::HandTo(std::optional<uid_t> uid, std::optional<gid_t> gid) const {
+  if (!uid && !gid) return {};
+  if (::fchown(fd_, uid.value_or(static_cast<uid_t>(-1)), gid.value_or(static_cast<gid_t>(-1))) !=
+      0)
+    return WriteError(path_, fmt::format("cannot hand the {} to uid {}", noun_,
+                                         uid.value_or(static_cast<uid_t>(-1))),
+                      errno);
+  return {};
 }
 
 Status WriteStdout(std::string_view bytes) {

@@ -10,6 +10,9 @@
 //   SMG_RETURN_IF_ERROR(f.Commit());      // replaces `out` whole, or leaves it as it was
 #pragma once
 
+#include <sys/types.h>
+
+#include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -87,17 +90,28 @@ struct NamedInput {
 // destroys nothing stored). An output that does not exist yet passes.
 Status CheckOutput(const std::string& output, const std::vector<NamedInput>& inputs);
 
-// An output folder (`-o DIR` of `report --all-scopes` and `simulate`): DIR is
-// created if missing (its parents with create_directories: the directories
-// above an output are trusted) and opened once, O_DIRECTORY|O_NOFOLLOW, as
-// record opens its run directory; a symbolic link as DIR is refused (kBadInput
+// How OutputDirectory::Open makes and names a folder.
+struct OutputDirectoryOptions {
+  // What messages call the folder: "folder" for an output folder the user named
+  // ("DIR: is a symbolic link …", "cannot create the folder"); "run directory"
+  // for record's ("RUN: the run directory is a symbolic link …").
+  std::string noun = "folder";
+  // The mode a folder Open creates is made with, less the umask.
+  mode_t mode = 0777;
+};
+
+// An output folder (`-o DIR` of `report --all-scopes`, `simulate`, `sweep`;
+// record's run directory): DIR is created if missing (its parents with
+// create_directories: the directories above an output are trusted) and opened
+// once, O_DIRECTORY|O_NOFOLLOW; a symbolic link as DIR is refused (kBadInput
 // naming it), an existing directory is written into. Every file is then made,
-// checked and replaced relative to that descriptor (AtomicFile::CreateIn), so
-// nothing renamed or planted at DIR's name afterwards redirects a write.
-// Movable, not copyable.
+// checked and replaced relative to that descriptor (AtomicFile::CreateIn,
+// CreateAt, CreateNew), so nothing renamed or planted at DIR's name afterwards
+// redirects a write. Movable, not copyable.
 class OutputDirectory {
  public:
-  static Result<OutputDirectory> Open(const std::string& path);
+  static Result<OutputDirectory> Open(const std::string& path,
+                                      const OutputDirectoryOptions& options = {});
   OutputDirectory(OutputDirectory&& other) noexcept;
   OutputDirectory& operator=(OutputDirectory&&) = delete;
   OutputDirectory(const OutputDirectory&) = delete;
@@ -113,15 +127,37 @@ class OutputDirectory {
   // Create, Write and Commit: `name` holds `contents` whole, or is left as it was.
   Status WriteFile(const std::string& name, std::string_view contents) const;
 
+  // For a folder whose names another user can write while we write in it
+  // (record's run directory under --user, where the user's command writes its
+  // trace): AtomicFile::CreateAt for `name` (whatever non-directory is there is
+  // replaced by the rename, never followed).
+  Result<AtomicFile> CreateReplacing(const std::string& name) const;
+  // A new file `name` appended to while a run goes on (energy.csv): never an
+  // existing name, never a link (O_CREAT|O_EXCL|O_NOFOLLOW|O_APPEND, mode 0644
+  // less the umask). The descriptor is the caller's to close.
+  Result<int> CreateNew(const std::string& name) const;
+  // Removes the file `name` (absent is not an error).
+  Status Remove(const std::string& name) const;
+  // The names in the folder, sorted ("." and ".." left out).
+  std::vector<std::string> Entries() const;
+  // Hands the folder to `uid`/`gid` (fchown on the descriptor, never a path);
+  // an unset id stays as it is.
+  Status HandTo(std::optional<uid_t> uid, std::optional<gid_t> gid) const;
+
   int fd() const { return fd_; }
   const std::string& path() const { return path_; }
+  // Whether Open (or Sub) made the folder: it was not there before.
+  bool created() const { return created_; }
 
  private:
   OutputDirectory() = default;
   static Result<OutputDirectory> OpenAt(int parent_fd, const std::string& path,
-                                        const std::string& name);
-  std::string path_;  // for messages
+                                        const std::string& name,
+                                        const OutputDirectoryOptions& options);
+  std::string path_;            // for messages
+  std::string noun_ = "folder";  // OutputDirectoryOptions::noun, for messages
   int fd_ = -1;
+  bool created_ = false;
 };
 
 // Writes to standard output; kBadInput ("standard output: cannot write: …") when

@@ -2,16 +2,11 @@
 // (recording.h), shared by `record` and live sessions.
 #include "smaragdine/recording.h"
 
-#include <dirent.h>
-#include <fcntl.h>
-#include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 
-#include <algorithm>
-#include <cerrno>
-#include <cstring>
 #include <filesystem>
+#include <optional>
 
 #include <fmt/format.h>
 #include <fmt/ranges.h>
@@ -33,30 +28,11 @@ constexpr const char* kRunFiles[] = {"run.json", "energy.csv", "cputime.csv"};
 // first read is up to one slow period away.
 constexpr int64_t kFirstReadingWaitNs = 2'000'000'000;
 
-// The names in the directory open as `fd`, sorted ("." and ".." left out).
-std::vector<std::string> Entries(int fd) {
-  std::vector<std::string> names;
-  const int dup_fd = ::fcntl(fd, F_DUPFD_CLOEXEC, 0);
-  if (dup_fd < 0) return names;
-  DIR* d = ::fdopendir(dup_fd);
-  if (d == nullptr) {
-    ::close(dup_fd);
-    return names;
-  }
-  while (const dirent* e = ::readdir(d)) {
-    const std::string name = e->d_name;
-    if (name != "." && name != "..") names.push_back(name);
-  }
-  ::closedir(d);
-  std::sort(names.begin(), names.end());
-  return names;
-}
-
 }  // namespace
 
 struct Recording::Impl {
   RecordingOptions options;
-  int dir_fd = -1;
+  std::optional<OutputDirectory> run_dir;  // open from OpenDirectory() on
   std::string dir;  // absolute
   // Sources outlive the sampler that reads their sessions (members are
   // destroyed in reverse order).
@@ -72,11 +48,9 @@ struct Recording::Impl {
       if (cputime) cputime->Stop();
       if (sampler) sampler->Stop();
     }
-    if (dir_fd >= 0) ::close(dir_fd);
   }
 
   Status OpenDirectory();
-  Result<int> CreateFile(const char* name) const;
   Status WriteRunJson() const;
   Status StartSampling();
   void WaitForFirstReadings() const;
@@ -85,30 +59,23 @@ struct Recording::Impl {
 
 // Creates the directory (its parents too), or opens an existing one: empty, or
 // with kReplaceOwnFiles, where the recording's own files are removed first and
-// anything else is left (and named in a warning).
+// anything else is left (and named in a warning). OutputDirectory makes and
+// opens it (O_NOFOLLOW: a link there is refused), and every file after is made
+// relative to its descriptor.
 Status Recording::Impl::OpenDirectory() {
   const RecordingOptions& o = options;
   dir = std::filesystem::absolute(o.dir).lexically_normal().string();
   while (dir.size() > 1 && dir.back() == '/') dir.pop_back();
-  const std::filesystem::path parent = std::filesystem::path(dir).parent_path();
-  std::error_code ec;
-  std::filesystem::create_directories(parent, ec);
-  if (ec) return BadInput(o.dir, fmt::format("cannot create the run directory: {}", ec.message()));
-  const bool created = ::mkdir(dir.c_str(), 0755) == 0;
-  if (!created && errno != EEXIST)
-    return BadInput(o.dir, fmt::format("cannot create the run directory: {}", strerror(errno)));
-  dir_fd = ::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
-  if (dir_fd < 0) {
-    struct stat st {};
-    if ((errno == ELOOP || errno == ENOTDIR) && ::lstat(dir.c_str(), &st) == 0 &&
-        S_ISLNK(st.st_mode))
-      return BadInput(o.dir,
-                      "the run directory is a symbolic link: smaragdine does not follow it "
-                      "(docs/security.md); give the directory it points to");
-    return BadInput(o.dir, fmt::format("cannot open the run directory: {}", strerror(errno)));
+  Result<OutputDirectory> opened =
+      OutputDirectory::Open(dir, OutputDirectoryOptions{"run directory", 0755});
+  if (!opened.ok()) {
+    Error e = opened.error();
+    e.file = o.dir;  // as the user gave it
+    return e;
   }
-  if (!created) {
-    const std::vector<std::string> entries = Entries(dir_fd);
+  const OutputDirectory& run = run_dir.emplace(std::move(*opened));
+  if (!run.created()) {
+    const std::vector<std::string> entries = run.Entries();
     if (!entries.empty() && o.existing == ExistingRunDirectory::kRefuse) {
       std::string shown;
       for (size_t i = 0; i < entries.size() && i < 4; ++i) shown += (i ? ", " : "") + entries[i];
@@ -128,9 +95,7 @@ Status Recording::Impl::OpenDirectory() {
       }
       // Removed before the workload starts: a killed run must not leave the old
       // files beside new ones.
-      if (::unlinkat(dir_fd, e.c_str(), 0) != 0 && errno != ENOENT)
-        return BadInput(dir + "/" + e,
-                        fmt::format("cannot remove the previous run's file: {}", strerror(errno)));
+      SMG_RETURN_IF_ERROR(run.Remove(e));
     }
     if (!left.empty())
       diag.Warn(fmt::format("{} left in the run directory from before: {} (only {} are "
@@ -138,26 +103,15 @@ Status Recording::Impl::OpenDirectory() {
                             left.size() == 1 ? "one entry is" : "entries are",
                             fmt::join(left, ", "), fmt::join(kRunFiles, ", ")));
   }
-  if (created && (o.owner_uid || o.owner_gid) &&
-      ::fchown(dir_fd, o.owner_uid.value_or(static_cast<uid_t>(-1)),
-               o.owner_gid.value_or(static_cast<gid_t>(-1))) != 0)
-    return BadInput(dir, fmt::format("cannot hand the run directory to uid {}: {}",
-                                     o.owner_uid.value_or(static_cast<uid_t>(-1)),
-                                     strerror(errno)));
+  // Only a directory record made is handed over: an existing one keeps its
+  // owner (the command must already be able to write it).
+  if (run.created()) return run.HandTo(o.owner_uid, o.owner_gid);
   return {};
-}
-
-// A new file in the run directory: never an existing name, never a link.
-Result<int> Recording::Impl::CreateFile(const char* name) const {
-  const int fd = ::openat(dir_fd, name,
-                          O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_APPEND | O_CLOEXEC, 0644);
-  if (fd < 0) return BadInput(dir + "/" + name, fmt::format("cannot create: {}", strerror(errno)));
-  return fd;
 }
 
 // run.json, replaced whole (a temporary file in the run directory, fsync, renameat).
 Status Recording::Impl::WriteRunJson() const {
-  SMG_ASSIGN_OR_RETURN(AtomicFile f, AtomicFile::CreateAt(dir_fd, dir, "run.json"));
+  SMG_ASSIGN_OR_RETURN(AtomicFile f, run_dir->CreateReplacing("run.json"));
   SMG_RETURN_IF_ERROR(f.Write(RunJsonText(meta)));
   return f.Commit();
 }
@@ -211,13 +165,13 @@ Status Recording::Impl::StartSampling() {
   SamplerOptions sampler_options;
   sampler_options.fast_period_ns = o.fast_period_ns;
   sampler_options.slow_period_ns = o.slow_period_ns;
-  SMG_ASSIGN_OR_RETURN(const int energy_fd, CreateFile("energy.csv"));
+  SMG_ASSIGN_OR_RETURN(const int energy_fd, run_dir->CreateNew("energy.csv"));
   SMG_ASSIGN_OR_RETURN(sampler, Sampler::Start(std::move(sessions), energy_fd,
                                                dir + "/energy.csv", sampler_options));
   if (o.record_cpu_time) {
     CpuTimeRecorderOptions cpu_options;
     cpu_options.period_ns = o.slow_period_ns;
-    SMG_ASSIGN_OR_RETURN(const int cputime_fd, CreateFile("cputime.csv"));
+    SMG_ASSIGN_OR_RETURN(const int cputime_fd, run_dir->CreateNew("cputime.csv"));
     auto recorder =
         CpuTimeRecorder::Start(o.roots.proc, pid, cputime_fd, dir + "/cputime.csv", cpu_options);
     if (recorder.ok()) {
@@ -227,7 +181,7 @@ Status Recording::Impl::StartSampling() {
                             "processes): {}",
                             recorder.error().ToString()));
       diag.Add("record.no_cputime");
-      ::unlinkat(dir_fd, "cputime.csv", 0);  // the empty file made for it
+      (void)run_dir->Remove("cputime.csv");  // the empty file made for it
     }
   }
   meta.path = dir;

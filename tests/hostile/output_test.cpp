@@ -330,5 +330,54 @@ TEST_F(HostileOutputTest, OutputFolderIsWrittenThroughItsDescriptor) {
     EXPECT_EQ(name.find(".tmp"), std::string::npos) << name;
 }
 
+// What record's run directory needs of a folder (src/energy/recording.cpp runs
+// on OutputDirectory): whether Open made it, its names, files made new and
+// never through a planted name, files removed, a file replaced whole even where
+// a link was planted, and messages that name it as the run directory.
+TEST_F(HostileOutputTest, RunDirectoryFilesAreMadeRelativeToTheFolder) {
+  const OutputDirectoryOptions run_options{"run directory", 0755};
+  auto made = OutputDirectory::Open(Path("runs/a"), run_options);
+  ASSERT_TRUE(made.ok()) << made.error().ToString();
+  EXPECT_TRUE(made->created());
+  auto again = OutputDirectory::Open(Path("runs/a"), run_options);
+  ASSERT_TRUE(again.ok()) << again.error().ToString();
+  EXPECT_FALSE(again->created());
+
+  auto fd = made->CreateNew("energy.csv");
+  ASSERT_TRUE(fd.ok()) << fd.error().ToString();
+  ASSERT_EQ(::write(*fd, "x\n", 2), 2);
+  ::close(*fd);
+  // Never an existing name, never a link.
+  auto twice = made->CreateNew("energy.csv");
+  ASSERT_FALSE(twice.ok());
+  EXPECT_THAT(twice.error().ToString(), HasSubstr("energy.csv: cannot create: File exists"));
+  const std::string victim = Path("victim");
+  WriteText(victim, "precious\n");
+  ASSERT_EQ(::symlink(victim.c_str(), Path("runs/a/cputime.csv").c_str()), 0);
+  EXPECT_FALSE(made->CreateNew("cputime.csv").ok());
+  // A link planted at run.json is replaced by the rename, its target untouched.
+  ASSERT_EQ(::symlink(victim.c_str(), Path("runs/a/run.json").c_str()), 0);
+  auto run_json = made->CreateReplacing("run.json");
+  ASSERT_TRUE(run_json.ok()) << run_json.error().ToString();
+  ASSERT_TRUE(run_json->Write("{}\n").ok());
+  ASSERT_TRUE(run_json->Commit().ok());
+  EXPECT_EQ(ReadText(victim), "precious\n");
+  EXPECT_EQ(ReadText(Path("runs/a/run.json")), "{}\n");
+  EXPECT_THAT(again->Entries(), ::testing::ElementsAre("cputime.csv", "energy.csv", "run.json"));
+  EXPECT_THAT(again->Entries(), ::testing::ElementsAre("cputime.csv", "energy.csv", "run.json"));
+  ASSERT_TRUE(again->Remove("cputime.csv").ok());
+  ASSERT_TRUE(again->Remove("cputime.csv").ok());  // absent is not an error
+  EXPECT_THAT(made->Entries(), ::testing::ElementsAre("energy.csv", "run.json"));
+  EXPECT_EQ(ReadText(victim), "precious\n");
+
+  ASSERT_EQ(::symlink(Path("runs/a").c_str(), Path("runs/l").c_str()), 0);
+  auto link = OutputDirectory::Open(Path("runs/l"), run_options);
+  ASSERT_FALSE(link.ok());
+  EXPECT_EQ(link.error().ToString(),
+            Path("runs/l") + ": the run directory is a symbolic link to " + Path("runs/a") +
+                ": smaragdine does not write through links (docs/security.md); give the run "
+                "directory it points to instead");
+}
+
 }  // namespace
 }  // namespace smaragdine

@@ -77,13 +77,24 @@ TEST_F(HostileRecordTest, UserCommandCannotMakeRootOverwriteAFile) {
   EXPECT_EQ(st.st_uid, nobody->pw_uid);
 }
 
+// The run directory is an OutputDirectory (src/common/output_file.h), as every
+// output folder is: a link there is refused naming where it points (before, by
+// record's own code, without the target), also with a trailing slash.
 TEST_F(HostileRecordTest, RunDirectoryThatIsALinkIsRefused) {
   const std::string elsewhere = tmp_.path() + "/elsewhere";
   std::filesystem::create_directories(elsewhere);
   ASSERT_EQ(::symlink(elsewhere.c_str(), run_.c_str()), 0);
   Ran r = testing::Run(Record({"/bin/true"}), tmp_.path());
   EXPECT_EQ(r.status, 2) << r.err;
-  EXPECT_THAT(r.err, HasSubstr("the run directory is a symbolic link"));
+  EXPECT_THAT(r.err, HasSubstr("the run directory is a symbolic link to " + elsewhere +
+                               ": smaragdine does not write through links"));
+  EXPECT_TRUE(std::filesystem::is_empty(elsewhere));
+  std::vector<std::string> slash = Record({"/bin/true"});
+  for (std::string& arg : slash)
+    if (arg == run_) arg += "/";
+  Ran s = testing::Run(slash, tmp_.path());
+  EXPECT_EQ(s.status, 2) << s.err;
+  EXPECT_THAT(s.err, HasSubstr("the run directory is a symbolic link to " + elsewhere));
   EXPECT_TRUE(std::filesystem::is_empty(elsewhere));
 }
 
