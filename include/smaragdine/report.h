@@ -229,7 +229,18 @@ struct DiffRow {
   double DeltaCi95J() const { return std::hypot(a_ci95_j, b_ci95_j); }
 };
 
+// The job a side of a diff came from (issue 13): its ranks, its machines and
+// how evenly the ranks shared the energy, so that a 2-rank and an 8-rank run
+// of the same training can be compared per rank as well as in total.
+struct DiffJob {
+  size_t ranks = 0;          // Profile::processes; 0 for a run of one process
+  size_t machines = 1;       // Profile::machines, or 1 for one machine's profile
+  double per_rank_j = NAN;   // the nodes' energy (all domains) over the ranks
+  double spread = NAN;       // (max − min) / median of the ranks' energy
+};
+
 struct ProfileDiff {
+  DiffJob a_job, b_job;
   double a_measured_j = 0, b_measured_j = 0;
   double a_idle_j = 0, b_idle_j = 0;
   double a_other_j = 0, b_other_j = 0;  // (other processes): the process share's other part

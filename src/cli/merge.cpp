@@ -11,6 +11,7 @@
 
 #include "cli/command.h"
 #include "common/io.h"
+#include "common/int_ranges.h"
 #include "common/output_file.h"
 #include "smaragdine/profile.h"
 
@@ -37,11 +38,20 @@ std::string Summary(const Profile& job) {
                  job.processes.size() == 1 ? "" : "s");
   const size_t nd = job.domains.size();
   for (const ProfileMachine& m : job.machines) {
+    // Ranks as runs ("ranks 0-7"), processes that no launcher numbered by pid.
+    std::vector<int32_t> rank_numbers;
     std::string ranks;
     for (uint32_t p : m.processes) {
+      if (job.processes[p].rank >= 0) {
+        rank_numbers.push_back(job.processes[p].rank);
+        continue;
+      }
       if (!ranks.empty()) ranks += ", ";
       ranks += job.processes[p].Label();
     }
+    if (!rank_numbers.empty())
+      ranks = fmt::format("rank{} {}{}{}", rank_numbers.size() > 1 ? "s" : "",
+                          IntRanges(rank_numbers), ranks.empty() ? "" : ", ", ranks);
     fmt::format_to(it, "  {}  [{}]  {}\n", m.host.empty() ? "(host unknown)" : m.host, ranks,
                    m.profile);
     for (const ProfileDomain& d : m.domains) {

@@ -15,6 +15,7 @@
 #include <fmt/format.h>
 #include <fmt/ranges.h>
 
+#include "common/int_ranges.h"
 #include "profile/tree.h"
 #include "smaragdine/profile.h"
 
@@ -49,6 +50,13 @@ class JobMerge {
     for (int32_t r = 0; r < world_size_; ++r)
       if (!ranks_.count(r)) missing.push_back(r);
     return missing;
+  }
+
+  // Ranks some input had, ascending.
+  std::vector<int32_t> PresentRanks() const {
+    std::vector<int32_t> present;
+    for (const auto& [rank, input] : ranks_) present.push_back(rank);
+    return present;
   }
 
   Profile Finish() {
@@ -343,7 +351,9 @@ Result<Profile> MergeProfiles(const std::vector<std::string>& inputs, const Merg
   JobMerge job;
   std::vector<std::string> left_out;
   for (const std::string& input : inputs) {
-    const std::string path = IsDirectory(input) ? input + "/profile.json" : input;
+    const std::string path =
+        !IsDirectory(input) ? input
+                            : input + (input.ends_with('/') ? "" : "/") + "profile.json";
     Result<Profile> p = ReadProfileJson(path);
     Status added = p.ok() ? job.Add(path, std::move(*p)) : Status(p.error());
     if (added.ok()) continue;
@@ -355,13 +365,16 @@ Result<Profile> MergeProfiles(const std::vector<std::string>& inputs, const Merg
                                                 "first: {}",
                                                 inputs.size(), left_out.front()));
   const std::vector<int32_t> missing = job.MissingRanks();
+  // No input is at fault: the message names what the inputs held instead of a file.
   if (!missing.empty() && !options.allow_partial)
-    return BadInput(inputs.front(),
-                    fmt::format("merge: the job's world has {} ranks, but no input has rank{} {}; "
-                                "merge every machine's profile, or --allow-partial to merge these "
-                                "alone",
-                                job.world_size(),
-                                missing.size() > 1 ? "s" : "", fmt::join(missing, ", ")));
+    return BadInput("", fmt::format("merge: the job's world has {} ranks, but no input has rank{} "
+                                    "{}; the {} input{} hold{} rank{} {}; merge every machine's "
+                                    "profile, or --allow-partial to merge these alone",
+                                    job.world_size(), missing.size() > 1 ? "s" : "",
+                                    IntRanges(missing), job.inputs(), job.inputs() > 1 ? "s" : "",
+                                    job.inputs() > 1 ? "" : "s",
+                                    job.PresentRanks().size() > 1 ? "s" : "",
+                                    IntRanges(job.PresentRanks())));
   Profile out = job.Finish();
   for (const std::string& why : left_out) {
     out.diagnostics.Warn(fmt::format("merge --allow-partial: left out: {}", why));
@@ -370,7 +383,7 @@ Result<Profile> MergeProfiles(const std::vector<std::string>& inputs, const Merg
   if (!missing.empty()) {
     out.diagnostics.Warn(fmt::format(
         "merge --allow-partial: rank{} {} of the job {} missing: the job's figures lack {}",
-        missing.size() > 1 ? "s" : "", fmt::join(missing, ", "),
+        missing.size() > 1 ? "s" : "", IntRanges(missing),
         missing.size() > 1 ? "are" : "is", missing.size() > 1 ? "their energy" : "its energy"));
     out.diagnostics.Add("merge.rank_missing", static_cast<int64_t>(missing.size()));
   }

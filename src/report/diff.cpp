@@ -92,10 +92,36 @@ std::vector<DiffRow> OnlyIn(const Profile& p, const std::unordered_map<std::stri
 
 }  // namespace
 
+namespace {
+
+// A side's job: per-rank energy from the root's per-process figures.
+DiffJob JobOf(const Profile& p) {
+  DiffJob job;
+  job.ranks = p.processes.size();
+  job.machines = std::max<size_t>(1, p.machines.size());
+  if (job.ranks == 0 || p.nodes.empty()) return job;
+  const ProfileNode& root = p.nodes[0];
+  const size_t nd = p.domains.size();
+  if (root.process_total_j.size() != job.ranks * nd) return job;
+  std::vector<double> rank_j(job.ranks, 0);
+  for (size_t r = 0; r < job.ranks; ++r)
+    for (size_t d = 0; d < nd; ++d) rank_j[r] += root.process_total_j[r * nd + d];
+  job.per_rank_j = root.TotalJ() / static_cast<double>(job.ranks);
+  std::sort(rank_j.begin(), rank_j.end());
+  const size_t n = rank_j.size();
+  const double median = n % 2 ? rank_j[n / 2] : (rank_j[n / 2 - 1] + rank_j[n / 2]) / 2;
+  if (median > 0) job.spread = (rank_j.back() - rank_j.front()) / median;
+  return job;
+}
+
+}  // namespace
+
 ProfileDiff DiffProfiles(const Profile& a_in, const Profile& b_in, const DiffOptions& o) {
   const Profile a = FoldProfile(a_in, o.rules);
   const Profile b = FoldProfile(b_in, o.rules);
   ProfileDiff diff;
+  diff.a_job = JobOf(a);
+  diff.b_job = JobOf(b);
   diff.a_measured_j = a.MeasuredJ();
   diff.b_measured_j = b.MeasuredJ();
   diff.a_idle_j = a.IdleJ();
@@ -205,6 +231,16 @@ void Table(fmt::memory_buffer& out, const std::vector<std::string>& header,
   for (const auto& r : rows) line(r);
 }
 
+// "8 ranks on 2 machines, 12.5 J per rank, spread 0.04" or "one process".
+std::string JobText(const DiffJob& job) {
+  std::string text = job.ranks == 0 ? "one process"
+                                    : fmt::format("{} rank{}", job.ranks, job.ranks == 1 ? "" : "s");
+  text += fmt::format(" on {} machine{}", job.machines, job.machines == 1 ? "" : "s");
+  if (!std::isnan(job.per_rank_j)) text += fmt::format(", {} J per rank", Sig4(job.per_rank_j));
+  if (!std::isnan(job.spread)) text += fmt::format(", spread {:.2f}", job.spread);
+  return text;
+}
+
 std::string RenderDiffTable(const ProfileDiff& d, const DiffOptions& o) {
   fmt::memory_buffer out;
   auto it = std::back_inserter(out);
@@ -214,6 +250,8 @@ std::string RenderDiffTable(const ProfileDiff& d, const DiffOptions& o) {
   fmt::format_to(it, "  measured   A {} J   B {} J   B-A {} J   B/A {}\n", Sig4(d.a_measured_j),
                  Sig4(d.b_measured_j), SignedSig4(d.b_measured_j - d.a_measured_j),
                  RatioText(d.a_measured_j != 0 ? d.b_measured_j / d.a_measured_j : NAN));
+  if (d.a_job.ranks >= 2 || d.b_job.ranks >= 2 || d.a_job.machines >= 2 || d.b_job.machines >= 2)
+    fmt::format_to(it, "  job        A {}   B {}\n", JobText(d.a_job), JobText(d.b_job));
   fmt::format_to(it, "  idle       A {} J   B {} J   B-A {} J\n", Sig4(d.a_idle_j),
                  Sig4(d.b_idle_j), SignedSig4(d.b_idle_j - d.a_idle_j));
   if (d.a_other_j != 0 || d.b_other_j != 0)

@@ -135,7 +135,10 @@ TEST(JobMergeTest, AMissingMachineIsAnErrorNamingItsRanksOrAWarningWithAllowPart
   auto job = MergeProfiles(present, {});
   ASSERT_FALSE(job.ok());
   EXPECT_EQ(job.error().code, ErrorCode::kBadInput);
-  EXPECT_NE(job.error().ToString().find("ranks 4, 5"), std::string::npos) << job.error().ToString();
+  EXPECT_NE(job.error().ToString().find("no input has ranks 4-5; the 2 inputs hold ranks 0-3"),
+            std::string::npos)
+      << job.error().ToString();
+  EXPECT_TRUE(job.error().file.empty()) << "no input is at fault: " << job.error().file;
 
   MergeOptions partial;
   partial.allow_partial = true;

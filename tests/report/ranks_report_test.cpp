@@ -601,5 +601,33 @@ TEST(RankReportCliTest, ReportsAWrittenJobProfile) {
   EXPECT_THAT(r.out, HasSubstr("\nnet,scope,1,1,node-a,4102,9.5,"));
 }
 
+
+// diff compares jobs (issue 13): each side's ranks, machines, energy per rank
+// and spread, beside the usual node-by-node comparison; two runs of one
+// process each get no such line.
+TEST(RankDiffTest, DiffOfJobsSaysEachSidesRanksAndEnergyPerRank) {
+  const Profile job = ThreeRanks();
+  Profile single = job;
+  single.processes.clear();
+  for (ProfileNode& n : single.nodes) {
+    n.process_total_j.clear();
+    n.process_time_ns.clear();
+    n.process_calls.clear();
+  }
+  DiffOptions o;
+  const ProfileDiff d = DiffProfiles(job, single, o);
+  EXPECT_EQ(d.a_job.ranks, 3u);
+  EXPECT_EQ(d.a_job.machines, 1u);
+  // The ranks' energy: 14.00, 13.50 and 16.75 J of the nodes' 44.25 J.
+  EXPECT_NEAR(d.a_job.per_rank_j, 44.25 / 3, 1e-9);
+  EXPECT_NEAR(d.a_job.spread, (16.75 - 13.5) / 14.0, 1e-9);
+  EXPECT_EQ(d.b_job.ranks, 0u);
+  EXPECT_TRUE(std::isnan(d.b_job.per_rank_j));
+  const std::string t = RenderDiff(d, o);
+  EXPECT_THAT(t, HasSubstr("  job        A 3 ranks on 1 machine, 14.75 J per rank, spread 0.23   "
+                           "B one process on 1 machine\n"));
+  EXPECT_THAT(RenderDiff(DiffProfiles(single, single, o), o), Not(HasSubstr("  job ")));
+}
+
 }  // namespace
 }  // namespace smaragdine
