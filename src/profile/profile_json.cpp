@@ -4,7 +4,9 @@
 #include <algorithm>
 #include <cmath>
 #include <limits>
+#include <charconv>
 #include <cstring>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <type_traits>
@@ -16,6 +18,7 @@
 #include "common/io.h"
 #include "common/json_text.h"
 #include "profile/json_offset.h"
+#include "profile/profile_stream.h"
 #include "smaragdine/profile.h"
 
 namespace smaragdine {
@@ -387,7 +390,14 @@ namespace dom = simdjson::dom;
 
 class Reader {
  public:
-  Reader(const std::string& name) : name_(name) {}
+  // `streamed`: the text is StreamProfileFile's `rest`, whose big arrays are
+  // in `streamed` (taken from it as they are read).
+  explicit Reader(const std::string& name, StreamedProfile* streamed = nullptr)
+      : name_(name), streamed_(streamed) {}
+
+  // After Parse: the streamed text held something the whole-file reader
+  // must judge (its error message), so read the file whole.
+  bool fell_back() const { return fell_back_; }
 
   Error Bad(const std::string& where, const std::string& what) const {
     return BadInput(name_, where.empty() ? what : fmt::format("{}: {}", where, what));
@@ -458,11 +468,12 @@ class Reader {
     return v;
   }
 
+  // `text` is followed by simdjson::SIMDJSON_PADDING readable bytes.
   Result<Profile> Parse(std::string_view text) {
     dom::parser parser;
     dom::element doc;
-    simdjson::padded_string padded(text);
-    if (auto err = parser.parse(padded).get(doc)) {
+    if (auto err = parser.parse(text.data(), text.size(), false).get(doc)) {
+      if (streamed_) return FallBack();
       int64_t offset = FindJsonErrorOffset(text);
       return BadInput(name_, fmt::format("not valid JSON: {}", simdjson::error_message(err)), -1,
                       offset);
@@ -968,10 +979,22 @@ class Reader {
   // One column of the timeline: an array of `n` numbers.
   template <typename T>
   Result<std::vector<T>> Column(dom::object obj, const char* key, const std::string& where,
-                                size_t n) const {
+                                size_t n) {
     const std::string w = where + "." + key;
+    dom::element column;
+    if (obj[key].get(column)) return Bad(where, fmt::format("missing array '{}'", key));
+    const int64_t taken = Placeholder(column, std::is_same_v<T, double> ? 'D' : 'I');
+    if (taken >= 0) {
+      std::vector<T>* v;
+      if constexpr (std::is_same_v<T, double>)
+        v = &streamed_->double_arrays.at(static_cast<size_t>(taken));
+      else
+        v = &streamed_->int_arrays.at(static_cast<size_t>(taken));
+      if (v->size() != n) return Bad(w, fmt::format("has {} entries, expected {}", v->size(), n));
+      return std::move(*v);
+    }
     dom::array a;
-    if (obj[key].get(a)) return Bad(where, fmt::format("missing array '{}'", key));
+    if (column.get(a)) return Bad(where, fmt::format("missing array '{}'", key));
     if (a.size() != n)
       return Bad(w, fmt::format("has {} entries, expected {}", a.size(), n));
     std::vector<T> v;
@@ -990,7 +1013,7 @@ class Reader {
     return v;
   }
 
-  Status ReadTimeline(dom::element e, Profile& p) const {
+  Status ReadTimeline(dom::element e, Profile& p) {
     const std::string where = "timeline";
     dom::object o;
     if (e.get(o)) return Bad(where, "must be an object");
@@ -1025,6 +1048,17 @@ class Reader {
     SMG_ASSIGN_OR_RETURN(int64_t n, Int(ev, "n", ew, true));
     if (n < 0) return Bad(ew, fmt::format("'n' must not be negative (it is {})", n));
     const size_t count = static_cast<size_t>(n);
+    if (streamed_ && streamed_->columns_taken != 0) {
+      SMG_RETURN_IF_ERROR(TakeStreamedEvents(ev, count, p));
+    } else {
+      SMG_RETURN_IF_ERROR(ReadEventColumns(ev, count, p));
+    }
+    return ReadPowerTracks(o, p);
+  }
+
+  Status ReadEventColumns(dom::object ev, size_t count, Profile& p) {
+    const std::string ew = "timeline.events";
+    Timeline& t = p.timeline;
     SMG_ASSIGN_OR_RETURN(auto lane, Column<int64_t>(ev, "lane", ew, count));
     SMG_ASSIGN_OR_RETURN(auto start, Column<int64_t>(ev, "start_delta_ns", ew, count));
     SMG_ASSIGN_OR_RETURN(auto dur, Column<int64_t>(ev, "dur_ns", ew, count));
@@ -1058,6 +1092,51 @@ class Reader {
       te.phase = static_cast<Phase>(phase[i]);
       te.self_j = self_j[i];
     }
+    return {};
+  }
+
+  // The events the stream scanner read into place: the same checks, in the
+  // same order, as ReadEventColumns. Columns missing, given as something
+  // other than the scanner's array, or of another length than `n`: read the
+  // file whole, for the whole-file reader's message.
+  Status TakeStreamedEvents(dom::object ev, size_t count, Profile& p) {
+    const std::string ew = "timeline.events";
+    for (int c = 0; c < kEventColumnCount; ++c) {
+      dom::element column;
+      if (ev[kEventColumns[c]].get(column) || Placeholder(column, 'E') != c ||
+          streamed_->column_entries[static_cast<size_t>(c)] != count)
+        return FallBack();
+    }
+    if (streamed_->events.size() != count) return FallBack();
+    Timeline& t = p.timeline;
+    t.events = std::move(streamed_->events);
+    int64_t start_ns = 0;
+    for (size_t i = 0; i < count; ++i) {
+      TimelineEvent& te = t.events[i];
+      auto bad = [&](const char* key, int64_t v, std::string why) {
+        return Bad(fmt::format("{}.{}[{}]", ew, key, i), fmt::format("{} {}", v, why));
+      };
+      // Until here start_ns holds start_delta_ns and end_ns dur_ns.
+      const int64_t delta_ns = te.start_ns, dur_ns = te.end_ns;
+      if (te.lane >= t.lanes.size())
+        return bad("lane", te.lane, fmt::format("is not a lane (there are {})", t.lanes.size()));
+      if (te.node >= p.nodes.size())
+        return bad("node", te.node, fmt::format("is not a node (there are {})", p.nodes.size()));
+      if (te.step < -1 || te.step >= static_cast<int64_t>(t.steps.size()))
+        return bad("step", te.step, fmt::format("is not a step (-1 or below {})", t.steps.size()));
+      if (static_cast<int>(te.phase) >= kPhaseCount)
+        return bad("phase", static_cast<int>(te.phase), "is not a phase (0 forward … 3 other)");
+      if (dur_ns < 0) return bad("dur_ns", dur_ns, "is negative");
+      start_ns += delta_ns;
+      te.start_ns = start_ns;
+      te.end_ns = start_ns + dur_ns;
+    }
+    return {};
+  }
+
+  Status ReadPowerTracks(dom::object o, Profile& p) {
+    const std::string where = "timeline";
+    Timeline& t = p.timeline;
     dom::array power;
     if (!o["power"].get(power)) {
       for (dom::element pe : power) {
@@ -1067,9 +1146,18 @@ class Reader {
         PowerTrack track;
         SMG_ASSIGN_OR_RETURN(track.domain, String(po, "domain", pw, true));
         SMG_ASSIGN_OR_RETURN(int64_t t0, Int(po, "start_ns", pw));
+        // Its length sets the expected length of both (a placeholder's is
+        // that of the array it took out).
+        size_t steps_n = 0;
+        dom::element powers;
         dom::array dts;
-        if (po["power_w"].get(dts)) return Bad(pw, "missing array 'power_w'");
-        const size_t steps_n = dts.size();
+        if (po["power_w"].get(powers)) return Bad(pw, "missing array 'power_w'");
+        if (int64_t taken = Placeholder(powers, 'D'); taken >= 0)
+          steps_n = streamed_->double_arrays.at(static_cast<size_t>(taken)).size();
+        else if (powers.get(dts))
+          return Bad(pw, "missing array 'power_w'");
+        else
+          steps_n = dts.size();
         SMG_ASSIGN_OR_RETURN(auto dt, Column<int64_t>(po, "dt_ns", pw, steps_n));
         SMG_ASSIGN_OR_RETURN(track.power_w, Column<double>(po, "power_w", pw, steps_n));
         for (size_t i = 0; i < steps_n; ++i)
@@ -1089,18 +1177,53 @@ class Reader {
     return {};
   }
 
+  Error FallBack() {
+    fell_back_ = true;
+    return Internal("the streamed profile is read again whole");
+  }
+
+  // The index in a placeholder the stream scanner left for `e` (its kind:
+  // 'E' an events column, 'I' an int array, 'D' a double array), or -1.
+  int64_t Placeholder(dom::element e, char kind) const {
+    std::string_view s;
+    if (!streamed_ || e.get(s)) return -1;
+    const std::string& tag = streamed_->tag;
+    if (s.size() <= tag.size() + 1 || s.substr(0, tag.size()) != tag || s[tag.size()] != kind)
+      return -1;
+    int64_t index = -1;
+    std::from_chars(s.data() + tag.size() + 1, s.data() + s.size(), index);
+    return index;
+  }
+
   const std::string& name_;
+  StreamedProfile* streamed_;
+  bool fell_back_ = false;
 };
 
 }  // namespace
 
 Result<Profile> ParseProfileJson(const std::string& name, std::string_view text) {
-  return Reader(name).Parse(text);
+  const simdjson::padded_string padded(text);
+  return Reader(name).Parse(padded);
 }
 
+// A large profile is streamed (profile_stream.h): its timeline's arrays go
+// straight into the profile, and only the rest of its text is held. Read
+// whole (once, with simdjson's padding in place: no copy) when it cannot be
+// streamed, and when the streamed text holds something to report.
 Result<Profile> ReadProfileJson(const std::string& path) {
-  SMG_ASSIGN_OR_RETURN(std::string text, ReadFileMaybeGzip(path));
-  return ParseProfileJson(path, text);
+  {
+    std::optional<StreamedProfile> streamed = StreamProfileFile(path, simdjson::SIMDJSON_PADDING);
+    if (streamed) {
+      Reader reader(path, &*streamed);
+      Result<Profile> p = reader.Parse(streamed->rest);
+      if (!reader.fell_back()) return p;
+    }
+  }
+  SMG_ASSIGN_OR_RETURN(std::string text,
+                       ReadFileMaybeGzip(path, simdjson::SIMDJSON_PADDING));
+  if (text.capacity() >= text.size() + simdjson::SIMDJSON_PADDING) return Reader(path).Parse(text);
+  return ParseProfileJson(path, text);  // inflated text: no spare room, so a padded copy
 }
 
 }  // namespace smaragdine
