@@ -539,6 +539,7 @@ class Reader {
     }
     if (p.nodes.empty()) return Bad("nodes", "empty: a profile has at least the root node");
     SMG_RETURN_IF_ERROR(CheckTree(p));
+    SMG_RETURN_IF_ERROR(CheckPhaseTree(p));
 
     dom::element machines;
     if (!top["machines"].get(machines)) SMG_RETURN_IF_ERROR(ReadMachines(machines, p));
@@ -725,6 +726,60 @@ class Reader {
                         pd.name, root.total_j[d], pd.idle_j, pd.other_j, accounted,
                         accounted > pd.measured_j ? "more than" : "less than", pd.measured_j,
                         whole_tree ? "" : ", and at most the measured under --root"));
+    }
+    return {};
+  }
+
+  // The per-phase figures, once the tree itself has passed CheckTree (issue
+  // 17): each phase's figures are the node's restricted to that phase's
+  // events, and roll up the same way (tree::RollUpPhaseTotals). Per phase and
+  // domain, a node's phase self plus its children's phase totals is its phase
+  // total, to 1e-6 relative (a leaf may hold more: a --depth cut keeps the
+  // dropped descendants' phase energy at the cut, as it does their energy);
+  // and the phases, being disjoint parts of the node's events, add up to no
+  // more than the node's total (a profile may leave phases out, so less is
+  // allowed).
+  Status CheckPhaseTree(const Profile& p) const {
+    const size_t nd = p.domains.size(), nn = p.nodes.size();
+    auto tolerance = [](double a, double b) { return 1e-12 + 1e-6 * std::max(a, b); };
+    std::vector<bool> inner(nn, false);
+    for (size_t i = 1; i < nn; ++i) inner[static_cast<size_t>(p.nodes[i].parent)] = true;
+    std::vector<double> children(nn * nd);
+    for (int ph = 0; ph < kPhaseCount; ++ph) {
+      std::fill(children.begin(), children.end(), 0.0);
+      for (size_t i = 1; i < nn; ++i)
+        for (size_t d = 0; d < nd; ++d)
+          children[static_cast<size_t>(p.nodes[i].parent) * nd + d] += p.nodes[i].phases[ph].total_j[d];
+      for (size_t i = 0; i < nn; ++i) {
+        const PhaseFigures& f = p.nodes[i].phases[ph];
+        for (size_t d = 0; d < nd; ++d) {
+          const double inside = f.self_j[d] + children[i * nd + d];
+          const bool more = inside > f.total_j[d] + tolerance(inside, f.total_j[d]);
+          const bool less = inner[i] && inside < f.total_j[d] - tolerance(inside, f.total_j[d]);
+          if (!more && !less) continue;
+          return Bad(NodeWhere(fmt::format("nodes[{}].phases.{}", i, kPhaseNames[ph]),
+                               p.nodes[i].path),
+                     fmt::format("its 'self' ({} J) and its children's {} totals ({} J) of domain "
+                                 "'{}' add up to {} J, {} its 'total' ({} J): a phase's total is "
+                                 "its self plus its children's totals of that phase{}",
+                                 f.self_j[d], kPhaseNames[ph], children[i * nd + d],
+                                 p.domains[d].name, inside, more ? "more than" : "less than",
+                                 f.total_j[d],
+                                 more ? "" : " (only a leaf, at a --depth cut, holds more)"));
+        }
+      }
+    }
+    for (size_t i = 0; i < nn; ++i) {
+      const ProfileNode& n = p.nodes[i];
+      for (size_t d = 0; d < nd; ++d) {
+        double phases_j = 0;
+        for (const PhaseFigures& f : n.phases) phases_j += f.total_j[d];
+        if (phases_j > n.total_j[d] + tolerance(phases_j, n.total_j[d]))
+          return Bad(NodeWhere(fmt::format("nodes[{}].phases", i), n.path),
+                     fmt::format("the phases' totals of domain '{}' add up to {} J, more than the "
+                                 "node's 'total' ({} J): each phase is a part of the node's events",
+                                 p.domains[d].name, phases_j, n.total_j[d]));
+      }
     }
     return {};
   }

@@ -79,11 +79,18 @@ TEST(ProfileJsonTest, RoundTripKeepsEveryFieldExactly) {
   // and only lowered: the reader refuses a self above its total, and children
   // holding more than their parent (issue 17), so the huge number is a step mean.
   // What the leaf's GPU total loses its parent holds itself: a parent's total
-  // is its self plus its children's (issue 17).
+  // is its self plus its children's (issue 17), and so for each phase: the
+  // leaf's GPU phase figures move to its parent's phase self too (the phases
+  // add up to no more than the node's total).
   p.nodes[4].self_j[0] = p.nodes[4].total_j[0] / 3.0;
   p.nodes[3].self_j[1] += p.nodes[4].total_j[1];
   p.nodes[4].self_j[1] = 0;
   p.nodes[4].total_j[1] = 1e-300;
+  for (int ph = 0; ph < kPhaseCount; ++ph) {
+    PhaseFigures& leaf = p.nodes[4].phases[ph];
+    p.nodes[3].phases[ph].self_j[1] += leaf.total_j[1];
+    leaf.self_j[1] = leaf.total_j[1] = 0;
+  }
   p.nodes[4].steps.mean_j = 6.02214076e23;
   p.nodes[5].name = "quote\" back\\slash\ttab é";
   p.meta.traces.push_back("second \"trace\".json");
