@@ -55,11 +55,19 @@ const DiagnosticName kNames[] = {
       "run.json domains with no rows (left out)"},
     {"energy.duplicate_reading", "docs/energy-log.md",
       "a row repeating its domain's previous row exactly was dropped"},
+    {"energy.edge_decrease_dropped", "docs/energy-log.md",
+      "a domain's first counter reading above the second, or its last below the one before "
+      "(a reset, wrap or glitch: that interval's energy is unknown), dropped"},
     {"energy.edge_glitch_dropped", "docs/energy-log.md",
-      "a domain's first or last counter reading far off the trend of the readings between "
-      "(its interval rose more than 10 times any other, plus 10 W), dropped"},
+      "a domain's first or last reading far off the trend of the readings between (a "
+      "counter's interval rose, or a power reading's energy was, more than 10 times any "
+      "other, plus 10 W), dropped"},
     {"energy.negative_power_dropped", "docs/energy-log.md",
       "negative power readings, dropped (the power between their neighbours is "
+      "interpolated)"},
+    {"energy.power_glitch_dropped", "docs/energy-log.md",
+      "isolated power readings whose energy (judged over at least 1 s) was more than 10 times "
+      "the higher neighbour plus 10 W, dropped (the power between the neighbours is "
       "interpolated)"},
     {"energy.reading_implausible", "docs/energy-log.md",
       "readings not finite, negative (counters), absurd or beyond 100 kW, dropped"},

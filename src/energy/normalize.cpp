@@ -136,78 +136,137 @@ namespace {
 // three centuries) or a power beyond 100 kW (a rack, not a domain).
 constexpr double kMaxCounterJ = 1e15;
 constexpr double kMaxPowerW = 1e5;
-// A counter's rise is judged as a power over at least this long: counters
-// update in steps (RAPL ~1 ms, NVML up to 100 ms), so a rise over a few µs says
-// little; more than 100 kJ within a second is implausible whatever the gap.
+// Energy is judged as a power over at least this long: counters update in
+// steps (RAPL ~1 ms, NVML up to 100 ms), so a rise over a few µs says little,
+// and a power reading stands for its share of the time between its
+// neighbours; more than 100 kJ within a second is implausible whatever the gap.
 constexpr double kMinJudgedSpanS = 1.0;
 
-double RiseW(double from_j, double to_j, int64_t from_ns, int64_t to_ns) {
-  const double dt_s = static_cast<double>(static_cast<uint64_t>(to_ns) -
-                                          static_cast<uint64_t>(from_ns)) * 1e-9;
-  return (to_j - from_j) / std::max(dt_s, kMinJudgedSpanS);
+double SpanS(int64_t from_ns, int64_t to_ns) {
+  // Unsigned: times are strictly increasing, and the gap may exceed INT64_MAX.
+  return static_cast<double>(static_cast<uint64_t>(to_ns) - static_cast<uint64_t>(from_ns)) *
+         1e-9;
 }
 
-// Isolated glitches (step 3 of JudgeReadings): a reading off the trend that
-// the next reading contradicts. Low: below the previous reading while the next
-// is back at or above it (a reset continues from the low value instead). High:
-// above the next reading while the next is at or above the previous one. The
-// readings left; energy.counter_glitch_dropped and a warning for the others.
-DomainReadings DropIsolatedGlitches(const std::string& domain, const DomainReadings& c,
-                                    Diagnostics& diagnostics) {
+// `energy_j` spent over `span_s`, as a power judged over at least kMinJudgedSpanS.
+double JudgedW(double energy_j, double span_s) {
+  return energy_j / std::max(span_s, kMinJudgedSpanS);
+}
+
+double RiseW(double from_j, double to_j, int64_t from_ns, int64_t to_ns) {
+  return JudgedW(to_j - from_j, SpanS(from_ns, to_ns));
+}
+
+// The trend rule every glitch judgement without a contradicting reading on the
+// counter's own scale shares (a counter's first or last reading; any power
+// reading): a judged power is off the trend `trend_w` when beyond kTrendFactor
+// times it plus kTrendMarginW. The factor is generous on purpose: over at least
+// 1 s, a burst of a few ms at full power after an idle run stays within it (a
+// 700 W interval of 10 ms after 20 W reads as 7 W against 0.2 W).
+constexpr double kTrendFactor = 10;
+constexpr double kTrendMarginW = 10;
+// A trend needs at least this many judged figures between the two ends.
+constexpr size_t kEdgeMinBetween = 3;
+
+bool OffTrend(double judged_w, double trend_w) {
+  return judged_w > kTrendFactor * trend_w + kTrendMarginW;
+}
+
+// A power reading's energy, judged: the reading at `t_ns` stands for half the
+// time to each neighbour (the trapezoid's weight), so a spike of one reading
+// adds reading × share_s; as a power over at least kMinJudgedSpanS, so a real
+// burst of one short sample is not mistaken for a glitch.
+double PowerReadingJudgedW(double power_w, int64_t before_ns, int64_t after_ns) {
+  const double share_s = 0.5 * SpanS(before_ns, after_ns);
+  return JudgedW(power_w * share_s, share_s);
+}
+
+// How DropIsolated judges a reading `v` at `t` between the last reading kept
+// before it and the next one.
+struct Neighbours {
+  int64_t prev_ns, t_ns, next_ns;
+  double prev, v, next;
+};
+
+// A counter reading the next one contradicts: below the previous reading while
+// the next is back at or above it (a reset continues from the low value
+// instead), or above the next reading while the next is at or above the
+// previous one.
+bool CounterGlitch(const Neighbours& r) {
+  return r.next >= r.prev && (r.v < r.prev || r.v > r.next);
+}
+
+// A power reading far above both neighbours (so the next reading went back on
+// it; one that the next readings keep is a real change of load): off the
+// trend of the higher neighbour by the trend rule, its energy judged over at
+// least 1 s. Only highs are judged: a reading low by mistake costs at most its
+// share of the trend's energy, and a real dip (idle between kernels) reads the
+// same; a high one can cost up to 100 kW × its share.
+bool PowerGlitch(const Neighbours& r) {
+  return OffTrend(PowerReadingJudgedW(r.v, r.prev_ns, r.next_ns), std::max(r.prev, r.next));
+}
+
+// Isolated glitches: every reading with a kept reading before it and one after
+// that `glitch` judges off the trend is dropped. The readings left; `name` and a
+// warning (`what`: "energy counter", "power meter") for the others.
+DomainReadings DropIsolated(const std::string& domain, const DomainReadings& c,
+                            bool (*glitch)(const Neighbours&), const char* name,
+                            const char* what, const char* unit, const char* why,
+                            Diagnostics& diagnostics) {
   int64_t glitches = 0;
   std::optional<size_t> first_glitch;
   DomainReadings judged;
   judged.t_ns.reserve(c.t_ns.size());
   judged.value.reserve(c.value.size());
   for (size_t i = 0; i < c.t_ns.size(); ++i) {
-    const double v = c.value[i];
-    if (!judged.t_ns.empty() && i + 1 < c.t_ns.size()) {
-      const double prev = judged.value.back(), next = c.value[i + 1];
-      if (next >= prev && (v < prev || v > next)) {
-        if (glitches++ == 0) first_glitch = i;
-        continue;
-      }
+    if (!judged.t_ns.empty() && i + 1 < c.t_ns.size() &&
+        glitch({judged.t_ns.back(), c.t_ns[i], c.t_ns[i + 1], judged.value.back(), c.value[i],
+                c.value[i + 1]})) {
+      if (glitches++ == 0) first_glitch = i;
+      continue;
     }
     judged.t_ns.push_back(c.t_ns[i]);
-    judged.value.push_back(v);
+    judged.value.push_back(c.value[i]);
   }
   if (glitches > 0) {
-    diagnostics.Add("energy.counter_glitch_dropped", glitches);
+    diagnostics.Add(name, glitches);
     diagnostics.Warn(fmt::format(
-        "the energy counter of '{}' had {} isolated reading(s) off its trend (first at t_ns "
-        "{}: {} J), contradicted by the next reading; dropped, not taken as a reset",
-        domain, glitches, c.t_ns[*first_glitch], c.value[*first_glitch] + 0.0));
+        "the {} of '{}' had {} isolated reading(s) off its trend (first at t_ns {}: {} {}), "
+        "contradicted by the next reading; dropped, {}",
+        what, domain, glitches, c.t_ns[*first_glitch], c.value[*first_glitch] + 0.0, unit, why));
   }
   return judged;
 }
 
-// An edge reading (a domain's first or last) is judged against the trend of
-// the readings between: its interval's rise (as RiseW) beyond kEdgeFactor
-// times the largest rise of the other intervals plus kEdgeMarginW is off the
-// trend. Needs kEdgeMinIntervals other intervals to have a trend at all.
-constexpr double kEdgeFactor = 10;
-constexpr double kEdgeMarginW = 10;
-constexpr size_t kEdgeMinIntervals = 3;
+// Which of a domain's first and last reading are off the trend: `first_w` and
+// `last_w` are the judged powers of the two ends, `between_w` those of the
+// figures between (the trend is the largest of them; at least kEdgeMinBetween
+// needed). `trend_w` is set to that trend.
+std::pair<bool, bool> EdgesOffTrend(double first_w, double last_w,
+                                    const std::vector<double>& between_w, double& trend_w) {
+  trend_w = 0;
+  for (double w : between_w) trend_w = std::max(trend_w, w);
+  if (between_w.size() < kEdgeMinBetween) return {false, false};
+  return {OffTrend(first_w, trend_w), OffTrend(last_w, trend_w)};
+}
 
-// Which of the first and the last counter reading of `c` (judged readings,
-// ≥ 2) are off the trend: the first when it sits far below the second (its
-// interval rises far more than any other), the last when it sits far above
-// the one before. A decrease at an edge is not judged here: like a reset
-// anywhere, it counts 0 J (NormalizeCounterReadings), so it inflates nothing.
-// `trend_w` is set to the largest rise of the other intervals.
-std::pair<bool, bool> EdgeGlitches(const DomainReadings& c, double& trend_w) {
+// The ends of a counter (judged readings, ≥ 2): the first is off the trend when
+// its interval rises far more than any interval between (it sits far below the
+// second), the last when its interval does (far above the one before). Each
+// rise is judged over the time since the counter's value last changed, as the
+// jump rule (step 2) does. A decrease at an end is not a rise: DropEdgeDecreases.
+std::pair<bool, bool> CounterEdgesOffTrend(const DomainReadings& c, double& trend_w) {
   const size_t n = c.t_ns.size();
   trend_w = 0;
-  if (n < kEdgeMinIntervals + 3) return {false, false};
-  // A stepped counter's rise is judged over the time since its value last
-  // changed, as the jump rule (step 2) does.
+  if (n < 2) return {false, false};
+  std::vector<double> between_w;
   int64_t changed_ns = c.t_ns[1];
   double last_w = 0;
   for (size_t i = 2; i < n; ++i) {
     const double prev = c.value[i - 1], v = c.value[i];
     const double w = v > prev ? RiseW(prev, v, changed_ns, c.t_ns[i]) : 0.0;
     if (i + 1 < n) {
-      trend_w = std::max(trend_w, w);
+      between_w.push_back(w);
     } else {
       last_w = w;
     }
@@ -215,36 +274,83 @@ std::pair<bool, bool> EdgeGlitches(const DomainReadings& c, double& trend_w) {
   }
   const double first_w =
       c.value[1] > c.value[0] ? RiseW(c.value[0], c.value[1], c.t_ns[0], c.t_ns[1]) : 0.0;
-  const double limit_w = kEdgeFactor * trend_w + kEdgeMarginW;
-  return {first_w > limit_w, last_w > limit_w};
+  return EdgesOffTrend(first_w, last_w, between_w, trend_w);
 }
 
-// Drops the edge readings EdgeGlitches finds off the trend, with a diagnostic
-// (energy.edge_glitch_dropped) and a warning naming them.
-void DropEdgeGlitches(const std::string& domain, DomainReadings& c, Diagnostics& diagnostics) {
-  double trend_w = 0;
-  const auto [first_off, last_off] = EdgeGlitches(c, trend_w);
-  if (!first_off && !last_off) return;
+// The ends of a power meter's readings (≥ 2): each end's reading, its energy
+// judged over at least 1 s (it has a neighbour on one side only: its share is
+// half the gap to it), against the trend of the readings between.
+std::pair<bool, bool> PowerEdgesOffTrend(const DomainReadings& c, double& trend_w) {
+  const size_t n = c.t_ns.size();
+  trend_w = 0;
+  if (n < 2) return {false, false};
+  const std::vector<double> between_w(c.value.begin() + 1, c.value.end() - 1);
+  const double first_w = PowerReadingJudgedW(c.value[0], c.t_ns[0], c.t_ns[1]);
+  const double last_w = PowerReadingJudgedW(c.value[n - 1], c.t_ns[n - 2], c.t_ns[n - 1]);
+  return EdgesOffTrend(first_w, last_w, between_w, trend_w);
+}
+
+// Removes the first and/or the last reading of `c`, and says which in words.
+std::vector<std::string> DropEnds(DomainReadings& c, bool first, bool last, const char* unit) {
   std::vector<std::string> which;
   auto name = [&](size_t i, const char* edge) {
-    which.push_back(fmt::format("the {} (t_ns {}: {} J)", edge, c.t_ns[i], c.value[i] + 0.0));
+    which.push_back(fmt::format("the {} (t_ns {}: {} {})", edge, c.t_ns[i], c.value[i] + 0.0,
+                                unit));
   };
-  if (first_off) name(0, "first");
-  if (last_off) name(c.t_ns.size() - 1, "last");
-  if (last_off) {
+  if (first) name(0, "first");
+  if (last) name(c.t_ns.size() - 1, "last");
+  if (last) {
     c.t_ns.pop_back();
     c.value.pop_back();
   }
-  if (first_off) {
+  if (first) {
     c.t_ns.erase(c.t_ns.begin());
     c.value.erase(c.value.begin());
   }
+  return which;
+}
+
+// Drops the edge readings off the trend (CounterEdgesOffTrend or
+// PowerEdgesOffTrend by the domain's quantity), with a diagnostic
+// (energy.edge_glitch_dropped) and a warning naming them.
+void DropEdgeGlitches(const std::string& domain, bool counter, DomainReadings& c,
+                      Diagnostics& diagnostics) {
+  double trend_w = 0;
+  const auto [first_off, last_off] =
+      counter ? CounterEdgesOffTrend(c, trend_w) : PowerEdgesOffTrend(c, trend_w);
+  if (!first_off && !last_off) return;
+  const std::vector<std::string> which = DropEnds(c, first_off, last_off, counter ? "J" : "W");
   diagnostics.Add("energy.edge_glitch_dropped", static_cast<int64_t>(which.size()));
   diagnostics.Warn(fmt::format(
-      "the energy counter of '{}' had {} reading off its trend: its interval rose more than {} "
-      "times the largest rise between the other readings ({:.3g} W, judged over at least {} s) "
-      "plus {} W; dropped, so the domain's window starts or ends one reading inward",
-      domain, fmt::join(which, " and "), kEdgeFactor, trend_w, kMinJudgedSpanS, kEdgeMarginW));
+      "the {} of '{}' had {} reading off its trend: {} more than {} times the largest {} between "
+      "the other readings ({:.3g} W, judged over at least {} s) plus {} W; dropped, so the "
+      "domain's window starts or ends one reading inward",
+      counter ? "energy counter" : "power meter", domain, fmt::join(which, " and "),
+      counter ? "its interval rose" : "its energy was", kTrendFactor,
+      counter ? "rise" : "reading", trend_w, kMinJudgedSpanS, kTrendMarginW));
+}
+
+// A counter's first reading above the second, or its last below the one
+// before: a reset, a wrap or a glitch, which no reading can tell apart at an
+// end. Whichever it is, that interval's energy is unknown; counting it as 0 J
+// (as a decrease between other readings is) would claim the domain drew
+// nothing there, so the end reading is dropped instead and the domain's window
+// starts or ends one reading inward, as for trailing unchanged readings. Needs
+// 3 readings: with 2, dropping one would leave no interval at all (the
+// decrease then counts 0 J, energy.counter_decreased).
+void DropEdgeDecreases(const std::string& domain, DomainReadings& c, Diagnostics& diagnostics) {
+  const size_t n = c.t_ns.size();
+  if (n < 3) return;
+  const bool first = c.value[1] < c.value[0];
+  const bool last = c.value[n - 1] < c.value[n - 2] && n - (first ? 1 : 0) >= 3;
+  if (!first && !last) return;
+  const std::vector<std::string> which = DropEnds(c, first, last, "J");
+  diagnostics.Add("energy.edge_decrease_dropped", static_cast<int64_t>(which.size()));
+  diagnostics.Warn(fmt::format(
+      "the energy counter of '{}' went down at {} reading: a reset, a wrap or a glitch, "
+      "which no reading can tell apart at an end, so that interval's energy is unknown; "
+      "dropped, so the domain's window starts or ends one reading inward",
+      domain, fmt::join(which, " and ")));
 }
 
 }  // namespace
@@ -291,6 +397,11 @@ DomainReadings JudgeReadings(const DomainInfo& info, const DomainReadings& r,
       out.t_ns.push_back(r.t_ns[i]);
       out.value.push_back(r.value[i]);
     }
+    // 2. Isolated spikes, which the next reading goes back on, and spikes at
+    // the ends, judged by the same trend rule as a counter's ends.
+    out = DropIsolated(info.name, out, PowerGlitch, "energy.power_glitch_dropped", "power meter",
+                       "W", "the power between its neighbours is interpolated", diagnostics);
+    DropEdgeGlitches(info.name, counter, out, diagnostics);
   } else {
     // 2. Rises beyond kMaxPowerW. A rise the next reading goes back on (it is
     // below this one) is a glitch and dropped; a rise the next readings keep
@@ -324,10 +435,14 @@ DomainReadings JudgeReadings(const DomainInfo& info, const DomainReadings& r,
     }
 
     // 3. Isolated glitches, which the next reading contradicts.
-    DomainReadings judged = DropIsolatedGlitches(info.name, out, diagnostics);
+    DomainReadings judged =
+        DropIsolated(info.name, out, CounterGlitch, "energy.counter_glitch_dropped",
+                     "energy counter", "J", "not taken as a reset", diagnostics);
     // 4. Glitches at the ends, which step 3 cannot see (a neighbour is missing
     // on one side): judged against the trend of the readings between them.
-    DropEdgeGlitches(info.name, judged, diagnostics);
+    DropEdgeGlitches(info.name, counter, judged, diagnostics);
+    // 5. A decrease at an end: its interval's energy is unknown.
+    DropEdgeDecreases(info.name, judged, diagnostics);
     if (jumps > 0) {
       diagnostics.Add("energy.counter_jumped", jumps);
       diagnostics.Warn(fmt::format(

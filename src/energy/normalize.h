@@ -45,7 +45,13 @@ EnergySeries IntegratePowerReadings(const std::string& domain, const DomainReadi
 // a warning): the trapezoid then spans its neighbours. A counter's first or
 // last reading, which has a neighbour on one side only, is dropped when its
 // interval rises more than 10 times the largest rise between the other
-// readings plus 10 W (`energy.edge_glitch_dropped`; at least 3 other intervals).
+// readings plus 10 W (`energy.edge_glitch_dropped`; at least 3 other intervals),
+// or when its interval goes down (`energy.edge_decrease_dropped`: a reset, a wrap
+// or a glitch there leaves that interval's energy unknown; ≥ 3 readings). A
+// power reading whose energy, judged over ≥ 1 s, is more than 10 times its
+// higher neighbour plus 10 W is dropped (`energy.power_glitch_dropped`), and
+// one at an end by the same rule against the readings between
+// (`energy.edge_glitch_dropped`).
 DomainReadings JudgeReadings(const DomainInfo& info, const DomainReadings& r,
                              Diagnostics& diagnostics);
 

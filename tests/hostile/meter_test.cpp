@@ -165,24 +165,10 @@ TEST(HostileMeterTest, GlitchAtTheFirstOrLastReadingIsDropped) {
                                          "(t_ns 1290000000: 5000 J) reading off its trend"));
 }
 
-// What the edge rule leaves alone: a true reset or a wrap in the first or last
-// interval (a decrease: 0 J, re-based, as anywhere); a real burst at the end
-// (700 W for the last 10 ms after a steady 20 W); a domain too short to have a
-// trend.
-TEST(HostileMeterTest, EdgeRuleKeepsResetsBurstsAndShortLogs) {
-  std::vector<std::pair<int, std::string>> wrap_first;
-  for (int i = 1; i < 20; ++i) wrap_first.emplace_back(i, fmt::format("{}", i - 1 + 0.5));
-  Result<EnergyLog> reset_first = Parse(CounterCsv(20, wrap_first));  // 1000, then 0.5, 1.5, …
-  ASSERT_TRUE(reset_first.ok()) << reset_first.error().message;
-  EXPECT_DOUBLE_EQ(TotalJ(*reset_first), 18.0);
-  EXPECT_EQ(reset_first->diagnostics.Count("energy.counter_decreased"), 1);
-  EXPECT_EQ(reset_first->diagnostics.Count("energy.edge_glitch_dropped"), 0);
-  Result<EnergyLog> reset_last = Parse(CounterCsv(20, {{19, "0.5"}}));
-  ASSERT_TRUE(reset_last.ok()) << reset_last.error().message;
-  EXPECT_DOUBLE_EQ(TotalJ(*reset_last), 18.0);
-  EXPECT_EQ(reset_last->diagnostics.Count("energy.counter_decreased"), 1);
-  EXPECT_EQ(reset_last->diagnostics.Count("energy.edge_glitch_dropped"), 0);
-
+// What the edge rule leaves alone: a real burst at the end (700 W for the last
+// 10 ms after a steady 20 W); a domain too short to have a trend (docs/energy-log.md,
+// "The ends", says why neither can be judged).
+TEST(HostileMeterTest, EdgeRuleKeepsBurstsAndShortLogs) {
   // 20 W read every 10 ms (0.2 J a reading), then 700 W over the last 10 ms (7 J).
   std::string csv = "t_ns,domain,energy_j\n";
   double j = 500;
@@ -200,6 +186,114 @@ TEST(HostileMeterTest, EdgeRuleKeepsResetsBurstsAndShortLogs) {
   ASSERT_TRUE(short_log.ok()) << short_log.error().message;
   EXPECT_DOUBLE_EQ(TotalJ(*short_log), 1004.0 - 12.0);
   EXPECT_EQ(short_log->diagnostics.Count("energy.edge_glitch_dropped"), 0);
+}
+
+// Before: a decrease at an end (a reset, a wrap or a glitch, which no reading
+// tells apart there) counted its interval as 0 J inside the domain's window,
+// claiming the domain drew nothing then. Now the end reading is dropped and the
+// window starts or ends one reading inward (energy.edge_decrease_dropped); with
+// two readings there is no interval to spare, and the decrease counts 0 J.
+TEST(HostileMeterTest, DecreaseAtAnEndShrinksTheWindow) {
+  std::vector<std::pair<int, std::string>> wrap_first;
+  for (int i = 1; i < 20; ++i) wrap_first.emplace_back(i, fmt::format("{}", i - 1 + 0.5));
+  Result<EnergyLog> reset_first = Parse(CounterCsv(20, wrap_first));  // 1000, then 0.5, 1.5, …
+  ASSERT_TRUE(reset_first.ok()) << reset_first.error().message;
+  EXPECT_DOUBLE_EQ(TotalJ(*reset_first), 18.0);
+  EXPECT_EQ(reset_first->series.at(0).StartNs(), 1'010'000'000);
+  EXPECT_EQ(reset_first->diagnostics.Count("energy.edge_decrease_dropped"), 1);
+  EXPECT_EQ(reset_first->diagnostics.Count("energy.counter_decreased"), 0);
+  EXPECT_EQ(reset_first->diagnostics.Count("energy.edge_glitch_dropped"), 0);
+  EXPECT_THAT(Warnings(*reset_first),
+              HasSubstr("the energy counter of 'cpu:0/package' went down at the first (t_ns "
+                        "1000000000: 1000 J) reading"));
+  Result<EnergyLog> reset_last = Parse(CounterCsv(20, {{19, "0.5"}}));
+  ASSERT_TRUE(reset_last.ok()) << reset_last.error().message;
+  EXPECT_DOUBLE_EQ(TotalJ(*reset_last), 18.0);
+  EXPECT_EQ(reset_last->series.at(0).EndNs(), 1'180'000'000);
+  EXPECT_EQ(reset_last->diagnostics.Count("energy.edge_decrease_dropped"), 1);
+  EXPECT_EQ(reset_last->diagnostics.Count("energy.counter_decreased"), 0);
+  // A short log is judged too: 3 readings keep one interval.
+  Result<EnergyLog> three = Parse(CounterCsv(3, {{2, "4"}}));
+  ASSERT_TRUE(three.ok()) << three.error().message;
+  EXPECT_DOUBLE_EQ(TotalJ(*three), 1.0);
+  EXPECT_EQ(three->series.at(0).EndNs(), 1'010'000'000);
+  EXPECT_EQ(three->diagnostics.Count("energy.edge_decrease_dropped"), 1);
+  // Two readings: dropping one would leave no interval; 0 J, as before.
+  Result<EnergyLog> two = Parse(CounterCsv(2, {{1, "4"}}));
+  ASSERT_TRUE(two.ok()) << two.error().message;
+  EXPECT_DOUBLE_EQ(TotalJ(*two), 0.0);
+  EXPECT_EQ(two->series.at(0).EndNs(), 1'010'000'000);
+  EXPECT_EQ(two->diagnostics.Count("energy.counter_decreased"), 1);
+  EXPECT_EQ(two->diagnostics.Count("energy.edge_decrease_dropped"), 0);
+}
+
+// A power meter read every 100 ms: `watts` everywhere, with the readings at
+// `special` replaced.
+std::string PowerCsv(int n, double watts, const std::vector<std::pair<int, double>>& special = {}) {
+  std::string csv = "t_ns,domain,power_w\n";
+  for (int i = 0; i < n; ++i) {
+    double w = watts;
+    for (const auto& [at, value] : special)
+      if (at == i) w = value;
+    csv += fmt::format("{},gpu:0,{}\n", int64_t{i} * 100'000'000, w);
+  }
+  return csv;
+}
+
+// Before: power domains had no glitch rule below 100 kW: one 20 kW reading of
+// a 100 W meter added 1990 J to a 2 s run of 200 J (+995 %), and a 50 kW first
+// reading 2495 J. Now an isolated reading whose energy, judged over at
+// least 1 s, is beyond 10 times the higher neighbour plus 10 W (the trend rule
+// of a counter's ends) is dropped, at an end against the readings between.
+TEST(HostileMeterTest, IsolatedPowerGlitchIsDropped) {
+  Result<EnergyLog> log = Parse(PowerCsv(21, 100, {{10, 20000}}));
+  ASSERT_TRUE(log.ok()) << log.error().message;
+  EXPECT_NEAR(TotalJ(*log), 200.0, 1e-9);
+  EXPECT_EQ(log->diagnostics.Count("energy.power_glitch_dropped"), 1);
+  EXPECT_EQ(log->diagnostics.Count("energy.reading_implausible"), 0);
+  EXPECT_THAT(Warnings(*log),
+              HasSubstr("the power meter of 'gpu:0' had 1 isolated reading(s) off its trend "
+                        "(first at t_ns 1000000000: 20000 W), contradicted by the next reading; "
+                        "dropped, the power between its neighbours is interpolated"));
+  Result<EnergyLog> first = Parse(PowerCsv(21, 100, {{0, 50000}}));
+  ASSERT_TRUE(first.ok()) << first.error().message;
+  EXPECT_NEAR(TotalJ(*first), 190.0, 1e-9);
+  EXPECT_EQ(first->series.at(0).StartNs(), 100'000'000);
+  EXPECT_EQ(first->diagnostics.Count("energy.edge_glitch_dropped"), 1);
+  EXPECT_THAT(Warnings(*first), HasSubstr("the power meter of 'gpu:0' had the first (t_ns 0: "
+                                          "50000 W) reading off its trend"));
+  Result<EnergyLog> last = Parse(PowerCsv(21, 100, {{20, 50000}}));
+  ASSERT_TRUE(last.ok()) << last.error().message;
+  EXPECT_NEAR(TotalJ(*last), 190.0, 1e-9);
+  EXPECT_EQ(last->diagnostics.Count("energy.edge_glitch_dropped"), 1);
+}
+
+// What the power rule keeps: a real one-sample burst (700 W between 20 W
+// readings: 70 W judged over 1 s against 210 W), a change of load the next
+// readings keep, two high readings in a row, a reading low by mistake (only
+// highs are judged), and the ends of a short log.
+TEST(HostileMeterTest, PowerRuleKeepsBurstsStepsAndLows) {
+  Result<EnergyLog> burst = Parse(PowerCsv(21, 20, {{10, 700}}));
+  ASSERT_TRUE(burst.ok()) << burst.error().message;
+  EXPECT_NEAR(TotalJ(*burst), 40.0 + 680 * 0.1, 1e-9);
+  std::vector<std::pair<int, double>> step;
+  for (int i = 10; i < 21; ++i) step.emplace_back(i, 700);
+  Result<EnergyLog> load = Parse(PowerCsv(21, 20, step));
+  ASSERT_TRUE(load.ok()) << load.error().message;
+  EXPECT_NEAR(TotalJ(*load), 20 * 0.9 + 0.5 * (20 + 700) * 0.1 + 700 * 1.0, 1e-9);
+  Result<EnergyLog> pair = Parse(PowerCsv(21, 100, {{10, 20000}, {11, 20000}}));
+  ASSERT_TRUE(pair.ok()) << pair.error().message;
+  EXPECT_NEAR(TotalJ(*pair), 200.0 + 19900 * 0.2, 1e-9);
+  Result<EnergyLog> low = Parse(PowerCsv(21, 100, {{10, 0}}));
+  ASSERT_TRUE(low.ok()) << low.error().message;
+  EXPECT_NEAR(TotalJ(*low), 190.0, 1e-9);
+  Result<EnergyLog> short_log = Parse(PowerCsv(4, 100, {{0, 50000}}));
+  ASSERT_TRUE(short_log.ok()) << short_log.error().message;
+  EXPECT_NEAR(TotalJ(*short_log), 0.05 * 50100 + 0.2 * 100, 1e-9);
+  for (const Result<EnergyLog>* log : {&burst, &load, &pair, &low, &short_log}) {
+    EXPECT_EQ((*log)->diagnostics.Count("energy.power_glitch_dropped"), 0);
+    EXPECT_EQ((*log)->diagnostics.Count("energy.edge_glitch_dropped"), 0);
+  }
 }
 
 // A true reset (to near zero, continuing from there) is handled as before: the
