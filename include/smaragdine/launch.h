@@ -12,8 +12,10 @@
 
 #include <cstdint>
 #include <functional>
+#include <optional>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include "smaragdine/status.h"
 
@@ -29,7 +31,18 @@ struct LaunchInfo {
   // Slurm's job, step and node (SLURM_JOB_ID, SLURM_STEP_ID, SLURM_NODEID);
   // "" outside Slurm.
   std::string job_id, step_id, node_id;
+  // CUDA_VISIBLE_DEVICES as the launcher left it ("" when unset): a process
+  // sees GPU k of this list as its cuda:k, while NVML numbers every GPU of the
+  // machine. Slurm sets it to the GPUs a step was given.
+  std::string cuda_visible_devices;
 };
+
+// The machine's GPU index of each GPU a process sees (`cuda:k` is the k-th),
+// from a CUDA_VISIBLE_DEVICES value such as "2,3". nullopt when it does not
+// list plain indices (GPU-<uuid> or MIG-<uuid> entries): those cannot be
+// matched to NVML's indices from the text alone. CUDA stops at the first
+// entry that is not a valid index, and so does this.
+std::optional<std::vector<int32_t>> VisibleGpuIndices(std::string_view cuda_visible_devices);
 
 // Reads the launcher's variables through `getenv` (tests pass their own):
 // torchrun's RANK / LOCAL_RANK / WORLD_SIZE / LOCAL_WORLD_SIZE, else Slurm's

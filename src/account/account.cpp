@@ -2,6 +2,9 @@
 // account` and live sessions (account.h).
 #include <fmt/format.h>
 
+#include <charconv>
+#include <optional>
+#include <string_view>
 #include <utility>
 
 #include "smaragdine/account.h"
@@ -14,6 +17,48 @@ std::optional<TimelinePolicy> ParseTimelinePolicy(std::string_view text) {
   if (text == "never") return TimelinePolicy::kNever;
   return std::nullopt;
 }
+
+namespace {
+
+// A trace numbers GPUs as its process saw them (cuda:k, the k-th entry of
+// CUDA_VISIBLE_DEVICES); the GPU domains number them as NVML does, every GPU
+// of the machine. With the run's CUDA_VISIBLE_DEVICES the trace's lanes are
+// renumbered to the machine's, so that each GPU's energy goes to the rank
+// that used it. Returns what was renumbered, for meta.alignment ("" if nothing).
+std::string RenumberGpuLanes(Trace& trace, const LaunchInfo& launch) {
+  if (launch.cuda_visible_devices.empty()) return "";
+  const std::optional<std::vector<int32_t>> visible = VisibleGpuIndices(launch.cuda_visible_devices);
+  bool any_gpu = false;
+  for (const Lane& lane : trace.lanes) any_gpu |= lane.device.starts_with("GPU:");
+  if (!any_gpu) return "";
+  if (!visible) {
+    trace.diagnostics.Add("account.gpus_not_renumbered");
+    trace.diagnostics.Warn(fmt::format(
+        "the run's CUDA_VISIBLE_DEVICES={} names GPUs by UUID: the trace's GPU lanes keep the "
+        "numbers the program saw; if they are not NVML's, match them with --device DOMAIN=GPU:k",
+        launch.cuda_visible_devices));
+    return "";
+  }
+  std::string renumbered;
+  for (Lane& lane : trace.lanes) {
+    if (!lane.device.starts_with("GPU:")) continue;
+    size_t k = 0;
+    const std::string_view digits = std::string_view(lane.device).substr(4);
+    const auto [end, ec] = std::from_chars(digits.data(), digits.data() + digits.size(), k);
+    if (ec != std::errc() || end != digits.data() + digits.size() || k >= visible->size() ||
+        (*visible)[k] == static_cast<int32_t>(k))
+      continue;
+    const std::string to = fmt::format("GPU:{}", (*visible)[k]);
+    if (renumbered.find(lane.device + " as " + to) == std::string::npos)
+      renumbered += fmt::format("{}{} as {}", renumbered.empty() ? "" : ", ", lane.device, to);
+    lane.device = to;
+  }
+  if (renumbered.empty()) return "";
+  return fmt::format("; the trace's {} (CUDA_VISIBLE_DEVICES={} when recorded)", renumbered,
+                     launch.cuda_visible_devices);
+}
+
+}  // namespace
 
 Result<Profile> Account(Trace trace, const EnergyLog& log, const AccountOptions& options) {
   for (const auto& [domain, w] : options.attribute.baseline_w) {
@@ -35,12 +80,13 @@ Result<Profile> Account(Trace trace, const EnergyLog& log, const AccountOptions&
       options.timeline == TimelinePolicy::kAlways ||
       (options.timeline == TimelinePolicy::kAuto && event_count <= kTimelineAutoMaxEvents);
 
+  const std::string gpus_renumbered = RenumberGpuLanes(trace, log.launch);
   stage("aligning the trace with the energy log");
   SMG_ASSIGN_OR_RETURN(AlignResult aligned, AlignTrace(trace, log, options.align));
 
   stage(fmt::format("attributing {} events", event_count));
   SMG_ASSIGN_OR_RETURN(Profile profile, Attribute(trace, log, attribute));
-  profile.meta.alignment = std::move(aligned.description);
+  profile.meta.alignment = std::move(aligned.description) + gpus_renumbered;
   if (options.timeline == TimelinePolicy::kAuto && !attribute.keep_timeline)
     profile.diagnostics.Warn(fmt::format(
         "the timeline (for `report --format perfetto`) was left out: the trace has {} events, "

@@ -17,6 +17,9 @@ const DiagnosticName kNames[] = {
       "of its energy"},
     {"account.events_outside_window", "docs/attribution.md",
       "events entirely outside the window; they get no energy, calls or time"},
+    {"account.gpus_not_renumbered", "docs/attribution.md",
+      "runs whose CUDA_VISIBLE_DEVICES named GPUs by UUID: the trace's GPU lanes kept the "
+      "numbers the program saw (match them with --device)"},
     {"account.negative_duration_dropped", "docs/attribution.md",
       "events whose end is before their start"},
     {"account.partial_overlap_clipped", "docs/attribution.md",

@@ -59,9 +59,29 @@ LaunchInfo ReadLaunchInfo(const std::function<const char*(const char*)>& getenv)
   li.job_id = text("SLURM_JOB_ID");
   li.step_id = text("SLURM_STEP_ID");
   li.node_id = text("SLURM_NODEID");
+  li.cuda_visible_devices = text("CUDA_VISIBLE_DEVICES");
   char host[HOST_NAME_MAX + 1] = {};
   if (::gethostname(host, sizeof host - 1) == 0) li.host = host;
   return li;
+}
+
+std::optional<std::vector<int32_t>> VisibleGpuIndices(std::string_view list) {
+  std::vector<int32_t> out;
+  size_t pos = 0;
+  while (pos <= list.size()) {
+    size_t comma = list.find(',', pos);
+    if (comma == std::string_view::npos) comma = list.size();
+    std::string_view entry = list.substr(pos, comma - pos);
+    while (!entry.empty() && entry.front() == ' ') entry.remove_prefix(1);
+    while (!entry.empty() && entry.back() == ' ') entry.remove_suffix(1);
+    if (entry.starts_with("GPU-") || entry.starts_with("MIG-")) return std::nullopt;
+    int32_t index = -1;
+    const auto [end, ec] = std::from_chars(entry.data(), entry.data() + entry.size(), index);
+    if (ec != std::errc() || end != entry.data() + entry.size() || index < 0) break;
+    out.push_back(index);
+    pos = comma + 1;
+  }
+  return out;
 }
 
 Result<std::string> ExpandRunPattern(std::string_view pattern, const LaunchInfo& launch) {

@@ -134,7 +134,8 @@ class RunJsonReader {
     if (e.get_object().get(launch) != simdjson::SUCCESS) return Bad("launch must be an object");
     const std::string where = "launch.";
     for (auto [key, slot] : {std::pair{"launcher", &li.launcher}, std::pair{"job_id", &li.job_id},
-                             std::pair{"step_id", &li.step_id}, std::pair{"node_id", &li.node_id}}) {
+                             std::pair{"step_id", &li.step_id}, std::pair{"node_id", &li.node_id},
+                             std::pair{"cuda_visible_devices", &li.cuda_visible_devices}}) {
       SMG_ASSIGN_OR_RETURN(std::optional<std::string> v, OptionalString(launch, key, where));
       if (v) *slot = *v;
     }
@@ -362,7 +363,7 @@ std::string RunJsonText(const EnergyLog& meta) {
   // Only what is known: runs outside a launcher, and older runs, read as before.
   const LaunchInfo& li = meta.launch;
   if (!li.host.empty()) fmt::format_to(it, ",\n  \"host\": {}", JsonQuote(li.host));
-  if (!li.launcher.empty() || !li.job_id.empty()) {
+  if (!li.launcher.empty() || !li.job_id.empty() || !li.cuda_visible_devices.empty()) {
     fmt::format_to(it, ",\n  \"launch\": {{\"launcher\": {}", JsonQuote(li.launcher));
     auto number = [&](std::string_view key, int32_t v) {
       if (v >= 0) fmt::format_to(it, ", \"{}\": {}", key, v);
@@ -377,6 +378,7 @@ std::string RunJsonText(const EnergyLog& meta) {
     text("job_id", li.job_id);
     text("step_id", li.step_id);
     text("node_id", li.node_id);
+    text("cuda_visible_devices", li.cuda_visible_devices);
     fmt::format_to(it, "}}");
   }
   optional("exit_code", meta.exit_code);

@@ -292,5 +292,41 @@ TEST(RanksPropertyTest, PartsOfTheTreeAddUpToIt) {
   }
 }
 
+
+// CUDA_VISIBLE_DEVICES=2,3 when recorded: the program's cuda:1 is the
+// machine's GPU 3, whose NVML domain is GPU:3; GPU:1's energy is no
+// operator's (another job's GPU, or an idle one).
+TEST(RanksTest, TheRunsCudaVisibleDevicesMapTheTracesGpusToTheMachines) {
+  testing::AttributeFixture f("run");
+  const uint32_t cpu = f.AddLane("CPU:0");
+  const uint32_t gpu = f.AddLane("GPU:1");
+  f.Op(cpu, "net/fc/aten::mm", 0, T);
+  f.Op(gpu, "net/fc/aten::mm/gemm", 0, T);
+  f.Domain("nvml:gpu3", "GPU:3", {{0, 0}, {T, 30}});
+  f.Domain("nvml:gpu1", "GPU:1", {{0, 0}, {T, 50}});
+  AccountOptions o;
+  o.attribute.method = AttributionMethod::kProportional;
+  Result<Profile> plain = Account(f.trace, f.log, o);
+  ASSERT_TRUE(plain.ok()) << plain.error().ToString();
+  EXPECT_NEAR(testing::SelfJ(*plain, "net/fc/aten::mm/gemm", 1), 50, 1e-9);  // taken as numbered
+
+  f.log.launch.cuda_visible_devices = "2,3";
+  Result<Profile> p = Account(f.trace, f.log, o);
+  ASSERT_TRUE(p.ok()) << p.error().ToString();
+  EXPECT_NEAR(testing::SelfJ(*p, "net/fc/aten::mm/gemm", 0), 30, 1e-9);
+  EXPECT_NEAR(testing::SelfJ(*p, "net/fc/aten::mm/gemm", 1), 0, 1e-9);
+  EXPECT_NEAR(p->domains[1].idle_j, 50, 1e-9);
+  EXPECT_NE(p->meta.alignment.find("GPU:1 as GPU:3 (CUDA_VISIBLE_DEVICES=2,3 when recorded)"),
+            std::string::npos)
+      << p->meta.alignment;
+
+  // Named by UUID: nothing to map by, so left as numbered, with a warning.
+  f.log.launch.cuda_visible_devices = "GPU-8f6e0f1a-1b2c-4d5e-9f00-112233445566";
+  p = Account(f.trace, f.log, o);
+  ASSERT_TRUE(p.ok()) << p.error().ToString();
+  EXPECT_NEAR(testing::SelfJ(*p, "net/fc/aten::mm/gemm", 1), 50, 1e-9);
+  EXPECT_EQ(p->diagnostics.Count("account.gpus_not_renumbered"), 1);
+}
+
 }  // namespace
 }  // namespace smaragdine

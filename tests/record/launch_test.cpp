@@ -5,6 +5,8 @@
 #include <map>
 #include <string>
 
+#include "record/record_test_util.h"
+#include "smaragdine/energy_log.h"
 #include "smaragdine/launch.h"
 
 namespace smaragdine {
@@ -80,6 +82,35 @@ TEST(LaunchTest, AnUnknownOrUnsetPatternIsAUsageErrorThatSaysWhy) {
   EXPECT_NE(p.error().message.find("%q is not known"), std::string::npos) << p.error().message;
   EXPECT_FALSE(ExpandRunPattern("runs/%", li).ok());
   EXPECT_FALSE(ExpandRunPattern("runs/%r", li).ok());
+}
+
+
+// CUDA_VISIBLE_DEVICES (issue 13): the machine's index of each GPU a process
+// sees, as CUDA reads the list; recorded in run.json's launch and read back.
+TEST(LaunchTest, CudaVisibleDevicesGivesTheMachinesIndexOfEachVisibleGpu) {
+  EXPECT_EQ(VisibleGpuIndices("2,3"), (std::vector<int32_t>{2, 3}));
+  EXPECT_EQ(VisibleGpuIndices(" 5 , 1"), (std::vector<int32_t>{5, 1}));
+  // CUDA stops at the first entry that is not an index.
+  EXPECT_EQ(VisibleGpuIndices("1,x,3"), (std::vector<int32_t>{1}));
+  EXPECT_EQ(VisibleGpuIndices("-1"), (std::vector<int32_t>{}));
+  EXPECT_EQ(VisibleGpuIndices(""), (std::vector<int32_t>{}));
+  EXPECT_EQ(VisibleGpuIndices("GPU-8f6e0f1a-1b2c-4d5e-9f00-112233445566"), std::nullopt);
+  EXPECT_EQ(VisibleGpuIndices("0,MIG-abc"), std::nullopt);
+  EXPECT_EQ(From({{"CUDA_VISIBLE_DEVICES", "2,3"}}).cuda_visible_devices, "2,3");
+  EXPECT_EQ(From({}).cuda_visible_devices, "");
+
+  testing::TempDir dir;
+  EnergyLog meta;
+  meta.domains.push_back({});
+  meta.domains[0].name = "nvml:gpu3";
+  meta.domains[0].device = "GPU:3";
+  meta.launch.cuda_visible_devices = "2,3";
+  ASSERT_TRUE(WriteRunDirectory(dir.path(), meta, {{0, 0, 0.0}, {1000, 0, 1.0}}).ok());
+  EXPECT_NE(testing::ReadText(dir.path() + "/run.json").find("\"cuda_visible_devices\": \"2,3\""),
+            std::string::npos);
+  Result<EnergyLog> back = ReadRunDirectory(dir.path());
+  ASSERT_TRUE(back.ok()) << back.error().ToString();
+  EXPECT_EQ(back->launch.cuda_visible_devices, "2,3");
 }
 
 }  // namespace
