@@ -18,8 +18,6 @@ namespace smaragdine {
 using report_text::CsvField;
 using report_text::Ellipsize;
 using report_text::Exact;
-using report_text::PadLeft;
-using report_text::PadRight;
 using report_text::Printable;
 using report_text::Sig4;
 
@@ -102,38 +100,6 @@ std::string Percent(double fraction) {
 
 std::string Ms(int64_t ns) { return Sig4(static_cast<double>(ns) * 1e-6); }
 
-// A text table: the first `left` columns left-aligned, the rest right-aligned;
-// a row without cells is a line of dashes.
-void Columns(fmt::memory_buffer& out, const std::vector<std::string>& header, size_t left,
-             const std::vector<std::vector<std::string>>& rows) {
-  std::vector<size_t> width(header.size(), 0);
-  for (size_t c = 0; c < header.size(); ++c) width[c] = report_text::DisplayWidth(header[c]);
-  for (const auto& r : rows)
-    for (size_t c = 0; c < r.size() && c < width.size(); ++c)
-      width[c] = std::max(width[c], report_text::DisplayWidth(r[c]));
-  size_t total = 0;
-  for (size_t w : width) total += w + 2;
-  auto line = [&](const std::vector<std::string>& cells) {
-    std::string s;
-    for (size_t c = 0; c < cells.size() && c < width.size(); ++c) {
-      if (c) s += "  ";
-      s += c < left ? PadRight(cells[c], width[c]) : PadLeft(cells[c], width[c]);
-    }
-    while (!s.empty() && s.back() == ' ') s.pop_back();
-    fmt::format_to(std::back_inserter(out), "{}\n", s);
-  };
-  line(header);
-  for (const auto& r : rows) {
-    if (r.empty())
-      fmt::format_to(std::back_inserter(out), "{}\n", std::string(total > 2 ? total - 2 : 0, '-'));
-    else
-      line(r);
-  }
-}
-
-// Tree glyph columns a row shows at most, as in the node table.
-constexpr size_t kMaxGlyphLevels = 32;
-
 // The header and the per-rank summary: each process's energy on the whole
 // tree, its share of the measured energy and its busy time, then what no rank
 // used, so that the shares add up to 100 %.
@@ -200,7 +166,8 @@ void Summary(fmt::memory_buffer& out, const Profile& p, const ReportOptions& o,
   if (shared) rows.push_back({"(other processes)", "", "", Sig4(other), share(other), ""});
   rows.push_back({"(idle)", "", "", Sig4(p.IdleJ()), share(p.IdleJ()), ""});
   rows.push_back({"measured", "", "", Sig4(measured), measured > 0 ? "100.0" : "-", ""});
-  Columns(out, {"process", "host", "pid", "energy J", "share %", "busy ms"}, 3, rows);
+  out.append(report_text::RenderColumns(
+      {"process", "host", "pid", "energy J", "share %", "busy ms"}, 3, rows));
   fmt::format_to(it, "\n");
 }
 
@@ -244,19 +211,11 @@ std::string RenderRankTable(const Profile& p, uint32_t root, const ReportOptions
   report_tree::Walk(
       children, root, o.depth.value_or(kDefaultTableDepth),
       [&](uint32_t id, int d, bool last, const std::vector<bool>& open) {
-        std::string prefix;
-        size_t skip = glyphs_from_top ? 0 : 1;  // depth-1 rows of the whole tree: no glyph
-        if (open.size() > skip + kMaxGlyphLevels) {
-          prefix = fmt::format("[{}] ", d);
-          skip = open.size() - kMaxGlyphLevels;
-        }
-        for (size_t k = skip; k < open.size(); ++k) prefix += open[k] ? "│  " : "   ";
-        if (glyphs_from_top || d > 1) prefix += last ? "└─ " : "├─ ";
-        const size_t used = report_text::DisplayWidth(prefix);
-        const size_t room = name_width > used + 8 ? name_width - used : 8;
-        rows.push_back(cells(prefix + Ellipsize(Printable(p.nodes[id].name), room), p.nodes[id]));
+        rows.push_back(cells(report_tree::TreeRowLabel(p.nodes[id].name, d, last, open,
+                                                       glyphs_from_top, name_width),
+                             p.nodes[id]));
       });
-  Columns(out, header, 1, rows);
+  out.append(report_text::RenderColumns(header, 1, rows));
   fmt::format_to(std::back_inserter(out),
                  "\nspread % = (max − min) / median over the {} processes; straggler: the one "
                  "busy longest on the node;\n+time %: its busy time over the median process's."

@@ -14,8 +14,6 @@ namespace smaragdine {
 namespace {
 
 using report_text::Ellipsize;
-using report_text::PadLeft;
-using report_text::PadRight;
 using report_text::Printable;
 using report_text::Sig2;
 using report_text::Sig4;
@@ -26,29 +24,20 @@ struct Row {
   bool rule_before = false;  // a line of dashes above this row
 };
 
-// Renders rows under a header line; the first column is left-aligned, the rest right-aligned.
+// Renders rows under a header line in report_text::RenderColumns' layout: the
+// label column left-aligned, the cells right-aligned, a rule where asked.
 void RenderRows(fmt::memory_buffer& out, const std::vector<std::string>& header,
                 const std::vector<Row>& rows) {
-  std::vector<size_t> width(header.size(), 0);
-  for (size_t c = 0; c < header.size(); ++c) width[c] = report_text::DisplayWidth(header[c]);
+  std::vector<std::vector<std::string>> lines;
+  lines.reserve(rows.size() * 2);
   for (const Row& r : rows) {
-    width[0] = std::max(width[0], report_text::DisplayWidth(r.label));
-    for (size_t c = 0; c < r.cells.size(); ++c)
-      width[c + 1] = std::max(width[c + 1], report_text::DisplayWidth(r.cells[c]));
+    if (r.rule_before) lines.emplace_back();  // an empty row: RenderColumns' rule
+    std::vector<std::string>& line = lines.emplace_back();
+    line.reserve(r.cells.size() + 1);
+    line.push_back(r.label);
+    line.insert(line.end(), r.cells.begin(), r.cells.end());
   }
-  auto line = [&](const std::string& first, const std::vector<std::string>& rest) {
-    std::string s = PadRight(first, width[0]);
-    for (size_t c = 0; c < rest.size(); ++c) s += "  " + PadLeft(rest[c], width[c + 1]);
-    while (!s.empty() && s.back() == ' ') s.pop_back();
-    fmt::format_to(std::back_inserter(out), "{}\n", s);
-  };
-  size_t total = width[0];
-  for (size_t c = 1; c < width.size(); ++c) total += 2 + width[c];
-  line(header[0], std::vector<std::string>(header.begin() + 1, header.end()));
-  for (const Row& r : rows) {
-    if (r.rule_before) fmt::format_to(std::back_inserter(out), "{}\n", std::string(total, '-'));
-    line(r.label, r.cells);
-  }
+  out.append(report_text::RenderColumns(header, 1, lines));
 }
 
 std::string Share(double j, double measured_j) {
@@ -160,9 +149,6 @@ struct Columns {
 // Sibling labels longer than this lose their middle: the table stays readable
 // when a --map merges nodes whose paths differ in many components.
 constexpr size_t kSiblingLabelWidth = 24;
-
-// Tree glyph columns a row shows at most (see Tree).
-constexpr size_t kMaxGlyphLevels = 32;
 
 Columns ColumnsFor(const Profile& p) {
   Columns c;
@@ -279,24 +265,9 @@ void Tree(fmt::memory_buffer& out, const Profile& p, uint32_t root, const Report
   }
   report_tree::Walk(children, root, depth,
                     [&](uint32_t id, int d, bool last, const std::vector<bool>& open) {
-                      std::string prefix;
-                      // Depth-1 rows of the whole tree start at the margin.
-                      size_t skip = glyphs_from_top ? 0 : 1;
-                      // A chain thousands deep would make each row's glyphs as
-                      // long as its depth (quadratic output): beyond
-                      // kMaxGlyphLevels the row says its depth and keeps the
-                      // glyphs of the levels nearest to it.
-                      if (open.size() > skip + kMaxGlyphLevels) {
-                        prefix = fmt::format("[{}] ", d);
-                        skip = open.size() - kMaxGlyphLevels;
-                      }
-                      for (size_t k = skip; k < open.size(); ++k) prefix += open[k] ? "│  " : "   ";
-                      if (glyphs_from_top || d > 1) prefix += last ? "└─ " : "├─ ";
                       const ProfileNode& n = p.nodes[id];
-                      size_t room = name_width > report_text::DisplayWidth(prefix) + 8
-                                        ? name_width - report_text::DisplayWidth(prefix)
-                                        : 8;
-                      rows.push_back({prefix + Ellipsize(Printable(n.name), room),
+                      rows.push_back({report_tree::TreeRowLabel(n.name, d, last, open,
+                                                                glyphs_from_top, name_width),
                                       NodeCells(n, n.TotalJ(), measured, cols)});
                     });
   if (root == 0) {

@@ -99,6 +99,38 @@ std::string PadLeft(std::string_view s, size_t width) {
   return out;
 }
 
+std::string RenderColumns(const std::vector<std::string>& header, size_t left,
+                          const std::vector<std::vector<std::string>>& rows) {
+  std::vector<size_t> width(header.size(), 0);
+  for (size_t c = 0; c < header.size(); ++c) width[c] = DisplayWidth(header[c]);
+  for (const auto& r : rows)
+    for (size_t c = 0; c < r.size() && c < width.size(); ++c)
+      width[c] = std::max(width[c], DisplayWidth(r[c]));
+  size_t total = 0;
+  for (size_t w : width) total += w + 2;
+  std::string out;
+  auto line = [&](const std::vector<std::string>& cells) {
+    std::string s;
+    for (size_t c = 0; c < cells.size() && c < width.size(); ++c) {
+      if (c) s += "  ";
+      s += c < left ? PadRight(cells[c], width[c]) : PadLeft(cells[c], width[c]);
+    }
+    while (!s.empty() && s.back() == ' ') s.pop_back();
+    out += s;
+    out += '\n';
+  };
+  line(header);
+  for (const auto& r : rows) {
+    if (r.empty()) {
+      out.append(total > 2 ? total - 2 : 0, '-');
+      out += '\n';
+    } else {
+      line(r);
+    }
+  }
+  return out;
+}
+
 std::string SiblingLabel(std::string_view folded_path, std::string_view original_path) {
   auto split = [](std::string_view p) {
     std::vector<std::string_view> parts;

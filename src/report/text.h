@@ -33,6 +33,13 @@ size_t DisplayWidth(std::string_view s);
 std::string Ellipsize(std::string_view s, size_t width);
 std::string PadRight(std::string_view s, size_t width);
 std::string PadLeft(std::string_view s, size_t width);
+// A text table, the one layout of every table a report prints (the node table,
+// --top, --by rank): the header, then the rows; each column as wide as its
+// widest cell (DisplayWidth), two spaces between columns, the first `left`
+// columns padded on the right (names) and the rest on the left (numbers),
+// trailing blanks cut. An empty row is a line of '-' as wide as the table.
+std::string RenderColumns(const std::vector<std::string>& header, size_t left,
+                          const std::vector<std::vector<std::string>>& rows);
 // How a sibling merged into `folded_path` is told apart from the others: the
 // components of `original_path` that the rules changed ("layer_3" for
 // bert/encoder/layer_3/attention under bert/encoder/layer_*/attention), or the

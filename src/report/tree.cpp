@@ -3,6 +3,10 @@
 #include <algorithm>
 #include <climits>
 
+#include <fmt/format.h>
+
+#include "report/text.h"
+
 namespace smaragdine::report_tree {
 
 double SortValue(const ProfileNode& n, SortKey key) {
@@ -55,6 +59,21 @@ void Walk(const std::vector<std::vector<uint32_t>>& children, uint32_t root, int
       stack.push_back({child});  // `top` is not used after this
     }
   }
+}
+
+std::string TreeRowLabel(std::string_view name, int depth, bool last,
+                         const std::vector<bool>& open, bool glyphs_from_top, size_t name_width) {
+  std::string prefix;
+  size_t skip = glyphs_from_top ? 0 : 1;  // depth-1 rows of the whole tree: no glyph
+  if (open.size() > skip + kMaxGlyphLevels) {
+    prefix = fmt::format("[{}] ", depth);
+    skip = open.size() - kMaxGlyphLevels;
+  }
+  for (size_t k = skip; k < open.size(); ++k) prefix += open[k] ? "│  " : "   ";
+  if (glyphs_from_top || depth > 1) prefix += last ? "└─ " : "├─ ";
+  const size_t used = report_text::DisplayWidth(prefix);
+  const size_t room = name_width > used + 8 ? name_width - used : 8;
+  return prefix + report_text::Ellipsize(report_text::Printable(name), room);
 }
 
 }  // namespace smaragdine::report_tree

@@ -3,6 +3,8 @@
 
 #include <cstdint>
 #include <functional>
+#include <string>
+#include <string_view>
 #include <vector>
 
 #include "smaragdine/profile.h"
@@ -24,5 +26,19 @@ using Visit = std::function<void(uint32_t node, int depth, bool last,
                                  const std::vector<bool>& open)>;
 void Walk(const std::vector<std::vector<uint32_t>>& children, uint32_t root, int max_depth,
           const Visit& visit);
+
+// Tree glyph levels a text row shows at most: a chain thousands deep would
+// make each row's glyphs as long as its depth (quadratic output); beyond this
+// the row says its depth and keeps the glyphs of the levels nearest to it.
+constexpr size_t kMaxGlyphLevels = 32;
+
+// The label of a node's row in a text tree (the node table, --by rank), from
+// Walk's `depth`, `last` and `open`: the tree glyphs of its place, then its
+// name made Printable and cut (Ellipsize) to the room the glyphs leave of
+// `name_width` (at least 8 columns). `glyphs_from_top`: the walk's root heads
+// the tree as a row of its own (a --root), so depth-1 rows get glyphs too;
+// otherwise they start at the margin.
+std::string TreeRowLabel(std::string_view name, int depth, bool last,
+                         const std::vector<bool>& open, bool glyphs_from_top, size_t name_width);
 
 }  // namespace smaragdine::report_tree
