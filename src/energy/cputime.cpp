@@ -276,11 +276,7 @@ CpuTimeStats CpuTimeRecorder::Stop() {
   log_->Close();
   stats_.tree_cpu_ns = first_tree_ns_ < 0 ? 0 : last_tree_ns_ - first_tree_ns_;
   stats_.machine_busy_ns = first_busy_ns_ < 0 ? 0 : last_busy_ns_ - first_busy_ns_;
-  if (log_->errors() > 0) {
-    stats_.diagnostics.Add("cputime.write_failed", log_->errors());
-    stats_.diagnostics.Warn(
-        fmt::format("{}: writing the CPU-time log failed: {}", csv_path_, log_->first_error()));
-  }
+  log_->ReportFailures(stats_.diagnostics, "cputime.write_failed", csv_path_, "CPU-time log");
   return stats_;
 }
 

@@ -5,6 +5,8 @@
 #include <cerrno>
 #include <cstring>
 
+#include <fmt/format.h>
+
 #include "common/io.h"
 
 namespace smaragdine {
@@ -36,6 +38,13 @@ void RowLog::Close() {
 void RowLog::Fail(int err) {
   ++errors_;
   if (first_error_.empty()) first_error_ = std::strerror(err);
+}
+
+void RowLog::ReportFailures(Diagnostics& diagnostics, const char* name, const std::string& path,
+                            const char* what) const {
+  if (errors_ == 0) return;
+  diagnostics.Add(name, errors_);
+  diagnostics.Warn(fmt::format("{}: writing the {} failed: {}", path, what, first_error_));
 }
 
 }  // namespace smaragdine

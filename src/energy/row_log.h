@@ -13,6 +13,8 @@
 #include <string>
 #include <string_view>
 
+#include "smaragdine/diagnostics.h"
+
 namespace smaragdine {
 
 class RowLog {
@@ -34,6 +36,11 @@ class RowLog {
   int64_t bytes() const { return bytes_; }    // the size after the last whole write
   int64_t errors() const { return errors_; }  // failed writes, syncs and closes
   const std::string& first_error() const { return first_error_; }  // strerror text
+  // The failures, if any, as `diagnostics` counts them: `name` counted errors()
+  // times and one warning, "PATH: writing the WHAT failed: ERROR" (`what`: "energy
+  // log"), so the sampler and the CPU-time recorder report theirs alike.
+  void ReportFailures(Diagnostics& diagnostics, const char* name, const std::string& path,
+                      const char* what) const;
 
  private:
   void Fail(int err);

@@ -276,11 +276,7 @@ SamplerResult Sampler::Stop() {
   }
   if (result.fast_overruns + result.slow_overruns > 0)
     result.diagnostics.Add("sampler.overrun", result.fast_overruns + result.slow_overruns);
-  if (log_->errors() > 0) {
-    result.diagnostics.Add("sampler.write_failed", log_->errors());
-    result.diagnostics.Warn(
-        fmt::format("{}: writing the energy log failed: {}", csv_path_, log_->first_error()));
-  }
+  log_->ReportFailures(result.diagnostics, "sampler.write_failed", csv_path_, "energy log");
   return result;
 }
 
