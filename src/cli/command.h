@@ -35,6 +35,16 @@ struct RegisteredCommand {
 };
 std::vector<RegisteredCommand>& Registry();
 
+// A repeatable option (`--fold A --fold B`): every use kept, one value each.
+// Without expected(1) and allow_extra_args(false) CLI11 takes the words after
+// an option as more of its values: `record --source nvml -- CMD` would take the
+// `--` as the end of --source's values and CMD's own options as record's.
+inline CLI::Option* Repeatable(CLI::Option* option) {
+  return option->multi_option_policy(CLI::MultiOptionPolicy::TakeAll)
+      ->expected(1)
+      ->allow_extra_args(false);
+}
+
 // Prints "smaragdine: error: <error>" to stderr and returns its exit status.
 int PrintError(const Error& error);
 // Prints a diagnostics block (non-zero counters and warnings) to stderr.

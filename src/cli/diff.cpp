@@ -85,19 +85,15 @@ const CommandRegistration kRegistration{"diff", 40, [](CLI::App& app, int& exit_
       "found in only one, and how well the leaf energies correlate");
   sub->add_option("A", args->a, "the baseline profile.json")->required();
   sub->add_option("B", args->b, "the profile compared with it")->required();
-  sub->add_option("--fold", args->folds,
-                  "Repeatable. Applied to both profiles: digits inside every match of RE in a "
-                  "path component become '*'. Example: --fold 'layer_\\d+'")
-      ->multi_option_policy(CLI::MultiOptionPolicy::TakeAll)
-      ->expected(1)
-      ->allow_extra_args(false);
-  sub->add_option("--map", args->maps,
-                  "Repeatable. RE=REPL applied to both profiles' paths (every match of RE "
-                  "replaced by REPL, $1 for a group; RE2 syntax). "
-                  "Example: --map 'albert=bert' lines ALBERT up with BERT")
-      ->multi_option_policy(CLI::MultiOptionPolicy::TakeAll)
-      ->expected(1)
-      ->allow_extra_args(false);
+  Repeatable(sub->add_option(
+      "--fold", args->folds,
+      "Repeatable. Applied to both profiles: digits inside every match of RE in a "
+      "path component become '*'. Example: --fold 'layer_\\d+'"));
+  Repeatable(sub->add_option(
+      "--map", args->maps,
+      "Repeatable. RE=REPL applied to both profiles' paths (every match of RE "
+      "replaced by REPL, $1 for a group; RE2 syntax). "
+      "Example: --map 'albert=bert' lines ALBERT up with BERT"));
   std::string preset_help =
       "Apply a named set of --map rules before --fold and --map. Presets:";
   for (const PathRulePresetInfo& p : PathRulePresets())

@@ -416,14 +416,10 @@ CommandRegistration registration{"record", 15, [](CLI::App& app, int& exit_code)
                   "for every machine of a job. Example: srun smaragdine record -o runs/%N -- ...")
       ->required();
   sub->add_option("command", o->command, "The command to run, after --")->expected(-1);
-  sub->add_option("--source", o->forced,
-                  "Prefer this source where it covers a domain (repeatable): perf, nvml, "
-                  "rapl-powercap, rapl-msr, hwmon, model")
-      // One value per --source: otherwise CLI11 takes the `--` before CMD as the end of
-      // --source's values, and CMD's own options (`sh -c …`) become record's.
-      ->multi_option_policy(CLI::MultiOptionPolicy::TakeAll)
-      ->expected(1)
-      ->allow_extra_args(false);
+  Repeatable(sub->add_option(
+      "--source", o->forced,
+      "Prefer this source where it covers a domain (repeatable): perf, nvml, "
+      "rapl-powercap, rapl-msr, hwmon, model"));
   sub->add_option("--rate-hz", o->rate_hz, "Sampling rate of fast sources (RAPL, perf, MSR)")
       ->capture_default_str();
   sub->add_option("--slow-period-ms", o->slow_period_ms,

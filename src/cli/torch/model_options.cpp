@@ -8,6 +8,7 @@
 
 #include <fmt/format.h>
 
+#include "cli/command.h"
 #include "smaragdine/sources.h"
 
 namespace smaragdine::cli {
@@ -47,12 +48,10 @@ void AddModelOptions(CLI::App* sub, ModelArgs& a, const std::string& default_pre
   sub->add_option("--vocab", a.vocab, "Vocabulary size (default 30522; ALBERT 30000)")
       ->check(CLI::PositiveNumber);
   sub->add_option("--seed", a.seed, "Seed of the random weights and inputs (default 42)");
-  sub->add_option("--source", a.sources,
-                  "Repeatable. Use this energy source where it covers a domain (perf, "
-                  "rapl-powercap, rapl-msr, nvml, hwmon, model), as `smaragdine record` does")
-      ->multi_option_policy(CLI::MultiOptionPolicy::TakeAll)
-      ->expected(1)
-      ->allow_extra_args(false);
+  Repeatable(sub->add_option(
+      "--source", a.sources,
+      "Repeatable. Use this energy source where it covers a domain (perf, "
+      "rapl-powercap, rapl-msr, nvml, hwmon, model), as `smaragdine record` does"));
 }
 
 Result<models::ModelConfig> BuildModelConfig(const ModelArgs& a,

@@ -400,13 +400,11 @@ const CommandRegistration kRegistration{kSweepCommand.name, kSweepCommand.order,
   auto args = std::make_shared<SweepArgs>();
   CLI::App* sub = app.add_subcommand(kSweepCommand.name, kSweepCommand.description);
   AddModelOptions(sub, args->model, kDefaultPreset);
-  sub->add_option("--grid", args->grid,
-                  "Repeatable. KEY=V1,V2,… over layers, hidden, heads, intermediate, embedding, "
-                  "seq, batch, vocab; the sweep runs every combination. Example: --grid "
-                  "layers=2,4 --grid hidden=128,256")
-      ->multi_option_policy(CLI::MultiOptionPolicy::TakeAll)
-      ->expected(1)
-      ->allow_extra_args(false);
+  Repeatable(sub->add_option(
+      "--grid", args->grid,
+      "Repeatable. KEY=V1,V2,… over layers, hidden, heads, intermediate, embedding, "
+      "seq, batch, vocab; the sweep runs every combination. Example: --grid "
+      "layers=2,4 --grid hidden=128,256"));
   sub->add_option("--steps", args->steps, "Measured steps per run (default 5)")
       ->check(CLI::PositiveNumber);
   sub->add_option("--warmup", args->warmup, "Unmeasured steps before each run (default 1)")
