@@ -140,7 +140,7 @@ class Scanner {
       }
       if (c == '\\') {
         escaped = true;
-        if (is_key) f->key = "\\";  // matches no name the scanner looks for
+        if (is_key) f->key.assign(1, '\\');  // matches no name the scanner looks for
         continue;
       }
       if (c == '"') return true;
