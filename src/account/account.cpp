@@ -2,12 +2,12 @@
 // account` and live sessions (account.h).
 #include <fmt/format.h>
 
-#include <charconv>
 #include <optional>
 #include <string_view>
 #include <utility>
 
 #include "smaragdine/account.h"
+#include "smaragdine/device.h"
 
 namespace smaragdine {
 
@@ -29,7 +29,7 @@ std::string RenumberGpuLanes(Trace& trace, const LaunchInfo& launch) {
   if (launch.cuda_visible_devices.empty()) return "";
   const std::optional<std::vector<int32_t>> visible = VisibleGpuIndices(launch.cuda_visible_devices);
   bool any_gpu = false;
-  for (const Lane& lane : trace.lanes) any_gpu |= lane.device.starts_with("GPU:");
+  for (const Lane& lane : trace.lanes) any_gpu |= IsGpuDevice(lane.device);
   if (!any_gpu) return "";
   if (!visible) {
     trace.diagnostics.Add("account.gpus_not_renumbered");
@@ -41,14 +41,11 @@ std::string RenumberGpuLanes(Trace& trace, const LaunchInfo& launch) {
   }
   std::string renumbered;
   for (Lane& lane : trace.lanes) {
-    if (!lane.device.starts_with("GPU:")) continue;
-    size_t k = 0;
-    const std::string_view digits = std::string_view(lane.device).substr(4);
-    const auto [end, ec] = std::from_chars(digits.data(), digits.data() + digits.size(), k);
-    if (ec != std::errc() || end != digits.data() + digits.size() || k >= visible->size() ||
-        (*visible)[k] == static_cast<int32_t>(k))
-      continue;
-    const std::string to = fmt::format("GPU:{}", (*visible)[k]);
+    const Device dev = ParseDevice(lane.device);
+    if (dev.kind != DeviceKind::kGpu || dev.index < 0) continue;
+    const size_t k = static_cast<size_t>(dev.index);
+    if (k >= visible->size() || (*visible)[k] == dev.index) continue;
+    const std::string to = DeviceName(DeviceKind::kGpu, (*visible)[k]);
     if (renumbered.find(lane.device + " as " + to) == std::string::npos)
       renumbered += fmt::format("{}{} as {}", renumbered.empty() ? "" : ", ", lane.device, to);
     lane.device = to;

@@ -35,6 +35,7 @@
 #include "common/huge_pages.h"
 #include "profile/tree.h"
 #include "smaragdine/account.h"
+#include "smaragdine/device.h"
 
 namespace smaragdine {
 namespace {
@@ -1174,7 +1175,7 @@ DomainResult SweepOne(Sweeps& s, size_t d, const EnergySeries& swept, double bas
 // drew the energy, so only the proportional rule is divided this way.
 bool SplitsByRank(const Sweeps& s, size_t d) {
   return !s.rank_pids.empty() && !s.fits[d].ok &&
-         s.log.domains[d].device.rfind("CPU", 0) == 0;
+         IsCpuDevice(s.log.domains[d].device);
 }
 
 DomainResult SweepByRank(Sweeps& s, size_t d, const EnergySeries& swept, double baseline_w,
@@ -1253,7 +1254,7 @@ bool AttributeDomain(Sweeps& s, size_t d, Profile& profile) {
         info.name, info.device, info.modeled ? "modeled" : "measured"));
   // A measured CPU domain under the process share is swept over the tree's part
   // only; the rest is the other processes'. Modeled domains count the tree alone.
-  const bool split = s.share_on && !info.modeled && info.device.rfind("CPU", 0) == 0;
+  const bool split = s.share_on && !info.modeled && IsCpuDevice(info.device);
   EnergySeries tree_series;
   if (split) tree_series = ProcessTreeSeries(series, s.log.cpu_time);
   const EnergySeries& swept = split ? tree_series : series;

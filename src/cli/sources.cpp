@@ -21,6 +21,7 @@
 #include "common/clock.h"
 #include "cli/command.h"
 #include "common/json_text.h"
+#include "smaragdine/device.h"
 #include "smaragdine/sources.h"
 
 namespace smaragdine::cli {
@@ -189,7 +190,7 @@ std::vector<std::string> CpuCounterSources(const std::vector<Row>& rows) {
   for (const Row& r : rows) {
     const std::string n = r.source->Name();
     if (r.probe.info.modeled || r.probe.readable) continue;
-    if (r.probe.info.name.rfind("cpu", 0) != 0 && r.probe.info.device.rfind("CPU", 0) != 0)
+    if (r.probe.info.name.rfind("cpu", 0) != 0 && !IsCpuDevice(r.probe.info.device))
       continue;
     if (std::find(names.begin(), names.end(), n) == names.end()) names.push_back(n);
   }

@@ -1,5 +1,6 @@
 // The node tree's arithmetic (tree.h) and the lane-metering rule (profile.h).
 #include "profile/tree.h"
+#include "smaragdine/device.h"
 
 #include <algorithm>
 #include <cmath>
@@ -9,7 +10,7 @@
 namespace smaragdine {
 
 bool DomainMetersLane(const std::string& domain_device, const Lane& lane) {
-  if (domain_device.rfind("CPU", 0) == 0) return lane.device.rfind("CPU", 0) == 0;
+  if (IsCpuDevice(domain_device)) return IsCpuDevice(lane.device);
   return lane.device == domain_device;
 }
 

@@ -6,6 +6,7 @@
 #include <fmt/format.h>
 
 #include "sim/model.h"
+#include "smaragdine/device.h"
 #include "smaragdine/simulate.h"
 
 namespace smaragdine {
@@ -44,8 +45,10 @@ double DynPowerW(const std::string& name, NodeKind kind, bool gpu, uint64_t seed
 
 // "CPU:1" → "cpu:1/package", "GPU:0" → "gpu:0"; empty for anything else.
 std::string DomainOf(const std::string& device) {
-  if (device.rfind("CPU:", 0) == 0) return "cpu:" + device.substr(4) + "/package";
-  if (device.rfind("GPU:", 0) == 0) return "gpu:" + device.substr(4);
+  const Device dev = ParseDevice(device);
+  if (dev.index < 0) return "";
+  if (dev.kind == DeviceKind::kCpu) return fmt::format("cpu:{}/package", dev.index);
+  if (dev.kind == DeviceKind::kGpu) return fmt::format("gpu:{}", dev.index);
   return "";
 }
 
@@ -88,7 +91,7 @@ Result<SimResult> SimulateEnergyForTrace(const Trace& trace, const TraceEnergyOp
   for (const Lane& lane : trace.lanes) {
     std::string name = DomainOf(lane.device);
     if (name.empty() || domain_of_device.count(lane.device)) continue;
-    bool gpu = lane.device.rfind("GPU:", 0) == 0;
+    bool gpu = IsGpuDevice(lane.device);
     domain_of_device[lane.device] = domains.size();
     domains.push_back({name, lane.device, gpu ? opt.gpu_idle_w : opt.cpu_idle_w,
                        gpu ? opt.gpu_update_period_ns : opt.cpu_update_period_ns,
@@ -118,7 +121,7 @@ Result<SimResult> SimulateEnergyForTrace(const Trace& trace, const TraceEnergyOp
     iv.scope = trace.nodes.Kind(e.node) == NodeKind::kScope;
     iv.dyn_w.assign(domains.size(), 0.0);
     iv.dyn_w[d->second] = DynPowerW(trace.nodes.Name(e.node), trace.nodes.Kind(e.node),
-                                    domains[d->second].device.rfind("GPU:", 0) == 0, opt.seed);
+                                    IsGpuDevice(domains[d->second].device), opt.seed);
     intervals.push_back(std::move(iv));
   }
 

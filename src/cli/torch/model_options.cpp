@@ -9,6 +9,7 @@
 #include <fmt/format.h>
 
 #include "cli/command.h"
+#include "smaragdine/device.h"
 #include "smaragdine/sources.h"
 
 namespace smaragdine::cli {
@@ -122,7 +123,7 @@ std::string DescribeEnergySource(const Profile& p) {
   for (auto& source : MakeSources(SourceOptions{})) {
     if (source->Name() == "model" || source->Name() == "nvml") continue;
     for (const DomainProbe& probe : source->Probe()) {
-      if (probe.readable || shown >= 2 || probe.info.device.rfind("CPU", 0) != 0) continue;
+      if (probe.readable || shown >= 2 || !IsCpuDevice(probe.info.device)) continue;
       s += fmt::format("\n    {} {}: {}", source->Name(), probe.location, probe.reason);
       if (!probe.fix.empty()) s += fmt::format(" (fix: {})", probe.fix);
       ++shown;

@@ -10,6 +10,7 @@
 #include "energy/sources/model.h"
 #include "energy/sources/nvml.h"
 #include "energy/sources/sysfs_sources.h"
+#include "smaragdine/device.h"
 #include "smaragdine/sources.h"
 
 namespace smaragdine {
@@ -29,7 +30,7 @@ std::vector<std::unique_ptr<EnergySource>> MakeSources(const SourceOptions& opti
 namespace {
 
 bool IsCpuDomain(const DomainInfo& d) {
-  return d.name.rfind("cpu:", 0) == 0 || d.device.rfind("CPU:", 0) == 0;
+  return d.name.rfind("cpu:", 0) == 0 || IsCpuDevice(d.device);
 }
 
 }  // namespace

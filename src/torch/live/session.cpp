@@ -17,6 +17,7 @@
 #include "common/io.h"
 #include "common/clock.h"
 #include "smaragdine/account.h"
+#include "smaragdine/device.h"
 #include "smaragdine/launch.h"
 #include "smaragdine/recording.h"
 #include "torch/live/build_trace.h"
@@ -270,7 +271,7 @@ Result<Profile> Session::Stop() {
   ao.attribute.baseline_w = s.options.baseline_w;
   SMG_ASSIGN_OR_RETURN(Profile p, Account(s.trace, log, ao));
   for (const ProfileDomain& d : p.domains)
-    if (d.device.rfind("GPU:", 0) == 0) {
+    if (IsGpuDevice(d.device)) {
       // Only CPU-side operators are recorded (the CUDA path is not built).
       p.diagnostics.Warn(fmt::format(
           "{}: live accounting records no GPU kernels yet, so this domain's energy stays in "
