@@ -2,6 +2,10 @@
 
 #include <sys/mman.h>
 
+#if defined(__GLIBC__)
+#include <malloc.h>
+#endif
+
 #include <cstdint>
 
 namespace smaragdine {
@@ -12,6 +16,18 @@ void AdviseHugePages(const void* p, size_t bytes) {
   const uintptr_t begin = (reinterpret_cast<uintptr_t>(p) + kHuge - 1) & ~(kHuge - 1);
   const uintptr_t end = (reinterpret_cast<uintptr_t>(p) + bytes) & ~(kHuge - 1);
   if (end > begin) ::madvise(reinterpret_cast<void*>(begin), end - begin, MADV_HUGEPAGE);
+}
+
+void KeepFreedMemory() {
+#if defined(__GLIBC__)
+  static const bool once = [] {
+    constexpr int kKeep = 1 << 30;
+    ::mallopt(M_MMAP_THRESHOLD, kKeep);
+    ::mallopt(M_TRIM_THRESHOLD, kKeep);
+    return true;
+  }();
+  (void)once;
+#endif
 }
 
 }  // namespace smaragdine

@@ -88,6 +88,17 @@ class PytorchBuilder {
     std::map<std::tuple<StrId, StrId, int64_t>, int64_t> flow_end_at;
     std::map<std::pair<StrId, StrId>, bool> backward_thread;
     int64_t unknown = 0;
+    // A thread's events mostly come in runs: its list is looked up once a run
+    // (a map's elements stay where they are as it grows).
+    std::pair<StrId, StrId> run_key{StringTable::kNoStr, StringTable::kNoStr};
+    std::vector<uint32_t>* run_list = nullptr;
+    auto thread_list = [&](const RawEvent& e) -> std::vector<uint32_t>& {
+      if (run_list == nullptr || run_key.first != e.pid || run_key.second != e.tid) {
+        run_key = {e.pid, e.tid};
+        run_list = &threads[run_key];
+      }
+      return *run_list;
+    };
     for (uint32_t i = 0; i < raw_.events.size(); ++i) {
       const RawEvent& e = raw_.events[i];
       if (e.ph == 'f' || e.ph == 't') {
@@ -95,7 +106,7 @@ class PytorchBuilder {
         continue;
       }
       if (e.ph == 's') {
-        if (raw_.Str(e.cat) == "ac2g") threads[{e.pid, e.tid}].push_back(i);
+        if (raw_.Str(e.cat) == "ac2g") thread_list(e).push_back(i);
         continue;
       }
       if (e.ph != 'X') continue;
@@ -110,10 +121,10 @@ class PytorchBuilder {
         if (e.external_id >= 0) wanted_external_ids_.insert(e.external_id);
         continue;
       }
-      threads[{e.pid, e.tid}].push_back(i);
+      thread_list(e).push_back(i);
       if (c == Cat::kCpuOp && e.fwd_tid > 0) backward_thread[{e.pid, e.tid}] = true;
       if (c == Cat::kUserAnnotation || legacy_) {
-        if (IsPhaseMarker(raw_.Str(e.name))) has_phase_markers_ = true;
+        if (NameFlagsOf(e.name) & kPhaseMarkerName) has_phase_markers_ = true;
       }
     }
     out_->diagnostics.Add("pytorch.event_of_unknown_category_skipped", unknown);
@@ -227,7 +238,8 @@ class PytorchBuilder {
   // Only the external ids some GPU event looks up are worth remembering:
   // CPU-only traces have one per op, and the map would cost a node each.
   void RememberExternalId(int64_t id, const LaunchSite& site) {
-    if (id >= 0 && wanted_external_ids_.count(id)) ops_by_external_id_[id] = site;
+    if (id >= 0 && !wanted_external_ids_.empty() && wanted_external_ids_.count(id))
+      ops_by_external_id_[id] = site;
   }
 
   static const LaunchSite* Find(const std::unordered_map<int64_t, LaunchSite>& m, int64_t k) {
@@ -243,10 +255,19 @@ class PytorchBuilder {
 
   NodeId ChildCached(NodeId parent, StrId name, NodeKind kind) {
     uint64_t key = (uint64_t{parent} << 32) | name;
+    // A direct-mapped cache in front of the map: an op's (parent, name)
+    // repeats every step, and this runs for every event.
+    Recent& r = recent_child_[static_cast<int>(kind)][(key * 0x9E3779B97F4A7C15ull) >> 56];
+    if (r.key == key) return r.node;
     auto it = child_cache_[static_cast<int>(kind)].find(key);
-    if (it != child_cache_[static_cast<int>(kind)].end()) return it->second;
-    NodeId id = out_->nodes.Child(parent, raw_.Str(name), kind);
-    child_cache_[static_cast<int>(kind)].emplace(key, id);
+    NodeId id;
+    if (it != child_cache_[static_cast<int>(kind)].end()) {
+      id = it->second;
+    } else {
+      id = out_->nodes.Child(parent, raw_.Str(name), kind);
+      child_cache_[static_cast<int>(kind)].emplace(key, id);
+    }
+    r = Recent{key, id};
     return id;
   }
   // The process with this pid (a number in Kineto traces), added at its first
@@ -388,7 +409,8 @@ class PytorchBuilder {
         }
       } else {
         node = ChildCached(parent, e.name, NodeKind::kOp);
-        if (!in_autograd) autograd_.RecordForwardOp(AutogradRules::ForwardKey{0, e.seq}, node);
+        if (!in_autograd && e.seq >= 0)  // RecordForwardOp ignores the rest
+          autograd_.RecordForwardOp(AutogradRules::ForwardKey{0, e.seq}, node);
       }
       RememberExternalId(e.external_id, LaunchSite{node, p, e.ts_ns});
       emit(e, node, p);
@@ -410,6 +432,11 @@ class PytorchBuilder {
   std::unordered_map<int64_t, LaunchSite> flow_starts_;
   std::unordered_map<int64_t, LaunchSite> ops_by_external_id_;
   std::unordered_map<uint64_t, NodeId> child_cache_[3];
+  struct Recent {
+    uint64_t key = ~uint64_t{0};  // no (parent, name) has it: parent ids are < 2^32 - 1
+    NodeId node = kRootNode;
+  };
+  Recent recent_child_[3][256];
   static constexpr int8_t kUnclassified = -1;
   std::vector<int8_t> cat_cache_;  // Cat per string id, kUnclassified until asked
   std::vector<uint8_t> name_flags_;  // NameFlags per string id, 0 until asked

@@ -153,7 +153,10 @@ Tf1Process ClassifyTf1(std::string_view pname) {
   return p;
 }
 
-using NodeOfName = std::unordered_map<StrId, std::pair<NodeId, Phase>>;
+// The node and phase of each TF1 label (a string id: args.name, else the
+// event's name), kNoNode until made: indexed by id, since every event looks
+// its label up.
+using NodeOfName = std::vector<std::pair<NodeId, Phase>>;
 
 // TF1 data flow. Each `inputN` names a producer node: "name", "name:K" (its
 // output K) or "^name" (a control dependency: ordering, no data, so no
@@ -163,25 +166,50 @@ using NodeOfName = std::unordered_map<StrId, std::pair<NodeId, Phase>>;
 void ResolveTf1Inputs(const RawTrace& raw, const NodeOfName (&caches)[2], Trace* out) {
   if (raw.inputs.empty()) return;
   auto node_of = [&](StrId label) {
-    for (const NodeOfName& cache : caches) {
-      auto it = cache.find(label);
-      if (it != cache.end()) return it->second.first;
-    }
+    for (const NodeOfName& cache : caches)
+      if (label < cache.size() && cache[label].first != NodeTable::kNoNode)
+        return cache[label].first;
     return NodeTable::kNoNode;
   };
   constexpr NodeId kControl = NodeTable::kNoNode - 1;
-  std::unordered_map<StrId, NodeId> producer_of;  // by input text; one lookup per distinct input
+  constexpr NodeId kUnresolved = NodeTable::kNoNode - 2;
+  // By input text (a string id); each distinct input resolved once.
+  std::vector<NodeId> producer_of(raw.strings.size(), kUnresolved);
   std::vector<std::pair<NodeId, NodeId>> edges;
+  // Every step repeats the graph's edges: each is kept once as it comes
+  // (an open-addressing set of (producer, consumer)), not sorted in its
+  // thousands of copies.
+  std::vector<uint64_t> seen(64, ~uint64_t{0});
+  auto first_time = [&](uint64_t key) {
+    size_t mask = seen.size() - 1;
+    size_t i = (key * 0x9E3779B97F4A7C15ull) >> 20 & mask;
+    for (; seen[i] != ~uint64_t{0}; i = (i + 1) & mask)
+      if (seen[i] == key) return false;
+    seen[i] = key;
+    if ((edges.size() + 1) * 2 > seen.size()) {
+      std::vector<uint64_t> bigger(seen.size() * 2, ~uint64_t{0});
+      mask = bigger.size() - 1;
+      for (uint64_t k : seen) {
+        if (k == ~uint64_t{0}) continue;
+        size_t j = (k * 0x9E3779B97F4A7C15ull) >> 20 & mask;
+        while (bigger[j] != ~uint64_t{0}) j = (j + 1) & mask;
+        bigger[j] = k;
+      }
+      seen = std::move(bigger);
+    }
+    return true;
+  };
   int64_t missing = 0;
   for (const RawInput& in : raw.inputs) {
     const RawEvent& e = raw.events[in.event];
     const NodeId consumer = node_of(e.arg_name != kEmptyStr ? e.arg_name : e.name);
     if (consumer == NodeTable::kNoNode) continue;  // an event on a process that holds no ops
-    auto [it, inserted] = producer_of.try_emplace(in.input, NodeTable::kNoNode);
-    if (inserted) {
+    NodeId& producer = producer_of[in.input];
+    if (producer == kUnresolved) {
+      producer = NodeTable::kNoNode;
       std::string_view name = raw.Str(in.input);
       if (StartsWith(name, "^")) {
-        it->second = kControl;
+        producer = kControl;
       } else {
         const size_t colon = name.rfind(':');
         if (colon != std::string_view::npos && colon + 1 < name.size() &&
@@ -190,20 +218,19 @@ void ResolveTf1Inputs(const RawTrace& raw, const NodeOfName (&caches)[2], Trace*
                         [](char c) { return std::isdigit(static_cast<unsigned char>(c)); }))
           name = name.substr(0, colon);
         const StrId id = raw.strings.Find(name);
-        if (id != StringTable::kNoStr) it->second = node_of(id);
+        if (id != StringTable::kNoStr) producer = node_of(id);
       }
     }
-    const NodeId producer = it->second;
     if (producer == kControl) continue;
     if (producer == NodeTable::kNoNode) {
       ++missing;  // e.g. a node the run did not trace
       continue;
     }
-    if (producer != consumer) edges.emplace_back(producer, consumer);
+    if (producer != consumer && first_time((uint64_t{producer} << 32) | consumer))
+      edges.emplace_back(producer, consumer);
   }
   out->diagnostics.Add("tf1.input_from_node_not_in_trace", missing);
   std::sort(edges.begin(), edges.end());
-  edges.erase(std::unique(edges.begin(), edges.end()), edges.end());
   out->dataflow = std::move(edges);
 }
 
@@ -225,15 +252,24 @@ Status BuildTf1(const std::string& name, const RawTrace& raw, Trace* out) {
         p.kind == Tf1Process::kGpuMemcpy)
       gpu_has_streams[p.gpu] = true;
   }
-  // Group op intervals per (pid, tid) lane.
+  // Group op intervals per (pid, tid) lane; a lane's list is looked up once
+  // per run of its events (a map's elements stay where they are).
   std::map<std::pair<StrId, StrId>, std::vector<uint32_t>> by_lane;
+  std::pair<StrId, StrId> run_key{StringTable::kNoStr, StringTable::kNoStr};
+  std::vector<uint32_t>* run_list = nullptr;
   for (uint32_t i = 0; i < raw.events.size(); ++i) {
     const RawEvent& e = raw.events[i];
     if (e.ph != 'X') continue;
-    by_lane[{e.pid, e.tid}].push_back(i);
+    if (run_list == nullptr || run_key.first != e.pid || run_key.second != e.tid) {
+      run_key = {e.pid, e.tid};
+      run_list = &by_lane[run_key];
+    }
+    run_list->push_back(i);
   }
   LaneSet lanes(out);
   NodeOfName node_of_name[2];
+  for (NodeOfName& cache : node_of_name)
+    cache.assign(raw.strings.size(), {NodeTable::kNoNode, Phase::kForward});
   for (auto& [key, idx] : by_lane) {
     auto pit = procs.find(key.first);
     Tf1Process p;
@@ -288,17 +324,15 @@ Status BuildTf1(const std::string& name, const RawTrace& raw, Trace* out) {
     for (uint32_t i : idx) {
       const RawEvent& e = raw.events[i];
       StrId label = e.arg_name != kEmptyStr ? e.arg_name : e.name;
-      auto& cache = node_of_name[kind == NodeKind::kKernel];
-      auto cit = cache.find(label);
-      if (cit == cache.end()) {
+      std::pair<NodeId, Phase>& made = node_of_name[kind == NodeKind::kKernel][label];
+      if (made.first == NodeTable::kNoNode) {
         Phase phase;
         std::string path = TfPathAndPhase(raw.Str(label), raw.Str(e.arg_op), &phase);
         NodeId node = out->nodes.InternPath(path, kind);
         if (node == kRootNode) node = out->nodes.Child(kRootNode, "(unnamed)", kind);
-        cit = cache.emplace(label, std::make_pair(node, phase)).first;
+        made = std::make_pair(node, phase);
       }
-      out->events.push_back(Event{e.ts_ns, e.ts_ns + e.dur_ns, cit->second.first, lane, -1,
-                                  cit->second.second});
+      out->events.push_back(Event{e.ts_ns, e.ts_ns + e.dur_ns, made.first, lane, -1, made.second});
     }
   }
   if (out->events.empty()) {

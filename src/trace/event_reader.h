@@ -29,6 +29,8 @@ namespace smaragdine::trace_internal {
 
 namespace od = simdjson::ondemand;
 
+class FastEventScanner;
+
 // Thrown for a document that is valid JSON but not a trace; carries the offset.
 struct NotATrace {
   std::string message;
@@ -130,50 +132,95 @@ class Reader {
   }
 
   // One field of an event's `args`. Shared by the simdjson path (V =
-  // od::value) and the fast scanner (V = Scalar), so both read alike.
+  // od::value) and the fast scanner (V = Scalar), so both read alike. The
+  // keys are told apart by length first: this runs for every argument.
   template <class V>
   void ArgsField(std::string_view key, V& v, RawEvent* e, EventState& st) {
-    if (key == "name") {
-      Seen(st, kArgName);
-      if (!st.have_long_name) e->arg_name = InternScalar(v);
-    } else if (key == "long_name" || key == "tf_op") {
-      Seen(st, key == "long_name" ? kArgLongName : kArgTfOp);
-      if (!st.have_long_name || key == "long_name") {
-        e->arg_name = InternScalar(v);
-        st.have_long_name = true;
-        e->flags |= RawEvent::kLongName;
-      }
-    } else if (key == "op") {
-      Seen(st, kArgOp);
-      e->arg_op = InternScalar(v);
-    } else if (key == "External id") {
-      Seen(st, kArgExternalId);
-      Int(v, &e->external_id);
-    } else if (key == "correlation") {
-      Seen(st, kArgCorrelation);
-      Int(v, &e->correlation);
-    } else if (key == "Sequence number" || key == "group_id") {
-      Seen(st, key == "group_id" ? kArgGroupId : kArgSeq);
-      Int(v, &e->seq);
-    } else if (key == "Fwd thread id") {
-      Seen(st, kArgFwdTid);
-      int64_t x;
-      if (Int(v, &x) && x >= std::numeric_limits<int32_t>::min() &&
-          x <= std::numeric_limits<int32_t>::max())
-        e->fwd_tid = static_cast<int32_t>(x);
-    } else if (key == "step_num") {
-      // TF2/JAX step markers (tf.profiler.experimental.Trace, StepTraceAnnotation).
-      Seen(st, kArgStepNum);
-      Int(v, &e->external_id);
-    } else if (key == "parent_name") {
-      // ONNX Runtime: the node whose run launched a GPU kernel.
-      Seen(st, kArgParentName);
-      if (!st.have_long_name) e->arg_name = InternScalar(v);
-    } else if (key == "provider") {
-      // ONNX Runtime: the execution provider that ran a node.
-      Seen(st, kArgProvider);
-      if (IsGpuProvider(ScalarText(v))) e->flags |= RawEvent::kGpuProvider;
-    } else if (IsInputKey(key)) {
+    switch (key.size()) {
+      case 2:
+        if (key == "op") {
+          Seen(st, kArgOp);
+          e->arg_op = InternScalar(v);
+          return;
+        }
+        break;
+      case 4:
+        if (key == "name") {
+          Seen(st, kArgName);
+          if (!st.have_long_name) e->arg_name = InternScalar(v);
+          return;
+        }
+        break;
+      case 5:
+      case 9:
+        if (key == "long_name" || key == "tf_op") {
+          Seen(st, key == "long_name" ? kArgLongName : kArgTfOp);
+          if (!st.have_long_name || key == "long_name") {
+            e->arg_name = InternScalar(v);
+            st.have_long_name = true;
+            e->flags |= RawEvent::kLongName;
+          }
+          return;
+        }
+        break;
+      case 8:
+        if (key == "group_id") {
+          Seen(st, kArgGroupId);
+          Int(v, &e->seq);
+          return;
+        }
+        if (key == "step_num") {
+          // TF2/JAX step markers (tf.profiler.experimental.Trace, StepTraceAnnotation).
+          Seen(st, kArgStepNum);
+          Int(v, &e->external_id);
+          return;
+        }
+        if (key == "provider") {
+          // ONNX Runtime: the execution provider that ran a node.
+          Seen(st, kArgProvider);
+          if (IsGpuProvider(ScalarText(v))) e->flags |= RawEvent::kGpuProvider;
+          return;
+        }
+        break;
+      case 11:
+        if (key == "External id") {
+          Seen(st, kArgExternalId);
+          Int(v, &e->external_id);
+          return;
+        }
+        if (key == "correlation") {
+          Seen(st, kArgCorrelation);
+          Int(v, &e->correlation);
+          return;
+        }
+        if (key == "parent_name") {
+          // ONNX Runtime: the node whose run launched a GPU kernel.
+          Seen(st, kArgParentName);
+          if (!st.have_long_name) e->arg_name = InternScalar(v);
+          return;
+        }
+        break;
+      case 13:
+        if (key == "Fwd thread id") {
+          Seen(st, kArgFwdTid);
+          int64_t x;
+          if (Int(v, &x) && x >= std::numeric_limits<int32_t>::min() &&
+              x <= std::numeric_limits<int32_t>::max())
+            e->fwd_tid = static_cast<int32_t>(x);
+          return;
+        }
+        break;
+      case 15:
+        if (key == "Sequence number") {
+          Seen(st, kArgSeq);
+          Int(v, &e->seq);
+          return;
+        }
+        break;
+      default:
+        break;
+    }
+    if (IsInputKey(key)) {
       // TF1's data flow: held until Add knows the event's index.
       const StrId input = InternScalar(v);
       if (input != kEmptyStr) pending_inputs_.push_back(input);
@@ -302,6 +349,8 @@ class Reader {
   void ReadEventsArray(od::array arr);
 
  private:
+  friend class FastEventScanner;  // reads and rolls back the per-field caches below
+
   static uint64_t Key(const RawEvent& e) { return (uint64_t{e.pid} << 32) | e.tid; }
 
   const std::string& name_;

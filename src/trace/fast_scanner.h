@@ -2,9 +2,10 @@
 //
 // simdjson On-Demand spends ~200 ns per event on per-field bookkeeping; this
 // spends a byte loop. It takes events while they have the common shape and
-// hands their fields to the Reader, which reads them exactly as it reads
-// simdjson's values; it stops at the first event it declines, where
-// simdjson takes over.
+// reads their fields as the Reader reads simdjson's values (the same
+// EventField/ArgsField, or a fused path for the common keys that gives the
+// same result); it stops at the first event it declines, where simdjson
+// takes over.
 //
 //   FastEventScanner scanner(reader, buf + size);
 //   size_t close = std::string_view::npos;
@@ -12,7 +13,10 @@
 #pragma once
 
 #include <cstddef>
+#include <cstdint>
+#include <string>
 #include <string_view>
+#include <vector>
 
 #include "trace/event_reader.h"
 
@@ -37,59 +41,82 @@ class FastEventScanner {
   size_t Scan(const char* buf, size_t begin, bool array_start, size_t* close);
 
  private:
-  // Deeper values are left to simdjson (its depth limit is far above).
-  static constexpr int kMaxDepth = 32;
+  // Where a field's value is read: a top-level key (the fused paths for the
+  // common ones, else EventField) or an `args` key (ArgsField).
+  enum class Key : uint8_t { kOther, kEmpty, kPh, kPid, kTid, kTs, kDur, kName, kCat, kArgs };
 
-  static bool IsSpace(char c) {
-    return static_cast<unsigned char>(c) <= ' ' && (c == ' ' || c == '\n' || c == '\r' || c == '\t');
-  }
-  static bool IsDigit(char c) { return c >= '0' && c <= '9'; }
-
-  // Skips JSON whitespace; false at the end of the input.
-  bool SkipWs(const char*& p) const;
-
-  // A string at p ('"') without escapes, control or non-ASCII bytes.
-  bool String(const char*& p, std::string_view* out) const;
-
-  // A number by the JSON grammar: -?(0|[1-9][0-9]*)(.[0-9]+)?([eE][+-]?[0-9]+)?
-  bool Number(const char*& p, std::string_view* out) const;
-
-  bool Literal(const char*& p, std::string_view word) const;
-
-  // Any value at p, read as a Scalar (arrays and objects are checked and
-  // skipped, kind kOther).
-  bool Value(const char*& p, Scalar* v, int depth) const;
-
-  // An array or object at p, checked and skipped.
-  bool Skip(const char*& p, int depth) const;
-
-  // The fields of an object at p ('{'), each handed to `on_field(key, value)`;
-  // `args` of an event is read by `on_args` instead when it is an object.
-  template <class OnField>
-  bool Fields(const char*& p, int depth, OnField on_field);
-
-  // A field the reader will be given once the whole event checks out:
-  // reading strings into the table before that would intern text that
-  // simdjson, reading a declined event its own way, might not.
-  struct Pending {
-    enum Where : uint8_t { kEvent, kArgsBegin, kArg } where;
-    std::string_view key;
-    Scalar value;
+  // The bytes between an event's values and its fields' keys, as the last
+  // events of one layout had them: `{"ph": ` … `, "args": {"External id": `
+  // … `}}`. Events of a trace mostly repeat a few layouts; an event whose
+  // bytes between values equal a shape's is read by comparing those bytes
+  // and reading the values alone. Equal bytes in the same places are the
+  // same keys in the same grammar: the result is the field-by-field one.
+  struct Shape {
+    struct Field {
+      uint32_t literal = 0, literal_size = 0;  // in `bytes`: what comes before the value
+      uint32_t key = 0, key_size = 0;          // in `bytes`: the field's key
+      Key kind = Key::kOther;
+      bool in_args = false;     // an `args` field: ArgsField
+      bool args_begin = false;  // the first field of `args`
+    };
+    std::string bytes;  // literals and keys, then 16 spare bytes for the compare
+    std::vector<Field> fields;
+    uint32_t tail = 0, tail_size = 0;  // after the last value, to the event's '}'
   };
-  static constexpr int kMaxFields = 48;
+  static constexpr size_t kShapes = 4;
+  static constexpr size_t kShapeFields = 48;
 
-  bool Push(Pending::Where where, std::string_view key, const Scalar& v);
+  static Key Classify(std::string_view key);
 
-  // One event at p ('{'), its fields recorded in the order simdjson reads them.
-  bool Event(const char*& p);
+  // A field as the field-by-field reader saw it, for learning its shape.
+  struct SeenField {
+    const char* literal;  // where the bytes before the value begin
+    const char* value;    // where the value begins
+    std::string_view key;
+    Key kind;
+    bool in_args, args_begin;
+  };
 
-  // Hands the recorded fields of a good event to the reader.
-  void Apply();
+  // The event at p ('{') read by `shape`; nullptr when its bytes differ
+  // (the caller undoes what it interned) or a value is not read.
+  const char* Replay(const Shape& shape, const char* p, const char* end, RawEvent* e,
+                     Reader::EventState* st);
+
+  // One event at p ('{'), read into *e and *st field by field, in the order
+  // simdjson reads them. Returns the position after its '}', or nullptr
+  // when it declines it (the caller then undoes what it interned). The
+  // position and the end are passed and returned by value so that they stay
+  // in registers: stores into the event (char fields alias anything) would
+  // otherwise make the compiler reload them. Records the fields in seen_
+  // (seen_ok_ false when the layout is not one to learn).
+  const char* Event(const char* p, const char* end, RawEvent* e, Reader::EventState* st);
+
+  // The `args` object of an event at p ('{'); as Event.
+  const char* Args(const char* p, const char* end, RawEvent* e, Reader::EventState* st);
+
+  // The value at p of a top-level field `key` (kind `kind`), read into the event.
+  const char* TopField(std::string_view key, Key kind, const char* p, const char* end,
+                       RawEvent* e, Reader::EventState* st);
+
+  // Keeps the layout of the event just read (from `begin` to `end_of_event`).
+  void Learn(const char* begin, const char* end_of_event);
+
+  // What an event may have added to the reader before it was declined.
+  struct Undo {
+    size_t strings;
+    StrId last_pid, last_tid, last_cat;
+  };
+  Undo Mark() const;
+  void Rollback(const Undo& u);
 
   Reader& reader_;
   const char* end_;
-  Pending pending_[kMaxFields];
-  int count_ = 0;
+  Shape shapes_[kShapes];
+  size_t shape_count_ = 0;
+  uint8_t order_[kShapes] = {};  // shapes_ by last use, latest first
+  std::vector<SeenField> seen_;
+  const char* seen_end_ = nullptr;  // after the last value read
+  bool seen_ok_ = false;
 };
 
 }  // namespace smaragdine::trace_internal

@@ -337,6 +337,9 @@ Result<Trace> ReadTrace(const std::string& path, const TraceReadOptions& options
 
 Result<Trace> ReadTraces(const std::vector<std::string>& paths, const TraceReadOptions& options) {
   if (paths.empty()) return UsageError("no trace files given");
+  // The raw events freed after each file, and the accounting after them,
+  // reuse memory instead of faulting in fresh pages (common/huge_pages.h).
+  KeepFreedMemory();
   if (paths.size() == 1) {
     // One file: what the merge below would do, in place (its node and lane
     // maps are the identity), without a second copy of the events.

@@ -28,6 +28,12 @@ constexpr StrId kEmptyStr = 0;  // the empty string, also "absent"
 class StringTable {
  public:
   StringTable();
+  // A copy views its own strings; a move keeps them where they are (a
+  // deque's elements do not move with it).
+  StringTable(const StringTable& o);
+  StringTable& operator=(const StringTable& o);
+  StringTable(StringTable&&) = default;
+  StringTable& operator=(StringTable&&) = default;
   StrId Intern(std::string_view s);
   const std::string& Get(StrId id) const { return strings_[id]; }
   // kNoStr when `s` was never interned.
@@ -35,7 +41,8 @@ class StringTable {
   static constexpr StrId kNoStr = 0xffffffffu;
   size_t size() const { return strings_.size(); }
   // Forgets the strings with ids >= n (n >= 1), as if they had never been
-  // interned: the reader undoes a slice it has to parse again.
+  // interned: the reader undoes a slice it has to parse again, the fast
+  // scanner an event it declines. Costs the strings removed, not the table.
   void Truncate(size_t n);
 
  private:
@@ -43,10 +50,16 @@ class StringTable {
   // The slot holding `s`, or the empty slot where it would go.
   size_t Slot(std::string_view s, uint64_t h) const;
   void Grow();
+  // A slot: the hash's high half (compared before the bytes) and id + 1.
+  static uint64_t SlotValue(uint64_t h, StrId id) {
+    return (h & 0xffffffff00000000ull) | (uint64_t{id} + 1);
+  }
 
-  std::deque<std::string> strings_;  // a deque never moves its elements
-  std::vector<uint64_t> hashes_;     // per id
-  std::vector<StrId> slots_;         // id + 1; 0 = empty; size is a power of two
+  std::deque<std::string> strings_;     // a deque never moves its elements
+  std::vector<std::string_view> views_;  // per id: strings_[id]'s bytes, for the probe
+  std::vector<uint64_t> hashes_;        // per id
+  std::vector<uint64_t> slots_;         // SlotValue; 0 = empty; size is a power of two
+  StrId recent_[2] = {0, 0};            // the ids Intern returned last, latest first
 };
 
 }  // namespace smaragdine::trace_internal

@@ -135,6 +135,53 @@ TEST(ChromeJsonFastScanTest, ShapesTheScannerDeclinesOrTakes) {
   }
 }
 
+TEST(ChromeJsonFastScanTest, RepeatedAndChangingLayoutsReadAsTheWholeParse) {
+  // The scanner reads an event whose bytes between values repeat a recent
+  // event's by comparing those bytes: layouts that repeat, alternate, differ
+  // in one key, one blank, one value's kind, or in args, must all read as
+  // the whole-document parse does, string ids included.
+  const std::vector<std::string> events = {
+      R"({"ph": "X", "cat": "cpu_op", "name": "a", "pid": 7, "tid": 1, "ts": 1.5, "dur": 2, "args": {"External id": 1}})",
+      R"({"ph": "X", "cat": "cpu_op", "name": "b", "pid": 7, "tid": 1, "ts": 3.5, "dur": 2, "args": {"External id": 2}})",
+      R"({"ph": "X", "cat": "cpu_op", "name": "a", "pid": "7", "tid": 1, "ts": 5, "dur": 2.25, "args": {"External id": "3"}})",
+      R"({"ph": "X", "cat": "cpu_op", "name": "a", "pid": 7, "tid": 1, "ts": 6, "dur": 1, "args": {"External id": 4, "Sequence number": 9}})",
+      R"({"ph": "X", "cat": "cpu_op", "name": "a", "pid": 7, "tid": 1, "ts": 7, "dur": 1, "args": {}})",
+      R"({"ph": "X", "cat": "cpu_op", "name": "a", "pid": 7, "tid": 1, "ts": 8, "dur": 1})",
+      R"({"ph": "X", "cat": "cpu_op", "name": "a", "pid": 7, "tid": 1, "ts": 9, "dur": 1, "args": [1, 2]})",
+      R"({"ph": "X", "cat": "cpu_op", "name": "a", "pid": 7, "tid": 1, "ts": 10, "dur": 1, "args": {"x": {"y": [1, "z"]}, "op": "Add"}})",
+      R"({"ph": "X", "cat": "cpu_op", "name": 12, "pid": 7, "tid": 1, "ts": 11, "dur": 1, "args": {"External id": 5}})",
+      R"({"ph": "X", "cat": "cpu_op", "name": "a", "pid": 7, "tid": 1, "ts": "12", "dur": null, "args": {"External id": 6}})",
+      R"({"ph": "X", "cat": "cpu_op", "name": "a", "pid": 7, "tid": 1, "ts": 13, "dur": 1, "ts": 14, "args": {"External id": 7}})",
+      R"({"ph": "X", "cat": "cpu_op", "name": "a", "pid": 7, "tid": 1, "ts": 15, "dur": 1,  "args": {"External id": 8}})",
+      R"({"ph":"X","cat":"cpu_op","name":"a","pid":7,"tid":1,"ts":16,"dur":1,"args":{"External id":9}})",
+      R"({"ph": "X", "cat": "cpu_op", "name": "a", "pid": 7, "tid": 1, "ts": 17, "dur": 1, "args": {"External id": 10}, "": 1})",
+      R"({"ph": "B", "name": "b", "pid": 7, "tid": 1, "ts": 18})",
+      R"({"ph": "E", "pid": 7, "tid": 1, "ts": 19})",
+      R"({"ph": "X", "name": "caf\u00e9", "pid": 7, "tid": 1, "ts": 20, "dur": 1})",
+      R"({})",
+      "{\n  \"pid\": 1,\n  \"tid\": 0,\n  \"cat\": \"Op\",\n  \"args\": {\n    \"input0\": \"a/b\",\n"
+      "    \"name\": \"c/d\",\n    \"op\": \"MatMul\"\n  },\n  \"name\": \"MatMul\",\n  \"ts\": 21,\n"
+      "  \"dur\": 3,\n  \"ph\": \"X\"\n}",
+      "{\n  \"pid\": 1,\n  \"tid\": 0,\n  \"cat\": \"Op\",\n  \"args\": {\n    \"name\": \"c/e\",\n"
+      "    \"op\": \"Add\"\n  },\n  \"name\": \"Add\",\n  \"ts\": 22,\n  \"dur\": 3,\n  \"ph\": \"X\"\n}",
+  };
+  std::mt19937_64 rng(16);
+  for (int round = 0; round < 200; ++round) {
+    std::string doc = R"({"traceEvents": [)";
+    const int n = 2 + static_cast<int>(rng() % 40);
+    for (int k = 0; k < n; ++k) {
+      // Runs of one layout, then another.
+      const std::string& e = events[(k / (1 + round % 4) + round) % events.size()];
+      doc += (k ? ",\n" : "") + (rng() % 5 == 0 ? events[rng() % events.size()] : e);
+    }
+    doc += "]}";
+    auto whole = ParseChromeJson("l.json", doc, 0);
+    for (size_t slice : {size_t{1}, size_t{100}, trace_internal::kDefaultSliceBytes})
+      ASSERT_EQ(Difference(whole, ParseChromeJson("l.json", doc, slice)), "")
+          << doc << " slice " << slice;
+  }
+}
+
 TEST(ChromeJsonFastScanTest, DamagedFixturesGiveTheWholeParseResultOrError) {
   // Random damage near event boundaries and inside events: deleted, replaced
   // and inserted bytes chosen from the characters that matter to a scanner.

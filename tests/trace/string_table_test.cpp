@@ -63,5 +63,38 @@ TEST(StringTableTest, TruncateForgetsLaterStringsAndReusesTheirIds) {
   EXPECT_EQ(t.size(), mark + 1);
 }
 
+TEST(StringTableTest, TruncateKeepsEveryEarlierLookupThroughGrowthAndCollisions) {
+  // Truncate frees only the removed ids' slots: every string before the mark
+  // must still be found, whatever probe chains the removed ones sat in, and
+  // the recent-strings shortcut must not hand out a removed id.
+  for (size_t mark : {size_t{1}, size_t{2}, size_t{33}, size_t{500}, size_t{2999}}) {
+    StringTable t;
+    std::vector<std::string> keys;
+    for (int i = 0; i < 3000; ++i) keys.push_back("n" + std::to_string(i % 7) + "/" + std::to_string(i));
+    for (size_t i = 0; i + 1 < mark; ++i) t.Intern(keys[i]);
+    ASSERT_EQ(t.size(), mark);
+    for (size_t i = mark - 1; i < keys.size(); ++i) t.Intern(keys[i]);  // grows past the mark
+    t.Truncate(mark);
+    ASSERT_EQ(t.size(), mark);
+    for (size_t i = 0; i + 1 < mark; ++i) ASSERT_EQ(t.Find(keys[i]), static_cast<StrId>(i + 1)) << i;
+    for (size_t i = mark - 1; i < keys.size(); ++i) ASSERT_EQ(t.Find(keys[i]), StringTable::kNoStr) << i;
+    // Interned again they take the ids a table that never saw them gives.
+    StringTable fresh;
+    for (size_t i = 0; i + 1 < mark; ++i) fresh.Intern(keys[i]);
+    for (size_t i = keys.size(); i-- > mark - 1;) ASSERT_EQ(t.Intern(keys[i]), fresh.Intern(keys[i]));
+  }
+}
+
+TEST(StringTableTest, ACopyViewsItsOwnStrings) {
+  StringTable a;
+  a.Intern("x");
+  StringTable b = a;
+  a.Truncate(1);
+  a.Intern("y");
+  EXPECT_EQ(b.Intern("x"), 1u);
+  EXPECT_EQ(b.Find("y"), StringTable::kNoStr);
+  EXPECT_EQ(b.Get(1), "x");
+}
+
 }  // namespace
 }  // namespace smaragdine
