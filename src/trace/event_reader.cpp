@@ -61,6 +61,7 @@ void Reader::Add(RawEvent& e, const EventState& st) {
 
 void Reader::AddEvent(RawEvent& e, const EventState& st) {
   Diagnostics& d = out_->diagnostics;
+  if (e.ph == 'B' || e.ph == 'E') begin_end_events_ = true;
   switch (e.ph) {
     case 'M':
     case 'X':

@@ -307,7 +307,10 @@ class Reader {
           if (!Int(v, &e.correlation)) {
             // A string flow id that is not a number: any stable integer will do.
             std::string_view s = ScalarText(v);
-            if (!s.empty()) e.correlation = (int64_t{1} << 40) + out_->strings.Intern(s);
+            if (!s.empty()) {
+              e.correlation = (int64_t{1} << 40) + out_->strings.Intern(s);
+              string_flow_ids_ = true;
+            }
           }
         }
         break;
@@ -348,6 +351,12 @@ class Reader {
 
   void ReadEventsArray(od::array arr);
 
+  // For reading a document in parts side by side (sliced_parse.cpp): whether
+  // this reader saw B or E events (an E may close a B of an earlier part),
+  // or a flow id that is a string (its number holds a string id of this
+  // reader's table). Either makes the parts' results unmergeable.
+  bool SawCrossPartState() const { return begin_end_events_ || string_flow_ids_; }
+
  private:
   friend class FastEventScanner;  // reads and rolls back the per-field caches below
 
@@ -361,6 +370,8 @@ class Reader {
   StrId last_tid_ = StringTable::kNoStr;
   StrId last_cat_ = StringTable::kNoStr;
   std::vector<StrId> pending_inputs_;  // inputN args of the event being read
+  bool begin_end_events_ = false;      // a B or E event was added
+  bool string_flow_ids_ = false;       // a flow id was a string (SawCrossPartState)
 };
 // Errors that mean the document stopped before its values were closed.
 bool EndsEarly(simdjson::error_code err);

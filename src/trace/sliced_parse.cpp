@@ -1,9 +1,13 @@
 #include "trace/sliced_parse.h"
 
 #include <algorithm>
+#include <cstdlib>
 #include <cstring>
 #include <string_view>
+#include <thread>
+#include <vector>
 
+#include "common/huge_pages.h"
 #include "trace/fast_scanner.h"
 #include "trace/json_numbers.h"
 
@@ -90,40 +94,45 @@ bool ParseSlice(od::parser& parser, Reader& reader, const char* base, const char
 
 }  // namespace
 
-bool ParseSliced(const std::string& name, char* buf, size_t size, size_t capacity, size_t first,
-                 size_t slice_bytes, RawTrace* out) {
-  size_t open = first;
-  if (buf[first] != '[' && !FindEventsArray(buf, size, first, &open)) return false;
-  od::parser parser;
-  // Sized once: simdjson reallocates (fresh, unfaulted pages) whenever a
-  // document is longer than any before, and slices differ by a few bytes.
-  // A slice's events sit one level higher than in the document: one level
-  // less of depth keeps the limit where the whole parse has it.
-  if (parser.allocate(2 * slice_bytes, simdjson::DEFAULT_MAX_DEPTH - 1) != simdjson::SUCCESS)
-    return false;
-  Reader reader(name, buf, out);
-  FastEventScanner scanner(reader, buf + size);
-  size_t begin = open + 1;  // the slice's first byte after its '['
-  size_t close = std::string_view::npos;
-  bool array_start = true;
-  while (close == std::string_view::npos) {
+namespace {
+
+// Reads events of the array from `begin` (just after its '[' when
+// `array_start`, else just after a ',') with the fast scanner and, from each
+// event it declines, simdjson slices. Until the array's ']' (then *close is
+// its offset), or, when `stop` is not npos, until the ',' at `stop` (a part
+// of the array read beside another; *close stays npos): then the bytes the
+// slices write stay below `stop` + 1 and those it reads below `stop` + 65.
+// `no_write_below`: the slices never write a byte before it (the part before
+// is being read by another thread); false if they would have to. False on any
+// error or doubt: the caller reads the document whole.
+bool ParseEvents(Reader& reader, od::parser& parser, char* buf, size_t size, size_t capacity,
+                 size_t begin, bool array_start, size_t stop, size_t no_write_below,
+                 size_t slice_bytes, size_t* close) {
+  const bool part = stop != std::string_view::npos;
+  // A part's events end at its ',': the scanner may take that ',' and no more.
+  const size_t limit = part ? stop : size;
+  FastEventScanner scanner(reader, buf + (part ? stop + 1 : size));
+  *close = std::string_view::npos;
+  while (*close == std::string_view::npos) {
     // Events of the common shape go through the fast scanner; simdjson
     // reads a slice from the first one it declines, then the scanner goes on.
-    const size_t scanned = scanner.Scan(buf, begin, array_start, &close);
-    if (close != std::string_view::npos) break;
+    const size_t scanned = scanner.Scan(buf, begin, array_start, close);
+    if (*close != std::string_view::npos) break;
+    if (part && scanned == stop + 1) return true;  // up to and including the ','
     if (scanned != begin || !array_start) {
       // Stopped after a ',': a slice "[" + "]..." would read as an empty
       // array and hide a trailing comma. Let the whole parse report it.
       size_t k = scanned;
-      while (k < size && IsJsonSpace(buf[k])) ++k;
-      if (k == size || buf[k] == ']') return false;
+      while (k < limit && IsJsonSpace(buf[k])) ++k;
+      if (k == limit || buf[k] == ']') return false;
     }
     begin = scanned;
     array_start = false;
-    size_t from = std::min(size, begin + slice_bytes);
+    if (begin - 1 < no_write_below) return false;
+    size_t from = std::min(limit, begin + slice_bytes);
     size_t cut;
     for (int attempt = 0;; ++attempt) {
-      cut = FindCut(buf, size, from);
+      cut = FindCut(buf, limit, from);
       // The bytes around the slice become its brackets; `cut` may be `size`,
       // inside the padding.
       const Reader::Mark mark = reader.Save();
@@ -132,23 +141,100 @@ bool ParseSliced(const std::string& name, char* buf, size_t size, size_t capacit
       buf[begin - 1] = '[';
       buf[cut] = ']';
       const bool ok = ParseSlice(parser, reader, buf, buf + begin - 1, cut - begin + 2,
-                                 capacity - (begin - 1), &close);
+                                 capacity - (begin - 1), close);
       buf[begin - 1] = saved_open;
       buf[cut] = saved_cut;
-      if (ok) break;
+      if (ok && !(part && *close != std::string_view::npos)) break;
       // A false cut (in a string or a nested value) or invalid JSON: undo
-      // the slice and try the next cut a few times, then give up.
+      // the slice and try the next cut a few times, then give up. (A part's
+      // array cannot close before its ',': that is a doubt too.)
       reader.Restore(mark);
-      if (cut == size || attempt == 8) return false;
+      if (cut == limit || attempt == 8) return false;
       from = cut + 1;
     }
-    if (close == std::string_view::npos) {
-      if (cut == size) return false;  // the array never closes: let the whole parse say so
+    if (*close == std::string_view::npos) {
+      if (part && cut == stop) return true;  // the slice ran to the part's ','
+      if (cut == limit) return false;  // the array never closes: let the whole parse say so
       begin = cut + 1;
     }
   }
-  // The rest of the document with the events array emptied: top-level keys,
-  // and any later "traceEvents" arrays, in the order of the whole parse.
+  return !part;
+}
+
+// Reading in two parts side by side pays from this size on (a thread costs
+// ~0.1 ms; a megabyte of events ~2 ms).
+constexpr size_t kTwoPartsMinBytes = size_t{16} << 20;
+
+// How many parts to read a document of `size` bytes in: SMARAGDINE_PARSE_THREADS
+// when set (1, or 2 at any size: benchmarks on one core, tests), else 2 from
+// kTwoPartsMinBytes on a machine with a second core.
+int PartsFor(size_t size) {
+  if (const char* v = std::getenv("SMARAGDINE_PARSE_THREADS")) return std::atoi(v) >= 2 ? 2 : 1;
+  if (size < kTwoPartsMinBytes) return 1;
+  return std::thread::hardware_concurrency() >= 2 ? 2 : 1;
+}
+
+// The events array from `open` read in two parts at once: the part after a
+// ',' near the middle on a second thread, into a table of its own, then
+// appended with its strings re-interned in order of first use, which gives
+// the ids, events, inputs and counts of one reading from start to end. False
+// (nothing kept) whenever that is not certain: the first part must end with
+// a whole event at that ',' (which shows the ',' separates two events), the
+// second may not hold B/E events or string flow ids (their meaning depends
+// on the first part's), and either may give up; the caller then reads the
+// document in one part.
+bool ParseTwoParts(const std::string& name, char* buf, size_t size, size_t capacity, size_t open,
+                   size_t slice_bytes, od::parser& parser, Reader& reader, RawTrace* out,
+                   size_t* close) {
+  const size_t stop = FindCut(buf, size, open + 1 + (size - open) / 2);
+  if (stop >= size) return false;
+  // The second part's slices write nowhere near the first part's reads
+  // (which end 64 bytes of padding past its ',').
+  const size_t second_writes_from = stop + 128;
+  RawTrace second;
+  second.events.reserve((size - stop) / 48 + 16);
+  bool second_ok = false;
+  size_t second_close = std::string_view::npos;
+  std::thread worker([&] {
+    od::parser second_parser;
+    if (second_parser.allocate(2 * slice_bytes, simdjson::DEFAULT_MAX_DEPTH - 1) !=
+        simdjson::SUCCESS)
+      return;
+    Reader second_reader(name, buf, &second);
+    second_ok = ParseEvents(second_reader, second_parser, buf, size, capacity, stop + 1, false,
+                            std::string_view::npos, second_writes_from, slice_bytes,
+                            &second_close) &&
+                !second_reader.SawCrossPartState();
+  });
+  size_t first_close = std::string_view::npos;
+  const bool first_ok = ParseEvents(reader, parser, buf, size, capacity, open + 1, true, stop, 0,
+                                    slice_bytes, &first_close);
+  worker.join();
+  if (!first_ok || !second_ok) return false;
+  // The second part's strings in its order of first use: where the reading
+  // from the start would have put them.
+  std::vector<StrId> id(second.strings.size());
+  for (StrId s = 0; s < id.size(); ++s) id[s] = out->strings.Intern(second.strings.Get(s));
+  const uint32_t base = static_cast<uint32_t>(out->events.size());
+  for (RawEvent e : second.events) {
+    e.name = id[e.name];
+    e.cat = id[e.cat];
+    e.pid = id[e.pid];
+    e.tid = id[e.tid];
+    e.arg_name = id[e.arg_name];
+    e.arg_op = id[e.arg_op];
+    out->events.push_back(e);
+  }
+  for (const RawInput& in : second.inputs) out->inputs.push_back(RawInput{base + in.event, id[in.input]});
+  out->diagnostics.Merge(second.diagnostics);
+  *close = second_close;
+  return true;
+}
+
+// The rest of the document with the events array emptied: top-level keys,
+// and any later "traceEvents" arrays, in the order of the whole parse.
+bool ReadRest(const std::string& name, od::parser& parser, const char* buf, size_t size,
+              size_t first, size_t open, size_t close, Reader& reader, RawTrace* out) {
   std::string rest;
   rest.reserve(open + 1 + (size - close) + simdjson::SIMDJSON_PADDING);
   rest.append(buf, open + 1);
@@ -158,6 +244,51 @@ bool ParseSliced(const std::string& name, char* buf, size_t size, size_t capacit
   if (!saw.ok() || !*saw) return false;
   reader.Finish();
   return true;
+}
+
+// simdjson's parser for slices of about slice_bytes.
+bool SliceParser(od::parser& parser, size_t slice_bytes) {
+  // Sized once: simdjson reallocates (fresh, unfaulted pages) whenever a
+  // document is longer than any before, and slices differ by a few bytes.
+  // A slice's events sit one level higher than in the document: one level
+  // less of depth keeps the limit where the whole parse has it.
+  return parser.allocate(2 * slice_bytes, simdjson::DEFAULT_MAX_DEPTH - 1) == simdjson::SUCCESS;
+}
+
+}  // namespace
+
+bool ParseSlicedInTwoParts(const std::string& name, char* buf, size_t size, size_t capacity,
+                           size_t first, size_t slice_bytes, RawTrace* out) {
+  size_t open = first;
+  if (buf[first] != '[' && !FindEventsArray(buf, size, first, &open)) return false;
+  od::parser parser;
+  if (!SliceParser(parser, slice_bytes)) return false;
+  Reader reader(name, buf, out);
+  size_t close = std::string_view::npos;
+  return ParseTwoParts(name, buf, size, capacity, open, slice_bytes, parser, reader, out,
+                       &close) &&
+         ReadRest(name, parser, buf, size, first, open, close, reader, out);
+}
+
+bool ParseSliced(const std::string& name, char* buf, size_t size, size_t capacity, size_t first,
+                 size_t slice_bytes, RawTrace* out) {
+  if (PartsFor(size) == 2) {
+    const size_t reserved = out->events.capacity();
+    if (ParseSlicedInTwoParts(name, buf, size, capacity, first, slice_bytes, out)) return true;
+    // Start over in one part, as if the parts had never been read.
+    *out = RawTrace();
+    out->events.reserve(reserved);
+    AdviseHugePages(out->events.data(), out->events.capacity() * sizeof(RawEvent));
+  }
+  size_t open = first;
+  if (buf[first] != '[' && !FindEventsArray(buf, size, first, &open)) return false;
+  od::parser parser;
+  if (!SliceParser(parser, slice_bytes)) return false;
+  Reader reader(name, buf, out);
+  size_t close = std::string_view::npos;
+  return ParseEvents(reader, parser, buf, size, capacity, open + 1, true, std::string_view::npos,
+                     0, slice_bytes, &close) &&
+         ReadRest(name, parser, buf, size, first, open, close, reader, out);
 }
 
 }  // namespace smaragdine::trace_internal

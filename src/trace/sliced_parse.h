@@ -37,7 +37,25 @@ size_t FindCut(const char* buf, size_t size, size_t from);
 // equals the whole-document parse's; false (and `buf` unchanged) whenever
 // that is not certain, e.g. for any invalid JSON. `out` then holds partial
 // results and must be reset by the caller.
+//
+// Two parts: on a machine with a second core, a document of 16 MB or more
+// (or any, with SMARAGDINE_PARSE_THREADS=2; =1: never) is first tried with
+// ParseSlicedInTwoParts; when that declines, `out` is reset and the document
+// read in one part.
 bool ParseSliced(const std::string& name, char* buf, size_t size, size_t capacity, size_t first,
                  size_t slice_bytes, RawTrace* out);
+
+// The events array read in two parts at once: from its start to a ',' near
+// its middle on this thread, the rest on a second one into a string table of
+// its own, then appended with its strings interned again in their order of
+// first use, which gives the strings, ids, events, inputs and counts of a
+// reading from start to end. False (`out` then holds partial results) when
+// that is not certain: the first part must end with a whole event at that
+// ',', which shows it separates two events; the second part may hold no B/E
+// event (an E may close a B of the first) and no string flow id (its number
+// holds a string id); slices of either that would touch the bytes the other
+// reads decline; and any error declines.
+bool ParseSlicedInTwoParts(const std::string& name, char* buf, size_t size, size_t capacity,
+                           size_t first, size_t slice_bytes, RawTrace* out);
 
 }  // namespace smaragdine::trace_internal

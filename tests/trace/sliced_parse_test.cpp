@@ -6,6 +6,8 @@
 #include <fmt/format.h>
 #include <gtest/gtest.h>
 
+#include <cstdlib>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -180,6 +182,114 @@ TEST(SlicedParseTest, CutsAtCommasBetweenObjects) {
   const size_t third = FindCut(s.data(), s.size(), second + 1);
   EXPECT_EQ(third, s.find(",  {"));
   EXPECT_EQ(FindCut(s.data(), s.size(), third + 1), s.size());
+}
+
+// A document of plain events (no B/E, numeric flow ids): what the reading in
+// two parts takes. `tail` goes after event `at` (none when at < 0).
+std::string PlainTrace(int events, int at = -1, const std::string& tail = "") {
+  std::string s = R"({"schemaVersion": 1, "traceEvents": [)";
+  for (int i = 0; i < events; ++i) {
+    if (i) s += ",\n";
+    // Strings first seen in the second half, some also in the first, in an
+    // order that differs from the first half's.
+    s += fmt::format(R"({{"ph": "X", "cat": "{}", "name": "op{}", "pid": {}, "tid": "t{}", )"
+                     R"("ts": {}.25, "dur": {}, "args": {{"External id": {}, "input{}": "in{}"}}}})",
+                     i % 3 ? "cpu_op" : "user_annotation", (i * 7) % (i < events / 2 ? 5 : 11),
+                     i % 2, (events - i) % 4, 1000 + i * 10, 1 + i % 5, i, i % 2, (i * 13) % 17);
+    if (i == at) s += ",\n" + tail;
+  }
+  s += "]}";
+  return s;
+}
+
+// Everything two readings give, string ids included.
+std::string Differs(const RawTrace& a, const RawTrace& b) {
+  if (a.strings.size() != b.strings.size()) return "string count";
+  for (uint32_t i = 0; i < a.strings.size(); ++i)
+    if (a.Str(i) != b.Str(i)) return fmt::format("string {}", i);
+  if (a.events.size() != b.events.size()) return "event count";
+  for (size_t i = 0; i < a.events.size(); ++i) {
+    const RawEvent& x = a.events[i];
+    const RawEvent& y = b.events[i];
+    if (x.ts_ns != y.ts_ns || x.dur_ns != y.dur_ns || x.external_id != y.external_id ||
+        x.correlation != y.correlation || x.seq != y.seq || x.name != y.name || x.cat != y.cat ||
+        x.pid != y.pid || x.tid != y.tid || x.arg_name != y.arg_name || x.arg_op != y.arg_op ||
+        x.fwd_tid != y.fwd_tid || x.ph != y.ph || x.flags != y.flags)
+      return fmt::format("event {}", i);
+  }
+  if (a.inputs.size() != b.inputs.size()) return "input count";
+  for (size_t i = 0; i < a.inputs.size(); ++i)
+    if (a.inputs[i].event != b.inputs[i].event || a.inputs[i].input != b.inputs[i].input)
+      return fmt::format("input {}", i);
+  if (a.diagnostics.counts() != b.diagnostics.counts()) return "diagnostics";
+  if (a.has_kineto_keys != b.has_kineto_keys) return "kineto keys";
+  return "";
+}
+
+// Runs ParseSlicedInTwoParts on a padded copy of `doc`; nullopt when it declines.
+std::optional<RawTrace> TwoParts(const std::string& doc, size_t slice_bytes) {
+  std::string buf = doc;
+  buf.reserve(doc.size() + trace_internal::kParsePadding);
+  RawTrace out;
+  if (!trace_internal::ParseSlicedInTwoParts("p.json", buf.data(), doc.size(), buf.capacity(), 0,
+                                             slice_bytes, &out))
+    return std::nullopt;
+  EXPECT_EQ(buf, doc);  // every byte written for a slice is put back
+  return out;
+}
+
+TEST(TwoPartsTest, GivesTheStringsIdsAndEventsOfOneReading) {
+  for (int events : {2, 3, 40, 1001}) {
+    const std::string doc = PlainTrace(events);
+    auto whole = ParseChromeJson("p.json", doc, 0);
+    ASSERT_TRUE(whole.ok());
+    for (size_t slice : {size_t{1}, size_t{300}, trace_internal::kDefaultSliceBytes}) {
+      auto parts = TwoParts(doc, slice);
+      ASSERT_TRUE(parts.has_value()) << events << " events, slice " << slice;
+      EXPECT_EQ(Differs(*whole, *parts), "") << events << " events, slice " << slice;
+    }
+  }
+  // Events the scanner declines (escapes) on both sides of the middle: read
+  // by simdjson slices, which stay inside their part.
+  std::string doc = PlainTrace(400, 100, R"({"ph": "X", "name": "caf\u00e9", "ts": 1, "dur": 1})");
+  doc.insert(doc.rfind("]}"), R"(, {"ph": "X", "name": "na\u00efve", "ts": 2, "dur": 1, "args": {"x": "\n"}})");
+  auto whole = ParseChromeJson("p.json", doc, 0);
+  ASSERT_TRUE(whole.ok());
+  auto parts = TwoParts(doc, 200);
+  ASSERT_TRUE(parts.has_value());
+  EXPECT_EQ(Differs(*whole, *parts), "");
+}
+
+TEST(TwoPartsTest, DeclinesWhatDependsOnTheFirstPart) {
+  // After the middle: an E (it may close a B of the first part), a B, a
+  // string flow id (its number holds a string id of the reading's table).
+  for (const std::string& tail :
+       {std::string(R"({"ph": "E", "pid": 1, "tid": "t1", "ts": 99999})"),
+        std::string(R"({"ph": "B", "name": "b", "pid": 1, "tid": "t1", "ts": 99999})"),
+        std::string(R"({"ph": "s", "id": "flow-a", "pid": 1, "tid": "t1", "ts": 99999})")}) {
+    const std::string doc = PlainTrace(400, 350, tail);
+    EXPECT_FALSE(TwoParts(doc, 1 << 20).has_value()) << tail;
+    // ParseSliced then reads it in one part: the whole parse's result.
+    ::setenv("SMARAGDINE_PARSE_THREADS", "2", 1);
+    auto sliced = ParseChromeJson("p.json", doc, 1 << 20);
+    ::unsetenv("SMARAGDINE_PARSE_THREADS");
+    auto whole = ParseChromeJson("p.json", doc, 0);
+    ASSERT_TRUE(sliced.ok() && whole.ok());
+    EXPECT_EQ(Differs(*whole, *sliced), "") << tail;
+  }
+  // Before the middle they are the first part's own: taken.
+  const std::string early = PlainTrace(
+      400, 10, R"({"ph": "B", "name": "b", "pid": 1, "tid": "t1", "ts": 1}, {"ph": "E", "pid": 1, "tid": "t1", "ts": 2})");
+  auto parts = TwoParts(early, 1 << 20);
+  ASSERT_TRUE(parts.has_value());
+  auto whole = ParseChromeJson("p.json", early, 0);
+  ASSERT_TRUE(whole.ok());
+  EXPECT_EQ(Differs(*whole, *parts), "");
+  // A document that is not valid JSON (no ',' to cut at, a broken middle).
+  EXPECT_FALSE(TwoParts(R"({"traceEvents": [{"ph": "X", "ts": 1, "dur": 1}]})", 64).has_value());
+  std::string broken = PlainTrace(400);
+  broken.insert(broken.size() / 2, "\"");
+  EXPECT_FALSE(TwoParts(broken, 1 << 20).has_value());
 }
 
 }  // namespace
