@@ -4,6 +4,7 @@
 #include <cstdlib>
 #include <cstring>
 #include <string_view>
+#include <system_error>
 #include <thread>
 #include <vector>
 
@@ -195,7 +196,7 @@ bool ParseTwoParts(const std::string& name, char* buf, size_t size, size_t capac
   second.events.reserve((size - stop) / 48 + 16);
   bool second_ok = false;
   size_t second_close = std::string_view::npos;
-  std::thread worker([&] {
+  auto read_second = [&] {
     od::parser second_parser;
     if (second_parser.allocate(2 * slice_bytes, simdjson::DEFAULT_MAX_DEPTH - 1) !=
         simdjson::SUCCESS)
@@ -205,7 +206,13 @@ bool ParseTwoParts(const std::string& name, char* buf, size_t size, size_t capac
                             std::string_view::npos, second_writes_from, slice_bytes,
                             &second_close) &&
                 !second_reader.SawCrossPartState();
-  });
+  };
+  std::thread worker;
+  try {
+    worker = std::thread(read_second);
+  } catch (const std::system_error&) {
+    return false;  // no thread to be had (a process limit): one part
+  }
   size_t first_close = std::string_view::npos;
   const bool first_ok = ParseEvents(reader, parser, buf, size, capacity, open + 1, true, stop, 0,
                                     slice_bytes, &first_close);
