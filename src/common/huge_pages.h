@@ -11,6 +11,12 @@ namespace smaragdine {
 // quarter of `account`'s time on 10 M events). Advisory; errors are ignored.
 void AdviseHugePages(const void* p, size_t bytes);
 
+// Gives the kernel back the whole pages inside [p, p + bytes) of a buffer that
+// is no longer read, before the buffer itself is freed (they read as zero if
+// touched again): a large buffer copied elsewhere block by block need not be
+// held whole beside its copy. Advisory; errors are ignored.
+void ReleasePages(void* p, size_t bytes);
+
 // Keeps freed memory in the process for the next allocation (glibc: blocks
 // up to 1 GiB come from the heap rather than a mapping of their own, and up
 // to 1 GiB of free heap is not given back). Reading a trace frees its raw

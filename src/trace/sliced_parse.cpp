@@ -223,14 +223,25 @@ bool ParseTwoParts(const std::string& name, char* buf, size_t size, size_t capac
   std::vector<StrId> id(second.strings.size());
   for (StrId s = 0; s < id.size(); ++s) id[s] = out->strings.Intern(second.strings.Get(s));
   const uint32_t base = static_cast<uint32_t>(out->events.size());
-  for (RawEvent e : second.events) {
-    e.name = id[e.name];
-    e.cat = id[e.cat];
-    e.pid = id[e.pid];
-    e.tid = id[e.tid];
-    e.arg_name = id[e.arg_name];
-    e.arg_op = id[e.arg_op];
-    out->events.push_back(e);
+  const size_t n = second.events.size();
+  out->events.reserve(base + n);
+  // Block by block, each block's pages given back once copied: the two
+  // copies of the second part's events are never held whole side by side
+  // (the peak stays that of one reading).
+  constexpr size_t kBlock = (size_t{2} << 20) / sizeof(RawEvent);
+  for (size_t k = 0; k < n; k += kBlock) {
+    const size_t m = std::min(kBlock, n - k);
+    for (size_t i = k; i < k + m; ++i) {
+      RawEvent e = second.events[i];
+      e.name = id[e.name];
+      e.cat = id[e.cat];
+      e.pid = id[e.pid];
+      e.tid = id[e.tid];
+      e.arg_name = id[e.arg_name];
+      e.arg_op = id[e.arg_op];
+      out->events.push_back(e);
+    }
+    ReleasePages(second.events.data(), (k + m) * sizeof(RawEvent));
   }
   for (const RawInput& in : second.inputs) out->inputs.push_back(RawInput{base + in.event, id[in.input]});
   out->diagnostics.Merge(second.diagnostics);
