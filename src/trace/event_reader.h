@@ -105,7 +105,7 @@ class Reader {
   }
   StrId InternText(std::string_view text, StrId* last) {
     if (last == nullptr) return out_->strings.Intern(text);
-    if (*last != StringTable::kNoStr && out_->strings.Get(*last) == text) return *last;
+    if (*last != StringTable::kNoStr && out_->strings.Is(*last, text)) return *last;
     return *last = out_->strings.Intern(text);
   }
 

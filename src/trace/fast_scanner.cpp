@@ -192,10 +192,18 @@ inline const char* Micros(const char* p, const char* end, int64_t* ns, bool* ok)
   int fraction_digits = 0;
   if (q < end && *q == '.') {
     const char* digits = ++q;
-    while (q < end && IsDigit(*q)) {
-      if (fraction_digits < 3) v = v * 10 + static_cast<uint64_t>(*q - '0');
-      ++fraction_digits;
-      ++q;
+    if (q + 4 <= end && IsDigit(q[0]) && IsDigit(q[1]) && IsDigit(q[2]) && !IsDigit(q[3])) {
+      // The usual ns decimals, ".ddd": no loop.
+      v = v * 1000 + static_cast<uint64_t>(q[0] - '0') * 100 +
+          static_cast<uint64_t>(q[1] - '0') * 10 + static_cast<uint64_t>(q[2] - '0');
+      fraction_digits = 3;
+      q += 3;
+    } else {
+      while (q < end && IsDigit(*q)) {
+        if (fraction_digits < 3) v = v * 10 + static_cast<uint64_t>(*q - '0');
+        ++fraction_digits;
+        ++q;
+      }
     }
     if (q == digits) return nullptr;
     plain = plain && fraction_digits <= 3;

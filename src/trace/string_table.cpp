@@ -74,38 +74,6 @@ uint64_t StringTable::Hash(std::string_view s) {
   return h ^ (h >> 32);
 }
 
-namespace {
-
-// Whether n bytes at a and b are equal, in 8-byte words (no library call;
-// reads nothing outside either range).
-inline bool SameBytes(const char* a, const char* b, size_t n) {
-  if (n >= 8) {
-    size_t i = 0;
-    for (; i + 8 < n; i += 8) {
-      uint64_t x, y;
-      std::memcpy(&x, a + i, 8);
-      std::memcpy(&y, b + i, 8);
-      if (x != y) return false;
-    }
-    uint64_t x, y;
-    std::memcpy(&x, a + n - 8, 8);
-    std::memcpy(&y, b + n - 8, 8);
-    return x == y;
-  }
-  if (n >= 4) {
-    uint32_t x0, y0, x1, y1;
-    std::memcpy(&x0, a, 4);
-    std::memcpy(&y0, b, 4);
-    std::memcpy(&x1, a + n - 4, 4);
-    std::memcpy(&y1, b + n - 4, 4);
-    return x0 == y0 && x1 == y1;
-  }
-  for (size_t k = 0; k < n; ++k)
-    if (a[k] != b[k]) return false;
-  return true;
-}
-
-}  // namespace
 
 size_t StringTable::Slot(std::string_view s, uint64_t h) const {
   const size_t mask = slots_.size() - 1;

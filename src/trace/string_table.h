@@ -10,6 +10,7 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <cstring>
 #include <deque>
 #include <string>
 #include <string_view>
@@ -36,6 +37,39 @@ class StringTable {
   StringTable& operator=(StringTable&&) = default;
   StrId Intern(std::string_view s);
   const std::string& Get(StrId id) const { return strings_[id]; }
+  // Whether id's string is `s` (id < size()): no hash, no library call.
+  bool Is(StrId id, std::string_view s) const {
+    const std::string_view have = views_[id];
+    return have.size() == s.size() && SameBytes(have.data(), s.data(), s.size());
+  }
+  // Whether n bytes at a and b are equal, in 8-byte words (no library call;
+  // reads nothing outside either range).
+  static bool SameBytes(const char* a, const char* b, size_t n) {
+    if (n >= 8) {
+      size_t i = 0;
+      for (; i + 8 < n; i += 8) {
+        uint64_t x, y;
+        std::memcpy(&x, a + i, 8);
+        std::memcpy(&y, b + i, 8);
+        if (x != y) return false;
+      }
+      uint64_t x, y;
+      std::memcpy(&x, a + n - 8, 8);
+      std::memcpy(&y, b + n - 8, 8);
+      return x == y;
+    }
+    if (n >= 4) {
+      uint32_t x0, y0, x1, y1;
+      std::memcpy(&x0, a, 4);
+      std::memcpy(&y0, b, 4);
+      std::memcpy(&x1, a + n - 4, 4);
+      std::memcpy(&y1, b + n - 4, 4);
+      return x0 == y0 && x1 == y1;
+    }
+    for (size_t k = 0; k < n; ++k)
+      if (a[k] != b[k]) return false;
+    return true;
+  }
   // kNoStr when `s` was never interned.
   StrId Find(std::string_view s) const;
   static constexpr StrId kNoStr = 0xffffffffu;
