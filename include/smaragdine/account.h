@@ -52,7 +52,8 @@ enum class ProcessShare {
   kOn,    // required: an error when the log has none
   kOff,   // every joule goes to the trace's operations and (idle), as without the data
 };
-// "auto" | "on" | "off"; kBadInput-free: nullopt for anything else.
+const char* ToString(ProcessShare s);  // "auto" | "on" | "off"
+// The inverse of ToString; nullopt for anything else.
 std::optional<ProcessShare> ParseProcessShare(std::string_view text);
 
 // The share is taken over intervals of at least this long (merging CPU-time
@@ -96,7 +97,8 @@ enum class TimelinePolicy {
   kAlways,
   kNever,
 };
-// "auto" | "always" | "never"; nullopt for anything else.
+const char* ToString(TimelinePolicy p);  // "auto" | "always" | "never"
+// The inverse of ToString; nullopt for anything else.
 std::optional<TimelinePolicy> ParseTimelinePolicy(std::string_view text);
 
 struct AccountOptions {

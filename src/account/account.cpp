@@ -6,16 +6,25 @@
 #include <string_view>
 #include <utility>
 
+#include "common/enum_text.h"
 #include "smaragdine/account.h"
 #include "smaragdine/device.h"
 
 namespace smaragdine {
 
+const char* ToString(TimelinePolicy p) {
+  switch (p) {
+    case TimelinePolicy::kAlways: return "always";
+    case TimelinePolicy::kNever: return "never";
+    case TimelinePolicy::kAuto: break;
+  }
+  return "auto";
+}
+
 std::optional<TimelinePolicy> ParseTimelinePolicy(std::string_view text) {
-  if (text == "auto") return TimelinePolicy::kAuto;
-  if (text == "always") return TimelinePolicy::kAlways;
-  if (text == "never") return TimelinePolicy::kNever;
-  return std::nullopt;
+  static constexpr TimelinePolicy kAll[] = {TimelinePolicy::kAuto, TimelinePolicy::kAlways,
+                                            TimelinePolicy::kNever};
+  return ParseEnum(text, kAll);
 }
 
 namespace {

@@ -32,6 +32,7 @@
 
 #include "account/regression.h"
 #include "account/slices.h"
+#include "common/enum_text.h"
 #include "common/huge_pages.h"
 #include "profile/tree.h"
 #include "smaragdine/account.h"
@@ -711,17 +712,24 @@ const char* ToString(AttributionMethod m) {
 }
 
 std::optional<AttributionMethod> ParseAttributionMethod(std::string_view text) {
-  for (AttributionMethod m : {AttributionMethod::kAuto, AttributionMethod::kProportional,
-                              AttributionMethod::kRegression})
-    if (text == ToString(m)) return m;
-  return std::nullopt;
+  static constexpr AttributionMethod kAll[] = {
+      AttributionMethod::kAuto, AttributionMethod::kProportional, AttributionMethod::kRegression};
+  return ParseEnum(text, kAll);
+}
+
+const char* ToString(ProcessShare s) {
+  switch (s) {
+    case ProcessShare::kOn: return "on";
+    case ProcessShare::kOff: return "off";
+    case ProcessShare::kAuto: break;
+  }
+  return "auto";
 }
 
 std::optional<ProcessShare> ParseProcessShare(std::string_view text) {
-  if (text == "auto") return ProcessShare::kAuto;
-  if (text == "on") return ProcessShare::kOn;
-  if (text == "off") return ProcessShare::kOff;
-  return std::nullopt;
+  static constexpr ProcessShare kAll[] = {ProcessShare::kAuto, ProcessShare::kOn,
+                                          ProcessShare::kOff};
+  return ParseEnum(text, kAll);
 }
 
 namespace {

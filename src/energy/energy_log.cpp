@@ -8,6 +8,8 @@
 
 #include <fmt/format.h>
 
+#include "common/enum_text.h"
+
 namespace smaragdine {
 
 const char* ToString(Quantity q) { return q == Quantity::kPower ? "power" : "energy"; }
@@ -23,10 +25,9 @@ const char* ToString(MeterKind k) {
 }
 
 std::optional<MeterKind> ParseMeterKind(std::string_view text) {
-  for (MeterKind k : {MeterKind::kUnknown, MeterKind::kCounter, MeterKind::kWindowedPower,
-                      MeterKind::kInstantPower})
-    if (text == ToString(k)) return k;
-  return std::nullopt;
+  static constexpr MeterKind kAll[] = {MeterKind::kUnknown, MeterKind::kCounter,
+                                       MeterKind::kWindowedPower, MeterKind::kInstantPower};
+  return ParseEnum(text, kAll);
 }
 
 const char* ToString(Clock c) {

@@ -88,5 +88,23 @@ TEST(AccountTest, ParsesTimelinePolicies) {
   EXPECT_EQ(ParseTimelinePolicy("sometimes"), std::nullopt);
 }
 
+// One convention (issue 15): each option's enum reads back from its own text,
+// and nothing else reads as it.
+TEST(AccountTest, EveryOptionEnumIsTheInverseOfItsText) {
+  for (TimelinePolicy v : {TimelinePolicy::kAuto, TimelinePolicy::kAlways, TimelinePolicy::kNever})
+    EXPECT_EQ(ParseTimelinePolicy(ToString(v)), v);
+  for (ProcessShare v : {ProcessShare::kAuto, ProcessShare::kOn, ProcessShare::kOff})
+    EXPECT_EQ(ParseProcessShare(ToString(v)), v);
+  for (AttributionMethod v :
+       {AttributionMethod::kAuto, AttributionMethod::kProportional, AttributionMethod::kRegression})
+    EXPECT_EQ(ParseAttributionMethod(ToString(v)), v);
+  for (MeterKind v : {MeterKind::kUnknown, MeterKind::kCounter, MeterKind::kWindowedPower,
+                      MeterKind::kInstantPower})
+    EXPECT_EQ(ParseMeterKind(ToString(v)), v);
+  EXPECT_EQ(ParseProcessShare("ON"), std::nullopt);
+  EXPECT_EQ(ParseAttributionMethod(""), std::nullopt);
+  EXPECT_EQ(ParseMeterKind("counter "), std::nullopt);
+}
+
 }  // namespace
 }  // namespace smaragdine
