@@ -328,8 +328,19 @@ class Reader {
   // Reads one element of the events array.
   void ReadEvent(od::value ev);
 
-  // The fast scanner (FastScanEvents) hands each finished event here.
-  void AddScanned(RawEvent& e, const EventState& st) { Add(e, st); }
+  // The fast scanner (FastScanEvents) hands each finished event here. The
+  // usual one, a well-formed complete event without inputs, is kept here
+  // without a call; everything else goes through Add.
+  void AddScanned(RawEvent& e, const EventState& st) {
+    int64_t end_ns;
+    if (e.ph == 'X' && pending_inputs_.empty() && !st.duplicate_key && !st.bad_lane &&
+        st.has_ts && !st.bad_dur && (e.flags & RawEvent::kHasDur) && e.dur_ns >= 0 &&
+        !__builtin_add_overflow(e.ts_ns, e.dur_ns, &end_ns)) {
+      out_->events.push_back(e);
+      return;
+    }
+    Add(e, st);
+  }
 
   void Add(RawEvent& e, const EventState& st);
 

@@ -55,6 +55,12 @@ FastEventScanner::Undo FastEventScanner::Mark() const {
 void FastEventScanner::Rollback(const Undo& u) {
   // A declined event is read again by simdjson, which interns its strings in
   // the same order: ids stay those of a whole-document parse.
+  if (reader_.out_->strings.size() > u.strings) {
+    // Memos naming a string that is forgotten are forgotten too.
+    for (size_t k = 0; k < shape_count_; ++k)
+      for (Shape::Field& f : shapes_[k].fields)
+        if (f.memo_size != 0 && f.kind != Key::kPh && f.memo_id >= u.strings) f.memo_size = 0;
+  }
   reader_.out_->strings.Truncate(u.strings);
   reader_.last_pid_ = u.last_pid;
   reader_.last_tid_ = u.last_tid;
@@ -406,6 +412,7 @@ void FastEventScanner::Learn(const char* begin, const char* end_of_event) {
     out.kind = f.kind;
     out.in_args = f.in_args;
     out.args_begin = f.args_begin;
+    out.external_id = f.in_args && f.key == "External id";
     s.fields.push_back(out);
   }
   s.tail_size = static_cast<uint32_t>(end_of_event - seen_end_);
@@ -413,10 +420,41 @@ void FastEventScanner::Learn(const char* begin, const char* end_of_event) {
   s.bytes.append(16, '\0');  // Same() reads 16 bytes at a time
 }
 
-const char* FastEventScanner::Replay(const Shape& shape, const char* p, const char* end,
-                                     RawEvent* e, Reader::EventState* st) {
+void FastEventScanner::Remember(Shape::Field& f, const char* value, const char* value_end,
+                                const RawEvent& e) {
+  f.memo_size = 0;
+  const size_t n = static_cast<size_t>(value_end - value);
+  if (n == 0 || n > 15) return;
+  // Only the values TopField reads on its own paths: strings, and numbers
+  // for pid and tid (literals and containers go through EventField). Not
+  // names: they change from one event to the next, and a miss costs.
+  const bool string = *value == '"';
+  switch (f.kind) {
+    case Key::kPh:
+      if (!string) return;
+      f.memo_ph = e.ph;
+      break;
+    case Key::kCat:
+      if (!string) return;
+      f.memo_id = e.cat;
+      break;
+    case Key::kPid:
+    case Key::kTid:
+      if (!string && *value != '-' && !IsDigit(*value)) return;
+      f.memo_id = f.kind == Key::kPid ? e.pid : e.tid;
+      break;
+    default: return;
+  }
+  std::memcpy(f.memo, value, n);
+  std::memset(f.memo + n, 0, sizeof(f.memo) - n);
+  f.memo_number = !string;
+  f.memo_size = static_cast<uint8_t>(n);
+}
+
+const char* FastEventScanner::Replay(Shape& shape, const char* p, const char* end, RawEvent* e,
+                                     Reader::EventState* st) {
   const char* b = shape.bytes.data();
-  for (const Shape::Field& f : shape.fields) {
+  for (Shape::Field& f : shape.fields) {
     if (!Same(p, end, b + f.literal, f.literal_size)) return nullptr;
     p += f.literal_size;
     const std::string_view key(b + f.key, f.key_size);
@@ -425,11 +463,50 @@ const char* FastEventScanner::Replay(const Shape& shape, const char* p, const ch
         Reader::Seen(*st, Reader::kArgs);
         st->have_long_name = false;
       }
+      if (f.external_id && p < end && IsDigit(*p) && !(*p == '0' && p + 1 < end && IsDigit(p[1]))) {
+        // "External id": 1234 — what Value, ArgsField and ParseInt64's plain
+        // case make of up to 18 digits with no fraction or exponent.
+        const char* q = p;
+        uint64_t v = 0;
+        while (q < end && IsDigit(*q) && q - p < 19) v = v * 10 + static_cast<uint64_t>(*q++ - '0');
+        if (q - p <= 18 && q < end && *q != '.' && *q != 'e' && *q != 'E' && !IsDigit(*q)) {
+          Reader::Seen(*st, Reader::kArgExternalId);
+          e->external_id = static_cast<int64_t>(v);
+          p = q;
+          continue;
+        }
+      }
       Scalar v;
       if (!(p = Value(p, end, &v, 2))) return nullptr;
       reader_.ArgsField(key, v, e, *st);
-    } else if (!(p = TopField(key, f.kind, p, end, e, st))) {
-      return nullptr;
+    } else if (f.memo_size != 0 && p + f.memo_size < end && Same(p, end, f.memo, f.memo_size) &&
+               !(f.memo_number && (IsDigit(p[f.memo_size]) || p[f.memo_size] == '.' ||
+                                   p[f.memo_size] == 'e' || p[f.memo_size] == 'E'))) {
+      // The value this field had last time: what TopField made of it.
+      p += f.memo_size;
+      switch (f.kind) {
+        case Key::kPh:
+          Reader::Seen(*st, Reader::kPh);
+          e->ph = f.memo_ph;
+          break;
+        case Key::kCat:
+          Reader::Seen(*st, Reader::kCat);
+          e->cat = reader_.last_cat_ = f.memo_id;
+          break;
+        case Key::kPid:
+          Reader::Seen(*st, Reader::kPid);
+          e->pid = reader_.last_pid_ = f.memo_id;
+          break;
+        case Key::kTid:
+          Reader::Seen(*st, Reader::kTid);
+          e->tid = reader_.last_tid_ = f.memo_id;
+          break;
+        default: break;
+      }
+    } else {
+      const char* value = p;
+      if (!(p = TopField(key, f.kind, p, end, e, st))) return nullptr;
+      Remember(f, value, p, *e);
     }
   }
   if (!Same(p, end, b + shape.tail, shape.tail_size)) return nullptr;

@@ -58,6 +58,17 @@ class FastEventScanner {
       Key kind = Key::kOther;
       bool in_args = false;     // an `args` field: ArgsField
       bool args_begin = false;  // the first field of `args`
+      bool external_id = false;  // the `args` key "External id" (a number, mostly)
+      // The last value read here when it was a plain string or number of up
+      // to 15 bytes for ph, cat, pid or tid (events of a thread repeat them):
+      // its bytes and what they gave. The same bytes again give the same
+      // (same string, same id) without being read; a longer token fails the
+      // bytes that follow it, as they belong to the next field's literal.
+      uint8_t memo_size = 0;  // 0: none
+      bool memo_number = false;
+      char memo_ph = 0;
+      StrId memo_id = 0;
+      char memo[16] = {};  // Same() reads all 16
     };
     std::string bytes;  // literals and keys, then 16 spare bytes for the compare
     std::vector<Field> fields;
@@ -79,8 +90,12 @@ class FastEventScanner {
 
   // The event at p ('{') read by `shape`; nullptr when its bytes differ
   // (the caller undoes what it interned) or a value is not read.
-  const char* Replay(const Shape& shape, const char* p, const char* end, RawEvent* e,
+  const char* Replay(Shape& shape, const char* p, const char* end, RawEvent* e,
                      Reader::EventState* st);
+
+  // Keeps the value [value, value_end) of field f as its memo when it is one.
+  static void Remember(Shape::Field& f, const char* value, const char* value_end,
+                       const RawEvent& e);
 
   // One event at p ('{'), read into *e and *st field by field, in the order
   // simdjson reads them. Returns the position after its '}', or nullptr
