@@ -15,8 +15,7 @@ StringTable::StringTable() : slots_(64, 0) {
 
 StringTable::StringTable(const StringTable& o)
     : strings_(o.strings_), hashes_(o.hashes_), slots_(o.slots_) {
-  recent_[0] = o.recent_[0];
-  recent_[1] = o.recent_[1];
+  for (size_t k = 0; k < kRecent; ++k) recent_[k] = o.recent_[k];
   views_.assign(strings_.begin(), strings_.end());  // this table's bytes, not o's
 }
 
@@ -101,8 +100,9 @@ void StringTable::Grow() {
 
 StrId StringTable::Intern(std::string_view s) {
   // The strings interned last first: a trace repeats them side by side (a
-  // TF1 node's type as its name and args.op, its name as the next node's
-  // input0), and a compare is cheaper than a hash and a probe.
+  // TF1 node's type as its args.op and name, its args.name as the next
+  // node's input0, three strings later), and a compare is cheaper than a
+  // hash and a probe.
   for (StrId id : recent_) {
     const std::string_view have = views_[id];
     if (have.size() == s.size() && SameBytes(have.data(), s.data(), s.size())) return id;
@@ -120,8 +120,10 @@ StrId StringTable::Intern(std::string_view s) {
     slots_[slot] = SlotValue(h, id);
     if (strings_.size() * 2 > slots_.size()) Grow();  // load factor <= 1/2
   }
-  recent_[1] = recent_[0];
-  recent_[0] = id;
+  if (recent_[0] != id) {
+    for (size_t k = kRecent - 1; k > 0; --k) recent_[k] = recent_[k - 1];
+    recent_[0] = id;
+  }
   return id;
 }
 

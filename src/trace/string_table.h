@@ -93,7 +93,8 @@ class StringTable {
   std::vector<std::string_view> views_;  // per id: strings_[id]'s bytes, for the probe
   std::vector<uint64_t> hashes_;        // per id
   std::vector<uint64_t> slots_;         // SlotValue; 0 = empty; size is a power of two
-  StrId recent_[2] = {0, 0};            // the ids Intern returned last, latest first
+  static constexpr size_t kRecent = 2;
+  StrId recent_[kRecent] = {};          // the ids Intern returned last, latest first
 };
 
 }  // namespace smaragdine::trace_internal
