@@ -1,5 +1,7 @@
 #include "trace/sliced_parse.h"
 
+#include <sched.h>
+
 #include <algorithm>
 #include <cstdlib>
 #include <cstring>
@@ -172,6 +174,11 @@ constexpr size_t kTwoPartsMinBytes = size_t{16} << 20;
 int PartsFor(size_t size) {
   if (const char* v = std::getenv("SMARAGDINE_PARSE_THREADS")) return std::atoi(v) >= 2 ? 2 : 1;
   if (size < kTwoPartsMinBytes) return 1;
+  // The cores this process may run on (taskset, cgroups' cpusets), not the
+  // machine's: two parts on one core only cost.
+  cpu_set_t cpus;
+  CPU_ZERO(&cpus);
+  if (::sched_getaffinity(0, sizeof(cpus), &cpus) == 0) return CPU_COUNT(&cpus) >= 2 ? 2 : 1;
   return std::thread::hardware_concurrency() >= 2 ? 2 : 1;
 }
 

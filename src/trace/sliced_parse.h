@@ -38,7 +38,8 @@ size_t FindCut(const char* buf, size_t size, size_t from);
 // that is not certain, e.g. for any invalid JSON. `out` then holds partial
 // results and must be reset by the caller.
 //
-// Two parts: on a machine with a second core, a document of 16 MB or more
+// Two parts: when the process may run on a second core (its CPU affinity:
+// taskset or a cpuset of one core reads in one part), a document of 16 MB or more
 // (or any, with SMARAGDINE_PARSE_THREADS=2; =1: never) is first tried with
 // ParseSlicedInTwoParts; when that declines, `out` is reset and the document
 // read in one part.
