@@ -3,6 +3,7 @@
 #include <sched.h>
 
 #include <algorithm>
+#include <cstdio>
 #include <cstdlib>
 #include <cstring>
 #include <string_view>
@@ -176,10 +177,22 @@ int PartsFor(size_t size) {
   if (size < kTwoPartsMinBytes) return 1;
   // The cores this process may run on (taskset, cgroups' cpusets), not the
   // machine's: two parts on one core only cost.
+  int cores = static_cast<int>(std::thread::hardware_concurrency());
   cpu_set_t cpus;
   CPU_ZERO(&cpus);
-  if (::sched_getaffinity(0, sizeof(cpus), &cpus) == 0) return CPU_COUNT(&cpus) >= 2 ? 2 : 1;
-  return std::thread::hardware_concurrency() >= 2 ? 2 : 1;
+  if (::sched_getaffinity(0, sizeof(cpus), &cpus) == 0) cores = CPU_COUNT(&cpus);
+  if (cores < 2) return 1;
+  // And a core to spare: with other work on the second core the two parts
+  // were slower than one (docs/benchmarks.md, "Issue 16 item 1"). The
+  // 1-minute load average, this process's earlier runs included, must leave
+  // half a core free.
+  if (FILE* f = std::fopen("/proc/loadavg", "re")) {
+    double load = 0;
+    const bool read = std::fscanf(f, "%lf", &load) == 1;
+    std::fclose(f);
+    if (read && load > cores - 0.5) return 1;
+  }
+  return 2;
 }
 
 // The events array from `open` read in two parts at once: the part after a

@@ -39,7 +39,8 @@ size_t FindCut(const char* buf, size_t size, size_t from);
 // results and must be reset by the caller.
 //
 // Two parts: when the process may run on a second core (its CPU affinity:
-// taskset or a cpuset of one core reads in one part), a document of 16 MB or more
+// taskset or a cpuset of one core reads in one part) and the 1-minute load
+// average leaves half a core free, a document of 16 MB or more
 // (or any, with SMARAGDINE_PARSE_THREADS=2; =1: never) is first tried with
 // ParseSlicedInTwoParts; when that declines, `out` is reset and the document
 // read in one part.
