@@ -2,12 +2,16 @@
 # python_baseline.sh — `smaragdine account` against the paper's method in Python (DESIGN §9:
 # accounting throughput ≥ 100× the paper's algorithm in Python on the same input).
 #
-#   bench/python_baseline.sh [BUILD_DIR] [EVENTS...]     (defaults: build, 10000 100000 1000000)
+#   bench/python_baseline.sh [--tf1] [BUILD_DIR] [EVENTS...]  (defaults: build, 10000 100000 1000000)
 #
 # For each size: generates bench/data/EVENTS/ with gen_trace_tool if missing (the same input as
-# bench/account_bench.sh), then runs, each REPEATS times (default 3) under /usr/bin/time -v,
-#   smaragdine account --energy RUN --trace TRACE -o profile.json
+# bench/account_bench.sh; with --tf1, bench/data/tf1-EVENTS/ with `gen_trace_tool --tf1`, a
+# TensorFlow 1 timeline, the kind of input the paper's prototype read), then runs, each REPEATS
+# times (default 3) under /usr/bin/time -v,
+#   smaragdine account --energy RUN --trace TRACE -o profile.json $ACCOUNT_ARGS
 #   /usr/bin/python3 bench/paper_python/paper_account.py RUN TRACE -o paper.json
+# (ACCOUNT_ARGS: extra flags for smaragdine, e.g. "--method proportional --timeline never" for
+# the paper's rule alone; empty by default: the defaults)
 # keeps the fastest wall time of each, checks that both give the same energy per path
 # (bench/paper_python/compare.py; exit status 1 if they do not), and prints events/s of each
 # and the ratio.
@@ -15,11 +19,17 @@
 # events (default 2000000: Python needs ~1.7 GB per M events, ~17 GB at 10 M, more than this
 # shared 23 GB machine can spare); a capped or skipped size prints smaragdine's numbers only.
 set -euo pipefail
+tf1=0
+if [[ ${1:-} == --tf1 ]]; then
+  tf1=1
+  shift
+fi
 build=${1:-build}
 shift || true
 sizes=("$@")
 [[ ${#sizes[@]} -gt 0 ]] || sizes=(10000 100000 1000000)
 repeats=${REPEATS:-3}
+read -r -a account_args <<< "${ACCOUNT_ARGS:-}"
 py_timeout=${PY_TIMEOUT:-600}
 py_max_events=${PY_MAX_EVENTS:-2000000}
 python=/usr/bin/python3
@@ -78,14 +88,20 @@ best_of() {
 summary=()
 disagree=0
 for events in "${sizes[@]}"; do
-  data=bench/data/${events}
-  [[ -f ${data}/events.txt ]] || "${build}/gen_trace_tool" "${events}" 4 "${data}" > /dev/null
+  if [[ ${tf1} -eq 1 ]]; then
+    data=bench/data/tf1-${events}
+    [[ -f ${data}/events.txt ]] || "${build}/gen_trace_tool" --tf1 "${events}" 4 "${data}" > /dev/null
+    trace=${data}/trace.json
+  else
+    data=bench/data/${events}
+    [[ -f ${data}/events.txt ]] || "${build}/gen_trace_tool" "${events}" 4 "${data}" > /dev/null
+    trace=${data}/trace.pt.trace.json
+  fi
   n=$(cat "${data}/events.txt")
-  trace=${data}/trace.pt.trace.json
   mb=$(awk -v b="$(stat -c %s "${trace}")" 'BEGIN { printf "%.1f", b / 1e6 }')
   echo "== ${n} events (${mb} MB of JSON), best of ${repeats}"
   read -r s_wall s_cpu s_rss _ < <(best_of "${build}/smaragdine" account --energy "${data}/run" \
-    --trace "${trace}" -o "${data}/profile.json")
+    --trace "${trace}" -o "${data}/profile.json" "${account_args[@]}")
   echo "smaragdine  wall ${s_wall} s  cpu ${s_cpu} s  peak RSS ${s_rss} MB"
   if (( n > py_max_events )); then
     echo "python      skipped (more than PY_MAX_EVENTS=${py_max_events} events)"

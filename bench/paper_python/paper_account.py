@@ -16,24 +16,41 @@ The method, as the paper describes it:
   4. the per-op energies are grouped by name scope.
 
 The paper's prototype read TensorFlow 1 timelines, whose op names already
-carry the name scope. Here the input is the one `smaragdine account` reads in
-bench/account_bench.sh: a PyTorch (Kineto-style) trace from gen_trace_tool and
-a run directory (run.json + energy.csv). So this script also does what that
-input needs and the paper's input did not:
+carry the name scope. This script reads two inputs, each with a run
+directory (run.json + energy.csv) of the same energy log:
+
+TensorFlow 1 (`Timeline.generate_chrome_trace_format()`, as
+`gen_trace_tool --tf1` writes it; the paper's own input):
+  - each complete ('X') event on a CPU "… Compute" process is an op; its
+    scoped node name (args.name, else the event's name) is its path, e.g.
+    `bert/encoder/layer_3/attention/self/query/MatMul`;
+  - a gradient op's path is its forward op's, as TF1's graph gradients name
+    them: `gradients/<scope>/<Op>_grad/<grad op>` → `<scope>/<Op>`
+    (`gradients/Fill`, with no `_grad` part, keeps its name), as
+    smaragdine's TF1 reader does (docs/trace-formats.md), so that both put
+    backward energy on the same layer;
+  - DataFlow pairs, metadata, "… Tensors" and "Allocators" are not ops.
+PyTorch (Kineto-style, `gen_trace_tool` without --tf1), which needs more
+than the paper's input did:
   - scopes are `user_annotation` events enclosing the `cpu_op`s, so the op's
     path is found by walking each thread's nesting (a stack), and the time a
     scope runs with no child op counts as the scope's own activity (the
     innermost running event of a thread is what is "active"), as in
-    smaragdine; `ProfilerStep#N` marks a step and is not a scope;
+    smaragdine; `ProfilerStep#N` marks a step and is not a scope.
+Both:
   - trace times are epoch microseconds (CLOCK_REALTIME); they are mapped to
     the energy log's CLOCK_MONOTONIC through run.json's clock_sync pairs;
+  - within a thread only the innermost running event is active (TF1 ops on
+    one thread rarely nest; when they do, each keeps its own path);
   - energy is accounted in the window where trace and readings overlap, and
     runs of unchanged readings are coalesced with the next change
     (docs/energy-log.md), as smaragdine does.
 Only energy domains of a CPU device are handled (gen_trace_tool writes one,
-`cpu:0/package`); GPU kernels and their launch correlation are not.
+`cpu:0/package`); GPU kernels, GPU processes and launch correlation are not.
 
-    paper_account.py RUN_DIR TRACE_JSON [-o OUT.json]
+    paper_account.py RUN_DIR TRACE_JSON [-o OUT.json] [--format auto|kineto|tf1]
+
+(auto: TF1 when a process is named "… Compute", as TF1 names them.)
 
 OUT.json: {"domain": ..., "measured_j", "idle_j", "events",
            "nodes": {path: {"self_j": ..., "total_j": ...}}}
@@ -62,25 +79,76 @@ def us_to_ns(values):
     return np.fromiter((round(v * 1000) for v in values), dtype=np.int64, count=len(values))
 
 
-def load_trace(path):
-    """Complete ('X') events of the trace as a DataFrame (lane: a number per
-    (pid, tid); start/end in realtime ns; name), in file order, without the
-    ProfilerStep markers."""
+def read_events(path):
+    """The trace's event list (json, µs as decimals)."""
     with open(path, "rb") as f:
         doc = json.load(f, parse_float=decimal.Decimal)
-    events = doc["traceEvents"] if isinstance(doc, dict) else doc
+    return doc["traceEvents"] if isinstance(doc, dict) else doc
+
+
+def process_names(events):
+    """pid → process_name, from the metadata events."""
+    return {e.get("pid"): e.get("args", {}).get("name", "") for e in events
+            if e.get("ph") == "M" and e.get("name") == "process_name"}
+
+
+def is_tf1(events):
+    """TF1 timelines name every process, the op ones "… Compute"."""
+    return any(n.endswith(" Compute") for n in process_names(events).values())
+
+
+def lanes_and_times(df):
+    """The lane number per (pid, tid) and start/end in realtime ns of `df`'s rows."""
+    start = us_to_ns(df["ts"].to_numpy())
+    dur = us_to_ns(df["dur"].to_numpy())
+    return df.groupby(["pid", "tid"], sort=False).ngroup().to_numpy(), start, start + dur
+
+
+def load_kineto(events):
+    """Complete ('X') events of a PyTorch trace as a DataFrame (lane: a number
+    per (pid, tid); start/end in realtime ns; name), in file order, without
+    the ProfilerStep markers. Paths come from the nesting (flatten_lanes)."""
     df = pd.DataFrame.from_records(events, columns=["ph", "cat", "name", "pid", "tid", "ts", "dur"])
     df = df[df["ph"] == "X"]
     df = df[df["cat"].isin(SCOPE_CATS | OP_CATS)]
     df = df[~((df["cat"] == "user_annotation") & df["name"].str.startswith(STEP_PREFIX))]
-    start = us_to_ns(df["ts"].to_numpy())
-    dur = us_to_ns(df["dur"].to_numpy())
-    return pd.DataFrame({
-        "lane": df.groupby(["pid", "tid"], sort=False).ngroup().to_numpy(),
-        "start": start,
-        "end": start + dur,
-        "name": df["name"].to_numpy(),
-    })
+    lane, start, end = lanes_and_times(df)
+    return pd.DataFrame({"lane": lane, "start": start, "end": end, "name": df["name"].to_numpy()})
+
+
+def tf1_path(label):
+    """A TF1 node name as a path: a graph gradient's is its forward op's
+    (`gradients/a/b/MatMul_grad/MatMul_1` → `a/b/MatMul`, up to the last
+    `_grad` part), TF2's `gradient_tape/<op>/<grad op>` → `<op>`; others as
+    they are. Empty parts (`a//b`) are dropped."""
+    parts = [p for p in label.split("/") if p]
+    if parts and (parts[0] == "gradient_tape" or parts[0] == "gradients" or
+                  (parts[0].startswith("gradients_") and parts[0][10:].isdigit())):
+        grads = [i for i in range(1, len(parts)) if parts[i].endswith("_grad") and len(parts[i]) > 5]
+        if grads:
+            return "/".join(p[:-5] if p.endswith("_grad") else p for p in parts[1:grads[-1] + 1])
+        if parts[0] == "gradient_tape" and len(parts) > 2:
+            return "/".join(parts[1:-1])
+    return "/".join(parts) if parts else "(unnamed)"
+
+
+def load_tf1(events):
+    """Op events of a TF1 timeline: complete events on the CPU "… Compute"
+    processes, each with its path (the scoped node name, args.name, else the
+    event's name, through tf1_path)."""
+    cpu_compute = {pid for pid, name in process_names(events).items()
+                   if name.endswith(" Compute") and "gpu:" not in name.lower()}
+    # Kept before the frame is made: the DataFlow and metadata events would
+    # make ts a float column (NaN), and ×1000 in double loses epoch ns.
+    ops = [e for e in events if e.get("ph") == "X" and e.get("pid") in cpu_compute]
+    df = pd.DataFrame.from_records(ops, columns=["name", "pid", "tid", "ts", "dur", "args"])
+    label = [a.get("name") or n if isinstance(a, dict) else n
+             for a, n in zip(df["args"].to_numpy(), df["name"].to_numpy())]
+    # A graph has a few thousand nodes; each label's path is made once.
+    paths = {name: tf1_path(name) for name in set(label)}
+    lane, start, end = lanes_and_times(df)
+    return pd.DataFrame({"lane": lane, "start": start, "end": end,
+                         "name": [paths[name] for name in label]})
 
 
 def load_energy(run_dir):
@@ -103,11 +171,12 @@ def to_monotonic(realtime_ns, sync):
     return realtime_ns - rt[i] + mono[i]
 
 
-def flatten_lanes(ev):
+def flatten_lanes(ev, names_are_paths=False):
     """Per lane, the segments [start, end) during which one event is the
     innermost running one, with that event's path. A scope's path is its
-    enclosing scopes' path plus its name; an op's likewise. An event that
-    starts inside another and ends after it is clipped to its parent's end."""
+    enclosing scopes' path plus its name; an op's likewise (names_are_paths,
+    TF1: each event's name is already its path). An event that starts inside
+    another and ends after it is clipped to its parent's end."""
     ev = ev.sort_values(["lane", "start", "end"], ascending=[True, True, False], kind="stable")
     seg_start, seg_end, seg_path = [], [], []
     for _, lane in ev.groupby("lane", sort=False):
@@ -129,7 +198,7 @@ def flatten_lanes(ev):
                     seg_end.append(s)
                     seg_path.append(parent_path)
                 e = min(e, parent_end)
-                path = parent_path + "/" + name
+                path = name if names_are_paths else parent_path + "/" + name
             else:
                 path = name
             stack.append((e, path))
@@ -213,6 +282,8 @@ def main():
     ap.add_argument("run_dir")
     ap.add_argument("trace")
     ap.add_argument("-o", "--output")
+    ap.add_argument("--format", choices=["auto", "kineto", "tf1"], default="auto",
+                    help="the trace's kind (auto: TF1 when a process is named '… Compute')")
     args = ap.parse_args()
 
     clock = [time.perf_counter()]
@@ -221,14 +292,17 @@ def main():
         clock.append(time.perf_counter())
         print(f"paper_account: {name:10s} {clock[-1] - clock[-2]:8.3f} s", file=sys.stderr)
 
-    ev = load_trace(args.trace)
+    events = read_events(args.trace)
+    tf1 = args.format == "tf1" or (args.format == "auto" and is_tf1(events))
+    ev = load_tf1(events) if tf1 else load_kineto(events)
+    del events
     readings, devices, sync = load_energy(args.run_dir)
     phase("load")
     n_events = len(ev)
     ev["start"] = to_monotonic(ev["start"].to_numpy(), sync)
     ev["end"] = to_monotonic(ev["end"].to_numpy(), sync)
     ev = ev[ev["end"] >= ev["start"]]
-    segs = flatten_lanes(ev)
+    segs = flatten_lanes(ev, names_are_paths=tf1)
     phase("nest")
 
     results = []
