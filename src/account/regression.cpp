@@ -370,7 +370,7 @@ Penalty MakePenalty(const DomainInput& in, const Design& d, const Normal& ne, bo
 // same multiply and add as alone (no sum is reordered), so the results are
 // the scalar loop's, bit for bit, at half the instructions.
 void AddScaled(double* y, const double* x, double a, size_t n) {
-  using Pair = double __attribute__((vector_size(16)));
+  using Pair = double __attribute__((vector_size(16)));  // two doubles
   const Pair a2 = {a, a};
   size_t i = 0;
   for (; i + 2 <= n; i += 2) {
@@ -454,59 +454,101 @@ std::vector<double> PenalisedHessian(const Normal& ne, const Penalty& pen) {
   return h;
 }
 
+// The Cholesky factor of SolveOn, rows stored in pairs: element (i, k) of
+// rows 2p and 2p + 1 side by side, so that two rows' elements k load as one
+// pair of doubles. (An odd last row is paired with zeros.)
+class PairedRows {
+ public:
+  explicit PairedRows(size_t m) : m_(m), a_((m + 1) / 2 * 2 * m, 0.0) {}
+  double& At(size_t i, size_t k) { return a_[(i >> 1) * 2 * m_ + 2 * k + (i & 1)]; }
+  double* Pair(size_t i) { return &a_[(i >> 1) * 2 * m_]; }  // rows i, i + 1 (i even)
+  const double* Row(size_t i) const { return &a_[(i >> 1) * 2 * m_ + (i & 1)]; }  // stride 2
+
+ private:
+  size_t m_;
+  std::vector<double> a_;
+};
+
+using PairOfDoubles = double __attribute__((vector_size(16)));
+
+PairOfDoubles LoadPair(const double* p) {
+  PairOfDoubles v;
+  std::memcpy(&v, p, sizeof v);
+  return v;
+}
+
+// Column j of the factor below the diagonal, for rows [i, end) (i even, end
+// − i a multiple of 8): four pairs of rows at once. Each row's sum runs over k
+// in the order the one-row loop takes (the same result, bit for bit); the
+// eight rows' chains of subtractions overlap instead of each waiting on the
+// last. This loop is most of a fit attempt's time (the first, unconstrained
+// solve of every active set is a factorisation of all the classes).
+void FactorColumnEightRows(PairedRows& a, size_t j, double d, size_t i, size_t end) {
+  const double* aj = a.Row(j);
+  const PairOfDoubles dd = {d, d};
+  for (; i < end; i += 8) {
+    double* q0 = a.Pair(i);
+    double* q1 = a.Pair(i + 2);
+    double* q2 = a.Pair(i + 4);
+    double* q3 = a.Pair(i + 6);
+    PairOfDoubles v0 = LoadPair(q0 + 2 * j), v1 = LoadPair(q1 + 2 * j);
+    PairOfDoubles v2 = LoadPair(q2 + 2 * j), v3 = LoadPair(q3 + 2 * j);
+    for (size_t k = 0; k < j; ++k) {
+      const PairOfDoubles ajk = {aj[2 * k], aj[2 * k]};
+      v0 -= LoadPair(q0 + 2 * k) * ajk;
+      v1 -= LoadPair(q1 + 2 * k) * ajk;
+      v2 -= LoadPair(q2 + 2 * k) * ajk;
+      v3 -= LoadPair(q3 + 2 * k) * ajk;
+    }
+    v0 /= dd;
+    v1 /= dd;
+    v2 /= dd;
+    v3 /= dd;
+    std::memcpy(q0 + 2 * j, &v0, sizeof v0);
+    std::memcpy(q1 + 2 * j, &v1, sizeof v1);
+    std::memcpy(q2 + 2 * j, &v2, sizeof v2);
+    std::memcpy(q3 + 2 * j, &v3, sizeof v3);
+  }
+}
+
 // Solves H_FF x_F = b_F (x = 0 off F) by Cholesky. False when not definite.
 bool SolveOn(const std::vector<double>& h, size_t n, const std::vector<uint32_t>& free,
              const std::vector<double>& b, std::vector<double>& x) {
   const size_t m = free.size();
-  std::vector<double> a(m * m);
+  PairedRows a(m);
   for (size_t i = 0; i < m; ++i)
-    for (size_t j = 0; j <= i; ++j) a[i * m + j] = h[size_t{free[i]} * n + free[j]];
+    for (size_t j = 0; j <= i; ++j) a.At(i, j) = h[size_t{free[i]} * n + free[j]];
+  auto factor_row = [&a](size_t i, size_t j, double d) {
+    const double* aj = a.Row(j);
+    const double* ai = a.Row(i);
+    double v = ai[2 * j];
+    for (size_t k = 0; k < j; ++k) v -= ai[2 * k] * aj[2 * k];
+    a.At(i, j) = v / d;
+  };
   for (size_t j = 0; j < m; ++j) {
-    double d = a[j * m + j];
-    for (size_t k = 0; k < j; ++k) d -= a[j * m + k] * a[j * m + k];
+    const double* aj = a.Row(j);
+    double d = aj[2 * j];
+    for (size_t k = 0; k < j; ++k) d -= aj[2 * k] * aj[2 * k];
     if (!(d > 0)) return false;
     d = std::sqrt(d);
-    a[j * m + j] = d;
-    // Column j below the diagonal, four rows at a time: each row's sum runs
-    // over k in the same order as alone (the same result, bit for bit), and
-    // the four independent chains of subtractions overlap instead of each
-    // waiting on the last (this loop is most of a fit attempt's time).
-    const double* aj = &a[j * m];
+    a.At(j, j) = d;
     size_t i = j + 1;
-    for (; i + 4 <= m; i += 4) {
-      double* r0 = &a[i * m];
-      double* r1 = r0 + m;
-      double* r2 = r1 + m;
-      double* r3 = r2 + m;
-      double v0 = r0[j], v1 = r1[j], v2 = r2[j], v3 = r3[j];
-      for (size_t k = 0; k < j; ++k) {
-        const double ajk = aj[k];
-        v0 -= r0[k] * ajk;
-        v1 -= r1[k] * ajk;
-        v2 -= r2[k] * ajk;
-        v3 -= r3[k] * ajk;
-      }
-      r0[j] = v0 / d;
-      r1[j] = v1 / d;
-      r2[j] = v2 / d;
-      r3[j] = v3 / d;
-    }
-    for (; i < m; ++i) {
-      double v = a[i * m + j];
-      for (size_t k = 0; k < j; ++k) v -= a[i * m + k] * aj[k];
-      a[i * m + j] = v / d;
-    }
+    if (i < m && (i & 1)) factor_row(i++, j, d);  // row j's partner
+    const size_t eights = i + (m - i) / 8 * 8;
+    FactorColumnEightRows(a, j, d, i, eights);
+    for (i = eights; i < m; ++i) factor_row(i, j, d);
   }
   std::vector<double> y(m);
   for (size_t i = 0; i < m; ++i) {
+    const double* ai = a.Row(i);
     double v = b[free[i]];
-    for (size_t k = 0; k < i; ++k) v -= a[i * m + k] * y[k];
-    y[i] = v / a[i * m + i];
+    for (size_t k = 0; k < i; ++k) v -= ai[2 * k] * y[k];
+    y[i] = v / ai[2 * i];
   }
   for (size_t i = m; i-- > 0;) {
     double v = y[i];
-    for (size_t k = i + 1; k < m; ++k) v -= a[k * m + i] * y[k];
-    y[i] = v / a[i * m + i];
+    for (size_t k = i + 1; k < m; ++k) v -= a.At(k, i) * y[k];
+    y[i] = v / a.At(i, i);
   }
   std::fill(x.begin(), x.end(), 0.0);
   for (size_t i = 0; i < m; ++i) x[free[i]] = y[i];
