@@ -213,6 +213,38 @@ class XSpaceParser {
   Status ReadHloProtos(const PlaneView& p);
   void ReadHloProto(std::string_view bytes, size_t base, int64_t program_id);
   Status ConvertPlane(const PlaneView& p);
+  // What ConvertPlane hands each of the plane's lines.
+  struct PlaneContext {
+    const IdMap<StatMeta>& sm;
+    const IdMap<EventMeta>& em;
+    StrId pid, thread_name, unknown;
+  };
+  // XLine {id 1, name 2, timestamp_ns 3, events 4, duration_ps 9,
+  // display_id 10, display_name 11}, all but its events.
+  struct LineHeader {
+    int64_t id = 0, display_id = 0, timestamp_ns = 0;
+    std::string_view name, display_name;
+    bool has_events = false;
+  };
+  // XEvent {metadata_id 1, offset_ps 2, duration_ps 3, stats 4, num_occurrences 5},
+  // its stats gathered into event_stats_.
+  struct XEventFields {
+    int64_t meta_id = 0, offset_ps = 0, duration_ps = 0;
+    bool aggregated = false;
+  };
+  Status ReadLineHeader(const WireField& lf, LineHeader* h);
+  Status ConvertLine(const WireField& lf, const PlaneContext& c);
+  void ReadXEvent(WireReader& ev, const IdMap<StatMeta>& sm, XEventFields* x);
+  void NameEvent(const EventMeta* meta, const EventFields& fields, StrId unknown, RawEvent* e);
+  void AddNameEvent(StrId pid, StrId tid, StrId what, std::string_view name) {
+    RawEvent m;
+    m.ph = 'M';
+    m.pid = pid;
+    m.tid = tid;
+    m.name = what;
+    m.arg_name = out_->strings.Intern(name);
+    out_->events.push_back(m);
+  }
   StrId InternRef(const StatMeta& m) {
     return const_cast<StatMeta&>(m).interned == StringTable::kNoStr
                ? (const_cast<StatMeta&>(m).interned = out_->strings.Intern(m.name))
@@ -685,189 +717,194 @@ Status XSpaceParser::ConvertPlane(const PlaneView& p) {
   if (p.lines.empty()) return Status();
   StringTable& strings = out_->strings;
   const StrId pid = strings.Intern(std::to_string(p.index));
-  {
-    RawEvent m;
-    m.ph = 'M';
-    m.pid = pid;
-    m.name = strings.Intern("process_name");
-    m.arg_name = strings.Intern(p.name);
-    out_->events.push_back(m);
-  }
+  AddNameEvent(pid, kEmptyStr, strings.Intern("process_name"), p.name);
   const StrId thread_name = strings.Intern("thread_name");
   const StrId unknown = strings.Intern("(unknown)");
-  for (const WireField& lf : p.lines) {
-    ++info_->lines;
-    // XLine {id 1, name 2, timestamp_ns 3, events 4, duration_ps 9,
-    // display_id 10, display_name 11}. The header first: a writer may put
-    // the events before it.
-    int64_t id = 0, display_id = 0, line_ts = 0;
-    std::string_view lname, ldisplay;
-    bool has_events = false;
-    {
-      WireReader r(lf.bytes, lf.payload_offset);
-      WireField f;
-      while (r.Next(&f)) {
-        switch (f.number) {
-          case 1:
-            if (Is(r, f, WireType::kVarint, "XLine.id")) id = static_cast<int64_t>(f.value);
-            break;
-          case 2:
-            if (Is(r, f, WireType::kLen, "XLine.name")) lname = f.bytes;
-            break;
-          case 3:
-            if (Is(r, f, WireType::kVarint, "XLine.timestamp_ns"))
-              line_ts = static_cast<int64_t>(f.value);
-            break;
-          case 4:
-            if (Is(r, f, WireType::kLen, "XLine.events")) has_events = true;
-            break;
-          case 9:
-            Is(r, f, WireType::kVarint, "XLine.duration_ps");
-            break;
-          case 10:
-            if (Is(r, f, WireType::kVarint, "XLine.display_id"))
-              display_id = static_cast<int64_t>(f.value);
-            break;
-          case 11:
-            if (Is(r, f, WireType::kLen, "XLine.display_name")) ldisplay = f.bytes;
-            break;
-          default:
-            break;
-        }
-      }
-      if (r.failed()) return FromReader(r);
-    }
-    const StrId tid = strings.Intern(std::to_string(display_id != 0 ? display_id : id));
-    {
-      RawEvent m;
-      m.ph = 'M';
-      m.pid = pid;
-      m.tid = tid;
-      m.name = thread_name;
-      m.arg_name = strings.Intern(!ldisplay.empty() ? ldisplay : lname);
-      out_->events.push_back(m);
-    }
-    if (!has_events) continue;
-    // Every event starts at line_ts + offset (+ the profile's start).
-    int64_t base_ns = line_ts;
-    if (info_->profile_start_ns &&
-        __builtin_add_overflow(base_ns, *info_->profile_start_ns, &base_ns)) {
-      base_ns = std::numeric_limits<int64_t>::max();
-    }
-    bool line_has_timed_event = false;
-    WireReader r(lf.bytes, lf.payload_offset);
-    WireField f;
-    while (r.Next(&f)) {
-      if (f.number != 4) continue;
-      // XEvent {metadata_id 1, offset_ps 2, duration_ps 3, stats 4, num_occurrences 5}.
-      WireReader ev(f.bytes, f.payload_offset);
-      WireField g;
-      int64_t meta_id = 0, offset_ps = 0, duration_ps = 0;
-      bool aggregated = false;
-      const EventMeta* meta = nullptr;
-      EventFields fields;
-      // Stats may come before metadata_id in a hand-made file: gathered, then
-      // applied (into a vector kept across events: no allocation per event).
-      std::vector<std::pair<const StatMeta*, StatValue>>& stats = event_stats_;
-      stats.clear();
-      while (ev.Next(&g)) {
-        switch (g.number) {
-          case 1:
-            if (Is(ev, g, WireType::kVarint, "XEvent.metadata_id"))
-              meta_id = static_cast<int64_t>(g.value);
-            break;
-          case 2:
-            if (Is(ev, g, WireType::kVarint, "XEvent.offset_ps")) {
-              offset_ps = static_cast<int64_t>(g.value);
-              aggregated = false;
-            }
-            break;
-          case 3:
-            if (Is(ev, g, WireType::kVarint, "XEvent.duration_ps"))
-              duration_ps = static_cast<int64_t>(g.value);
-            break;
-          case 4:
-            if (Is(ev, g, WireType::kLen, "XEvent.stats")) {
-              const StatMeta* sm_entry;
-              StatValue v;
-              if (ReadStat(ev, g.bytes, g.payload_offset, sm, &sm_entry, &v) &&
-                  sm_entry != nullptr && sm_entry->kind != StatKind::kOther)
-                stats.emplace_back(sm_entry, v);
-            }
-            break;
-          case 5:
-            if (Is(ev, g, WireType::kVarint, "XEvent.num_occurrences")) aggregated = true;
-            break;
-          default:
-            break;
-        }
-      }
-      if (ev.failed()) return FromReader(ev);
-      ++info_->events;
-      if (aggregated) {
-        ++aggregated_;  // a count over the profile, not an interval
-        continue;
-      }
-      meta = em.Find(meta_id);
-      if (meta != nullptr) {
-        fields = meta->fields;
-      } else {
-        ++missing_metadata_;
-      }
-      for (const auto& [s, v] : stats) ApplyStat(*s, v, &fields);
+  const PlaneContext c{sm, em, pid, thread_name, unknown};
+  for (const WireField& lf : p.lines) SMG_RETURN_IF_ERROR(ConvertLine(lf, c));
+  return Status();
+}
 
-      RawEvent e;
-      e.ph = 'X';
-      e.flags = RawEvent::kHasDur;
-      e.pid = pid;
-      e.tid = tid;
-      if (duration_ps < 0) {
-        ++negative_;
-        continue;
-      }
-      int64_t ts, end;
-      if (base_ns == std::numeric_limits<int64_t>::max() ||
-          __builtin_add_overflow(base_ns, PsToNs(offset_ps), &ts) ||
-          __builtin_add_overflow(ts, PsToNs(duration_ps), &end)) {
-        ++overflow_;  // past the year 2262: a damaged or crafted file
-        continue;
-      }
-      e.ts_ns = ts;
-      e.dur_ns = PsToNs(duration_ps);
-      line_has_timed_event = true;
-      e.name = fields.has_step_name ? strings.Intern(fields.step_name)
-                                    : (meta != nullptr ? meta->name : unknown);
-      // long_name as TensorBoard sets it: the metadata's full name when a
-      // display name is shown, overridden by a long_name stat; tf_op when neither.
-      if (fields.has_long_name) {
-        e.arg_name = strings.Intern(fields.long_name);
-        e.flags |= RawEvent::kLongName;
-      } else if (meta != nullptr && meta->long_name != kEmptyStr) {
-        e.arg_name = meta->long_name;
-        e.flags |= RawEvent::kLongName;
-      } else if (fields.has_tf_op) {
-        e.arg_name = strings.Intern(fields.tf_op);
-        e.flags |= RawEvent::kLongName;
-      } else if (std::string_view stack = ResolveNameStack(fields); !stack.empty()) {
-        e.arg_name = strings.Intern(stack);
-        e.flags |= RawEvent::kLongName;
-      }
-      if (!info_->jax && (e.flags & RawEvent::kLongName) && IsJaxNameStack(strings.Get(e.arg_name)))
-        info_->jax = true;
-      if (fields.has_hlo_op) e.arg_op = strings.Intern(fields.hlo_op);
-      if (fields.has_hlo_module) {
-        e.cat = strings.Intern(fields.hlo_module);
-        for (std::string_view prefix : {"jit_", "pjit_", "pmap_"})
-          if (StartsWith(fields.hlo_module, prefix)) info_->jax = true;
-      }
-      e.seq = fields.group_id;
-      e.correlation = fields.correlation;
-      e.external_id = fields.step_num;
-      out_->events.push_back(e);
+// The header first, in a pass of its own: a writer may put the events before it.
+Status XSpaceParser::ReadLineHeader(const WireField& lf, LineHeader* h) {
+  WireReader r(lf.bytes, lf.payload_offset);
+  WireField f;
+  while (r.Next(&f)) {
+    switch (f.number) {
+      case 1:
+        if (Is(r, f, WireType::kVarint, "XLine.id")) h->id = static_cast<int64_t>(f.value);
+        break;
+      case 2:
+        if (Is(r, f, WireType::kLen, "XLine.name")) h->name = f.bytes;
+        break;
+      case 3:
+        if (Is(r, f, WireType::kVarint, "XLine.timestamp_ns"))
+          h->timestamp_ns = static_cast<int64_t>(f.value);
+        break;
+      case 4:
+        if (Is(r, f, WireType::kLen, "XLine.events")) h->has_events = true;
+        break;
+      case 9:
+        Is(r, f, WireType::kVarint, "XLine.duration_ps");
+        break;
+      case 10:
+        if (Is(r, f, WireType::kVarint, "XLine.display_id"))
+          h->display_id = static_cast<int64_t>(f.value);
+        break;
+      case 11:
+        if (Is(r, f, WireType::kLen, "XLine.display_name")) h->display_name = f.bytes;
+        break;
+      default:
+        break;
     }
-    if (r.failed()) return FromReader(r);
-    if (line_has_timed_event) min_line_ts_ = std::min(min_line_ts_, line_ts);
   }
+  if (r.failed()) return FromReader(r);
+  return Status();
+}
+
+// One XEvent's fields, read once per event: inlined into ConvertLine's loop,
+// as the code was before it was split out (the reader is benchmarked).
+__attribute__((always_inline)) inline void XSpaceParser::ReadXEvent(WireReader& ev,
+                                                                    const IdMap<StatMeta>& sm,
+                                                                    XEventFields* x) {
+  WireField g;
+  // Stats may come before metadata_id in a hand-made file: gathered, then
+  // applied (into a vector kept across events: no allocation per event).
+  std::vector<std::pair<const StatMeta*, StatValue>>& stats = event_stats_;
+  stats.clear();
+  while (ev.Next(&g)) {
+    switch (g.number) {
+      case 1:
+        if (Is(ev, g, WireType::kVarint, "XEvent.metadata_id"))
+          x->meta_id = static_cast<int64_t>(g.value);
+        break;
+      case 2:
+        if (Is(ev, g, WireType::kVarint, "XEvent.offset_ps")) {
+          x->offset_ps = static_cast<int64_t>(g.value);
+          x->aggregated = false;
+        }
+        break;
+      case 3:
+        if (Is(ev, g, WireType::kVarint, "XEvent.duration_ps"))
+          x->duration_ps = static_cast<int64_t>(g.value);
+        break;
+      case 4:
+        if (Is(ev, g, WireType::kLen, "XEvent.stats")) {
+          const StatMeta* sm_entry;
+          StatValue v;
+          if (ReadStat(ev, g.bytes, g.payload_offset, sm, &sm_entry, &v) &&
+              sm_entry != nullptr && sm_entry->kind != StatKind::kOther)
+            stats.emplace_back(sm_entry, v);
+        }
+        break;
+      case 5:
+        if (Is(ev, g, WireType::kVarint, "XEvent.num_occurrences")) x->aggregated = true;
+        break;
+      default:
+        break;
+    }
+  }
+}
+
+// An event's name and long name (its name stack), and what they say of JAX.
+// Inlined into ConvertLine's loop, as ReadXEvent.
+__attribute__((always_inline)) inline void XSpaceParser::NameEvent(const EventMeta* meta,
+                                                                   const EventFields& fields,
+                                                                   StrId unknown, RawEvent* e) {
+  StringTable& strings = out_->strings;
+  e->name = fields.has_step_name ? strings.Intern(fields.step_name)
+                                 : (meta != nullptr ? meta->name : unknown);
+  // long_name as TensorBoard sets it: the metadata's full name when a
+  // display name is shown, overridden by a long_name stat; tf_op when neither.
+  if (fields.has_long_name) {
+    e->arg_name = strings.Intern(fields.long_name);
+    e->flags |= RawEvent::kLongName;
+  } else if (meta != nullptr && meta->long_name != kEmptyStr) {
+    e->arg_name = meta->long_name;
+    e->flags |= RawEvent::kLongName;
+  } else if (fields.has_tf_op) {
+    e->arg_name = strings.Intern(fields.tf_op);
+    e->flags |= RawEvent::kLongName;
+  } else if (std::string_view stack = ResolveNameStack(fields); !stack.empty()) {
+    e->arg_name = strings.Intern(stack);
+    e->flags |= RawEvent::kLongName;
+  }
+  if (!info_->jax && (e->flags & RawEvent::kLongName) && IsJaxNameStack(strings.Get(e->arg_name)))
+    info_->jax = true;
+  if (fields.has_hlo_op) e->arg_op = strings.Intern(fields.hlo_op);
+  if (fields.has_hlo_module) {
+    e->cat = strings.Intern(fields.hlo_module);
+    for (std::string_view prefix : {"jit_", "pjit_", "pmap_"})
+      if (StartsWith(fields.hlo_module, prefix)) info_->jax = true;
+  }
+}
+
+// One XLine: its thread_name event, then its events (the reader's hot loop).
+Status XSpaceParser::ConvertLine(const WireField& lf, const PlaneContext& c) {
+  ++info_->lines;
+  LineHeader h;
+  SMG_RETURN_IF_ERROR(ReadLineHeader(lf, &h));
+  StringTable& strings = out_->strings;
+  const StrId tid = strings.Intern(std::to_string(h.display_id != 0 ? h.display_id : h.id));
+  AddNameEvent(c.pid, tid, c.thread_name, !h.display_name.empty() ? h.display_name : h.name);
+  if (!h.has_events) return Status();
+  const int64_t line_ts = h.timestamp_ns;
+  // Every event starts at line_ts + offset (+ the profile's start).
+  int64_t base_ns = line_ts;
+  if (info_->profile_start_ns &&
+      __builtin_add_overflow(base_ns, *info_->profile_start_ns, &base_ns)) {
+    base_ns = std::numeric_limits<int64_t>::max();
+  }
+  bool line_has_timed_event = false;
+  WireReader r(lf.bytes, lf.payload_offset);
+  WireField f;
+  while (r.Next(&f)) {
+    if (f.number != 4) continue;
+    WireReader ev(f.bytes, f.payload_offset);
+    XEventFields x;
+    ReadXEvent(ev, c.sm, &x);
+    if (ev.failed()) return FromReader(ev);
+    ++info_->events;
+    if (x.aggregated) {
+      ++aggregated_;  // a count over the profile, not an interval
+      continue;
+    }
+    const EventMeta* meta = c.em.Find(x.meta_id);
+    EventFields fields;
+    if (meta != nullptr) {
+      fields = meta->fields;
+    } else {
+      ++missing_metadata_;
+    }
+    for (const auto& [s, v] : event_stats_) ApplyStat(*s, v, &fields);
+
+    RawEvent e;
+    e.ph = 'X';
+    e.flags = RawEvent::kHasDur;
+    e.pid = c.pid;
+    e.tid = tid;
+    if (x.duration_ps < 0) {
+      ++negative_;
+      continue;
+    }
+    int64_t ts, end;
+    if (base_ns == std::numeric_limits<int64_t>::max() ||
+        __builtin_add_overflow(base_ns, PsToNs(x.offset_ps), &ts) ||
+        __builtin_add_overflow(ts, PsToNs(x.duration_ps), &end)) {
+      ++overflow_;  // past the year 2262: a damaged or crafted file
+      continue;
+    }
+    e.ts_ns = ts;
+    e.dur_ns = PsToNs(x.duration_ps);
+    line_has_timed_event = true;
+    NameEvent(meta, fields, c.unknown, &e);
+    e.seq = fields.group_id;
+    e.correlation = fields.correlation;
+    e.external_id = fields.step_num;
+    out_->events.push_back(e);
+  }
+  if (r.failed()) return FromReader(r);
+  if (line_has_timed_event) min_line_ts_ = std::min(min_line_ts_, line_ts);
   return Status();
 }
 
