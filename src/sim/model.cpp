@@ -112,12 +112,22 @@ std::vector<Segment> InnermostSegments(const std::vector<Interval>& intervals,
   return out;
 }
 
-}  // namespace
+// A path's node of the truth, its per-domain vectors sized on first use.
+SimTruthNode& TruthNode(SimTruth* truth, const std::string& path, size_t nd) {
+  SimTruthNode& n = truth->nodes[path];
+  if (n.self_j.size() != nd) {
+    n.self_j.assign(nd, 0.0);
+    n.physical_j.assign(nd, 0.0);
+    n.tolerance_j.assign(nd, 0.0);
+    for (auto& v : n.phase_self_j) v.assign(nd, 0.0);
+    for (auto& v : n.phase_physical_j) v.assign(nd, 0.0);
+  }
+  return n;
+}
 
-void AnalyticAttribution(const std::vector<Interval>& intervals, const std::vector<LaneSpec>& lanes,
-                         const std::vector<DomainSpec>& domains, int64_t log_start_ns,
-                         int64_t log_end_ns, int64_t window_start_ns, int64_t window_end_ns,
-                         SimTruth* truth, std::vector<PowerCurve>* curves) {
+// The truth emptied for these domains and window, and one empty curve per domain.
+void ResetTruth(const std::vector<DomainSpec>& domains, int64_t window_start_ns,
+                int64_t window_end_ns, SimTruth* truth, std::vector<PowerCurve>* curves) {
   const size_t nd = domains.size();
   truth->domains.clear();
   for (const auto& d : domains) truth->domains.push_back(d.name);
@@ -129,150 +139,96 @@ void AnalyticAttribution(const std::vector<Interval>& intervals, const std::vect
   truth->measured_tolerance_j.assign(nd, 0.0);
   truth->nodes.clear();
   curves->assign(nd, PowerCurve{});
+}
 
-  auto node = [&](const std::string& path) -> SimTruthNode& {
-    SimTruthNode& n = truth->nodes[path];
-    if (n.self_j.size() != nd) {
-      n.self_j.assign(nd, 0.0);
-      n.physical_j.assign(nd, 0.0);
-      n.tolerance_j.assign(nd, 0.0);
-      for (auto& v : n.phase_self_j) v.assign(nd, 0.0);
-      for (auto& v : n.phase_physical_j) v.assign(nd, 0.0);
-    }
-    return n;
-  };
-  // Dense ids for the paths: the sweep below touches a node per active lane
-  // per slice, and hashing its path each time was most of Simulate's time.
-  std::vector<uint32_t> id_of(intervals.size());
-  std::vector<SimTruthNode*> node_of_id;
+// Dense ids for the paths: the sweep touches a node per active lane per
+// slice, and hashing its path each time was most of Simulate's time.
+struct NodeIds {
+  std::vector<uint32_t> id_of;             // per interval
+  std::vector<SimTruthNode*> node_of_id;   // std::map: stable addresses
+};
+
+// Every interval's node, with its calls and time counted.
+NodeIds CountNodes(const std::vector<Interval>& intervals, size_t nd, SimTruth* truth) {
+  NodeIds ids;
+  ids.id_of.resize(intervals.size());
   {
-    std::unordered_map<std::string_view, uint32_t> ids;
+    std::unordered_map<std::string_view, uint32_t> by_path;
     for (size_t i = 0; i < intervals.size(); ++i) {
-      auto [it, fresh] = ids.try_emplace(intervals[i].path, static_cast<uint32_t>(node_of_id.size()));
-      if (fresh) node_of_id.push_back(&node(intervals[i].path));  // std::map: stable addresses
-      id_of[i] = it->second;
+      auto [it, fresh] =
+          by_path.try_emplace(intervals[i].path, static_cast<uint32_t>(ids.node_of_id.size()));
+      if (fresh) ids.node_of_id.push_back(&TruthNode(truth, intervals[i].path, nd));
+      ids.id_of[i] = it->second;
     }
   }
   for (const Interval& e : intervals) {
-    SimTruthNode& n = node(e.path);
+    SimTruthNode& n = TruthNode(truth, e.path, nd);
     n.calls += 1;
     n.phase_calls[static_cast<int>(e.phase)] += 1;
     n.time_ns += e.end_ns - e.start_ns;
     n.scope = e.scope;
   }
+  return ids;
+}
 
-  std::vector<std::string> devices;
-  for (const auto& d : domains)
-    if (std::find(devices.begin(), devices.end(), d.device) == devices.end())
-      devices.push_back(d.device);
+// A change of the innermost interval of a lane.
+struct Change {
+  int64_t t_ns;
+  int kind;  // 0 end, 1 start
+  uint32_t lane;
+  uint32_t interval;
+};
 
-  for (const std::string& device : devices) {
-    std::vector<size_t> doms;
-    for (size_t d = 0; d < nd; ++d)
-      if (domains[d].device == device) doms.push_back(d);
-    std::vector<std::vector<uint32_t>> by_lane(lanes.size());
-    for (uint32_t i = 0; i < intervals.size(); ++i)
-      if (intervals[i].lane < lanes.size() && lanes[intervals[i].lane].device == device)
-        by_lane[intervals[i].lane].push_back(i);
-    // Changes of the innermost interval per lane: ends sort before starts at one time.
-    struct Change {
-      int64_t t_ns;
-      int kind;  // 0 end, 1 start
-      uint32_t lane;
-      uint32_t interval;
-    };
-    std::vector<Change> changes;
-    for (uint32_t l = 0; l < lanes.size(); ++l) {
-      if (by_lane[l].empty()) continue;
-      for (const Segment& s : InnermostSegments(intervals, by_lane[l])) {
-        changes.push_back({s.start_ns, 1, l, s.interval});
-        changes.push_back({s.end_ns, 0, l, s.interval});
-      }
+// The changes of the innermost interval on each of the device's lanes, in
+// time order: ends sort before starts at one time.
+std::vector<Change> InnermostChanges(const std::vector<Interval>& intervals,
+                                     const std::vector<LaneSpec>& lanes, const std::string& device) {
+  std::vector<std::vector<uint32_t>> by_lane(lanes.size());
+  for (uint32_t i = 0; i < intervals.size(); ++i)
+    if (intervals[i].lane < lanes.size() && lanes[intervals[i].lane].device == device)
+      by_lane[intervals[i].lane].push_back(i);
+  std::vector<Change> changes;
+  for (uint32_t l = 0; l < lanes.size(); ++l) {
+    if (by_lane[l].empty()) continue;
+    for (const Segment& s : InnermostSegments(intervals, by_lane[l])) {
+      changes.push_back({s.start_ns, 1, l, s.interval});
+      changes.push_back({s.end_ns, 0, l, s.interval});
     }
-    std::sort(changes.begin(), changes.end(), [](const Change& a, const Change& b) {
-      return a.t_ns != b.t_ns ? a.t_ns < b.t_ns : a.kind < b.kind;
-    });
+  }
+  std::sort(changes.begin(), changes.end(), [](const Change& a, const Change& b) {
+    return a.t_ns != b.t_ns ? a.t_ns < b.t_ns : a.kind < b.kind;
+  });
+  return changes;
+}
 
-    std::vector<int64_t> active(lanes.size(), -1);
-    // Share of each node in the previous slice inside the window, for the
-    // total-variation tolerance.
-    // (Few nodes are active at once: a short list beats a map.)
-    using Shares = std::vector<std::pair<uint32_t, double>>;
-    Shares prev_share;
-    double prev_idle_share = 0;
-    double tv_idle = 0;
-    std::vector<double> tv(node_of_id.size(), 0.0);
-    std::vector<char> tv_touched(node_of_id.size(), 0);
-    auto share_of = [](const Shares& v, uint32_t id) -> const double* {
-      for (const auto& [i, s] : v)
-        if (i == id) return &s;
-      return nullptr;
-    };
+// One device's sweep over time: between two changes the running intervals
+// are fixed, and each such slice extends the device's power curves, charges
+// the window's energy to the running nodes, and adds to each node's total
+// variation of share (for its tolerance).
+class DeviceSweep {
+ public:
+  DeviceSweep(const std::vector<Interval>& intervals, const std::vector<DomainSpec>& domains,
+              std::vector<size_t> doms, const NodeIds& ids, int64_t window_start_ns,
+              int64_t window_end_ns, SimTruth* truth, std::vector<PowerCurve>* curves)
+      : intervals_(intervals),
+        domains_(domains),
+        doms_(std::move(doms)),
+        ids_(ids),
+        window_start_ns_(window_start_ns),
+        window_end_ns_(window_end_ns),
+        truth_(truth),
+        curves_(curves),
+        tv_(ids.node_of_id.size(), 0.0),
+        tv_touched_(ids.node_of_id.size(), 0) {}
 
-    auto slice = [&](int64_t a, int64_t b) {
-      if (b <= a) return;
-      std::vector<uint32_t> act;
-      for (int64_t i : active)
-        if (i >= 0) act.push_back(static_cast<uint32_t>(i));
-      const double n = static_cast<double>(act.size());
-      for (size_t d : doms) {
-        double p = domains[d].idle_w;
-        for (uint32_t i : act) p += intervals[i].dyn_w[d];
-        PowerCurve& c = (*curves)[d];
-        double cum = c.t_ns.empty() ? 0.0
-                                    : c.cum_j.back() + c.power_w.back() *
-                                                           static_cast<double>(a - c.t_ns.back()) * 1e-9;
-        c.t_ns.push_back(a);
-        c.power_w.push_back(p);
-        c.cum_j.push_back(cum);
-      }
-      int64_t wa = std::max(a, window_start_ns), wb = std::min(b, window_end_ns);
-      if (wb <= wa) return;
-      const double dt_s = static_cast<double>(wb - wa) * 1e-9;
-      Shares share;
-      for (uint32_t i : act) {
-        const uint32_t id = id_of[i];
-        auto it = std::find_if(share.begin(), share.end(), [&](const auto& x) { return x.first == id; });
-        if (it == share.end()) share.push_back({id, 1.0 / n});
-        else it->second += 1.0 / n;
-      }
-      for (size_t d : doms) {
-        double p = domains[d].idle_w;
-        for (uint32_t i : act) p += intervals[i].dyn_w[d];
-        truth->measured_j[d] += p * dt_s;
-        if (act.empty()) {
-          truth->idle_j[d] += p * dt_s;
-          continue;
-        }
-        for (uint32_t i : act) {
-          SimTruthNode& nd_ = *node_of_id[id_of[i]];
-          const int ph = static_cast<int>(intervals[i].phase);
-          const double self = p * dt_s / n;
-          const double physical = intervals[i].dyn_w[d] * dt_s + domains[d].idle_w * dt_s / n;
-          nd_.self_j[d] += self;
-          nd_.physical_j[d] += physical;
-          nd_.phase_self_j[ph][d] += self;
-          nd_.phase_physical_j[ph][d] += physical;
-        }
-      }
-      double idle_share = act.empty() ? 1.0 : 0.0;
-      tv_idle += std::fabs(idle_share - prev_idle_share);
-      prev_idle_share = idle_share;
-      for (const auto& [id, s] : share) {
-        const double* prev = share_of(prev_share, id);
-        tv[id] += std::fabs(s - (prev ? *prev : 0.0));
-        tv_touched[id] = 1;
-      }
-      for (const auto& [id, s] : prev_share)
-        if (!share_of(share, id)) tv[id] += s;
-      prev_share = std::move(share);
-    };
-
+  void Run(const std::vector<Change>& changes, size_t lane_count, int64_t log_start_ns,
+           int64_t log_end_ns) {
+    std::vector<int64_t> active(lane_count, -1);
     int64_t t_prev = log_start_ns;
     size_t k = 0;
     while (k < changes.size()) {
       int64_t t = std::clamp(changes[k].t_ns, log_start_ns, log_end_ns);
-      slice(t_prev, t);
+      Slice(t_prev, t, active);
       t_prev = std::max(t_prev, t);
       int64_t at = changes[k].t_ns;
       for (; k < changes.size() && changes[k].t_ns == at; ++k) {
@@ -283,25 +239,155 @@ void AnalyticAttribution(const std::vector<Interval>& intervals, const std::vect
         }
       }
     }
-    slice(t_prev, log_end_ns);
-    // Leaving the window: every share falls back to 0.
-    tv_idle += prev_idle_share;
-    for (const auto& [id, s] : prev_share) tv[id] += s;
-    for (size_t d : doms) {
-      const double u = domains[d].unit_j;
-      truth->idle_tolerance_j[d] = u * tv_idle / 2;
-      truth->measured_tolerance_j[d] = u;
-      for (size_t id = 0; id < tv.size(); ++id)
-        if (tv_touched[id]) node_of_id[id]->tolerance_j[d] = u * tv[id] / 2;
+    Slice(t_prev, log_end_ns, active);
+    Finish(log_start_ns);
+  }
+
+ private:
+  // (Few nodes are active at once: a short list beats a map.)
+  using Shares = std::vector<std::pair<uint32_t, double>>;
+
+  static const double* ShareOf(const Shares& v, uint32_t id) {
+    for (const auto& [i, s] : v)
+      if (i == id) return &s;
+    return nullptr;
+  }
+
+  void Slice(int64_t a, int64_t b, const std::vector<int64_t>& active) {
+    if (b <= a) return;
+    std::vector<uint32_t> act;
+    for (int64_t i : active)
+      if (i >= 0) act.push_back(static_cast<uint32_t>(i));
+    ExtendCurves(a, act);
+    int64_t wa = std::max(a, window_start_ns_), wb = std::min(b, window_end_ns_);
+    if (wb <= wa) return;
+    const double dt_s = static_cast<double>(wb - wa) * 1e-9;
+    ChargeWindow(act, dt_s);
+    AddVariation(act);
+  }
+
+  // A point at `a` on each of the device's curves: the power of what runs.
+  void ExtendCurves(int64_t a, const std::vector<uint32_t>& act) {
+    for (size_t d : doms_) {
+      double p = domains_[d].idle_w;
+      for (uint32_t i : act) p += intervals_[i].dyn_w[d];
+      PowerCurve& c = (*curves_)[d];
+      double cum = c.t_ns.empty() ? 0.0
+                                  : c.cum_j.back() + c.power_w.back() *
+                                                         static_cast<double>(a - c.t_ns.back()) * 1e-9;
+      c.t_ns.push_back(a);
+      c.power_w.push_back(p);
+      c.cum_j.push_back(cum);
     }
-    for (size_t d : doms) {
-      PowerCurve& c = (*curves)[d];
-      if (c.t_ns.empty()) {  // a device with no lanes: idle all along
+  }
+
+  // The slice's part of the window: measured, idle, and each running node's
+  // self (an equal share of the power) and physical (its own) energy.
+  void ChargeWindow(const std::vector<uint32_t>& act, double dt_s) {
+    const double n = static_cast<double>(act.size());
+    for (size_t d : doms_) {
+      double p = domains_[d].idle_w;
+      for (uint32_t i : act) p += intervals_[i].dyn_w[d];
+      truth_->measured_j[d] += p * dt_s;
+      if (act.empty()) {
+        truth_->idle_j[d] += p * dt_s;
+        continue;
+      }
+      for (uint32_t i : act) {
+        SimTruthNode& nd_ = *ids_.node_of_id[ids_.id_of[i]];
+        const int ph = static_cast<int>(intervals_[i].phase);
+        const double self = p * dt_s / n;
+        const double physical = intervals_[i].dyn_w[d] * dt_s + domains_[d].idle_w * dt_s / n;
+        nd_.self_j[d] += self;
+        nd_.physical_j[d] += physical;
+        nd_.phase_self_j[ph][d] += self;
+        nd_.phase_physical_j[ph][d] += physical;
+      }
+    }
+  }
+
+  // Share of each node in this slice against the previous slice inside the
+  // window, for the total-variation tolerance.
+  void AddVariation(const std::vector<uint32_t>& act) {
+    const double n = static_cast<double>(act.size());
+    Shares share;
+    for (uint32_t i : act) {
+      const uint32_t id = ids_.id_of[i];
+      auto it = std::find_if(share.begin(), share.end(), [&](const auto& x) { return x.first == id; });
+      if (it == share.end()) share.push_back({id, 1.0 / n});
+      else it->second += 1.0 / n;
+    }
+    double idle_share = act.empty() ? 1.0 : 0.0;
+    tv_idle_ += std::fabs(idle_share - prev_idle_share_);
+    prev_idle_share_ = idle_share;
+    for (const auto& [id, s] : share) {
+      const double* prev = ShareOf(prev_share_, id);
+      tv_[id] += std::fabs(s - (prev ? *prev : 0.0));
+      tv_touched_[id] = 1;
+    }
+    for (const auto& [id, s] : prev_share_)
+      if (!ShareOf(share, id)) tv_[id] += s;
+    prev_share_ = std::move(share);
+  }
+
+  // Leaving the window: every share falls back to 0; the tolerances follow,
+  // and a device with no lanes gets a curve idle all along.
+  void Finish(int64_t log_start_ns) {
+    tv_idle_ += prev_idle_share_;
+    for (const auto& [id, s] : prev_share_) tv_[id] += s;
+    for (size_t d : doms_) {
+      const double u = domains_[d].unit_j;
+      truth_->idle_tolerance_j[d] = u * tv_idle_ / 2;
+      truth_->measured_tolerance_j[d] = u;
+      for (size_t id = 0; id < tv_.size(); ++id)
+        if (tv_touched_[id]) ids_.node_of_id[id]->tolerance_j[d] = u * tv_[id] / 2;
+    }
+    for (size_t d : doms_) {
+      PowerCurve& c = (*curves_)[d];
+      if (c.t_ns.empty()) {
         c.t_ns.push_back(log_start_ns);
-        c.power_w.push_back(domains[d].idle_w);
+        c.power_w.push_back(domains_[d].idle_w);
         c.cum_j.push_back(0.0);
       }
     }
+  }
+
+  const std::vector<Interval>& intervals_;
+  const std::vector<DomainSpec>& domains_;
+  const std::vector<size_t> doms_;  // the device's domains
+  const NodeIds& ids_;
+  const int64_t window_start_ns_, window_end_ns_;
+  SimTruth* truth_;
+  std::vector<PowerCurve>* curves_;
+  Shares prev_share_;
+  double prev_idle_share_ = 0;
+  double tv_idle_ = 0;
+  std::vector<double> tv_;
+  std::vector<char> tv_touched_;
+};
+
+}  // namespace
+
+void AnalyticAttribution(const std::vector<Interval>& intervals, const std::vector<LaneSpec>& lanes,
+                         const std::vector<DomainSpec>& domains, int64_t log_start_ns,
+                         int64_t log_end_ns, int64_t window_start_ns, int64_t window_end_ns,
+                         SimTruth* truth, std::vector<PowerCurve>* curves) {
+  const size_t nd = domains.size();
+  ResetTruth(domains, window_start_ns, window_end_ns, truth, curves);
+  const NodeIds ids = CountNodes(intervals, nd, truth);
+
+  std::vector<std::string> devices;
+  for (const auto& d : domains)
+    if (std::find(devices.begin(), devices.end(), d.device) == devices.end())
+      devices.push_back(d.device);
+
+  for (const std::string& device : devices) {
+    std::vector<size_t> doms;
+    for (size_t d = 0; d < nd; ++d)
+      if (domains[d].device == device) doms.push_back(d);
+    DeviceSweep sweep(intervals, domains, std::move(doms), ids, window_start_ns, window_end_ns,
+                      truth, curves);
+    sweep.Run(InnermostChanges(intervals, lanes, device), lanes.size(), log_start_ns, log_end_ns);
   }
 }
 
