@@ -494,72 +494,96 @@ class LaneWriter {
 // each landing on its forward op's path), and an SGD update per parameter
 // group; lanes 1.. run data-loader batches beside it. Durations vary ±5 %
 // per call (the data loader ±20 %), on the quantum grid, within 20–500 µs.
-Program BuildBert(const SimScenario& sc, size_t nd, int64_t start_ns, sim::Rng& rng,
-                  PowerModel& power) {
-  const bool pytorch = sc.dialect == "pytorch";
-  const int64_t q = sc.quantum_ns;
-  auto on_grid = [&](int64_t ns) { return sim::RoundDown(ns + q / 2, q); };
-  // The table's relative times, scaled so that the median op (as the reader
-  // sees them, optimizer included) is ~100 µs: a 1 ms counter is 10x it.
-  constexpr double kTimeScale = 1.2;
-  auto duration = [&](double us, double spread) {
-    double v = kTimeScale * us * (1 + spread * (2 * rng.Uniform() - 1));
-    return std::max(q, on_grid(static_cast<int64_t>(std::clamp(v, 20.0, 500.0) * 1000)));
-  };
-  auto gap = [&](int64_t lo_us, int64_t hi_us) { return on_grid(rng.Range(lo_us, hi_us) * 1000); };
-
-  const std::vector<BertOp> model = BertForward(sc.layers);
-  std::vector<std::string> fwd_path(model.size());  // per template op, in this dialect
-  std::vector<std::vector<std::string>> scopes(model.size());
-  for (size_t k = 0; k < model.size(); ++k) {
-    const OpKind& kind = kKinds[model[k].kind];
-    scopes[k] = SplitScopes(model[k].scope);
-    fwd_path[k] = model[k].scope + "/" +
-                  (pytorch ? kind.torch : model[k].tf_leaf ? model[k].tf_leaf : kind.tf_leaf);
+class BertBuilder {
+ public:
+  BertBuilder(const SimScenario& sc, size_t nd, sim::Rng& rng, PowerModel& power)
+      : sc_(sc),
+        nd_(nd),
+        rng_(rng),
+        power_(power),
+        pytorch_(sc.dialect == "pytorch"),
+        q_(sc.quantum_ns),
+        model_(BertForward(sc.layers)),
+        fwd_path_(model_.size()),
+        scopes_(model_.size()) {
+    for (size_t k = 0; k < model_.size(); ++k) {
+      const OpKind& kind = kKinds[model_[k].kind];
+      scopes_[k] = SplitScopes(model_[k].scope);
+      fwd_path_[k] = model_[k].scope + "/" +
+                     (pytorch_ ? kind.torch : model_[k].tf_leaf ? model_[k].tf_leaf : kind.tf_leaf);
+    }
   }
 
-  Program prog;
-  int64_t seq = 0;  // autograd's sequence numbers, one per forward op, across steps
-  int64_t cursor = start_ns;
-  for (int s = 0; s < sc.steps; ++s) {
-    if (s > 0) cursor += on_grid(sc.step_gap_ns);
-    const int64_t step_start = cursor;
-    LaneWriter main(sc, &prog, 0, nd);
-    main.SetTime(step_start);
+  // The steps one after another, each written in the order of its random
+  // draws (forward, backward, optimizer, data loaders): the order is the
+  // scenario, so it may not change.
+  Program Build(int64_t start_ns) {
+    int64_t cursor = start_ns;
+    for (int s = 0; s < sc_.steps; ++s) {
+      if (s > 0) cursor += OnGrid(sc_.step_gap_ns);
+      const int64_t step_start = cursor;
+      const std::vector<int64_t> seq_of = Forward(step_start);
+      const int64_t backward_end = Backward(seq_of);
+      const int64_t step_end = sc_.optimizer_step ? Optimizer(backward_end) : backward_end;
+      prog_.steps.push_back({step_start, step_end});
+      DataLoaders(step_start, step_end);
+      cursor = step_end;
+    }
+    return std::move(prog_);
+  }
 
-    // Forward: the model's ops in order, in their module scopes.
-    std::vector<int64_t> seq_of(model.size());
-    for (size_t k = 0; k < model.size(); ++k) {
-      const OpKind& kind = kKinds[model[k].kind];
+ private:
+  int64_t OnGrid(int64_t ns) const { return sim::RoundDown(ns + q_ / 2, q_); }
+  // The table's relative times, scaled so that the median op (as the reader
+  // sees them, optimizer included) is ~100 µs: a 1 ms counter is 10x it.
+  int64_t Duration(double us, double spread) {
+    constexpr double kTimeScale = 1.2;
+    double v = kTimeScale * us * (1 + spread * (2 * rng_.Uniform() - 1));
+    return std::max(q_, OnGrid(static_cast<int64_t>(std::clamp(v, 20.0, 500.0) * 1000)));
+  }
+  int64_t Gap(int64_t lo_us, int64_t hi_us) { return OnGrid(rng_.Range(lo_us, hi_us) * 1000); }
+
+  // Forward: the model's ops in order, in their module scopes. Returns each
+  // op's autograd sequence number.
+  std::vector<int64_t> Forward(int64_t step_start) {
+    LaneWriter main(sc_, &prog_, 0, nd_);
+    main.SetTime(step_start);
+    std::vector<int64_t> seq_of(model_.size());
+    for (size_t k = 0; k < model_.size(); ++k) {
+      const OpKind& kind = kKinds[model_[k].kind];
       LaneWriter::Op op;
-      op.scopes = scopes[k];  // in TF1 too: the gaps leave room for them (LaneWriter)
-      op.path = fwd_path[k];
+      op.scopes = scopes_[k];  // in TF1 too: the gaps leave room for them (LaneWriter)
+      op.path = fwd_path_[k];
       op.phase = Phase::kForward;
-      seq_of[k] = seq++;
-      op.trace.name = pytorch ? kind.torch : kind.tf_type;
+      seq_of[k] = seq_++;
+      op.trace.name = pytorch_ ? kind.torch : kind.tf_type;
       op.trace.seq = seq_of[k];
-      op.dyn_w = power.Call(std::string(kind.key) + ":forward", op.path, op.phase);
+      op.dyn_w = power_.Call(std::string(kind.key) + ":forward", op.path, op.phase);
       // One statement per draw: the order of function arguments is unspecified.
-      const int64_t g = gap(3, 15);
-      const int64_t dur = duration(model[k].forward_us, 0.05);
+      const int64_t g = Gap(3, 15);
+      const int64_t dur = Duration(model_[k].forward_us, 0.05);
       main.Add(std::move(op), g, dur);
     }
     main.Flush();
+    return seq_of;
+  }
 
-    // Backward: reverse order, on the forward thread, outside any scope.
-    LaneWriter back(sc, &prog, 0, nd);
-    back.SetTime(prog.ops.back().end_ns + q * static_cast<int64_t>(scopes.back().size() + 1));
-    for (size_t r = model.size(); r-- > 0;) {
-      const OpKind& kind = kKinds[model[r].kind];
-      const int64_t dur = duration(model[r].forward_us * kind.backward_factor, 0.05);
-      std::vector<double> dyn = power.Call(std::string(kind.key) + ":backward", fwd_path[r],
-                                           Phase::kBackward);
-      const int64_t g = gap(2, 10) + (r + 1 == model.size() ? on_grid(40'000) : 0);
-      if (pytorch) {
+  // Backward: reverse order, on the forward thread, outside any scope.
+  // Returns when it ends.
+  int64_t Backward(const std::vector<int64_t>& seq_of) {
+    LaneWriter back(sc_, &prog_, 0, nd_);
+    back.SetTime(prog_.ops.back().end_ns + q_ * static_cast<int64_t>(scopes_.back().size() + 1));
+    for (size_t r = model_.size(); r-- > 0;) {
+      const OpKind& kind = kKinds[model_[r].kind];
+      const int64_t dur = Duration(model_[r].forward_us * kind.backward_factor, 0.05);
+      std::vector<double> dyn = power_.Call(std::string(kind.key) + ":backward", fwd_path_[r],
+                                            Phase::kBackward);
+      const int64_t g = Gap(2, 10) + (r + 1 == model_.size() ? OnGrid(40'000) : 0);
+      if (pytorch_) {
         LaneWriter::Op op;
         // The PyTorch reader puts a backward function under its forward op,
         // as a node named after the function (autograd_names.h).
-        op.path = fwd_path[r] + "/" + kind.torch_backward;
+        op.path = fwd_path_[r] + "/" + kind.torch_backward;
         op.phase = Phase::kBackward;
         op.trace.name = std::string(kEvaluateFunctionPrefix) + kind.torch_backward;
         op.trace.seq = seq_of[r];
@@ -571,50 +595,54 @@ Program BuildBert(const SimScenario& sc, size_t nd, int64_t start_ns, sim::Rng& 
       // TF1: the gradient of one forward op may be two ops back to back
       // (MatMul_grad/MatMul and MatMul_1): one call's time and power, split.
       const int parts = kind.tf_grads[1] ? 2 : 1;
-      const int64_t first = parts == 1 ? dur : std::max(q, sim::RoundDown(dur / 2, q));
+      const int64_t first = parts == 1 ? dur : std::max(q_, sim::RoundDown(dur / 2, q_));
       for (int part = 0; part < parts; ++part) {
         LaneWriter::Op op;
-        op.path = fwd_path[r];
+        op.path = fwd_path_[r];
         op.phase = Phase::kBackward;
         op.trace.name = kind.tf_grad_type;
-        op.trace.tf_name = "gradients/" + fwd_path[r] + "_grad/" + kind.tf_grads[part];
+        op.trace.tf_name = "gradients/" + fwd_path_[r] + "_grad/" + kind.tf_grads[part];
         op.dyn_w = dyn;
-        back.Add(std::move(op), part == 0 ? g : 0, part == 0 ? first : std::max(q, dur - first));
+        back.Add(std::move(op), part == 0 ? g : 0, part == 0 ? first : std::max(q_, dur - first));
       }
     }
     const int64_t backward_end = back.EndNs();
     back.Flush();
-    int64_t step_end = backward_end;
+    return backward_end;
+  }
 
-    // Optimizer: an SGD update per parameter group, in model order.
-    if (sc.optimizer_step) {
-      LaneWriter opt(sc, &prog, 0, nd);
-      opt.SetTime(backward_end + on_grid(30'000));
-      const std::string torch_scope = "Optimizer.step#SGD.step";
-      for (size_t k = 0; k < model.size(); ++k) {
-        if (model[k].update_us <= 0) continue;
-        LaneWriter::Op op;
-        op.phase = Phase::kOptimizer;
-        op.scopes = {torch_scope};
-        if (pytorch) {
-          op.path = torch_scope + "/aten::add_";
-          op.trace.name = "aten::add_";
-        } else {
-          op.path = "GradientDescent/update_" + model[k].scope + "/ResourceApplyGradientDescent";
-          op.trace.name = "ResourceApplyGradientDescent";
-        }
-        op.trace.seq = OpTrace::kNoSeq;  // under torch.no_grad(): no autograd node
-        op.dyn_w = power.Call("sgd_update:optimizer", op.path, op.phase);
-        const int64_t g = gap(2, 8);
-        const int64_t dur = duration(model[k].update_us, 0.05);
-        opt.Add(std::move(op), g, dur);
+  // Optimizer: an SGD update per parameter group, in model order. Returns
+  // when it ends.
+  int64_t Optimizer(int64_t backward_end) {
+    LaneWriter opt(sc_, &prog_, 0, nd_);
+    opt.SetTime(backward_end + OnGrid(30'000));
+    const std::string torch_scope = "Optimizer.step#SGD.step";
+    for (size_t k = 0; k < model_.size(); ++k) {
+      if (model_[k].update_us <= 0) continue;
+      LaneWriter::Op op;
+      op.phase = Phase::kOptimizer;
+      op.scopes = {torch_scope};
+      if (pytorch_) {
+        op.path = torch_scope + "/aten::add_";
+        op.trace.name = "aten::add_";
+      } else {
+        op.path = "GradientDescent/update_" + model_[k].scope + "/ResourceApplyGradientDescent";
+        op.trace.name = "ResourceApplyGradientDescent";
       }
-      step_end = opt.EndNs();
-      opt.Flush();
+      op.trace.seq = OpTrace::kNoSeq;  // under torch.no_grad(): no autograd node
+      op.dyn_w = power_.Call("sgd_update:optimizer", op.path, op.phase);
+      const int64_t g = Gap(2, 8);
+      const int64_t dur = Duration(model_[k].update_us, 0.05);
+      opt.Add(std::move(op), g, dur);
     }
-    prog.steps.push_back({step_start, step_end});
+    const int64_t step_end = opt.EndNs();
+    opt.Flush();
+    return step_end;
+  }
 
-    // Data loaders: batches of gather, stack, convert and copy beside the model.
+  // Data loaders: batches of gather, stack, convert and copy beside the
+  // model, on lanes 1.., until a batch would pass the step's end.
+  void DataLoaders(int64_t step_start, int64_t step_end) {
     static const struct {
       const char* key;
       const char* torch;
@@ -624,31 +652,46 @@ Program BuildBert(const SimScenario& sc, size_t nd, int64_t start_ns, sim::Rng& 
                    {"stack", "aten::stack", "Pack", 150},
                    {"to", "aten::to", "Cast", 40},
                    {"copy", "aten::copy_", "Identity", 80}};
-    for (int l = 1; l < sc.threads; ++l) {
-      int64_t t = step_start + gap(0, 200);
+    for (int l = 1; l < sc_.threads; ++l) {
+      int64_t t = step_start + Gap(0, 200);
       for (;;) {
-        LaneWriter batch(sc, &prog, static_cast<uint32_t>(l), nd);
+        LaneWriter batch(sc_, &prog_, static_cast<uint32_t>(l), nd_);
         batch.SetTime(t);
         for (const auto& x : kLoader) {
           LaneWriter::Op op;
           op.scopes = {"data_loader"};
-          op.path = std::string("data_loader/") + (pytorch ? x.torch : x.tf);
+          op.path = std::string("data_loader/") + (pytorch_ ? x.torch : x.tf);
           op.phase = Phase::kForward;
-          op.trace.name = pytorch ? x.torch : x.tf;
+          op.trace.name = pytorch_ ? x.torch : x.tf;
           op.trace.seq = OpTrace::kNoSeq;
-          op.dyn_w = power.Call(std::string("data_loader:") + x.key, op.path, op.phase);
-          const int64_t g = gap(20, 120);
-          const int64_t dur = duration(x.us, 0.2);
+          op.dyn_w = power_.Call(std::string("data_loader:") + x.key, op.path, op.phase);
+          const int64_t g = Gap(20, 120);
+          const int64_t dur = Duration(x.us, 0.2);
           batch.Add(std::move(op), g, dur);
         }
         if (batch.EndNs() > step_end) break;  // the rest of the step waits for the next
-        t = batch.EndNs() + gap(200, 600);
+        t = batch.EndNs() + Gap(200, 600);
         batch.Flush();
       }
     }
-    cursor = step_end;
   }
-  return prog;
+
+  const SimScenario& sc_;
+  const size_t nd_;
+  sim::Rng& rng_;
+  PowerModel& power_;
+  const bool pytorch_;
+  const int64_t q_;
+  const std::vector<BertOp> model_;
+  std::vector<std::string> fwd_path_;               // per template op, in this dialect
+  std::vector<std::vector<std::string>> scopes_;   // per template op
+  Program prog_;
+  int64_t seq_ = 0;  // autograd's sequence numbers, one per forward op, across steps
+};
+
+Program BuildBert(const SimScenario& sc, size_t nd, int64_t start_ns, sim::Rng& rng,
+                  PowerModel& power) {
+  return BertBuilder(sc, nd, rng, power).Build(start_ns);
 }
 
 }  // namespace
