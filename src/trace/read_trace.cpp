@@ -329,6 +329,164 @@ std::vector<int32_t> MergeProcesses(const std::vector<Process>& from, std::vecto
   return map;
 }
 
+// Events without steps are one step spanning them all, numbered `index`.
+// With `assign`, every event is put in it.
+Step OneStep(std::vector<Event>& events, int32_t index, bool assign) {
+  Step s{fmt::format("step {}", index), 0, 0};
+  bool first = true;
+  for (auto& e : events) {
+    s.start_ns = first ? e.start_ns : std::min(s.start_ns, e.start_ns);
+    s.end_ns = first ? e.end_ns : std::max(s.end_ns, e.end_ns);
+    first = false;
+    if (assign) e.step = index;
+  }
+  return s;
+}
+
+// The same file twice (also under another path: a link, "./a.json") would
+// count every event twice: refused, naming both.
+Status CheckDistinctFiles(const std::vector<std::string>& paths) {
+  std::map<std::pair<dev_t, ino_t>, const std::string*> seen_files;
+  for (const std::string& path : paths) {
+    struct stat st {};
+    if (::stat(path.c_str(), &st) != 0) continue;  // ReadTrace says why
+    auto [it, fresh] = seen_files.emplace(std::make_pair(st.st_dev, st.st_ino), &path);
+    if (!fresh) {
+      return BadInput(path, fmt::format("is the same file as {}, given twice: each trace counts "
+                                        "once",
+                                        *it->second));
+    }
+  }
+  return Status();
+}
+
+// The traces of several files as one: nodes by path, processes by host, pid
+// and rank, lanes by device, name and process, steps by name across ranks.
+class TraceMerger {
+ public:
+  explicit TraceMerger(const std::vector<std::string>& paths) : paths_(paths) {}
+
+  Status Add(size_t f, Trace t) {
+    SMG_RETURN_IF_ERROR(CheckMergeable(f, t));
+    merged_.sources.push_back(paths_[f]);
+    merged_.diagnostics.Merge(t.diagnostics);
+    // Parents always have smaller ids than their children, so one pass maps.
+    std::vector<NodeId> node_map(t.nodes.size(), kRootNode);
+    for (NodeId id = 1; id < t.nodes.size(); ++id)
+      node_map[id] = merged_.nodes.Child(node_map[t.nodes.Parent(id)], t.nodes.Name(id),
+                                         t.nodes.Kind(id));
+    const std::vector<int32_t> process_map = MergeProcesses(t.processes, merged_.processes);
+    const std::vector<uint32_t> lane_map = MapLanes(t, process_map);
+    const int32_t step_base = static_cast<int32_t>(merged_.steps.size());
+    const bool own_steps = !t.steps.empty();
+    // The file's steps as merged steps (own_steps only).
+    std::vector<int32_t> step_map;
+    if (own_steps) {
+      step_map = MapSteps(t, process_map);
+    } else {
+      step_process_.push_back(-1);
+      // A file without steps (TF1: one file per session.run) is one step.
+      merged_.steps.push_back(OneStep(t.events, step_base, false));
+    }
+    merged_.events.reserve(merged_.events.size() + t.events.size());
+    for (Event e : t.events) {
+      e.node = node_map[e.node];
+      e.lane = lane_map[e.lane];
+      e.step = own_steps ? (e.step < 0 || static_cast<size_t>(e.step) >= step_map.size()
+                                ? -1
+                                : step_map[static_cast<size_t>(e.step)])
+                         : step_base;
+      merged_.events.push_back(e);
+    }
+    for (const auto& [from, to] : t.dataflow)
+      merged_.dataflow.emplace_back(node_map[from], node_map[to]);
+    return Status();
+  }
+
+  Trace Finish() {
+    // Files repeat the same graph (one per session.run): each edge once.
+    std::sort(merged_.dataflow.begin(), merged_.dataflow.end());
+    merged_.dataflow.erase(std::unique(merged_.dataflow.begin(), merged_.dataflow.end()),
+                           merged_.dataflow.end());
+    if (paths_.size() > 1 && merged_.time_base == TimeBase::kRelative) {
+      merged_.diagnostics.Warn(
+          "several trace files with relative times were merged: each starts at its own "
+          "profiler start, so their times overlap");
+    }
+    return std::move(merged_);
+  }
+
+ private:
+  // The first file sets the dialect and clock; the others must have them.
+  Status CheckMergeable(size_t f, const Trace& t) {
+    if (f == 0) {
+      merged_.dialect = t.dialect;
+      merged_.time_base = t.time_base;
+    } else if (t.dialect != merged_.dialect) {
+      return BadInput(paths_[f], fmt::format("is a {} trace; cannot merge it with the {} trace {}",
+                                             t.dialect, merged_.dialect, paths_[0]));
+    } else if (t.time_base != merged_.time_base) {
+      // One dialect, two clocks: an XPlane that records its start (realtime)
+      // and one, or a JSON twin, that does not (relative).
+      return BadInput(paths_[f], fmt::format("has {} times; cannot merge it with {}, whose times "
+                                             "are {}: give the files one at a time",
+                                             ToString(t.time_base), paths_[0],
+                                             ToString(merged_.time_base)));
+    }
+    return Status();
+  }
+
+  // Lanes merge by device, name and process: two ranks' "stream 7" on one
+  // GPU stay two lanes.
+  std::vector<uint32_t> MapLanes(const Trace& t, const std::vector<int32_t>& process_map) {
+    std::vector<uint32_t> lane_map(t.lanes.size());
+    for (size_t l = 0; l < t.lanes.size(); ++l) {
+      Lane lane = t.lanes[l];
+      if (lane.process >= 0) lane.process = process_map[static_cast<size_t>(lane.process)];
+      auto key = std::make_tuple(lane.device, lane.name, lane.process);
+      auto it = lane_index_.find(key);
+      if (it == lane_index_.end()) {
+        it = lane_index_.emplace(key, static_cast<uint32_t>(merged_.lanes.size())).first;
+        merged_.lanes.push_back(std::move(lane));
+      }
+      lane_map[l] = it->second;
+    }
+    return lane_map;
+  }
+
+  // Steps of different processes with one name (each rank's
+  // "ProfilerStep#6") are one step of the job: merged, spanning all of them.
+  // One process per file (Kineto) is what makes a step of another file with
+  // the same name another rank's part of the same step.
+  std::vector<int32_t> MapSteps(Trace& t, const std::vector<int32_t>& process_map) {
+    std::vector<int32_t> step_map;
+    const int32_t file_process = process_map.size() == 1 ? process_map[0] : -1;
+    for (Step& s : t.steps) {
+      auto named = step_of_name_.find(s.name);
+      if (file_process >= 0 && named != step_of_name_.end() &&
+          step_process_[static_cast<size_t>(named->second)] != file_process) {
+        Step& into = merged_.steps[static_cast<size_t>(named->second)];
+        into.start_ns = std::min(into.start_ns, s.start_ns);
+        into.end_ns = std::max(into.end_ns, s.end_ns);
+        step_map.push_back(named->second);
+        continue;
+      }
+      const int32_t id = static_cast<int32_t>(merged_.steps.size());
+      step_of_name_.emplace(s.name, id);
+      step_process_.push_back(file_process);
+      step_map.push_back(id);
+      merged_.steps.push_back(std::move(s));
+    }
+    return step_map;
+  }
+
+  const std::vector<std::string>& paths_;
+  Trace merged_;
+  std::map<std::tuple<std::string, std::string, int32_t>, uint32_t> lane_index_;
+  std::map<std::string, int32_t> step_of_name_;
+  std::vector<int32_t> step_process_;  // per merged step: its process, -1 when unknown
+};
+
 }  // namespace
 
 Result<Trace> ReadTrace(const std::string& path, const TraceReadOptions& options) {
@@ -344,135 +502,16 @@ Result<Trace> ReadTraces(const std::vector<std::string>& paths, const TraceReadO
     // One file: what the merge below would do, in place (its node and lane
     // maps are the identity), without a second copy of the events.
     SMG_ASSIGN_OR_RETURN(Trace t, ReadTrace(paths[0], options));
-    if (t.steps.empty()) {
-      Step s{"step 0", 0, 0};
-      bool first = true;
-      for (Event& e : t.events) {
-        s.start_ns = first ? e.start_ns : std::min(s.start_ns, e.start_ns);
-        s.end_ns = first ? e.end_ns : std::max(s.end_ns, e.end_ns);
-        first = false;
-        e.step = 0;
-      }
-      t.steps.push_back(s);
-    }
+    if (t.steps.empty()) t.steps.push_back(OneStep(t.events, 0, true));
     return t;
   }
-  // The same file twice (also under another path: a link, "./a.json")
-  // would count every event twice: refused, naming both.
-  std::map<std::pair<dev_t, ino_t>, const std::string*> seen_files;
-  for (const std::string& path : paths) {
-    struct stat st {};
-    if (::stat(path.c_str(), &st) != 0) continue;  // ReadTrace says why
-    auto [it, fresh] = seen_files.emplace(std::make_pair(st.st_dev, st.st_ino), &path);
-    if (!fresh) {
-      return BadInput(path, fmt::format("is the same file as {}, given twice: each trace counts "
-                                        "once",
-                                        *it->second));
-    }
-  }
-  Trace merged;
-  // Lanes merge by device, name and process: two ranks' "stream 7" on one GPU
-  // stay two lanes.
-  std::map<std::tuple<std::string, std::string, int32_t>, uint32_t> lane_index;
-  // Steps of different processes with one name (each rank's "ProfilerStep#6")
-  // are one step of the job: merged, spanning all of them.
-  std::map<std::string, int32_t> step_of_name;
-  std::vector<int32_t> step_process;  // per merged step: its process, -1 when unknown
+  SMG_RETURN_IF_ERROR(CheckDistinctFiles(paths));
+  TraceMerger merger(paths);
   for (size_t f = 0; f < paths.size(); ++f) {
     SMG_ASSIGN_OR_RETURN(Trace t, ReadTrace(paths[f], options));
-    if (f == 0) {
-      merged.dialect = t.dialect;
-      merged.time_base = t.time_base;
-    } else if (t.dialect != merged.dialect) {
-      return BadInput(paths[f], fmt::format("is a {} trace; cannot merge it with the {} trace {}",
-                                            t.dialect, merged.dialect, paths[0]));
-    } else if (t.time_base != merged.time_base) {
-      // One dialect, two clocks: an XPlane that records its start (realtime)
-      // and one, or a JSON twin, that does not (relative).
-      return BadInput(paths[f], fmt::format("has {} times; cannot merge it with {}, whose times "
-                                            "are {}: give the files one at a time",
-                                            ToString(t.time_base), paths[0],
-                                            ToString(merged.time_base)));
-    }
-    merged.sources.push_back(paths[f]);
-    merged.diagnostics.Merge(t.diagnostics);
-    // Parents always have smaller ids than their children, so one pass maps.
-    std::vector<NodeId> node_map(t.nodes.size(), kRootNode);
-    for (NodeId id = 1; id < t.nodes.size(); ++id)
-      node_map[id] = merged.nodes.Child(node_map[t.nodes.Parent(id)], t.nodes.Name(id),
-                                        t.nodes.Kind(id));
-    const std::vector<int32_t> process_map = MergeProcesses(t.processes, merged.processes);
-    std::vector<uint32_t> lane_map(t.lanes.size());
-    for (size_t l = 0; l < t.lanes.size(); ++l) {
-      Lane lane = t.lanes[l];
-      if (lane.process >= 0) lane.process = process_map[static_cast<size_t>(lane.process)];
-      auto key = std::make_tuple(lane.device, lane.name, lane.process);
-      auto it = lane_index.find(key);
-      if (it == lane_index.end()) {
-        it = lane_index.emplace(key, static_cast<uint32_t>(merged.lanes.size())).first;
-        merged.lanes.push_back(std::move(lane));
-      }
-      lane_map[l] = it->second;
-    }
-    int32_t step_base = static_cast<int32_t>(merged.steps.size());
-    bool own_steps = !t.steps.empty();
-    // The file's steps as merged steps (own_steps only).
-    std::vector<int32_t> step_map;
-    if (own_steps) {
-      // One process per file (Kineto) is what makes a step of another file
-      // with the same name another rank's part of the same step.
-      const int32_t file_process = process_map.size() == 1 ? process_map[0] : -1;
-      for (Step& s : t.steps) {
-        auto named = step_of_name.find(s.name);
-        if (file_process >= 0 && named != step_of_name.end() &&
-            step_process[static_cast<size_t>(named->second)] != file_process) {
-          Step& into = merged.steps[static_cast<size_t>(named->second)];
-          into.start_ns = std::min(into.start_ns, s.start_ns);
-          into.end_ns = std::max(into.end_ns, s.end_ns);
-          step_map.push_back(named->second);
-          continue;
-        }
-        const int32_t id = static_cast<int32_t>(merged.steps.size());
-        step_of_name.emplace(s.name, id);
-        step_process.push_back(file_process);
-        step_map.push_back(id);
-        merged.steps.push_back(std::move(s));
-      }
-    } else {
-      step_process.push_back(-1);
-      // A file without steps (TF1: one file per session.run) is one step.
-      Step s{fmt::format("step {}", step_base), 0, 0};
-      bool first = true;
-      for (const Event& e : t.events) {
-        s.start_ns = first ? e.start_ns : std::min(s.start_ns, e.start_ns);
-        s.end_ns = first ? e.end_ns : std::max(s.end_ns, e.end_ns);
-        first = false;
-      }
-      merged.steps.push_back(s);
-    }
-    merged.events.reserve(merged.events.size() + t.events.size());
-    for (Event e : t.events) {
-      e.node = node_map[e.node];
-      e.lane = lane_map[e.lane];
-      e.step = own_steps ? (e.step < 0 || static_cast<size_t>(e.step) >= step_map.size()
-                                ? -1
-                                : step_map[static_cast<size_t>(e.step)])
-                         : step_base;
-      merged.events.push_back(e);
-    }
-    for (const auto& [from, to] : t.dataflow)
-      merged.dataflow.emplace_back(node_map[from], node_map[to]);
+    SMG_RETURN_IF_ERROR(merger.Add(f, std::move(t)));
   }
-  // Files repeat the same graph (one per session.run): each edge once.
-  std::sort(merged.dataflow.begin(), merged.dataflow.end());
-  merged.dataflow.erase(std::unique(merged.dataflow.begin(), merged.dataflow.end()),
-                        merged.dataflow.end());
-  if (paths.size() > 1 && merged.time_base == TimeBase::kRelative) {
-    merged.diagnostics.Warn(
-        "several trace files with relative times were merged: each starts at its own "
-        "profiler start, so their times overlap");
-  }
-  return merged;
+  return merger.Finish();
 }
 
 }  // namespace smaragdine
