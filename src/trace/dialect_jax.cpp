@@ -137,143 +137,173 @@ struct Launch {
   int32_t step = -1;
 };
 
+// Turns the XPlane's raw events into the trace: processes and threads from
+// the metadata events, steps, then the events lane by lane.
+class JaxBuilder {
+ public:
+  JaxBuilder(const RawTrace& raw, Trace* out) : raw_(raw), out_(out), lanes_(out) {}
+
+  Status Run(const std::string& name) {
+    out_->dialect = "jax";
+    out_->time_base = TimeBase::kRelative;
+    ReadMetadata();
+    ReadSteps();
+    std::map<std::pair<StrId, StrId>, std::vector<uint32_t>> by_lane;
+    for (uint32_t i = 0; i < raw_.events.size(); ++i)
+      if (raw_.events[i].ph == 'X') by_lane[{raw_.events[i].pid, raw_.events[i].tid}].push_back(i);
+    // Host lanes first: kernels on the devices find their launches there.
+    for (int pass = 0; pass < 2; ++pass) {
+      for (auto& [key, idx] : by_lane) {
+        auto pit = procs_.find(key.first);
+        if (pit == procs_.end() || pit->second.device.empty()) {
+          if (pass == 0) non_device_ += static_cast<int64_t>(idx.size());
+          continue;
+        }
+        const Process& p = pit->second;
+        const bool gpu = StartsWith(p.device, "GPU");
+        if (gpu != (pass == 1)) continue;
+        auto tn = thread_names_.find(key);
+        const std::string thread =
+            tn != thread_names_.end() ? tn->second : "thread " + raw_.Str(key.second);
+        if (IsDerivedLine(thread)) {
+          derived_ += static_cast<int64_t>(idx.size());
+          continue;
+        }
+        const uint32_t lane = lanes_.Get(p.device, fmt::format("{} {}", p.name, thread));
+        SortForNesting(raw_, &idx);
+        DropExactDuplicates(raw_, &idx, &out_->diagnostics);
+        ConvertLane(idx, lane, gpu);
+      }
+    }
+    out_->diagnostics.Add("jax.event_on_non_device_process_dropped", non_device_);
+    out_->diagnostics.Add("jax.derived_line_event_dropped", derived_);
+    out_->diagnostics.Add("jax.python_frame_skipped", python_);
+    out_->diagnostics.Add("jax.kernel_without_op", orphan_);
+    if (out_->events.empty()) return BadInput(name, "JAX trace has no events on a device");
+    return Status();
+  }
+
+ private:
+  // The processes and threads the metadata events name, and whether the
+  // trace is of training (it has a backward pass).
+  void ReadMetadata() {
+    for (const RawEvent& e : raw_.events) {
+      if (e.ph == 'M') {
+        const std::string& what = raw_.Str(e.name);
+        if (what == "process_name") {
+          procs_[e.pid] = Process{raw_.Str(e.arg_name), XlaProcessDevice(raw_.Str(e.arg_name))};
+        } else if (what == "thread_name") {
+          thread_names_[{e.pid, e.tid}] = raw_.Str(e.arg_name);
+        }
+      } else if (e.ph == 'X' && (e.flags & RawEvent::kLongName) &&
+                 raw_.Str(e.arg_name).find("transpose(") != std::string::npos) {
+        training_ = true;
+      }
+    }
+  }
+
+  // Steps: StepTraceAnnotation markers (step_num), else group ids.
+  void ReadSteps() {
+    for (const RawEvent& e : raw_.events)
+      if (e.ph == 'X' && e.external_id >= 0)
+        out_->steps.push_back(Step{fmt::format("{} {}", raw_.Str(e.name), e.external_id), e.ts_ns,
+                                   e.ts_ns + e.dur_ns});
+    std::stable_sort(out_->steps.begin(), out_->steps.end(),
+                     [](const Step& a, const Step& b) { return a.start_ns < b.start_ns; });
+    if (out_->steps.empty()) out_->steps = GroupIdSteps(raw_, &step_of_group_);
+  }
+
+  int32_t StepOf(const RawEvent& e) const {
+    if (e.seq >= 0) {
+      auto it = step_of_group_.find(e.seq);
+      if (it != step_of_group_.end()) return it->second;
+    }
+    return StepAt(out_->steps, e.ts_ns);
+  }
+
+  // The node of a name stack, and its phase.
+  std::pair<NodeId, Phase> OpNode(StrId stack) {
+    auto it = op_nodes_.find(stack);
+    if (it == op_nodes_.end()) {
+      Phase phase;
+      std::string path = JaxPathAndPhase(raw_.Str(stack), training_, &phase);
+      NodeId node = out_->nodes.InternPath(path, NodeKind::kOp);
+      if (node == kRootNode) node = out_->nodes.Child(kRootNode, "(unnamed)", NodeKind::kOp);
+      it = op_nodes_.emplace(stack, std::make_pair(node, phase)).first;
+    }
+    return it->second;
+  }
+
+  // One lane's events, sorted for nesting: a host lane's ops and runtime
+  // events (noting where each launch ran), or a device lane's kernels.
+  void ConvertLane(const std::vector<uint32_t>& idx, uint32_t lane, bool gpu) {
+    // Host: the enclosing events, outermost first, to find where a launch ran.
+    std::vector<std::pair<int64_t, NodeId>> open;  // (end, node)
+    for (uint32_t i : idx) {
+      const RawEvent& e = raw_.events[i];
+      if (e.external_id >= 0) continue;  // a step marker: a step, not an event
+      const bool has_stack = (e.flags & RawEvent::kLongName) && e.arg_name != kEmptyStr;
+      NodeId node;
+      Phase phase = Phase::kOther;
+      int32_t step = StepOf(e);
+      if (!gpu) {
+        if (raw_.Str(e.name).rfind('$', 0) == 0) {
+          ++python_;  // a Python tracer frame: not a scope of the model
+          continue;
+        }
+        if (has_stack) {
+          std::tie(node, phase) = OpNode(e.arg_name);
+        } else {
+          // Runtime events (PjitFunction(f), ExecuteSharded, the CUDA
+          // launch calls): top-level nodes that keep what no op covers.
+          node = ChildOnce(&runtime_nodes_, e.name, &out_->nodes, kRootNode, raw_.Str(e.name),
+                           NodeKind::kOp);
+        }
+        while (!open.empty() && open.back().first <= e.ts_ns) open.pop_back();
+        if (e.correlation >= 0)
+          launches_[e.correlation] = Launch{open.empty() ? node : open.front().second, step};
+        open.emplace_back(e.ts_ns + e.dur_ns, node);
+      } else {
+        // A kernel (or copy): under the op its name stack names, else
+        // under the host event that launched it.
+        NodeId parent = kRootNode;
+        if (has_stack) {
+          std::tie(parent, phase) = OpNode(e.arg_name);
+        } else if (auto it = launches_.find(e.correlation);
+                   e.correlation >= 0 && it != launches_.end()) {
+          parent = it->second.node;
+        } else {
+          ++orphan_;
+        }
+        if (e.correlation >= 0) {
+          auto it = launches_.find(e.correlation);
+          if (it != launches_.end() && it->second.step >= 0) step = it->second.step;
+        }
+        node = ChildOnce(&kernel_nodes_, {parent, e.name}, &out_->nodes, parent, raw_.Str(e.name),
+                         NodeKind::kKernel);
+      }
+      out_->events.push_back(Event{e.ts_ns, e.ts_ns + e.dur_ns, node, lane, step, phase});
+    }
+  }
+
+  const RawTrace& raw_;
+  Trace* out_;
+  LaneSet lanes_;
+  std::unordered_map<StrId, Process> procs_;
+  std::map<std::pair<StrId, StrId>, std::string> thread_names_;
+  bool training_ = false;
+  std::unordered_map<int64_t, int32_t> step_of_group_;
+  std::unordered_map<StrId, std::pair<NodeId, Phase>> op_nodes_;  // by name stack
+  std::unordered_map<StrId, NodeId> runtime_nodes_;               // by event name
+  std::map<std::pair<NodeId, StrId>, NodeId> kernel_nodes_;       // (parent, kernel name)
+  std::unordered_map<int64_t, Launch> launches_;                  // by correlation id
+  int64_t non_device_ = 0, derived_ = 0, python_ = 0, orphan_ = 0;
+};
+
 }  // namespace
 
 Status BuildJax(const std::string& name, const RawTrace& raw, Trace* out) {
-  out->dialect = "jax";
-  out->time_base = TimeBase::kRelative;
-  std::unordered_map<StrId, Process> procs;
-  std::map<std::pair<StrId, StrId>, std::string> thread_names;
-  bool training = false;
-  for (const RawEvent& e : raw.events) {
-    if (e.ph == 'M') {
-      const std::string& what = raw.Str(e.name);
-      if (what == "process_name") {
-        procs[e.pid] = Process{raw.Str(e.arg_name), XlaProcessDevice(raw.Str(e.arg_name))};
-      } else if (what == "thread_name") {
-        thread_names[{e.pid, e.tid}] = raw.Str(e.arg_name);
-      }
-    } else if (e.ph == 'X' && (e.flags & RawEvent::kLongName) &&
-               raw.Str(e.arg_name).find("transpose(") != std::string::npos) {
-      training = true;  // the trace has a backward pass
-    }
-  }
-  // Steps: StepTraceAnnotation markers (step_num), else group ids.
-  std::unordered_map<int64_t, int32_t> step_of_group;
-  for (const RawEvent& e : raw.events)
-    if (e.ph == 'X' && e.external_id >= 0)
-      out->steps.push_back(
-          Step{fmt::format("{} {}", raw.Str(e.name), e.external_id), e.ts_ns, e.ts_ns + e.dur_ns});
-  std::stable_sort(out->steps.begin(), out->steps.end(),
-                   [](const Step& a, const Step& b) { return a.start_ns < b.start_ns; });
-  if (out->steps.empty()) out->steps = GroupIdSteps(raw, &step_of_group);
-  auto step_of = [&](const RawEvent& e) {
-    if (e.seq >= 0) {
-      auto it = step_of_group.find(e.seq);
-      if (it != step_of_group.end()) return it->second;
-    }
-    return StepAt(out->steps, e.ts_ns);
-  };
-
-  std::map<std::pair<StrId, StrId>, std::vector<uint32_t>> by_lane;
-  for (uint32_t i = 0; i < raw.events.size(); ++i)
-    if (raw.events[i].ph == 'X') by_lane[{raw.events[i].pid, raw.events[i].tid}].push_back(i);
-
-  LaneSet lanes(out);
-  std::unordered_map<StrId, std::pair<NodeId, Phase>> op_nodes;  // by name stack
-  std::unordered_map<StrId, NodeId> runtime_nodes;               // by event name
-  std::map<std::pair<NodeId, StrId>, NodeId> kernel_nodes;       // (parent, kernel name)
-  std::unordered_map<int64_t, Launch> launches;                  // by correlation id
-  int64_t non_device = 0, derived = 0, python = 0, orphan = 0;
-
-  auto op_node = [&](StrId stack) -> std::pair<NodeId, Phase> {
-    auto it = op_nodes.find(stack);
-    if (it == op_nodes.end()) {
-      Phase phase;
-      std::string path = JaxPathAndPhase(raw.Str(stack), training, &phase);
-      NodeId node = out->nodes.InternPath(path, NodeKind::kOp);
-      if (node == kRootNode) node = out->nodes.Child(kRootNode, "(unnamed)", NodeKind::kOp);
-      it = op_nodes.emplace(stack, std::make_pair(node, phase)).first;
-    }
-    return it->second;
-  };
-
-  // Host lanes first: kernels on the devices find their launches there.
-  for (int pass = 0; pass < 2; ++pass) {
-    for (auto& [key, idx] : by_lane) {
-      auto pit = procs.find(key.first);
-      if (pit == procs.end() || pit->second.device.empty()) {
-        if (pass == 0) non_device += static_cast<int64_t>(idx.size());
-        continue;
-      }
-      const Process& p = pit->second;
-      const bool gpu = StartsWith(p.device, "GPU");
-      if (gpu != (pass == 1)) continue;
-      auto tn = thread_names.find(key);
-      const std::string thread =
-          tn != thread_names.end() ? tn->second : "thread " + raw.Str(key.second);
-      if (IsDerivedLine(thread)) {
-        derived += static_cast<int64_t>(idx.size());
-        continue;
-      }
-      const uint32_t lane = lanes.Get(p.device, fmt::format("{} {}", p.name, thread));
-      SortForNesting(raw, &idx);
-      DropExactDuplicates(raw, &idx, &out->diagnostics);
-      // Host: the enclosing events, outermost first, to find where a launch ran.
-      std::vector<std::pair<int64_t, NodeId>> open;  // (end, node)
-      for (uint32_t i : idx) {
-        const RawEvent& e = raw.events[i];
-        if (e.external_id >= 0) continue;  // a step marker: a step, not an event
-        const bool has_stack = (e.flags & RawEvent::kLongName) && e.arg_name != kEmptyStr;
-        NodeId node;
-        Phase phase = Phase::kOther;
-        int32_t step = step_of(e);
-        if (!gpu) {
-          if (raw.Str(e.name).rfind('$', 0) == 0) {
-            ++python;  // a Python tracer frame: not a scope of the model
-            continue;
-          }
-          if (has_stack) {
-            std::tie(node, phase) = op_node(e.arg_name);
-          } else {
-            // Runtime events (PjitFunction(f), ExecuteSharded, the CUDA
-            // launch calls): top-level nodes that keep what no op covers.
-            node = ChildOnce(&runtime_nodes, e.name, &out->nodes, kRootNode, raw.Str(e.name),
-                             NodeKind::kOp);
-          }
-          while (!open.empty() && open.back().first <= e.ts_ns) open.pop_back();
-          if (e.correlation >= 0)
-            launches[e.correlation] = Launch{open.empty() ? node : open.front().second, step};
-          open.emplace_back(e.ts_ns + e.dur_ns, node);
-        } else {
-          // A kernel (or copy): under the op its name stack names, else
-          // under the host event that launched it.
-          NodeId parent = kRootNode;
-          if (has_stack) {
-            std::tie(parent, phase) = op_node(e.arg_name);
-          } else if (auto it = launches.find(e.correlation);
-                     e.correlation >= 0 && it != launches.end()) {
-            parent = it->second.node;
-          } else {
-            ++orphan;
-          }
-          if (e.correlation >= 0) {
-            auto it = launches.find(e.correlation);
-            if (it != launches.end() && it->second.step >= 0) step = it->second.step;
-          }
-          node = ChildOnce(&kernel_nodes, {parent, e.name}, &out->nodes, parent, raw.Str(e.name),
-                           NodeKind::kKernel);
-        }
-        out->events.push_back(Event{e.ts_ns, e.ts_ns + e.dur_ns, node, lane, step, phase});
-      }
-    }
-  }
-  out->diagnostics.Add("jax.event_on_non_device_process_dropped", non_device);
-  out->diagnostics.Add("jax.derived_line_event_dropped", derived);
-  out->diagnostics.Add("jax.python_frame_skipped", python);
-  out->diagnostics.Add("jax.kernel_without_op", orphan);
-  if (out->events.empty()) return BadInput(name, "JAX trace has no events on a device");
-  return Status();
+  return JaxBuilder(raw, out).Run(name);
 }
 
 }  // namespace smaragdine::trace_internal
