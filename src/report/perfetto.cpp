@@ -130,38 +130,41 @@ size_t EstimatedSize(const Profile& p) {
 // What WritePerfetto hands its sink at a time.
 constexpr size_t kPieceBytes = size_t{1} << 20;
 
-// Writes the trace into `out`; with a sink, hands `out` to it whenever it
-// holds a piece's worth and empties it, and at the end.
-Status BuildPerfetto(const Profile& p, const std::string& file, Buffer& out,
-                     const TextSink* sink) {
-  auto flush = [&](size_t at_least) -> Status {
-    if (sink == nullptr || out.size() < at_least || out.empty()) return {};
-    Status s = (*sink)(out);
-    out.clear();
-    return s;
-  };
-  const Timeline& t = p.timeline;
-  if (t.empty())
-    return BadInput(file,
-                    fmt::format("the profile has no timeline to show (account leaves it out with "
-                                "--timeline never, and by default above {} trace events; older "
-                                "profiles have none). Run `smaragdine account … --timeline "
-                                "always` again to keep it",
-                                kTimelineAutoMaxEvents));
-  // One process per device, in the order lanes and then domains name them.
-  std::vector<std::string> devices;
-  auto pid_of = [&](const std::string& device) {
-    auto it = std::find(devices.begin(), devices.end(), device);
-    if (it == devices.end()) {
-      devices.push_back(device);
-      it = devices.end() - 1;
+// One process per device, in the order lanes and then domains name them;
+// pid 1 is the steps' process.
+class DevicePids {
+ public:
+  explicit DevicePids(const Profile& p) {
+    for (const Lane& lane : p.timeline.lanes) Of(lane.device);
+    for (const ProfileDomain& d : p.domains) Of(d.device);
+  }
+  int Of(const std::string& device) {
+    auto it = std::find(devices_.begin(), devices_.end(), device);
+    if (it == devices_.end()) {
+      devices_.push_back(device);
+      it = devices_.end() - 1;
     }
-    return static_cast<int>(it - devices.begin()) + 2;  // pid 1 is the steps' process
-  };
-  for (const Lane& lane : t.lanes) pid_of(lane.device);
-  for (const ProfileDomain& d : p.domains) pid_of(d.device);
+    return static_cast<int>(it - devices_.begin()) + 2;
+  }
+  const std::vector<std::string>& devices() const { return devices_; }
 
-  auto it = std::back_inserter(out);
+ private:
+  std::vector<std::string> devices_;
+};
+
+// Hands `out` to the sink, if any, once it holds `at_least` bytes, and empties it.
+Status FlushTo(const TextSink* sink, size_t at_least, Buffer& out) {
+  if (sink == nullptr || out.size() < at_least || out.empty()) return {};
+  Status s = (*sink)(out);
+  out.clear();
+  return s;
+}
+
+// The header, then the names and sort order of the processes and lanes.
+// The first entry has no leading comma; the rest are appended with one.
+void AppendHeaderAndNames(const Profile& p, const std::string& file, DevicePids& pids,
+                          Buffer& out) {
+  const Timeline& t = p.timeline;
   out.append(std::string_view("{\"displayTimeUnit\":\"ms\",\"otherData\":{\"tool\":"));
   AppendJsonQuoted(out, p.meta.tool);
   out.append(std::string_view(",\"profile\":"));
@@ -171,44 +174,49 @@ Status BuildPerfetto(const Profile& p, const std::string& file, Buffer& out,
   out.append(std::string_view(",\"measured_j\":"));
   AppendDouble(out, p.MeasuredJ());
   out.append(std::string_view("},\n\"traceEvents\":[\n"));
-  // The first entry has no leading comma; the rest are appended with one.
-  fmt::format_to(it, "{{\"ph\":\"M\",\"name\":\"process_name\",\"pid\":1,\"tid\":0,"
-                     "\"args\":{{\"name\":\"steps\"}}}}");
+  fmt::format_to(std::back_inserter(out),
+                 "{{\"ph\":\"M\",\"name\":\"process_name\",\"pid\":1,\"tid\":0,"
+                 "\"args\":{{\"name\":\"steps\"}}}}");
   AppendSortIndex(out, "process_sort_index", 1, 0, 0);
-  for (size_t i = 0; i < devices.size(); ++i) {
+  for (size_t i = 0; i < pids.devices().size(); ++i) {
     const int pid = static_cast<int>(i) + 2;
-    AppendMetadata(out, "process_name", pid, 0, "name", devices[i]);
+    AppendMetadata(out, "process_name", pid, 0, "name", pids.devices()[i]);
     AppendSortIndex(out, "process_sort_index", pid, 0, pid);
   }
   for (size_t l = 0; l < t.lanes.size(); ++l) {
-    const int pid = pid_of(t.lanes[l].device);
+    const int pid = pids.Of(t.lanes[l].device);
     const int tid = static_cast<int>(l) + 1;
     AppendMetadata(out, "thread_name", pid, tid, "name",
                    t.lanes[l].name.empty() ? fmt::format("lane {}", l) : t.lanes[l].name);
     AppendSortIndex(out, "thread_sort_index", pid, tid, tid);
   }
+}
 
-  // Steps: one slice each, with the energy of the events in it.
-  if (!t.steps.empty()) {
-    AppendMetadata(out, "thread_name", 1, 0, "name", "steps");
-    std::vector<double> step_j(t.steps.size(), 0.0);
-    for (const TimelineEvent& e : t.events)
-      if (e.step >= 0 && static_cast<size_t>(e.step) < step_j.size()) step_j[e.step] += e.self_j;
-    for (size_t s = 0; s < t.steps.size(); ++s) {
-      const Step& step = t.steps[s];
-      out.append(std::string_view(",\n{\"ph\":\"X\",\"pid\":1,\"tid\":0,\"name\":"));
-      AppendJsonQuoted(out, step.name.empty() ? fmt::format("step {}", s) : step.name);
-      out.append(std::string_view(",\"ts\":"));
-      AppendMicros(out, step.start_ns);
-      out.append(std::string_view(",\"dur\":"));
-      AppendMicros(out, std::max<int64_t>(0, step.end_ns - step.start_ns));
-      out.append(std::string_view(",\"args\":{\"energy_j\":"));
-      AppendDouble(out, step_j[s]);
-      out.append(std::string_view("}}"));
-    }
+// Steps: one slice each, with the energy of the events in it.
+void AppendSteps(const Timeline& t, Buffer& out) {
+  if (t.steps.empty()) return;
+  AppendMetadata(out, "thread_name", 1, 0, "name", "steps");
+  std::vector<double> step_j(t.steps.size(), 0.0);
+  for (const TimelineEvent& e : t.events)
+    if (e.step >= 0 && static_cast<size_t>(e.step) < step_j.size()) step_j[e.step] += e.self_j;
+  for (size_t s = 0; s < t.steps.size(); ++s) {
+    const Step& step = t.steps[s];
+    out.append(std::string_view(",\n{\"ph\":\"X\",\"pid\":1,\"tid\":0,\"name\":"));
+    AppendJsonQuoted(out, step.name.empty() ? fmt::format("step {}", s) : step.name);
+    out.append(std::string_view(",\"ts\":"));
+    AppendMicros(out, step.start_ns);
+    out.append(std::string_view(",\"dur\":"));
+    AppendMicros(out, std::max<int64_t>(0, step.end_ns - step.start_ns));
+    out.append(std::string_view(",\"args\":{\"energy_j\":"));
+    AppendDouble(out, step_j[s]);
+    out.append(std::string_view("}}"));
   }
+}
 
-  // The events, lane by lane.
+// The events, lane by lane, with their inclusive and self energy.
+Status AppendEvents(const Profile& p, DevicePids& pids, const TextSink* sink, Buffer& out) {
+  const Timeline& t = p.timeline;
+  auto it = std::back_inserter(out);
   const std::vector<uint32_t> order = LaneOrder(t);
   const std::vector<double> inclusive_j = InclusiveEnergy(t, order);
   for (uint32_t i : order) {
@@ -217,7 +225,7 @@ Status BuildPerfetto(const Profile& p, const std::string& file, Buffer& out,
     const ProfileNode& n = p.nodes[e.node];
     const int64_t dur_ns = e.end_ns - e.start_ns;
     fmt::format_to(it, ",\n{{\"ph\":\"X\",\"pid\":{},\"tid\":{},\"name\":",
-                   pid_of(t.lanes[e.lane].device), e.lane + 1);
+                   pids.Of(t.lanes[e.lane].device), e.lane + 1);
     AppendJsonQuoted(out, n.path.empty() ? std::string_view("(root)") : std::string_view(n.name));
     out.append(std::string_view(",\"ts\":"));
     AppendMicros(out, e.start_ns);
@@ -237,18 +245,23 @@ Status BuildPerfetto(const Profile& p, const std::string& file, Buffer& out,
       AppendJsonQuoted(out, t.steps[e.step].name);
     }
     out.append(std::string_view("}}"));
-    SMG_RETURN_IF_ERROR(flush(kPieceBytes));
+    SMG_RETURN_IF_ERROR(FlushTo(sink, kPieceBytes, out));
   }
+  return Status();
+}
 
-  // Power: one counter track per domain, a sample at each change; it drops
-  // to 0 at the end of the domain's part of the window, where accounting stops.
+// Power: one counter track per domain, a sample at each change; it drops
+// to 0 at the end of the domain's part of the window, where accounting stops.
+Status AppendPower(const Profile& p, DevicePids& pids, const TextSink* sink, Buffer& out) {
+  const Timeline& t = p.timeline;
+  auto it = std::back_inserter(out);
   for (size_t d = 0; d < t.power.size(); ++d) {
     const PowerTrack& track = t.power[d];
     if (track.power_w.empty()) continue;
     std::string device;
     for (const ProfileDomain& dom : p.domains)
       if (dom.name == track.domain) device = dom.device;
-    const int pid = device.empty() ? 1 : pid_of(device);
+    const int pid = device.empty() ? 1 : pids.Of(device);
     const std::string name = track.domain + " power";
     for (size_t i = 0; i < track.t_ns.size(); ++i) {
       fmt::format_to(it, ",\n{{\"ph\":\"C\",\"pid\":{},\"tid\":0,\"name\":", pid);
@@ -258,11 +271,30 @@ Status BuildPerfetto(const Profile& p, const std::string& file, Buffer& out,
       out.append(std::string_view(",\"args\":{\"W\":"));
       AppendDouble(out, i < track.power_w.size() ? track.power_w[i] : 0.0);
       out.append(std::string_view("}}"));
-      SMG_RETURN_IF_ERROR(flush(kPieceBytes));
+      SMG_RETURN_IF_ERROR(FlushTo(sink, kPieceBytes, out));
     }
   }
+  return Status();
+}
+
+// Writes the trace into `out`; with a sink, hands `out` to it whenever it
+// holds a piece's worth and empties it, and at the end.
+Status BuildPerfetto(const Profile& p, const std::string& file, Buffer& out,
+                     const TextSink* sink) {
+  if (p.timeline.empty())
+    return BadInput(file,
+                    fmt::format("the profile has no timeline to show (account leaves it out with "
+                                "--timeline never, and by default above {} trace events; older "
+                                "profiles have none). Run `smaragdine account … --timeline "
+                                "always` again to keep it",
+                                kTimelineAutoMaxEvents));
+  DevicePids pids(p);
+  AppendHeaderAndNames(p, file, pids, out);
+  AppendSteps(p.timeline, out);
+  SMG_RETURN_IF_ERROR(AppendEvents(p, pids, sink, out));
+  SMG_RETURN_IF_ERROR(AppendPower(p, pids, sink, out));
   out.append(std::string_view("\n]}\n"));
-  return flush(0);
+  return FlushTo(sink, 0, out);
 }
 
 }  // namespace
