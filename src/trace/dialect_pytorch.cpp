@@ -81,12 +81,28 @@ class PytorchBuilder {
   Status Run(const std::string& name) {
     out_->dialect = legacy_ ? "pytorch-legacy" : "pytorch";
     out_->time_base = legacy_ ? TimeBase::kRelative : TimeBase::kRealtime;
+    Partition parts;
+    PartitionEvents(&parts);
+    RunCpuThreads(parts);
+    RunGpuLanes(&parts);
+    if (!legacy_ && raw_.base_time_ns) SMG_RETURN_IF_ERROR(ShiftToBaseTime(name));
+    if (out_->events.empty()) return BadInput(name, "PyTorch trace has no operator events");
+    if (!legacy_) DescribeProcesses();
+    return Status();
+  }
 
-    // Partition: CPU threads (ops, scopes, launches, flow starts) and GPU events.
+ private:
+  // The raw events by where they ran: CPU threads (ops, scopes, launches,
+  // flow starts) and GPU lanes, with the flow ends that link kernels to launches.
+  struct Partition {
     std::map<std::pair<StrId, StrId>, std::vector<uint32_t>> threads;
     std::map<std::pair<StrId, StrId>, std::vector<uint32_t>> gpu_lanes;
     std::map<std::tuple<StrId, StrId, int64_t>, int64_t> flow_end_at;
     std::map<std::pair<StrId, StrId>, bool> backward_thread;
+  };
+
+  // One pass over the raw events (the reader's per-event loop).
+  void PartitionEvents(Partition* parts) {
     int64_t unknown = 0;
     // A thread's events mostly come in runs: its list is looked up once a run
     // (a map's elements stay where they are as it grows).
@@ -95,14 +111,14 @@ class PytorchBuilder {
     auto thread_list = [&](const RawEvent& e) -> std::vector<uint32_t>& {
       if (run_list == nullptr || run_key.first != e.pid || run_key.second != e.tid) {
         run_key = {e.pid, e.tid};
-        run_list = &threads[run_key];
+        run_list = &parts->threads[run_key];
       }
       return *run_list;
     };
     for (uint32_t i = 0; i < raw_.events.size(); ++i) {
       const RawEvent& e = raw_.events[i];
       if (e.ph == 'f' || e.ph == 't') {
-        if (e.correlation >= 0) flow_end_at[{e.pid, e.tid, e.ts_ns}] = e.correlation;
+        if (e.correlation >= 0) parts->flow_end_at[{e.pid, e.tid, e.ts_ns}] = e.correlation;
         continue;
       }
       if (e.ph == 's') {
@@ -117,28 +133,31 @@ class PytorchBuilder {
         continue;
       }
       if (c == Cat::kGpu) {
-        gpu_lanes[{e.pid, e.tid}].push_back(i);
+        parts->gpu_lanes[{e.pid, e.tid}].push_back(i);
         if (e.external_id >= 0) wanted_external_ids_.insert(e.external_id);
         continue;
       }
       thread_list(e).push_back(i);
-      if (c == Cat::kCpuOp && e.fwd_tid > 0) backward_thread[{e.pid, e.tid}] = true;
+      if (c == Cat::kCpuOp && e.fwd_tid > 0) parts->backward_thread[{e.pid, e.tid}] = true;
       if (c == Cat::kUserAnnotation || legacy_) {
         if (NameFlagsOf(e.name) & kPhaseMarkerName) has_phase_markers_ = true;
       }
     }
     out_->diagnostics.Add("pytorch.event_of_unknown_category_skipped", unknown);
     default_phase_ = has_phase_markers_ ? Phase::kOther : Phase::kForward;
+  }
 
+  // The CPU threads' events, then the steps they fall in.
+  void RunCpuThreads(Partition& parts) {
     // Forward threads first: the autograd thread's ops look up the forward
     // op of their Sequence number, which must be known by then.
     std::vector<std::pair<StrId, StrId>> order;
-    for (auto& [key, idx] : threads)
-      if (!backward_thread[key]) order.push_back(key);
-    for (auto& [key, idx] : threads)
-      if (backward_thread[key]) order.push_back(key);
+    for (auto& [key, idx] : parts.threads)
+      if (!parts.backward_thread[key]) order.push_back(key);
+    for (auto& [key, idx] : parts.threads)
+      if (parts.backward_thread[key]) order.push_back(key);
     size_t first_cpu_event = out_->events.size();
-    for (auto& key : order) RunThread(key, &threads[key]);
+    for (auto& key : order) RunThread(key, &parts.threads[key]);
 
     std::sort(out_->steps.begin(), out_->steps.end(),
               [](const Step& a, const Step& b) { return a.start_ns < b.start_ns; });
@@ -147,9 +166,13 @@ class PytorchBuilder {
     StepCursor steps(out_->steps);
     for (size_t i = first_cpu_event; i < out_->events.size(); ++i)
       out_->events[i].step = steps.At(out_->events[i].start_ns);
+  }
 
+  // The GPU lanes' kernels and copies, each under the op that launched it
+  // (by correlation, External id or flow), in that op's phase and step.
+  void RunGpuLanes(Partition* parts) {
     int64_t unlinked = 0;
-    for (auto& [key, idx] : gpu_lanes) {
+    for (auto& [key, idx] : parts->gpu_lanes) {
       SortForNesting(raw_, &idx);
       DropExactDuplicates(raw_, &idx, &out_->diagnostics);
       int64_t device_index = 0;
@@ -162,8 +185,8 @@ class PytorchBuilder {
         if (e.correlation >= 0) site = Find(launches_, e.correlation);
         if (!site && e.external_id >= 0) site = Find(ops_by_external_id_, e.external_id);
         if (!site) {
-          auto f = flow_end_at.find({e.pid, e.tid, e.ts_ns});
-          if (f != flow_end_at.end()) site = Find(flow_starts_, f->second);
+          auto f = parts->flow_end_at.find({e.pid, e.tid, e.ts_ns});
+          if (f != parts->flow_end_at.end()) site = Find(flow_starts_, f->second);
         }
         Event ev{e.ts_ns, e.ts_ns + e.dur_ns, kRootNode, lane, -1, Phase::kOther};
         if (site) {
@@ -179,28 +202,25 @@ class PytorchBuilder {
       }
     }
     out_->diagnostics.Add("pytorch.kernel_without_launch", unlinked);
+  }
 
-    if (!legacy_ && raw_.base_time_ns) {
-      // PyTorch >= 2.4: ts is relative to baseTimeNanoseconds (epoch ns).
-      int64_t base = *raw_.base_time_ns;
-      // Checked: a base near INT64_MAX would wrap the times into the past.
-      // The base is one value for the whole file, so the file is refused.
-      auto shift = [&](int64_t* t_ns) { return !__builtin_add_overflow(*t_ns, base, t_ns); };
-      bool ok = true;
-      for (Event& ev : out_->events) ok = shift(&ev.start_ns) && shift(&ev.end_ns) && ok;
-      for (Step& s : out_->steps) ok = shift(&s.start_ns) && shift(&s.end_ns) && ok;
-      if (!ok) {
-        return BadInput(name, fmt::format("baseTimeNanoseconds {} plus the events' ts passes the "
-                                          "largest time there is (int64 ns)",
-                                          base));
-      }
+  // PyTorch >= 2.4: ts is relative to baseTimeNanoseconds (epoch ns).
+  Status ShiftToBaseTime(const std::string& name) {
+    int64_t base = *raw_.base_time_ns;
+    // Checked: a base near INT64_MAX would wrap the times into the past.
+    // The base is one value for the whole file, so the file is refused.
+    auto shift = [&](int64_t* t_ns) { return !__builtin_add_overflow(*t_ns, base, t_ns); };
+    bool ok = true;
+    for (Event& ev : out_->events) ok = shift(&ev.start_ns) && shift(&ev.end_ns) && ok;
+    for (Step& s : out_->steps) ok = shift(&s.start_ns) && shift(&s.end_ns) && ok;
+    if (!ok) {
+      return BadInput(name, fmt::format("baseTimeNanoseconds {} plus the events' ts passes the "
+                                        "largest time there is (int64 ns)",
+                                        base));
     }
-    if (out_->events.empty()) return BadInput(name, "PyTorch trace has no operator events");
-    if (!legacy_) DescribeProcesses();
     return Status();
   }
 
- private:
   Cat CatOf(StrId c) {
     // Indexed by string id: a lookup per event, and the strings are few.
     if (c >= cat_cache_.size()) cat_cache_.resize(raw_.strings.size(), kUnclassified);
