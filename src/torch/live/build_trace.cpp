@@ -261,52 +261,63 @@ Trace BuildLiveTrace(const LiveRecords& rec) {
   return t;
 }
 
-std::string LiveTraceAsKineto(const LiveRecords& rec, pid_t pid,
-                              int64_t realtime_minus_monotonic_ns, const LaunchInfo& launch) {
-  Analysis a = Analyze(rec);
-  std::string out = fmt::format(
-      "{{\"schemaVersion\": 1, \"traceName\": \"smaragdine live\", "
-      "\"baseTimeNanoseconds\": {}, ",
-      realtime_minus_monotonic_ns);
-  // Where Kineto says which rank wrote a trace; local_rank is ours (the
-  // reader takes it from here too).
-  if (launch.rank >= 0) {
-    out += fmt::format("\"distributedInfo\": {{\"rank\": {}, \"world_size\": {}",
-                       launch.rank, launch.world_size);
-    if (launch.local_rank >= 0) out += fmt::format(", \"local_rank\": {}", launch.local_rank);
-    out += "}, ";
+namespace {
+
+// Kineto JSON: the header, then "X" events, each after a comma but the first.
+class KinetoWriter {
+ public:
+  KinetoWriter(pid_t pid, int64_t realtime_minus_monotonic_ns, const LaunchInfo& launch)
+      : pid_(pid) {
+    out_ = fmt::format(
+        "{{\"schemaVersion\": 1, \"traceName\": \"smaragdine live\", "
+        "\"baseTimeNanoseconds\": {}, ",
+        realtime_minus_monotonic_ns);
+    // Where Kineto says which rank wrote a trace; local_rank is ours (the
+    // reader takes it from here too).
+    if (launch.rank >= 0) {
+      out_ += fmt::format("\"distributedInfo\": {{\"rank\": {}, \"world_size\": {}",
+                          launch.rank, launch.world_size);
+      if (launch.local_rank >= 0) out_ += fmt::format(", \"local_rank\": {}", launch.local_rank);
+      out_ += "}, ";
+    }
+    if (!launch.host.empty()) out_ += fmt::format("\"host_name\": {}, ", JsonQuote(launch.host));
+    out_ += "\"traceEvents\": [\n";
   }
-  if (!launch.host.empty()) out += fmt::format("\"host_name\": {}, ", JsonQuote(launch.host));
-  out += "\"traceEvents\": [\n";
-  bool first = true;
-  auto x_event = [&](std::string_view cat, std::string_view name, std::string_view tid,
-                     int64_t start_ns, int64_t end_ns, int64_t seq, uint64_t fwd_tid) {
-    if (!first) out += ",\n";
-    first = false;
-    out += fmt::format(
+
+  void XEvent(std::string_view cat, std::string_view name, std::string_view tid,
+              int64_t start_ns, int64_t end_ns, int64_t seq, uint64_t fwd_tid) {
+    if (!first_) out_ += ",\n";
+    first_ = false;
+    out_ += fmt::format(
         "{{\"ph\": \"X\", \"cat\": \"{}\", \"name\": {}, \"pid\": {}, \"tid\": \"{}\", "
         "\"ts\": {}, \"dur\": {}",
-        cat, JsonQuote(name), pid, tid, FormatUs(start_ns), FormatUs(end_ns - start_ns));
+        cat, JsonQuote(name), pid_, tid, FormatUs(start_ns), FormatUs(end_ns - start_ns));
     if (seq >= 0 || fwd_tid > 0) {
-      out += ", \"args\": {";
-      if (seq >= 0) out += fmt::format("\"Sequence number\": {}", seq);
-      if (fwd_tid > 0) out += fmt::format("{}\"Fwd thread id\": {}", seq >= 0 ? ", " : "", fwd_tid);
-      out += "}";
+      out_ += ", \"args\": {";
+      if (seq >= 0) out_ += fmt::format("\"Sequence number\": {}", seq);
+      if (fwd_tid > 0) out_ += fmt::format("{}\"Fwd thread id\": {}", seq >= 0 ? ", " : "", fwd_tid);
+      out_ += "}";
     }
-    out += "}";
-  };
-  for (size_t s = 0; s < a.steps.size(); ++s)
-    x_event("user_annotation", fmt::format("ProfilerStep#{}", s), "steps", a.steps[s].first,
-            a.steps[s].second, -1, 0);
-  // The reader takes unmarked records as "other" only when the trace has a
-  // marker somewhere: this one, on a thread of its own, makes sure it does.
-  x_event("user_annotation", "## other ##", "phases", rec.start_ns, rec.start_ns, -1, 0);
+    out_ += "}";
+  }
 
-  // Scope chains (root first) with their components, cached per scope.
-  std::unordered_map<ScopeId, std::vector<std::string>> chains;
-  auto chain_of = [&](ScopeId id) -> const std::vector<std::string>& {
-    auto it = chains.find(id);
-    if (it != chains.end()) return it->second;
+  std::string Finish() {
+    out_ += "\n]}\n";
+    return std::move(out_);
+  }
+
+ private:
+  const pid_t pid_;
+  std::string out_;
+  bool first_ = true;
+};
+
+// Scope chains (root first) with their components, cached per scope.
+class ScopeChains {
+ public:
+  const std::vector<std::string>& Of(ScopeId id) {
+    auto it = chains_.find(id);
+    if (it != chains_.end()) return it->second;
     std::vector<ScopeId> ids;
     for (ScopeId s = id; s != kNoScope; s = ScopeParent(s)) ids.push_back(s);
     std::vector<std::string> parts;
@@ -316,90 +327,116 @@ std::string LiveTraceAsKineto(const LiveRecords& rec, pid_t pid,
       const std::string name = ScopeName(*r);
       for (std::string_view p : SplitScopeName(name)) parts.emplace_back(p);
     }
-    return chains.emplace(id, std::move(parts)).first->second;
-  };
-
-  struct Out {
-    int64_t start_ns, end_ns;
-    int level;       // markers, then scope levels, then records by depth
-    size_t order;
-    std::string_view cat;
-    std::string name;
-    int64_t seq;
-    uint64_t fwd_tid;
-  };
-  for (const ThreadView& v : a.threads) {
-    std::vector<Out> outs;
-    const std::string tid = std::to_string(v.b->os_tid);
-    std::vector<int> depth(v.n, 0);
-    // Top-level records whose scope was not opened on this thread (opened
-    // before Start(), or carried over from the thread that launched this
-    // work) sit in their scope chain: user_annotation intervals from the
-    // first such record's start to the last one's end.
-    struct OpenScope {
-      std::string name;
-      int64_t start_ns;
-    };
-    std::vector<OpenScope> open;
-    int64_t last_end = 0;
-    auto close_scopes = [&](size_t keep) {
-      while (open.size() > keep) {
-        outs.push_back(Out{open.back().start_ns, last_end, 1 + static_cast<int>(open.size()),
-                           outs.size(), "user_annotation", open.back().name, -1, 0});
-        open.pop_back();
-      }
-    };
-    for (size_t i = 0; i < v.n; ++i) {
-      const RawOp& op = v.b->At(i);
-      const bool own_scope = op.kind == RawKind::kOwnScope;
-      if (v.folded[i]) {
-        depth[i] = depth[op.parent];
-        continue;
-      }
-      if (op.parent >= 0) {
-        depth[i] = depth[op.parent] + 1;
-      } else {
-        const std::vector<std::string>& chain =
-            chain_of(own_scope ? ScopeParent(op.scope) : op.scope);
-        size_t common = 0;
-        while (common < open.size() && common < chain.size() && open[common].name == chain[common])
-          ++common;
-        close_scopes(common);
-        for (size_t k = common; k < chain.size(); ++k) open.push_back({chain[k], v.start_ns[i]});
-        last_end = std::max(last_end, v.end_ns[i]);
-      }
-      const int level = 100000 + 32 * depth[i];
-      // The phase rides on a marker around the record where it differs from
-      // what the reader would give it (the enclosing record's, else other).
-      const Phase inherited = op.parent >= 0 ? v.phase[op.parent] : Phase::kOther;
-      if (!v.autograd[i] && v.phase[i] != inherited)
-        outs.push_back(Out{v.start_ns[i], v.end_ns[i], level, outs.size(), "user_annotation",
-                           MarkerName(v.phase[i]), -1, 0});
-      if (own_scope) {
-        int k = 1;
-        const std::string name = ScopeName(op.scope);  // outlives the views (see chain_of)
-        for (std::string_view part : SplitScopeName(name))
-          outs.push_back(Out{v.start_ns[i], v.end_ns[i], level + std::min(k++, 31), outs.size(),
-                             "user_annotation", std::string(part), -1, 0});
-      } else {
-        outs.push_back(Out{v.start_ns[i], v.end_ns[i], level + 1, outs.size(),
-                           op.kind == RawKind::kUserScope ? "user_annotation" : "cpu_op",
-                           NameOf(op.name), v.seq[i], v.fwd_tid[i]});
-      }
-    }
-    close_scopes(0);
-    // Enclosing intervals first where they start together (the reader keeps
-    // the file's order for equal start and length).
-    std::sort(outs.begin(), outs.end(), [](const Out& x, const Out& y) {
-      if (x.start_ns != y.start_ns) return x.start_ns < y.start_ns;
-      if (x.end_ns != y.end_ns) return x.end_ns > y.end_ns;
-      if (x.level != y.level) return x.level < y.level;
-      return x.order < y.order;
-    });
-    for (const Out& o : outs) x_event(o.cat, o.name, tid, o.start_ns, o.end_ns, o.seq, o.fwd_tid);
+    return chains_.emplace(id, std::move(parts)).first->second;
   }
-  out += "\n]}\n";
-  return out;
+
+ private:
+  std::unordered_map<ScopeId, std::vector<std::string>> chains_;
+};
+
+// One event of a thread as Kineto gets it.
+struct KinetoEvent {
+  int64_t start_ns, end_ns;
+  int level;       // markers, then scope levels, then records by depth
+  size_t order;
+  std::string_view cat;
+  std::string name;
+  int64_t seq;
+  uint64_t fwd_tid;
+};
+
+// A thread's records as Kineto events, in the order the file lists them:
+// each record with its phase marker where needed, and its scopes as
+// user_annotation intervals.
+std::vector<KinetoEvent> ThreadEvents(const ThreadView& v, ScopeChains& chains) {
+  std::vector<KinetoEvent> outs;
+  std::vector<int> depth(v.n, 0);
+  // Top-level records whose scope was not opened on this thread (opened
+  // before Start(), or carried over from the thread that launched this
+  // work) sit in their scope chain: user_annotation intervals from the
+  // first such record's start to the last one's end.
+  struct OpenScope {
+    std::string name;
+    int64_t start_ns;
+  };
+  std::vector<OpenScope> open;
+  int64_t last_end = 0;
+  auto close_scopes = [&](size_t keep) {
+    while (open.size() > keep) {
+      outs.push_back(KinetoEvent{open.back().start_ns, last_end,
+                                 1 + static_cast<int>(open.size()), outs.size(),
+                                 "user_annotation", open.back().name, -1, 0});
+      open.pop_back();
+    }
+  };
+  for (size_t i = 0; i < v.n; ++i) {
+    const RawOp& op = v.b->At(i);
+    const bool own_scope = op.kind == RawKind::kOwnScope;
+    if (v.folded[i]) {
+      depth[i] = depth[op.parent];
+      continue;
+    }
+    if (op.parent >= 0) {
+      depth[i] = depth[op.parent] + 1;
+    } else {
+      const std::vector<std::string>& chain = chains.Of(own_scope ? ScopeParent(op.scope) : op.scope);
+      size_t common = 0;
+      while (common < open.size() && common < chain.size() && open[common].name == chain[common])
+        ++common;
+      close_scopes(common);
+      for (size_t k = common; k < chain.size(); ++k) open.push_back({chain[k], v.start_ns[i]});
+      last_end = std::max(last_end, v.end_ns[i]);
+    }
+    const int level = 100000 + 32 * depth[i];
+    // The phase rides on a marker around the record where it differs from
+    // what the reader would give it (the enclosing record's, else other).
+    const Phase inherited = op.parent >= 0 ? v.phase[op.parent] : Phase::kOther;
+    if (!v.autograd[i] && v.phase[i] != inherited)
+      outs.push_back(KinetoEvent{v.start_ns[i], v.end_ns[i], level, outs.size(),
+                                 "user_annotation", MarkerName(v.phase[i]), -1, 0});
+    if (own_scope) {
+      int k = 1;
+      const std::string name = ScopeName(op.scope);  // outlives the views (see ScopeChains)
+      for (std::string_view part : SplitScopeName(name))
+        outs.push_back(KinetoEvent{v.start_ns[i], v.end_ns[i], level + std::min(k++, 31),
+                                   outs.size(), "user_annotation", std::string(part), -1, 0});
+    } else {
+      outs.push_back(KinetoEvent{v.start_ns[i], v.end_ns[i], level + 1, outs.size(),
+                                 op.kind == RawKind::kUserScope ? "user_annotation" : "cpu_op",
+                                 NameOf(op.name), v.seq[i], v.fwd_tid[i]});
+    }
+  }
+  close_scopes(0);
+  // Enclosing intervals first where they start together (the reader keeps
+  // the file's order for equal start and length).
+  std::sort(outs.begin(), outs.end(), [](const KinetoEvent& x, const KinetoEvent& y) {
+    if (x.start_ns != y.start_ns) return x.start_ns < y.start_ns;
+    if (x.end_ns != y.end_ns) return x.end_ns > y.end_ns;
+    if (x.level != y.level) return x.level < y.level;
+    return x.order < y.order;
+  });
+  return outs;
+}
+
+}  // namespace
+
+std::string LiveTraceAsKineto(const LiveRecords& rec, pid_t pid,
+                              int64_t realtime_minus_monotonic_ns, const LaunchInfo& launch) {
+  Analysis a = Analyze(rec);
+  KinetoWriter w(pid, realtime_minus_monotonic_ns, launch);
+  for (size_t s = 0; s < a.steps.size(); ++s)
+    w.XEvent("user_annotation", fmt::format("ProfilerStep#{}", s), "steps", a.steps[s].first,
+             a.steps[s].second, -1, 0);
+  // The reader takes unmarked records as "other" only when the trace has a
+  // marker somewhere: this one, on a thread of its own, makes sure it does.
+  w.XEvent("user_annotation", "## other ##", "phases", rec.start_ns, rec.start_ns, -1, 0);
+  ScopeChains chains;
+  for (const ThreadView& v : a.threads) {
+    const std::string tid = std::to_string(v.b->os_tid);
+    for (const KinetoEvent& o : ThreadEvents(v, chains))
+      w.XEvent(o.cat, o.name, tid, o.start_ns, o.end_ns, o.seq, o.fwd_tid);
+  }
+  return w.Finish();
 }
 
 }  // namespace smaragdine::live::internal
