@@ -37,6 +37,15 @@
 
 namespace smaragdine {
 
+// What to sample and how often, as `smaragdine record` takes it; a live
+// session and the Python recorder take the same.
+struct SamplingOptions {
+  std::vector<std::string> forced_sources;  // --source: preferred where several cover a domain
+  SourceOptions sources;  // where the sources look, the CPU model's watts (model_pid is Start()'s)
+  int64_t fast_period_ns = 1'000'000;   // RAPL, perf, MSR (--rate-hz)
+  int64_t slow_period_ns = 20'000'000;  // NVML, hwmon, the model (--slow-period-ms)
+};
+
 // What Start() does with a run directory that already has entries.
 enum class ExistingRunDirectory {
   kRefuse,           // kBadInput naming it and the first entries (record without --force)
@@ -53,14 +62,7 @@ struct RecordingOptions {
   std::optional<uid_t> owner_uid;
   std::optional<gid_t> owner_gid;
 
-  // What to sample, as `smaragdine record` takes it.
-  std::vector<std::string> forced_sources;  // --source
-  SourceRoots roots;
-  std::string nvml_library;
-  double model_core_w = 15.0;
-  double model_idle_w = 10.0;
-  int64_t fast_period_ns = 1'000'000;
-  int64_t slow_period_ns = 20'000'000;
+  SamplingOptions sampling;
 
   // The process tree whose CPU time the CPU model follows and cputime.csv
   // records; 0: this process.

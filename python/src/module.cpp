@@ -132,19 +132,19 @@ live::SessionOptions ToSessionOptions(const py::kwargs& kw) {
   str("run_dir", o.run_dir);
   str("output_dir", o.output_dir);
   str("trace_name", o.trace_name);
-  str("nvml_library", o.nvml_library);
+  str("nvml_library", o.sampling.sources.nvml_library);
   if (kw.contains("use_run_dir_env")) o.use_run_dir_env = py::cast<bool>(kw["use_run_dir_env"]);
   if (kw.contains("write_profile")) o.write_profile = py::cast<bool>(kw["write_profile"]);
   if (kw.contains("step_after_last_mark"))
     o.step_after_last_mark = py::cast<bool>(kw["step_after_last_mark"]);
   if (kw.contains("sources") && !kw["sources"].is_none())
-    o.forced_sources = py::cast<std::vector<std::string>>(kw["sources"]);
+    o.sampling.forced_sources = py::cast<std::vector<std::string>>(kw["sources"]);
   if (kw.contains("baseline_w") && !kw["baseline_w"].is_none())
     o.baseline_w = py::cast<std::map<std::string, double>>(kw["baseline_w"]);
   if (kw.contains("rate_hz") && !kw["rate_hz"].is_none()) {
     const double hz = py::cast<double>(kw["rate_hz"]);
     if (!(hz > 0 && hz <= 10000)) Raise(UsageError(fmt::format("rate_hz {} is outside (0, 10000]", hz)));
-    o.fast_period_ns = static_cast<int64_t>(1e9 / hz);
+    o.sampling.fast_period_ns = static_cast<int64_t>(1e9 / hz);
   }
   return o;
 }
@@ -244,7 +244,7 @@ class Measurement {
     o.dir = dir;
     o.existing = ExistingRunDirectory::kReplaceOwnFiles;
     if (kw.contains("sources") && !kw["sources"].is_none())
-      o.forced_sources = py::cast<std::vector<std::string>>(kw["sources"]);
+      o.sampling.forced_sources = py::cast<std::vector<std::string>>(kw["sources"]);
     o.pid = getpid();
     o.record_cpu_time = false;
     o.command = {fmt::format("(smaragdine.measure in pid {})", getpid())};

@@ -172,86 +172,101 @@ int Run(const AccountFlags& o) {
   return 0;
 }
 
-CommandRegistration registration{"account", 20, [](CLI::App& app, int& exit_code) {
-  auto o = std::make_shared<AccountFlags>();
-  CLI::App* sub = app.add_subcommand(
-      "account",
-      "Attribute an energy log to the operations of a trace and write profile.json.\n\n"
-      "Lines up the energy readings with the trace's timeline, splits each interval's energy\n"
-      "among the operations running on the domain's device, and rolls the result up\n"
-      "the model's scope hierarchy. Every joule measured in the window ends on a node or in\n"
-      "(idle); the run fails if that ever does not hold.\n\n"
-      "How the split is made (--method): `proportional` is the paper's rule, power constant\n"
-      "between readings and an equal split; `regression` fits one power\n"
-      "per leaf class (node + phase) to every reading through the meter's model (a counter's\n"
-      "value at its last update, a power meter's window average), so operations far shorter\n"
-      "than the meter's period get their own power, and gives each node an error bar\n"
-      "(total_ci95); `auto` (the default) fits where the run has enough readings and repeated\n"
-      "steps and says why when it does not. docs/attribution.md explains both.\n\n"
-      "Examples:\n"
-      "  smaragdine account --energy run/ --trace step.pt.trace.json.gz -o profile.json\n"
-      "  smaragdine account --energy power.csv --energy-clock realtime --device wall=CPU:0 \\\n"
-      "      --trace timeline_*.json\n"
-      "  smaragdine account --energy run/ --trace trace.json.gz --trace-start-ns 81234000000");
-  sub->add_option("-e,--energy", o->energy,
-                  "Run directory written by `smaragdine record` (run.json + energy.csv), or a CSV "
-                  "with columns t_ns|t_s, domain, energy_j|power_w")
-      ->required();
-  sub->add_option("-t,--trace", o->traces,
-                  "Trace file(s): TensorFlow 1 timeline, TF2/JAX trace.json(.gz) or .xplane.pb, "
-                  "PyTorch profiler (Kineto or legacy) JSON, ONNX Runtime profile, plain or gzip. "
-                  "Several files are read as one trace, one step per file when they have no steps "
-                  "of their own")
-      ->required()
-      ->expected(1, -1);
-  sub->add_option("--format", o->format,
-                  "Trace dialect: auto (detect from content), tf1, tf2, jax, pytorch, "
-                  "pytorch-legacy, onnxruntime, or xplane (an XPlane protobuf, TF2 or JAX told "
-                  "from its content)")
-      ->capture_default_str();
-  sub->add_option("--energy-clock", o->energy_clock,
-                  "Clock of a CSV's timestamps: monotonic (CLOCK_MONOTONIC) or realtime (Unix "
-                  "epoch)")
-      ->capture_default_str();
-  sub->add_option("--device", o->devices,
-                  "DOMAIN=DEVICE: which device a CSV domain measures, e.g. gpu0=GPU:0 or "
-                  "socket=CPU:0 (repeatable)");
-  sub->add_option("--baseline-w", o->baselines,
-                  "DOMAIN=W: static (idle) power of a domain, to split energy into static and "
-                  "dynamic; overrides a baseline in run.json (repeatable)");
-  sub->add_option("--trace-start-ns", o->trace_start_ns,
-                  "Energy-clock time (ns) of the trace's time 0, for traces stamped relative to "
-                  "the profiler's start (TF2/JAX trace.json, PyTorch legacy); for absolute traces, "
-                  "where to put the first event");
-  sub->add_option("--trace-offset-ns", o->trace_offset_ns,
-                  "Shift the trace by this many ns instead of converting clocks: energy time = "
-                  "trace time + offset");
-  sub->add_option("--process-share", o->process_share,
-                  "Split each measured CPU domain's energy between the recorded processes and the "
-                  "machine's other processes by CPU time (cputime.csv from `record`): auto (when "
-                  "the run has it), on, off. The other processes' part is shown as (other "
-                  "processes)")
-      ->capture_default_str();
-  sub->add_option("--method", o->method,
-                  "How each interval's energy is split: auto (the default), proportional (the "
-                  "paper's rule, bit for bit as before), "
-                  "regression (meter-aware fit with error bars; a domain that cannot be fitted "
-                  "falls back, with a warning), auto (regression where the run has enough "
-                  "readings and repetitions, else proportional; the choice and the reason go in "
-                  "the output and meta.method)")
-      ->check(CLI::IsMember({"auto", "proportional", "regression"}))
-      ->capture_default_str();
-  sub->add_option("-o,--output", o->output, "Where to write the profile")->capture_default_str();
-  sub->add_option("--timeline", o->timeline,
-                  fmt::format("Keep the timeline in the profile (every event with its energy, "
-                              "each domain's power over time) for `report --format perfetto`: "
-                              "auto keeps it up to {} trace events, always, or never",
-                              kTimelineAutoMaxEvents))
-      ->check(CLI::IsMember({"auto", "always", "never"}))
-      ->capture_default_str();
-  sub->add_flag("-q,--quiet", o->quiet, "Print nothing but errors");
-  sub->callback([o, &exit_code] { exit_code = Run(*o); });
-}};
+// `smaragdine account --help` before the options.
+constexpr char kDetails[] =
+    "Lines up the energy readings with the trace's timeline, splits each interval's energy\n"
+    "among the operations running on the domain's device, and rolls the result up\n"
+    "the model's scope hierarchy. Every joule measured in the window ends on a node or in\n"
+    "(idle); the run fails if that ever does not hold.\n\n"
+    "How the split is made (--method): `proportional` is the paper's rule, power constant\n"
+    "between readings and an equal split; `regression` fits one power\n"
+    "per leaf class (node + phase) to every reading through the meter's model (a counter's\n"
+    "value at its last update, a power meter's window average), so operations far shorter\n"
+    "than the meter's period get their own power, and gives each node an error bar\n"
+    "(total_ci95); `auto` (the default) fits where the run has enough readings and repeated\n"
+    "steps and says why when it does not. docs/attribution.md explains both.";
+
+// `smaragdine account --help` after the options.
+constexpr char kFooter[] =
+    "Examples:\n"
+    "  smaragdine account --energy run/ --trace step.pt.trace.json.gz -o profile.json\n"
+    "  smaragdine account --energy power.csv --energy-clock realtime --device wall=CPU:0 \\\n"
+    "      --trace timeline_*.json\n"
+    "  smaragdine account --energy run/ --trace trace.json.gz --trace-start-ns 81234000000\n"
+    "Exit status: 0 ok, 1 bad option, 2 an unreadable or inconsistent input (the message\n"
+    "names the file and where in it), 3 nothing to attribute (no events, or no readings\n"
+    "inside the trace's window), 4 a broken invariant such as conservation (a bug).\n";
+
+const CommandRegistration kRegistration{
+    "account",
+    20,
+    {.summary = "Attribute an energy log to the operations of a trace and write profile.json",
+     .details = kDetails,
+     .footer = kFooter},
+    [](CLI::App& sub) -> CommandRun {
+      auto o = std::make_shared<AccountFlags>();
+      sub.add_option(
+             "-e,--energy", o->energy,
+             "Run directory written by `smaragdine record` (run.json + energy.csv), or a CSV "
+             "with columns t_ns|t_s, domain, energy_j|power_w")
+          ->required();
+      sub.add_option(
+             "-t,--trace", o->traces,
+             "Trace file(s): TensorFlow 1 timeline, TF2/JAX trace.json(.gz) or .xplane.pb, "
+             "PyTorch profiler (Kineto or legacy) JSON, ONNX Runtime profile, plain or gzip. "
+             "Several files are read as one trace, one step per file when they have no steps "
+             "of their own")
+          ->required()
+          ->expected(1, -1);
+      sub.add_option("--format", o->format,
+                     "Trace dialect: auto (detect from content), tf1, tf2, jax, pytorch, "
+                     "pytorch-legacy, onnxruntime, or xplane (an XPlane protobuf, TF2 or JAX told "
+                     "from its content)")
+          ->capture_default_str();
+      sub.add_option("--energy-clock", o->energy_clock,
+                     "Clock of a CSV's timestamps: monotonic (CLOCK_MONOTONIC) or realtime (Unix "
+                     "epoch)")
+          ->capture_default_str();
+      sub.add_option("--device", o->devices,
+                     "DOMAIN=DEVICE: which device a CSV domain measures, e.g. gpu0=GPU:0 or "
+                     "socket=CPU:0 (repeatable)");
+      sub.add_option("--baseline-w", o->baselines,
+                     "DOMAIN=W: static (idle) power of a domain, to split energy into static and "
+                     "dynamic; overrides a baseline in run.json (repeatable)");
+      sub.add_option(
+          "--trace-start-ns", o->trace_start_ns,
+          "Energy-clock time (ns) of the trace's time 0, for traces stamped relative to "
+          "the profiler's start (TF2/JAX trace.json, PyTorch legacy); for absolute traces, "
+          "where to put the first event");
+      sub.add_option("--trace-offset-ns", o->trace_offset_ns,
+                     "Shift the trace by this many ns instead of converting clocks: energy time = "
+                     "trace time + offset");
+      sub.add_option(
+             "--process-share", o->process_share,
+             "Split each measured CPU domain's energy between the recorded processes and the "
+             "machine's other processes by CPU time (cputime.csv from `record`): auto (when "
+             "the run has it), on, off. The other processes' part is shown as (other "
+             "processes)")
+          ->capture_default_str();
+      sub.add_option("--method", o->method,
+                     "How each interval's energy is split: proportional (the paper's rule), "
+                     "regression (meter-aware fit with error bars; a domain that cannot be fitted "
+                     "falls back, with a warning), or auto (regression where the run has enough "
+                     "readings and repetitions, else proportional; the choice and the reason go in "
+                     "the output and meta.method)")
+          ->check(CLI::IsMember({"auto", "proportional", "regression"}))
+          ->capture_default_str();
+      sub.add_option("-o,--output", o->output, "Where to write the profile")->capture_default_str();
+      sub.add_option("--timeline", o->timeline,
+                     fmt::format("Keep the timeline in the profile (every event with its energy, "
+                                 "each domain's power over time) for `report --format perfetto`: "
+                                 "auto keeps it up to {} trace events, always, or never",
+                                 kTimelineAutoMaxEvents))
+          ->check(CLI::IsMember({"auto", "always", "never"}))
+          ->capture_default_str();
+      sub.add_flag("-q,--quiet", o->quiet, "Print nothing but errors");
+      return [o] { return Run(*o); };
+    }};
 
 }  // namespace
 }  // namespace smaragdine::cli

@@ -69,58 +69,58 @@ int RunDiff(const DiffArgs& args) {
       ? RenderModuleBarsChart({&*a, &*b}, {ProfileLabel(args.a), ProfileLabel(args.b)},
                               args.depth >= 0 ? args.depth : 2, o.rules)
       : RenderDiff(DiffProfiles(*a, *b, o), o);
-  if (!args.output.empty()) {
-    Status s = WriteFileAtomic(args.output, text);
-    return s.ok() ? 0 : PrintError(s.error());
-  }
-  Status s = WriteStdout(text);
-  return s.ok() ? 0 : PrintError(s.error());
+  return WriteOutput(text, args.output);
 }
 
-const CommandRegistration kRegistration{"diff", 40, [](CLI::App& app, int& exit_code) {
-  auto args = std::make_shared<DiffArgs>();
-  CLI::App* sub = app.add_subcommand(
-      "diff",
-      "Compare two profiles node by node: energy in A and B, B-A, B/A, power change, nodes "
-      "found in only one, and how well the leaf energies correlate");
-  sub->add_option("A", args->a, "the baseline profile.json")->required();
-  sub->add_option("B", args->b, "the profile compared with it")->required();
-  Repeatable(sub->add_option(
-      "--fold", args->folds,
-      "Repeatable. Applied to both profiles: digits inside every match of RE in a "
-      "path component become '*'. Example: --fold 'layer_\\d+'"));
-  Repeatable(sub->add_option(
-      "--map", args->maps,
-      "Repeatable. RE=REPL applied to both profiles' paths (every match of RE "
-      "replaced by REPL, $1 for a group; RE2 syntax). "
-      "Example: --map 'albert=bert' lines ALBERT up with BERT"));
-  std::string preset_help =
-      "Apply a named set of --map rules before --fold and --map. Presets:";
-  for (const PathRulePresetInfo& p : PathRulePresets())
-    preset_help += "\n  " + p.name + ": " + p.description;
-  sub->add_option("--preset", args->preset, preset_help);
-  sub->add_option("--depth", args->depth,
-                  "Compare nodes down to this many levels (top-level scopes are 1). "
-                  "Example: --depth 3")
-      ->check(CLI::NonNegativeNumber);
-  sub->add_option("--top", args->top,
-                  "Show only the N matched nodes with the largest |B-A|. Example: --top 10")
-      ->check(CLI::NonNegativeNumber);
-  sub->add_option("--format", args->format,
-                  "table (for people), csv, svg (module bars side by side at --depth, "
-                  "default 2) or html (one page: summary, tree table, both flame graphs, "
-                  "charts). Example: --format html -o diff.html")
-      ->check(CLI::IsMember({"table", "csv", "svg", "html"}));
-  sub->add_option("-o,--output", args->output, "Write to this file instead of stdout");
-  sub->footer(
-      "\nExamples:\n"
-      "  smaragdine diff bert.json albert.json --preset albert-to-bert --depth 4\n"
-      "  smaragdine diff bert.json albert.json --preset albert-to-bert --fold 'layer_\\d+' --top 15\n"
-      "  smaragdine diff before.json after.json --top 20 --format csv -o changes.csv\n"
-      "Rows are sorted by |B-A|; the summary gives the Pearson correlation of the matched\n"
-      "leaves' energies. Exit status: 0 ok, 1 bad option, 2 unreadable profile.\n");
-  sub->callback([args, &exit_code] { exit_code = RunDiff(*args); });
-}};
+// `smaragdine diff --help` after the options.
+constexpr char kFooter[] =
+    "Examples:\n"
+    "  smaragdine diff bert.json albert.json --preset albert-to-bert --depth 4\n"
+    "  smaragdine diff bert.json albert.json --preset albert-to-bert --fold 'layer_\\d+' --top 15\n"
+    "  smaragdine diff before.json after.json --top 20 --format csv -o changes.csv\n"
+    "Rows are sorted by |B-A|; the summary gives the Pearson correlation of the matched\n"
+    "leaves' energies. Exit status: 0 ok, 1 bad option, 2 unreadable profile.\n";
+
+const CommandRegistration kRegistration{
+    "diff",
+    40,
+    {.summary =
+         "Compare two profiles node by node: energy in A and B, B-A, B/A, power change, nodes "
+         "found in only one, and how well the leaf energies correlate",
+     .footer = kFooter},
+    [](CLI::App& sub) -> CommandRun {
+      auto args = std::make_shared<DiffArgs>();
+      sub.add_option("A", args->a, "the baseline profile.json")->required();
+      sub.add_option("B", args->b, "the profile compared with it")->required();
+      Repeatable(sub.add_option(
+          "--fold", args->folds,
+          "Repeatable. Applied to both profiles: digits inside every match of RE in a "
+          "path component become '*'. Example: --fold 'layer_\\d+'"));
+      Repeatable(
+          sub.add_option("--map", args->maps,
+                         "Repeatable. RE=REPL applied to both profiles' paths (every match of RE "
+                         "replaced by REPL, $1 for a group; RE2 syntax). "
+                         "Example: --map 'albert=bert' lines ALBERT up with BERT"));
+      std::string preset_help =
+          "Apply a named set of --map rules before --fold and --map. Presets:";
+      for (const PathRulePresetInfo& p : PathRulePresets())
+        preset_help += "\n  " + p.name + ": " + p.description;
+      sub.add_option("--preset", args->preset, preset_help);
+      sub.add_option("--depth", args->depth,
+                     "Compare nodes down to this many levels (top-level scopes are 1). "
+                     "Example: --depth 3")
+          ->check(CLI::NonNegativeNumber);
+      sub.add_option("--top", args->top,
+                     "Show only the N matched nodes with the largest |B-A|. Example: --top 10")
+          ->check(CLI::NonNegativeNumber);
+      sub.add_option("--format", args->format,
+                     "table (for people), csv, svg (module bars side by side at --depth, "
+                     "default 2) or html (one page: summary, tree table, both flame graphs, "
+                     "charts). Example: --format html -o diff.html")
+          ->check(CLI::IsMember({"table", "csv", "svg", "html"}));
+      sub.add_option("-o,--output", args->output, "Write to this file instead of stdout");
+      return [args] { return RunDiff(*args); };
+    }};
 
 }  // namespace
 }  // namespace smaragdine::cli

@@ -1,5 +1,7 @@
 #include <algorithm>
 #include <cstdio>
+#include <memory>
+#include <sstream>
 #include <system_error>
 
 #include <fmt/format.h>
@@ -16,11 +18,41 @@ std::vector<RegisteredCommand>& Registry() {
   return commands;
 }
 
-CommandRegistration::CommandRegistration(std::string name, int order, AddCommandFn add) {
-  Registry().push_back({std::move(name), order, std::move(add)});
+CommandRegistration::CommandRegistration(std::string name, int order, CommandHelp help,
+                                         AddOptionsFn add_options) {
+  Registry().push_back({std::move(name), order, help, std::move(add_options)});
 }
 
 namespace {
+
+// CLI11's help, with two changes: the list of subcommands shows each one's
+// summary line only (its details are for its own --help), and a blank line
+// separates the description from "Usage:".
+class HelpFormatter : public CLI::Formatter {
+ public:
+  std::string make_subcommand(const CLI::App* sub) const override {
+    const std::string& description = sub->get_description();
+    std::stringstream out;
+    CLI::detail::format_help(out, sub->get_display_name(true),
+                             description.substr(0, description.find('\n')), column_width_);
+    return out.str();
+  }
+  std::string make_description(const CLI::App* app) const override {
+    std::string text = CLI::Formatter::make_description(app);
+    return text.empty() ? text : text + "\n";
+  }
+};
+
+// Adds a registered subcommand: its help, its options, and a callback that
+// runs it and keeps its exit status.
+void AddCommand(CLI::App& app, const RegisteredCommand& command, int& exit_code) {
+  std::string description = command.help.summary;
+  if (*command.help.details != '\0') description += fmt::format("\n\n{}", command.help.details);
+  CLI::App* sub = app.add_subcommand(command.name, description);
+  sub->footer(command.help.footer);
+  CommandRun run = command.add_options(*sub);
+  sub->callback([run = std::move(run), &exit_code] { exit_code = run(); });
+}
 
 // `smaragdine --version`: the version, then what this build can do, so that a
 // bug report or a packager sees at once whether demo and graph-svg will work.
@@ -50,6 +82,11 @@ int PrintError(const Error& error) {
   return error.ExitCode();
 }
 
+int WriteOutput(std::string_view text, const std::string& output) {
+  Status written = output.empty() ? WriteStdout(text) : WriteFileAtomic(output, text);
+  return written.ok() ? 0 : PrintError(written.error());
+}
+
 void PrintDiagnostics(const Diagnostics& diagnostics) {
   std::string text;
   for (const auto& w : diagnostics.warnings())
@@ -71,15 +108,17 @@ int main(int argc, char** argv) {
       "Attributes measured energy (RAPL, NVML, CSV logs) to the operations of a\n"
       "TensorFlow or PyTorch trace and rolls it up the model's scope hierarchy.\n\n"
       "  smaragdine account --energy RUN --trace TRACE.json.gz -o profile.json\n"
-      "  smaragdine report profile.json --depth 4\n",
+      "  smaragdine report profile.json --depth 4",
       "smaragdine"};
+  // Before any subcommand is added: each takes its parent's formatter.
+  app.formatter(std::make_shared<HelpFormatter>());
   app.set_version_flag("--version", VersionText());
   app.require_subcommand(1);
   int exit_code = 0;
   auto commands = Registry();
   std::stable_sort(commands.begin(), commands.end(),
                    [](const auto& a, const auto& b) { return a.order < b.order; });
-  for (auto& c : commands) c.add(app, exit_code);
+  for (const RegisteredCommand& c : commands) AddCommand(app, c, exit_code);
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {

@@ -94,32 +94,37 @@ int RunMerge(const MergeArgs& args) {
   return 0;
 }
 
-const CommandRegistration kRegistration{"merge", 35, [](CLI::App& app, int& exit_code) {
-  auto args = std::make_shared<MergeArgs>();
-  CLI::App* sub = app.add_subcommand(
-      "merge",
-      "Combine the profiles of a job's machines (each accounted where it ran) into one job "
-      "profile with per-machine and per-rank figures");
-  sub->add_option("inputs", args->inputs,
-                  "profile.json files, or run directories holding one (one per machine)")
-      ->required();
-  sub->add_option("-o,--output", args->output, "The job profile to write (default job.json)");
-  sub->add_flag("--allow-partial", args->allow_partial,
-                "Merge what is there when a rank is missing or an input cannot be read, with a "
-                "warning that lists what is left out (default: exit 2 naming it)");
-  sub->add_flag("-q,--quiet", args->quiet, "Print nothing but errors and warnings");
-  sub->footer(
-      "\nExamples:\n"
-      "  srun --ntasks-per-node=1 smaragdine record --torch -o runs/%N -- torchrun ... train.py\n"
-      "  smaragdine merge runs/* -o job.json\n"
-      "  smaragdine report job.json --by rank\n"
-      "Clocks of different machines are never compared: each machine's traces were aligned\n"
-      "with its own energy log. Domains add by name across machines; each machine's own figures\n"
-      "stay in the job profile's \"machines\". See docs/distributed.md.\n"
-      "Exit status: 0 ok, 1 bad option, 2 a missing or unreadable input, a rank given twice, or\n"
-      "ranks missing from the job's world (without --allow-partial).\n");
-  sub->callback([args, &exit_code] { exit_code = RunMerge(*args); });
-}};
+// `smaragdine merge --help` after the options.
+constexpr char kFooter[] =
+    "Examples:\n"
+    "  srun --ntasks-per-node=1 smaragdine record --torch -o runs/%N -- torchrun ... train.py\n"
+    "  smaragdine merge runs/* -o job.json\n"
+    "  smaragdine report job.json --by rank\n"
+    "Clocks of different machines are never compared: each machine's traces were aligned\n"
+    "with its own energy log. Domains add by name across machines; each machine's own figures\n"
+    "stay in the job profile's \"machines\". See docs/distributed.md.\n"
+    "Exit status: 0 ok, 1 bad option, 2 a missing or unreadable input, a rank given twice, or\n"
+    "ranks missing from the job's world (without --allow-partial).\n";
+
+const CommandRegistration kRegistration{
+    "merge",
+    35,
+    {.summary =
+         "Combine the profiles of a job's machines (each accounted where it ran) into one job "
+         "profile with per-machine and per-rank figures",
+     .footer = kFooter},
+    [](CLI::App& sub) -> CommandRun {
+      auto args = std::make_shared<MergeArgs>();
+      sub.add_option("inputs", args->inputs,
+                     "profile.json files, or run directories holding one (one per machine)")
+          ->required();
+      sub.add_option("-o,--output", args->output, "The job profile to write (default job.json)");
+      sub.add_flag("--allow-partial", args->allow_partial,
+                   "Merge what is there when a rank is missing or an input cannot be read, with a "
+                   "warning that lists what is left out (default: exit 2 naming it)");
+      sub.add_flag("-q,--quiet", args->quiet, "Print nothing but errors and warnings");
+      return [args] { return RunMerge(*args); };
+    }};
 
 }  // namespace
 }  // namespace smaragdine::cli

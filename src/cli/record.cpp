@@ -35,6 +35,7 @@
 #include <fmt/ranges.h>
 
 #include "cli/command.h"
+#include "cli/source_options.h"
 #include "cli/record_torch.h"
 #include "common/io.h"
 #include "smaragdine/energy_log.h"
@@ -48,13 +49,11 @@ namespace {
 struct RecordOptions {
   std::string output;
   std::vector<std::string> command;
-  std::vector<std::string> forced;
-  SourceRoots roots;
-  std::string nvml_library;
+  // --source, the roots, NVML's library and the model's watts; the periods
+  // come from --rate-hz and --slow-period-ms.
+  SamplingOptions sampling;
   double rate_hz = 1000;
   double slow_period_ms = 20;
-  double model_core_w = 15.0;
-  double model_idle_w = 10.0;
   double baseline_s = 0;
   std::string user;  // --user: run CMD as this user (record must be root)
   bool force = false;  // --force: record into a run directory that is not empty
@@ -238,8 +237,9 @@ Status Validate(const RecordOptions& o) {
     return UsageError(fmt::format("--slow-period-ms {} is outside [1, 10000]", o.slow_period_ms));
   if (!(o.baseline_s >= 0 && o.baseline_s <= 3600))
     return UsageError(fmt::format("--baseline-s {} is outside [0, 3600]", o.baseline_s));
-  if (!(o.model_core_w >= 0) || !(o.model_idle_w >= 0) || !std::isfinite(o.model_core_w) ||
-      !std::isfinite(o.model_idle_w))
+  const SourceOptions& model = o.sampling.sources;
+  if (!(model.model_core_w >= 0) || !(model.model_idle_w >= 0) ||
+      !std::isfinite(model.model_core_w) || !std::isfinite(model.model_idle_w))
     return UsageError("--model-core-w and --model-idle-w must be finite and not negative");
   return {};
 }
@@ -265,7 +265,7 @@ void PrintSummary(const RecordOptions& o, const RecordingSummary& r) {
     fmt::print(stderr,
                "  MODELED domains are CPU time × {} W per busy core + {} W idle: no hardware "
                "counter could be read (`smaragdine sources` says why).\n",
-               o.model_core_w, o.model_idle_w);
+               o.sampling.sources.model_core_w, o.sampling.sources.model_idle_w);
   for (const DomainInfo& d : meta.domains)
     if (d.stopped_ns && meta.started_ns)
       fmt::print(stderr, "  {} STOPPED {:.3f} s into the run: {}\n", d.name,
@@ -291,13 +291,9 @@ RecordingOptions ToRecordingOptions(const RecordOptions& o, pid_t child, const R
     r.owner_uid = run_as->uid;
     r.owner_gid = run_as->gid;
   }
-  r.forced_sources = o.forced;
-  r.roots = o.roots;
-  r.nvml_library = o.nvml_library;
-  r.model_core_w = o.model_core_w;
-  r.model_idle_w = o.model_idle_w;
-  r.fast_period_ns = static_cast<int64_t>(1e9 / o.rate_hz);
-  r.slow_period_ns = static_cast<int64_t>(o.slow_period_ms * 1e6);
+  r.sampling = o.sampling;
+  r.sampling.fast_period_ns = static_cast<int64_t>(1e9 / o.rate_hz);
+  r.sampling.slow_period_ns = static_cast<int64_t>(o.slow_period_ms * 1e6);
   r.pid = child;
   r.baseline_s = o.baseline_s;
   r.command = o.command;
@@ -401,62 +397,69 @@ int Run(const RecordOptions& given) {
   return status;
 }
 
-CommandRegistration registration{"record", 15, [](CLI::App& app, int& exit_code) {
-  auto o = std::make_shared<RecordOptions>();
-  auto* sub = app.add_subcommand(
-      "record",
-      "Run CMD while sampling every readable energy domain into a run directory:\n"
-      "  smaragdine record -o run -- python train.py\n"
-      "With --torch, also record a PyTorch program's operators, per module, with no change to it,\n"
-      "and print the profile when it ends:\n"
-      "  smaragdine record --torch -o run -- python train.py");
-  sub->add_option("-o,--output", o->output,
-                  "Run directory to write (run.json, energy.csv). %N (or %h) is replaced by the "
-                  "host name, %j by Slurm's job id, %r by the launcher's rank: one command line "
-                  "for every machine of a job. Example: srun smaragdine record -o runs/%N -- ...")
-      ->required();
-  sub->add_option("command", o->command, "The command to run, after --")->expected(-1);
-  Repeatable(sub->add_option(
-      "--source", o->forced,
-      "Prefer this source where it covers a domain (repeatable): perf, nvml, "
-      "rapl-powercap, rapl-msr, hwmon, model"));
-  sub->add_option("--rate-hz", o->rate_hz, "Sampling rate of fast sources (RAPL, perf, MSR)")
-      ->capture_default_str();
-  sub->add_option("--slow-period-ms", o->slow_period_ms,
-                  "Sampling period of slow sources (NVML, hwmon, the model)")
-      ->capture_default_str();
-  sub->add_option("--baseline-s", o->baseline_s,
-                  "Measure the idle power for this long before starting CMD")
-      ->capture_default_str();
-  sub->add_option("--model-core-w", o->model_core_w,
-                  "Modeled CPU: watts per busy core (only when no counter can be read)")
-      ->capture_default_str();
-  sub->add_option("--model-idle-w", o->model_idle_w, "Modeled CPU: idle watts")
-      ->capture_default_str();
-  sub->add_option("--sysfs-root", o->roots.sysfs, "Where sysfs is")->capture_default_str();
-  sub->add_option("--dev-root", o->roots.dev, "Where /dev is")->capture_default_str();
-  sub->add_option("--proc-root", o->roots.proc, "Where procfs is")->capture_default_str();
-  sub->add_option("--nvml-library", o->nvml_library,
-                  "Load NVML from this file instead of libnvidia-ml.so.1");
-  sub->add_option("--user", o->user,
-                  "Run CMD as this user (initgroups, setgid, setuid before exec; HOME, USER and "
-                  "LOGNAME set to theirs) while sampling keeps record's privileges, e.g. to read "
-                  "root-only RAPL counters. record must run as root")
-      ->allow_extra_args(false);
-  sub->add_flag("--force", o->force,
-                "Record into a run directory that is not empty: record's files in it "
-                "(run.json, energy.csv, cputime.csv) are replaced, anything else is left");
-  sub->add_flag("--torch", o->torch,
-                "CMD is a Python program using PyTorch: record every torch operator in it with no "
-                "change to the program (module names, forward/backward/optimizer, steps at "
-                "optimizer.step()), then account the run into RUN/profile.json and print the "
-                "tree. Needs the Python package (docs/python.md)");
-  sub->add_flag("--no-account", o->no_account,
-                "With --torch: only record; account later with smaragdine account --energy RUN "
-                "--trace RUN/torch-*.trace.json");
-  sub->add_flag("-q,--quiet", o->quiet, "Print no summary at the end");
-  sub->callback([&exit_code, o] { exit_code = Run(*o); });
-}};
+// `smaragdine record --help` after the options.
+constexpr char kFooter[] =
+    "Examples:\n"
+    "  smaragdine record -o run -- python train.py\n"
+    "  smaragdine record --torch -o run -- python train.py     the operators too, per module,\n"
+    "                                                          with no change to the program\n"
+    "  sudo smaragdine record --user \"$USER\" -o run -- python train.py   root-only counters\n"
+    "  srun smaragdine record -o runs/%N -- python train.py    one run directory per machine\n"
+    "Then: smaragdine account --energy run --trace TRACE -o profile.json (docs/record.md).\n"
+    "Exit status: CMD's own; 2 when CMD cannot be run or the run directory could not be\n"
+    "written whole (even if CMD succeeded), 1 bad option, 128+N when CMD died of signal N.\n";
+
+const CommandRegistration kRegistration{
+    "record",
+    15,
+    {.summary = "Run CMD while sampling every readable energy domain into a run directory; with "
+                "--torch, also its PyTorch operators, per module",
+     .footer = kFooter},
+    [](CLI::App& sub) -> CommandRun {
+      auto o = std::make_shared<RecordOptions>();
+      sub.add_option(
+             "-o,--output", o->output,
+             "Run directory to write (run.json, energy.csv). %N (or %h) is replaced by the "
+             "host name, %j by Slurm's job id, %r by the launcher's rank: one command line "
+             "for every machine of a job. Example: srun smaragdine record -o runs/%N -- ...")
+          ->required();
+      sub.add_option("command", o->command, "The command to run, after --")->expected(-1);
+      AddSourceOption(sub, o->sampling.forced_sources);
+      sub.add_option("--rate-hz", o->rate_hz, "Sampling rate of fast sources (RAPL, perf, MSR)")
+          ->capture_default_str();
+      sub.add_option("--slow-period-ms", o->slow_period_ms,
+                     "Sampling period of slow sources (NVML, hwmon, the model)")
+          ->capture_default_str();
+      sub.add_option("--baseline-s", o->baseline_s,
+                     "Measure the idle power for this long before starting CMD")
+          ->capture_default_str();
+      sub.add_option("--model-core-w", o->sampling.sources.model_core_w,
+                     "Modeled CPU: watts per busy core (only when no counter can be read)")
+          ->capture_default_str();
+      sub.add_option("--model-idle-w", o->sampling.sources.model_idle_w, "Modeled CPU: idle watts")
+          ->capture_default_str();
+      AddSourceLocationOptions(sub, o->sampling.sources.roots, o->sampling.sources.nvml_library);
+      sub.add_option(
+             "--user", o->user,
+             "Run CMD as this user (initgroups, setgid, setuid before exec; HOME, USER and "
+             "LOGNAME set to theirs) while sampling keeps record's privileges, e.g. to read "
+             "root-only RAPL counters. record must run as root")
+          ->allow_extra_args(false);
+      sub.add_flag("--force", o->force,
+                   "Record into a run directory that is not empty: record's files in it "
+                   "(run.json, energy.csv, cputime.csv) are replaced, anything else is left");
+      sub.add_flag(
+          "--torch", o->torch,
+          "CMD is a Python program using PyTorch: record every torch operator in it with no "
+          "change to the program (module names, forward/backward/optimizer, steps at "
+          "optimizer.step()), then account the run into RUN/profile.json and print the "
+          "tree. Needs the Python package (docs/python.md)");
+      sub.add_flag("--no-account", o->no_account,
+                   "With --torch: only record; account later with smaragdine account --energy RUN "
+                   "--trace RUN/torch-*.trace.json");
+      sub.add_flag("-q,--quiet", o->quiet, "Print no summary at the end");
+      return [o] { return Run(*o); };
+    }};
 
 }  // namespace
 }  // namespace smaragdine::cli

@@ -47,16 +47,6 @@ Result<std::vector<PathRule>> BuildRules(const std::vector<std::string>& folds,
   return rules;
 }
 
-// Writes to -o OUT (atomically) or stdout.
-int Emit(const std::string& text, const std::string& output) {
-  if (!output.empty()) {
-    Status s = WriteFileAtomic(output, text);
-    return s.ok() ? 0 : PrintError(s.error());
-  }
-  Status s = WriteStdout(text);
-  return s.ok() ? 0 : PrintError(s.error());
-}
-
 // WriteReport into `output` (atomically: nothing replaces it unless all was
 // written) or, without one, standard output.
 Status StreamReport(const Profile& profile, const ReportOptions& o, const std::string& output) {
@@ -91,7 +81,7 @@ int RunPhaseChart(Profile first, const ReportArgs& a, const ReportOptions& o) {
       return PrintError(BadInput(i == 0 ? a.profile : a.also[i - 1], "the profile has no nodes"));
   }
   for (const Profile& p : profiles) ptrs.push_back(&p);
-  return Emit(RenderPhaseChart(ptrs, names), a.output);
+  return WriteOutput(RenderPhaseChart(ptrs, names), a.output);
 }
 
 // --all-scopes: one graph file per scope into the folder `dir` (created, and
@@ -183,113 +173,124 @@ int RunReport(const ReportArgs& a) {
   // terminal still hears about warnings and anomalies.
   if (o.format == ReportFormat::kTable && !a.output.empty())
     PrintDiagnostics(profile->diagnostics);
-  return Emit(*text, a.output);
+  return WriteOutput(*text, a.output);
 }
 
-const CommandRegistration kRegistration{"report", 30, [](CLI::App& app, int& exit_code) {
-  auto args = std::make_shared<ReportArgs>();
-  CLI::App* sub = app.add_subcommand(
-      "report",
-      "Print a profile: the energy tree by name scope, the top ops, CSV, JSON or flame-graph "
-      "stacks");
-  sub->add_option("profile", args->profile, "profile.json written by `smaragdine account`")
-      ->required();
-  sub->add_option("--depth", args->depth,
-                  "Levels of the tree to show below the root (its children are level 1). "
-                  "Default 6 for the table, all for csv/json. Example: --depth 3")
-      ->check(CLI::NonNegativeNumber);
-  sub->add_option("--root", args->root,
-                  "Show only the subtree under this path. "
-                  "Example: --root bert/encoder/layer_3/attention");
-  sub->add_option("--top", args->top,
-                  "Instead of the tree, list the N ops/kernels with the highest self energy "
-                  "(or --sort). Example: --top 20")
-      ->check(CLI::NonNegativeNumber);
-  sub->add_option("--sort", args->sort,
-                  "Order children (and --top) by total energy, average power or time. "
-                  "Example: --sort power")
-      ->check(CLI::IsMember({"energy", "power", "time"}));
-  sub->add_option("--fold", args->folds,
-                  "Repeatable. In each path component, digits inside every match of RE become "
-                  "'*', and nodes that then share a path are merged. Example: --fold 'layer_\\d+' "
-                  "turns layer_0 … layer_11 into one layer_*; merged nodes show n, mean ± std, min and "
-                  "max of their originals (per sibling J)")
-      ->multi_option_policy(CLI::MultiOptionPolicy::TakeAll)
-      ->expected(1)
-      ->allow_extra_args(false);
-  sub->add_option("--map", args->maps,
-                  "Repeatable. RE=REPL: every match of RE in the whole path is replaced by REPL "
-                  "($1 for a group; RE2 syntax, no lookaround), applied after --fold. Example: "
-                  "--map 'tf_bert_for_masked_lm/=' drops a wrapper scope")
-      ->multi_option_policy(CLI::MultiOptionPolicy::TakeAll)
-      ->expected(1)
-      ->allow_extra_args(false);
-  sub->add_option("--format", args->format,
-                  "table (for people), csv (one row per node), json (the folded, filtered "
-                  "profile), folded (flamegraph.pl stacks, self energy in µJ), svg (an energy "
-                  "flame graph to open in a browser: hover for figures, click to zoom, Ctrl-F "
-                  "to search), dot / graph-svg (the module graph of --root: its children with "
-                  "their share of its energy, as Graphviz DOT or laid out as SVG), html (one "
-                  "self-contained page to open in a browser: summary, tree table, flame graph, "
-                  "charts, module graphs down to --depth, default 2), perfetto (the timeline as "
-                  "Chrome trace JSON: every event as a slice with its energy, each domain's power "
-                  "as a counter track; open it in ui.perfetto.dev; needs a profile accounted with "
-                  "a timeline). Example: --format html -o report.html")
-      ->check(CLI::IsMember(
-          {"table", "csv", "json", "folded", "svg", "dot", "graph-svg", "html", "perfetto"}));
-  sub->add_option("--weight", args->weight,
-                  "--format svg: frame widths by energy (default) or by busy time, to see "
-                  "where time and energy part ways. Example: --weight time")
-      ->check(CLI::IsMember({"energy", "time"}));
-  sub->add_option("--chart", args->chart,
-                  "--format svg: flame (the flame graph, default), top (the --top N ops, default "
-                  "15, by energy per step with 95 % confidence intervals), power (power of each "
-                  "domain over --step with its phases; needs a profile with a timeline, which "
-                  "account --timeline always keeps), "
-                  "phases (energy by forward/backward/optimizer, one bar per profile; add more "
-                  "with --also). Example: --chart top --top 10")
-      ->check(CLI::IsMember({"flame", "top", "power", "phases"}));
-  sub->add_option("--step", args->step,
-                  "--chart power: the step to draw, numbered as in the trace; -1 (default) is the "
-                  "whole window. Example: --step 3");
-  sub->add_option("--also", args->also,
-                  "Repeatable. --chart phases: another profile to put beside this one, named by "
-                  "its file name. Example: --also finetune.json --also predict.json")
-      ->multi_option_policy(CLI::MultiOptionPolicy::TakeAll)
-      ->expected(1)
-      ->allow_extra_args(false);
-  sub->add_flag("--all-scopes", args->all_scopes,
-                "With --format dot|graph-svg and -o DIR: write the graph of --root and of every "
-                "scope down to --depth levels below it, one file per scope (bert~encoder.svg). "
-                "Example: --all-scopes --depth 2 --format graph-svg -o graphs");
-  sub->add_option("--by", args->by,
-                  "rank: each node's energy per rank of a job (the profile's processes), with "
-                  "min / median / max over the ranks, the spread and the straggler (table); one row "
-                  "per node and rank (csv); html has it as 'Imbalance across ranks'. "
-                  "Example: --by rank --fold 'layer_\\d+'")
-      ->check(CLI::IsMember({"rank"}));
-  sub->add_option("-o,--output", args->output, "Write to this file instead of stdout");
-  sub->add_option("--domain", args->domain,
-                  "Only this energy domain instead of all summed. Example: --domain gpu:0");
-  sub->footer(
-      "\nExamples:\n"
-      "  smaragdine report profile.json --depth 3\n"
-      "  smaragdine report profile.json --root bert/encoder --fold 'layer_\\d+'\n"
-      "  smaragdine report profile.json --top 15 --domain cpu:0/package\n"
-      "  smaragdine report profile.json --format folded -o energy.folded\n"
-      "  smaragdine report profile.json --format svg --root bert/encoder -o encoder.svg\n"
-      "  smaragdine report profile.json --format svg --chart top --top 10 -o top.svg\n"
-      "  smaragdine report pretrain.json --format svg --chart phases --also finetune.json -o phases.svg\n"
-      "  smaragdine report profile.json --format graph-svg --root bert/encoder -o encoder.svg\n"
-      "  smaragdine report profile.json --all-scopes --depth 2 --format dot -o graphs/\n"
-      "  smaragdine report profile.json --format html -o report.html\n"
-      "  smaragdine report job.json --by rank --depth 3\n"
-      "  smaragdine report profile.json --format perfetto -o run.perfetto.json\n"
-      "      (then ui.perfetto.dev → Open trace file, or chrome://tracing → Load)\n"
-      "Exit status: 0 ok, 1 bad option, 2 unreadable profile, unknown --root/--domain, or\n"
-      "--by rank on a profile recorded as one process.\n");
-  sub->callback([args, &exit_code] { exit_code = RunReport(*args); });
-}};
+// `smaragdine report --help` after the options.
+constexpr char kFooter[] =
+    "Examples:\n"
+    "  smaragdine report profile.json --depth 3\n"
+    "  smaragdine report profile.json --root bert/encoder --fold 'layer_\\d+'\n"
+    "  smaragdine report profile.json --top 15 --domain cpu:0/package\n"
+    "  smaragdine report profile.json --format folded -o energy.folded\n"
+    "  smaragdine report profile.json --format svg --root bert/encoder -o encoder.svg\n"
+    "  smaragdine report profile.json --format svg --chart top --top 10 -o top.svg\n"
+    "  smaragdine report pretrain.json --format svg --chart phases --also finetune.json \\\n"
+    "      -o phases.svg\n"
+    "  smaragdine report profile.json --format graph-svg --root bert/encoder -o encoder.svg\n"
+    "  smaragdine report profile.json --all-scopes --depth 2 --format dot -o graphs/\n"
+    "  smaragdine report profile.json --format html -o report.html\n"
+    "  smaragdine report job.json --by rank --depth 3\n"
+    "  smaragdine report profile.json --format perfetto -o run.perfetto.json\n"
+    "      (then ui.perfetto.dev → Open trace file, or chrome://tracing → Load)\n"
+    "Exit status: 0 ok, 1 bad option, 2 unreadable profile, unknown --root/--domain, or\n"
+    "--by rank on a profile recorded as one process.\n";
+
+const CommandRegistration kRegistration{
+    "report",
+    30,
+    {.summary =
+         "Print a profile: the energy tree by name scope, the top ops, CSV, JSON or flame-graph "
+         "stacks",
+     .footer = kFooter},
+    [](CLI::App& sub) -> CommandRun {
+      auto args = std::make_shared<ReportArgs>();
+      sub.add_option("profile", args->profile, "profile.json written by `smaragdine account`")
+          ->required();
+      sub.add_option("--depth", args->depth,
+                     "Levels of the tree to show below the root (its children are level 1). "
+                     "Default 6 for the table, all for csv/json. Example: --depth 3")
+          ->check(CLI::NonNegativeNumber);
+      sub.add_option("--root", args->root,
+                     "Show only the subtree under this path. "
+                     "Example: --root bert/encoder/layer_3/attention");
+      sub.add_option("--top", args->top,
+                     "Instead of the tree, list the N ops/kernels with the highest self energy "
+                     "(or --sort). Example: --top 20")
+          ->check(CLI::NonNegativeNumber);
+      sub.add_option("--sort", args->sort,
+                     "Order children (and --top) by total energy, average power or time. "
+                     "Example: --sort power")
+          ->check(CLI::IsMember({"energy", "power", "time"}));
+      sub.add_option(
+             "--fold", args->folds,
+             "Repeatable. In each path component, digits inside every match of RE become "
+             "'*', and nodes that then share a path are merged. Example: --fold 'layer_\\d+' "
+             "turns layer_0 … layer_11 into one layer_*; merged nodes show n, mean ± std, min and "
+             "max of their originals (per sibling J)")
+          ->multi_option_policy(CLI::MultiOptionPolicy::TakeAll)
+          ->expected(1)
+          ->allow_extra_args(false);
+      sub.add_option("--map", args->maps,
+                     "Repeatable. RE=REPL: every match of RE in the whole path is replaced by REPL "
+                     "($1 for a group; RE2 syntax, no lookaround), applied after --fold. Example: "
+                     "--map 'tf_bert_for_masked_lm/=' drops a wrapper scope")
+          ->multi_option_policy(CLI::MultiOptionPolicy::TakeAll)
+          ->expected(1)
+          ->allow_extra_args(false);
+      sub.add_option(
+             "--format", args->format,
+             "table (for people), csv (one row per node), json (the folded, filtered "
+             "profile), folded (flamegraph.pl stacks, self energy in µJ), svg (an energy "
+             "flame graph to open in a browser: hover for figures, click to zoom, Ctrl-F "
+             "to search), dot / graph-svg (the module graph of --root: its children with "
+             "their share of its energy, as Graphviz DOT or laid out as SVG), html (one "
+             "self-contained page to open in a browser: summary, tree table, flame graph, "
+             "charts, module graphs down to --depth, default 2), perfetto (the timeline as "
+             "Chrome trace JSON: every event as a slice with its energy, each domain's power "
+             "as a counter track; open it in ui.perfetto.dev; needs a profile accounted with "
+             "a timeline). Example: --format html -o report.html")
+          ->check(CLI::IsMember(
+              {"table", "csv", "json", "folded", "svg", "dot", "graph-svg", "html", "perfetto"}));
+      sub.add_option("--weight", args->weight,
+                     "--format svg: frame widths by energy (default) or by busy time, to see "
+                     "where time and energy part ways. Example: --weight time")
+          ->check(CLI::IsMember({"energy", "time"}));
+      sub.add_option(
+             "--chart", args->chart,
+             "--format svg: flame (the flame graph, default), top (the --top N ops, default "
+             "15, by energy per step with 95 % confidence intervals), power (power of each "
+             "domain over --step with its phases; needs a profile with a timeline, which "
+             "account --timeline always keeps), "
+             "phases (energy by forward/backward/optimizer, one bar per profile; add more "
+             "with --also). Example: --chart top --top 10")
+          ->check(CLI::IsMember({"flame", "top", "power", "phases"}));
+      sub.add_option(
+          "--step", args->step,
+          "--chart power: the step to draw, numbered as in the trace; -1 (default) is the "
+          "whole window. Example: --step 3");
+      sub.add_option("--also", args->also,
+                     "Repeatable. --chart phases: another profile to put beside this one, named by "
+                     "its file name. Example: --also finetune.json --also predict.json")
+          ->multi_option_policy(CLI::MultiOptionPolicy::TakeAll)
+          ->expected(1)
+          ->allow_extra_args(false);
+      sub.add_flag("--all-scopes", args->all_scopes,
+                   "With --format dot|graph-svg and -o DIR: write the graph of --root and of every "
+                   "scope down to --depth levels below it, one file per scope (bert~encoder.svg). "
+                   "Example: --all-scopes --depth 2 --format graph-svg -o graphs");
+      sub.add_option(
+             "--by", args->by,
+             "rank: each node's energy per rank of a job (the profile's processes), with "
+             "min / median / max over the ranks, the spread and the straggler (table); one row "
+             "per node and rank (csv); html has it as 'Imbalance across ranks'. "
+             "Example: --by rank --fold 'layer_\\d+'")
+          ->check(CLI::IsMember({"rank"}));
+      sub.add_option("-o,--output", args->output, "Write to this file instead of stdout");
+      sub.add_option("--domain", args->domain,
+                     "Only this energy domain instead of all summed. Example: --domain gpu:0");
+      return [args] { return RunReport(*args); };
+    }};
 
 }  // namespace
 }  // namespace smaragdine::cli

@@ -163,114 +163,131 @@ int Run(const SimulateOptions& o) {
   return 0;
 }
 
-CommandRegistration reg{"simulate", 60, [](CLI::App& app, int& exit_code) {
-  auto o = std::make_shared<SimulateOptions>();
-  std::string presets;
-  for (const auto& n : ScenarioPresetNames()) presets += (presets.empty() ? "" : ", ") + n;
-  auto* sub = app.add_subcommand(
-      "simulate",
-      "Write a synthetic trace and energy log whose attribution is known exactly.\n"
-      "The program: lanes (CPU threads) running steps of ops nested in scopes\n"
-      "(model/layer_N/attention/MatMul), or with --program bert a BERT-like training\n"
-      "run (forward in module scopes, backward on the forward ops' paths, an SGD\n"
-      "step). Each op class draws its own power; a device draws idle power plus\n"
-      "the power of its running ops. truth.json holds the exact answer of the\n"
-      "attribution model (DESIGN §6) per node, domain and phase, plus each node's\n"
-      "physical energy (own draw + share of idle), so `account` can be checked.\n\n"
-      "The meter decides what a reading can tell (DESIGN §6.7):\n"
-      "  counter         cumulative energy, like RAPL: changes only every\n"
-      "                  --update-period-ns, on a grid shifted by --phase-ns,\n"
-      "                  floored to --counter-unit-j. A 1 ms counter reads the\n"
-      "                  same for ten 100 µs ops: only repetition at different\n"
-      "                  offsets against its updates separates them.\n"
-      "  windowed-power  the average power over --window-ns before each update,\n"
-      "                  like NVML on A100 (25 ms of every 100 ms: 75 % of the\n"
-      "                  time is never seen) or Ampere+ (a 1 s average).\n"
-      "  instant-power   the power at each update.\n"
-      "Every meter is read every --sample-period-ns with --jitter; run.json says\n"
-      "which meter it was (domains[].meter).\n\n"
-      "Presets (--scenario):\n" + ScenarioPresetHelp() +
-      "\n  smaragdine simulate --scenario bert-rapl -o sim\n"
-      "  smaragdine account --energy sim/run --trace sim/trace.pt.trace.json -o sim/profile.json\n\n"
-      "With --for-trace, simulate only the energy for a real trace (CPU package and\n"
-      "one gpu:N domain per GPU in it, NVML-like 10 ms updates):\n"
-      "  smaragdine simulate --for-trace step.pt.trace.json.gz -o example\n");
-  o->sub = sub;
-  sub->add_option("--scenario", o->scenario, "Preset (listed above): " + presets)
-      ->capture_default_str();
-  sub->add_option("--job", o->job,
-                  "MACHINESxRANKS: a distributed job, one directory per machine (its run/, "
-                  "truth.json and one rank-K.pt.trace.json per rank, ranks sharing the "
-                  "machine's meters, each machine on its own clock) to account per machine and "
-                  "`smaragdine merge`. Example: --job 3x2");
-  sub->add_option("--for-trace", o->for_trace,
-                  "Simulate energy for these real trace files instead of a scenario");
-  sub->add_option("-o,--output", o->output, "Output directory")->required();
-  sub->add_option("--seed", o->seed, "Random seed (the same seed gives the same files)");
-  sub->add_option("--dialect", o->dialect, "Trace dialect: pytorch or tf1")
-      ->check(CLI::IsMember({"pytorch", "tf1"}));
-  sub->add_option("--program", o->program,
-                  "random: ops drawn from --ops/--op-min-ns/…; bert: BERT-like training "
-                  "(forward, backward, optimizer; ops of 20-500 µs)")
-      ->check(CLI::IsMember({"random", "bert"}));
-  sub->add_option("--layers", o->layers, "bert: encoder layers")->check(CLI::Range(1, 1000));
-  sub->add_flag("--no-optimizer", o->no_optimizer, "bert: no optimizer step after backward");
-  sub->add_option("--steps", o->steps, "Steps (ProfilerStep#N)")->check(CLI::PositiveNumber);
-  sub->add_option("--ops", o->ops, "Ops per lane and step")->check(CLI::PositiveNumber);
-  sub->add_option("--threads", o->threads,
-                  "CPU lanes (bert: lanes after the first run data-loader batches beside "
-                  "the model)")
-      ->check(CLI::Range(1, 256));
-  sub->add_option("--nesting", o->nesting,
-                  "Scope depth: 0 flat, 1 model/op, 2 model/layer_N/op, 3 …/attention|mlp/op")
-      ->check(CLI::Range(0, 3));
-  sub->add_flag("--concurrent", o->concurrent, "Lanes run side by side");
-  sub->add_flag("--sequential", o->sequential, "Lanes take turns: one op at a time");
-  sub->add_flag("--shuffle", o->shuffle, "Write the trace's events in random order");
-  sub->add_option("--scope-spread", o->scope_spread,
-                  "One op name, different power per place: x (1 + S·u), u in [-1, 1] from a "
-                  "hash of the op's path and phase (0: one power per name)")
-      ->check(CLI::Range(0.0, 0.95));
-  sub->add_option("--call-noise", o->call_noise,
-                  "Each call's power x (1 + N·U(-1, 1)); the truth uses each call's own")
-      ->check(CLI::Range(0.0, 0.95));
-  sub->add_option("--meter", o->meter, "counter, windowed-power or instant-power (see above)")
-      ->check(CLI::IsMember({"counter", "windowed-power", "instant-power"}));
-  sub->add_option("--counter-unit-j", o->counter_unit_j,
-                  "Counter quantum in J (RAPL: 61e-6 or 15.3e-6); 0 = exact")
-      ->check(CLI::NonNegativeNumber);
-  sub->add_option("--update-period-ns", o->update_period_ns,
-                  "The meter changes only this often (RAPL ~1e6, NVML ~1e8)")
-      ->check(CLI::PositiveNumber);
-  sub->add_option("--phase-ns", o->phase,
-                  "Offset of the meter's update grid from the log start, or 'random' "
-                  "(drawn from the seed in [0, period)); 0 = updates at the log start")
-      ->check([](const std::string& v) -> std::string {
-        if (v == "random") return "";
-        if (v.empty() || v.size() > 18 ||
-            v.find_first_not_of("0123456789") != std::string::npos)
-          return "expected a number of ns >= 0 or 'random'";
-        return "";
-      });
-  sub->add_option("--window-ns", o->window_ns,
-                  "windowed-power: the averaging window before each update (A100: 25e6, "
-                  "Ampere+: 1e9); default the update period")
-      ->check(CLI::PositiveNumber);
-  sub->add_option("--power-unit-w", o->power_unit_w,
-                  "Power meters: readings floored to this (NVML: 0.001); 0 = exact")
-      ->check(CLI::NonNegativeNumber);
-  sub->add_option("--sample-period-ns", o->sample_period_ns, "Sampling period")
-      ->check(CLI::PositiveNumber);
-  sub->add_option("--jitter", o->jitter, "Sampling jitter, fraction of the period")
-      ->check(CLI::Range(0.0, 0.98));
-  sub->add_option("--idle-w", o->idle_w, "Idle power of cpu:0/package (W)")
-      ->check(CLI::NonNegativeNumber);
-  sub->add_option("--dram-idle-w", o->dram_idle_w, "> 0 adds a cpu:0/dram domain (W)")
-      ->check(CLI::NonNegativeNumber);
-  sub->add_option("--op-min-ns", o->op_min_ns, "Shortest op")->check(CLI::PositiveNumber);
-  sub->add_option("--op-max-ns", o->op_max_ns, "Longest op")->check(CLI::PositiveNumber);
-  sub->callback([o, &exit_code] { exit_code = Run(*o); });
-}};
+// `smaragdine simulate --help` before the options: the model, the meters and
+// the presets.
+std::string SimulateDetails() {
+  return "The program: lanes (CPU threads) running steps of ops nested in scopes\n"
+         "(model/layer_N/attention/MatMul), or with --program bert a BERT-like training\n"
+         "run (forward in module scopes, backward on the forward ops' paths, an SGD\n"
+         "step). Each op class draws its own power; a device draws idle power plus\n"
+         "the power of its running ops. truth.json holds the exact answer of the\n"
+         "attribution model (DESIGN §6) per node, domain and phase, plus each node's\n"
+         "physical energy (own draw + share of idle), so `account` can be checked.\n\n"
+         "The meter decides what a reading can tell (DESIGN §6.7):\n"
+         "  counter         cumulative energy, like RAPL: changes only every\n"
+         "                  --update-period-ns, on a grid shifted by --phase-ns,\n"
+         "                  floored to --counter-unit-j. A 1 ms counter reads the\n"
+         "                  same for ten 100 µs ops: only repetition at different\n"
+         "                  offsets against its updates separates them.\n"
+         "  windowed-power  the average power over --window-ns before each update,\n"
+         "                  like NVML on A100 (25 ms of every 100 ms: 75 % of the\n"
+         "                  time is never seen) or Ampere+ (a 1 s average).\n"
+         "  instant-power   the power at each update.\n"
+         "Every meter is read every --sample-period-ns with --jitter; run.json says\n"
+         "which meter it was (domains[].meter).\n\n"
+         "Presets (--scenario):\n" +
+         ScenarioPresetHelp() +
+         "\nWith --for-trace, simulate only the energy for a real trace (CPU package and\n"
+         "one gpu:N domain per GPU in it, NVML-like 10 ms updates).";
+}
+
+// `smaragdine simulate --help` after the options.
+constexpr char kFooter[] =
+    "Examples:\n"
+    "  smaragdine simulate --scenario bert-rapl -o sim\n"
+    "  smaragdine account --energy sim/run --trace sim/trace.pt.trace.json -o sim/profile.json\n"
+    "  smaragdine simulate --for-trace step.pt.trace.json.gz -o example\n"
+    "  smaragdine simulate --job 2x4 -o job     then account each machine and merge\n"
+    "Exit status: 0 ok, 1 bad option, 2 an unreadable --for-trace input or an output\n"
+    "that cannot be written.\n";
+
+const CommandRegistration kRegistration{
+    "simulate",
+    60,
+    {.summary = "Write a synthetic trace and energy log whose attribution is known exactly",
+     .footer = kFooter},
+    [](CLI::App& sub) -> CommandRun {
+      // The list of presets comes from the scenario table.
+      sub.description(sub.get_description() + "\n\n" + SimulateDetails());
+      auto o = std::make_shared<SimulateOptions>();
+      std::string presets;
+      for (const auto& n : ScenarioPresetNames()) presets += (presets.empty() ? "" : ", ") + n;
+      o->sub = &sub;
+      sub.add_option("--scenario", o->scenario, "Preset (listed above): " + presets)
+          ->capture_default_str();
+      sub.add_option("--job", o->job,
+                     "MACHINESxRANKS: a distributed job, one directory per machine (its run/, "
+                     "truth.json and one rank-K.pt.trace.json per rank, ranks sharing the "
+                     "machine's meters, each machine on its own clock) to account per machine and "
+                     "`smaragdine merge`. Example: --job 3x2");
+      sub.add_option("--for-trace", o->for_trace,
+                     "Simulate energy for these real trace files instead of a scenario");
+      sub.add_option("-o,--output", o->output, "Output directory")->required();
+      sub.add_option("--seed", o->seed, "Random seed (the same seed gives the same files)");
+      sub.add_option("--dialect", o->dialect, "Trace dialect: pytorch or tf1")
+          ->check(CLI::IsMember({"pytorch", "tf1"}));
+      sub.add_option("--program", o->program,
+                     "random: ops drawn from --ops/--op-min-ns/…; bert: BERT-like training "
+                     "(forward, backward, optimizer; ops of 20-500 µs)")
+          ->check(CLI::IsMember({"random", "bert"}));
+      sub.add_option("--layers", o->layers, "bert: encoder layers")->check(CLI::Range(1, 1000));
+      sub.add_flag("--no-optimizer", o->no_optimizer, "bert: no optimizer step after backward");
+      sub.add_option("--steps", o->steps, "Steps (ProfilerStep#N)")->check(CLI::PositiveNumber);
+      sub.add_option("--ops", o->ops, "Ops per lane and step")->check(CLI::PositiveNumber);
+      sub.add_option("--threads", o->threads,
+                     "CPU lanes (bert: lanes after the first run data-loader batches beside "
+                     "the model)")
+          ->check(CLI::Range(1, 256));
+      sub.add_option("--nesting", o->nesting,
+                     "Scope depth: 0 flat, 1 model/op, 2 model/layer_N/op, 3 …/attention|mlp/op")
+          ->check(CLI::Range(0, 3));
+      sub.add_flag("--concurrent", o->concurrent, "Lanes run side by side");
+      sub.add_flag("--sequential", o->sequential, "Lanes take turns: one op at a time");
+      sub.add_flag("--shuffle", o->shuffle, "Write the trace's events in random order");
+      sub.add_option("--scope-spread", o->scope_spread,
+                     "One op name, different power per place: x (1 + S·u), u in [-1, 1] from a "
+                     "hash of the op's path and phase (0: one power per name)")
+          ->check(CLI::Range(0.0, 0.95));
+      sub.add_option("--call-noise", o->call_noise,
+                     "Each call's power x (1 + N·U(-1, 1)); the truth uses each call's own")
+          ->check(CLI::Range(0.0, 0.95));
+      sub.add_option("--meter", o->meter, "counter, windowed-power or instant-power (see above)")
+          ->check(CLI::IsMember({"counter", "windowed-power", "instant-power"}));
+      sub.add_option("--counter-unit-j", o->counter_unit_j,
+                     "Counter quantum in J (RAPL: 61e-6 or 15.3e-6); 0 = exact")
+          ->check(CLI::NonNegativeNumber);
+      sub.add_option("--update-period-ns", o->update_period_ns,
+                     "The meter changes only this often (RAPL ~1e6, NVML ~1e8)")
+          ->check(CLI::PositiveNumber);
+      sub.add_option("--phase-ns", o->phase,
+                     "Offset of the meter's update grid from the log start, or 'random' "
+                     "(drawn from the seed in [0, period)); 0 = updates at the log start")
+          ->check([](const std::string& v) -> std::string {
+            if (v == "random") return "";
+            if (v.empty() || v.size() > 18 ||
+                v.find_first_not_of("0123456789") != std::string::npos)
+              return "expected a number of ns >= 0 or 'random'";
+            return "";
+          });
+      sub.add_option("--window-ns", o->window_ns,
+                     "windowed-power: the averaging window before each update (A100: 25e6, "
+                     "Ampere+: 1e9); default the update period")
+          ->check(CLI::PositiveNumber);
+      sub.add_option("--power-unit-w", o->power_unit_w,
+                     "Power meters: readings floored to this (NVML: 0.001); 0 = exact")
+          ->check(CLI::NonNegativeNumber);
+      sub.add_option("--sample-period-ns", o->sample_period_ns, "Sampling period")
+          ->check(CLI::PositiveNumber);
+      sub.add_option("--jitter", o->jitter, "Sampling jitter, fraction of the period")
+          ->check(CLI::Range(0.0, 0.98));
+      sub.add_option("--idle-w", o->idle_w, "Idle power of cpu:0/package (W)")
+          ->check(CLI::NonNegativeNumber);
+      sub.add_option("--dram-idle-w", o->dram_idle_w, "> 0 adds a cpu:0/dram domain (W)")
+          ->check(CLI::NonNegativeNumber);
+      sub.add_option("--op-min-ns", o->op_min_ns, "Shortest op")->check(CLI::PositiveNumber);
+      sub.add_option("--op-max-ns", o->op_max_ns, "Longest op")->check(CLI::PositiveNumber);
+      return [o] { return Run(*o); };
+    }};
 
 }  // namespace
 }  // namespace smaragdine::cli

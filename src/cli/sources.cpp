@@ -20,6 +20,7 @@
 
 #include "common/clock.h"
 #include "cli/command.h"
+#include "cli/source_options.h"
 #include "common/json_text.h"
 #include "smaragdine/device.h"
 #include "smaragdine/sources.h"
@@ -370,27 +371,34 @@ int Run(const SourcesOptions& o) {
   return 0;
 }
 
-CommandRegistration registration{"sources", 10, [](CLI::App& app, int& exit_code) {
-  auto o = std::make_shared<SourcesOptions>();
-  auto* sub = app.add_subcommand(
-      "sources",
-      "List the energy domains this machine offers: readable or not (with the reason and the "
-      "fix), resolution, measured update interval, and which ones `record` would use");
-  sub->add_option("--sample-ms", o->sample_ms,
-                  "Sample each readable domain this long to measure its update interval "
-                  "(1 kHz for RAPL/perf/MSR, 10 ms for NVML/hwmon/model; 0: do not sample)")
-      ->capture_default_str();
-  sub->add_flag("--json", o->json, "Machine-readable output");
-  sub->add_option("--source", o->forced,
-                  "Prefer this source where it covers a domain (repeatable): perf, nvml, "
-                  "rapl-powercap, rapl-msr, hwmon, model");
-  sub->add_option("--sysfs-root", o->roots.sysfs, "Where sysfs is")->capture_default_str();
-  sub->add_option("--dev-root", o->roots.dev, "Where /dev is")->capture_default_str();
-  sub->add_option("--proc-root", o->roots.proc, "Where procfs is")->capture_default_str();
-  sub->add_option("--nvml-library", o->nvml_library,
-                  "Load NVML from this file instead of libnvidia-ml.so.1");
-  sub->callback([o, &exit_code] { exit_code = Run(*o); });
-}};
+// `smaragdine sources --help` after the options.
+constexpr char kFooter[] =
+    "Examples:\n"
+    "  smaragdine sources                  the table, each readable domain sampled for 300 ms\n"
+    "  smaragdine sources --sample-ms 0    without sampling (no update intervals)\n"
+    "  smaragdine sources --json           the same for programs\n"
+    "A domain that cannot be read says why and how to make it readable (permissions, a\n"
+    "module to load, a driver); docs/sources.md has the details. Exit status: 0 ok (also\n"
+    "when nothing is readable: `record` then uses the CPU-time model), 1 bad option.\n";
+
+const CommandRegistration kRegistration{
+    "sources",
+    10,
+    {.summary =
+         "List the energy domains this machine offers: readable or not (with the reason and the "
+         "fix), resolution, measured update interval, and which ones `record` would use",
+     .footer = kFooter},
+    [](CLI::App& sub) -> CommandRun {
+      auto o = std::make_shared<SourcesOptions>();
+      sub.add_option("--sample-ms", o->sample_ms,
+                     "Sample each readable domain this long to measure its update interval "
+                     "(1 kHz for RAPL/perf/MSR, 10 ms for NVML/hwmon/model; 0: do not sample)")
+          ->capture_default_str();
+      sub.add_flag("--json", o->json, "Machine-readable output");
+      AddSourceOption(sub, o->forced);
+      AddSourceLocationOptions(sub, o->roots, o->nvml_library);
+      return [o] { return Run(*o); };
+    }};
 
 }  // namespace
 }  // namespace smaragdine::cli

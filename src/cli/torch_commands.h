@@ -13,8 +13,8 @@ namespace smaragdine::cli {
 
 struct TorchCommand {
   const char* name;
-  int order;  // as CommandRegistration's
-  const char* description;
+  int order;           // as CommandRegistration's
+  const char* summary;  // as CommandHelp's
 };
 
 inline constexpr TorchCommand kDemoCommand{

@@ -53,25 +53,21 @@ int RunInTorchHelper(const char* command, const std::vector<std::string>& args) 
   return PrintError(e);
 }
 
-void AddForwarder(const TorchCommand& c, CLI::App& app, int& exit_code) {
-  CLI::App* sub = app.add_subcommand(c.name, c.description);
-  // No parsing here: smaragdine-torch checks the options and prints the help.
-  sub->set_help_flag();
-  sub->prefix_command();
-  sub->allow_extras();
-  sub->callback([sub, &exit_code, name = c.name] {
-    exit_code = RunInTorchHelper(name, sub->remaining());
-  });
+// The subcommand's options are smaragdine-torch's: it checks them and prints
+// the help, so everything after the name is passed on as it is.
+CommandRun AddForwarder(const TorchCommand& c, CLI::App& sub) {
+  sub.set_help_flag();
+  sub.prefix_command();
+  sub.allow_extras();
+  return [&sub, name = c.name] { return RunInTorchHelper(name, sub.remaining()); };
 }
 
 const CommandRegistration kDemo{kDemoCommand.name, kDemoCommand.order,
-                                [](CLI::App& app, int& exit_code) {
-                                  AddForwarder(kDemoCommand, app, exit_code);
-                                }};
+                                {.summary = kDemoCommand.summary},
+                                [](CLI::App& sub) { return AddForwarder(kDemoCommand, sub); }};
 const CommandRegistration kSweep{kSweepCommand.name, kSweepCommand.order,
-                                 [](CLI::App& app, int& exit_code) {
-                                   AddForwarder(kSweepCommand, app, exit_code);
-                                 }};
+                                 {.summary = kSweepCommand.summary},
+                                 [](CLI::App& sub) { return AddForwarder(kSweepCommand, sub); }};
 
 }  // namespace
 }  // namespace smaragdine::cli

@@ -119,20 +119,16 @@ Status Recording::Impl::WriteRunJson() const {
 Status Recording::Impl::StartSampling() {
   const RecordingOptions& o = options;
   const pid_t pid = o.pid > 0 ? o.pid : ::getpid();
-  SourceOptions so;
-  so.roots = o.roots;
-  so.model_core_w = o.model_core_w;
-  so.model_idle_w = o.model_idle_w;
+  SourceOptions so = o.sampling.sources;
   so.model_pid = pid;
-  so.nvml_library = o.nvml_library;
   sources = MakeSources(so);
-  for (const std::string& f : o.forced_sources) {
+  for (const std::string& f : o.sampling.forced_sources) {
     bool known = false;
     for (const auto& s : sources) known |= s->Name() == f;
     if (!known) return UsageError(fmt::format("--source {}: no such source", f));
   }
   std::vector<DomainChoice> left_out;
-  const std::vector<DomainChoice> choices = ChooseDomains(sources, o.forced_sources, &left_out);
+  const std::vector<DomainChoice> choices = ChooseDomains(sources, o.sampling.forced_sources, &left_out);
   if (choices.empty())
     return Nothing(
         "no energy domain can be read on this machine; `smaragdine sources` says why and how to "
@@ -163,17 +159,17 @@ Status Recording::Impl::StartSampling() {
                                fmt::join(diag.warnings(), "; ")));
 
   SamplerOptions sampler_options;
-  sampler_options.fast_period_ns = o.fast_period_ns;
-  sampler_options.slow_period_ns = o.slow_period_ns;
+  sampler_options.fast_period_ns = o.sampling.fast_period_ns;
+  sampler_options.slow_period_ns = o.sampling.slow_period_ns;
   SMG_ASSIGN_OR_RETURN(const int energy_fd, run_dir->CreateNew("energy.csv"));
   SMG_ASSIGN_OR_RETURN(sampler, Sampler::Start(std::move(sessions), energy_fd,
                                                dir + "/energy.csv", sampler_options));
   if (o.record_cpu_time) {
     CpuTimeRecorderOptions cpu_options;
-    cpu_options.period_ns = o.slow_period_ns;
+    cpu_options.period_ns = o.sampling.slow_period_ns;
     SMG_ASSIGN_OR_RETURN(const int cputime_fd, run_dir->CreateNew("cputime.csv"));
     auto recorder =
-        CpuTimeRecorder::Start(o.roots.proc, pid, cputime_fd, dir + "/cputime.csv", cpu_options);
+        CpuTimeRecorder::Start(o.sampling.sources.roots.proc, pid, cputime_fd, dir + "/cputime.csv", cpu_options);
     if (recorder.ok()) {
       cputime = std::move(*recorder);
     } else {

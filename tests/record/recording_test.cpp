@@ -26,10 +26,10 @@ class RecordingTest : public ::testing::Test {
   RecordingOptions Options() const {
     RecordingOptions o;
     o.dir = run_;
-    o.forced_sources = {"model"};
-    o.roots.sysfs = tmp_.path() + "/no-sysfs";
-    o.roots.dev = tmp_.path() + "/no-dev";
-    o.slow_period_ns = 5'000'000;
+    o.sampling.forced_sources = {"model"};
+    o.sampling.sources.roots.sysfs = tmp_.path() + "/no-sysfs";
+    o.sampling.sources.roots.dev = tmp_.path() + "/no-dev";
+    o.sampling.slow_period_ns = 5'000'000;
     o.command = {"test", "workload"};
     return o;
   }
@@ -102,7 +102,7 @@ TEST_F(RecordingTest, ANonEmptyDirectoryIsRefusedOrItsOwnFilesReplaced) {
 
 TEST_F(RecordingTest, AnUnknownSourceIsAUsageErrorAndLeavesNoFiles) {
   RecordingOptions o = Options();
-  o.forced_sources = {"thermometer"};
+  o.sampling.forced_sources = {"thermometer"};
   auto rec = Recording::Start(o);
   ASSERT_FALSE(rec.ok());
   EXPECT_EQ(rec.error().code, ErrorCode::kUsage);

@@ -21,10 +21,10 @@ inline SessionOptions ModelOnly(const smaragdine::testing::TempDir& tmp) {
   SessionOptions o;
   const std::string empty = tmp.path() + "/empty";
   std::filesystem::create_directories(empty);
-  o.roots.sysfs = empty;
-  o.roots.dev = empty;
-  o.nvml_library = tmp.path() + "/no-libnvidia-ml.so.1";
-  o.slow_period_ns = 5'000'000;
+  o.sampling.sources.roots.sysfs = empty;
+  o.sampling.sources.roots.dev = empty;
+  o.sampling.sources.nvml_library = tmp.path() + "/no-libnvidia-ml.so.1";
+  o.sampling.slow_period_ns = 5'000'000;
   o.use_run_dir_env = false;
   return o;
 }

@@ -37,6 +37,7 @@
 
 #include "smaragdine/energy_log.h"
 #include "smaragdine/profile.h"
+#include "smaragdine/recording.h"
 #include "smaragdine/sources.h"
 #include "smaragdine/status.h"
 #include "smaragdine/trace.h"
@@ -60,14 +61,8 @@ struct SessionOptions {
   // Also write profile.json next to the trace (output_dir or run directory).
   bool write_profile = true;
 
-  // Energy sources, as `smaragdine record` takes them.
-  std::vector<std::string> forced_sources;  // --source
-  SourceRoots roots;
-  std::string nvml_library;
-  double model_core_w = 15.0;
-  double model_idle_w = 10.0;
-  int64_t fast_period_ns = 1'000'000;
-  int64_t slow_period_ns = 20'000'000;
+  // Energy sources and sampling periods, as `smaragdine record` takes them.
+  SamplingOptions sampling;
 
   // Idle power per domain, for the static/dynamic split (account --baseline-w).
   std::map<std::string, double> baseline_w;

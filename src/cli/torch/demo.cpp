@@ -127,35 +127,37 @@ int RunDemo(const DemoArgs& a) {
   return 0;
 }
 
-const CommandRegistration kRegistration{kDemoCommand.name, kDemoCommand.order, [](CLI::App& app,
-                                                                               int& exit_code) {
-  auto args = std::make_shared<DemoArgs>();
-  CLI::App* sub = app.add_subcommand(kDemoCommand.name, kDemoCommand.description);
-  AddModelOptions(sub, args->model, kDefaultPreset);
-  sub->add_option("--steps", args->steps, "Measured steps (default 5)")
-      ->check(CLI::PositiveNumber);
-  sub->add_option("--warmup", args->warmup,
-                  "Steps run before accounting starts, so first-call allocations do not count "
-                  "(default 2)")
-      ->check(CLI::NonNegativeNumber);
-  sub->add_option("-o,--output", args->output,
-                  "Directory for profile.json, the live trace and the energy log; a previous "
-                  "demo's files there are replaced (default ./smaragdine-demo)");
-  sub->add_option("--depth", args->depth, "Levels of the tree to print (default 4)")
-      ->check(CLI::PositiveNumber);
-  sub->add_option("--top", args->top, "Operations in each top list (default 8)")
-      ->check(CLI::PositiveNumber);
-  sub->footer(
-      "\nExamples:\n"
-      "  smaragdine demo                                   BERT-tiny pre-training, about a minute\n"
-      "  smaragdine demo --preset bert-base --steps 3      the real size\n"
-      "  smaragdine demo --model albert --task finetune -o albert-ft\n"
-      "  smaragdine demo --task predict --seq 256 --batch 4\n"
-      "Energy comes from the best readable counter (`smaragdine sources`); where none is\n"
-      "readable, from a CPU-time model, and the output says MODELED.\n"
-      "Exit status: 0 ok, 1 bad option, 3 nothing measurable.\n");
-  sub->callback([args, &exit_code] { exit_code = RunDemo(*args); });
-}};
+// `smaragdine demo --help` after the options.
+constexpr char kFooter[] =
+    "Examples:\n"
+    "  smaragdine demo                                   BERT-tiny pre-training, about a minute\n"
+    "  smaragdine demo --preset bert-base --steps 3      the real size\n"
+    "  smaragdine demo --model albert --task finetune -o albert-ft\n"
+    "  smaragdine demo --task predict --seq 256 --batch 4\n"
+    "Energy comes from the best readable counter (`smaragdine sources`); where none is\n"
+    "readable, from a CPU-time model, and the output says MODELED.\n"
+    "Exit status: 0 ok, 1 bad option, 3 nothing measurable.\n";
+
+const CommandRegistration kRegistration{
+    kDemoCommand.name, kDemoCommand.order, {.summary = kDemoCommand.summary, .footer = kFooter},
+    [](CLI::App& sub) -> CommandRun {
+      auto args = std::make_shared<DemoArgs>();
+      AddModelOptions(sub, args->model, kDefaultPreset);
+      sub.add_option("--steps", args->steps, "Measured steps (default 5)")
+          ->check(CLI::PositiveNumber);
+      sub.add_option("--warmup", args->warmup,
+                     "Steps run before accounting starts, so first-call allocations do not count "
+                     "(default 2)")
+          ->check(CLI::NonNegativeNumber);
+      sub.add_option("-o,--output", args->output,
+                     "Directory for profile.json, the live trace and the energy log; a previous "
+                     "demo's files there are replaced (default ./smaragdine-demo)");
+      sub.add_option("--depth", args->depth, "Levels of the tree to print (default 4)")
+          ->check(CLI::PositiveNumber);
+      sub.add_option("--top", args->top, "Operations in each top list (default 8)")
+          ->check(CLI::PositiveNumber);
+      return [args] { return RunDemo(*args); };
+    }};
 
 }  // namespace
 }  // namespace smaragdine::cli

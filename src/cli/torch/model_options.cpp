@@ -9,50 +9,46 @@
 #include <fmt/format.h>
 
 #include "cli/command.h"
+#include "cli/source_options.h"
 #include "smaragdine/device.h"
 #include "smaragdine/sources.h"
 
 namespace smaragdine::cli {
 
-void AddModelOptions(CLI::App* sub, ModelArgs& a, const std::string& default_preset) {
-  sub->add_option("--model", a.model,
-                  "bert or albert. Default: the preset's model (bert). With --model albert and "
-                  "no --preset, an ALBERT of the default preset's sizes (E = 128)")
+void AddModelOptions(CLI::App& sub, ModelArgs& a, const std::string& default_preset) {
+  sub.add_option("--model", a.model,
+                 "bert or albert. Default: the preset's model (bert). With --model albert and "
+                 "no --preset, an ALBERT of the default preset's sizes (E = 128)")
       ->check(CLI::IsMember({"bert", "albert"}));
-  sub->add_option("--preset", a.preset,
-                  fmt::format("Model size (default {}): bert-tiny, bert-mini, bert-small, "
-                              "bert-medium, bert-base, bert-large, bert-L{{2..12}}-H{{128,256,512,"
-                              "768}}, albert-base, albert-large. Example: --preset bert-base",
-                              default_preset));
+  sub.add_option("--preset", a.preset,
+                 fmt::format("Model size (default {}): bert-tiny, bert-mini, bert-small, "
+                             "bert-medium, bert-base, bert-large, bert-L{{2..12}}-H{{128,256,512,"
+                             "768}}, albert-base, albert-large. Example: --preset bert-base",
+                             default_preset));
   CLI::Option* task =
-      sub->add_option("--task", a.task,
-                      "pretrain (masked-LM + next-sentence heads, backward, AdamW), finetune "
-                      "(classifier, backward, AdamW) or predict (forward only, no autograd)")
+      sub.add_option("--task", a.task,
+                     "pretrain (masked-LM + next-sentence heads, backward, AdamW), finetune "
+                     "(classifier, backward, AdamW) or predict (forward only, no autograd)")
           ->check(CLI::IsMember({"pretrain", "finetune", "predict"}));
-  sub->add_option("--mode", a.mode,
-                  "Shorthand for --task: train (= pretrain) or infer (= predict)")
+  sub.add_option("--mode", a.mode, "Shorthand for --task: train (= pretrain) or infer (= predict)")
       ->check(CLI::IsMember({"train", "infer"}))
       ->excludes(task);
-  sub->add_option("--layers", a.layers, "Transformer layers L (overrides the preset)")
+  sub.add_option("--layers", a.layers, "Transformer layers L (overrides the preset)")
       ->check(CLI::PositiveNumber);
-  sub->add_option("--hidden", a.hidden,
-                  "Hidden size H; also sets heads to H/64 and intermediate to 4H unless given")
+  sub.add_option("--hidden", a.hidden,
+                 "Hidden size H; also sets heads to H/64 and intermediate to 4H unless given")
       ->check(CLI::PositiveNumber);
-  sub->add_option("--heads", a.heads, "Attention heads (must divide H)")->check(CLI::PositiveNumber);
-  sub->add_option("--intermediate", a.intermediate, "Feed-forward size")
+  sub.add_option("--heads", a.heads, "Attention heads (must divide H)")->check(CLI::PositiveNumber);
+  sub.add_option("--intermediate", a.intermediate, "Feed-forward size")->check(CLI::PositiveNumber);
+  sub.add_option("--embedding", a.embedding, "ALBERT's factorized embedding size E (≤ H)")
       ->check(CLI::PositiveNumber);
-  sub->add_option("--embedding", a.embedding, "ALBERT's factorized embedding size E (≤ H)")
+  sub.add_option("--seq", a.seq, "Tokens per sequence (default 128, at most 512)")
       ->check(CLI::PositiveNumber);
-  sub->add_option("--seq", a.seq, "Tokens per sequence (default 128, at most 512)")
+  sub.add_option("--batch", a.batch, "Sequences per step (default 8)")->check(CLI::PositiveNumber);
+  sub.add_option("--vocab", a.vocab, "Vocabulary size (default 30522; ALBERT 30000)")
       ->check(CLI::PositiveNumber);
-  sub->add_option("--batch", a.batch, "Sequences per step (default 8)")->check(CLI::PositiveNumber);
-  sub->add_option("--vocab", a.vocab, "Vocabulary size (default 30522; ALBERT 30000)")
-      ->check(CLI::PositiveNumber);
-  sub->add_option("--seed", a.seed, "Seed of the random weights and inputs (default 42)");
-  Repeatable(sub->add_option(
-      "--source", a.sources,
-      "Repeatable. Use this energy source where it covers a domain (perf, "
-      "rapl-powercap, rapl-msr, nvml, hwmon, model), as `smaragdine record` does"));
+  sub.add_option("--seed", a.seed, "Seed of the random weights and inputs (default 42)");
+  AddSourceOption(sub, a.sources);
 }
 
 Result<models::ModelConfig> BuildModelConfig(const ModelArgs& a,
@@ -99,7 +95,7 @@ Result<models::Task> BuildTask(const ModelArgs& a) {
 
 live::SessionOptions BuildSessionOptions(const ModelArgs& a) {
   live::SessionOptions o;
-  o.forced_sources = a.sources;
+  o.sampling.forced_sources = a.sources;
   // The demo and sweep measure themselves; a surrounding `record` run would
   // make every session write into its directory.
   o.use_run_dir_env = false;

@@ -27,7 +27,7 @@ struct ModelArgs {
 
 // Adds --model, --preset, --task (or --mode), the sizes, --seed and --source to `sub`
 // (sweep's --grid then overrides the sizes it sweeps).
-void AddModelOptions(CLI::App* sub, ModelArgs& args, const std::string& default_preset);
+void AddModelOptions(CLI::App& sub, ModelArgs& args, const std::string& default_preset);
 
 // The preset (or `default_preset`), switched to --model when that differs
 // (ALBERT gets E = min(128, H) and its 30000-token vocabulary), then the sizes

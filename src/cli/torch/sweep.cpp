@@ -395,36 +395,38 @@ int RunSweep(const SweepArgs& a) {
   return written.ok() ? 0 : PrintError(written.error());
 }
 
-const CommandRegistration kRegistration{kSweepCommand.name, kSweepCommand.order, [](CLI::App& app,
-                                                                                 int& exit_code) {
-  auto args = std::make_shared<SweepArgs>();
-  CLI::App* sub = app.add_subcommand(kSweepCommand.name, kSweepCommand.description);
-  AddModelOptions(sub, args->model, kDefaultPreset);
-  Repeatable(sub->add_option(
-      "--grid", args->grid,
-      "Repeatable. KEY=V1,V2,… over layers, hidden, heads, intermediate, embedding, "
-      "seq, batch, vocab; the sweep runs every combination. Example: --grid "
-      "layers=2,4 --grid hidden=128,256"));
-  sub->add_option("--steps", args->steps, "Measured steps per run (default 5)")
-      ->check(CLI::PositiveNumber);
-  sub->add_option("--warmup", args->warmup, "Unmeasured steps before each run (default 1)")
-      ->check(CLI::NonNegativeNumber);
-  sub->add_option("--repeat", args->repeat,
-                  "Runs per configuration, each with freshly built weights (default 2; "
-                  "stability needs 2 or more)")
-      ->check(CLI::PositiveNumber);
-  sub->add_option("-o,--output", args->output,
-                  "Directory for sweep.csv and stability.csv (default ./smaragdine-sweep)");
-  sub->footer(
-      "\nExamples:\n"
-      "  smaragdine sweep --grid layers=2,4 --grid hidden=128,256 --steps 5 --repeat 2\n"
-      "  smaragdine sweep --model bert --grid layers=6,8,10,12 --grid hidden=512,768 --steps 10\n"
-      "  smaragdine sweep --preset bert-mini --task predict --grid batch=1,8,32 --grid seq=64,128\n"
-      "Each measured step runs under its own live session, so run-to-run stability can be\n"
-      "shown as steps are aggregated (k = 1 … --steps).\n"
-      "Exit status: 0 ok, 1 bad option, 3 nothing measurable.\n");
-  sub->callback([args, &exit_code] { exit_code = RunSweep(*args); });
-}};
+// `smaragdine sweep --help` after the options.
+constexpr char kFooter[] =
+    "Examples:\n"
+    "  smaragdine sweep --grid layers=2,4 --grid hidden=128,256 --steps 5 --repeat 2\n"
+    "  smaragdine sweep --model bert --grid layers=6,8,10,12 --grid hidden=512,768 --steps 10\n"
+    "  smaragdine sweep --preset bert-mini --task predict --grid batch=1,8,32 --grid seq=64,128\n"
+    "Each measured step runs under its own live session, so run-to-run stability can be\n"
+    "shown as steps are aggregated (k = 1 … --steps).\n"
+    "Exit status: 0 ok, 1 bad option, 3 nothing measurable.\n";
+
+const CommandRegistration kRegistration{
+    kSweepCommand.name, kSweepCommand.order, {.summary = kSweepCommand.summary, .footer = kFooter},
+    [](CLI::App& sub) -> CommandRun {
+      auto args = std::make_shared<SweepArgs>();
+      AddModelOptions(sub, args->model, kDefaultPreset);
+      Repeatable(sub.add_option(
+          "--grid", args->grid,
+          "Repeatable. KEY=V1,V2,… over layers, hidden, heads, intermediate, embedding, "
+          "seq, batch, vocab; the sweep runs every combination. Example: --grid "
+          "layers=2,4 --grid hidden=128,256"));
+      sub.add_option("--steps", args->steps, "Measured steps per run (default 5)")
+          ->check(CLI::PositiveNumber);
+      sub.add_option("--warmup", args->warmup, "Unmeasured steps before each run (default 1)")
+          ->check(CLI::NonNegativeNumber);
+      sub.add_option("--repeat", args->repeat,
+                     "Runs per configuration, each with freshly built weights (default 2; "
+                     "stability needs 2 or more)")
+          ->check(CLI::PositiveNumber);
+      sub.add_option("-o,--output", args->output,
+                     "Directory for sweep.csv and stability.csv (default ./smaragdine-sweep)");
+      return [args] { return RunSweep(*args); };
+    }};
 
 }  // namespace
 }  // namespace smaragdine::cli

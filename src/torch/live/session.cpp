@@ -63,13 +63,7 @@ Status StartSampling(Session::Impl& s) {
   // A directory used before keeps its traces and profiles (each session adds
   // its own, numbered); the previous run's energy files are replaced.
   ro.existing = ExistingRunDirectory::kReplaceOwnFiles;
-  ro.forced_sources = o.forced_sources;
-  ro.roots = o.roots;
-  ro.nvml_library = o.nvml_library;
-  ro.model_core_w = o.model_core_w;
-  ro.model_idle_w = o.model_idle_w;
-  ro.fast_period_ns = o.fast_period_ns;
-  ro.slow_period_ns = o.slow_period_ns;
+  ro.sampling = o.sampling;
   ro.pid = getpid();
   // The CPU model already follows only this process; a process share on top
   // would count the other processes out twice.
