@@ -91,13 +91,18 @@ enum class ReportFormat {
   kPerfetto, kSvg, kDot, kGraphSvg, kHtml,
 };
 enum class SortKey { kEnergy, kPower, kTime };
-Result<ReportFormat> ParseReportFormat(std::string_view s);  // "table" | "csv" | "json" | "folded"
-                                                            // | "perfetto" | "svg" | "dot" | "graph-svg" | "html"
-Result<SortKey> ParseSortKey(std::string_view s);            // "energy" | "power" | "time"
+// Each Parse is the inverse of its ToString (a usage error naming the choices
+// otherwise): "table", "csv", "json", "folded", "perfetto", "svg", "dot",
+// "graph-svg", "html"; "energy", "power", "time"; "flame", "top", "power", "phases".
+const char* ToString(ReportFormat f);
+Result<ReportFormat> ParseReportFormat(std::string_view s);
+const char* ToString(SortKey k);
+Result<SortKey> ParseSortKey(std::string_view s);
 
 // --format svg: which picture (views.h): the flame graph or one of the charts.
 enum class SvgChart { kFlame, kTopOps, kPower, kPhases };
-Result<SvgChart> ParseSvgChart(std::string_view s);  // "flame" | "top" | "power" | "phases"
+const char* ToString(SvgChart c);
+Result<SvgChart> ParseSvgChart(std::string_view s);
 
 // --by: what the report breaks each node's energy down by. kRank: by the
 // profile's processes (ranks; report --by rank, RenderRankReport below).
@@ -131,10 +136,9 @@ constexpr int kDefaultTableDepth = 6;
 // Applies rules and --domain, then renders in options.format. Errors (kBadInput,
 // naming options.file): unknown --root (with suggestions) or --domain.
 Result<std::string> RenderReport(const Profile& profile, const ReportOptions& options);
-// Where text goes a piece at a time (a file being written, standard output).
-using TextSink = std::function<Status(std::string_view)>;
-// The same handed to `sink` in pieces: the Perfetto trace as it is written
-// (WritePerfetto), every other format whole. Errors: RenderReport's, or sink's.
+// The same handed to `sink` (TextSink, smaragdine/profile.h) in pieces: the
+// Perfetto trace and the JSON as they are written (WritePerfetto,
+// WriteProfileJson), every other format whole. Errors: RenderReport's, or sink's.
 Status WriteReport(const Profile& profile, const ReportOptions& options, const TextSink& sink);
 
 // The renderers, on a profile already folded and restricted; `root` is a node index.

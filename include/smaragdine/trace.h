@@ -143,7 +143,9 @@ struct Trace {
 enum class TraceFormat {
   kAuto, kTf1, kTf2, kPytorch, kPytorchLegacy, kJax, kXplane, kOnnxRuntime
 };
-// Parses "auto", "tf1", "tf2", "jax", "pytorch", "pytorch-legacy", "xplane", "onnxruntime".
+// "auto", "tf1", "tf2", "jax", "pytorch", "pytorch-legacy", "xplane", "onnxruntime";
+// ParseTraceFormat is its inverse (a usage error naming the choices otherwise).
+const char* ToString(TraceFormat f);
 Result<TraceFormat> ParseTraceFormat(std::string_view s);
 
 struct TraceReadOptions {

@@ -12,7 +12,12 @@
 
 #include <cstddef>
 #include <optional>
+#include <string>
 #include <string_view>
+
+#include <fmt/format.h>
+
+#include "smaragdine/status.h"
 
 namespace smaragdine {
 
@@ -21,6 +26,25 @@ std::optional<E> ParseEnum(std::string_view text, const E (&values)[N]) {
   for (E v : values)
     if (text == ToString(v)) return v;
   return std::nullopt;
+}
+
+// The words of `values` as a message lists choices: "a, b or c".
+template <typename E, size_t N>
+std::string EnumChoices(const E (&values)[N]) {
+  std::string out;
+  for (size_t i = 0; i < N; ++i) {
+    if (i > 0) out += i + 1 == N ? " or " : ", ";
+    out += ToString(values[i]);
+  }
+  return out;
+}
+
+// ParseEnum for a command-line value: a usage error naming the choices when
+// `text` is none of them ("unknown chart 'x' (flame, top, power or phases)").
+template <typename E, size_t N>
+Result<E> ParseEnumOption(std::string_view what, std::string_view text, const E (&values)[N]) {
+  if (std::optional<E> v = ParseEnum(text, values)) return *v;
+  return UsageError(fmt::format("unknown {} '{}' ({})", what, text, EnumChoices(values)));
 }
 
 }  // namespace smaragdine

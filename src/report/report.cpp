@@ -5,6 +5,7 @@
 
 #include <fmt/format.h>
 
+#include "common/enum_text.h"
 #include "report/resolve.h"
 #include "report/text.h"
 #include "report/tree.h"
@@ -16,33 +17,57 @@ namespace smaragdine {
 using report_text::CsvField;
 using report_text::Exact;
 
+const char* ToString(ReportFormat f) {
+  switch (f) {
+    case ReportFormat::kTable: return "table";
+    case ReportFormat::kCsv: return "csv";
+    case ReportFormat::kJson: return "json";
+    case ReportFormat::kFolded: return "folded";
+    case ReportFormat::kPerfetto: return "perfetto";
+    case ReportFormat::kSvg: return "svg";
+    case ReportFormat::kDot: return "dot";
+    case ReportFormat::kGraphSvg: return "graph-svg";
+    case ReportFormat::kHtml: return "html";
+  }
+  return "table";
+}
+
+const char* ToString(SvgChart c) {
+  switch (c) {
+    case SvgChart::kFlame: return "flame";
+    case SvgChart::kTopOps: return "top";
+    case SvgChart::kPower: return "power";
+    case SvgChart::kPhases: return "phases";
+  }
+  return "flame";
+}
+
+const char* ToString(SortKey k) {
+  switch (k) {
+    case SortKey::kEnergy: return "energy";
+    case SortKey::kPower: return "power";
+    case SortKey::kTime: return "time";
+  }
+  return "energy";
+}
+
 Result<ReportFormat> ParseReportFormat(std::string_view s) {
-  if (s == "table") return ReportFormat::kTable;
-  if (s == "csv") return ReportFormat::kCsv;
-  if (s == "json") return ReportFormat::kJson;
-  if (s == "folded") return ReportFormat::kFolded;
-  if (s == "perfetto") return ReportFormat::kPerfetto;
-  if (s == "svg") return ReportFormat::kSvg;
-  if (s == "dot") return ReportFormat::kDot;
-  if (s == "graph-svg") return ReportFormat::kGraphSvg;
-  if (s == "html") return ReportFormat::kHtml;
-  return UsageError(fmt::format(
-      "unknown format '{}' (table, csv, json, folded, perfetto, svg, dot, graph-svg or html)", s));
+  static constexpr ReportFormat kAll[] = {
+      ReportFormat::kTable,  ReportFormat::kCsv,      ReportFormat::kJson,
+      ReportFormat::kFolded, ReportFormat::kPerfetto, ReportFormat::kSvg,
+      ReportFormat::kDot,    ReportFormat::kGraphSvg, ReportFormat::kHtml};
+  return ParseEnumOption("format", s, kAll);
 }
 
 Result<SvgChart> ParseSvgChart(std::string_view s) {
-  if (s == "flame") return SvgChart::kFlame;
-  if (s == "top") return SvgChart::kTopOps;
-  if (s == "power") return SvgChart::kPower;
-  if (s == "phases") return SvgChart::kPhases;
-  return UsageError(fmt::format("unknown chart '{}' (flame, top, power or phases)", s));
+  static constexpr SvgChart kAll[] = {SvgChart::kFlame, SvgChart::kTopOps, SvgChart::kPower,
+                                      SvgChart::kPhases};
+  return ParseEnumOption("chart", s, kAll);
 }
 
 Result<SortKey> ParseSortKey(std::string_view s) {
-  if (s == "energy") return SortKey::kEnergy;
-  if (s == "power") return SortKey::kPower;
-  if (s == "time") return SortKey::kTime;
-  return UsageError(fmt::format("unknown sort key '{}' (energy, power or time)", s));
+  static constexpr SortKey kAll[] = {SortKey::kEnergy, SortKey::kPower, SortKey::kTime};
+  return ParseEnumOption("sort key", s, kAll);
 }
 
 std::string RenderCsv(const Profile& p, uint32_t root, const ReportOptions& o) {

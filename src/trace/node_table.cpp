@@ -3,6 +3,7 @@
 
 #include <fmt/format.h>
 
+#include "common/enum_text.h"
 #include "smaragdine/trace.h"
 
 namespace smaragdine {
@@ -41,18 +42,26 @@ const char* ToString(TimeBase b) {
   return "relative";
 }
 
+const char* ToString(TraceFormat f) {
+  switch (f) {
+    case TraceFormat::kAuto: return "auto";
+    case TraceFormat::kTf1: return "tf1";
+    case TraceFormat::kTf2: return "tf2";
+    case TraceFormat::kJax: return "jax";
+    case TraceFormat::kPytorch: return "pytorch";
+    case TraceFormat::kPytorchLegacy: return "pytorch-legacy";
+    case TraceFormat::kXplane: return "xplane";
+    case TraceFormat::kOnnxRuntime: return "onnxruntime";
+  }
+  return "auto";
+}
+
 Result<TraceFormat> ParseTraceFormat(std::string_view s) {
-  if (s == "auto") return TraceFormat::kAuto;
-  if (s == "tf1") return TraceFormat::kTf1;
-  if (s == "tf2") return TraceFormat::kTf2;
-  if (s == "jax") return TraceFormat::kJax;
-  if (s == "pytorch") return TraceFormat::kPytorch;
-  if (s == "pytorch-legacy") return TraceFormat::kPytorchLegacy;
-  if (s == "xplane") return TraceFormat::kXplane;
-  if (s == "onnxruntime") return TraceFormat::kOnnxRuntime;
-  return UsageError(fmt::format("unknown trace format '{}': expected auto, tf1, tf2, jax, "
-                                "pytorch, pytorch-legacy, xplane or onnxruntime",
-                                s));
+  static constexpr TraceFormat kAll[] = {TraceFormat::kAuto,    TraceFormat::kTf1,
+                                         TraceFormat::kTf2,     TraceFormat::kJax,
+                                         TraceFormat::kPytorch, TraceFormat::kPytorchLegacy,
+                                         TraceFormat::kXplane,  TraceFormat::kOnnxRuntime};
+  return ParseEnumOption("trace format", s, kAll);
 }
 
 size_t NodeTable::KeyHash::operator()(const std::pair<NodeId, std::string>& k) const {
