@@ -60,51 +60,41 @@ std::optional<int64_t> Sub(int64_t a, int64_t b) {
   return out;
 }
 
-// Maps one realtime stamp to monotonic with the pair in force at that
-// moment: the last pair whose realtime is not after it. Using the pair in
-// force, rather than one global offset, keeps a wall-clock step during the
-// run (NTP, a manual date change) from shifting the whole trace.
-class RealtimeToMonotonic {
+// Maps a stamp of one clock to the other with the clock_sync pair in force
+// at that moment: the last pair whose time on the stamp's clock is not after
+// it. Using the pair in force, rather than one global offset, keeps a
+// wall-clock step during the run (NTP, a manual date change) from shifting
+// the whole trace.
+class ClockMap {
  public:
-  explicit RealtimeToMonotonic(const std::vector<ClockSyncPair>& pairs) : pairs_(pairs) {
+  enum class From { kRealtime, kMonotonic };
+
+  ClockMap(const std::vector<ClockSyncPair>& pairs, From from) : pairs_(pairs), from_(from) {
     std::sort(pairs_.begin(), pairs_.end(),
-              [](const auto& a, const auto& b) { return a.realtime_ns < b.realtime_ns; });
+              [this](const auto& a, const auto& b) { return On(a) < On(b); });
   }
   // The pair used, for messages.
-  const ClockSyncPair& PairFor(int64_t realtime_ns) const {
-    auto it = std::upper_bound(pairs_.begin(), pairs_.end(), realtime_ns,
-                               [](int64_t t, const ClockSyncPair& p) { return t < p.realtime_ns; });
+  const ClockSyncPair& PairFor(int64_t t_ns) const {
+    auto it = std::upper_bound(pairs_.begin(), pairs_.end(), t_ns,
+                               [this](int64_t t, const ClockSyncPair& p) { return t < On(p); });
     return it == pairs_.begin() ? pairs_.front() : *(it - 1);
   }
-  std::optional<int64_t> operator()(int64_t realtime_ns) const {
-    const ClockSyncPair& p = PairFor(realtime_ns);
-    const std::optional<int64_t> offset = Sub(p.realtime_ns, p.monotonic_ns);
-    return offset ? Sub(realtime_ns, *offset) : std::nullopt;
+  std::optional<int64_t> operator()(int64_t t_ns) const {
+    const ClockSyncPair& p = PairFor(t_ns);
+    const std::optional<int64_t> realtime_minus_monotonic = Sub(p.realtime_ns, p.monotonic_ns);
+    if (!realtime_minus_monotonic) return std::nullopt;
+    return from_ == From::kRealtime ? Sub(t_ns, *realtime_minus_monotonic)
+                                    : Add(t_ns, *realtime_minus_monotonic);
   }
 
  private:
-  std::vector<ClockSyncPair> pairs_;
-};
-
-class MonotonicToRealtime {
- public:
-  explicit MonotonicToRealtime(const std::vector<ClockSyncPair>& pairs) : pairs_(pairs) {
-    std::sort(pairs_.begin(), pairs_.end(),
-              [](const auto& a, const auto& b) { return a.monotonic_ns < b.monotonic_ns; });
-  }
-  const ClockSyncPair& PairFor(int64_t monotonic_ns) const {
-    auto it = std::upper_bound(pairs_.begin(), pairs_.end(), monotonic_ns,
-                               [](int64_t t, const ClockSyncPair& p) { return t < p.monotonic_ns; });
-    return it == pairs_.begin() ? pairs_.front() : *(it - 1);
-  }
-  std::optional<int64_t> operator()(int64_t monotonic_ns) const {
-    const ClockSyncPair& p = PairFor(monotonic_ns);
-    const std::optional<int64_t> offset = Sub(p.realtime_ns, p.monotonic_ns);
-    return offset ? Add(monotonic_ns, *offset) : std::nullopt;
+  // The pair's time on the clock the stamps are on.
+  int64_t On(const ClockSyncPair& p) const {
+    return from_ == From::kRealtime ? p.realtime_ns : p.monotonic_ns;
   }
 
- private:
   std::vector<ClockSyncPair> pairs_;
+  From from_;
 };
 
 // Maps every event and step start with `f` (which gives nullopt when a time
@@ -209,14 +199,14 @@ Result<AlignResult> AlignTrace(Trace& trace, const EnergyLog& log, const AlignOp
         "(energy time = trace time + offset)",
         ToString(trace.time_base), log.path, energy_clock, FormatSpan(before), FormatSpan(energy)));
   } else if (trace.time_base == TimeBase::kRealtime) {
-    RealtimeToMonotonic map(log.clock_sync);
+    ClockMap map(log.clock_sync, ClockMap::From::kRealtime);
     if (auto t = MapTimes(trace, map))
       return BadInput(log.path + "/run.json", ClockPairOverflow(*t, map.PairFor(*t), "CLOCK_REALTIME"));
     result.description = fmt::format(
         "CLOCK_REALTIME → CLOCK_MONOTONIC through {} clock_sync pair(s) of the run",
         log.clock_sync.size());
   } else {
-    MonotonicToRealtime map(log.clock_sync);
+    ClockMap map(log.clock_sync, ClockMap::From::kMonotonic);
     if (auto t = MapTimes(trace, map))
       return BadInput(log.path + "/run.json", ClockPairOverflow(*t, map.PairFor(*t), "CLOCK_MONOTONIC"));
     result.description = fmt::format(

@@ -138,29 +138,25 @@ std::string RenderCsv(const Profile& p, uint32_t root, const ReportOptions& o) {
                       row(p.nodes[id], depth);
                     });
   if (root == 0) {
-    for (size_t d = 0; d < p.domains.size(); ++d) {
-      const ProfileDomain& dom = p.domains[d];
-      fmt::format_to(it, "{},idle,1,{},{},{},,,,,,,,,,", CsvField("(idle) " + dom.name),
-                     Exact(dom.idle_j), Exact(dom.idle_j), share(dom.idle_j));
+    // The energy that is on no node: a domain's idle part, and its other
+    // processes' part; each row all in its own domain's column.
+    auto pseudo_row = [&](size_t d, std::string_view label, std::string_view kind,
+                          double energy_j) {
+      fmt::format_to(it, "{},{},1,{},{},{},,,,,,,,,,",
+                     CsvField(fmt::format("{} {}", label, p.domains[d].name)), kind,
+                     Exact(energy_j), Exact(energy_j), share(energy_j));
       no_fit(2);
       if (siblings) out.append(std::string_view(",,,,,,,"));
       for (size_t e = 0; e < p.domains.size(); ++e)
-        fmt::format_to(it, ",{}", e == d ? Exact(dom.idle_j) : "0");
+        fmt::format_to(it, ",{}", e == d ? Exact(energy_j) : "0");
       no_fit(p.domains.size());
       out.push_back('\n');
-    }
-    for (size_t d = 0; d < p.domains.size(); ++d) {
-      const ProfileDomain& dom = p.domains[d];
-      if (dom.share.empty()) continue;
-      fmt::format_to(it, "{},other,1,{},{},{},,,,,,,,,,", CsvField("(other processes) " + dom.name),
-                     Exact(dom.other_j), Exact(dom.other_j), share(dom.other_j));
-      no_fit(2);
-      if (siblings) out.append(std::string_view(",,,,,,,"));
-      for (size_t e = 0; e < p.domains.size(); ++e)
-        fmt::format_to(it, ",{}", e == d ? Exact(dom.other_j) : "0");
-      no_fit(p.domains.size());
-      out.push_back('\n');
-    }
+    };
+    for (size_t d = 0; d < p.domains.size(); ++d)
+      pseudo_row(d, "(idle)", "idle", p.domains[d].idle_j);
+    for (size_t d = 0; d < p.domains.size(); ++d)
+      if (!p.domains[d].share.empty())
+        pseudo_row(d, "(other processes)", "other", p.domains[d].other_j);
   }
   return fmt::to_string(out);
 }

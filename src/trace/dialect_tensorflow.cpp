@@ -7,6 +7,7 @@
 
 #include <fmt/format.h>
 
+#include "smaragdine/device.h"
 #include "trace/dialect.h"
 
 namespace smaragdine::trace_internal {
@@ -554,7 +555,7 @@ Status BuildTf2(const std::string& name, const RawTrace& raw, Trace* out) {
                            static_cast<int64_t>(idx.size()));
       continue;
     }
-    bool gpu = p.device.rfind("GPU", 0) == 0;
+    const bool gpu = IsGpuDevice(p.device);
     auto tn = meta.thread_names.find(key);
     if (tn != meta.thread_names.end() && IsDerivedLine(tn->second)) {
       derived += static_cast<int64_t>(idx.size());

@@ -145,6 +145,17 @@ inline const char* String(const char* p, const char* end, std::string_view* out)
 #endif
 }
 
+// The exponent of a JSON number at q ("e-7"), if there is one: the position
+// after it (q itself without one), or nullptr when it has no digits.
+inline const char* Exponent(const char* q, const char* end) {
+  if (q >= end || (*q != 'e' && *q != 'E')) return q;
+  ++q;
+  if (q < end && (*q == '+' || *q == '-')) ++q;
+  const char* digits = q;
+  while (q < end && IsDigit(*q)) ++q;
+  return q == digits ? nullptr : q;
+}
+
 // A number by the JSON grammar: -?(0|[1-9][0-9]*)(.[0-9]+)?([eE][+-]?[0-9]+)?
 inline const char* Number(const char* p, const char* end, std::string_view* out) {
   const char* q = p;
@@ -160,13 +171,7 @@ inline const char* Number(const char* p, const char* end, std::string_view* out)
     while (q < end && IsDigit(*q)) ++q;
     if (q == digits) return nullptr;
   }
-  if (q < end && (*q == 'e' || *q == 'E')) {
-    ++q;
-    if (q < end && (*q == '+' || *q == '-')) ++q;
-    const char* digits = q;
-    while (q < end && IsDigit(*q)) ++q;
-    if (q == digits) return nullptr;
-  }
+  if (!(q = Exponent(q, end))) return nullptr;
   *out = std::string_view(p, static_cast<size_t>(q - p));
   return q;
 }
@@ -214,14 +219,10 @@ inline const char* Micros(const char* p, const char* end, int64_t* ns, bool* ok)
     if (q == digits) return nullptr;
     plain = plain && fraction_digits <= 3;
   }
-  if (q < end && (*q == 'e' || *q == 'E')) {
-    ++q;
-    if (q < end && (*q == '+' || *q == '-')) ++q;
-    const char* digits = q;
-    while (q < end && IsDigit(*q)) ++q;
-    if (q == digits) return nullptr;
-    plain = false;
-  }
+  const char* after_exponent = Exponent(q, end);
+  if (!after_exponent) return nullptr;
+  plain = plain && after_exponent == q;
+  q = after_exponent;
   static constexpr uint64_t kScale[] = {1000, 100, 10, 1};
   if (plain) {
     // At most 19 digits in all: below 10^19, no wrap; beyond int64 the
@@ -533,11 +534,7 @@ const char* FastEventScanner::Args(const char* p, const char* end, RawEvent* e,
       return nullptr;
     Scalar v;
     if (!(p = SkipWs(p + 1, end))) return nullptr;
-    if (seen_.size() < kShapeFields) {
-      seen_.push_back(SeenField{seen_end_, p, key, Key::kOther, true, first});
-    } else {
-      seen_ok_ = false;
-    }
+    See(SeenField{seen_end_, p, key, Key::kOther, true, first});
     first = false;
     if (!(p = Value(p, end, &v, 2))) return nullptr;
     seen_end_ = p;
@@ -597,22 +594,21 @@ __attribute__((always_inline)) inline const char* FastEventScanner::TopField(std
       }
       return p;
     case Key::kName:
-      if (c != '"') break;
-      if (!(p = String(p, end, &text))) return nullptr;
-      Reader::Seen(*st, Reader::kName);
-      e->name = reader_.out_->strings.Intern(text);
-      return p;
     case Key::kCat:
-      if (c != '"') break;
-      if (!(p = String(p, end, &text))) return nullptr;
-      Reader::Seen(*st, Reader::kCat);
-      e->cat = reader_.InternText(text, &reader_.last_cat_);
-      return p;
     case Key::kPh:
+      // Strings only: another kind of value under these keys is EventField's.
       if (c != '"') break;
       if (!(p = String(p, end, &text))) return nullptr;
-      Reader::Seen(*st, Reader::kPh);
-      e->ph = text.empty() ? 0 : text[0];
+      if (kind == Key::kName) {
+        Reader::Seen(*st, Reader::kName);
+        e->name = reader_.out_->strings.Intern(text);
+      } else if (kind == Key::kCat) {
+        Reader::Seen(*st, Reader::kCat);
+        e->cat = reader_.InternText(text, &reader_.last_cat_);
+      } else {
+        Reader::Seen(*st, Reader::kPh);
+        e->ph = text.empty() ? 0 : text[0];
+      }
       return p;
     case Key::kArgs:
       if (c == '{') {
@@ -647,13 +643,7 @@ const char* FastEventScanner::Event(const char* p, const char* end, RawEvent* e,
     const Key kind = Classify(key);
     // An object `args` lists its own fields; its '}' begins the next bytes.
     const bool args_object = kind == Key::kArgs && *p == '{';
-    if (!args_object) {
-      if (seen_.size() < kShapeFields) {
-        seen_.push_back(SeenField{seen_end_, p, key, kind, false, false});
-      } else {
-        seen_ok_ = false;
-      }
-    }
+    if (!args_object) See(SeenField{seen_end_, p, key, kind, false, false});
     if (!(p = TopField(key, kind, p, end, e, st))) return nullptr;
     if (!args_object) seen_end_ = p;
     if (!(p = SkipWs(p, end))) return nullptr;

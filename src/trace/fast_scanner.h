@@ -113,6 +113,16 @@ class FastEventScanner {
   const char* TopField(std::string_view key, Key kind, const char* p, const char* end,
                        RawEvent* e, Reader::EventState* st);
 
+  // Records a field the field-by-field reader saw; an event with more fields
+  // than a shape holds is not one to learn.
+  void See(const SeenField& field) {
+    if (seen_.size() < kShapeFields) {
+      seen_.push_back(field);
+    } else {
+      seen_ok_ = false;
+    }
+  }
+
   // Keeps the layout of the event just read (from `begin` to `end_of_event`).
   void Learn(const char* begin, const char* end_of_event);
 

@@ -293,14 +293,22 @@ bool SliceParser(od::parser& parser, size_t slice_bytes) {
   return parser.allocate(2 * slice_bytes, simdjson::DEFAULT_MAX_DEPTH - 1) == simdjson::SUCCESS;
 }
 
+// Finds the events array's '[' (at `first`, or inside the object that holds
+// it) and sizes the parser for slices: what either way of reading starts with.
+bool PrepareSlices(char* buf, size_t size, size_t first, size_t slice_bytes, od::parser& parser,
+                   size_t* open) {
+  *open = first;
+  if (buf[first] != '[' && !FindEventsArray(buf, size, first, open)) return false;
+  return SliceParser(parser, slice_bytes);
+}
+
 }  // namespace
 
 bool ParseSlicedInTwoParts(const std::string& name, char* buf, size_t size, size_t capacity,
                            size_t first, size_t slice_bytes, RawTrace* out) {
   size_t open = first;
-  if (buf[first] != '[' && !FindEventsArray(buf, size, first, &open)) return false;
   od::parser parser;
-  if (!SliceParser(parser, slice_bytes)) return false;
+  if (!PrepareSlices(buf, size, first, slice_bytes, parser, &open)) return false;
   Reader reader(name, buf, out);
   size_t close = std::string_view::npos;
   return ParseTwoParts(name, buf, size, capacity, open, slice_bytes, parser, reader, out,
@@ -319,9 +327,8 @@ bool ParseSliced(const std::string& name, char* buf, size_t size, size_t capacit
     AdviseHugePages(out->events.data(), out->events.capacity() * sizeof(RawEvent));
   }
   size_t open = first;
-  if (buf[first] != '[' && !FindEventsArray(buf, size, first, &open)) return false;
   od::parser parser;
-  if (!SliceParser(parser, slice_bytes)) return false;
+  if (!PrepareSlices(buf, size, first, slice_bytes, parser, &open)) return false;
   Reader reader(name, buf, out);
   size_t close = std::string_view::npos;
   return ParseEvents(reader, parser, buf, size, capacity, open + 1, true, std::string_view::npos,
