@@ -134,22 +134,4 @@ Result<Profile> AccountRun(const std::string& run_dir, const std::vector<std::st
 // fails (a bug; the message has the numbers).
 Result<Profile> Attribute(const Trace& trace, const EnergyLog& log, const AttributeOptions& options);
 
-// The energy of `series` that the recorded process tree used, as a cumulative
-// series of its own: breakpoints at the union of the series' readings and the
-// CPU-time samples (merged to kProcessShareMinIntervalNs), each interval's
-// energy times the tree's share there. Outside the CPU-time samples the share
-// is 1. Exposed for tests.
-EnergySeries ProcessTreeSeries(const EnergySeries& series, const CpuTimeLog& cpu_time);
-
-// The recorded tree's part of a CPU domain (`tree_series`, from
-// ProcessTreeSeries, or a modeled domain's own series) divided among the
-// processes `pids` of a job by each one's own CPU time (issue 13): in each
-// kept CPU-time interval, process p's part is its CPU time over the tree's
-// (scaled down if they add up to more than 1). The last series is the rest:
-// the tree's processes that are not listed (a launcher, DataLoader workers),
-// and all of the energy outside the samples. The parts add up to tree_series.
-std::vector<EnergySeries> SplitTreeByProcess(const EnergySeries& tree_series,
-                                             const CpuTimeLog& cpu_time,
-                                             const std::vector<int64_t>& pids);
-
 }  // namespace smaragdine

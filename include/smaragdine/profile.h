@@ -306,8 +306,4 @@ struct MergeOptions {
 // diagnostics instead (an unreadable input is then left out). kUsage for no inputs.
 Result<Profile> MergeProfiles(const std::vector<std::string>& inputs, const MergeOptions& options);
 
-// Student t quantile for a two-sided 95 % interval with `dof` degrees of
-// freedom (NaN for dof ≤ 0): the step statistics' ci95_j.
-double StudentT975(int64_t dof);
-
 }  // namespace smaragdine

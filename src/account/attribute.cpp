@@ -30,6 +30,7 @@
 #include <fmt/format.h>
 #include <fmt/ranges.h>
 
+#include "account/process_share.h"
 #include "account/regression.h"
 #include "account/slices.h"
 #include "common/enum_text.h"

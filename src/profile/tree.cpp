@@ -23,6 +23,8 @@ std::vector<std::vector<uint32_t>> MeteredLanes(const std::vector<ProfileDomain>
   return out;
 }
 
+namespace tree {
+
 double StudentT975(int64_t dof) {
   // Two-sided 95 % quantiles of Student's t; beyond 30 the normal 1.96 is
   // within 2 %.
@@ -36,8 +38,6 @@ double StudentT975(int64_t dof) {
   if (dof <= 120) return 1.980 + (2.000 - 1.980) * (120 - dof) / 60.0;
   return 1.960;
 }
-
-namespace tree {
 
 void RollUpPhaseTotals(std::vector<ProfileNode>& nodes) {
   // A node's self is added once all its children are in (as FoldProfile

@@ -68,4 +68,8 @@ struct StepPart {
 void FillStepStats(std::vector<StepPart>& parts, const std::vector<bool>& counted,
                    int64_t steps_n, std::vector<ProfileNode>& nodes);
 
+// Student t quantile for a two-sided 95 % interval with `dof` degrees of
+// freedom (NaN for dof ≤ 0): the step statistics' ci95_j.
+double StudentT975(int64_t dof);
+
 }  // namespace smaragdine::tree

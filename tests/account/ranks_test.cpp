@@ -7,6 +7,7 @@
 #include <random>
 
 #include "account/attribute_fixture_util.h"
+#include "account/process_share.h"
 #include "smaragdine/account.h"
 #include "smaragdine/report.h"
 

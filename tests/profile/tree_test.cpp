@@ -79,7 +79,7 @@ TEST(ProfileTreeTest, StepStatsCountAStepWithoutEnergyAsZeroAndSkipUncountedStep
   EXPECT_DOUBLE_EQ((*nodes)[b].steps.mean_j, 1);
   EXPECT_DOUBLE_EQ((*nodes)[0].steps.mean_j, 3);  // root: 1 J, then 5 J
   EXPECT_NEAR((*nodes)[0].steps.std_j, 2.8284271247461903, 1e-12);
-  EXPECT_NEAR((*nodes)[0].steps.ci95_j, StudentT975(1) * 2.8284271247461903 / std::sqrt(2.0),
+  EXPECT_NEAR((*nodes)[0].steps.ci95_j, tree::StudentT975(1) * 2.8284271247461903 / std::sqrt(2.0),
               1e-9);
 }
 
