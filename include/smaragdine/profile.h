@@ -16,6 +16,7 @@
 #include <map>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <utility>
 #include <vector>
 
@@ -248,9 +249,17 @@ struct Profile {
 
 constexpr const char* kProfileFormat = "smaragdine-profile/1";
 
+// Where text goes a piece at a time (a file being written, standard output).
+using TextSink = std::function<Status(std::string_view)>;
+
 // Writes / reads profile.json. Reading rejects another major format version
 // with a message that names it. Errors: kBadInput naming the file.
+// Writing goes through AtomicFile (the file holds the whole profile, or is left
+// as it was) in pieces of about 1 MiB: the text is never held whole.
 Status WriteProfileJson(const Profile& profile, const std::string& path);
+// The same text handed to `sink` in pieces of about 1 MiB, in order; stops at
+// the first piece the sink refuses and returns its error.
+Status WriteProfileJson(const Profile& profile, const TextSink& sink);
 std::string ProfileToJson(const Profile& profile);
 Result<Profile> ReadProfileJson(const std::string& path);
 Result<Profile> ParseProfileJson(const std::string& name, std::string_view text);

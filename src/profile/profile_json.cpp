@@ -17,6 +17,7 @@
 
 #include "common/io.h"
 #include "common/json_text.h"
+#include "common/output_file.h"
 #include "profile/json_offset.h"
 #include "profile/profile_stream.h"
 #include "smaragdine/profile.h"
@@ -28,6 +29,31 @@ constexpr const char* kPhaseNames[kPhaseCount] = {"forward", "backward", "optimi
 constexpr const char* kKindNames[3] = {"scope", "op", "kernel"};
 
 using Buffer = fmt::memory_buffer;
+
+// What WriteProfileJson hands its sink at a time: a 10 M-event profile is ~470 MB
+// of text, which would otherwise be built whole and then copied (issue 16).
+constexpr size_t kPieceBytes = size_t{1} << 20;
+
+// The text being written and, when streaming, where it goes. The long lists (nodes,
+// the timeline's columns, power tracks, data flow) call Spill() after each element,
+// so at most about a piece is held; without a sink everything stays in `text`.
+struct Output {
+  Buffer text;
+  const TextSink* sink = nullptr;
+  Status status;  // the sink's first error; nothing is handed on after it
+  // False once a hand-over has failed: the writer stops there.
+  bool Spill() {
+    if (sink == nullptr || text.size() < kPieceBytes) return status.ok();
+    return HandOn();
+  }
+  // Hands whatever is held to the sink (at the end, and from Spill).
+  bool HandOn() {
+    if (status.ok() && text.size() > 0)
+      status = (*sink)(std::string_view(text.data(), text.size()));
+    text.clear();
+    return status.ok();
+  }
+};
 
 // Shortest representation that reads back to the same double (fmt's `{}`);
 // JSON has no NaN or infinity, so those become null.
@@ -140,20 +166,26 @@ void AppendNode(Buffer& out, const Profile& p, const ProfileNode& n, bool has_ba
   out.push_back('}');
 }
 
+// False when a hand-over failed (the column is then cut short).
 template <typename T, typename F>
-void AppendColumn(Buffer& out, const char* key, const std::vector<T>& rows, F value) {
+bool AppendColumn(Output& o, const char* key, const std::vector<T>& rows, F value) {
+  Buffer& out = o.text;
   fmt::format_to(std::back_inserter(out), "\"{}\":[", key);
   for (size_t i = 0; i < rows.size(); ++i) {
     if (i) out.push_back(',');
     value(rows[i]);
+    if (!o.Spill()) return false;
   }
   out.push_back(']');
+  return true;
 }
 
 // The timeline, column by column (one array per field): a million events
 // cost a few tens of MB instead of an object each. Start times are deltas
 // from the previous event's start (the first from 0), durations follow.
-void AppendTimeline(Buffer& out, const Timeline& t) {
+// False when a hand-over failed.
+bool AppendTimeline(Output& o, const Timeline& t) {
+  Buffer& out = o.text;
   auto it = std::back_inserter(out);
   out.append(std::string_view("\"timeline\":{\"lanes\":["));
   for (size_t i = 0; i < t.lanes.size(); ++i) {
@@ -168,27 +200,33 @@ void AppendTimeline(Buffer& out, const Timeline& t) {
     out.append(std::string_view(i ? ",{\"name\":" : "{\"name\":"));
     AppendJsonQuoted(out, t.steps[i].name);
     fmt::format_to(it, ",\"start_ns\":{},\"end_ns\":{}}}", t.steps[i].start_ns, t.steps[i].end_ns);
+    if (!o.Spill()) return false;
   }
   fmt::format_to(it, "],\n\"events\":{{\"n\":{},\n", t.events.size());
-  AppendColumn(out, "lane", t.events, [&](const TimelineEvent& e) { fmt::format_to(it, "{}", e.lane); });
+  const auto& ev = t.events;
+  const auto number = [&](auto v) { fmt::format_to(it, "{}", v); };
+  if (!AppendColumn(o, "lane", ev, [&](const TimelineEvent& e) { number(e.lane); })) return false;
   out.append(std::string_view(",\n"));
   int64_t previous_ns = 0;
-  AppendColumn(out, "start_delta_ns", t.events, [&](const TimelineEvent& e) {
-    fmt::format_to(it, "{}", e.start_ns - previous_ns);
-    previous_ns = e.start_ns;
-  });
+  if (!AppendColumn(o, "start_delta_ns", ev, [&](const TimelineEvent& e) {
+        number(e.start_ns - previous_ns);
+        previous_ns = e.start_ns;
+      }))
+    return false;
   out.append(std::string_view(",\n"));
-  AppendColumn(out, "dur_ns", t.events,
-               [&](const TimelineEvent& e) { fmt::format_to(it, "{}", e.end_ns - e.start_ns); });
+  if (!AppendColumn(o, "dur_ns", ev, [&](const TimelineEvent& e) { number(e.end_ns - e.start_ns); }))
+    return false;
   out.append(std::string_view(",\n"));
-  AppendColumn(out, "node", t.events, [&](const TimelineEvent& e) { fmt::format_to(it, "{}", e.node); });
+  if (!AppendColumn(o, "node", ev, [&](const TimelineEvent& e) { number(e.node); })) return false;
   out.append(std::string_view(",\n"));
-  AppendColumn(out, "step", t.events, [&](const TimelineEvent& e) { fmt::format_to(it, "{}", e.step); });
+  if (!AppendColumn(o, "step", ev, [&](const TimelineEvent& e) { number(e.step); })) return false;
   out.append(std::string_view(",\n"));
-  AppendColumn(out, "phase", t.events,
-               [&](const TimelineEvent& e) { fmt::format_to(it, "{}", static_cast<int>(e.phase)); });
+  if (!AppendColumn(o, "phase", ev,
+                    [&](const TimelineEvent& e) { number(static_cast<int>(e.phase)); }))
+    return false;
   out.append(std::string_view(",\n"));
-  AppendColumn(out, "self_j", t.events, [&](const TimelineEvent& e) { AppendDouble(out, e.self_j); });
+  if (!AppendColumn(o, "self_j", ev, [&](const TimelineEvent& e) { AppendDouble(out, e.self_j); }))
+    return false;
   out.append(std::string_view("},\n\"power\":["));
   for (size_t d = 0; d < t.power.size(); ++d) {
     const PowerTrack& track = t.power[d];
@@ -199,12 +237,14 @@ void AppendTimeline(Buffer& out, const Timeline& t) {
     std::vector<int64_t> dt(track.power_w.size());
     for (size_t i = 0; i < dt.size() && i + 1 < track.t_ns.size(); ++i)
       dt[i] = track.t_ns[i + 1] - track.t_ns[i];
-    AppendColumn(out, "dt_ns", dt, [&](int64_t v) { fmt::format_to(it, "{}", v); });
+    if (!AppendColumn(o, "dt_ns", dt, [&](int64_t v) { number(v); })) return false;
     out.push_back(',');
-    AppendColumn(out, "power_w", track.power_w, [&](double v) { AppendDouble(out, v); });
+    if (!AppendColumn(o, "power_w", track.power_w, [&](double v) { AppendDouble(out, v); }))
+      return false;
     out.push_back('}');
   }
   out.append(std::string_view("]}"));
+  return true;
 }
 
 }  // namespace
@@ -273,8 +313,11 @@ void AppendMachines(Buffer& out, const Profile& p) {
   out.append(std::string_view("],\n"));
 }
 
-std::string ProfileToJson(const Profile& p) {
-  Buffer out;
+namespace {
+
+// "format", "meta" and "domains"; whether any domain has a baseline (the nodes
+// then all carry total_static).
+bool AppendHead(Buffer& out, const Profile& p) {
   auto it = std::back_inserter(out);
   fmt::format_to(it, "{{\"format\":\"{}\",\n\"meta\":{{\"tool\":", kProfileFormat);
   const ProfileMeta& m = p.meta;
@@ -346,23 +389,35 @@ std::string ProfileToJson(const Profile& p) {
     fmt::format_to(it, ",\"modeled\":{}}}", dom.modeled ? "true" : "false");
   }
   out.append(std::string_view("],\n"));
+  return has_baseline;
+}
+
+// The whole profile.json into `o`, handed on as it grows when `o` has a sink.
+// False when a hand-over failed.
+bool AppendProfile(Output& o, const Profile& p) {
+  Buffer& out = o.text;
+  auto it = std::back_inserter(out);
+  const bool has_baseline = AppendHead(out, p);
   if (!p.processes.empty()) AppendProcesses(out, p.processes);
   if (!p.machines.empty()) AppendMachines(out, p);
   out.append(std::string_view("\"nodes\":[\n"));
   for (size_t i = 0; i < p.nodes.size(); ++i) {
     if (i) out.append(std::string_view(",\n"));
     AppendNode(out, p, p.nodes[i], has_baseline);
+    if (!o.Spill()) return false;
   }
   out.append(std::string_view("],\n"));
   if (!p.dataflow.empty()) {
     // Only when the trace recorded data flow: other profiles read as before.
     out.append(std::string_view("\"dataflow\":["));
-    for (size_t i = 0; i < p.dataflow.size(); ++i)
+    for (size_t i = 0; i < p.dataflow.size(); ++i) {
       fmt::format_to(it, "{}[{},{}]", i ? "," : "", p.dataflow[i].first, p.dataflow[i].second);
+      if (!o.Spill()) return false;
+    }
     out.append(std::string_view("],\n"));
   }
   if (!p.timeline.empty()) {
-    AppendTimeline(out, p.timeline);
+    if (!AppendTimeline(o, p.timeline)) return false;
     out.append(std::string_view(",\n"));
   }
   out.append(std::string_view("\"diagnostics\":{"));
@@ -374,12 +429,32 @@ std::string ProfileToJson(const Profile& p) {
     fmt::format_to(it, ":{}", n);
   }
   out.append(std::string_view("}}\n"));
-  return fmt::to_string(out);
+  return true;
+}
+
+}  // namespace
+
+std::string ProfileToJson(const Profile& p) {
+  Output o;
+  AppendProfile(o, p);
+  return fmt::to_string(o.text);
+}
+
+Status WriteProfileJson(const Profile& p, const TextSink& sink) {
+  Output o;
+  o.sink = &sink;
+  o.text.reserve(kPieceBytes + (kPieceBytes >> 4));
+  if (AppendProfile(o, p)) o.HandOn();
+  return o.status;
 }
 
 Status WriteProfileJson(const Profile& profile, const std::string& path) {
-  return WriteFileAtomic(path, ProfileToJson(profile));
+  SMG_ASSIGN_OR_RETURN(AtomicFile file, AtomicFile::Create(path));
+  SMG_RETURN_IF_ERROR(
+      WriteProfileJson(profile, [&file](std::string_view piece) { return file.Write(piece); }));
+  return file.Commit();
 }
+
 
 // ---------------------------------------------------------------------------
 // Reader

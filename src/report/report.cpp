@@ -303,13 +303,21 @@ Result<std::string> RenderReport(const Profile& input, const ReportOptions& o) {
 }
 
 Status WriteReport(const Profile& input, const ReportOptions& o, const TextSink& sink) {
-  if (o.format != ReportFormat::kPerfetto || o.by == ReportBy::kRank) {
+  // The two outputs that grow with the timeline are handed on as they are made
+  // (the Perfetto trace is ~6× the profile, the JSON its size); others whole.
+  const bool streamed = o.format == ReportFormat::kPerfetto || o.format == ReportFormat::kJson;
+  if (!streamed || o.by == ReportBy::kRank) {
     SMG_ASSIGN_OR_RETURN(std::string text, RenderReport(input, o));
     return sink(text);
   }
   SMG_ASSIGN_OR_RETURN(ResolvedReport resolved, ResolveReport(input, o));
   const Profile& p = resolved.profile();
-  if (resolved.root == 0 && !o.depth) return WritePerfetto(p, o.file, sink);
+  const bool whole = resolved.root == 0 && !o.depth;
+  if (o.format == ReportFormat::kJson) {
+    if (whole) return WriteProfileJson(p, sink);
+    return WriteProfileJson(SubtreeProfile(p, resolved.root, o.depth), sink);
+  }
+  if (whole) return WritePerfetto(p, o.file, sink);
   return WritePerfetto(SubtreeProfile(p, resolved.root, o.depth), o.file, sink);
 }
 
