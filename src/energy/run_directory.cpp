@@ -71,6 +71,19 @@ class RunJsonReader {
     return std::optional<std::string>(std::string(v));
   }
 
+  // Absent or null → nullopt; otherwise it must be a T (a simdjson object or
+  // array), or the error says what it must be.
+  template <typename T>
+  Result<std::optional<T>> Optional(simdjson::dom::object o, std::string_view key,
+                                    std::string_view must_be) const {
+    simdjson::dom::element e;
+    if (o[key].get(e) != simdjson::SUCCESS || IsNull(e)) return std::optional<T>();
+    T v;
+    if (e.get<T>().get(v) != simdjson::SUCCESS)
+      return Bad(fmt::format("{} must be {}", key, must_be));
+    return std::optional<T>(v);
+  }
+
   Status ReadInto(std::string_view json, EnergyLog& log) const {
     simdjson::dom::parser parser;
     simdjson::padded_string padded(json);
@@ -128,10 +141,10 @@ class RunJsonReader {
     LaunchInfo& li = log.launch;
     SMG_ASSIGN_OR_RETURN(std::optional<std::string> host, OptionalString(top, "host", ""));
     if (host) li.host = *host;
-    simdjson::dom::element e;
-    if (top["launch"].get(e) != simdjson::SUCCESS || IsNull(e)) return {};
-    simdjson::dom::object launch;
-    if (e.get_object().get(launch) != simdjson::SUCCESS) return Bad("launch must be an object");
+    SMG_ASSIGN_OR_RETURN(std::optional<simdjson::dom::object> given,
+                         Optional<simdjson::dom::object>(top, "launch", "an object"));
+    if (!given) return {};
+    const simdjson::dom::object launch = *given;
     const std::string where = "launch.";
     for (auto [key, slot] : {std::pair{"launcher", &li.launcher}, std::pair{"job_id", &li.job_id},
                              std::pair{"step_id", &li.step_id}, std::pair{"node_id", &li.node_id},
@@ -165,13 +178,13 @@ class RunJsonReader {
   }
 
   Status ReadClockSync(simdjson::dom::object top, EnergyLog& log) const {
-    simdjson::dom::element e;
-    if (top["clock_sync"].get(e) != simdjson::SUCCESS || IsNull(e)) return {};
-    simdjson::dom::array pairs;
-    if (e.get_array().get(pairs) != simdjson::SUCCESS)
-      return Bad("clock_sync must be an array of {\"realtime_ns\", \"monotonic_ns\"} objects");
+    SMG_ASSIGN_OR_RETURN(
+        std::optional<simdjson::dom::array> pairs,
+        Optional<simdjson::dom::array>(top, "clock_sync",
+                                       "an array of {\"realtime_ns\", \"monotonic_ns\"} objects"));
+    if (!pairs) return {};
     size_t i = 0;
-    for (simdjson::dom::element p : pairs) {
+    for (simdjson::dom::element p : *pairs) {
       std::string where = fmt::format("clock_sync[{}].", i++);
       simdjson::dom::object o;
       if (p.get_object().get(o) != simdjson::SUCCESS)
@@ -276,12 +289,11 @@ class RunJsonReader {
   }
 
   Status ReadBaseline(simdjson::dom::object top, EnergyLog& log) const {
-    simdjson::dom::element e;
-    if (top["baseline_w"].get(e) != simdjson::SUCCESS || IsNull(e)) return {};
-    simdjson::dom::object baseline;
-    if (e.get_object().get(baseline) != simdjson::SUCCESS)
-      return Bad("baseline_w must be an object {\"domain\": watts}");
-    for (auto [key, value] : baseline) {
+    SMG_ASSIGN_OR_RETURN(std::optional<simdjson::dom::object> baseline,
+                         Optional<simdjson::dom::object>(top, "baseline_w",
+                                                         "an object {\"domain\": watts}"));
+    if (!baseline) return {};
+    for (auto [key, value] : *baseline) {
       double w = 0;
       if (value.get_double().get(w) != simdjson::SUCCESS || !std::isfinite(w))
         return Bad(fmt::format("baseline_w.{} must be a number of watts", key));

@@ -291,26 +291,21 @@ Status BuildTf1(const std::string& name, const RawTrace& raw, Trace* out) {
         kind = NodeKind::kKernel;
         break;
       case Tf1Process::kGpuStream:
+      case Tf1Process::kGpuMemcpy: {
         // CUPTI records each kernel on stream:all and on its stream, and each
         // memcpy on memcpy and its stream: with stream:all present the
-        // per-stream pids are duplicates.
-        if (gpu_has_all[p.gpu]) {
-          out->diagnostics.Add("tf1.duplicate_stream_event_dropped",
+        // per-stream pids are the duplicates, without it the memcpy pid is.
+        const bool stream = p.kind == Tf1Process::kGpuStream;
+        if (stream == gpu_has_all[p.gpu]) {
+          out->diagnostics.Add(stream ? "tf1.duplicate_stream_event_dropped"
+                                      : "tf1.duplicate_memcpy_event_dropped",
                                static_cast<int64_t>(idx.size()));
           continue;
         }
         device = fmt::format("GPU:{}", p.gpu);
         kind = NodeKind::kKernel;
         break;
-      case Tf1Process::kGpuMemcpy:
-        if (!gpu_has_all[p.gpu]) {
-          out->diagnostics.Add("tf1.duplicate_memcpy_event_dropped",
-                               static_cast<int64_t>(idx.size()));
-          continue;
-        }
-        device = fmt::format("GPU:{}", p.gpu);
-        kind = NodeKind::kKernel;
-        break;
+      }
       case Tf1Process::kGpuDevice:
         // The executor's record of ops placed on the GPU: host threads that
         // launch the kernels. With CUPTI stream records present the GPU's own
