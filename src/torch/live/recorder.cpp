@@ -15,6 +15,7 @@
 #include <cstring>
 #include <deque>
 #include <fstream>
+#include <limits>
 #include <string_view>
 #include <utility>
 #include <unordered_map>
@@ -219,15 +220,7 @@ void OnEnd(const at::RecordFunction& rf, at::ObserverContext*) {
   const uint64_t h = Key(rf);
   // Ends come innermost first; a record whose end never came (an async op
   // ended elsewhere) is closed with its parent.
-  size_t k = b->open.size();
-  for (size_t depth = 0; k > 0 && depth < 16; ++depth) {
-    --k;
-    if (b->open[k].key != h) continue;
-    for (size_t j = k; j < b->open.size(); ++j) b->At(b->open[j].index).end_ns = t;
-    b->unmatched_ends += static_cast<int64_t>(b->open.size() - k - 1);
-    b->open.resize(k);
-    return;
-  }
+  if (b->CloseInnermost(h, t, 16)) return;
   if (rf.scope() != at::RecordScope::USER_SCOPE) ++b->unmatched_ends;
 }
 
@@ -335,14 +328,7 @@ void RecordScopeClose(uint64_t generation) {
   const int64_t t = Stamp();
   ThreadBuffer* b = Buffer(false);
   if (b == nullptr || b->generation != generation) return;
-  for (size_t k = b->open.size(); k > 0;) {
-    --k;
-    if (b->open[k].key != kScopeKey) continue;
-    for (size_t j = k; j < b->open.size(); ++j) b->At(b->open[j].index).end_ns = t;
-    b->unmatched_ends += static_cast<int64_t>(b->open.size() - k - 1);
-    b->open.resize(k);
-    return;
-  }
+  b->CloseInnermost(kScopeKey, t, std::numeric_limits<size_t>::max());
 }
 
 uint8_t CurrentPhase() { return t_phase; }

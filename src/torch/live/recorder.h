@@ -72,6 +72,23 @@ struct ThreadBuffer {
 
   RawOp& At(size_t i) { return chunks[i / kChunkOps][i % kChunkOps]; }
   const RawOp& At(size_t i) const { return chunks[i / kChunkOps][i % kChunkOps]; }
+
+  // Ends the innermost open record with `key` at t_ns, looking at most
+  // `max_depth` records down, and with it the records opened inside it whose
+  // end never came (an async op ended elsewhere), counted as unmatched.
+  // False when none of them has the key.
+  bool CloseInnermost(uint64_t key, int64_t t_ns, size_t max_depth) {
+    size_t k = open.size();
+    for (size_t depth = 0; k > 0 && depth < max_depth; ++depth) {
+      --k;
+      if (open[k].key != key) continue;
+      for (size_t j = k; j < open.size(); ++j) At(open[j].index).end_ns = t_ns;
+      unmatched_ends += static_cast<int64_t>(open.size() - k - 1);
+      open.resize(k);
+      return true;
+    }
+    return false;
+  }
 };
 
 // Starts recording: adds the global callback. Errors when already recording.
