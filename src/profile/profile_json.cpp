@@ -644,10 +644,12 @@ class Reader {
       return Bad("", fmt::format("format \"{}\" is not a Smaragdine profile (expected \"{}\")",
                                  std::string(format), kProfileFormat));
     std::string_view version = format.substr(kPrefix.size());
+    // Saturated, not wrapped: "smaragdine-profile/4294967297" is a newer major
+    // version, not 1 (a fuzzer found the int overflowing).
     int major = 0;
     size_t i = 0;
     for (; i < version.size() && version[i] >= '0' && version[i] <= '9'; ++i)
-      major = major * 10 + (version[i] - '0');
+      major = std::min(major * 10 + (version[i] - '0'), 1'000'000);
     if (i == 0 || (i < version.size() && version[i] != '.'))
       return Bad("", fmt::format("format \"{}\" has no version number (expected \"{}\")",
                                  std::string(format), kProfileFormat));

@@ -152,6 +152,17 @@ TEST(ProfileJsonTest, RejectsNewerMajorVersionNamingBoth) {
   EXPECT_NE(r.error().message.find("newer"), std::string::npos);
 }
 
+// A major version too long for an int is a newer one: it must not wrap round
+// to 1 and be read as this format.
+TEST(ProfileJsonTest, RejectsAMajorVersionBeyondAnInt) {
+  std::string json = ProfileToJson(testing::SmallBert());
+  json.replace(json.find("smaragdine-profile/1"), 20, "smaragdine-profile/4294967297");
+  auto r = ParseProfileJson("huge.json", json);
+  ASSERT_FALSE(r.ok());
+  EXPECT_EQ(r.error().code, ErrorCode::kBadInput);
+  EXPECT_NE(r.error().message.find("newer"), std::string::npos) << r.error().message;
+}
+
 TEST(ProfileJsonTest, AcceptsMinorVersion) {
   std::string json = ProfileToJson(testing::SmallBert());
   json.replace(json.find("smaragdine-profile/1"), 20, "smaragdine-profile/1.3");
