@@ -48,6 +48,9 @@ case $target in
 esac
 # Leaks of the font caches Graphviz's text layout fills are not ours (fuzz/lsan.supp).
 export LSAN_OPTIONS="suppressions=$PWD/fuzz/lsan.supp${LSAN_OPTIONS:+:$LSAN_OPTIONS}"
+# UndefinedBehaviorSanitizer only prints and goes on unless told to stop: a
+# report then leaves no input and no exit status (one was found only in a log).
+export UBSAN_OPTIONS="halt_on_error=1:print_stacktrace=1${UBSAN_OPTIONS:+:$UBSAN_OPTIONS}"
 artifacts=build-fuzz/artifacts/$target
 mkdir -p "$artifacts"
 log=$artifacts/log-$(date +%Y%m%d-%H%M%S).txt
