@@ -146,7 +146,7 @@ const char* kNames[kConditions] = {"uninstrumented", "bare callback", "live acco
 SessionOptions LiveOptions() {
   SessionOptions o;
   o.use_run_dir_env = false;
-  o.forced_sources = {"model"};
+  o.sampling.forced_sources = {"model"};
   o.write_profile = false;
   return o;
 }

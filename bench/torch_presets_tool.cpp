@@ -78,7 +78,7 @@ smaragdine::Result<Row> RunPreset(const models::ModelConfig& config, models::Tas
   }
   smaragdine::live::SessionOptions options;
   options.use_run_dir_env = false;
-  options.forced_sources = {"model"};
+  options.sampling.forced_sources = {"model"};
   options.write_profile = false;
   SMG_ASSIGN_OR_RETURN(auto session, smaragdine::live::Session::Start(options));
   std::vector<int64_t> wall_ns, cpu_ns;
