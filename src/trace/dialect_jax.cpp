@@ -5,13 +5,12 @@
 #include <unordered_map>
 #include <vector>
 
+#include "smaragdine/device.h"
 #include "trace/dialect.h"
 
 namespace smaragdine::trace_internal {
 
 namespace {
-
-bool StartsWith(std::string_view s, std::string_view p) { return s.substr(0, p.size()) == p; }
 
 // Splits on '/' outside parentheses: a transform's argument is one component.
 std::vector<std::string_view> SplitNameStack(std::string_view s) {
@@ -160,7 +159,7 @@ class JaxBuilder {
           continue;
         }
         const Process& p = pit->second;
-        const bool gpu = StartsWith(p.device, "GPU");
+        const bool gpu = IsGpuDevice(p.device);
         if (gpu != (pass == 1)) continue;
         auto tn = thread_names_.find(key);
         const std::string thread =
