@@ -200,7 +200,7 @@ constexpr char kFooter[] =
 const CommandRegistration kRegistration{
     "account",
     20,
-    {.summary = "Attribute an energy log to the operations of a trace and write profile.json",
+    {.summary = "Attribute an energy log to a trace's operations: profile.json",
      .details = kDetails,
      .footer = kFooter},
     [](CLI::App& sub) -> CommandRun {

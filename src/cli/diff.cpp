@@ -84,9 +84,10 @@ constexpr char kFooter[] =
 const CommandRegistration kRegistration{
     "diff",
     40,
-    {.summary =
-         "Compare two profiles node by node: energy in A and B, B-A, B/A, power change, nodes "
-         "found in only one, and how well the leaf energies correlate",
+    {.summary = "Compare two profiles node by node",
+     .details =
+         "Energy in A and B, B-A, B/A, the change in power, the nodes found in only one,\n"
+         "and how well the leaf energies correlate.",
      .footer = kFooter},
     [](CLI::App& sub) -> CommandRun {
       auto args = std::make_shared<DiffArgs>();

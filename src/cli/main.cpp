@@ -26,15 +26,17 @@ CommandRegistration::CommandRegistration(std::string name, int order, CommandHel
 namespace {
 
 // CLI11's help, with two changes: the list of subcommands shows each one's
-// summary line only (its details are for its own --help), and a blank line
+// summary line only (its details are for its own --help), in a name column
+// narrow enough that a summary fits an 80-column terminal, and a blank line
 // separates the description from "Usage:".
 class HelpFormatter : public CLI::Formatter {
  public:
   std::string make_subcommand(const CLI::App* sub) const override {
+    constexpr size_t kCommandColumn = 12;  // "  simulate" and two spaces
     const std::string& description = sub->get_description();
     std::stringstream out;
     CLI::detail::format_help(out, sub->get_display_name(true),
-                             description.substr(0, description.find('\n')), column_width_);
+                             description.substr(0, description.find('\n')), kCommandColumn);
     return out.str();
   }
   std::string make_description(const CLI::App* app) const override {

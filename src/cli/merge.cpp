@@ -109,9 +109,10 @@ constexpr char kFooter[] =
 const CommandRegistration kRegistration{
     "merge",
     35,
-    {.summary =
-         "Combine the profiles of a job's machines (each accounted where it ran) into one job "
-         "profile with per-machine and per-rank figures",
+    {.summary = "Combine a job's per-machine profiles into one job profile",
+     .details =
+         "Each machine's profile was accounted where it ran; the job profile keeps\n"
+         "per-machine and per-rank figures.",
      .footer = kFooter},
     [](CLI::App& sub) -> CommandRun {
       auto args = std::make_shared<MergeArgs>();

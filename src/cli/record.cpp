@@ -412,8 +412,11 @@ constexpr char kFooter[] =
 const CommandRegistration kRegistration{
     "record",
     15,
-    {.summary = "Run CMD while sampling every readable energy domain into a run directory; with "
-                "--torch, also its PyTorch operators, per module",
+    {.summary = "Run a command while sampling energy; --torch: its operators too",
+     .details =
+         "Samples every readable energy domain into a run directory while CMD runs; with\n"
+         "--torch, also records CMD's PyTorch operators, per module, with no change to the\n"
+         "program.",
      .footer = kFooter},
     [](CLI::App& sub) -> CommandRun {
       auto o = std::make_shared<RecordOptions>();

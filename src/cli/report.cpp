@@ -200,9 +200,10 @@ constexpr char kFooter[] =
 const CommandRegistration kRegistration{
     "report",
     30,
-    {.summary =
-         "Print a profile: the energy tree by name scope, the top ops, CSV, JSON or flame-graph "
-         "stacks",
+    {.summary = "Print a profile: tree, top ops, CSV, JSON, SVG, HTML, Perfetto",
+     .details =
+         "The energy tree by name scope, the top operations, or the profile as CSV, JSON,\n"
+         "flame-graph stacks, SVG charts, an HTML page or a Perfetto timeline.",
      .footer = kFooter},
     [](CLI::App& sub) -> CommandRun {
       auto args = std::make_shared<ReportArgs>();

@@ -204,7 +204,10 @@ constexpr char kFooter[] =
 const CommandRegistration kRegistration{
     "simulate",
     60,
-    {.summary = "Write a synthetic trace and energy log whose attribution is known exactly",
+    {.summary = "Write a synthetic trace and energy log with a known answer",
+     .details =
+         "The trace and the energy log come from one simulated program whose attribution\n"
+         "is known exactly: for testing the method and the meter.",
      .footer = kFooter},
     [](CLI::App& sub) -> CommandRun {
       // The list of presets comes from the scenario table.

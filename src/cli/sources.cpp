@@ -384,9 +384,10 @@ constexpr char kFooter[] =
 const CommandRegistration kRegistration{
     "sources",
     10,
-    {.summary =
-         "List the energy domains this machine offers: readable or not (with the reason and the "
-         "fix), resolution, measured update interval, and which ones `record` would use",
+    {.summary = "List this machine's energy domains: readable or not, and why",
+     .details =
+         "For each domain: readable or not (with the reason and the fix), resolution,\n"
+         "measured update interval, and whether `record` would use it.",
      .footer = kFooter},
     [](CLI::App& sub) -> CommandRun {
       auto o = std::make_shared<SourcesOptions>();

@@ -19,13 +19,10 @@ struct TorchCommand {
 
 inline constexpr TorchCommand kDemoCommand{
     "demo", 5,
-    "Train the built-in BERT (or ALBERT) for a few steps with live energy accounting and "
-    "print where the joules went: layer by layer, operation by operation, forward vs "
-    "backward vs optimizer"};
+    "Train the built-in BERT or ALBERT and show where the joules went"};
 inline constexpr TorchCommand kSweepCommand{
     "sweep", 6,
-    "Measure the built-in model over a grid of sizes: energy per step and per token, time, "
-    "power, the modules' shares, pairwise differences and run-to-run stability"};
+    "Measure the built-in model over a grid of sizes"};
 
 // The executable's file name, looked for in the directory of `smaragdine`.
 inline constexpr const char* kTorchHelperName = "smaragdine-torch";

@@ -6,7 +6,9 @@
 #include <array>
 #include <cstdio>
 #include <filesystem>
+#include <sstream>
 #include <string>
+#include <vector>
 
 #include "report/cli_util.h"
 
@@ -116,6 +118,44 @@ TEST(ReportCliTest, HelpTeachesWithExamples) {
   EXPECT_EQ(r.status, 0);
   EXPECT_NE(r.out.find("--fold"), std::string::npos);
   EXPECT_NE(r.out.find("Example: --root bert/encoder"), std::string::npos);
+}
+
+// `smaragdine --help` lists every command on one line that fits an 80-column
+// terminal; each command's own --help gives the longer text, examples and what
+// its exit statuses mean.
+TEST(CliShellTest, TopLevelHelpListsEachCommandOnOneShortLine) {
+  CliRun r = RunSmaragdine("--help");
+  EXPECT_EQ(r.status, 0) << r.err;
+  const size_t list = r.out.find("Subcommands:\n");
+  ASSERT_NE(list, std::string::npos) << r.out;
+  std::vector<std::string> names;
+  std::istringstream lines(r.out.substr(list + 13));
+  for (std::string line; std::getline(lines, line) && !line.empty();) {
+    EXPECT_LE(line.size(), 80u) << line;
+    ASSERT_EQ(line.rfind("  ", 0), 0u) << line;
+    names.push_back(line.substr(2, line.find(' ', 2) - 2));
+  }
+  EXPECT_THAT(names, ::testing::ElementsAre("demo", "sweep", "sources", "record", "account",
+                                            "report", "merge", "diff", "simulate"));
+  EXPECT_THAT(r.out, ::testing::HasSubstr("  diff      Compare two profiles node by node\n"));
+}
+
+TEST(CliShellTest, EachCommandsHelpHasItsDetailsExamplesAndExitStatuses) {
+  for (const char* command : {"account", "record", "report", "merge", "diff", "simulate",
+                              "sources"}) {
+    CliRun r = RunSmaragdine(std::string(command) + " --help");
+    EXPECT_EQ(r.status, 0) << command << r.err;
+    EXPECT_THAT(r.out, ::testing::HasSubstr("Examples:\n  ")) << command;
+    EXPECT_THAT(r.out, ::testing::HasSubstr("Exit status: ")) << command;
+    // The summary, a blank line, then the details the top-level list leaves out.
+    const size_t usage = r.out.find("Usage:");
+    ASSERT_NE(usage, std::string::npos) << command;
+    EXPECT_NE(r.out.substr(0, usage).find("\n\n"), std::string::npos) << command << r.out;
+  }
+  EXPECT_THAT(RunSmaragdine("record --help").out,
+              ::testing::HasSubstr("128+N when CMD died of signal N"));
+  EXPECT_THAT(RunSmaragdine("account --help").out,
+              ::testing::HasSubstr("4 a broken invariant such as conservation"));
 }
 
 TEST(DiffCliTest, ComparesTwoProfiles) {

@@ -139,7 +139,14 @@ constexpr char kFooter[] =
     "Exit status: 0 ok, 1 bad option, 3 nothing measurable.\n";
 
 const CommandRegistration kRegistration{
-    kDemoCommand.name, kDemoCommand.order, {.summary = kDemoCommand.summary, .footer = kFooter},
+    kDemoCommand.name,
+    kDemoCommand.order,
+    {.summary = kDemoCommand.summary,
+     .details =
+         "Trains the built-in model for a few steps with live energy accounting and prints\n"
+         "where the joules went: layer by layer, operation by operation, forward vs backward\n"
+         "vs optimizer.",
+     .footer = kFooter},
     [](CLI::App& sub) -> CommandRun {
       auto args = std::make_shared<DemoArgs>();
       AddModelOptions(sub, args->model, kDefaultPreset);

@@ -406,7 +406,13 @@ constexpr char kFooter[] =
     "Exit status: 0 ok, 1 bad option, 3 nothing measurable.\n";
 
 const CommandRegistration kRegistration{
-    kSweepCommand.name, kSweepCommand.order, {.summary = kSweepCommand.summary, .footer = kFooter},
+    kSweepCommand.name,
+    kSweepCommand.order,
+    {.summary = kSweepCommand.summary,
+     .details =
+         "For each point of the grid: energy per step and per token, time, power and the\n"
+         "modules' shares; then the pairwise differences and the run-to-run stability.",
+     .footer = kFooter},
     [](CLI::App& sub) -> CommandRun {
       auto args = std::make_shared<SweepArgs>();
       AddModelOptions(sub, args->model, kDefaultPreset);
