@@ -1,5 +1,8 @@
 // Tests of the perf power PMU source: the PMU's sysfs files are a fake tree,
-// perf_event_open and read go through a fake PerfSyscalls.
+// perf_event_open and read go through a fake PerfSyscalls. No power PMU on the
+// development machine: the group reads are checked against this fake only.
+#include <linux/perf_event.h>
+
 #include <cerrno>
 #include <cmath>
 #include <cstring>
@@ -19,15 +22,25 @@ using testing::FakeTree;
 
 constexpr double kScale = 2.3283064365386962890625e-10;  // 2^-32 J, as the kernel prints it
 
-// The fake kernel: counters per (config, cpu); fds handed out from 100.
+// The fake kernel: counters per (config, cpu); fds handed out from 100. As
+// perf does, a group member must be on its leader's CPU, and a read of a leader
+// opened with PERF_FORMAT_GROUP returns {nr, leader, members in opening order}
+// (ENOSPC when the buffer is too small).
 struct FakePerf {
+  struct Fd {
+    std::pair<uint64_t, int> counter;  // (config, cpu)
+    int leader = -1;                   // the group's leader fd; −1: leads its own
+    uint64_t read_format = 0;
+  };
   static inline std::map<std::pair<uint64_t, int>, uint64_t> counters;
-  static inline std::map<int, std::pair<uint64_t, int>> open_fds;
+  static inline std::map<int, Fd> open_fds;
   static inline int next_fd = 100;
   static inline int open_errno = 0;
   static inline uint32_t expected_type = 0;
+  static inline bool refuse_groups = false;  // a kernel that will not group these events
+  static inline int reads = 0;
 
-  static int Open(uint32_t type, uint64_t config, int cpu) {
+  static int Open(uint32_t type, uint64_t config, int cpu, int group_fd, uint64_t read_format) {
     if (open_errno != 0) {
       errno = open_errno;
       return -1;
@@ -36,18 +49,39 @@ struct FakePerf {
       errno = ENOENT;
       return -1;
     }
-    open_fds[next_fd] = {config, cpu};
+    if (group_fd != -1) {
+      auto leader = open_fds.find(group_fd);
+      if (refuse_groups || leader == open_fds.end() || leader->second.leader != -1 ||
+          leader->second.counter.second != cpu) {
+        errno = EINVAL;
+        return -1;
+      }
+    }
+    open_fds[next_fd] = Fd{{config, cpu}, group_fd, read_format};
     return next_fd++;
   }
   static ssize_t Read(int fd, void* buf, size_t n) {
+    ++reads;
     auto it = open_fds.find(fd);
-    if (it == open_fds.end() || n < 8) {
+    if (it == open_fds.end()) {
       errno = EBADF;
       return -1;
     }
-    uint64_t v = counters[it->second];
-    std::memcpy(buf, &v, 8);
-    return 8;
+    std::vector<uint64_t> out;
+    if (it->second.read_format & PERF_FORMAT_GROUP) {
+      out.push_back(0);
+      for (const auto& [f, e] : open_fds)  // std::map: in opening order
+        if (f == fd || e.leader == fd) out.push_back(counters[e.counter]);
+      out[0] = out.size() - 1;
+    } else {
+      out.push_back(counters[it->second.counter]);
+    }
+    if (n < out.size() * 8) {
+      errno = ENOSPC;
+      return -1;
+    }
+    std::memcpy(buf, out.data(), out.size() * 8);
+    return static_cast<ssize_t>(out.size() * 8);
   }
   static int Close(int fd) { return open_fds.erase(fd) == 1 ? 0 : -1; }
 
@@ -64,6 +98,8 @@ struct FakePerf {
     next_fd = 100;
     open_errno = 0;
     expected_type = 0;
+    refuse_groups = false;
+    reads = 0;
   }
 };
 
@@ -133,14 +169,14 @@ TEST(PerfTest, SessionReadsCountTimesScaleSinceOpen) {
   EXPECT_TRUE(FakePerf::open_fds.empty());
 }
 
-TEST(PerfTest, FailedReadStopsThatDomainOnly) {
+TEST(PerfTest, FailedReadStopsThatPackageOnly) {
   FakeTree tree;
   AddPowerPmu(tree);
   auto session =
       MakePerfPowerSource(tree.Options(), FakePerf::Syscalls())->Open({"cpu:0/package",
-                                                                       "cpu:0/dram"});
+                                                                       "cpu:1/dram"});
   ASSERT_TRUE(session.ok()) << session.error().ToString();
-  FakePerf::open_fds.erase(101);  // the dram event's fd goes bad
+  FakePerf::open_fds.erase(101);  // package 1's group (its dram event) goes bad
   FakePerf::counters[{0x02, 0}] += 1ull << 32;
   std::vector<double> values;
   Diagnostics diag;
@@ -148,6 +184,67 @@ TEST(PerfTest, FailedReadStopsThatDomainOnly) {
   EXPECT_DOUBLE_EQ(values[0], 1.0);
   EXPECT_TRUE(std::isnan(values[1]));
   EXPECT_EQ(diag.Count("sources.read_failed"), 1);
+  ASSERT_EQ(diag.warnings().size(), 1u);
+  EXPECT_THAT(diag.warnings()[0], HasSubstr("cpu:1/dram: reading the perf counter failed"));
+  (*session)->Read(values, diag);
+  EXPECT_EQ(diag.Count("sources.read_failed"), 1);  // counted once
+}
+
+// A package's events are one group: one read per package and pass, whatever
+// order the domains were asked in.
+TEST(PerfTest, OneReadPerPackageAndPass) {
+  FakeTree tree;
+  AddPowerPmu(tree);
+  auto session = MakePerfPowerSource(tree.Options(), FakePerf::Syscalls())
+                     ->Open({"cpu:0/dram", "cpu:1/package", "cpu:0/package", "cpu:1/dram"});
+  ASSERT_TRUE(session.ok()) << session.error().ToString();
+  FakePerf::counters[{0x03, 0}] += 1ull << 32;   // 1 J
+  FakePerf::counters[{0x02, 28}] += 2ull << 32;  // 2 J
+  FakePerf::counters[{0x02, 0}] += 3ull << 32;   // 3 J
+  FakePerf::counters[{0x03, 28}] += 1ull << 30;  // 0.25 J
+  std::vector<double> values;
+  Diagnostics diag;
+  FakePerf::reads = 0;
+  (*session)->Read(values, diag);
+  EXPECT_EQ(FakePerf::reads, 2);
+  ASSERT_EQ(values.size(), 4u);
+  EXPECT_DOUBLE_EQ(values[0], 1.0);
+  EXPECT_DOUBLE_EQ(values[1], 2.0);
+  EXPECT_DOUBLE_EQ(values[2], 3.0);
+  EXPECT_DOUBLE_EQ(values[3], 0.25);
+  EXPECT_TRUE(diag.empty());
+  // The group's whole read fails: each of its domains stops, with its own warning.
+  FakePerf::open_fds.erase(100);  // package 0's leader (cpu:0/dram)
+  (*session)->Read(values, diag);
+  EXPECT_TRUE(std::isnan(values[0]));
+  EXPECT_TRUE(std::isnan(values[2]));
+  EXPECT_DOUBLE_EQ(values[1], 2.0);
+  EXPECT_EQ(diag.Count("sources.read_failed"), 2);
+  EXPECT_EQ(diag.warnings().size(), 2u);
+  session->reset();
+  EXPECT_TRUE(FakePerf::open_fds.empty());
+}
+
+// A kernel that will not group the events: each is a group of its own, read
+// alone, and the values are the same.
+TEST(PerfTest, UngroupableEventsAreReadOneByOne) {
+  FakeTree tree;
+  AddPowerPmu(tree);
+  FakePerf::refuse_groups = true;
+  auto session = MakePerfPowerSource(tree.Options(), FakePerf::Syscalls())
+                     ->Open({"cpu:0/package", "cpu:0/dram"});
+  ASSERT_TRUE(session.ok()) << session.error().ToString();
+  EXPECT_EQ(FakePerf::open_fds.size(), 2u);
+  FakePerf::counters[{0x02, 0}] += 1ull << 32;
+  FakePerf::counters[{0x03, 0}] += 1ull << 31;
+  std::vector<double> values;
+  Diagnostics diag;
+  FakePerf::reads = 0;
+  (*session)->Read(values, diag);
+  EXPECT_EQ(FakePerf::reads, 2);
+  EXPECT_DOUBLE_EQ(values[0], 1.0);
+  EXPECT_DOUBLE_EQ(values[1], 0.5);
+  EXPECT_TRUE(diag.empty());
 }
 
 TEST(PerfTest, DeniedOpenReportsParanoidLevelAndFix) {

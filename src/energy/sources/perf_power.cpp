@@ -20,13 +20,14 @@ namespace {
 
 constexpr const char* kName = "perf";
 
-int RealEventOpen(uint32_t type, uint64_t config, int cpu) {
+int RealEventOpen(uint32_t type, uint64_t config, int cpu, int group_fd, uint64_t read_format) {
   perf_event_attr attr{};
   attr.type = type;
   attr.size = sizeof attr;
   attr.config = config;
+  attr.read_format = read_format;
   return static_cast<int>(
-      syscall(SYS_perf_event_open, &attr, /*pid=*/-1, cpu, /*group_fd=*/-1, PERF_FLAG_FD_CLOEXEC));
+      syscall(SYS_perf_event_open, &attr, /*pid=*/-1, cpu, group_fd, PERF_FLAG_FD_CLOEXEC));
 }
 
 // perf's event names → the domain suffixes powercap and MSR use (energy-gpu is PP1).
@@ -45,43 +46,72 @@ struct Event {
   int cpu = 0;
 };
 
+// One perf event group: a package's events, read together. fds[0] leads.
+struct PerfGroup {
+  std::vector<int> fds;        // empty once the group stopped
+  std::vector<size_t> domain;  // the session's domain index of each member
+};
+
 class PerfSession : public SamplingSession {
  public:
-  PerfSession(const PerfSyscalls& sys, std::vector<DomainInfo> infos, std::vector<int> fds,
+  PerfSession(const PerfSyscalls& sys, std::vector<DomainInfo> infos, std::vector<PerfGroup> groups,
               std::vector<uint64_t> first, std::vector<double> scale)
-      : sys_(sys), infos_(std::move(infos)), fds_(std::move(fds)), first_(std::move(first)),
+      : sys_(sys), infos_(std::move(infos)), groups_(std::move(groups)), first_(std::move(first)),
         scale_(std::move(scale)) {}
   ~PerfSession() override {
-    for (int fd : fds_)
-      if (fd >= 0) sys_.close(fd);
+    for (PerfGroup& g : groups_) CloseGroup(sys_, g);
   }
   const std::vector<DomainInfo>& domains() const override { return infos_; }
   void Read(std::vector<double>& values, Diagnostics& diag) override {
-    values.resize(infos_.size());
-    for (size_t i = 0; i < infos_.size(); ++i) {
-      values[i] = std::numeric_limits<double>::quiet_NaN();
-      if (fds_[i] < 0) continue;
-      uint64_t count = 0;
-      ssize_t n = sys_.read(fds_[i], &count, sizeof count);
-      if (n != static_cast<ssize_t>(sizeof count)) {
-        int err = n < 0 ? errno : EIO;
-        diag.Add(kDiagReadFailed);
-        diag.Warn(fmt::format("{}: reading the perf counter failed ({}); the domain stops here",
-                              infos_[i].name, ErrnoText(err)));
-        sys_.close(fds_[i]);
-        fds_[i] = -1;
+    values.assign(infos_.size(), std::numeric_limits<double>::quiet_NaN());
+    for (PerfGroup& g : groups_) {
+      if (g.fds.empty()) continue;
+      int err = 0;
+      if (!ReadGroup(sys_, g, counts_, &err)) {
+        // One read for the group: when it fails, each of its domains stops.
+        for (size_t d : g.domain) {
+          diag.Add(kDiagReadFailed);
+          diag.Warn(fmt::format("{}: reading the perf counter failed ({}); the domain stops here",
+                                infos_[d].name, ErrnoText(err)));
+        }
+        CloseGroup(sys_, g);
         continue;
       }
-      values[i] = static_cast<double>(count - first_[i]) * scale_[i];
+      for (size_t k = 0; k < g.domain.size(); ++k) {
+        const size_t d = g.domain[k];
+        values[d] = static_cast<double>(counts_[k] - first_[d]) * scale_[d];
+      }
     }
+  }
+
+  static void CloseGroup(const PerfSyscalls& sys, PerfGroup& g) {
+    // Members before the leader: closing a leader first would leave them singletons.
+    for (size_t k = g.fds.size(); k-- > 0;) sys.close(g.fds[k]);
+    g.fds.clear();
+  }
+  // One read of the leader (PERF_FORMAT_GROUP): counts[k] is member k's count.
+  // false with *err set when the read fails or is not the group's size.
+  static bool ReadGroup(const PerfSyscalls& sys, const PerfGroup& g, std::vector<uint64_t>& counts,
+                        int* err) {
+    const size_t m = g.fds.size();
+    counts.resize(m + 1);
+    const ssize_t want = static_cast<ssize_t>((m + 1) * sizeof(uint64_t));
+    const ssize_t n = sys.read(g.fds[0], counts.data(), static_cast<size_t>(want));
+    if (n != want || counts[0] != m) {
+      *err = n < 0 ? errno : EIO;
+      return false;
+    }
+    counts.erase(counts.begin());  // {nr, v0, v1, …} → {v0, v1, …}
+    return true;
   }
 
  private:
   PerfSyscalls sys_;
   std::vector<DomainInfo> infos_;
-  std::vector<int> fds_;
+  std::vector<PerfGroup> groups_;
   std::vector<uint64_t> first_;
   std::vector<double> scale_;
+  std::vector<uint64_t> counts_;  // kept between passes
 };
 
 class PerfPowerSource : public EnergySource {
@@ -110,7 +140,7 @@ class PerfPowerSource : public EnergySource {
       DomainProbe p;
       p.info = Info(e.domain, e.scale_j, e.event);
       p.location = fmt::format("perf power/{}/ on CPU {}", e.event, e.cpu);
-      int fd = sys_.event_open(type_, e.config, e.cpu);
+      int fd = sys_.event_open(type_, e.config, e.cpu, /*group_fd=*/-1, /*read_format=*/0);
       if (fd < 0) {
         int err = errno;
         if (err == EACCES || err == EPERM) {
@@ -145,46 +175,73 @@ class PerfPowerSource : public EnergySource {
   Result<std::unique_ptr<SamplingSession>> Open(const std::vector<std::string>& domains) override {
     std::string why;
     std::vector<Event> events = Enumerate(&why);
-    std::vector<DomainInfo> infos;
-    std::vector<int> fds;
-    std::vector<uint64_t> first;
-    std::vector<double> scale;
-    auto close_all = [&] {
-      for (int fd : fds) sys_.close(fd);
-    };
+    std::vector<const Event*> chosen;
     for (const std::string& name : domains) {
       const Event* e = nullptr;
       for (const Event& c : events)
         if (c.domain == name) e = &c;
       if (e == nullptr) {
-        close_all();
         return Nothing(fmt::format("{}: no domain {} here{}{}", kName, name,
                                    why.empty() ? "" : ": ", why));
       }
-      int fd = sys_.event_open(type_, e->config, e->cpu);
-      if (fd < 0) {
-        int err = errno;
+      chosen.push_back(e);
+    }
+    std::vector<PerfGroup> groups;
+    auto close_all = [&] {
+      for (PerfGroup& g : groups) PerfSession::CloseGroup(sys_, g);
+    };
+    for (size_t d = 0; d < chosen.size(); ++d) {
+      Status joined = Join(groups, chosen, d);
+      if (!joined.ok()) {
         close_all();
-        return Nothing(fmt::format("{}: perf_event_open for {} ({} on CPU {}) failed: {}", kName,
-                                   name, e->event, e->cpu, ErrnoText(err)));
+        return joined.error();
       }
-      uint64_t count = 0;
-      if (sys_.read(fd, &count, sizeof count) != static_cast<ssize_t>(sizeof count)) {
-        int err = errno;
-        sys_.close(fd);
+    }
+    // The first reading of each group: the origin of its counts.
+    std::vector<uint64_t> first(chosen.size()), counts;
+    for (const PerfGroup& g : groups) {
+      int err = 0;
+      if (!PerfSession::ReadGroup(sys_, g, counts, &err)) {
         close_all();
-        return Nothing(fmt::format("{}: reading {} failed: {}", kName, name, ErrnoText(err)));
+        return Nothing(fmt::format("{}: reading {} failed: {}", kName, domains[g.domain[0]],
+                                   ErrnoText(err)));
       }
-      infos.push_back(Info(name, e->scale_j, e->event));
-      fds.push_back(fd);
-      first.push_back(count);
+      for (size_t k = 0; k < g.domain.size(); ++k) first[g.domain[k]] = counts[k];
+    }
+    std::vector<DomainInfo> infos;
+    std::vector<double> scale;
+    for (const Event* e : chosen) {
+      infos.push_back(Info(e->domain, e->scale_j, e->event));
       scale.push_back(e->scale_j);
     }
     return std::unique_ptr<SamplingSession>(std::make_unique<PerfSession>(
-        sys_, std::move(infos), std::move(fds), std::move(first), std::move(scale)));
+        sys_, std::move(infos), std::move(groups), std::move(first), std::move(scale)));
   }
 
  private:
+  // Opens domain d's event into the group of its CPU (a new group when there is
+  // none, or when the kernel will not add it to the one there is).
+  Status Join(std::vector<PerfGroup>& groups, const std::vector<const Event*>& chosen, size_t d) {
+    const Event& e = *chosen[d];
+    PerfGroup* group = nullptr;
+    for (PerfGroup& g : groups)
+      if (chosen[g.domain[0]]->cpu == e.cpu) group = &g;
+    int fd = -1;
+    if (group != nullptr) {
+      fd = sys_.event_open(type_, e.config, e.cpu, group->fds[0], PERF_FORMAT_GROUP);
+      if (fd < 0) group = nullptr;
+    }
+    if (fd < 0) fd = sys_.event_open(type_, e.config, e.cpu, /*group_fd=*/-1, PERF_FORMAT_GROUP);
+    if (fd < 0) {
+      return Nothing(fmt::format("{}: perf_event_open for {} ({} on CPU {}) failed: {}", kName,
+                                 e.domain, e.event, e.cpu, ErrnoText(errno)));
+    }
+    if (group == nullptr) group = &groups.emplace_back();
+    group->fds.push_back(fd);
+    group->domain.push_back(d);
+    return Status();
+  }
+
   // The perf scale (2^-32 J) is finer than the hardware's unit (the kernel shifts
   // the raw count by 32 − ESU), so this is the smallest step the count shows.
   // `event` is the PMU's name for it ("energy-pkg"). The kernel reads the same
