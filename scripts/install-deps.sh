@@ -14,7 +14,8 @@ packages=(
   libtorch-dev                      # live accounting, built-in BERT/ALBERT, demo (src/torch/)
   pybind11-dev python3-dev          # the Python package's extension (python/): record --torch -- python ...
   graphviz libgraphviz-dev          # module graphs: report --format dot / graph-svg
-  pkg-config                        # CMake finds libgvc through it
+  liburing-dev                      # record's sampler: one io_uring submission per pass (optional)
+  pkg-config                        # CMake finds libgvc and liburing through it
   chromium                          # the HTML report's headless-browser test
   dpkg-dev file                     # cpack -G DEB (dpkg-shlibdeps), checked by tests/install/deb.sh
 )
