@@ -17,7 +17,9 @@
 // falls on all three alike. --alternate runs them one after another instead, the
 // order rotating with the repetition.
 // CPU of each: run time of its own threads (the bare thread; a sampler's sampling
-// thread and energy.csv writer) from /proc/self/task/TID/schedstat, read right after
+// thread and energy.csv writer, plus every io_uring worker thread of the process,
+// iou-wrk-*, so that a read the kernel hands to a worker is never left out; only
+// the sampler uses io_uring here) from /proc/self/task/TID/schedstat, read right after
 // the threads start and right before they stop, over the wall time between the
 // reads. Each repetition gives the ratio sampler CPU / bare CPU; the tool prints
 // every repetition, the median and min–max of the ratios, and the pooled ratio
@@ -28,13 +30,23 @@
 // Breakdown: CPU per session Read() back to back (no sleeping between).
 //
 //   sampler_tool [--reps R] [--phase-s S] [--period-us P] [--sysfs DIR] [--alternate]
-//                [--only sampler|bare|null] [--tree-dir DIR] [--keep]
+//                [--only sampler|bare|null] [--tree-dir DIR] [--energy-from FILE]
+//                [--reads batch|pread] [--keep]
 //
 // --sysfs DIR samples the powercap zones under DIR instead of a fake tree
 // (e.g. --sysfs /sys on a machine whose RAPL is readable); no advancer runs then.
 // --tree-dir DIR puts the fake tree in DIR (default /dev/shm, an in-memory file
 // system as sysfs is; /tmp if there is none); energy.csv always goes to /tmp.
 // --only runs one kind (R phases of S s; no ratio), e.g. under perf.
+// --energy-from FILE makes every energy_uj of the fake tree a symbolic link to
+// FILE, a readable integer attribute of the real sysfs (e.g.
+// /sys/kernel/mm/transparent_hugepage/khugepaged/pages_collapsed): the reads then
+// take the kernel's kernfs path, as RAPL's energy_uj does (a tmpfs file is read
+// by a different path, and io_uring cannot read it without blocking). The value
+// does not change (no advancer runs; the energies are 0), which does not matter
+// for the CPU of reading it; RAPL's own read adds an MSR read in the kernel.
+// --reads pread turns the io_uring batch off (one pread per file, as before
+// it existed); batch, the default, is what record does.
 #include <fcntl.h>
 #include <sys/prctl.h>
 #include <sys/stat.h>
@@ -60,7 +72,9 @@
 #include <fmt/format.h>
 
 #include "energy/sampler.h"
+#include "energy/sources/rapl_powercap.h"
 #include "energy/sources/sysfs_sources.h"
+#include "energy/sources/sysfs_util.h"
 #include "smaragdine/sources.h"
 
 namespace fs = std::filesystem;
@@ -90,7 +104,8 @@ void WriteText(const fs::path& path, const std::string& text) {
   }
 }
 
-std::vector<Zone> MakeFakePowercapTree(const fs::path& sysfs) {
+// `energy_from` non-empty: each energy_uj is a symbolic link to it, not a file of its own.
+std::vector<Zone> MakeFakePowercapTree(const fs::path& sysfs, const std::string& energy_from) {
   std::vector<Zone> zones = {
       {"intel-rapl:0", "package-0", 45.0},  {"intel-rapl:0:0", "core", 30.0},
       {"intel-rapl:0:1", "dram", 6.0},      {"intel-rapl:1", "package-1", 40.0},
@@ -100,6 +115,18 @@ std::vector<Zone> MakeFakePowercapTree(const fs::path& sysfs) {
     const fs::path dir = sysfs / "class/powercap" / z.entry;
     z.energy_uj = kStartEnergyUj;
     WriteText(dir / "name", z.name + "\n");
+    if (!energy_from.empty()) {
+      std::error_code ec;
+      fs::create_symlink(energy_from, dir / "energy_uj", ec);
+      if (ec) {
+        fmt::print(stderr, "sampler_tool: cannot link {} to {}: {}\n",
+                   (dir / "energy_uj").string(), energy_from, ec.message());
+        std::exit(1);
+      }
+      WriteText(dir / "max_energy_range_uj", fmt::format("{}\n", kMaxEnergyRangeUj));
+      WriteText(dir / "enabled", "1\n");
+      continue;
+    }
     WriteText(dir / "energy_uj", fmt::format("{}\n", z.energy_uj));
     WriteText(dir / "max_energy_range_uj", fmt::format("{}\n", kMaxEnergyRangeUj));
     WriteText(dir / "enabled", "1\n");
@@ -170,6 +197,19 @@ int64_t Percentile(const std::vector<int64_t>& sorted, double p) {
   return sorted[std::clamp<size_t>(rank, 1, sorted.size()) - 1];
 }
 
+// Run time of each io_uring worker thread of this process (comm "iou-wrk-TID").
+std::map<int, int64_t> IoWorkerRunNs() {
+  std::map<int, int64_t> out;
+  for (int tid : ThreadIds()) {
+    std::ifstream comm(fmt::format("/proc/self/task/{}/comm", tid));
+    std::string name;
+    if (!std::getline(comm, name) || name.rfind("iou-wrk", 0) != 0) continue;
+    const int64_t ns = ReadThreadCpu(tid).run_ns;
+    if (ns >= 0) out[tid] = ns;
+  }
+  return out;
+}
+
 int64_t ThreadCpuNs() {
   timespec ts{};
   clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
@@ -182,8 +222,12 @@ struct PhaseCpu {
   std::vector<int64_t> thread_ns;  // per thread, in the order the phase lists them
   int64_t voluntary = 0, involuntary = 0;
   int64_t passes = 0;  // wakeups (bare) or read passes (sampler) inside the window
+  // io_uring workers' run time in the window (sampler only); a worker that
+  // started inside the window counts from 0, one that ended inside it is lost.
+  int64_t io_worker_ns = 0;
+  int io_workers = 0;  // how many there were at the window's close
   int64_t total_ns() const {
-    int64_t t = 0;
+    int64_t t = io_worker_ns;
     for (int64_t n : thread_ns) t += n;
     return t;
   }
@@ -193,10 +237,14 @@ struct PhaseCpu {
 struct Window {
   std::vector<int> tids;
   std::vector<ThreadCpu> cpu0;
+  bool io_workers = false;  // add the process's io_uring workers
+  std::map<int, int64_t> io0;
   int64_t t0_ns = 0;
-  void Open(std::vector<int> t) {
+  void Open(std::vector<int> t, bool with_io_workers) {
     tids = std::move(t);
+    io_workers = with_io_workers;
     for (int tid : tids) cpu0.push_back(ReadThreadCpu(tid));
+    if (io_workers) io0 = IoWorkerRunNs();
     t0_ns = MonotonicNowNs();
   }
   // Call before the threads end (their /proc entries go with them).
@@ -204,6 +252,13 @@ struct Window {
     PhaseCpu c;
     std::vector<ThreadCpu> cpu1;
     for (int tid : tids) cpu1.push_back(ReadThreadCpu(tid));
+    if (io_workers) {
+      for (const auto& [tid, ns] : IoWorkerRunNs()) {
+        const auto before = io0.find(tid);
+        c.io_worker_ns += ns - (before == io0.end() ? 0 : before->second);
+        ++c.io_workers;
+      }
+    }
     *t1_ns = MonotonicNowNs();
     c.window_ns = *t1_ns - t0_ns;
     for (size_t i = 0; i < tids.size(); ++i) {
@@ -375,10 +430,41 @@ double Median(std::vector<double> v) {
   return n % 2 ? v[n / 2] : 0.5 * (v[n / 2 - 1] + v[n / 2]);
 }
 
+// What the session's reads will be: one pread each, or one io_uring batch per
+// pass, and whether the kernel reads these files inline (a file it answers
+// −EAGAIN for is read with pread by the session instead).
+std::string DescribeReads(const std::string& reads, const fs::path& sysfs) {
+  if (reads == "pread") return "one pread per file (--reads pread)";
+  std::vector<int> fds;
+  for (const char* z : {"intel-rapl:0", "intel-rapl:0:0"}) {
+    int fd = ::open((sysfs / "class/powercap" / z / "energy_uj").c_str(), O_RDONLY | O_CLOEXEC);
+    if (fd >= 0) fds.push_back(fd);
+  }
+  std::string text;
+  auto batch = OpenUringReadBatch(fds);
+  if (!batch.ok()) {
+    text = fmt::format("one pread per file: no io_uring batch ({})", batch.error().message);
+  } else {
+    char buf[2][32];
+    std::vector<BatchRead> r(fds.size());
+    for (size_t i = 0; i < r.size(); ++i) r[i] = BatchRead{i, buf[i], sizeof buf[i], 0, 0};
+    (*batch)->Read(r);
+    text = "io_uring batch; a trial batch here read";
+    for (const BatchRead& x : r)
+      text += x.result >= 0 ? fmt::format(" {} bytes", x.result)
+                            : fmt::format(" {}", x.result == -EAGAIN ? "-EAGAIN (pread instead)"
+                                                                     : std::to_string(x.result));
+  }
+  batch = Nothing("closed");
+  for (int fd : fds) ::close(fd);
+  return text;
+}
+
 [[noreturn]] void Usage() {
   fmt::print(stderr,
              "usage: sampler_tool [--reps R] [--phase-s S] [--period-us P] [--sysfs DIR] "
-             "[--only sampler|bare|null] [--alternate] [--tree-dir DIR] [--keep]\n");
+             "[--only sampler|bare|null] [--alternate] [--tree-dir DIR] [--energy-from FILE] "
+             "[--reads batch|pread] [--keep]\n");
   std::exit(2);
 }
 
@@ -388,7 +474,7 @@ int main(int argc, char** argv) {
   int reps = 5;
   double phase_s = 2;
   int64_t period_us = 1000;
-  std::string sysfs_arg, only, tree_dir;
+  std::string sysfs_arg, only, tree_dir, energy_from, reads = "batch";
   bool keep = false, alternate = false;
   for (int i = 1; i < argc; ++i) {
     const std::string a = argv[i];
@@ -398,12 +484,26 @@ int main(int argc, char** argv) {
     else if (a == "--sysfs" && i + 1 < argc) sysfs_arg = argv[++i];
     else if (a == "--only" && i + 1 < argc) only = argv[++i];
     else if (a == "--tree-dir" && i + 1 < argc) tree_dir = argv[++i];
+    else if (a == "--energy-from" && i + 1 < argc) energy_from = argv[++i];
+    else if (a == "--reads" && i + 1 < argc) reads = argv[++i];
     else if (a == "--alternate") alternate = true;
     else if (a == "--keep") keep = true;
     else Usage();
   }
   if (reps <= 0 || phase_s <= 0 || period_us <= 0) Usage();
   if (!only.empty() && only != "sampler" && only != "bare" && only != "null") Usage();
+  if (reads != "batch" && reads != "pread") Usage();
+  if (!energy_from.empty() && !sysfs_arg.empty()) Usage();
+  if (!energy_from.empty()) {
+    std::ifstream probe(energy_from);
+    std::string text;
+    if (!std::getline(probe, text) || text.empty() ||
+        text.find_first_not_of("0123456789") != std::string::npos) {
+      fmt::print(stderr, "sampler_tool: --energy-from {}: not a readable integer attribute\n",
+                 energy_from);
+      return 2;
+    }
+  }
   const int64_t period_ns = period_us * 1000;
 
   // energy.csv goes to /tmp (a disk file system here, as a run directory would be);
@@ -426,13 +526,15 @@ int main(int argc, char** argv) {
   std::atomic<bool> stop_advance{false};
   std::thread advancer;
   if (fake) {
-    zones = MakeFakePowercapTree(sysfs);
-    advancer = std::thread([&] { AdvanceLoop(zones, stop_advance); });
+    zones = MakeFakePowercapTree(sysfs, energy_from);
+    if (energy_from.empty()) advancer = std::thread([&] { AdvanceLoop(zones, stop_advance); });
   }
 
   SourceOptions options;
   options.roots.sysfs = sysfs.string();
-  std::unique_ptr<EnergySource> source = MakeRaplPowercapSource(options);
+  SysIo io;
+  if (reads == "pread") io.open_batch = nullptr;
+  std::unique_ptr<EnergySource> source = MakeRaplPowercapSource(options, io);
   std::vector<std::string> names;
   for (const DomainProbe& p : source->Probe()) {
     if (p.readable) names.push_back(p.info.name);
@@ -443,9 +545,14 @@ int main(int argc, char** argv) {
     return 1;
   }
 
+  fmt::print("reads: {}\n", DescribeReads(reads, sysfs));
   fmt::print("sampler_tool: {} powercap domains under {}{}, period {} us; {} repetitions of "
              "{:.1f} s, {}\n",
-             names.size(), sysfs.string(), fake ? " (fake tree, advanced every 1 ms)" : "",
+             names.size(), sysfs.string(),
+             !fake                 ? ""
+             : energy_from.empty() ? " (fake tree, advanced every 1 ms)"
+                                   : fmt::format(" (fake tree, energy_uj -> {}, not advanced)",
+                                                 energy_from),
              period_us, reps, phase_s,
              !only.empty() ? only + " only"
              : alternate   ? "bare, sampler and null-session sampler one after another"
@@ -504,7 +611,8 @@ int main(int argc, char** argv) {
     for (size_t k = 0; k < group.size(); ++k)
       windows[k].Open(group[k] == kBare      ? bare_loop->Tids()
                       : group[k] == kSampler ? samp_run->Tids()
-                                             : null_run->Tids());
+                                             : null_run->Tids(),
+                      group[k] == kSampler);
     std::this_thread::sleep_for(std::chrono::duration<double>(phase_s));
     std::vector<PhaseCpu> cpu(group.size());
     std::vector<int64_t> t1(group.size());
@@ -539,11 +647,13 @@ int main(int argc, char** argv) {
       sampling_ratios.push_back(sampling_pct / bare[r].pct());
       null_ratios.push_back(null[r].pct() / bare[r].pct());
       fmt::print("  rep {} ({}): bare {:.3f} % ({:.1f} us/wakeup); sampler {:.3f} % = sampling "
-                 "{:.3f} + writer {:.3f} ({:.1f} us/pass); null-session sampler {:.3f} % "
-                 "({:.1f} us/pass); ratio {:.2f} (null {:.2f})\n",
+                 "{:.3f} + writer {:.3f} + io_uring workers {:.3f} ({}) ({:.1f} us/pass); "
+                 "null-session sampler {:.3f} % ({:.1f} us/pass); ratio {:.2f} (null {:.2f})\n",
                  r, order_text, bare[r].pct(), per_pass_us(bare[r]), samp[r].pct(), sampling_pct,
-                 pct_of(samp[r].thread_ns.front(), samp[r]), per_pass_us(samp[r]), null[r].pct(),
-                 per_pass_us(null[r]), ratio, null_ratios.back());
+                 pct_of(samp[r].thread_ns.front(), samp[r]),
+                 pct_of(samp[r].io_worker_ns, samp[r]), samp[r].io_workers,
+                 per_pass_us(samp[r]), null[r].pct(), per_pass_us(null[r]), ratio,
+                 null_ratios.back());
     } else {
       const PhaseCpu& c = only == "bare" ? bare[r] : only == "sampler" ? samp[r] : null[r];
       fmt::print("  rep {}: {} {:.3f} % of one core ({:.1f} us per pass, {} passes)\n", r, only,
@@ -578,6 +688,15 @@ int main(int argc, char** argv) {
   if (only.empty()) {
     fmt::print("bare_pct_of_one_core (pooled): {:.3f}\n", pooled_pct(bare));
     fmt::print("sampler_pct_of_one_core (pooled): {:.3f}\n", pooled_pct(samp));
+    int64_t io_ns = 0, wall_ns = 0;
+    int io_max = 0;
+    for (const PhaseCpu& c : samp) {
+      io_ns += c.io_worker_ns, wall_ns += c.window_ns;
+      io_max = std::max(io_max, c.io_workers);
+    }
+    fmt::print("  of which io_uring worker threads (pooled): {:.3f} (at most {} at a window's "
+               "close)\n",
+               wall_ns > 0 ? 100.0 * static_cast<double>(io_ns) / wall_ns : 0.0, io_max);
     fmt::print("null_session_sampler_pct_of_one_core (pooled): {:.3f}\n", pooled_pct(null));
     spread("ratio sampler/bare (bar: <= 1.5)", ratios);
     fmt::print("ratio sampler/bare pooled: {:.2f}\n", pooled_pct(samp) / pooled_pct(bare));
@@ -606,8 +725,9 @@ int main(int argc, char** argv) {
     print_jitter("null-session sampler", null_periods);
     print_totals("null-session sampler", null_totals);
   }
-  fmt::print("breakdown: one session Read() ({} preads + unwrap) {:.2f} us of CPU back to back\n",
-             names.size(), read_us);
+  fmt::print("breakdown: one session Read() ({} reads{} + unwrap) {:.2f} us of CPU back to back "
+             "(this thread's; io_uring workers not included)\n",
+             names.size(), reads == "pread" ? ", one pread each" : ", batched", read_us);
 
   if (keep) {
     fmt::print("kept {} and {}\n", work.string(), tree_tmpl);
