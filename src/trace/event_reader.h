@@ -15,6 +15,7 @@
 
 #include <simdjson.h>
 
+#include <algorithm>
 #include <cstdint>
 #include <cstring>
 #include <limits>
@@ -103,6 +104,30 @@ class Reader {
       default: return kEmptyStr;
     }
   }
+  // InternScalar(v), comparing `expected` first when v is text
+  // (StringTable::InternExpected: the same id either way).
+  StrId InternExpected(od::value& v, StrId expected) {
+    const od::json_type t = v.type();
+    if (t == od::json_type::string || t == od::json_type::number)
+      return out_->strings.InternExpected(ScalarText(v), expected);
+    return InternScalar(v);
+  }
+  StrId InternExpected(const Scalar& v, StrId expected) {
+    if (v.kind == Scalar::kString || v.kind == Scalar::kNumber)
+      return out_->strings.InternExpected(v.text, expected);
+    return InternScalar(v);
+  }
+  // Guesses kept per string id (next_node_, op_of_node_); kNoStr when none.
+  static StrId Lookup(const std::vector<StrId>& guesses, StrId id) {
+    return id < guesses.size() ? guesses[id] : StringTable::kNoStr;
+  }
+  static void Remember(std::vector<StrId>& guesses, StrId id, StrId value) {
+    if (id == StringTable::kNoStr) return;
+    if (id >= guesses.size())
+      guesses.resize(std::max<size_t>(id + 1, guesses.size() * 2), StringTable::kNoStr);
+    guesses[id] = value;
+  }
+
   StrId InternText(std::string_view text, StrId* last) {
     if (last == nullptr) return out_->strings.Intern(text);
     if (*last != StringTable::kNoStr && out_->strings.Is(*last, text)) return *last;
@@ -140,14 +165,19 @@ class Reader {
       case 2:
         if (key == "op") {
           Seen(st, kArgOp);
-          e->arg_op = InternScalar(v);
+          e->arg_op = InternExpected(v, Lookup(op_of_node_, e->arg_name));
+          if (e->arg_name != kEmptyStr) Remember(op_of_node_, e->arg_name, e->arg_op);
           return;
         }
         break;
       case 4:
         if (key == "name") {
           Seen(st, kArgName);
-          if (!st.have_long_name) e->arg_name = InternScalar(v);
+          if (!st.have_long_name) {
+            e->arg_name = InternExpected(v, Lookup(next_node_, last_node_));
+            Remember(next_node_, last_node_, e->arg_name);
+            last_node_ = e->arg_name;
+          }
           return;
         }
         break;
@@ -381,6 +411,14 @@ class Reader {
   StrId last_tid_ = StringTable::kNoStr;
   StrId last_cat_ = StringTable::kNoStr;
   std::vector<StrId> pending_inputs_;  // inputN args of the event being read
+  // TF1 timelines name one node per event (args.name), in an order each
+  // step repeats, and a node has the same op type (args.op) every time: the
+  // node that followed the previous event's last time, and this node's op
+  // last time, are compared before hashing. Guesses only: a wrong or
+  // forgotten id costs a compare, never a wrong answer.
+  std::vector<StrId> next_node_;   // per args.name id: the next event's args.name, last time
+  std::vector<StrId> op_of_node_;  // per args.name id: its args.op, last time
+  StrId last_node_ = StringTable::kNoStr;  // the previous args.name
   bool begin_end_events_ = false;      // a B or E event was added
   bool string_flow_ids_ = false;       // a flow id was a string (SawCrossPartState)
 };

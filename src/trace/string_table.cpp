@@ -120,10 +120,7 @@ StrId StringTable::Intern(std::string_view s) {
     slots_[slot] = SlotValue(h, id);
     if (strings_.size() * 2 > slots_.size()) Grow();  // load factor <= 1/2
   }
-  if (recent_[0] != id) {
-    for (size_t k = kRecent - 1; k > 0; --k) recent_[k] = recent_[k - 1];
-    recent_[0] = id;
-  }
+  Used(id);
   return id;
 }
 

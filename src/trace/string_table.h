@@ -36,6 +36,16 @@ class StringTable {
   StringTable(StringTable&&) = default;
   StringTable& operator=(StringTable&&) = default;
   StrId Intern(std::string_view s);
+  // Intern(s) when a caller can guess the answer: `expected` (any value; an
+  // id is checked against the table) is compared first, a hash and a probe
+  // only when it is not `s`. The same id and the same table state as Intern.
+  StrId InternExpected(std::string_view s, StrId expected) {
+    if (expected < views_.size() && Is(expected, s)) {
+      Used(expected);
+      return expected;
+    }
+    return Intern(s);
+  }
   const std::string& Get(StrId id) const { return strings_[id]; }
   // Whether id's string is `s` (id < size()): no hash, no library call.
   bool Is(StrId id, std::string_view s) const {
@@ -84,6 +94,13 @@ class StringTable {
   // The slot holding `s`, or the empty slot where it would go.
   size_t Slot(std::string_view s, uint64_t h) const;
   void Grow();
+  // id was returned: it goes first among the recent ids.
+  void Used(StrId id) {
+    if (recent_[0] != id) {
+      for (size_t k = kRecent - 1; k > 0; --k) recent_[k] = recent_[k - 1];
+      recent_[0] = id;
+    }
+  }
   // A slot: the hash's high half (compared before the bytes) and id + 1.
   static uint64_t SlotValue(uint64_t h, StrId id) {
     return (h & 0xffffffff00000000ull) | (uint64_t{id} + 1);

@@ -195,6 +195,52 @@ TEST(ChromeJsonFastScanTest, RepeatedAndChangingLayoutsReadAsTheWholeParse) {
   }
 }
 
+TEST(ChromeJsonFastScanTest, Tf1NodeNamesAndOpsReadRightWhenTheStepOrderChanges) {
+  // The reader guesses each TF1 event's args.name from the node that followed
+  // the previous one last time, and its args.op from the node's op last
+  // time: a step in another order, a node whose op changed, an op before
+  // the name, must still give the names and ops the file has.
+  auto event = [](const std::string& node, const std::string& op, bool op_first, int ts) {
+    const std::string name = "\"name\": \"" + node + "\"";
+    const std::string type = "\"op\": \"" + op + "\"";
+    return fmt::format(
+        R"({{"pid": 1, "tid": 0, "cat": "Op", "args": {{{}, {}}}, "name": "{}", "ts": {}, )"
+        R"("dur": 1, "ph": "X"}})",
+        op_first ? type : name, op_first ? name : type, op, ts);
+  };
+  struct Node {
+    std::string name, op;
+    bool op_first;
+  };
+  const std::vector<std::vector<Node>> steps = {
+      {{"l/a", "MatMul", false}, {"l/b", "Add", false}, {"l/c", "Relu", false}},
+      {{"l/a", "MatMul", false}, {"l/b", "Add", false}, {"l/c", "Relu", false}},
+      {{"l/b", "Add", false}, {"l/a", "MatMul", false}, {"l/c", "Tanh", false}},
+      {{"l/a", "Relu", true}, {"l/c", "Relu", false}, {"l/b", "Add", true}},
+      {{"l/a", "MatMul", false}, {"l/b", "Add", false}, {"l/c", "Relu", false}},
+  };
+  std::string doc = R"({"traceEvents": [)";
+  std::vector<Node> want;
+  int ts = 1;
+  for (const auto& step : steps)
+    for (const Node& n : step) {
+      doc += (want.empty() ? "" : ",\n") + event(n.name, n.op, n.op_first, ts++);
+      want.push_back(n);
+    }
+  doc += "]}";
+  for (size_t slice : {size_t{0}, size_t{100}, trace_internal::kDefaultSliceBytes}) {
+    auto raw = ParseChromeJson("tf1.json", doc, slice);
+    ASSERT_TRUE(raw.ok()) << raw.error().ToString();
+    ASSERT_EQ(raw->events.size(), want.size());
+    for (size_t i = 0; i < want.size(); ++i) {
+      const RawEvent& e = raw->events[i];
+      EXPECT_EQ(raw->Str(e.arg_name), want[i].name) << "event " << i << " slice " << slice;
+      EXPECT_EQ(raw->Str(e.arg_op), want[i].op) << "event " << i << " slice " << slice;
+      EXPECT_EQ(raw->Str(e.name), want[i].op) << "event " << i << " slice " << slice;
+    }
+  }
+}
+
 TEST(ChromeJsonFastScanTest, DamagedFixturesGiveTheWholeParseResultOrError) {
   // Random damage near event boundaries and inside events: deleted, replaced
   // and inserted bytes chosen from the characters that matter to a scanner.

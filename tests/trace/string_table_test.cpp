@@ -96,5 +96,42 @@ TEST(StringTableTest, ACopyViewsItsOwnStrings) {
   EXPECT_EQ(b.Get(1), "x");
 }
 
+TEST(StringTableTest, InternExpectedGivesInternsIdsWhateverTheGuess) {
+  // The reader guesses a TF1 node's name and op before hashing; right,
+  // wrong, unknown, out of range or forgotten, the guess must not change
+  // any id: a table fed through InternExpected equals one fed through Intern.
+  std::vector<std::string> keys;
+  for (int i = 0; i < 400; ++i)
+    keys.push_back("bert/encoder/layer_" + std::to_string(i % 5) + "/attention/op_" +
+                   std::to_string(i % 37));
+  keys.push_back("");
+  StringTable plain, guessed;
+  uint64_t state = 16;
+  for (int step = 0; step < 5000; ++step) {
+    state = state * 6364136223846793005ull + 1442695040888963407ull;
+    const std::string& s = keys[(state >> 33) % keys.size()];
+    const StrId want = plain.Intern(s);
+    StrId guess;
+    switch ((state >> 20) % 5) {
+      case 0: guess = want; break;                                              // right
+      case 1: guess = static_cast<StrId>((state >> 40) % plain.size()); break;  // any id
+      case 2: guess = StringTable::kNoStr; break;
+      case 3: guess = static_cast<StrId>(plain.size() + 7); break;  // not yet an id
+      default: guess = kEmptyStr; break;
+    }
+    ASSERT_EQ(guessed.InternExpected(s, guess), want) << step;
+    if (step % 997 == 996) {
+      // Forget the later strings in both: a guess may now name a forgotten id.
+      plain.Truncate(plain.size() / 2);
+      guessed.Truncate(guessed.size() / 2);
+      ASSERT_EQ(guessed.InternExpected(keys[3], static_cast<StrId>(guessed.size() + 3)),
+                plain.Intern(keys[3]));
+    }
+  }
+  ASSERT_EQ(guessed.size(), plain.size());
+  for (size_t i = 0; i < plain.size(); ++i)
+    ASSERT_EQ(guessed.Get(static_cast<StrId>(i)), plain.Get(static_cast<StrId>(i)));
+}
+
 }  // namespace
 }  // namespace smaragdine
