@@ -359,13 +359,19 @@ class Reader {
   void ReadEvent(od::value ev);
 
   // The fast scanner (FastScanEvents) hands each finished event here. The
-  // usual one, a well-formed complete event without inputs, is kept here
-  // without a call; everything else goes through Add.
+  // usual one, a well-formed complete event (with its TF1 inputs, if any),
+  // is kept here without a call, as Add keeps it; everything else goes
+  // through Add.
   void AddScanned(RawEvent& e, const EventState& st) {
     int64_t end_ns;
-    if (e.ph == 'X' && pending_inputs_.empty() && !st.duplicate_key && !st.bad_lane &&
-        st.has_ts && !st.bad_dur && (e.flags & RawEvent::kHasDur) && e.dur_ns >= 0 &&
+    if (e.ph == 'X' && !st.duplicate_key && !st.bad_lane && st.has_ts && !st.bad_dur &&
+        (e.flags & RawEvent::kHasDur) && e.dur_ns >= 0 &&
         !__builtin_add_overflow(e.ts_ns, e.dur_ns, &end_ns)) {
+      if (!pending_inputs_.empty()) {
+        const auto index = static_cast<uint32_t>(out_->events.size());
+        for (StrId input : pending_inputs_) out_->inputs.push_back(RawInput{index, input});
+        pending_inputs_.clear();
+      }
       out_->events.push_back(e);
       return;
     }
