@@ -241,6 +241,52 @@ TEST(ChromeJsonFastScanTest, Tf1NodeNamesAndOpsReadRightWhenTheStepOrderChanges)
   }
 }
 
+TEST(ChromeJsonFastScanTest, TimesOfEveryShapeReadAsTheWholeParse) {
+  // The scanner converts `ts` and `dur` itself (16 bytes classified at once
+  // for the usual 1-16 digits and ".ddd"); every other shape goes the
+  // general way. Each must give ParseMicrosToNs's value, or its refusal:
+  // 1-20 digits, fractions of 0-5 digits, exponents, signs, zeros,
+  // values at and past the int64 limit in ns, a number followed by a digit
+  // of the next token's bytes.
+  std::mt19937_64 rng(1616);
+  auto number = [&rng]() {
+    static const std::vector<std::string> fixed = {
+        "9223372036854775", "9223372036854775.807", "9223372036854775.808", "9223372036854776",
+        "9999999999999999.999", "1700001000002000", "1700001000002008.305", "0", "0.5",
+        "-3.25", "1e3", "1.5E2", "1.2345", "7.000", "99999999", "100000000", "1.000e0", "-0"};
+    if (rng() % 4 == 0) return fixed[rng() % fixed.size()];
+    std::string n;
+    const int digits = 1 + static_cast<int>(rng() % 20);
+    for (int i = 0; i < digits; ++i)
+      n += static_cast<char>('0' + (i == 0 ? 1 + rng() % 9 : rng() % 10));
+    const int frac = static_cast<int>(rng() % 7) - 1;  // -1: no '.'
+    if (frac >= 0) {
+      n += '.';
+      for (int i = 0; i < frac; ++i) n += static_cast<char>('0' + rng() % 10);
+    }
+    if (rng() % 10 == 0) n += "e1";
+    return n;
+  };
+  for (int round = 0; round < 300; ++round) {
+    std::string doc = R"({"traceEvents": [)";
+    const int n = 1 + static_cast<int>(rng() % 30);
+    for (int k = 0; k < n; ++k) {
+      const bool compact = rng() % 3 == 0;  // the number right before ',' or '}'
+      const std::string ts = number(), dur = number();
+      doc += k ? ",\n" : "";
+      doc += compact
+                 ? fmt::format(R"({{"ph":"X","name":"a","pid":1,"tid":1,"ts":{},"dur":{}}})", ts, dur)
+                 : fmt::format(R"({{"ph": "X", "name": "a", "ts": {}, "dur": {} , "pid": 1}})", ts,
+                               dur);
+    }
+    doc += "]}";
+    auto whole = ParseChromeJson("t.json", doc, 0);
+    for (size_t slice : {size_t{1}, size_t{64}, trace_internal::kDefaultSliceBytes})
+      ASSERT_EQ(Difference(whole, ParseChromeJson("t.json", doc, slice)), "")
+          << doc << " slice " << slice;
+  }
+}
+
 TEST(ChromeJsonFastScanTest, DamagedFixturesGiveTheWholeParseResultOrError) {
   // Random damage near event boundaries and inside events: deleted, replaced
   // and inserted bytes chosen from the characters that matter to a scanner.
