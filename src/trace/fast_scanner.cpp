@@ -192,6 +192,31 @@ inline uint64_t DigitsValue(const char* q, int n) {
 
 const char* MicrosGeneral(const char* p, const char* end, int64_t* ns, bool* ok);
 
+// The 1-15 decimal digits at p (p[0] a digit) and the position after them,
+// with one 16-byte classification, when they end (at a byte that is no
+// digit) before `end` and at least 20 bytes remain; else false, and *q and
+// *value are left as they were.
+inline bool PlainDigits(const char* p, const char* end, const char** q, uint64_t* value) {
+#if defined(__SSE2__) && __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
+  if (end - p <= 20) return false;
+  const __m128i v = _mm_loadu_si128(reinterpret_cast<const __m128i*>(p));
+  const __m128i other = _mm_or_si128(_mm_cmplt_epi8(v, _mm_set1_epi8('0')),
+                                     _mm_cmpgt_epi8(v, _mm_set1_epi8('9')));
+  const unsigned mask = static_cast<unsigned>(_mm_movemask_epi8(other));
+  if (mask == 0) return false;  // 16 digits or more
+  const int n = __builtin_ctz(mask);
+  static constexpr uint64_t kPow10[] = {1,      10,      100,      1000,     10000,
+                                        100000, 1000000, 10000000, 100000000};
+  *value = n <= 8 ? DigitsValue(p, n)
+                  : DigitsValue(p, 8) * kPow10[n - 8] + DigitsValue(p + 8, n - 8);
+  *q = p + n;
+  return true;
+#else
+  (void)p, (void)end, (void)q, (void)value;
+  return false;
+#endif
+}
+
 // A number (as Number) holding µs, read into *ns as ParseMicrosToNs reads
 // its text; *ok is ParseMicrosToNs's answer (*ns is set only when true).
 // Trace times are nearly always 1-16 integer digits without a sign or a
@@ -531,7 +556,10 @@ const char* FastEventScanner::Replay(Shape& shape, const char* p, const char* en
         // case make of up to 18 digits with no fraction or exponent.
         const char* q = p;
         uint64_t v = 0;
-        while (q < end && IsDigit(*q) && q - p < 19) v = v * 10 + static_cast<uint64_t>(*q++ - '0');
+        if (!PlainDigits(p, end, &q, &v)) {
+          while (q < end && IsDigit(*q) && q - p < 19)
+            v = v * 10 + static_cast<uint64_t>(*q++ - '0');
+        }
         if (q - p <= 18 && q < end && *q != '.' && *q != 'e' && *q != 'E' && !IsDigit(*q)) {
           Reader::Seen(*st, Reader::kArgExternalId);
           e->external_id = static_cast<int64_t>(v);
@@ -569,7 +597,9 @@ const char* FastEventScanner::Replay(Shape& shape, const char* p, const char* en
     } else {
       const char* value = p;
       if (!(p = TopField(key, f.kind, p, end, e, st))) return nullptr;
-      Remember(f, value, p, *e);
+      // Only these kinds are remembered (Remember); the others' memo stays empty.
+      if (f.kind == Key::kPh || f.kind == Key::kCat || f.kind == Key::kPid || f.kind == Key::kTid)
+        Remember(f, value, p, *e);
     }
   }
   if (!Same(p, end, b + shape.tail, shape.tail_size)) return nullptr;

@@ -241,13 +241,13 @@ TEST(ChromeJsonFastScanTest, Tf1NodeNamesAndOpsReadRightWhenTheStepOrderChanges)
   }
 }
 
-TEST(ChromeJsonFastScanTest, TimesOfEveryShapeReadAsTheWholeParse) {
-  // The scanner converts `ts` and `dur` itself (16 bytes classified at once
-  // for the usual 1-16 digits and ".ddd"); every other shape goes the
-  // general way. Each must give ParseMicrosToNs's value, or its refusal:
+TEST(ChromeJsonFastScanTest, TimesAndIdsOfEveryShapeReadAsTheWholeParse) {
+  // The scanner converts `ts`, `dur` and "External id" itself (16 bytes
+  // classified at once for the usual 1-16 digits and ".ddd"); every other
+  // shape goes the general way. Each must give ParseMicrosToNs's value, or its refusal:
   // 1-20 digits, fractions of 0-5 digits, exponents, signs, zeros,
-  // values at and past the int64 limit in ns, a number followed by a digit
-  // of the next token's bytes.
+  // values at and past the int64 limit in ns; and PyTorch's "External id"
+  // (up to 18 digits read the plain way, the rest as ParseInt64 reads them).
   std::mt19937_64 rng(1616);
   auto number = [&rng]() {
     static const std::vector<std::string> fixed = {
@@ -276,8 +276,9 @@ TEST(ChromeJsonFastScanTest, TimesOfEveryShapeReadAsTheWholeParse) {
       doc += k ? ",\n" : "";
       doc += compact
                  ? fmt::format(R"({{"ph":"X","name":"a","pid":1,"tid":1,"ts":{},"dur":{}}})", ts, dur)
-                 : fmt::format(R"({{"ph": "X", "name": "a", "ts": {}, "dur": {} , "pid": 1}})", ts,
-                               dur);
+                 : fmt::format(R"({{"ph": "X", "name": "a", "ts": {}, "dur": {} , "pid": 1, )"
+                               R"("args": {{"External id": {}}}}})",
+                               ts, dur, number());
     }
     doc += "]}";
     auto whole = ParseChromeJson("t.json", doc, 0);
