@@ -77,13 +77,17 @@ class UringReadBatch : public ReadBatch {
       io_uring_sqe_set_data64(sqe, i);
     }
     const int want = static_cast<int>(reads.size());
-    int submitted = io_uring_submit_and_wait(&ring_, static_cast<unsigned>(want));
-    if (submitted == -EINTR) submitted = want;  // submitted, the wait was interrupted: wait below
-    if (submitted != want) return Break(reads);
+    int r;
+    do {  // −EINTR: a signal came before the kernel took the requests; they are still queued
+      r = io_uring_submit_and_wait(&ring_, static_cast<unsigned>(want));
+    } while (r == -EINTR);
+    // Each request the kernel took completes once; one it did not take would
+    // never complete, and waiting for it would stop the sampler.
+    if (r < 0 || io_uring_sq_ready(&ring_) != 0) return Break(reads);
     int done = 0;
     while (done < want) {
       io_uring_cqe* cqe = nullptr;
-      int r = io_uring_wait_cqe(&ring_, &cqe);
+      r = io_uring_wait_cqe(&ring_, &cqe);
       if (r == -EINTR) continue;
       if (r < 0) return Break(reads);
       const uint64_t i = io_uring_cqe_get_data64(cqe);
@@ -98,9 +102,9 @@ class UringReadBatch : public ReadBatch {
 
  private:
   // The ring misbehaved (a submission refused, a wait that failed): every
-  // read of this pass and of later ones goes to pread. Nothing is left in
-  // flight to write into the caller's buffers: RWF_NOWAIT reads finish inside
-  // the submission or fail.
+  // read of this pass and of later ones comes back −EAGAIN, so the caller
+  // reads them with pread. The ring stays until the batch goes: nothing it
+  // took is in flight, as no read here is handed to a worker.
   void Break(std::span<BatchRead> reads) {
     broken_ = true;
     for (BatchRead& r : reads) r.result = -EAGAIN;
