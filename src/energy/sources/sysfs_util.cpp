@@ -273,9 +273,9 @@ class FileCounterSession : public SamplingSession {
       values[i] = std::numeric_limits<double>::quiet_NaN();
       if (s.fd < 0) continue;  // stopped earlier: stays NaN
       int err = 0;
-      std::optional<uint64_t> raw = s.batched_n >= 0
-                                        ? ParseCounterRead(s.buf, static_cast<size_t>(s.batched_n), &err)
-                                        : ReadRaw(c, s.fd, &err);
+      std::optional<uint64_t> raw =
+          s.batched_n >= 0 ? ParseCounterRead(s.buf, static_cast<size_t>(s.batched_n), &err)
+                           : ReadRaw(c, s.fd, &err);
       if (!raw) {
         diag.Add(kDiagReadFailed);
         diag.Warn(fmt::format("{}: reading {} failed ({}); the domain stops here", c.info.name,
