@@ -10,6 +10,9 @@
 #   torch-<pid>.started       recording began (removed when the trace is written)
 #   torch-<pid>.trace.json    the trace
 #   torch-<pid>.error         why this process recorded nothing (one line)
+#   torch-<pid>.gpu-activity.json
+#                             with CUDA and Kineto: torch.profiler's GPU
+#                             activity, joined to the trace at exit, then removed
 # A .started left alone means the process ended without running its exit
 # handlers (os._exit, SIGKILL, a crash).
 import atexit
@@ -32,6 +35,7 @@ class _State:
         self.finished = False
         self.lock = threading.Lock()
         self.user_steps = False
+        self.gpu = None  # (profiler, thread id, sync begin ns, sync end ns)
 
     def path(self, suffix):
         return os.path.join(self.run_dir, "torch-%d.%s" % (self.pid, suffix))
@@ -52,6 +56,69 @@ def _note(run_dir, pid, text):
         pass
 
 
+def _gpu_unavailable(torch):
+    """Why GPU kernels cannot be recorded in this process, or None."""
+    if os.environ.get("SMARAGDINE_GPU_KERNELS", "1") == "0":
+        return "SMARAGDINE_GPU_KERNELS=0"
+    cuda = getattr(torch, "cuda", None)
+    if cuda is None or not cuda.is_available():
+        return "torch has no CUDA device"
+    if not cuda.is_initialized():
+        return "CUDA was not in use at the first module call"
+    if not getattr(torch.autograd, "kineto_available", lambda: False)():
+        return "this torch was built without Kineto"
+    return None
+
+
+def _start_gpu_activity(torch):
+    """Where torch has CUDA and Kineto: torch.profiler with its CUDA activity
+    only (kernels, copies, the runtime calls that launched them), for the
+    trace to place each kernel under the operator that launched it. Started at
+    the first module call, once the program has chosen its devices."""
+    st = active_session()
+    if st is None:
+        return
+    why = _gpu_unavailable(torch)
+    if why is not None:
+        cuda = getattr(torch, "cuda", None)
+        if cuda is not None and cuda.is_available():
+            # A GPU is there: say why its kernels are not in the trace (its
+            # energy then stays in the GPU domain's (idle)).
+            sys.stderr.write("smaragdine: warning: GPU kernels not recorded: %s\n" % (why,))
+        return
+    import time
+    from torch.profiler import ProfilerActivity, profile
+    try:
+        prof = profile(activities=[ProfilerActivity.CUDA])
+        prof.start()
+        # The profiler's clock is not ours: one synchronize, timed on our
+        # clock, is found in its export and ties the two (docs/python.md).
+        begin_ns = time.monotonic_ns()
+        torch.cuda.synchronize()
+        end_ns = time.monotonic_ns()
+    except Exception as e:
+        sys.stderr.write("smaragdine: warning: GPU kernels not recorded: %s\n" % (e,))
+        return
+    st.gpu = (prof, threading.get_native_id(), begin_ns, end_ns)
+
+
+def _stop_gpu_activity(st):
+    """Stops the GPU profiler and hands its export to the session; returns
+    the export's path (removed once the trace is written), or None."""
+    if st.gpu is None:
+        return None
+    prof, tid, begin_ns, end_ns = st.gpu
+    path = st.path("gpu-activity.json")
+    try:
+        prof.stop()
+        prof.export_chrome_trace(path)
+    except Exception as e:
+        sys.stderr.write("smaragdine: warning: GPU kernels not recorded: %s\n" % (e,))
+        return None
+    st.session.add_gpu_activity(path, tid, begin_ns, end_ns)
+    return path
+
+
 def _finish():
     st = _state
     if st is None or st.pid != os.getpid():
@@ -62,10 +129,20 @@ def _finish():
         st.finished = True
     from smaragdine import _hooks
     _hooks.hooks(st.C).release()
+    gpu_path = _stop_gpu_activity(st)
     try:
         st.session.stop_and_write_trace()
+        error = st.session.info["gpu_activity_error"]
+        if error:
+            sys.stderr.write("smaragdine: warning: GPU kernels not joined to the trace: %s\n"
+                             % (error,))
     except Exception as e:
         _note(st.run_dir, st.pid, str(e))
+    if gpu_path is not None:
+        try:
+            os.unlink(gpu_path)
+        except OSError:
+            pass
     try:
         os.unlink(st.path("started"))
     except OSError:
@@ -127,7 +204,12 @@ def _activate(torch):
     h = _hooks.hooks(C)
     h.acquire(torch)
     h.on_optimizer_step = _step
-    h.on_first_root = session.begin_steps
+
+    def first_root():
+        session.begin_steps()
+        _start_gpu_activity(torch)
+
+    h.on_first_root = first_root
     atexit.register(_finish)
     os.register_at_fork(after_in_child=_after_fork_in_child)
     if threading.current_thread() is threading.main_thread():

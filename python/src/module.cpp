@@ -157,6 +157,8 @@ py::dict InfoAsDict(const live::SessionInfo& i) {
   d["profile_path"] = i.profile_path;
   d["events"] = i.events;
   d["steps"] = i.steps;
+  d["gpu_events"] = i.gpu_events;
+  d["gpu_activity_error"] = i.gpu_activity_error;
   py::list domains;
   for (const DomainInfo& x : i.domains) {
     py::dict dd;
@@ -187,6 +189,10 @@ class PySession {
       return s_->StopAndWriteTrace();
     }();
     return Take(std::move(r));
+  }
+  void AddGpuActivity(const std::string& path, uint64_t sync_os_tid, int64_t sync_begin_ns,
+                      int64_t sync_end_ns) {
+    s_->AddGpuActivity({path, sync_os_tid, sync_begin_ns, sync_end_ns});
   }
   py::dict Info() const { return InfoAsDict(s_->info()); }
 
@@ -331,6 +337,8 @@ PYBIND11_MODULE(_C, m) {
       .def("begin_steps", &PySession::BeginSteps)
       .def("stop", &PySession::Stop)
       .def("stop_and_write_trace", &PySession::StopAndWriteTrace)
+      .def("add_gpu_activity", &PySession::AddGpuActivity, py::arg("path"),
+           py::arg("sync_os_tid"), py::arg("sync_begin_ns"), py::arg("sync_end_ns"))
       .def_property_readonly("info", &PySession::Info);
   m.def("start_session", [](const py::kwargs& kw) {
     live::SessionOptions o = ToSessionOptions(kw);

@@ -163,6 +163,27 @@ class RecordTorchTest(unittest.TestCase):
         self.assertIn("Classifier/encoder/layers/1/self_attn", {n["path"] for n in p["nodes"]})
         self.check_conservation(p)
 
+    def test_gpu_kernels_land_under_the_module_that_launched_them(self):
+        # No GPU here: programs/fake_cuda.py stands torch.profiler's CUDA
+        # activity in (see its docstring); what is tested is the bootstrap's
+        # part: start it at the first module call, tie its clock to ours
+        # with one synchronize, join its export to the trace at exit.
+        r = record(self.run_dir, [os.path.join(PROGRAMS, "fake_cuda.py")])
+        self.assertEqual(r.returncode, 0, r.stderr)
+        self.assertIn("launched 3 kernels after 1 synchronize", r.stdout)
+        self.assertNotIn("GPU kernels not", r.stderr)
+        p = load_profile(self.run_dir)
+        kernels = [n for n in p["nodes"] if n["kind"] == "kernel"]
+        self.assertEqual([n["path"] for n in kernels], ["Net/head/void fake_gemm<float>()"])
+        self.assertEqual(kernels[0]["calls"], 3)
+        self.assertEqual(kernels[0]["time_ns"], 3 * 150000)
+        self.assertEqual(list(kernels[0]["phases"]), ["forward"])
+        self.assertEqual(kernels[0]["steps"]["n"], 3)
+        # The profiler's export is joined and removed; the trace stays.
+        names = os.listdir(self.run_dir)
+        self.assertFalse([n for n in names if n.endswith(".gpu-activity.json")], names)
+        self.assertTrue([n for n in names if n.endswith(".trace.json")], names)
+
     def test_no_account_leaves_the_trace_for_later(self):
         cmd = [BINARY, "record", "--torch", "--no-account", "-q", "-o", self.run_dir, "--",
                PYTHON, os.path.join(PROGRAMS, "train_small.py")]

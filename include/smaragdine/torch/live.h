@@ -77,6 +77,20 @@ struct SessionOptions {
   bool step_after_last_mark = true;
 };
 
+// GPU work recorded beside a session by torch.profiler with its CUDA activity
+// (Kineto/CUPTI: kernels, copies and the CUDA runtime calls that launched
+// them), exported as a Chrome trace (`export_chrome_trace`). The profiler's
+// clock is not the session's: `sync_begin_ns`/`sync_end_ns` bracket, on
+// CLOCK_MONOTONIC, one cudaDeviceSynchronize made on thread `sync_os_tid`
+// right after the profiler started, and the first such call on that thread
+// in the file ties the two clocks (docs/python.md, GPUs).
+struct GpuActivityFile {
+  std::string path;
+  uint64_t sync_os_tid = 0;
+  int64_t sync_begin_ns = 0;
+  int64_t sync_end_ns = 0;
+};
+
 // What a Session did, for messages ("modeled", "joined …").
 struct SessionInfo {
   bool joined = false;          // true: a record run samples; false: in-process
@@ -86,6 +100,10 @@ struct SessionInfo {
   std::vector<DomainInfo> domains;  // in-process: what is sampled
   int64_t events = 0;           // operator records taken (known after Stop)
   int64_t steps = 0;            // steps with at least one operator (after Stop)
+  // StopAndWriteTrace() with GPU activity: the kernels and copies it joined
+  // to the trace, or why it could not (the trace is then written without).
+  int64_t gpu_events = 0;
+  std::string gpu_activity_error;
 };
 
 class Session {
@@ -119,6 +137,10 @@ class Session {
   // path. Errors: kUsage after Stop(), or for a session with a temporary
   // directory (nowhere to write); kNothingMeasurable when no operator ran.
   Result<std::string> StopAndWriteTrace();
+  // The GPU work StopAndWriteTrace() joins to the trace: each kernel and copy
+  // on its device's stream, under the operator whose runtime call launched
+  // it. Call before StopAndWriteTrace(); Stop() does not use it.
+  void AddGpuActivity(GpuActivityFile file);
 
   // The trace Stop() built (empty before Stop), e.g. for tests and views.
   const Trace& trace() const;

@@ -301,6 +301,22 @@ class KinetoWriter {
     out_ += "}";
   }
 
+  // A kernel, copy or runtime call from torch.profiler (gpu_activity.h): on
+  // the GPU, Kineto's process is the device and its thread the stream.
+  void ActivityEvent(const GpuActivityEvent& g) {
+    if (!first_) out_ += ",\n";
+    first_ = false;
+    const std::string pid = g.on_gpu ? std::to_string(g.device) : std::to_string(pid_);
+    const std::string tid = g.on_gpu ? std::to_string(g.stream) : std::to_string(g.os_tid);
+    out_ += fmt::format(
+        "{{\"ph\": \"X\", \"cat\": {}, \"name\": {}, \"pid\": {}, \"tid\": \"{}\", "
+        "\"ts\": {}, \"dur\": {}",
+        JsonQuote(g.cat), JsonQuote(g.name), pid, tid, FormatUs(g.start_ns),
+        FormatUs(g.end_ns - g.start_ns));
+    if (g.correlation >= 0) out_ += fmt::format(", \"args\": {{\"correlation\": {}}}", g.correlation);
+    out_ += "}";
+  }
+
   std::string Finish() {
     out_ += "\n]}\n";
     return std::move(out_);
@@ -421,7 +437,8 @@ std::vector<KinetoEvent> ThreadEvents(const ThreadView& v, ScopeChains& chains) 
 }  // namespace
 
 std::string LiveTraceAsKineto(const LiveRecords& rec, pid_t pid,
-                              int64_t realtime_minus_monotonic_ns, const LaunchInfo& launch) {
+                              int64_t realtime_minus_monotonic_ns, const LaunchInfo& launch,
+                              const std::vector<GpuActivityEvent>& gpu) {
   Analysis a = Analyze(rec);
   KinetoWriter w(pid, realtime_minus_monotonic_ns, launch);
   for (size_t s = 0; s < a.steps.size(); ++s)
@@ -436,6 +453,7 @@ std::string LiveTraceAsKineto(const LiveRecords& rec, pid_t pid,
     for (const KinetoEvent& o : ThreadEvents(v, chains))
       w.XEvent(o.cat, o.name, tid, o.start_ns, o.end_ns, o.seq, o.fwd_tid);
   }
+  for (const GpuActivityEvent& g : gpu) w.ActivityEvent(g);
   return w.Finish();
 }
 

@@ -12,6 +12,7 @@
 
 #include "smaragdine/launch.h"
 #include "smaragdine/trace.h"
+#include "torch/live/gpu_activity.h"
 #include "torch/live/recorder.h"
 
 namespace smaragdine::live::internal {
@@ -43,8 +44,11 @@ Trace BuildLiveTrace(const LiveRecords& rec);
 // ts, so account maps them back onto CLOCK_MONOTONIC through run.json's
 // clock_sync pairs. `launch` (its rank, world size, local rank, host) goes in
 // Kineto's distributedInfo and host_name, which the reader makes the trace's
-// process of.
+// process of. `gpu` (ReadGpuActivity) adds the runtime calls on their threads
+// and the kernels and copies on their devices' streams, with their
+// correlation ids, as Kineto writes them.
 std::string LiveTraceAsKineto(const LiveRecords& rec, pid_t pid, int64_t realtime_minus_monotonic_ns,
-                              const LaunchInfo& launch);
+                              const LaunchInfo& launch,
+                              const std::vector<GpuActivityEvent>& gpu = {});
 
 }  // namespace smaragdine::live::internal

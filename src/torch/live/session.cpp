@@ -21,6 +21,7 @@
 #include "smaragdine/launch.h"
 #include "smaragdine/recording.h"
 #include "torch/live/build_trace.h"
+#include "torch/live/gpu_activity.h"
 #include "torch/live/recorder.h"
 
 namespace smaragdine::live {
@@ -40,6 +41,7 @@ struct Session::Impl {
   std::optional<int64_t> steps_begin_ns;  // BeginSteps(), under marks_mu
   bool stopped = false;
   Trace trace;
+  std::optional<GpuActivityFile> gpu_activity;  // AddGpuActivity()
 
   ~Impl() {
     if (!stopped) {
@@ -191,6 +193,23 @@ const SessionInfo& Session::info() const { return impl_->info; }
 
 namespace {
 
+// The GPU activity AddGpuActivity() named, on the session's clock. A file
+// that cannot be used costs the GPU events only: the CPU trace is written
+// all the same, and SessionInfo says why.
+internal::GpuActivity ReadGpuActivityOrSay(Session::Impl& s) {
+  if (!s.gpu_activity) return {};
+  Result<std::string> text = ReadFileMaybeGzip(s.gpu_activity->path);
+  Result<internal::GpuActivity> gpu =
+      text.ok() ? internal::ReadGpuActivity(*text, s.gpu_activity->path, *s.gpu_activity)
+                : Result<internal::GpuActivity>(text.error());
+  if (!gpu.ok()) {
+    s.info.gpu_activity_error = gpu.error().ToString();
+    return {};
+  }
+  s.info.gpu_events = gpu->gpu_events;
+  return std::move(*gpu);
+}
+
 // Stops the recorder (and in-process sampling), builds the trace and, where
 // the session has a directory, writes it there: the part of Stop() that
 // StopAndWriteTrace() shares.
@@ -228,10 +247,11 @@ Status FinishRecording(Session::Impl& s) {
     const ClockSyncPair pair = ReadClockSyncPair();
     s.info.trace_path = UniqueTracePath(s.dir, s.options.trace_name);
     s.trace.sources.push_back(s.info.trace_path);
+    const internal::GpuActivity gpu = ReadGpuActivityOrSay(s);
     SMG_RETURN_IF_ERROR(WriteFileAtomic(
         s.info.trace_path,
         internal::LiveTraceAsKineto(rec, getpid(), pair.realtime_ns - pair.monotonic_ns,
-                                    ReadLaunchInfo())));
+                                    ReadLaunchInfo(), gpu.events)));
   }
   return {};
 }
@@ -247,6 +267,8 @@ Result<std::string> Session::StopAndWriteTrace() {
   SMG_RETURN_IF_ERROR(FinishRecording(s));
   return s.info.trace_path;
 }
+
+void Session::AddGpuActivity(GpuActivityFile file) { impl_->gpu_activity = std::move(file); }
 
 Result<Profile> Session::Stop() {
   Impl& s = *impl_;
