@@ -367,11 +367,7 @@ class Reader {
     if (e.ph == 'X' && !st.duplicate_key && !st.bad_lane && st.has_ts && !st.bad_dur &&
         (e.flags & RawEvent::kHasDur) && e.dur_ns >= 0 &&
         !__builtin_add_overflow(e.ts_ns, e.dur_ns, &end_ns)) {
-      if (!pending_inputs_.empty()) {
-        const auto index = static_cast<uint32_t>(out_->events.size());
-        for (StrId input : pending_inputs_) out_->inputs.push_back(RawInput{index, input});
-        pending_inputs_.clear();
-      }
+      if (!pending_inputs_.empty()) KeepPendingInputs(static_cast<uint32_t>(out_->events.size()));
       out_->events.push_back(e);
       return;
     }
@@ -379,6 +375,9 @@ class Reader {
   }
 
   void Add(RawEvent& e, const EventState& st);
+  // The inputs read for the event about to be kept at `index`, appended to
+  // the trace's.
+  void KeepPendingInputs(uint32_t index);
 
   void AddEvent(RawEvent& e, const EventState& st);
 
