@@ -122,6 +122,7 @@ class Session:
         self._name_modules = name_modules
         self._native = None
         self._hooks = None
+        self._gpu = None
         self.profile = None
         self.info = None
 
@@ -134,11 +135,13 @@ class Session:
                         "use smaragdine.session()")
         C = _ext()
         self._native = _call(C.start_session, **self._options)
+        import torch
         if self._name_modules:
-            import torch
             self._hooks = _hooks.hooks(C)
             self._hooks.acquire(torch)
             self._hooks.on_optimizer_step = None
+        # GPU kernels, where torch has CUDA in use and Kineto (docs/python.md).
+        self._gpu = _auto.start_gpu_profiler(torch)
         global _current
         _current = self
         return self
@@ -151,15 +154,31 @@ class Session:
         global _current
         if self._native is None:
             raise Error("the session was not started")
+        from smaragdine import _auto
         if self._hooks is not None:
             self._hooks.release()
             self._hooks = None
         if _current is self:
             _current = None
+        gpu_export = None
+        if self._gpu is not None:
+            import tempfile
+            fd, gpu_export = tempfile.mkstemp(prefix="smaragdine-gpu-", suffix=".json")
+            _os.close(fd)
+            if not _auto.stop_gpu_profiler(self._gpu, self._native, gpu_export):
+                _os.unlink(gpu_export)
+                gpu_export = None
+            self._gpu = None
         try:
             self.profile = Profile(_call(self._native.stop))
         finally:
             self.info = self._native.info
+            if gpu_export is not None:
+                _os.unlink(gpu_export)
+        if self.info.get("gpu_activity_error"):
+            import sys
+            sys.stderr.write("smaragdine: warning: GPU kernels not joined to the profile: %s\n"
+                             % (self.info["gpu_activity_error"],))
         return self.profile
 
     def __enter__(self):

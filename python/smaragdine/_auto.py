@@ -64,20 +64,18 @@ def _gpu_unavailable(torch):
     if cuda is None or not cuda.is_available():
         return "torch has no CUDA device"
     if not cuda.is_initialized():
-        return "CUDA was not in use at the first module call"
+        return "CUDA was not in use yet (torch.cuda.is_initialized() is False)"
     if not getattr(torch.autograd, "kineto_available", lambda: False)():
         return "this torch was built without Kineto"
     return None
 
 
-def _start_gpu_activity(torch):
-    """Where torch has CUDA and Kineto: torch.profiler with its CUDA activity
-    only (kernels, copies, the runtime calls that launched them), for the
-    trace to place each kernel under the operator that launched it. Started at
-    the first module call, once the program has chosen its devices."""
-    st = active_session()
-    if st is None:
-        return
+def start_gpu_profiler(torch):
+    """Where torch has CUDA in use and Kineto: torch.profiler with its CUDA
+    activity only (kernels, copies, the runtime calls that launched them), for
+    the trace to place each kernel under the operator that launched it.
+    Returns (profiler, thread id, sync begin ns, sync end ns), or None; says
+    on stderr why not when a GPU is there."""
     why = _gpu_unavailable(torch)
     if why is not None:
         cuda = getattr(torch, "cuda", None)
@@ -85,7 +83,7 @@ def _start_gpu_activity(torch):
             # A GPU is there: say why its kernels are not in the trace (its
             # energy then stays in the GPU domain's (idle)).
             sys.stderr.write("smaragdine: warning: GPU kernels not recorded: %s\n" % (why,))
-        return
+        return None
     import time
     from torch.profiler import ProfilerActivity, profile
     try:
@@ -98,25 +96,38 @@ def _start_gpu_activity(torch):
         end_ns = time.monotonic_ns()
     except Exception as e:
         sys.stderr.write("smaragdine: warning: GPU kernels not recorded: %s\n" % (e,))
-        return
-    st.gpu = (prof, threading.get_native_id(), begin_ns, end_ns)
-
-
-def _stop_gpu_activity(st):
-    """Stops the GPU profiler and hands its export to the session; returns
-    the export's path (removed once the trace is written), or None."""
-    if st.gpu is None:
         return None
-    prof, tid, begin_ns, end_ns = st.gpu
-    path = st.path("gpu-activity.json")
+    return (prof, threading.get_native_id(), begin_ns, end_ns)
+
+
+def stop_gpu_profiler(gpu, session, path):
+    """Stops the profiler start_gpu_profiler() gave, exports it to `path` and
+    hands it to the native session, which reads it when it stops. False when
+    the export failed (said on stderr)."""
+    prof, tid, begin_ns, end_ns = gpu
     try:
         prof.stop()
         prof.export_chrome_trace(path)
     except Exception as e:
         sys.stderr.write("smaragdine: warning: GPU kernels not recorded: %s\n" % (e,))
+        return False
+    session.add_gpu_activity(path, tid, begin_ns, end_ns)
+    return True
+
+
+def _start_gpu_activity(torch):
+    # Started at the first module call, once the program has chosen its devices.
+    st = active_session()
+    if st is not None:
+        st.gpu = start_gpu_profiler(torch)
+
+
+def _stop_gpu_activity(st):
+    """The export's path (removed once the trace is written), or None."""
+    if st.gpu is None:
         return None
-    st.session.add_gpu_activity(path, tid, begin_ns, end_ns)
-    return path
+    path = st.path("gpu-activity.json")
+    return path if stop_gpu_profiler(st.gpu, st.session, path) else None
 
 
 def _finish():

@@ -99,7 +99,7 @@ const DiagnosticName kNames[] = {
       "a joined record run's energy log ended before the trace; the last operators are left "
       "out"},
     {"live.gpu_domain_without_kernels", "docs/live.md",
-      "a GPU domain was measured but live accounting records no GPU kernels; its energy "
+      "a GPU domain was measured but no GPU kernel was recorded on its device; its energy "
       "stays in (idle)"},
     {"live.open_at_stop", "docs/live.md",
       "operators still open when the session stopped; they end at Stop()"},

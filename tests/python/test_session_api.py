@@ -67,6 +67,24 @@ class SessionApiTest(unittest.TestCase):
         if not os.access("/sys/class/powercap", os.R_OK) or out["modeled"]:
             self.assertEqual(sorted(m["modeled"]), sorted(m["domains"]))
 
+    def test_session_puts_gpu_kernels_under_their_modules(self):
+        # programs/fake_cuda.py stands torch.profiler's CUDA activity in (no
+        # GPU here): the session starts it, and its export's kernels join the
+        # in-process trace under the operator running at each launch.
+        r = subprocess.run([PYTHON, os.path.join(PROGRAMS, "fake_cuda.py"), "--session"],
+                           capture_output=True, text=True, timeout=300, env=env_with_package())
+        self.assertEqual(r.returncode, 0, r.stderr)
+        self.assertNotIn("GPU kernels not", r.stderr)
+        out = json.loads(r.stdout.strip().splitlines()[-1])
+        self.assertEqual(out["launched"], 3)
+        self.assertEqual(out["syncs"], 1)
+        self.assertEqual(out["gpu_events"], 3)
+        self.assertEqual([k["path"] for k in out["kernels"]], ["Net/head/void fake_gemm<float>()"])
+        kernel = out["kernels"][0]
+        self.assertEqual(kernel["calls"], 3)
+        self.assertAlmostEqual(kernel["time_s"], 3 * 150e-6, places=9)
+        self.assertEqual(kernel["steps"], 3)
+
     def test_session_joins_a_record_run(self):
         with tempfile.TemporaryDirectory() as tmp:
             run_dir = os.path.join(tmp, "run")

@@ -166,6 +166,40 @@ TEST(GpuActivityTest, KernelsLandUnderTheScopeThatLaunchedThem) {
   EXPECT_EQ(kernels, 1);
 }
 
+// The same in process: Stop() joins the kernels to the trace it accounts.
+TEST(GpuActivityTest, StopJoinsKernelsInProcess) {
+  TempDir tmp;
+  auto session = Session::Start(ModelOnly(tmp));
+  ASSERT_TRUE(session.ok()) << session.error().message;
+  const int64_t sync_ns = MonotonicNowNs();
+  int64_t launch_ns = 0;
+  {
+    SMARAGDINE_SCOPE("gpu_site");
+    torch::Tensor a = torch::ones({8, 8});
+    std::this_thread::sleep_for(std::chrono::milliseconds(2));
+    launch_ns = MonotonicNowNs();
+    std::this_thread::sleep_for(std::chrono::milliseconds(2));
+    torch::Tensor b = torch::mm(a, a);
+  }
+  const std::string path = tmp.path() + "/gpu.json";
+  WriteText(path, Export({Runtime("cudaDeviceSynchronize", ThisThread(), sync_ns, 10'000, 1),
+                          Runtime("cudaLaunchKernel", ThisThread(), launch_ns, 5'000, 42),
+                          Gpu("kernel", "void gemm<float>()", launch_ns + 8'000, 300'000, 42),
+                          Gpu("kernel", "void orphan()", launch_ns + 400'000, 1'000, 77)}));
+  (*session)->AddGpuActivity({path, ThisThread(), sync_ns, sync_ns + 10'000});
+  auto profile = (*session)->Stop();
+  ASSERT_TRUE(profile.ok()) << profile.error().message;
+  EXPECT_EQ((*session)->info().gpu_events, 2);
+  const ProfileNode* k = testing::Node(*profile, "gpu_site/void gemm<float>()");
+  ASSERT_NE(k, nullptr) << testing::Paths(*profile);
+  EXPECT_EQ(k->kind, NodeKind::kKernel);
+  EXPECT_EQ(k->time_ns, 300'000);
+  // A kernel whose launch is not in the export hangs at the root.
+  const ProfileNode* orphan = testing::Node(*profile, "void orphan()");
+  ASSERT_NE(orphan, nullptr) << testing::Paths(*profile);
+  EXPECT_EQ(orphan->calls, 1);
+}
+
 TEST(GpuActivityTest, AnUnusableExportCostsOnlyTheKernels) {
   TempDir tmp;
   SessionOptions o = ModelOnly(tmp);

@@ -137,9 +137,10 @@ class Session {
   // path. Errors: kUsage after Stop(), or for a session with a temporary
   // directory (nowhere to write); kNothingMeasurable when no operator ran.
   Result<std::string> StopAndWriteTrace();
-  // The GPU work StopAndWriteTrace() joins to the trace: each kernel and copy
-  // on its device's stream, under the operator whose runtime call launched
-  // it. Call before StopAndWriteTrace(); Stop() does not use it.
+  // GPU work to join to the trace: each kernel and copy on its device's
+  // stream, under the operator whose runtime call launched it. Call before
+  // Stop() or StopAndWriteTrace(); the file is read then. A file that cannot
+  // be used costs its kernels only (SessionInfo::gpu_activity_error).
   void AddGpuActivity(GpuActivityFile file);
 
   // The trace Stop() built (empty before Stop), e.g. for tests and views.

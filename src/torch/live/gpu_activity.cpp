@@ -1,6 +1,9 @@
 #include "torch/live/gpu_activity.h"
 
+#include <algorithm>
 #include <cmath>
+#include <map>
+#include <unordered_map>
 #include <limits>
 #include <optional>
 
@@ -138,6 +141,83 @@ Result<GpuActivity> ReadGpuActivity(std::string_view json, const std::string& na
       out.events.push_back(std::move(r.ev));
     }
   return out;
+}
+
+namespace {
+
+// The thread id at the end of a live lane's name, "pid P thread T".
+std::optional<uint64_t> LaneThread(const std::string& name) {
+  const size_t at = name.rfind(" thread ");
+  if (at == std::string::npos) return std::nullopt;
+  uint64_t tid = 0;
+  const std::string_view digits = std::string_view(name).substr(at + 8);
+  if (digits.empty()) return std::nullopt;
+  for (char c : digits) {
+    if (c < '0' || c > '9') return std::nullopt;
+    tid = tid * 10 + static_cast<uint64_t>(c - '0');
+  }
+  return tid;
+}
+
+int32_t StepOf(const Trace& t, int64_t t_ns) {
+  for (size_t i = 0; i < t.steps.size(); ++i)
+    if (t.steps[i].start_ns <= t_ns && t_ns < t.steps[i].end_ns) return static_cast<int32_t>(i);
+  return -1;
+}
+
+}  // namespace
+
+void AddGpuActivityToTrace(const std::vector<GpuActivityEvent>& gpu, Trace* trace) {
+  Trace& t = *trace;
+  // Each launching thread's operators, by start: the innermost one running
+  // at a time is the latest started that has not ended (they nest).
+  std::unordered_map<uint64_t, std::vector<uint32_t>> ops_by_thread;
+  for (uint32_t i = 0; i < t.events.size(); ++i) {
+    auto tid = LaneThread(t.lanes[t.events[i].lane].name);
+    if (tid) ops_by_thread[*tid].push_back(i);
+  }
+  for (auto& [tid, idx] : ops_by_thread)
+    std::stable_sort(idx.begin(), idx.end(), [&](uint32_t a, uint32_t b) {
+      return t.events[a].start_ns < t.events[b].start_ns;
+    });
+  std::unordered_map<int64_t, const Event*> launched_in;  // correlation → operator
+  for (const GpuActivityEvent& g : gpu) {
+    if (g.on_gpu || g.correlation < 0) continue;
+    auto it = ops_by_thread.find(g.os_tid);
+    if (it == ops_by_thread.end()) continue;
+    const std::vector<uint32_t>& idx = it->second;
+    auto after = std::upper_bound(idx.begin(), idx.end(), g.start_ns, [&](int64_t x, uint32_t e) {
+      return x < t.events[e].start_ns;
+    });
+    for (auto e = after; e != idx.begin();) {
+      --e;
+      if (t.events[*e].end_ns > g.start_ns) {
+        launched_in[g.correlation] = &t.events[*e];
+        break;
+      }
+    }
+  }
+  std::map<std::pair<int64_t, int64_t>, uint32_t> stream_lanes;
+  std::vector<Event> added;
+  for (const GpuActivityEvent& g : gpu) {
+    if (!g.on_gpu) continue;
+    auto [lane, fresh] = stream_lanes.try_emplace({g.device, g.stream},
+                                                  static_cast<uint32_t>(t.lanes.size()));
+    if (fresh)
+      t.lanes.push_back(Lane{fmt::format("GPU:{}", g.device), fmt::format("stream {}", g.stream)});
+    Event ev{g.start_ns, g.end_ns, kRootNode, lane->second, StepOf(t, g.start_ns),
+             Phase::kOther};
+    auto op = launched_in.find(g.correlation);
+    if (op != launched_in.end()) {
+      ev.node = t.nodes.Child(op->second->node, g.name, NodeKind::kKernel);
+      ev.step = op->second->step;
+      ev.phase = op->second->phase;
+    } else {
+      ev.node = t.nodes.Child(kRootNode, g.name, NodeKind::kKernel);
+    }
+    added.push_back(ev);
+  }
+  t.events.insert(t.events.end(), added.begin(), added.end());
 }
 
 }  // namespace smaragdine::live::internal

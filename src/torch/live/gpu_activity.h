@@ -26,6 +26,7 @@
 
 #include "smaragdine/status.h"
 #include "smaragdine/torch/live.h"
+#include "smaragdine/trace.h"
 
 namespace smaragdine::live::internal {
 
@@ -53,5 +54,13 @@ struct GpuActivity {
 // traceEvents, or no cudaDeviceSynchronize on the calibration thread.
 Result<GpuActivity> ReadGpuActivity(std::string_view json, const std::string& name,
                                     const GpuActivityFile& file);
+
+// Adds `gpu` to a trace BuildLiveTrace() made (Session::Stop, in process):
+// each kernel and copy on a lane of its device's stream, under the innermost
+// operator running on its launching thread at the launch (found by the
+// correlation id), in that operator's phase and step; at the root, in the step
+// of its own start, when no launch or operator is found. The launching
+// threads' lanes are told by their names ("pid P thread T").
+void AddGpuActivityToTrace(const std::vector<GpuActivityEvent>& gpu, Trace* trace);
 
 }  // namespace smaragdine::live::internal

@@ -10,6 +10,7 @@
 #include <filesystem>
 #include <mutex>
 #include <optional>
+#include <set>
 
 #include <fmt/format.h>
 #include <fmt/ranges.h>
@@ -240,6 +241,8 @@ Status FinishRecording(Session::Impl& s) {
     return Nothing(
         "the live session recorded no LibTorch operator between Start() and Stop() (was the "
         "model run in between, in this process?)");
+  const internal::GpuActivity gpu = ReadGpuActivityOrSay(s);
+  internal::AddGpuActivityToTrace(gpu.events, &s.trace);
 
   if (!s.temporary_dir) {
     // A trace `smaragdine account` reads: CLOCK_REALTIME through the same
@@ -247,7 +250,6 @@ Status FinishRecording(Session::Impl& s) {
     const ClockSyncPair pair = ReadClockSyncPair();
     s.info.trace_path = UniqueTracePath(s.dir, s.options.trace_name);
     s.trace.sources.push_back(s.info.trace_path);
-    const internal::GpuActivity gpu = ReadGpuActivityOrSay(s);
     SMG_RETURN_IF_ERROR(WriteFileAtomic(
         s.info.trace_path,
         internal::LiveTraceAsKineto(rec, getpid(), pair.realtime_ns - pair.monotonic_ns,
@@ -286,12 +288,15 @@ Result<Profile> Session::Stop() {
   AccountOptions ao;
   ao.attribute.baseline_w = s.options.baseline_w;
   SMG_ASSIGN_OR_RETURN(Profile p, Account(s.trace, log, ao));
+  std::set<std::string> traced_devices;
+  for (const Lane& lane : s.trace.lanes) traced_devices.insert(lane.device);
   for (const ProfileDomain& d : p.domains)
-    if (IsGpuDevice(d.device)) {
-      // Only CPU-side operators are recorded (the CUDA path is not built).
+    if (IsGpuDevice(d.device) && !traced_devices.count(d.device)) {
+      // No kernels on this device: none recorded (no GPU activity given, or
+      // none ran there).
       p.diagnostics.Warn(fmt::format(
-          "{}: live accounting records no GPU kernels yet, so this domain's energy stays in "
-          "(idle); see docs/live.md",
+          "{}: no GPU kernel was recorded on this device, so its energy stays in (idle) "
+          "(kernels come from torch.profiler's CUDA activity: docs/live.md)",
           d.name));
       p.diagnostics.Add("live.gpu_domain_without_kernels");
     }

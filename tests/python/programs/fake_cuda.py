@@ -9,9 +9,12 @@ launching thread, kernels on GPU 0's stream 7, a correlation id each) on a
 clock of its own. `Head.forward` "launches" a kernel: the launch is stamped
 where it happens, so the kernel must end up under Net/head in the profile.
 
-Run under `smaragdine record --torch` by test_record_torch.py.
+Run under `smaragdine record --torch` by test_record_torch.py, and with
+--session (inside `smaragdine.session()`, printing the kernel nodes as JSON)
+by test_session_api.py.
 """
 import json
+import sys
 import threading
 import time
 
@@ -94,11 +97,24 @@ class Net(torch.nn.Module):
         return self.head(torch.relu(self.body(x)))
 
 
-model = Net()
-opt = torch.optim.SGD(model.parameters(), lr=0.01)
-x = torch.randn(32, 8)
-for _ in range(3):
-    opt.zero_grad()
-    model(x).sum().backward()
-    opt.step()
-print("launched %d kernels after %d synchronize" % (len(launches), len(syncs)))
+def train(step=lambda: None):
+    model = Net()
+    opt = torch.optim.SGD(model.parameters(), lr=0.01)
+    x = torch.randn(32, 8)
+    for _ in range(3):
+        opt.zero_grad()
+        model(x).sum().backward()
+        opt.step()
+        step()
+
+
+if "--session" in sys.argv:
+    import smaragdine
+    with smaragdine.session() as s:
+        train(s.step)
+    print(json.dumps({"kernels": [n for n in s.profile.nodes if n["kind"] == "kernel"],
+                      "launched": len(launches), "syncs": len(syncs),
+                      "gpu_events": s.info["gpu_events"]}))
+else:
+    train()
+    print("launched %d kernels after %d synchronize" % (len(launches), len(syncs)))
