@@ -8,7 +8,9 @@
 #   1. the GPU's NVML domain is measured, not modeled;
 #   2. GPU kernels are in the profile, under module paths (not at the root);
 #   3. the GPU domain's energy went to kernels, not all to (idle);
-#   4. energy is conserved per domain (tree + idle + other = measured).
+#   4. energy is conserved per domain (tree + idle + other = measured);
+# then measures the recorder's per-op cost against torch.profiler with Kineto
+# (bench/python_overhead.py), which Debian's torch does not have.
 # Everything it writes (build, run directory, log) goes under one folder:
 #
 #   scripts/gpu-check.sh [OUT]         # OUT defaults to gpu-check-<time>
@@ -138,4 +140,10 @@ for b in bad:
 sys.exit(1 if bad else 0)
 EOF
 "$SMG" report "$OUT/run/profile.json" --depth 4 > "$OUT/report.txt" 2>&1 && head -40 "$OUT/report.txt"
+
+# Issue 12's per-op bar against the torch.profiler users have (Kineto), which
+# this project's Debian machines lack: measured, not checked.
+step "per-op cost against torch.profiler (Kineto), CPU ops"
+PYTHONPATH="$OUT/build/python" timeout 240 "$PYTHON" "$ROOT/bench/python_overhead.py" --reps 9 \
+  2>&1 | tee "$OUT/python_overhead.txt" || echo "gpu-check: the overhead measurement did not finish"
 step "passed: every check; the log is $OUT/log.txt"
