@@ -144,6 +144,6 @@ EOF
 # Issue 12's per-op bar against the torch.profiler users have (Kineto), which
 # this project's Debian machines lack: measured, not checked.
 step "per-op cost against torch.profiler (Kineto), CPU ops"
-PYTHONPATH="$OUT/build/python" timeout 240 "$PYTHON" "$ROOT/bench/python_overhead.py" --reps 9 \
+PYTHONPATH="$OUT/build/python" timeout 120 "$PYTHON" "$ROOT/bench/python_overhead.py" --reps 7 \
   2>&1 | tee "$OUT/python_overhead.txt" || echo "gpu-check: the overhead measurement did not finish"
 step "passed: every check; the log is $OUT/log.txt"
