@@ -198,11 +198,8 @@ constexpr char kFooter[] =
     "inside the trace's window), 4 a broken invariant such as conservation (a bug).\n";
 
 const CommandRegistration kRegistration{
-    "account",
-    20,
-    {.summary = "Attribute an energy log to a trace's operations: profile.json",
-     .details = kDetails,
-     .footer = kFooter},
+    "account", 20,
+    {"Attribute an energy log to a trace's operations: profile.json", kDetails, kFooter},
     [](CLI::App& sub) -> CommandRun {
       auto o = std::make_shared<AccountFlags>();
       sub.add_option(

@@ -72,6 +72,11 @@ int RunDiff(const DiffArgs& args) {
   return WriteOutput(text, args.output);
 }
 
+// `smaragdine diff --help` after the summary.
+constexpr char kDetails[] =
+    "Energy in A and B, B-A, B/A, the change in power, the nodes found in only one,\n"
+    "and how well the leaf energies correlate.";
+
 // `smaragdine diff --help` after the options.
 constexpr char kFooter[] =
     "Examples:\n"
@@ -82,13 +87,7 @@ constexpr char kFooter[] =
     "leaves' energies. Exit status: 0 ok, 1 bad option, 2 unreadable profile.\n";
 
 const CommandRegistration kRegistration{
-    "diff",
-    40,
-    {.summary = "Compare two profiles node by node",
-     .details =
-         "Energy in A and B, B-A, B/A, the change in power, the nodes found in only one,\n"
-         "and how well the leaf energies correlate.",
-     .footer = kFooter},
+    "diff", 40, {"Compare two profiles node by node", kDetails, kFooter},
     [](CLI::App& sub) -> CommandRun {
       auto args = std::make_shared<DiffArgs>();
       sub.add_option("A", args->a, "the baseline profile.json")->required();

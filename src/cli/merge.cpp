@@ -94,6 +94,11 @@ int RunMerge(const MergeArgs& args) {
   return 0;
 }
 
+// `smaragdine merge --help` after the summary.
+constexpr char kDetails[] =
+    "Each machine's profile was accounted where it ran; the job profile keeps\n"
+    "per-machine and per-rank figures.";
+
 // `smaragdine merge --help` after the options.
 constexpr char kFooter[] =
     "Examples:\n"
@@ -107,13 +112,7 @@ constexpr char kFooter[] =
     "ranks missing from the job's world (without --allow-partial).\n";
 
 const CommandRegistration kRegistration{
-    "merge",
-    35,
-    {.summary = "Combine a job's per-machine profiles into one job profile",
-     .details =
-         "Each machine's profile was accounted where it ran; the job profile keeps\n"
-         "per-machine and per-rank figures.",
-     .footer = kFooter},
+    "merge", 35, {"Combine a job's per-machine profiles into one job profile", kDetails, kFooter},
     [](CLI::App& sub) -> CommandRun {
       auto args = std::make_shared<MergeArgs>();
       sub.add_option("inputs", args->inputs,

@@ -397,6 +397,12 @@ int Run(const RecordOptions& given) {
   return status;
 }
 
+// `smaragdine record --help` after the summary.
+constexpr char kDetails[] =
+    "Samples every readable energy domain into a run directory while CMD runs; with\n"
+    "--torch, also records CMD's PyTorch operators, per module, with no change to the\n"
+    "program.";
+
 // `smaragdine record --help` after the options.
 constexpr char kFooter[] =
     "Examples:\n"
@@ -410,14 +416,8 @@ constexpr char kFooter[] =
     "written whole (even if CMD succeeded), 1 bad option, 128+N when CMD died of signal N.\n";
 
 const CommandRegistration kRegistration{
-    "record",
-    15,
-    {.summary = "Run a command while sampling energy; --torch: its operators too",
-     .details =
-         "Samples every readable energy domain into a run directory while CMD runs; with\n"
-         "--torch, also records CMD's PyTorch operators, per module, with no change to the\n"
-         "program.",
-     .footer = kFooter},
+    "record", 15,
+    {"Run a command while sampling energy; --torch: its operators too", kDetails, kFooter},
     [](CLI::App& sub) -> CommandRun {
       auto o = std::make_shared<RecordOptions>();
       sub.add_option(

@@ -177,6 +177,11 @@ int RunReport(const ReportArgs& a) {
   return WriteOutput(*text, a.output);
 }
 
+// `smaragdine report --help` after the summary.
+constexpr char kDetails[] =
+    "The energy tree by name scope, the top operations, or the profile as CSV, JSON,\n"
+    "flame-graph stacks, SVG charts, an HTML page or a Perfetto timeline.";
+
 // `smaragdine report --help` after the options.
 constexpr char kFooter[] =
     "Examples:\n"
@@ -198,13 +203,8 @@ constexpr char kFooter[] =
     "--by rank on a profile recorded as one process.\n";
 
 const CommandRegistration kRegistration{
-    "report",
-    30,
-    {.summary = "Print a profile: tree, top ops, CSV, JSON, SVG, HTML, Perfetto",
-     .details =
-         "The energy tree by name scope, the top operations, or the profile as CSV, JSON,\n"
-         "flame-graph stacks, SVG charts, an HTML page or a Perfetto timeline.",
-     .footer = kFooter},
+    "report", 30,
+    {"Print a profile: tree, top ops, CSV, JSON, SVG, HTML, Perfetto", kDetails, kFooter},
     [](CLI::App& sub) -> CommandRun {
       auto args = std::make_shared<ReportArgs>();
       sub.add_option("profile", args->profile, "profile.json written by `smaragdine account`")

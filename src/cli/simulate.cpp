@@ -191,6 +191,11 @@ std::string SimulateDetails() {
          "one gpu:N domain per GPU in it, NVML-like 10 ms updates).";
 }
 
+// `smaragdine simulate --help` after the summary.
+constexpr char kDetails[] =
+    "The trace and the energy log come from one simulated program whose attribution\n"
+    "is known exactly: for testing the method and the meter.";
+
 // `smaragdine simulate --help` after the options.
 constexpr char kFooter[] =
     "Examples:\n"
@@ -202,13 +207,8 @@ constexpr char kFooter[] =
     "that cannot be written.\n";
 
 const CommandRegistration kRegistration{
-    "simulate",
-    60,
-    {.summary = "Write a synthetic trace and energy log with a known answer",
-     .details =
-         "The trace and the energy log come from one simulated program whose attribution\n"
-         "is known exactly: for testing the method and the meter.",
-     .footer = kFooter},
+    "simulate", 60,
+    {"Write a synthetic trace and energy log with a known answer", kDetails, kFooter},
     [](CLI::App& sub) -> CommandRun {
       // The list of presets comes from the scenario table.
       sub.description(sub.get_description() + "\n\n" + SimulateDetails());

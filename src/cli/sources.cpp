@@ -371,6 +371,11 @@ int Run(const SourcesOptions& o) {
   return 0;
 }
 
+// `smaragdine sources --help` after the summary.
+constexpr char kDetails[] =
+    "For each domain: readable or not (with the reason and the fix), resolution,\n"
+    "measured update interval, and whether `record` would use it.";
+
 // `smaragdine sources --help` after the options.
 constexpr char kFooter[] =
     "Examples:\n"
@@ -382,13 +387,8 @@ constexpr char kFooter[] =
     "when nothing is readable: `record` then uses the CPU-time model), 1 bad option.\n";
 
 const CommandRegistration kRegistration{
-    "sources",
-    10,
-    {.summary = "List this machine's energy domains: readable or not, and why",
-     .details =
-         "For each domain: readable or not (with the reason and the fix), resolution,\n"
-         "measured update interval, and whether `record` would use it.",
-     .footer = kFooter},
+    "sources", 10,
+    {"List this machine's energy domains: readable or not, and why", kDetails, kFooter},
     [](CLI::App& sub) -> CommandRun {
       auto o = std::make_shared<SourcesOptions>();
       sub.add_option("--sample-ms", o->sample_ms,

@@ -127,6 +127,12 @@ int RunDemo(const DemoArgs& a) {
   return 0;
 }
 
+// `smaragdine demo --help` after the summary.
+constexpr char kDetails[] =
+    "Trains the built-in model for a few steps with live energy accounting and prints\n"
+    "where the joules went: layer by layer, operation by operation, forward vs backward\n"
+    "vs optimizer.";
+
 // `smaragdine demo --help` after the options.
 constexpr char kFooter[] =
     "Examples:\n"
@@ -139,14 +145,7 @@ constexpr char kFooter[] =
     "Exit status: 0 ok, 1 bad option, 3 nothing measurable.\n";
 
 const CommandRegistration kRegistration{
-    kDemoCommand.name,
-    kDemoCommand.order,
-    {.summary = kDemoCommand.summary,
-     .details =
-         "Trains the built-in model for a few steps with live energy accounting and prints\n"
-         "where the joules went: layer by layer, operation by operation, forward vs backward\n"
-         "vs optimizer.",
-     .footer = kFooter},
+    kDemoCommand.name, kDemoCommand.order, {kDemoCommand.summary, kDetails, kFooter},
     [](CLI::App& sub) -> CommandRun {
       auto args = std::make_shared<DemoArgs>();
       AddModelOptions(sub, args->model, kDefaultPreset);

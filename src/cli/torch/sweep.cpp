@@ -395,6 +395,11 @@ int RunSweep(const SweepArgs& a) {
   return written.ok() ? 0 : PrintError(written.error());
 }
 
+// `smaragdine sweep --help` after the summary.
+constexpr char kDetails[] =
+    "For each point of the grid: energy per step and per token, time, power and the\n"
+    "modules' shares; then the pairwise differences and the run-to-run stability.";
+
 // `smaragdine sweep --help` after the options.
 constexpr char kFooter[] =
     "Examples:\n"
@@ -406,13 +411,7 @@ constexpr char kFooter[] =
     "Exit status: 0 ok, 1 bad option, 3 nothing measurable.\n";
 
 const CommandRegistration kRegistration{
-    kSweepCommand.name,
-    kSweepCommand.order,
-    {.summary = kSweepCommand.summary,
-     .details =
-         "For each point of the grid: energy per step and per token, time, power and the\n"
-         "modules' shares; then the pairwise differences and the run-to-run stability.",
-     .footer = kFooter},
+    kSweepCommand.name, kSweepCommand.order, {kSweepCommand.summary, kDetails, kFooter},
     [](CLI::App& sub) -> CommandRun {
       auto args = std::make_shared<SweepArgs>();
       AddModelOptions(sub, args->model, kDefaultPreset);
