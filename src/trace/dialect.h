@@ -9,6 +9,7 @@
 #include <cstdint>
 #include <limits>
 #include <map>
+#include <span>
 #include <string>
 #include <string_view>
 #include <unordered_map>
@@ -17,6 +18,7 @@
 
 #include "smaragdine/trace.h"
 #include "trace/chrome_json.h"
+#include "trace/lane_partition.h"
 
 namespace smaragdine::trace_internal {
 
@@ -52,7 +54,7 @@ class LaneSet {
 
 // Sorts event indices in the order a nesting stack needs: start ascending,
 // longer (enclosing) first on ties, then file order.
-inline void SortForNesting(const RawTrace& raw, std::vector<uint32_t>* idx) {
+inline void SortForNesting(const RawTrace& raw, std::span<uint32_t> idx) {
   auto before = [&](uint32_t a, uint32_t b) {
     const RawEvent& x = raw.events[a];
     const RawEvent& y = raw.events[b];
@@ -62,7 +64,10 @@ inline void SortForNesting(const RawTrace& raw, std::vector<uint32_t>* idx) {
   };
   // Profilers mostly write a thread's events in this order already: one
   // linear check often saves the O(n log n) sort.
-  if (!std::is_sorted(idx->begin(), idx->end(), before)) std::sort(idx->begin(), idx->end(), before);
+  if (!std::is_sorted(idx.begin(), idx.end(), before)) std::sort(idx.begin(), idx.end(), before);
+}
+inline void SortForNesting(const RawTrace& raw, std::vector<uint32_t>* idx) {
+  SortForNesting(raw, std::span<uint32_t>(*idx));
 }
 
 // Every field of two events the reader keeps is equal: one event written
@@ -83,8 +88,8 @@ inline bool SameRawEvent(const RawEvent& a, const RawEvent& b) {
 // the 1 M-event input). Zero-length
 // events repeat legitimately where the timer is coarse (the legacy autograd
 // profiler's whole µs) and carry no time: kept.
-inline void DropExactDuplicates(const RawTrace& raw, std::vector<uint32_t>* idx, Diagnostics* d) {
-  std::vector<uint32_t>& v = *idx;
+// Returns how many indices are kept, at the front of `v`.
+inline size_t DropExactDuplicates(const RawTrace& raw, std::span<uint32_t> v, Diagnostics* d) {
   size_t kept = 0, run = 0;  // run: first kept index with the current (start, length)
   int64_t dropped = 0;
   for (size_t k = 0; k < v.size(); ++k) {
@@ -102,8 +107,11 @@ inline void DropExactDuplicates(const RawTrace& raw, std::vector<uint32_t>* idx,
     }
     v[kept++] = v[k];
   }
-  v.resize(kept);
   d->Add("trace.duplicate_event_dropped", dropped);
+  return kept;
+}
+inline void DropExactDuplicates(const RawTrace& raw, std::vector<uint32_t>* idx, Diagnostics* d) {
+  idx->resize(DropExactDuplicates(raw, std::span<uint32_t>(*idx), d));
 }
 
 // The node `cache` holds for `key`, made the first time as the child `name`

@@ -81,7 +81,7 @@ class PytorchBuilder {
   Status Run(const std::string& name) {
     out_->dialect = legacy_ ? "pytorch-legacy" : "pytorch";
     out_->time_base = legacy_ ? TimeBase::kRelative : TimeBase::kRealtime;
-    Partition parts;
+    Partition parts(raw_.events.size());
     PartitionEvents(&parts);
     RunCpuThreads(parts);
     RunGpuLanes(&parts);
@@ -95,8 +95,10 @@ class PytorchBuilder {
   // The raw events by where they ran: CPU threads (ops, scopes, launches,
   // flow starts) and GPU lanes, with the flow ends that link kernels to launches.
   struct Partition {
-    std::map<std::pair<StrId, StrId>, std::vector<uint32_t>> threads;
-    std::map<std::pair<StrId, StrId>, std::vector<uint32_t>> gpu_lanes;
+    explicit Partition(size_t n_events) : lists(n_events) {}
+    LanePartition lists;  // each lane's event indices, by slot
+    std::map<std::pair<StrId, StrId>, uint32_t> threads;    // the lane's slot in `lists`
+    std::map<std::pair<StrId, StrId>, uint32_t> gpu_lanes;  // same
     std::map<std::tuple<StrId, StrId, int64_t>, int64_t> flow_end_at;
     std::map<std::pair<StrId, StrId>, bool> backward_thread;
   };
@@ -104,45 +106,54 @@ class PytorchBuilder {
   // One pass over the raw events (the reader's per-event loop).
   void PartitionEvents(Partition* parts) {
     int64_t unknown = 0;
-    // A thread's events mostly come in runs: its list is looked up once a run
-    // (a map's elements stay where they are as it grows).
+    LanePartition& lists = parts->lists;
+    // A thread's events mostly come in runs: its slot is looked up once a run.
     std::pair<StrId, StrId> run_key{StringTable::kNoStr, StringTable::kNoStr};
-    std::vector<uint32_t>* run_list = nullptr;
-    auto thread_list = [&](const RawEvent& e) -> std::vector<uint32_t>& {
-      if (run_list == nullptr || run_key.first != e.pid || run_key.second != e.tid) {
+    uint32_t run_slot = LanePartition::kNoSlot;
+    auto thread_slot = [&](const RawEvent& e) {
+      if (run_slot == LanePartition::kNoSlot || run_key.first != e.pid || run_key.second != e.tid) {
         run_key = {e.pid, e.tid};
-        run_list = &parts->threads[run_key];
+        auto [it, added] = parts->threads.try_emplace(run_key, 0);
+        if (added) it->second = lists.AddSlot();
+        run_slot = it->second;
       }
-      return *run_list;
+      return run_slot;
     };
-    for (uint32_t i = 0; i < raw_.events.size(); ++i) {
-      const RawEvent& e = raw_.events[i];
+    std::vector<bool> backward_slot;  // by slot: the thread is in backward_thread
+    // The event's lane slot, or kNoSlot for one no lane keeps.
+    auto slot_of = [&](const RawEvent& e) -> uint32_t {
       if (e.ph == 'f' || e.ph == 't') {
         if (e.correlation >= 0) parts->flow_end_at[{e.pid, e.tid, e.ts_ns}] = e.correlation;
-        continue;
+        return LanePartition::kNoSlot;
       }
-      if (e.ph == 's') {
-        if (raw_.Str(e.cat) == "ac2g") thread_list(e).push_back(i);
-        continue;
-      }
-      if (e.ph != 'X') continue;
+      if (e.ph == 's') return raw_.Str(e.cat) == "ac2g" ? thread_slot(e) : LanePartition::kNoSlot;
+      if (e.ph != 'X') return LanePartition::kNoSlot;
       Cat c = legacy_ ? Cat::kCpuOp : CatOf(e.cat);
-      if (c == Cat::kSkip) continue;
+      if (c == Cat::kSkip) return LanePartition::kNoSlot;
       if (c == Cat::kUnknown) {
         ++unknown;
-        continue;
+        return LanePartition::kNoSlot;
       }
       if (c == Cat::kGpu) {
-        parts->gpu_lanes[{e.pid, e.tid}].push_back(i);
+        auto [it, added] = parts->gpu_lanes.try_emplace({e.pid, e.tid}, 0);
+        if (added) it->second = lists.AddSlot();
         if (e.external_id >= 0) wanted_external_ids_.insert(e.external_id);
-        continue;
+        return it->second;
       }
-      thread_list(e).push_back(i);
-      if (c == Cat::kCpuOp && e.fwd_tid > 0) parts->backward_thread[{e.pid, e.tid}] = true;
+      const uint32_t slot = thread_slot(e);
+      if (c == Cat::kCpuOp && e.fwd_tid > 0) {
+        // Noted once a thread: a map insert per backward op was a tree walk each.
+        if (slot >= backward_slot.size()) backward_slot.resize(slot + 1, false);
+        if (!backward_slot[slot]) parts->backward_thread[{e.pid, e.tid}] = true;
+        backward_slot[slot] = true;
+      }
       if (c == Cat::kUserAnnotation || legacy_) {
         if (NameFlagsOf(e.name) & kPhaseMarkerName) has_phase_markers_ = true;
       }
-    }
+      return slot;
+    };
+    for (uint32_t i = 0; i < raw_.events.size(); ++i) lists.Put(i, slot_of(raw_.events[i]));
+    lists.Finish();
     out_->diagnostics.Add("pytorch.event_of_unknown_category_skipped", unknown);
     default_phase_ = has_phase_markers_ ? Phase::kOther : Phase::kForward;
   }
@@ -152,12 +163,12 @@ class PytorchBuilder {
     // Forward threads first: the autograd thread's ops look up the forward
     // op of their Sequence number, which must be known by then.
     std::vector<std::pair<StrId, StrId>> order;
-    for (auto& [key, idx] : parts.threads)
+    for (auto& [key, slot] : parts.threads)
       if (!parts.backward_thread[key]) order.push_back(key);
-    for (auto& [key, idx] : parts.threads)
+    for (auto& [key, slot] : parts.threads)
       if (parts.backward_thread[key]) order.push_back(key);
     size_t first_cpu_event = out_->events.size();
-    for (auto& key : order) RunThread(key, &parts.threads[key]);
+    for (auto& key : order) RunThread(key, parts.lists.Lane(parts.threads[key]));
 
     std::sort(out_->steps.begin(), out_->steps.end(),
               [](const Step& a, const Step& b) { return a.start_ns < b.start_ns; });
@@ -172,9 +183,10 @@ class PytorchBuilder {
   // (by correlation, External id or flow), in that op's phase and step.
   void RunGpuLanes(Partition* parts) {
     int64_t unlinked = 0;
-    for (auto& [key, idx] : parts->gpu_lanes) {
-      SortForNesting(raw_, &idx);
-      DropExactDuplicates(raw_, &idx, &out_->diagnostics);
+    for (auto& [key, slot] : parts->gpu_lanes) {
+      std::span<uint32_t> idx = parts->lists.Lane(slot);
+      SortForNesting(raw_, idx);
+      idx = idx.first(DropExactDuplicates(raw_, idx, &out_->diagnostics));
       int64_t device_index = 0;
       if (!ParseInt64(raw_.Str(key.first), &device_index)) device_index = 0;
       uint32_t lane = lanes_.Get(fmt::format("GPU:{}", device_index),
@@ -322,9 +334,9 @@ class PytorchBuilder {
     return out_->nodes.Child(parent, name, kind);
   }
 
-  void RunThread(const std::pair<StrId, StrId>& key, std::vector<uint32_t>* idx) {
+  void RunThread(const std::pair<StrId, StrId>& key, std::span<uint32_t> idx) {
     SortForNesting(raw_, idx);
-    DropExactDuplicates(raw_, idx, &out_->diagnostics);
+    idx = idx.first(DropExactDuplicates(raw_, idx, &out_->diagnostics));
     std::vector<Frame> stack;
     // Where the next AccumulateGrad on this thread goes (autograd_rules.h).
     AutogradRules::ThreadState autograd_thread;
@@ -341,7 +353,7 @@ class PytorchBuilder {
       }
       out_->events.push_back(Event{e.ts_ns, e.ts_ns + e.dur_ns, node, lane, -1, phase});
     };
-    for (uint32_t i : *idx) {
+    for (uint32_t i : idx) {
       const RawEvent& e = raw_.events[i];
       // A zero-length event at its parent's very end is still inside it: the
       // legacy profiler's whole-µs times put many children there.

@@ -253,25 +253,33 @@ Status BuildTf1(const std::string& name, const RawTrace& raw, Trace* out) {
         p.kind == Tf1Process::kGpuMemcpy)
       gpu_has_streams[p.gpu] = true;
   }
-  // Group op intervals per (pid, tid) lane; a lane's list is looked up once
-  // per run of its events (a map's elements stay where they are).
-  std::map<std::pair<StrId, StrId>, std::vector<uint32_t>> by_lane;
+  // Group op intervals per (pid, tid) lane (the map gives each lane's slot in
+  // `lists`); a lane's slot is looked up once per run of its events.
+  std::map<std::pair<StrId, StrId>, uint32_t> by_lane;
+  LanePartition lists(raw.events.size());
   std::pair<StrId, StrId> run_key{StringTable::kNoStr, StringTable::kNoStr};
-  std::vector<uint32_t>* run_list = nullptr;
+  uint32_t run_slot = LanePartition::kNoSlot;
   for (uint32_t i = 0; i < raw.events.size(); ++i) {
     const RawEvent& e = raw.events[i];
-    if (e.ph != 'X') continue;
-    if (run_list == nullptr || run_key.first != e.pid || run_key.second != e.tid) {
-      run_key = {e.pid, e.tid};
-      run_list = &by_lane[run_key];
+    if (e.ph != 'X') {
+      lists.Put(i, LanePartition::kNoSlot);
+      continue;
     }
-    run_list->push_back(i);
+    if (run_slot == LanePartition::kNoSlot || run_key.first != e.pid || run_key.second != e.tid) {
+      run_key = {e.pid, e.tid};
+      auto [it, added] = by_lane.try_emplace(run_key, 0);
+      if (added) it->second = lists.AddSlot();
+      run_slot = it->second;
+    }
+    lists.Put(i, run_slot);
   }
+  lists.Finish();
   LaneSet lanes(out);
   NodeOfName node_of_name[2];
   for (NodeOfName& cache : node_of_name)
     cache.assign(raw.strings.size(), {NodeTable::kNoNode, Phase::kForward});
-  for (auto& [key, idx] : by_lane) {
+  for (auto& [key, slot] : by_lane) {
+    std::span<uint32_t> idx = lists.Lane(slot);
     auto pit = procs.find(key.first);
     Tf1Process p;
     if (pit != procs.end()) p = pit->second;
@@ -314,8 +322,8 @@ Status BuildTf1(const std::string& name, const RawTrace& raw, Trace* out) {
         if (!gpu_has_streams[p.gpu]) device = fmt::format("GPU:{}", p.gpu);
         break;
     }
-    SortForNesting(raw, &idx);
-    DropExactDuplicates(raw, &idx, &out->diagnostics);
+    SortForNesting(raw, idx);
+    idx = idx.first(DropExactDuplicates(raw, idx, &out->diagnostics));
     uint32_t lane = lanes.Get(device, fmt::format("{} (tid {})", p.name, raw.Str(key.second)));
     for (uint32_t i : idx) {
       const RawEvent& e = raw.events[i];
