@@ -163,23 +163,10 @@ class Reader {
   void ArgsField(std::string_view key, V& v, RawEvent* e, EventState& st) {
     switch (key.size()) {
       case 2:
-        if (key == "op") {
-          Seen(st, kArgOp);
-          e->arg_op = InternExpected(v, Lookup(op_of_node_, e->arg_name));
-          if (e->arg_name != kEmptyStr) Remember(op_of_node_, e->arg_name, e->arg_op);
-          return;
-        }
+        if (key == "op") return ArgOp(v, e, st);
         break;
       case 4:
-        if (key == "name") {
-          Seen(st, kArgName);
-          if (!st.have_long_name) {
-            e->arg_name = InternExpected(v, Lookup(next_node_, last_node_));
-            Remember(next_node_, last_node_, e->arg_name);
-            last_node_ = e->arg_name;
-          }
-          return;
-        }
+        if (key == "name") return ArgName(v, e, st);
         break;
       case 5:
       case 9:
@@ -250,11 +237,31 @@ class Reader {
       default:
         break;
     }
-    if (IsInputKey(key)) {
-      // TF1's data flow: held until Add knows the event's index.
-      const StrId input = InternScalar(v);
-      if (input != kEmptyStr) pending_inputs_.push_back(input);
+    if (IsInputKey(key)) ArgInput(v);
+  }
+
+  // The `args` fields TF1 gives every event, read as ArgsField reads them:
+  // the fast scanner calls these straight for a key its shape knows.
+  template <class V>
+  void ArgOp(V& v, RawEvent* e, EventState& st) {
+    Seen(st, kArgOp);
+    e->arg_op = InternExpected(v, Lookup(op_of_node_, e->arg_name));
+    if (e->arg_name != kEmptyStr) Remember(op_of_node_, e->arg_name, e->arg_op);
+  }
+  template <class V>
+  void ArgName(V& v, RawEvent* e, EventState& st) {
+    Seen(st, kArgName);
+    if (!st.have_long_name) {
+      e->arg_name = InternExpected(v, Lookup(next_node_, last_node_));
+      Remember(next_node_, last_node_, e->arg_name);
+      last_node_ = e->arg_name;
     }
+  }
+  // An "inputN" key: TF1's data flow, held until Add knows the event's index.
+  template <class V>
+  void ArgInput(V& v) {
+    const StrId input = InternScalar(v);
+    if (input != kEmptyStr) pending_inputs_.push_back(input);
   }
 
   // ONNX Runtime's execution providers that run on a GPU (the rest, CPU,

@@ -501,6 +501,11 @@ void FastEventScanner::Learn(const char* begin, const char* end_of_event) {
     out.in_args = f.in_args;
     out.args_begin = f.args_begin;
     out.external_id = f.in_args && f.key == "External id";
+    if (f.in_args) {
+      if (f.key == "name") out.arg = ArgKey::kName;
+      else if (f.key == "op") out.arg = ArgKey::kOp;
+      else if (Reader::IsInputKey(f.key)) out.arg = ArgKey::kInput;
+    }
     s.fields.push_back(out);
   }
   s.tail_size = static_cast<uint32_t>(end_of_event - seen_end_);
@@ -569,7 +574,12 @@ const char* FastEventScanner::Replay(Shape& shape, const char* p, const char* en
       }
       Scalar v;
       if (!(p = Value(p, end, &v, 2))) return nullptr;
-      reader_.ArgsField(key, v, e, *st);
+      switch (f.arg) {
+        case ArgKey::kName: reader_.ArgName(v, e, *st); break;
+        case ArgKey::kOp: reader_.ArgOp(v, e, *st); break;
+        case ArgKey::kInput: reader_.ArgInput(v); break;
+        default: reader_.ArgsField(key, v, e, *st); break;
+      }
     } else if (f.memo_size != 0 && p + f.memo_size < end && Same(p, end, f.memo, f.memo_size) &&
                !(f.memo_number && (IsDigit(p[f.memo_size]) || p[f.memo_size] == '.' ||
                                    p[f.memo_size] == 'e' || p[f.memo_size] == 'E'))) {

@@ -44,6 +44,7 @@ class FastEventScanner {
   // Where a field's value is read: a top-level key (the fused paths for the
   // common ones, else EventField) or an `args` key (ArgsField).
   enum class Key : uint8_t { kOther, kEmpty, kPh, kPid, kTid, kTs, kDur, kName, kCat, kArgs };
+  enum class ArgKey : uint8_t { kOther, kName, kOp, kInput };
 
   // The bytes between an event's values and its fields' keys, as the last
   // events of one layout had them: `{"ph": ` … `, "args": {"External id": `
@@ -59,6 +60,9 @@ class FastEventScanner {
       bool in_args = false;     // an `args` field: ArgsField
       bool args_begin = false;  // the first field of `args`
       bool external_id = false;  // the `args` key "External id" (a number, mostly)
+      // The `args` key when it is one TF1 gives every event ("name", "op",
+      // "inputN"): read without telling keys apart by their text again.
+      ArgKey arg = ArgKey::kOther;
       // The last value read here when it was a plain string or number of up
       // to 15 bytes for ph, cat, pid or tid (events of a thread repeat them):
       // its bytes and what they gave. The same bytes again give the same
