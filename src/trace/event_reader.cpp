@@ -6,6 +6,7 @@
 #include <limits>
 
 #include "common/huge_pages.h"
+#include "trace/lane_partition.h"
 #include "trace/utf8_repair.h"
 
 namespace smaragdine::trace_internal {
@@ -60,6 +61,29 @@ void Reader::Add(RawEvent& e, const EventState& st) {
   pending_inputs_.clear();
 }
 
+namespace {
+
+// Populates [where the next `n` elements go, + 4 MiB) of v's reservation, or
+// to its end, from `populated` on when that lies inside; returns the new end.
+// Called when the next n elements reach `populated`.
+template <class T>
+const char* PopulateAhead(std::vector<T>& v, const char* populated, size_t n) {
+  constexpr size_t kAheadBytes = size_t{4} << 20;
+  const char* begin = reinterpret_cast<const char*>(v.data());
+  const char* next = reinterpret_cast<const char*>(v.data() + v.size());
+  const char* reserved_end = reinterpret_cast<const char*>(v.data() + v.capacity());
+  if (v.capacity() < v.size() + n) return nullptr;  // about to move: nothing to populate
+  // A small reservation faults in a few pages: left as it is.
+  if (reserved_end - begin < static_cast<ptrdiff_t>(kAheadBytes)) return reserved_end;
+  const char* want = reinterpret_cast<const char*>(v.data() + v.size() + n);
+  const char* from = populated > next && populated <= reserved_end ? populated : next;
+  const char* to = std::min(reserved_end, std::max(want, from + kAheadBytes));
+  PopulateForWrite(const_cast<char*>(from), static_cast<size_t>(to - from));
+  return to;
+}
+
+}  // namespace
+
 void Reader::KeepPendingInputs(uint32_t index) {
   std::vector<RawInput>& inputs = out_->inputs;
   if (inputs.capacity() == 0) {
@@ -71,8 +95,15 @@ void Reader::KeepPendingInputs(uint32_t index) {
     inputs.reserve(std::max<size_t>(out_->events.capacity(), 1024));
     AdviseHugePages(inputs.data(), inputs.capacity() * sizeof(RawInput));
   }
+  if (reinterpret_cast<const char*>(inputs.data() + inputs.size() + pending_inputs_.size()) >=
+      inputs_populated_end_)
+    inputs_populated_end_ = PopulateAhead(inputs, inputs_populated_end_, pending_inputs_.size());
   for (StrId input : pending_inputs_) inputs.push_back(RawInput{index, input});
   pending_inputs_.clear();
+}
+
+void Reader::PopulateEventsAhead() {
+  events_populated_end_ = PopulateAhead(out_->events, events_populated_end_, 1);
 }
 
 void Reader::AddEvent(RawEvent& e, const EventState& st) {

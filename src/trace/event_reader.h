@@ -375,6 +375,9 @@ class Reader {
         (e.flags & RawEvent::kHasDur) && e.dur_ns >= 0 &&
         !__builtin_add_overflow(e.ts_ns, e.dur_ns, &end_ns)) {
       if (!pending_inputs_.empty()) KeepPendingInputs(static_cast<uint32_t>(out_->events.size()));
+      if (reinterpret_cast<const char*>(out_->events.data() + out_->events.size()) >=
+          events_populated_end_)
+        PopulateEventsAhead();
       out_->events.push_back(e);
       return;
     }
@@ -385,6 +388,12 @@ class Reader {
   // The inputs read for the event about to be kept at `index`, appended to
   // the trace's.
   void KeepPendingInputs(uint32_t index);
+  // Makes the next few MiB of the events' reservation resident in one call
+  // (PopulateForWrite): where the kernel gives no huge page, a fault per
+  // 4 KiB page as the events are written costs more on a virtual machine.
+  // Advances events_populated_end_; where the vector has moved (grown past
+  // its reservation), the pages fault in as before.
+  void PopulateEventsAhead();
 
   void AddEvent(RawEvent& e, const EventState& st);
 
@@ -418,6 +427,8 @@ class Reader {
   const std::string& name_;
   const char* begin_;
   RawTrace* out_;
+  const char* events_populated_end_ = nullptr;  // PopulateEventsAhead's end in out_->events
+  const char* inputs_populated_end_ = nullptr;  // the same in out_->inputs
   std::unordered_map<uint64_t, std::vector<RawEvent>> open_;
   StrId last_pid_ = StringTable::kNoStr;
   StrId last_tid_ = StringTable::kNoStr;
