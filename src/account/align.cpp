@@ -80,8 +80,10 @@ class ClockMap {
     return it == pairs_.begin() ? pairs_.front() : *(it - 1);
   }
   std::optional<int64_t> operator()(int64_t t_ns) const {
-    const ClockSyncPair& p = PairFor(t_ns);
-    const std::optional<int64_t> realtime_minus_monotonic = Sub(p.realtime_ns, p.monotonic_ns);
+    // A trace's times mostly fall between the same two pairs: a time in the
+    // range of the pair found last needs no search (twice per event here).
+    if (!(t_ns >= lo_ns_ && t_ns < hi_ns_)) Locate(t_ns);
+    const std::optional<int64_t>& realtime_minus_monotonic = offset_ns_;
     if (!realtime_minus_monotonic) return std::nullopt;
     return from_ == From::kRealtime ? Sub(t_ns, *realtime_minus_monotonic)
                                     : Add(t_ns, *realtime_minus_monotonic);
@@ -93,8 +95,24 @@ class ClockMap {
     return from_ == From::kRealtime ? p.realtime_ns : p.monotonic_ns;
   }
 
+  // Keeps the pair PairFor(t_ns) gives and the times that give the same:
+  // below the first pair's time, or from the pair's time to the next
+  // greater one (INT64_MAX itself is searched each time).
+  void Locate(int64_t t_ns) const {
+    auto it = std::upper_bound(pairs_.begin(), pairs_.end(), t_ns,
+                               [this](int64_t t, const ClockSyncPair& p) { return t < On(p); });
+    const ClockSyncPair& p = it == pairs_.begin() ? pairs_.front() : *(it - 1);
+    lo_ns_ = it == pairs_.begin() ? std::numeric_limits<int64_t>::min() : On(p);
+    hi_ns_ = it == pairs_.begin() ? On(p)
+             : it == pairs_.end() ? std::numeric_limits<int64_t>::max()
+                                  : On(*it);
+    offset_ns_ = Sub(p.realtime_ns, p.monotonic_ns);
+  }
+
   std::vector<ClockSyncPair> pairs_;
   From from_;
+  mutable int64_t lo_ns_ = 0, hi_ns_ = 0;  // Locate's range; empty at first
+  mutable std::optional<int64_t> offset_ns_;  // realtime - monotonic of its pair
 };
 
 // Maps every event and step start with `f` (which gives nullopt when a time

@@ -52,6 +52,31 @@ TEST(AlignTest, WallClockJumpUsesThePairInForce) {
   EXPECT_EQ(t.events[1].start_ns, 1'600'000'000);
 }
 
+TEST(AlignTest, EventsOutOfOrderAcrossPairsEachUseThePairInForce) {
+  // Three pairs whose offsets differ by a few ns; events that go back and
+  // forth between them (and before the first, and exactly at a pair's time),
+  // so a mapping that remembered the previous event's pair would be caught.
+  Trace t;
+  t.time_base = TimeBase::kRealtime;
+  t.lanes.push_back({"CPU:0", "t"});
+  NodeId n = t.nodes.InternPath("x", NodeKind::kOp);
+  const int64_t r0 = 100'000'000'000'000'000;
+  for (int64_t at : {r0 + 1'500'000'000, r0 + 500'000'000, r0 - 200'000'000, r0 + 2'500'000'000,
+                     r0 + 1'000'000'000, r0 + 999'999'999})
+    t.events.push_back({at, at + 1000, n, 0, -1, Phase::kOther});
+  EnergyLog log = LogSpanning(0, 5'000'000'000);
+  log.clock_sync = {{r0 + 2'000'000'000, 3'000'000'020},
+                    {r0, 1'000'000'000},
+                    {r0 + 1'000'000'000, 2'000'000'007}};
+  ASSERT_TRUE(AlignTrace(t, log, {}).ok());
+  const int64_t want[] = {2'500'000'007, 1'500'000'000, 800'000'000,
+                          3'500'000'020, 2'000'000'007, 1'999'999'999};
+  for (size_t i = 0; i < t.events.size(); ++i) {
+    EXPECT_EQ(t.events[i].start_ns, want[i]) << "event " << i;
+    EXPECT_EQ(t.events[i].end_ns, want[i] + 1000) << "event " << i;
+  }
+}
+
 TEST(AlignTest, RelativeTraceWithoutAnchorExplainsTheFix) {
   Trace t = OneEventTrace(TimeBase::kRelative, 0, 1000);
   auto r = AlignTrace(t, LogSpanning(5000, 9000), {});
