@@ -90,22 +90,6 @@ TraceFormat DetectDialect(const RawTrace& raw) {
 
 namespace {
 
-// Makes the pages of [p, p + bytes) resident and writable now, in one call,
-// instead of one page fault each as they are first written: on a virtual
-// machine a fault can cost more than zeroing its page. A hint (Linux >=
-// 5.14); where it fails the pages fault in as before.
-void PopulateForWrite(void* p, size_t bytes) {
-#if defined(MADV_POPULATE_WRITE)
-  const uintptr_t page = static_cast<uintptr_t>(::sysconf(_SC_PAGESIZE));
-  const uintptr_t begin = (reinterpret_cast<uintptr_t>(p) + page - 1) & ~(page - 1);
-  const uintptr_t end = (reinterpret_cast<uintptr_t>(p) + bytes) & ~(page - 1);
-  if (end > begin)
-    (void)::madvise(reinterpret_cast<void*>(begin), end - begin, MADV_POPULATE_WRITE);
-#else
-  (void)p, (void)bytes;
-#endif
-}
-
 // Dialect detection and the dialect's rules on a parsed file.
 Result<Trace> BuildTrace(const std::string& name, ti::RawTrace raw,
                          const TraceReadOptions& options) {
@@ -118,7 +102,7 @@ Result<Trace> BuildTrace(const std::string& name, ti::RawTrace raw,
   t.events.reserve(raw.events.size());
   AdviseHugePages(t.events.data(), t.events.capacity() * sizeof(Event));
   // Most raw events become events: their pages are wanted (PopulateForWrite).
-  PopulateForWrite(t.events.data(), t.events.capacity() * sizeof(Event));
+  ti::PopulateForWrite(t.events.data(), t.events.capacity() * sizeof(Event));
   Status st;
   switch (format) {
     case TraceFormat::kAuto:
