@@ -119,6 +119,18 @@ void WriteText(const std::string& path, const std::string& text) {
   std::ofstream(path, std::ios::binary) << text;
 }
 
+// Runs ops in a scope "gpu_site" on this thread, with 2 ms between its start
+// and the returned time (where a kernel "is launched") and 2 ms after it.
+int64_t RunGpuSite() {
+  SMARAGDINE_SCOPE("gpu_site");
+  torch::Tensor a = torch::ones({8, 8});
+  std::this_thread::sleep_for(std::chrono::milliseconds(2));
+  const int64_t launch_ns = MonotonicNowNs();
+  std::this_thread::sleep_for(std::chrono::milliseconds(2));
+  torch::Tensor b = torch::mm(a, a);
+  return launch_ns;
+}
+
 // A session records a scope on this thread; a kernel "launched" inside it
 // (its runtime call stamped there) lands under that scope on GPU:0's stream
 // in the trace StopAndWriteTrace() writes, as `smaragdine account` reads it.
@@ -130,15 +142,7 @@ TEST(GpuActivityTest, KernelsLandUnderTheScopeThatLaunchedThem) {
   auto session = Session::Start(o);
   ASSERT_TRUE(session.ok()) << session.error().message;
   const int64_t sync_ns = MonotonicNowNs();
-  int64_t launch_ns = 0;
-  {
-    SMARAGDINE_SCOPE("gpu_site");
-    torch::Tensor a = torch::ones({8, 8});
-    std::this_thread::sleep_for(std::chrono::milliseconds(2));
-    launch_ns = MonotonicNowNs();
-    std::this_thread::sleep_for(std::chrono::milliseconds(2));
-    torch::Tensor b = torch::mm(a, a);
-  }
+  const int64_t launch_ns = RunGpuSite();
   {
     SMARAGDINE_SCOPE("after");
     torch::Tensor c = torch::ones({4}) + 1;
@@ -172,15 +176,7 @@ TEST(GpuActivityTest, StopJoinsKernelsInProcess) {
   auto session = Session::Start(ModelOnly(tmp));
   ASSERT_TRUE(session.ok()) << session.error().message;
   const int64_t sync_ns = MonotonicNowNs();
-  int64_t launch_ns = 0;
-  {
-    SMARAGDINE_SCOPE("gpu_site");
-    torch::Tensor a = torch::ones({8, 8});
-    std::this_thread::sleep_for(std::chrono::milliseconds(2));
-    launch_ns = MonotonicNowNs();
-    std::this_thread::sleep_for(std::chrono::milliseconds(2));
-    torch::Tensor b = torch::mm(a, a);
-  }
+  const int64_t launch_ns = RunGpuSite();
   const std::string path = tmp.path() + "/gpu.json";
   WriteText(path, Export({Runtime("cudaDeviceSynchronize", ThisThread(), sync_ns, 10'000, 1),
                           Runtime("cudaLaunchKernel", ThisThread(), launch_ns, 5'000, 42),

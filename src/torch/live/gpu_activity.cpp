@@ -1,6 +1,7 @@
 #include "torch/live/gpu_activity.h"
 
 #include <algorithm>
+#include <charconv>
 #include <cmath>
 #include <map>
 #include <unordered_map>
@@ -21,6 +22,16 @@ bool IsGpuCat(std::string_view cat) {
 }
 bool IsRuntimeCat(std::string_view cat) { return cat == "cuda_runtime" || cat == "cuda_driver"; }
 
+// A whole string of decimal digits as a number; nullopt for anything else.
+template <typename T>
+std::optional<T> Digits(std::string_view s) {
+  T v = 0;
+  const auto [end, ec] = std::from_chars(s.data(), s.data() + s.size(), v);
+  if (s.empty() || s[0] == '-' || ec != std::errc() || end != s.data() + s.size())
+    return std::nullopt;
+  return v;
+}
+
 // Kineto writes pid and tid as numbers, some versions as strings.
 std::optional<int64_t> IntField(object o, std::string_view key) {
   element e;
@@ -35,15 +46,7 @@ std::optional<int64_t> IntField(object o, std::string_view key) {
       std::fabs(d) < 9e18)
     return static_cast<int64_t>(d);
   std::string_view s;
-  if (e.get_string().get(s) == simdjson::SUCCESS) {
-    int64_t v = 0;
-    if (s.empty() || s.size() > 18) return std::nullopt;
-    for (char c : s) {
-      if (c < '0' || c > '9') return std::nullopt;
-      v = v * 10 + (c - '0');
-    }
-    return v;
-  }
+  if (e.get_string().get(s) == simdjson::SUCCESS) return Digits<int64_t>(s);
   return std::nullopt;
 }
 
@@ -149,14 +152,7 @@ namespace {
 std::optional<uint64_t> LaneThread(const std::string& name) {
   const size_t at = name.rfind(" thread ");
   if (at == std::string::npos) return std::nullopt;
-  uint64_t tid = 0;
-  const std::string_view digits = std::string_view(name).substr(at + 8);
-  if (digits.empty()) return std::nullopt;
-  for (char c : digits) {
-    if (c < '0' || c > '9') return std::nullopt;
-    tid = tid * 10 + static_cast<uint64_t>(c - '0');
-  }
-  return tid;
+  return Digits<uint64_t>(std::string_view(name).substr(at + 8));
 }
 
 int32_t StepOf(const Trace& t, int64_t t_ns) {
@@ -168,14 +164,15 @@ int32_t StepOf(const Trace& t, int64_t t_ns) {
 }  // namespace
 
 void AddGpuActivityToTrace(const std::vector<GpuActivityEvent>& gpu, Trace* trace) {
+  if (gpu.empty()) return;
   Trace& t = *trace;
+  std::vector<std::optional<uint64_t>> lane_thread;
+  for (const Lane& lane : t.lanes) lane_thread.push_back(LaneThread(lane.name));
   // Each launching thread's operators, by start: the innermost one running
   // at a time is the latest started that has not ended (they nest).
   std::unordered_map<uint64_t, std::vector<uint32_t>> ops_by_thread;
-  for (uint32_t i = 0; i < t.events.size(); ++i) {
-    auto tid = LaneThread(t.lanes[t.events[i].lane].name);
-    if (tid) ops_by_thread[*tid].push_back(i);
-  }
+  for (uint32_t i = 0; i < t.events.size(); ++i)
+    if (const auto& tid = lane_thread[t.events[i].lane]) ops_by_thread[*tid].push_back(i);
   for (auto& [tid, idx] : ops_by_thread)
     std::stable_sort(idx.begin(), idx.end(), [&](uint32_t a, uint32_t b) {
       return t.events[a].start_ns < t.events[b].start_ns;
