@@ -286,12 +286,7 @@ class KinetoWriter {
 
   void XEvent(std::string_view cat, std::string_view name, std::string_view tid,
               int64_t start_ns, int64_t end_ns, int64_t seq, uint64_t fwd_tid) {
-    if (!first_) out_ += ",\n";
-    first_ = false;
-    out_ += fmt::format(
-        "{{\"ph\": \"X\", \"cat\": \"{}\", \"name\": {}, \"pid\": {}, \"tid\": \"{}\", "
-        "\"ts\": {}, \"dur\": {}",
-        cat, JsonQuote(name), pid_, tid, FormatUs(start_ns), FormatUs(end_ns - start_ns));
+    Open(cat, name, pid_, tid, start_ns, end_ns);
     if (seq >= 0 || fwd_tid > 0) {
       out_ += ", \"args\": {";
       if (seq >= 0) out_ += fmt::format("\"Sequence number\": {}", seq);
@@ -304,15 +299,8 @@ class KinetoWriter {
   // A kernel, copy or runtime call from torch.profiler (gpu_activity.h): on
   // the GPU, Kineto's process is the device and its thread the stream.
   void ActivityEvent(const GpuActivityEvent& g) {
-    if (!first_) out_ += ",\n";
-    first_ = false;
-    const std::string pid = g.on_gpu ? std::to_string(g.device) : std::to_string(pid_);
-    const std::string tid = g.on_gpu ? std::to_string(g.stream) : std::to_string(g.os_tid);
-    out_ += fmt::format(
-        "{{\"ph\": \"X\", \"cat\": {}, \"name\": {}, \"pid\": {}, \"tid\": \"{}\", "
-        "\"ts\": {}, \"dur\": {}",
-        JsonQuote(g.cat), JsonQuote(g.name), pid, tid, FormatUs(g.start_ns),
-        FormatUs(g.end_ns - g.start_ns));
+    Open(g.cat, g.name, g.on_gpu ? g.device : pid_,
+         g.on_gpu ? std::to_string(g.stream) : std::to_string(g.os_tid), g.start_ns, g.end_ns);
     if (g.correlation >= 0) out_ += fmt::format(", \"args\": {{\"correlation\": {}}}", g.correlation);
     out_ += "}";
   }
@@ -323,6 +311,17 @@ class KinetoWriter {
   }
 
  private:
+  // An "X" event up to its args: the caller adds them and the closing brace.
+  void Open(std::string_view cat, std::string_view name, int64_t pid, std::string_view tid,
+            int64_t start_ns, int64_t end_ns) {
+    if (!first_) out_ += ",\n";
+    first_ = false;
+    out_ += fmt::format(
+        "{{\"ph\": \"X\", \"cat\": {}, \"name\": {}, \"pid\": {}, \"tid\": \"{}\", "
+        "\"ts\": {}, \"dur\": {}",
+        JsonQuote(cat), JsonQuote(name), pid, tid, FormatUs(start_ns), FormatUs(end_ns - start_ns));
+  }
+
   const pid_t pid_;
   std::string out_;
   bool first_ = true;
