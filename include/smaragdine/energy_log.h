@@ -112,6 +112,10 @@ struct CpuTimeLog {
     int64_t pid = 0;
     std::vector<uint32_t> sample;  // indices into t_ns, increasing
     std::vector<int64_t> cpu_ns;   // cumulative since the log's first sample, at each of `sample`
+    // The process that started it (a rank, for its DataLoader workers), from
+    // cputime.csv's parent rows; 0 when unknown (the recorded command itself,
+    // files written before parent rows were).
+    int64_t parent_pid = 0;
     // CPU time at sample k: the last change at or before k (0 before the first).
     int64_t CpuNsAt(size_t k) const;
     // t_ns of the last sample in which the process used CPU.
@@ -158,8 +162,8 @@ Result<EnergyLog> ReadEnergyCsv(const std::string& path, const EnergyImportOptio
 Result<EnergyLog> ParseEnergyCsv(const std::string& name, std::string_view text,
                                  const EnergyImportOptions& options);
 
-// Reads cputime.csv text (header t_ns,thread,cpu_ns; docs/energy-log.md) into
-// `out`. Errors: kBadInput naming `name` and the line.
+// Reads cputime.csv text (header t_ns,thread,cpu_ns; machine, PID/TID and
+// parent:PID rows; docs/energy-log.md) into `out`. Errors: kBadInput naming `name` and the line.
 Status ParseCpuTimeCsv(const std::string& name, std::string_view text, CpuTimeLog& out,
                        Diagnostics& diag);
 

@@ -37,6 +37,9 @@ const DiagnosticName kNames[] = {
     {"account.regression_pooled_by_op", "docs/attribution.md",
       "domains with too few readings for a power per class, fitted with one power per op "
       "name and phase"},
+    {"cputime.parent_changed", "docs/energy-log.md",
+      "a parent:PID row named another parent than PID's first one (a reused PID); the first "
+      "is kept"},
     {"cputime.too_few_samples", "docs/energy-log.md",
       "cputime.csv has fewer than two samples: no process share"},
     {"cputime.truncated_last_line", "docs/energy-log.md",

@@ -111,11 +111,12 @@ std::multimap<pid_t, pid_t> ProcessTreeCpuTime::ScanParents() const {
   return children;
 }
 
-void ProcessTreeCpuTime::Walk(pid_t pid, std::map<pid_t, Thread>& now,
+void ProcessTreeCpuTime::Walk(pid_t pid, pid_t parent, std::map<pid_t, Thread>& now,
                               std::map<pid_t, bool>& visited,
                               std::multimap<pid_t, pid_t>* ppid_children) {
   if (visited[pid]) return;  // a loop only a fake or racing tree could make
   visited[pid] = true;
+  if (parent > 0) parents_[pid] = parent;
   const std::string task_dir = fmt::format("{}/{}/task", proc_, pid);
   std::vector<pid_t> kids;
   bool children_files = true;
@@ -142,7 +143,7 @@ void ProcessTreeCpuTime::Walk(pid_t pid, std::map<pid_t, Thread>& now,
     auto [lo, hi] = ppid_children->equal_range(pid);
     for (auto it = lo; it != hi; ++it) kids.push_back(it->second);
   }
-  for (pid_t kid : kids) Walk(kid, now, visited, ppid_children);
+  for (pid_t kid : kids) Walk(kid, pid, now, visited, ppid_children);
 }
 
 int64_t ProcessTreeCpuTime::SampleNs(Diagnostics* diag) {
@@ -151,7 +152,8 @@ int64_t ProcessTreeCpuTime::SampleNs(Diagnostics* diag) {
     std::map<pid_t, bool> visited;
     std::multimap<pid_t, pid_t> ppid_children;
     scanned_stat_ = false;
-    Walk(root_, now, visited, &ppid_children);
+    parents_.clear();
+    Walk(root_, 0, now, visited, &ppid_children);
   }
   // Threads gone since the last sample keep their last CPU time.
   for (const auto& [tid, t] : last_)
@@ -223,6 +225,13 @@ void CpuTimeRecorder::SampleOnce() {
   last_t_ns_ = t_ns;
   ++stats_.samples;
   fmt::format_to(std::back_inserter(pending_), "{},machine,{}\n", t_ns, *busy_ns);
+  // Before its threads: a reader can tell whose a process is from its first row on.
+  for (const auto& [pid, parent] : tree_.parents()) {
+    auto [it, fresh] = written_parent_.try_emplace(pid, parent);
+    if (!fresh && it->second == parent) continue;
+    it->second = parent;
+    fmt::format_to(std::back_inserter(pending_), "{},parent:{},{}\n", t_ns, pid, parent);
+  }
   for (const auto& [tid, t] : tree_.threads()) {
     auto it = written_.find(tid);
     if (it != written_.end() && it->second.pid == t.pid && it->second.cpu_ns == t.cpu_ns) continue;

@@ -62,19 +62,23 @@ class ProcessTreeCpuTime {
   int64_t SampleNs(Diagnostics* diag = nullptr);
   // Threads alive at the last sample, by thread id.
   const std::map<pid_t, Thread>& threads() const { return last_; }
+  // The parent of each process of the tree at the last sample but the root
+  // (the process whose children file, or stat's ppid, listed it), by pid.
+  const std::map<pid_t, pid_t>& parents() const { return parents_; }
   // Threads currently tracked (alive at the last sample).
   size_t live_threads() const { return last_.size(); }
   // True when the last sample had to scan <proc>/*/stat because children files were missing.
   bool scanned_stat() const { return scanned_stat_; }
 
  private:
-  void Walk(pid_t pid, std::map<pid_t, Thread>& now, std::map<pid_t, bool>& visited,
-            std::multimap<pid_t, pid_t>* ppid_children);
+  void Walk(pid_t pid, pid_t parent, std::map<pid_t, Thread>& now,
+            std::map<pid_t, bool>& visited, std::multimap<pid_t, pid_t>* ppid_children);
   std::multimap<pid_t, pid_t> ScanParents() const;
 
   std::string proc_;
   pid_t root_;
   std::map<pid_t, Thread> last_;  // tid → thread at the last sample
+  std::map<pid_t, pid_t> parents_;  // pid → parent pid at the last sample (root excluded)
   int64_t retired_ns_ = 0;        // CPU ns of threads that have exited
   bool scanned_stat_ = false;
 };
@@ -87,7 +91,9 @@ struct CpuTimeRecorderOptions {
 // Samples a process tree's per-thread CPU time and the machine's busy time every
 // period on its own thread (absolute CLOCK_MONOTONIC deadlines) and appends them
 // to cputime.csv: "t_ns,thread,cpu_ns", one `machine` row per sample, then one
-// "pid/tid" row per thread that is new or whose CPU time changed.
+// "parent:pid,ppid" row per process that is new or has another parent (so that
+// a rank's DataLoader workers can be counted with it), then one "pid/tid" row
+// per thread that is new or whose CPU time changed.
 class CpuTimeRecorder {
  public:
   // Creates (truncates) `csv_path` and takes the first sample before returning.
@@ -124,6 +130,7 @@ class CpuTimeRecorder {
   std::string pending_;                 // rows not yet written (this thread only)
   std::map<pid_t, ProcessTreeCpuTime::Thread> written_;  // last value written per tid
   std::map<std::pair<pid_t, pid_t>, bool> seen_;         // (pid, tid) ever written
+  std::map<pid_t, pid_t> written_parent_;                // last parent written per pid
   int64_t first_tree_ns_ = -1, first_busy_ns_ = -1, last_tree_ns_ = 0, last_busy_ns_ = 0;
   int64_t last_t_ns_ = 0;
   CpuTimeStats stats_;

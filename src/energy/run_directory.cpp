@@ -444,6 +444,24 @@ const CpuTimeLog::Process* CpuTimeLog::FindProcess(int64_t pid) const {
   return it != processes.end() && it->pid == pid ? &*it : nullptr;
 }
 
+namespace {
+// A parent row's fields, "parent:PID" and "PPID" (PID was started by PPID):
+// the message of what is wrong with them, empty when they are right.
+std::string ParseParentRow(std::string_view f_thread, std::string_view f_parent, int64_t& pid,
+                           int64_t& ppid) {
+  auto positive = [](std::string_view f, int64_t& v) {
+    auto [p, ec] = std::from_chars(f.data(), f.data() + f.size(), v);
+    return ec == std::errc() && p == f.data() + f.size() && v > 0;
+  };
+  const std::string_view f_pid = f_thread.substr(std::string_view("parent:").size());
+  if (!positive(f_pid, pid)) return fmt::format("parent row: '{}' is not a process id", f_pid);
+  if (!positive(f_parent, ppid) || ppid == pid)
+    return fmt::format("parent row of process {}: '{}' is not the process id of another process",
+                       pid, f_parent);
+  return {};
+}
+}  // namespace
+
 Status ParseCpuTimeCsv(const std::string& name, std::string_view text, CpuTimeLog& out,
                        Diagnostics& diag) {
   out = CpuTimeLog{};
@@ -451,11 +469,12 @@ Status ParseCpuTimeCsv(const std::string& name, std::string_view text, CpuTimeLo
   // first row (time it had used before a sample counts in that sample's interval).
   std::map<std::pair<int64_t, int64_t>, int64_t> last_ns;
   std::map<int64_t, size_t> process_of_pid;  // into out.processes
+  std::map<int64_t, int64_t> parent_of;       // pid → its first parent row's parent
   int64_t tree_ns = 0;
   // A thread's new CPU time goes to its process's figure at the current sample.
   auto credit_process = [&](int64_t pid, int64_t delta_ns) {
     auto [it, fresh] = process_of_pid.try_emplace(pid, out.processes.size());
-    if (fresh) out.processes.push_back(CpuTimeLog::Process{pid, {}, {}});
+    if (fresh) out.processes.push_back(CpuTimeLog::Process{pid, {}, {}, 0});
     CpuTimeLog::Process& p = out.processes[it->second];
     const uint32_t k = static_cast<uint32_t>(out.t_ns.size() - 1);
     if (!fresh && delta_ns == 0) return;
@@ -503,6 +522,22 @@ Status ParseCpuTimeCsv(const std::string& name, std::string_view text, CpuTimeLo
     const std::string_view f_cpu = line.substr(c2 + 1);
     int64_t t = 0, cpu = 0;
     if (!parse_int(f_t, t)) return bad(fmt::format("t_ns '{}' is not an integer", f_t));
+    if (f_thread.starts_with("parent:")) {
+      int64_t pid = 0, ppid = 0;
+      if (std::string e = ParseParentRow(f_thread, f_cpu, pid, ppid); !e.empty())
+        return bad(std::move(e));
+      if (out.t_ns.empty() || t != out.t_ns.back())
+        return bad(fmt::format("parent row at t_ns {} does not follow a machine row of that time",
+                               t));
+      // A PID the kernel reused under another parent: its CPU time is one
+      // figure (Process is per PID), so it keeps the parent it was first seen with.
+      const auto [it, fresh] = parent_of.try_emplace(pid, ppid);
+      if (!fresh && it->second != ppid) diag.Add("cputime.parent_changed");
+      // The process exists from here, so that a chain of parents holds even
+      // if one of them had no readable thread.
+      credit_process(pid, 0);
+      continue;
+    }
     if (!parse_int(f_cpu, cpu) || cpu < 0)
       return bad(fmt::format("cpu_ns '{}' is not a non-negative integer", f_cpu));
     if (f_thread == "machine") {
@@ -552,6 +587,10 @@ Status ParseCpuTimeCsv(const std::string& name, std::string_view text, CpuTimeLo
     for (CpuTimeLog::Process& p : out.processes) {
       const int64_t p0 = p.CpuNsAt(0);
       for (int64_t& v : p.cpu_ns) v -= p0;
+    }
+    for (CpuTimeLog::Process& p : out.processes) {
+      const auto it = parent_of.find(p.pid);
+      if (it != parent_of.end()) p.parent_pid = it->second;
     }
     std::sort(out.processes.begin(), out.processes.end(),
               [](const CpuTimeLog::Process& a, const CpuTimeLog::Process& b) { return a.pid < b.pid; });
