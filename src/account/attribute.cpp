@@ -798,17 +798,17 @@ std::vector<EnergySeries> SplitTreeByProcess(const EnergySeries& tree_series,
     return out;
   }
   const std::vector<size_t> kept = ShareSamples(cpu_time);
-  std::vector<const CpuTimeLog::Process*> procs;
-  for (int64_t pid : pids) procs.push_back(cpu_time.FindProcess(pid));
+  // Each listed process's CPU time with that of the processes it started (its workers).
+  const std::vector<CpuTimeLog::Process> procs = CpuTimeOfListedSubtrees(cpu_time, pids);
   // share[p][j]: process p's part of the tree in kept interval j; the last
-  // row is what no listed process used (the launcher, workers, helpers).
+  // row is what no listed process or its children used (the launcher, helpers).
   std::vector<std::vector<double>> share(parts, std::vector<double>(kept.size() - 1, 0.0));
   for (size_t j = 0; j + 1 < kept.size(); ++j) {
     const int64_t tree = cpu_time.tree_ns[kept[j + 1]] - cpu_time.tree_ns[kept[j]];
     double used = 0;
     for (size_t p = 0; p < procs.size(); ++p) {
-      if (!procs[p] || tree <= 0) continue;
-      const int64_t own = procs[p]->CpuNsAt(kept[j + 1]) - procs[p]->CpuNsAt(kept[j]);
+      if (tree <= 0) continue;
+      const int64_t own = procs[p].CpuNsAt(kept[j + 1]) - procs[p].CpuNsAt(kept[j]);
       share[p][j] = std::max(0.0, static_cast<double>(own) / tree);
       used += share[p][j];
     }
@@ -1190,7 +1190,7 @@ DomainResult SweepOne(Sweeps& s, size_t d, const EnergySeries& swept, double bas
 
 // Issue 13: the tree's part of CPU domain d divided among a job's ranks by
 // each one's own CPU time, each rank's part swept over that rank's lanes and
-// the rest (launcher, workers: CPU time of no rank) over every lane, as one
+// the rest (the launcher, its other children: CPU time of no rank) over every lane, as one
 // part would be. Under a fit the model's powers already say whose operators
 // drew the energy, so only the proportional rule is divided this way.
 bool SplitsByRank(const Sweeps& s, size_t d) {

@@ -1,6 +1,7 @@
 // Ranks (issue 13): a job's processes on one machine, each with its own lanes,
 // share the machine's domains once; every node carries its per-rank figures,
 // and those add up to the node's own.
+#include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
 #include <cmath>
@@ -153,7 +154,7 @@ TEST(RanksTest, FoldingMergesPerRankFiguresWithTheNodes) {
 CpuTimeLog JobCpuTime(int samples) {
   CpuTimeLog c;
   const int64_t ms = 1'000'000;
-  CpuTimeLog::Process launcher{999, {}, {}}, r0{1000, {}, {}}, r1{1001, {}, {}};
+  CpuTimeLog::Process launcher{999, {}, {}, 0}, r0{1000, {}, {}, 999}, r1{1001, {}, {}, 999};
   for (int k = 0; k < samples; ++k) {
     c.t_ns.push_back(k * T);
     c.tree_ns.push_back(k * 100 * ms);
@@ -241,6 +242,89 @@ TEST(RanksTest, ARankThatUsesCpuWithoutOperatorsLeavesItsPartIdle) {
   EXPECT_NEAR(p.nodes[0].process_total_j[0], 24 + 2 + 4, 1e-3);
   EXPECT_NEAR(pkg.idle_j, 4, 1e-3);
   EXPECT_NEAR(p.nodes[0].total_j[0] + pkg.idle_j + pkg.other_j, pkg.measured_j, 1e-9);
+}
+
+// A job whose rank 0 (1000) feeds itself through a DataLoader worker (1002),
+// which runs a helper process of its own (1003), while the launcher (999)
+// runs one (1004) that no rank started. Each T: launcher 5 ms, its helper 5
+// ms, rank 0 20 ms, its worker 40 ms, the worker's helper 10 ms, rank 1 20
+// ms, and the machine is busy with nothing else. `parent_rows`: whether
+// cputime.csv said who started whom (files written before it did not).
+CpuTimeLog JobWithWorkersCpuTime(int samples, bool parent_rows) {
+  struct Proc {
+    int64_t pid, parent_pid, ms_per_t;
+  };
+  const Proc procs[] = {{999, 0, 5},     {1000, 999, 20}, {1001, 999, 20},
+                        {1002, 1000, 40}, {1003, 1002, 10}, {1004, 999, 5}};
+  CpuTimeLog c;
+  const int64_t ms = 1'000'000;
+  for (const Proc& p : procs)
+    c.processes.push_back(CpuTimeLog::Process{p.pid, {}, {}, parent_rows ? p.parent_pid : 0});
+  for (int k = 0; k < samples; ++k) {
+    c.t_ns.push_back(k * T);
+    c.tree_ns.push_back(k * 100 * ms);
+    c.machine_busy_ns.push_back(k * 100 * ms);
+    for (size_t q = 0; q < c.processes.size(); ++q) {
+      c.processes[q].sample.push_back(static_cast<uint32_t>(k));
+      c.processes[q].cpu_ns.push_back(k * procs[q].ms_per_t * ms);
+    }
+  }
+  c.threads = static_cast<int64_t>(c.processes.size());
+  return c;
+}
+
+TEST(RanksTest, ARanksWorkersCpuTimeCountsAsTheRanks) {
+  BusyRanks f;
+  f.log.cpu_time = JobWithWorkersCpuTime(5, true);
+  AttributeOptions o;
+  o.method = AttributionMethod::kProportional;
+  Profile p = f.Run(o);
+  const ProfileNode& root = p.nodes[0];
+  const ProfileDomain& pkg = p.domains[0];
+  // 40 J, all the tree's. Rank 0 with its worker and the worker's helper:
+  // 70 % (28 J); rank 1: 20 % (8 J); the launcher and its own helper, 10 %,
+  // go to whatever runs: both ranks' operators, 2 J each.
+  EXPECT_NEAR(pkg.other_j, 0, 1e-9);
+  EXPECT_NEAR(root.process_total_j[0], 28 + 2, 1e-9);
+  EXPECT_NEAR(root.process_total_j[1], 8 + 2, 1e-9);
+  EXPECT_NEAR(root.process_total_j[0] + root.process_total_j[1] + pkg.idle_j + pkg.other_j,
+              pkg.measured_j, 1e-9);
+  EXPECT_NEAR(pkg.measured_j, 40, 1e-9);
+  EXPECT_FALSE(p.diagnostics.Count("account.ranks_without_cpu_time"));
+}
+
+TEST(RanksTest, WithoutParentRowsWorkersCountWithTheRestAsBefore) {
+  BusyRanks f;
+  f.log.cpu_time = JobWithWorkersCpuTime(5, false);
+  AttributeOptions o;
+  o.method = AttributionMethod::kProportional;
+  Profile p = f.Run(o);
+  // Each rank its own 20 % (8 J); the other 60 % (24 J) to both ranks' operators.
+  EXPECT_NEAR(p.nodes[0].process_total_j[0], 8 + 12, 1e-9);
+  EXPECT_NEAR(p.nodes[0].process_total_j[1], 8 + 12, 1e-9);
+}
+
+// Each process counts with its nearest listed ancestor, itself included.
+TEST(RanksTest, ProcessesCountWithTheirNearestListedAncestor) {
+  CpuTimeLog c = JobWithWorkersCpuTime(3, true);
+  auto cpu_ms_at_end = [&](const std::vector<int64_t>& pids) {
+    std::vector<int64_t> out;
+    for (const CpuTimeLog::Process& p : CpuTimeOfListedSubtrees(c, pids))
+      out.push_back(p.CpuNsAt(2) / 1'000'000);
+    return out;
+  };
+  // Two T: the ranks; rank 0 with its worker and the worker's helper.
+  EXPECT_THAT(cpu_ms_at_end({1000, 1001}), ::testing::ElementsAre(140, 40));
+  // The worker listed too: it keeps its helper, and rank 0 keeps only its own.
+  EXPECT_THAT(cpu_ms_at_end({1000, 1001, 1002}), ::testing::ElementsAre(40, 40, 100));
+  // The launcher listed: everything but what listed ranks started; an unknown pid: nothing.
+  EXPECT_THAT(cpu_ms_at_end({999, 1000, 7}), ::testing::ElementsAre(60, 140, 0));
+  EXPECT_EQ(CpuTimeOfListedSubtrees(c, {1002})[0].parent_pid, 1000);
+  // Links that loop (PIDs the kernel reused) end nowhere instead of going round.
+  c.processes[0].parent_pid = 1003;  // 999's parent is its own descendant's child
+  EXPECT_THAT(cpu_ms_at_end({1001}), ::testing::ElementsAre(40));
+  // Listed, 1003 ends every chain: the loop passes through it.
+  EXPECT_THAT(cpu_ms_at_end({1003}), ::testing::ElementsAre(200));
 }
 
 // The parts SplitTreeByProcess makes add up to the series they divide, on
