@@ -394,5 +394,120 @@ TEST_F(RecordFakeRaplTest, OtherProcessesGetTheirCpuTimeShareOfMeasuredEnergy) {
   for (const ProfileDomain& d : p->domains) EXPECT_EQ(d.other_j, 0) << d.name;
 }
 
+// A job's DataLoader workers end to end: a launcher starts two ranks; rank 0
+// hands its work to a child process (a worker's stand-in) that burns 0.8 s of
+// CPU while the rank waits, rank 1 burns 0.2 s itself. record writes who
+// started whom, and account gives the worker's CPU time to rank 0: rank 0's
+// share of the package is the larger, where without parents (the worker
+// counted with the launcher, spread over both ranks) rank 1's would be.
+TEST_F(RecordFakeRaplTest, ARanksWorkerProcessCountsWithTheRankThatStartedIt) {
+  AddPackageAndDram();
+  auto feeder = MakeFeeder(kPackageStepUj);
+  feeder->Start();
+  const std::string launcher = tmp_.path() + "/launch.py";
+  std::ofstream(launcher) << R"(import os, subprocess, sys
+out = sys.argv[1]
+rank_code = r"""
+import os, subprocess, sys, time
+rank = int(os.environ["RANK"])
+with open(os.path.join(sys.argv[1], "rank%d.pid" % rank), "w") as f:
+    f.write(str(os.getpid()))
+if rank == 0:
+    subprocess.run([sys.executable, "-c",
+                    "import time\nwhile time.process_time() < 0.8: pass"], check=True)
+else:
+    while time.process_time() < 0.2: pass
+"""
+ranks = [subprocess.Popen([sys.executable, "-c", rank_code, out],
+                          env=dict(os.environ, RANK=str(r), WORLD_SIZE="2")) for r in range(2)]
+sys.exit(max(p.wait() for p in ranks))
+)";
+  const int64_t r0 = RealNowNs();
+  testing::Ran r = testing::Run(Record({"/usr/bin/python3", launcher, tmp_.path()}), tmp_.path());
+  const int64_t r1 = RealNowNs();
+  feeder->Stop();
+  ASSERT_EQ(r.status, 0) << r.err;
+  int pids[2] = {};
+  for (int rank = 0; rank < 2; ++rank)
+    pids[rank] = std::stoi(testing::ReadText(fmt::format("{}/rank{}.pid", tmp_.path(), rank)));
+
+  // The worker is a child of rank 0: cputime.csv says so, and the reader keeps it.
+  auto log = ReadEnergy(run_, EnergyImportOptions{});
+  ASSERT_TRUE(log.ok()) << log.error().ToString();
+  const CpuTimeLog& c = log->cpu_time;
+  auto worker = std::find_if(c.processes.begin(), c.processes.end(),
+                             [&](const CpuTimeLog::Process& p) { return p.parent_pid == pids[0]; });
+  ASSERT_NE(worker, c.processes.end()) << testing::ReadText(run_ + "/cputime.csv");
+  EXPECT_GT(worker->cpu_ns.back(), 600'000'000) << "the worker burnt its 0.8 s";
+  ASSERT_NE(c.FindProcess(pids[1]), nullptr);
+  EXPECT_EQ(c.FindProcess(pids[0])->parent_pid, c.FindProcess(pids[1])->parent_pid)
+      << "both ranks are the launcher's";
+  EXPECT_THAT(testing::ReadText(run_ + "/cputime.csv"),
+              HasSubstr(fmt::format(",parent:{},{}\n", worker->pid, pids[0])));
+
+  // Each rank's trace: one op over the whole run on its own thread.
+  std::vector<std::string> account = {SMARAGDINE_BINARY, "account", "--energy", run_, "--trace"};
+  for (int rank = 0; rank < 2; ++rank) {
+    const std::string path = fmt::format("{}/rank{}.trace.json", tmp_.path(), rank);
+    std::ofstream(path) << fmt::format(
+        R"({{"schemaVersion": 1, "distributedInfo": {{"backend": "gloo", "rank": {}, )"
+        R"("world_size": 2, "local_rank": {}}}, "traceEvents": [)"
+        R"({{"ph": "X", "cat": "cpu_op", "name": "step", "pid": {}, "tid": {}, "ts": {}, )"
+        R"("dur": {}, "args": {{}}}}]}})",
+        rank, rank, pids[rank], pids[rank], r0 / 1000, (r1 - r0) / 1000);
+    account.push_back(path);
+  }
+  const std::string profile_path = tmp_.path() + "/profile.json";
+  account.insert(account.end(), {"--method", "proportional", "-o", profile_path});
+  // Each rank's share of each CPU domain's measured energy, checking conservation.
+  auto rank_shares = [&]() {
+    std::vector<std::pair<double, double>> shares;
+    testing::Ran acc = testing::Run(account, tmp_.path());
+    EXPECT_EQ(acc.status, 0) << acc.err << acc.out;
+    auto p = ReadProfileJson(profile_path);
+    EXPECT_TRUE(p.ok()) << p.error().ToString();
+    if (acc.status != 0 || !p.ok() || p->processes.size() != 2) return shares;
+    size_t of_rank[2] = {};
+    for (size_t i = 0; i < 2; ++i) of_rank[p->processes[i].rank] = i;
+    const size_t nd = p->domains.size();
+    for (size_t d = 0; d < nd; ++d) {
+      const ProfileDomain& dom = p->domains[d];
+      const double rank0_j = p->nodes[0].process_total_j[of_rank[0] * nd + d];
+      const double rank1_j = p->nodes[0].process_total_j[of_rank[1] * nd + d];
+      EXPECT_NEAR(rank0_j + rank1_j + dom.idle_j + dom.other_j, dom.measured_j,
+                  1e-9 * dom.measured_j)
+          << dom.name;
+      shares.emplace_back(rank0_j / dom.measured_j, rank1_j / dom.measured_j);
+    }
+    return shares;
+  };
+  const auto with_parents = rank_shares();
+  ASSERT_EQ(with_parents.size(), 2u);  // package and dram
+  // The same run as a file without parent rows reads as before this change.
+  const std::string csv = testing::ReadText(run_ + "/cputime.csv");
+  std::string old_csv;
+  for (size_t pos = 0; pos < csv.size();) {
+    const size_t nl = csv.find('\n', pos);
+    const std::string line = csv.substr(pos, nl + 1 - pos);
+    if (line.find(",parent:") == std::string::npos) old_csv += line;
+    pos = nl + 1;
+  }
+  std::ofstream(run_ + "/cputime.csv") << old_csv;
+  const auto without_parents = rank_shares();
+  ASSERT_EQ(without_parents.size(), 2u);
+  for (size_t d = 0; d < 2; ++d) {
+    const auto [rank0, rank1] = with_parents[d];
+    const auto [rank0_before, rank1_before] = without_parents[d];
+    SCOPED_TRACE(fmt::format("domain {}: ranks' shares {:.3f} {:.3f}, without parents {:.3f} {:.3f}",
+                             d, rank0, rank1, rank0_before, rank1_before));
+    // Rank 0 with its worker used about 4 times rank 1's CPU time.
+    EXPECT_GT(rank0, 2 * rank1);
+    EXPECT_GT(rank1, 0);
+    // Without parents the worker was the rest's, spread over both ranks' operators.
+    EXPECT_GT(rank0, 1.3 * rank0_before);
+    EXPECT_LT(rank0_before, 1.5 * rank1_before);
+  }
+}
+
 }  // namespace
 }  // namespace smaragdine
