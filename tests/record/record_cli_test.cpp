@@ -6,7 +6,9 @@
 #include <unistd.h>
 #include <time.h>
 
+#include <algorithm>
 #include <filesystem>
+#include <fstream>
 #include <string>
 #include <vector>
 
@@ -133,6 +135,39 @@ TEST_F(RecordCliTest, CpuTimeOfTheCommandsThreadsIsRecorded) {
   const std::string text = testing::ReadText(run_ + "/cputime.csv");
   EXPECT_EQ(text.rfind("t_ns,thread,cpu_ns\n", 0), 0u);
   EXPECT_THAT(text, HasSubstr(fmt::format(",{}/{},", *log->pid, *log->pid)));
+}
+
+// A child of CMD gets a parent row naming CMD; account rejects a run whose
+// parent row was damaged, naming the file and line, with exit status 2.
+TEST_F(RecordCliTest, ChildProcessesGetAParentRowAndADamagedOneIsExit2) {
+  testing::Ran r = testing::Run(Record({"/bin/sh", "-c", "sleep 0.3 & wait"}), tmp_.path());
+  ASSERT_EQ(r.status, 0) << r.err;
+  auto log = ReadRun();
+  ASSERT_TRUE(log.ok()) << log.error().ToString();
+  const CpuTimeLog& c = log->cpu_time;
+  const auto child = std::find_if(c.processes.begin(), c.processes.end(),
+                                  [&](const CpuTimeLog::Process& p) { return p.pid != *log->pid; });
+  ASSERT_NE(child, c.processes.end()) << testing::ReadText(run_ + "/cputime.csv");
+  EXPECT_EQ(child->parent_pid, *log->pid);
+  EXPECT_EQ(c.FindProcess(*log->pid)->parent_pid, 0);
+
+  std::string text = testing::ReadText(run_ + "/cputime.csv");
+  const std::string row = fmt::format(",parent:{},{}\n", child->pid, *log->pid);
+  const size_t at = text.find(row);
+  ASSERT_NE(at, std::string::npos) << text;
+  const size_t line = 1 + static_cast<size_t>(std::count(text.begin(), text.begin() + at, '\n'));
+  text.replace(at, row.size(), fmt::format(",parent:{},-{}\n", child->pid, *log->pid));
+  std::ofstream(run_ + "/cputime.csv") << text;
+  const std::string trace = tmp_.path() + "/trace.json";
+  std::ofstream(trace) << R"({"schemaVersion": 1, "traceEvents": [{"ph": "X", "cat": "cpu_op", )"
+                          R"("name": "a", "pid": 1, "tid": 1, "ts": 0, "dur": 1000}]})";
+  testing::Ran acc = testing::Run({SMARAGDINE_BINARY, "account", "--energy", run_, "--trace",
+                                   trace, "-o", tmp_.path() + "/p.json"},
+                                  tmp_.path());
+  EXPECT_EQ(acc.status, 2) << acc.err;
+  EXPECT_THAT(acc.err, HasSubstr(fmt::format("cputime.csv:{}: parent row of process {}: '-{}' is "
+                                             "not the process id of another process",
+                                             line, child->pid, *log->pid)));
 }
 
 TEST_F(RecordCliTest, CommandKilledBySignalIs128PlusSignal) {
