@@ -31,7 +31,7 @@ namespace {
 
 // The document read as is (valid UTF-8 or not: simdjson decides).
 Result<RawTrace> ParseAsIs(const std::string& name, char* data, size_t size, size_t capacity,
-                           size_t slice_bytes) {
+                           size_t slice_bytes, const SourceFile& source) {
   if (capacity < size + kParsePadding) return Internal("ParseChromeJsonBuffer: no padding");
   size_t first = 0;
   while (first < size && IsJsonSpace(data[first])) ++first;
@@ -48,7 +48,7 @@ Result<RawTrace> ParseAsIs(const std::string& name, char* data, size_t size, siz
   RawTrace out;
   out.events.reserve(expected_events);
   AdviseHugePages(out.events.data(), out.events.capacity() * sizeof(RawEvent));
-  if (slice_bytes == 0 || !ParseSliced(name, data, size, capacity, first, slice_bytes, &out)) {
+  if (slice_bytes == 0 || !ParseSliced(name, data, size, capacity, first, slice_bytes, &out, source)) {
     out = RawTrace();
     out.events.reserve(expected_events);
     AdviseHugePages(out.events.data(), out.events.capacity() * sizeof(RawEvent));
@@ -74,14 +74,16 @@ Result<RawTrace> ParseAsIs(const std::string& name, char* data, size_t size, siz
 }  // namespace
 
 Result<RawTrace> ParseChromeJsonBuffer(const std::string& name, char* data, size_t size,
-                                       size_t capacity, size_t slice_bytes) {
-  Result<RawTrace> parsed = ParseAsIs(name, data, size, capacity, slice_bytes);
+                                       size_t capacity, size_t slice_bytes,
+                                       const SourceFile& source) {
+  Result<RawTrace> parsed = ParseAsIs(name, data, size, capacity, slice_bytes, source);
   // simdjson refuses a whole document for one byte of invalid UTF-8. Only
   // when parsing failed is the input checked, so valid traces pay nothing.
   if (parsed.ok() || simdjson::validate_utf8(data, size)) return parsed;
   Utf8Repair fixed = RepairUtf8(std::string_view(data, size), kParsePadding);
-  Result<RawTrace> repaired =
-      ParseAsIs(name, fixed.text.data(), fixed.text.size(), fixed.text.capacity(), slice_bytes);
+  // The repaired copy is not the file's bytes: read in place.
+  Result<RawTrace> repaired = ParseAsIs(name, fixed.text.data(), fixed.text.size(),
+                                        fixed.text.capacity(), slice_bytes, SourceFile{});
   if (!repaired.ok()) {
     // Offsets in the file as given, not in the repaired copy.
     Error e = repaired.error();

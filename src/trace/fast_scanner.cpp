@@ -464,6 +464,7 @@ size_t FastEventScanner::Scan(const char* buf, size_t begin, bool array_start, s
     if (*q == ',') {
       p = q + 1;
       array_start = false;
+      if (stop_after_ != nullptr && q >= stop_after_) return static_cast<size_t>(p - buf);
       continue;
     }
     *close = static_cast<size_t>(q - buf);

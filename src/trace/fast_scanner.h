@@ -40,6 +40,14 @@ class FastEventScanner {
   // the array's ']' when it reached it.
   size_t Scan(const char* buf, size_t begin, bool array_start, size_t* close);
 
+  // Where the bytes end for the next Scan (a window of the document, whose
+  // last event may be cut: it is declined there, as at any end). Reads past
+  // it up to kParsePadding bytes, as past the constructor's `end`.
+  void SetEnd(const char* end) { end_ = end; }
+  // With `after` set, Scan returns after the first event it takes that ends
+  // at or after `after` (a single event read in place); nullptr: no limit.
+  void StopAfter(const char* after) { stop_after_ = after; }
+
  private:
   // Where a field's value is read: a top-level key (the fused paths for the
   // common ones, else EventField) or an `args` key (ArgsField).
@@ -140,6 +148,7 @@ class FastEventScanner {
 
   Reader& reader_;
   const char* end_;
+  const char* stop_after_ = nullptr;
   Shape shapes_[kShapes];
   size_t shape_count_ = 0;
   uint8_t order_[kShapes] = {};  // shapes_ by last use, latest first

@@ -1,11 +1,14 @@
 #include "trace/sliced_parse.h"
 
 #include <sched.h>
+#include <unistd.h>
 
 #include <algorithm>
+#include <cerrno>
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
+#include <memory>
 #include <string_view>
 #include <system_error>
 #include <thread>
@@ -100,6 +103,83 @@ bool ParseSlice(od::parser& parser, Reader& reader, const char* base, const char
 
 namespace {
 
+// A window of the document's bytes read from its file (SourceFile) into a
+// buffer that is reused: its pages are touched once, where each 4 KiB page
+// of the mapping would cost a first touch.
+class EventWindow {
+ public:
+  explicit EventWindow(const SourceFile& source)
+      : fd_(source.fd),
+        capacity_(std::max<size_t>(source.window_bytes, 64)),
+        bytes_(source.fd >= 0 ? new char[capacity_ + kParsePadding] : nullptr) {}
+
+  bool ok() const { return bytes_ != nullptr; }
+  size_t capacity() const { return capacity_; }
+
+  // The file's bytes [from, to) (to - from <= capacity()), with readable
+  // padding after them; nullptr when they cannot all be read.
+  const char* Fill(size_t from, size_t to) {
+    size_t got = 0;
+    while (got < to - from) {
+      const ssize_t r = ::pread(fd_, bytes_.get() + got, to - from - got,
+                                static_cast<off_t>(from + got));
+      if (r < 0 && errno == EINTR) continue;
+      if (r <= 0) return nullptr;
+      got += static_cast<size_t>(r);
+    }
+    std::memset(bytes_.get() + got, 0, kParsePadding);
+    return bytes_.get();
+  }
+
+ private:
+  int fd_;
+  size_t capacity_;
+  std::unique_ptr<char[]> bytes_;
+};
+
+// scanner.Scan(buf, begin, array_start, close) on the bytes up to
+// `scan_end` (the scanner's end), with the same result, read a window at a
+// time when `window` has a file. An event cut by a window's end is declined
+// there and read whole from the next window; one the window cannot hold, or
+// that the scanner declines, is tried in `buf` itself.
+size_t ScanEvents(FastEventScanner& scanner, EventWindow& window, const char* buf, size_t begin,
+                  bool array_start, size_t scan_end, size_t* close) {
+  size_t pos = begin;
+  while (window.ok()) {
+    const size_t to = std::min(scan_end, pos + window.capacity());
+    const char* bytes = window.Fill(pos, to);
+    if (bytes == nullptr) break;  // the file no longer reads: the buffer's bytes
+    scanner.SetEnd(bytes + (to - pos));
+    size_t at = std::string_view::npos;
+    size_t got = scanner.Scan(bytes, 0, array_start, &at);
+    if (got == 0 && at == std::string_view::npos && to < scan_end) {
+      // Not one whole event in the window (or one the scanner declines): this
+      // event in place.
+      scanner.SetEnd(buf + scan_end);
+      scanner.StopAfter(buf + pos);
+      got = scanner.Scan(buf, pos, array_start, &at);
+      scanner.StopAfter(nullptr);
+      if (at != std::string_view::npos) {
+        *close = at;
+        return got;
+      }
+      if (got == pos) return pos;  // declined: simdjson's
+      array_start = false;
+      pos = got;
+      continue;
+    }
+    if (at != std::string_view::npos) {
+      *close = pos + at;
+      return pos + got;
+    }
+    if (to == scan_end || got == 0) return pos + got;
+    array_start = false;
+    pos += got;
+  }
+  scanner.SetEnd(buf + scan_end);
+  return scanner.Scan(buf, pos, array_start, close);
+}
+
 // Reads events of the array from `begin` (just after its '[' when
 // `array_start`, else just after a ',') with the fast scanner and, from each
 // event it declines, simdjson slices. Until the array's ']' (then *close is
@@ -111,16 +191,18 @@ namespace {
 // error or doubt: the caller reads the document whole.
 bool ParseEvents(Reader& reader, od::parser& parser, char* buf, size_t size, size_t capacity,
                  size_t begin, bool array_start, size_t stop, size_t no_write_below,
-                 size_t slice_bytes, size_t* close) {
+                 size_t slice_bytes, const SourceFile& source, size_t* close) {
   const bool part = stop != std::string_view::npos;
   // A part's events end at its ',': the scanner may take that ',' and no more.
   const size_t limit = part ? stop : size;
-  FastEventScanner scanner(reader, buf + (part ? stop + 1 : size));
+  const size_t scan_end = part ? stop + 1 : size;
+  FastEventScanner scanner(reader, buf + scan_end);
+  EventWindow window(source);
   *close = std::string_view::npos;
   while (*close == std::string_view::npos) {
     // Events of the common shape go through the fast scanner; simdjson
     // reads a slice from the first one it declines, then the scanner goes on.
-    const size_t scanned = scanner.Scan(buf, begin, array_start, close);
+    const size_t scanned = ScanEvents(scanner, window, buf, begin, array_start, scan_end, close);
     if (*close != std::string_view::npos) break;
     if (part && scanned == stop + 1) return true;  // up to and including the ','
     if (scanned != begin || !array_start) {
@@ -205,8 +287,8 @@ int PartsFor(size_t size) {
 // on the first part's), and either may give up; the caller then reads the
 // document in one part.
 bool ParseTwoParts(const std::string& name, char* buf, size_t size, size_t capacity, size_t open,
-                   size_t slice_bytes, od::parser& parser, Reader& reader, RawTrace* out,
-                   size_t* close) {
+                   size_t slice_bytes, const SourceFile& source, od::parser& parser,
+                   Reader& reader, RawTrace* out, size_t* close) {
   const size_t stop = FindCut(buf, size, open + 1 + (size - open) / 2);
   if (stop >= size) return false;
   // The second part's slices write nowhere near the first part's reads
@@ -223,7 +305,7 @@ bool ParseTwoParts(const std::string& name, char* buf, size_t size, size_t capac
       return;
     Reader second_reader(name, buf, &second);
     second_ok = ParseEvents(second_reader, second_parser, buf, size, capacity, stop + 1, false,
-                            std::string_view::npos, second_writes_from, slice_bytes,
+                            std::string_view::npos, second_writes_from, slice_bytes, source,
                             &second_close) &&
                 !second_reader.SawCrossPartState();
   };
@@ -235,7 +317,7 @@ bool ParseTwoParts(const std::string& name, char* buf, size_t size, size_t capac
   }
   size_t first_close = std::string_view::npos;
   const bool first_ok = ParseEvents(reader, parser, buf, size, capacity, open + 1, true, stop, 0,
-                                    slice_bytes, &first_close);
+                                    slice_bytes, source, &first_close);
   worker.join();
   if (!first_ok || !second_ok) return false;
   // The second part's strings in its order of first use: where the reading
@@ -305,22 +387,24 @@ bool PrepareSlices(char* buf, size_t size, size_t first, size_t slice_bytes, od:
 }  // namespace
 
 bool ParseSlicedInTwoParts(const std::string& name, char* buf, size_t size, size_t capacity,
-                           size_t first, size_t slice_bytes, RawTrace* out) {
+                           size_t first, size_t slice_bytes, RawTrace* out,
+                           const SourceFile& source) {
   size_t open = first;
   od::parser parser;
   if (!PrepareSlices(buf, size, first, slice_bytes, parser, &open)) return false;
   Reader reader(name, buf, out);
   size_t close = std::string_view::npos;
-  return ParseTwoParts(name, buf, size, capacity, open, slice_bytes, parser, reader, out,
+  return ParseTwoParts(name, buf, size, capacity, open, slice_bytes, source, parser, reader, out,
                        &close) &&
          ReadRest(name, parser, buf, size, first, open, close, reader, out);
 }
 
 bool ParseSliced(const std::string& name, char* buf, size_t size, size_t capacity, size_t first,
-                 size_t slice_bytes, RawTrace* out) {
+                 size_t slice_bytes, RawTrace* out, const SourceFile& source) {
   if (PartsFor(size) == 2) {
     const size_t reserved = out->events.capacity();
-    if (ParseSlicedInTwoParts(name, buf, size, capacity, first, slice_bytes, out)) return true;
+    if (ParseSlicedInTwoParts(name, buf, size, capacity, first, slice_bytes, out, source))
+      return true;
     // Start over in one part, as if the parts had never been read.
     *out = RawTrace();
     out->events.reserve(reserved);
@@ -332,7 +416,7 @@ bool ParseSliced(const std::string& name, char* buf, size_t size, size_t capacit
   Reader reader(name, buf, out);
   size_t close = std::string_view::npos;
   return ParseEvents(reader, parser, buf, size, capacity, open + 1, true, std::string_view::npos,
-                     0, slice_bytes, &close) &&
+                     0, slice_bytes, source, &close) &&
          ReadRest(name, parser, buf, size, first, open, close, reader, out);
 }
 

@@ -44,8 +44,11 @@ size_t FindCut(const char* buf, size_t size, size_t from);
 // (or any, with SMARAGDINE_PARSE_THREADS=2; =1: never) is first tried with
 // ParseSlicedInTwoParts; when that declines, `out` is reset and the document
 // read in one part.
+//
+// `source`: the file `buf` was mapped from (chrome_json.h's SourceFile): the
+// scanner's events are read from it a window at a time; same result.
 bool ParseSliced(const std::string& name, char* buf, size_t size, size_t capacity, size_t first,
-                 size_t slice_bytes, RawTrace* out);
+                 size_t slice_bytes, RawTrace* out, const SourceFile& source = {});
 
 // The events array read in two parts at once: from its start to a ',' near
 // its middle on this thread, the rest on a second one into a string table of
@@ -58,6 +61,7 @@ bool ParseSliced(const std::string& name, char* buf, size_t size, size_t capacit
 // holds a string id); slices of either that would touch the bytes the other
 // reads decline; and any error declines.
 bool ParseSlicedInTwoParts(const std::string& name, char* buf, size_t size, size_t capacity,
-                           size_t first, size_t slice_bytes, RawTrace* out);
+                           size_t first, size_t slice_bytes, RawTrace* out,
+                           const SourceFile& source = {});
 
 }  // namespace smaragdine::trace_internal

@@ -6,6 +6,10 @@
 #include <fmt/format.h>
 #include <gtest/gtest.h>
 
+#include <fcntl.h>
+#include <unistd.h>
+
+#include <cstdio>
 #include <cstdlib>
 #include <optional>
 #include <string>
@@ -290,6 +294,137 @@ TEST(TwoPartsTest, DeclinesWhatDependsOnTheFirstPart) {
   std::string broken = PlainTrace(400);
   broken.insert(broken.size() / 2, "\"");
   EXPECT_FALSE(TwoParts(broken, 1 << 20).has_value());
+}
+
+// A TF1 timeline as Timeline.generate_chrome_trace_format() writes it:
+// pretty-printed, args.name/op/inputN, DataFlow pairs, a metadata event.
+std::string Tf1Trace(int events) {
+  std::string s = "{\n    \"traceEvents\": [\n        {\n            \"name\": \"process_name\",\n"
+                  "            \"ph\": \"M\",\n            \"pid\": 1,\n            \"args\": {\n"
+                  "                \"name\": \"/job:localhost/replica:0/task:0/device:CPU:0 Compute\"\n"
+                  "            }\n        }";
+  for (int i = 0; i < events; ++i) {
+    s += fmt::format(
+        ",\n        {{\n            \"pid\": 1,\n            \"tid\": {},\n            \"cat\": \"Op\",\n"
+        "            \"args\": {{\n                \"input0\": \"scope/node_{}\",\n"
+        "                \"name\": \"scope/layer_{}/node_{}\",\n                \"op\": \"{}\"\n"
+        "            }},\n            \"name\": \"{}\",\n            \"ts\": {},\n"
+        "            \"dur\": {},\n            \"ph\": \"X\"\n        }}",
+        i % 3, i - 1, i % 4, i, i % 2 ? "MatMul" : "Add", i % 2 ? "MatMul" : "Add",
+        1700001000002103 + i * 10, 1 + i % 7);
+    if (i % 50 == 7)
+      s += fmt::format(",\n        {{\n            \"pid\": 1,\n            \"tid\": 1,\n"
+                       "            \"cat\": \"DataFlow\",\n            \"id\": {},\n"
+                       "            \"name\": \"scope/node_{}\",\n            \"ts\": {},\n"
+                       "            \"ph\": \"s\"\n        }}",
+                       i, i, 1700001000002103 + i * 10);
+  }
+  s += "\n    ]\n}\n";
+  return s;
+}
+
+// A temporary file holding `bytes`, open for reading.
+class TempFile {
+ public:
+  explicit TempFile(const std::string& bytes) {
+    char name[] = "/tmp/smaragdine_window_XXXXXX";
+    fd_ = ::mkstemp(name);
+    path_ = name;
+    if (fd_ >= 0 && !bytes.empty())
+      EXPECT_EQ(::write(fd_, bytes.data(), bytes.size()), static_cast<ssize_t>(bytes.size()));
+  }
+  ~TempFile() {
+    if (fd_ >= 0) ::close(fd_);
+    std::remove(path_.c_str());
+  }
+  int fd() const { return fd_; }
+
+ private:
+  int fd_ = -1;
+  std::string path_;
+};
+
+// ParseChromeJsonBuffer on a padded copy of `doc`, its events read from
+// `fd` (SourceFile) a window of `window` bytes at a time.
+Result<RawTrace> ThroughWindows(const std::string& doc, int fd, size_t window,
+                                size_t slice_bytes = trace_internal::kDefaultSliceBytes) {
+  std::string buf = doc;
+  buf.reserve(doc.size() + trace_internal::kParsePadding);
+  trace_internal::SourceFile source;
+  source.fd = fd;
+  source.window_bytes = window;
+  auto out = trace_internal::ParseChromeJsonBuffer("w.json", buf.data(), doc.size(),
+                                                   buf.capacity(), slice_bytes, source);
+  EXPECT_EQ(buf, doc);  // every byte written for a slice is put back
+  return out;
+}
+
+// Reading the events through windows of the file gives what reading them in
+// the buffer gives, wherever a window's end cuts an event: windows smaller
+// than one event (each read in place), of a few events, and larger than the
+// document; events the scanner declines (escapes, B/E, non-objects) read by
+// simdjson in between; in one part and in two.
+TEST(FileWindowTest, GivesWhatTheBufferGives) {
+  const std::vector<std::pair<std::string, std::string>> docs = {
+      {"tricky", TrickyTrace(600)}, {"plain", PlainTrace(1001)}, {"tf1", Tf1Trace(700)}};
+  for (const auto& [what, doc] : docs) {
+    auto whole = ParseChromeJson("w.json", doc, 0);
+    ASSERT_TRUE(whole.ok()) << what;
+    TempFile file(doc);
+    for (size_t window : {size_t{1}, size_t{100}, size_t{257}, size_t{1000}, size_t{4096},
+                          trace_internal::SourceFile::kDefaultWindowBytes}) {
+      for (size_t slice : {size_t{200}, trace_internal::kDefaultSliceBytes}) {
+        SCOPED_TRACE(fmt::format("{}, window {}, slice {}", what, window, slice));
+        auto windowed = ThroughWindows(doc, file.fd(), window, slice);
+        ASSERT_TRUE(windowed.ok()) << windowed.error().message;
+        EXPECT_EQ(Differs(*whole, *windowed), "");
+        ExpectSameRaw(*whole, *windowed, "windowed");
+      }
+    }
+  }
+  // Two parts, each through windows of its own.
+  const std::string doc = Tf1Trace(2000);
+  auto whole = ParseChromeJson("w.json", doc, 0);
+  ASSERT_TRUE(whole.ok());
+  TempFile file(doc);
+  for (size_t window : {size_t{300}, size_t{5000}}) {
+    std::string buf = doc;
+    buf.reserve(doc.size() + trace_internal::kParsePadding);
+    trace_internal::SourceFile source;
+    source.fd = file.fd();
+    source.window_bytes = window;
+    RawTrace parts;
+    ASSERT_TRUE(trace_internal::ParseSlicedInTwoParts("w.json", buf.data(), doc.size(),
+                                                      buf.capacity(), 0,
+                                                      trace_internal::kDefaultSliceBytes, &parts,
+                                                      source));
+    EXPECT_EQ(Differs(*whole, parts), "") << "two parts, window " << window;
+  }
+}
+
+// Invalid documents give the buffer's error, offset included; a file that
+// no longer holds the bytes (shorter: pread comes up short) is not read,
+// and the buffer gives the result.
+TEST(FileWindowTest, ErrorsAndAnUnreadableFileGiveTheBuffersResult) {
+  const std::string doc = Tf1Trace(100);
+  for (const std::string& bad :
+       {doc.substr(0, doc.size() / 2), doc.substr(0, doc.rfind(']')),
+        doc.substr(0, 3000) + "}" + doc.substr(3000), doc.substr(0, 5000) + "\x01" + doc.substr(5000)}) {
+    auto in_buffer = ParseChromeJson("w.json", bad, trace_internal::kDefaultSliceBytes);
+    TempFile file(bad);
+    auto windowed = ThroughWindows(bad, file.fd(), 777);
+    ASSERT_EQ(in_buffer.ok(), windowed.ok());
+    if (!in_buffer.ok()) {
+      EXPECT_EQ(in_buffer.error().message, windowed.error().message);
+      EXPECT_EQ(in_buffer.error().byte_offset, windowed.error().byte_offset);
+    }
+  }
+  auto whole = ParseChromeJson("w.json", doc, 0);
+  ASSERT_TRUE(whole.ok());
+  TempFile shorter(doc.substr(0, doc.size() / 3));
+  auto windowed = ThroughWindows(doc, shorter.fd(), 4096);
+  ASSERT_TRUE(windowed.ok());
+  EXPECT_EQ(Differs(*whole, *windowed), "");
 }
 
 }  // namespace
