@@ -413,8 +413,6 @@ FastEventScanner::Key FastEventScanner::Classify(std::string_view key) {
   return Key::kOther;
 }
 
-constexpr size_t kPrefetchAhead = 4096;
-
 size_t FastEventScanner::Scan(const char* buf, size_t begin, bool array_start, size_t* close) {
   const char* const end = end_;
   const char* p = buf + begin;
@@ -426,10 +424,6 @@ size_t FastEventScanner::Scan(const char* buf, size_t begin, bool array_start, s
       return static_cast<size_t>(p - buf);
     }
     if (*q != '{') return static_cast<size_t>(p - buf);
-    // The bytes a few events ahead: their page's translation and lines are
-    // fetched while this event is read (the input is the page cache's 4 KiB
-    // pages: on this VM a first touch of each costs a nested page walk).
-    __builtin_prefetch(q + kPrefetchAhead);
     const Undo undo = Mark();
     RawEvent e;
     Reader::EventState st;
