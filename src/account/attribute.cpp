@@ -1325,6 +1325,7 @@ Result<PreciseTree> BuildTree(const Sweeps& s, Profile& profile,
   SMG_ASSIGN_OR_RETURN(profile.nodes, tree::NodesFromTable(s.trace.nodes, domain_count));
   PreciseTree precise{std::vector<std::vector<Joules>>(node_count, std::vector<Joules>(domain_count, 0)),
                       std::vector<std::vector<Joules>>(node_count, std::vector<Joules>(domain_count, 0))};
+  step_parts.reserve(s.combos.keys.size());  // at most one a combo: no regrowth of ~1 M parts
   for (size_t c = 0; c < s.combos.keys.size(); ++c) {
     const ComboKey& k = s.combos.keys[c];
     if (k.node >= node_count) continue;

@@ -4,6 +4,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <cstdint>
 
 #include <fmt/format.h>
 
@@ -114,44 +115,105 @@ Result<std::vector<ProfileNode>> NodesFromTable(const NodeTable& table, size_t d
   return nodes;
 }
 
+namespace {
+
+using Joules = long double;
+
+bool Counted(int32_t step, const std::vector<bool>& counted) {
+  return step >= 0 && static_cast<size_t>(step) < counted.size() && counted[step];
+}
+
+// The counted parts in (step, node) order, as (node << 32 | index into
+// `parts`), with `step_end[s]` the end of step s's run; false when two
+// counted parts share a (step, node). Without such ties the order is the one
+// any sort by (step, node) gives, std::sort's included; with them, the order
+// of the tied parts (and so the last bits of their ancestors' sums) is
+// whatever std::sort's introsort made of the whole array, which only
+// std::sort itself reproduces. A counting sort by step, then a sort of each
+// step's few parts: parts come per combo, combos in event order, so they are
+// nearly step-ordered already and one O(n log n) sort of ~1 M 32-byte parts
+// was most of the statistics' time.
+bool OrderWithoutTies(const std::vector<StepPart>& parts, const std::vector<bool>& counted,
+                      std::vector<uint64_t>& order, std::vector<uint32_t>& step_end) {
+  step_end.assign(counted.size(), 0);
+  for (const StepPart& p : parts)
+    if (Counted(p.step, counted)) ++step_end[static_cast<size_t>(p.step)];
+  uint32_t at = 0;
+  for (uint32_t& end : step_end) end = at += end;  // now each step's end
+  order.resize(at);
+  std::vector<uint32_t> next(step_end.size());
+  for (size_t s = 0; s < step_end.size(); ++s) next[s] = s == 0 ? 0 : step_end[s - 1];
+  for (size_t i = 0; i < parts.size(); ++i) {
+    const StepPart& p = parts[i];
+    if (Counted(p.step, counted))
+      order[next[static_cast<size_t>(p.step)]++] = uint64_t{p.node} << 32 | i;
+  }
+  uint32_t begin = 0;
+  for (uint32_t end : step_end) {
+    const auto first = order.begin() + begin, last = order.begin() + end;
+    if (!std::is_sorted(first, last)) std::sort(first, last);
+    for (auto it = first; it != last && it + 1 != last; ++it)
+      if ((*it >> 32) == (it[1] >> 32)) return false;
+    begin = end;
+  }
+  return true;
+}
+
+}  // namespace
+
 void FillStepStats(std::vector<StepPart>& parts, const std::vector<bool>& counted,
                    int64_t steps_n, std::vector<ProfileNode>& nodes) {
   if (steps_n <= 0) return;
   const size_t node_count = nodes.size();
   // Per step, each node's inclusive energy: the step's parts added up their
   // ancestors in a dense array (parts are few per step, the tree large, so no
-  // full roll-up per step); the nodes touched feed the sums. Sorted, so the
-  // summation order (and the last bits) is deterministic.
-  std::sort(parts.begin(), parts.end(), [](const StepPart& a, const StepPart& b) {
-    return a.step != b.step ? a.step < b.step : a.node < b.node;
-  });
-  using Joules = long double;
+  // full roll-up per step); the nodes touched feed the sums. In (step, node)
+  // order, so the summation order (and the last bits) is deterministic.
+  std::vector<uint64_t> order;
+  std::vector<uint32_t> step_end;
+  if (!OrderWithoutTies(parts, counted, order, step_end)) {
+    // Ties: the order the statistics have always been summed in.
+    std::sort(parts.begin(), parts.end(), [](const StepPart& a, const StepPart& b) {
+      return a.step != b.step ? a.step < b.step : a.node < b.node;
+    });
+    order.clear();
+    step_end.assign(counted.size(), 0);
+    for (size_t i = 0; i < parts.size(); ++i) {
+      if (!Counted(parts[i].step, counted)) continue;
+      order.push_back(uint64_t{parts[i].node} << 32 | i);
+      step_end[static_cast<size_t>(parts[i].step)] = static_cast<uint32_t>(order.size());
+    }
+    // Steps without parts end where the step before them does.
+    for (size_t s = 1; s < step_end.size(); ++s) step_end[s] = std::max(step_end[s], step_end[s - 1]);
+  }
+  // The parents in one dense array: the walk up reads one per part and level.
+  std::vector<int32_t> parent(node_count);
+  for (size_t n = 0; n < node_count; ++n) parent[n] = static_cast<int32_t>(nodes[n].parent);
   std::vector<Joules> sum(node_count, 0), sum_sq(node_count, 0);
   std::vector<Joules> inclusive(node_count, 0);
-  std::vector<bool> touched(node_count, false);
+  std::vector<uint8_t> touched(node_count, 0);
   std::vector<NodeId> touched_nodes;
-  for (size_t p = 0; p < parts.size();) {
-    const int32_t step = parts[p].step;
-    size_t q = p;
-    for (; q < parts.size() && parts[q].step == step; ++q) {
-      if (static_cast<size_t>(step) >= counted.size() || !counted[step]) continue;
-      for (NodeId n = parts[q].node;; n = static_cast<NodeId>(nodes[n].parent)) {
-        inclusive[n] += parts[q].j;
+  uint32_t begin = 0;
+  for (uint32_t end : step_end) {
+    for (uint32_t q = begin; q < end; ++q) {
+      const StepPart& part = parts[static_cast<uint32_t>(order[q])];
+      for (NodeId n = part.node;; n = static_cast<NodeId>(parent[n])) {
+        inclusive[n] += part.j;
         if (!touched[n]) {
-          touched[n] = true;
+          touched[n] = 1;
           touched_nodes.push_back(n);
         }
         if (n == kRootNode) break;
       }
     }
+    begin = end;
     for (NodeId n : touched_nodes) {
       sum[n] += inclusive[n];
       sum_sq[n] += inclusive[n] * inclusive[n];
       inclusive[n] = 0;
-      touched[n] = false;
+      touched[n] = 0;
     }
     touched_nodes.clear();
-    p = q;
   }
   for (NodeId n = 0; n < node_count; ++n) {
     StepStats& st = nodes[n].steps;

@@ -3,7 +3,9 @@
 // timeline's record of which lanes each domain metered.
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <cmath>
+#include <random>
 #include <string>
 #include <vector>
 
@@ -81,6 +83,131 @@ TEST(ProfileTreeTest, StepStatsCountAStepWithoutEnergyAsZeroAndSkipUncountedStep
   EXPECT_NEAR((*nodes)[0].steps.std_j, 2.8284271247461903, 1e-12);
   EXPECT_NEAR((*nodes)[0].steps.ci95_j, tree::StudentT975(1) * 2.8284271247461903 / std::sqrt(2.0),
               1e-9);
+}
+
+// The step statistics as they were first written: every part sorted by
+// (step, node), then each step's parts added up their ancestors in that order.
+std::vector<StepStats> ReferenceStepStats(std::vector<tree::StepPart> parts,
+                                          const std::vector<bool>& counted, int64_t steps_n,
+                                          const std::vector<ProfileNode>& nodes) {
+  std::sort(parts.begin(), parts.end(), [](const tree::StepPart& a, const tree::StepPart& b) {
+    return a.step != b.step ? a.step < b.step : a.node < b.node;
+  });
+  std::vector<long double> sum(nodes.size(), 0), sum_sq(nodes.size(), 0);
+  for (size_t p = 0; p < parts.size();) {
+    std::vector<long double> inclusive(nodes.size(), 0);
+    std::vector<bool> touched(nodes.size(), false);
+    size_t q = p;
+    for (; q < parts.size() && parts[q].step == parts[p].step; ++q) {
+      if (!counted[parts[q].step]) continue;
+      for (int64_t n = parts[q].node; n >= 0; n = nodes[n].parent) {
+        inclusive[n] += parts[q].j;
+        touched[n] = true;
+      }
+    }
+    for (size_t n = 0; n < nodes.size(); ++n) {
+      if (!touched[n]) continue;
+      sum[n] += inclusive[n];
+      sum_sq[n] += inclusive[n] * inclusive[n];
+    }
+    p = q;
+  }
+  std::vector<StepStats> out(nodes.size());
+  for (size_t n = 0; n < nodes.size(); ++n) {
+    const long double mean = sum[n] / steps_n;
+    out[n].mean_j = static_cast<double>(mean);
+    out[n].std_j = static_cast<double>(std::sqrt(
+        std::max<long double>(0, (sum_sq[n] - steps_n * mean * mean) / (steps_n - 1))));
+  }
+  return out;
+}
+
+// Parts of 40 steps (every fourth not counted) over a three-level tree, in a
+// shuffled order, with (`ties`) or without two parts of one node in one step.
+std::vector<tree::StepPart> ShuffledParts(const std::vector<NodeId>& leaves, bool ties,
+                                          std::mt19937& rng) {
+  std::vector<tree::StepPart> parts;
+  std::uniform_real_distribution<double> joules(0.001, 3.0);
+  for (int32_t step = 0; step < 40; ++step)
+    for (NodeId leaf : leaves) {
+      parts.push_back({step, leaf, joules(rng)});
+      if (ties && rng() % 3 == 0) parts.push_back({step, leaf, joules(rng)});
+    }
+  std::shuffle(parts.begin(), parts.end(), rng);
+  return parts;
+}
+
+TEST(ProfileTreeTest, StepStatsWithoutTiesHaveTheBitsOfTheSortedSummation) {
+  NodeTable table;
+  std::vector<NodeId> leaves;
+  for (const char* path : {"m/l0/mm", "m/l0/add", "m/l1/mm", "m/l1/add", "m/head", "opt/sgd"})
+    leaves.push_back(table.InternPath(path, NodeKind::kOp));
+  leaves.push_back(table.Find("m/l0"));  // a scope with self energy of its own
+  std::vector<bool> counted(40);
+  for (size_t s = 0; s < counted.size(); ++s) counted[s] = s % 4 != 3;
+  std::mt19937 rng(7);
+  for (int round = 0; round < 20; ++round) {
+    auto nodes = tree::NodesFromTable(table, 1);
+    ASSERT_TRUE(nodes.ok());
+    std::vector<tree::StepPart> parts = ShuffledParts(leaves, false, rng);
+    const std::vector<StepStats> want = ReferenceStepStats(parts, counted, 30, *nodes);
+    tree::FillStepStats(parts, counted, 30, *nodes);
+    for (size_t n = 0; n < nodes->size(); ++n) {
+      EXPECT_EQ((*nodes)[n].steps.n, 30);
+      EXPECT_EQ((*nodes)[n].steps.mean_j, want[n].mean_j) << "node " << n << " round " << round;
+      EXPECT_EQ((*nodes)[n].steps.std_j, want[n].std_j) << "node " << n << " round " << round;
+    }
+  }
+}
+
+TEST(ProfileTreeTest, StepStatsAddAStepsPartsInNodeOrderWhateverTheirOrderInTheInput) {
+  // 2^65 J on the first node and 2 J on each of 4096 later ones: in node
+  // order each 2 J is half a long double ulp of 2^65 and rounds away (to
+  // even), so the root's step holds exactly 2^65 J; the 2 J parts added
+  // first would make it 2^65 + 8192 J, which a double still tells apart.
+  NodeTable table;
+  const NodeId big = table.InternPath("big", NodeKind::kOp);
+  std::vector<tree::StepPart> parts;
+  for (int i = 0; i < 4096; ++i)
+    parts.push_back({0, table.InternPath("small" + std::to_string(i), NodeKind::kOp), 2});
+  parts.push_back({0, big, std::ldexp(1.0L, 65)});  // last in the input
+  auto nodes = tree::NodesFromTable(table, 1);
+  ASSERT_TRUE(nodes.ok());
+  tree::FillStepStats(parts, {true}, 1, *nodes);
+  EXPECT_EQ((*nodes)[0].steps.mean_j, std::ldexp(1.0, 65));
+  EXPECT_EQ((*nodes)[big].steps.mean_j, std::ldexp(1.0, 65));
+}
+
+TEST(ProfileTreeTest, StepStatsAddEveryPartOfANodeThatHasSeveralInOneStep) {
+  NodeTable table;
+  const NodeId a = table.InternPath("a", NodeKind::kOp);
+  const NodeId b = table.InternPath("a/b", NodeKind::kOp);
+  auto nodes = tree::NodesFromTable(table, 1);
+  ASSERT_TRUE(nodes.ok());
+  // b: forward 1 J and backward 2 J in step 0 (two parts, one node), 6 J in
+  // step 1; a: 1 J of its own in step 1.
+  std::vector<tree::StepPart> parts = {{1, b, 6}, {0, b, 1}, {1, a, 1}, {0, b, 2}};
+  tree::FillStepStats(parts, {true, true}, 2, *nodes);
+  EXPECT_DOUBLE_EQ((*nodes)[b].steps.mean_j, 4.5);  // 3 J, then 6 J
+  EXPECT_DOUBLE_EQ((*nodes)[a].steps.mean_j, 5);    // 3 J, then 7 J
+  EXPECT_DOUBLE_EQ((*nodes)[0].steps.mean_j, 5);
+  EXPECT_NEAR((*nodes)[a].steps.std_j, 2.8284271247461903, 1e-12);
+
+  // Many, shuffled: the same figures as the sorted summation, up to rounding.
+  std::vector<NodeId> leaves;
+  for (const char* path : {"m/l0/mm", "m/l0/add", "m/l1/mm", "m/head"})
+    leaves.push_back(table.InternPath(path, NodeKind::kOp));
+  std::vector<bool> counted(40, true);
+  std::mt19937 rng(11);
+  auto many = tree::NodesFromTable(table, 1);
+  ASSERT_TRUE(many.ok());
+  std::vector<tree::StepPart> tied = ShuffledParts(leaves, true, rng);
+  const std::vector<StepStats> want = ReferenceStepStats(tied, counted, 40, *many);
+  tree::FillStepStats(tied, counted, 40, *many);
+  for (size_t n = 0; n < many->size(); ++n) {
+    EXPECT_NEAR((*many)[n].steps.mean_j, want[n].mean_j, 1e-12 * std::fabs(want[n].mean_j));
+    EXPECT_NEAR((*many)[n].steps.std_j, want[n].std_j, 1e-9 * std::fabs(want[n].mean_j) + 1e-15);
+  }
 }
 
 Profile TwoDeviceProfile() {
