@@ -226,53 +226,63 @@ struct DomainResult {
   Joules static_j = 0;
 };
 
-// The sweep's queue of next change times, one entry per lane at most. Same
-// order as a min-heap of (time, lane): the earliest time, and among equal
-// times the lowest lane first, so segments are closed (and their energy
-// summed) in the same order either way. Few lanes (the usual CPU trace) are
-// scanned linearly: cheaper than heap pushes and pops.
-class LaneQueue {
+// The sweep's queues of next change times, one entry per lane at most, with
+// one interface (empty, top, push, advance_top). Both give the order of a
+// min-heap of (time, lane): the earliest time, and among equal times the
+// lowest lane first, so segments are closed (and their energy summed) in the
+// same order with either. The sweep is instantiated per queue so that its
+// loop has no call in it with the linear one (see DomainSweep).
+using LaneItem = std::pair<int64_t, uint32_t>;  // (time, index into the domain's lanes)
+constexpr int64_t kNoChange = std::numeric_limits<int64_t>::max();
+
+// Few lanes (the usual CPU trace): a branch-free scan, cheaper than heap
+// pushes and pops.
+class LinearLaneQueue {
  public:
-  using Item = std::pair<int64_t, uint32_t>;  // (time, index into the domain's lanes)
-  explicit LaneQueue(size_t lanes)
-      : linear_(lanes <= kLinearMax), next_(linear_ ? lanes : 0, kNone) {}
-  bool empty() const { return linear_ ? min_.first == kNone : heap_.empty(); }
-  Item top() const { return linear_ ? min_ : heap_.top(); }
-  void pop() {
-    if (!linear_) return heap_.pop();
-    next_[min_.second] = kNone;
-    Refresh();
-  }
-  void push(Item item) {
-    if (!linear_) return heap_.push(item);
+  static constexpr size_t kMaxLanes = 16;
+  explicit LinearLaneQueue(size_t lanes) : next_(lanes, kNoChange) {}
+  bool empty() const { return min_.first == kNoChange; }
+  LaneItem top() const { return min_; }
+  void push(LaneItem item) {
     next_[item.second] = item.first;
     Refresh();
   }
-  // The top's lane moves on to its next change at `t` (kNone: it has none):
-  // pop and push, with one scan of the linear queue instead of two.
+  // The top's lane moves on to its next change at `t` (kNoChange: it has
+  // none): pop and push with one scan instead of two.
   void advance_top(int64_t t) {
-    if (!linear_) {
-      const uint32_t lane = heap_.top().second;
-      heap_.pop();
-      if (t != kNone) heap_.push({t, lane});
-      return;
-    }
     next_[min_.second] = t;
     Refresh();
   }
-  static constexpr int64_t kNone = std::numeric_limits<int64_t>::max();
 
  private:
-  static constexpr size_t kLinearMax = 16;
   void Refresh() {
-    min_ = {kNone, 0};
-    for (uint32_t i = 0; i < next_.size(); ++i)
-      if (next_[i] < min_.first) min_ = {next_[i], i};
+    int64_t best = kNoChange;
+    uint32_t lane = 0;
+    for (uint32_t i = 0; i < next_.size(); ++i) {
+      const bool earlier = next_[i] < best;  // strict: the lowest lane among equal times
+      best = earlier ? next_[i] : best;
+      lane = earlier ? i : lane;
+    }
+    min_ = {best, lane};
   }
-  bool linear_;
   std::vector<int64_t> next_;
-  Item min_{kNone, 0};
-  std::priority_queue<Item, std::vector<Item>, std::greater<>> heap_;
+  LaneItem min_{kNoChange, 0};
+};
+
+class HeapLaneQueue {
+ public:
+  explicit HeapLaneQueue(size_t) {}
+  bool empty() const { return heap_.empty(); }
+  LaneItem top() const { return heap_.top(); }
+  void push(LaneItem item) { heap_.push(item); }
+  void advance_top(int64_t t) {
+    const uint32_t lane = heap_.top().second;
+    heap_.pop();
+    if (t != kNoChange) heap_.push({t, lane});
+  }
+
+ private:
+  std::priority_queue<LaneItem, std::vector<LaneItem>, std::greater<>> heap_;
 };
 
 // The regression's weights for one domain's sweep: each leaf's fitted power
@@ -322,7 +332,15 @@ struct SweepArgs {
 //
 // A class rather than one function so that each step of the loop has a name;
 // the members are small and inline into Run's loop as the lambdas did.
-template <bool kStatic, bool kTimeline, bool kModel>
+//
+// The running state (Running: the integrals, p, the active count) lives in a
+// local of Run, passed by reference, not in members, and the loop has no
+// call in it with LinearLaneQueue: the x87 registers do not survive a call,
+// and a member's address escapes, so that GCC kept each integral in memory
+// and stored and reloaded the 80-bit values every segment (slow x87 memory
+// operations: most of the loop's time). Now they stay in registers. The same
+// operations in the same order: the same bits.
+template <bool kStatic, bool kTimeline, bool kModel, typename Queue>
 class DomainSweep {
  public:
   explicit DomainSweep(const SweepArgs& a)
@@ -335,11 +353,12 @@ class DomainSweep {
         queue_(a.lanes->size()) {}
 
   DomainResult Run() {
+    Running run;
     // The reading interval that contains w0.
     i_ = std::upper_bound(t_.begin(), t_.end(), a_.w0) - t_.begin();
     i_ = i_ == 0 ? 0 : i_ - 1;
-    p_ = FactorOf(i_);
-    Start();
+    run.p = FactorOf(i_);
+    Start(run);
     int64_t now = a_.w0;
     if constexpr (kModel && kTimeline) r_.track_t_ns.push_back(a_.w0);
     while (now < a_.w1) {
@@ -348,13 +367,17 @@ class DomainSweep {
       const int64_t next_change =
           queue_.empty() ? std::numeric_limits<int64_t>::max() : queue_.top().first;
       const int64_t tb = std::min({next_reading, next_change, a_.w1});
-      Integrate(static_cast<Joules>(tb - now), tb == a_.w1 || tb == next_reading, tb);
+      Integrate(run, static_cast<Joules>(tb - now), tb == a_.w1 || tb == next_reading, tb);
       now = tb;
       if (tb == a_.w1) break;
-      if (tb == next_reading) p_ = FactorOf(++i_);
-      ChangeLanesAt(tb);
+      if (tb == next_reading) run.p = FactorOf(++i_);
+      ChangeLanesAt(run, tb);
     }
-    for (auto& s : state_) CloseSegment(s);
+    for (auto& s : state_) CloseSegment(run, s);
+    r_.idle_j = run.idle_j;
+    r_.idle_static_j = run.idle_static_j;
+    r_.measured_j = run.measured_j;
+    r_.static_j = run.static_j;
     return std::move(r_);
   }
 
@@ -367,6 +390,16 @@ class DomainSweep {
     Joules g_start = 0;
     Joules f_start = 0;
     Joules fs_start = 0;
+  };
+
+  // What changes as the sweep moves: Run's local (see the class comment).
+  struct Running {
+    Joules p = 0;             // J per ns (proportional), or alpha
+    int64_t active = 0;       // lanes with a leaf active
+    Joules active_power = 0;  // model: Σ fitted power of the active leaves, J/ns
+    Joules g = 0, f = 0, fs = 0;  // the running integrals G, F and F of the static share
+    Joules interval_j = 0;    // model with timeline: this reading interval's energy so far
+    Joules idle_j = 0, idle_static_j = 0, measured_j = 0, static_j = 0;  // DomainResult's
   };
 
   // Per reading interval: the measured power (proportional) or alpha (model).
@@ -382,24 +415,24 @@ class DomainSweep {
     if constexpr (kModel) return ev < 0 ? 0 : (*a_.mw->combo_power)[(*a_.combo_of_event)[ev]];
     return 0;
   }
-  void Enter(const LaneState& s) {
+  void Enter(Running& run, const LaneState& s) const {
     if (s.event < 0) return;
-    ++active_;
-    if constexpr (kModel) active_power_ += PowerOfEvent(s.event);
+    ++run.active;
+    if constexpr (kModel) run.active_power += PowerOfEvent(s.event);
   }
-  void Leave(const LaneState& s) {
+  void Leave(Running& run, const LaneState& s) const {
     if (s.event < 0) return;
-    --active_;
-    if constexpr (kModel) active_power_ -= PowerOfEvent(s.event);
+    --run.active;
+    if constexpr (kModel) run.active_power -= PowerOfEvent(s.event);
   }
 
   // State at w0: every change up to and including w0 applied, without energy.
-  void Start() {
+  void Start(Running& run) {
     for (size_t li = 0; li < a_.lanes->size(); ++li) {
       const auto& ch = a_.prepared->changes[(*a_.lanes)[li]];
       auto& s = state_[li];
       while (s.next < ch.size() && ch[s.next].t_ns <= a_.w0) s.event = ch[s.next++].event;
-      Enter(s);
+      Enter(run, s);
       if (s.next < ch.size()) queue_.push({ch[s.next].t_ns, static_cast<uint32_t>(li)});
     }
   }
@@ -407,51 +440,52 @@ class DomainSweep {
   // The slice [now, now + dt): its energy to the running integrals, to (idle)
   // when no lane is active, and (model with timeline) to the reading
   // interval's energy, which is closed at `tb` when `closes_interval`.
-  void Integrate(Joules dt, bool closes_interval, int64_t tb) {
+  void Integrate(Running& run, Joules dt, bool closes_interval, int64_t tb) {
     Joules energy;
     if constexpr (kModel) {
-      energy = p_ * (static_power_ + active_power_) * dt;
-      g_ += p_ * dt;
-      if (active_ > 0) f_ += p_ * static_power_ * dt / active_;
-      if constexpr (kTimeline) interval_j_ += energy;
+      energy = run.p * (static_power_ + run.active_power) * dt;
+      run.g += run.p * dt;
+      if (run.active > 0) run.f += run.p * static_power_ * dt / run.active;
+      if constexpr (kTimeline) run.interval_j += energy;
     } else {
-      energy = p_ * dt;
-      if (active_ > 0) f_ += energy / active_;
+      energy = run.p * dt;
+      if (run.active > 0) run.f += energy / run.active;
     }
-    if (active_ == 0) r_.idle_j += energy;
-    r_.measured_j += energy;
+    if (run.active == 0) run.idle_j += energy;
+    run.measured_j += energy;
     if constexpr (kStatic) {
-      const Joules static_energy = kModel ? std::min(base_ * dt, energy) : std::min(base_, p_) * dt;
-      if (active_ > 0) {
-        fs_ += static_energy / active_;
+      const Joules static_energy =
+          kModel ? std::min(base_ * dt, energy) : std::min(base_, run.p) * dt;
+      if (run.active > 0) {
+        run.fs += static_energy / run.active;
       } else {
-        r_.idle_static_j += static_energy;
+        run.idle_static_j += static_energy;
       }
-      r_.static_j += static_energy;
+      run.static_j += static_energy;
     }
     if constexpr (kModel && kTimeline) {
       if (closes_interval) {
-        r_.track_j.push_back(interval_j_);
+        r_.track_j.push_back(run.interval_j);
         r_.track_t_ns.push_back(tb);
-        interval_j_ = 0;
+        run.interval_j = 0;
       }
     }
   }
 
   // A lane's segment ends: its energy since the segment began goes to its combo.
-  void CloseSegment(LaneState& s) {
+  void CloseSegment(const Running& run, LaneState& s) {
     if (s.event < 0) return;
     const uint32_t combo = (*a_.combo_of_event)[s.event];
     const size_t c = combo * a_.domain_count + a_.d;
-    Joules energy = f_ - s.f_start;
+    Joules energy = run.f - s.f_start;
     if constexpr (kModel) {
-      const Joules dg = g_ - s.g_start;
+      const Joules dg = run.g - s.g_start;
       (*a_.mw->combo_g)[c] += dg;
       (*a_.mw->combo_f)[c] += energy;
       energy += (*a_.mw->combo_power)[combo] * dg;
     }
     (*a_.combo_j)[c] += energy;
-    if constexpr (kStatic) (*a_.combo_static_j)[c] += fs_ - s.fs_start;
+    if constexpr (kStatic) (*a_.combo_static_j)[c] += run.fs - s.fs_start;
     if constexpr (kTimeline) {
       const uint32_t k = (*a_.timeline_index)[s.event];
       if (k != kNotInTimeline) a_.timeline->events[k].self_j += static_cast<double>(energy);
@@ -460,23 +494,23 @@ class DomainSweep {
 
   // Every lane whose innermost event changes at tb closes its segment and
   // opens the next.
-  void ChangeLanesAt(int64_t tb) {
+  void ChangeLanesAt(Running& run, int64_t tb) {
     while (!queue_.empty() && queue_.top().first == tb) {
       const uint32_t li = queue_.top().second;
       auto& s = state_[li];
       const auto& ch = a_.prepared->changes[(*a_.lanes)[li]];
-      CloseSegment(s);
-      Leave(s);
+      CloseSegment(run, s);
+      Leave(run, s);
       s.event = ch[s.next++].event;
-      s.g_start = g_;
-      s.f_start = f_;
-      s.fs_start = fs_;
-      Enter(s);
-      queue_.advance_top(s.next < ch.size() ? ch[s.next].t_ns : LaneQueue::kNone);
+      if constexpr (kModel) s.g_start = run.g;  // (a store of an 80-bit value costs)
+      s.f_start = run.f;
+      if constexpr (kStatic) s.fs_start = run.fs;
+      Enter(run, s);
+      queue_.advance_top(s.next < ch.size() ? ch[s.next].t_ns : kNoChange);
     }
     // The running sum drifts by rounding; with no lane active it is exactly 0.
     if constexpr (kModel) {
-      if (active_ == 0) active_power_ = 0;
+      if (run.active == 0) run.active_power = 0;
     }
   }
 
@@ -486,14 +520,9 @@ class DomainSweep {
   const Joules base_;          // baseline power, J per ns
   const Joules static_power_;  // model: the fit's static power, J per ns
   std::vector<LaneState> state_;
-  LaneQueue queue_;
+  Queue queue_;
   DomainResult r_;
   size_t i_ = 0;               // the reading interval of the sweep's time
-  Joules p_ = 0;               // J per ns (proportional), or alpha
-  int64_t active_ = 0;         // lanes with a leaf active
-  Joules active_power_ = 0;    // model: Σ fitted power of the active leaves, J/ns
-  Joules g_ = 0, f_ = 0, fs_ = 0;  // the running integrals G, F and F of the static share
-  Joules interval_j_ = 0;      // model with timeline: this reading interval's energy so far
 };
 
 // The domain's power over [d0, d1) as steps, the same constant-between-
@@ -1177,10 +1206,15 @@ DomainResult SweepOne(Sweeps& s, size_t d, const EnergySeries& swept, double bas
                        model ? std::min(w1, fit.series.EndNs()) : d1,
                        &lanes, &s.prepared, &s.combos.of_event, domain_count, d,
                        &s.combo_j, &s.combo_static_j, s.timeline, s.timeline_index};
+  const bool linear = lanes.size() <= LinearLaneQueue::kMaxLanes;
   auto sweep = [&](auto with_static, auto with_timeline) {
     constexpr bool kS = decltype(with_static)::value, kT = decltype(with_timeline)::value;
-    if (model) return DomainSweep<kS, kT, true>(args).Run();
-    return DomainSweep<kS, kT, false>(args).Run();
+    if (model) {
+      return linear ? DomainSweep<kS, kT, true, LinearLaneQueue>(args).Run()
+                    : DomainSweep<kS, kT, true, HeapLaneQueue>(args).Run();
+    }
+    return linear ? DomainSweep<kS, kT, false, LinearLaneQueue>(args).Run()
+                  : DomainSweep<kS, kT, false, HeapLaneQueue>(args).Run();
   };
   using Yes = std::true_type;
   using No = std::false_type;
