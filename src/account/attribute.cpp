@@ -113,6 +113,38 @@ struct Window {
   }
 };
 
+// The order of a lane's events for PrepareLanes: by clipped start, the
+// longer (the parent) first, then by index (stable for identical intervals).
+bool LaneOrderLess(const Window& window, const Event& ea, uint32_t a, const Event& eb,
+                   uint32_t b) {
+  const int64_t sa = window.Start(ea), sb = window.Start(eb);
+  if (sa != sb) return sa < sb;
+  const int64_t ta = window.End(ea), tb = window.End(eb);
+  if (ta != tb) return ta > tb;  // parent first
+  return a < b;
+}
+
+// Whether `idx` is already in LaneOrderLess's order: each event's clipped
+// interval computed once, not twice a comparison as std::is_sorted with the
+// comparator did.
+bool InLaneOrder(const std::vector<Event>& events, const Window& window,
+                 const std::vector<uint32_t>& idx) {
+  int64_t prev_start = 0, prev_end = 0;
+  uint32_t prev = 0;
+  for (size_t k = 0; k < idx.size(); ++k) {
+    const uint32_t i = idx[k];
+    const Event& e = events[i];
+    const int64_t start = window.Start(e), end = window.End(e);
+    if (k > 0 && (start < prev_start ||
+                  (start == prev_start && (end > prev_end || (end == prev_end && i < prev)))))
+      return false;
+    prev_start = start;
+    prev_end = end;
+    prev = i;
+  }
+  return true;
+}
+
 // Sorts each lane's events, repairs partial overlaps (the later event is
 // clipped to its parent's end: real traces have them from µs rounding and
 // async work) and flattens the nesting into change points. Reads the
@@ -155,21 +187,17 @@ PreparedLanes PrepareLanes(const Trace& trace, const Window& window,
   for (size_t lane = 0; lane < lane_count; ++lane) {
     auto& idx = by_lane[lane];
     const int32_t lane_process = process_count > 0 ? trace.lanes[lane].process : -1;
-    auto before = [&](uint32_t a, uint32_t b) {
-      const Event& ea = events[a];
-      const Event& eb = events[b];
-      const int64_t sa = window.Start(ea), sb = window.Start(eb);
-      if (sa != sb) return sa < sb;
-      const int64_t ta = window.End(ea), tb = window.End(eb);
-      if (ta != tb) return ta > tb;  // parent first
-      return a < b;  // stable for identical intervals
-    };
     // The dialects emit each lane's events in this order: check before sorting.
-    if (!std::is_sorted(idx.begin(), idx.end(), before)) std::sort(idx.begin(), idx.end(), before);
+    if (!InLaneOrder(events, window, idx)) {
+      std::sort(idx.begin(), idx.end(), [&](uint32_t a, uint32_t b) {
+        return LaneOrderLess(window, events[a], a, events[b], b);
+      });
+    }
     auto& changes = out.changes[lane];
     changes.reserve(idx.size() * 2);
     AdviseHugePages(changes.data(), changes.capacity() * sizeof(ChangePoint));
-    auto emit = [&](int64_t t, int64_t ev) {
+    // Inlined: three calls a change point cost more than the work.
+    auto emit = [&](int64_t t, int64_t ev) __attribute__((always_inline)) {
       if (!changes.empty() && changes.back().t_ns == t) {
         changes.back().event = ev;
       } else if (changes.empty() ? ev != -1 : changes.back().event != ev) {
