@@ -97,8 +97,9 @@ class ClockMap {
 
   // Keeps the pair PairFor(t_ns) gives and the times that give the same:
   // below the first pair's time, or from the pair's time to the next
-  // greater one (INT64_MAX itself is searched each time).
-  void Locate(int64_t t_ns) const {
+  // greater one (INT64_MAX itself is searched each time). Out of line, so
+  // that operator() (twice an event) is small enough to inline into MapTimes.
+  [[gnu::noinline]] void Locate(int64_t t_ns) const {
     auto it = std::upper_bound(pairs_.begin(), pairs_.end(), t_ns,
                                [this](int64_t t, const ClockSyncPair& p) { return t < On(p); });
     const ClockSyncPair& p = it == pairs_.begin() ? pairs_.front() : *(it - 1);
