@@ -118,9 +118,10 @@ class ClockMap {
 
 // Maps every event and step start with `f` (which gives nullopt when a time
 // cannot be mapped within int64), keeping durations. Returns the first start
-// that could not be mapped, with the trace unchanged; nullopt when all were.
+// that could not be mapped, with the trace unchanged; nullopt when all were,
+// with `mapped` the events' span after (TraceSpan's, without another pass).
 template <typename F>
-std::optional<int64_t> MapTimes(Trace& trace, F&& f) {
+std::optional<int64_t> MapTimes(Trace& trace, F&& f, Span& mapped) {
   // Checked first, changed after: an error leaves the trace as it was.
   auto maps = [&](int64_t start_ns, int64_t end_ns) {
     const std::optional<int64_t> start = f(start_ns);
@@ -131,12 +132,16 @@ std::optional<int64_t> MapTimes(Trace& trace, F&& f) {
     if (!maps(e.start_ns, e.end_ns)) return e.start_ns;
   for (const Step& s : trace.steps)
     if (!maps(s.start_ns, s.end_ns)) return s.start_ns;
+  Span span;
   for (Event& e : trace.events) {
     int64_t dur = e.end_ns - e.start_ns;
     e.start_ns = *f(e.start_ns);
     // Durations are measured on one clock by the framework; keep them exact.
     e.end_ns = e.start_ns + dur;
+    span.start_ns = std::min(span.start_ns, e.start_ns);
+    span.end_ns = std::max(span.end_ns, e.end_ns);
   }
+  mapped = span;
   for (Step& s : trace.steps) {
     int64_t dur = s.end_ns - s.start_ns;
     s.start_ns = *f(s.start_ns);
@@ -165,6 +170,7 @@ std::string ClockPairOverflow(int64_t t, const ClockSyncPair& p, const char* fro
 Result<AlignResult> AlignTrace(Trace& trace, const EnergyLog& log, const AlignOptions& options) {
   AlignResult result;
   const Span before = TraceSpan(trace);
+  Span after = before;  // the identity leaves it; MapTimes gives it otherwise
   if (before.start_ns > before.end_ns) return Nothing("the trace has no events to align");
   const Span energy = EnergySpan(log);
   if (energy.start_ns > energy.end_ns)
@@ -173,7 +179,7 @@ Result<AlignResult> AlignTrace(Trace& trace, const EnergyLog& log, const AlignOp
   const std::string energy_clock = ToString(log.clock);
   if (options.trace_offset_ns) {
     const int64_t off = *options.trace_offset_ns;
-    if (auto t = MapTimes(trace, [off](int64_t t) { return Add(t, off); }))
+    if (auto t = MapTimes(trace, [off](int64_t t) { return Add(t, off); }, after))
       return UsageError(fmt::format(
           "--trace-offset-ns {}: the trace's time {} plus the offset passes the largest time "
           "there is (int64 ns)",
@@ -186,7 +192,7 @@ Result<AlignResult> AlignTrace(Trace& trace, const EnergyLog& log, const AlignOp
     const int64_t zero = trace.time_base == TimeBase::kRelative ? 0 : before.start_ns;
     const std::optional<int64_t> off = Sub(*options.trace_start_ns, zero);
     const std::optional<int64_t> bad =
-        off ? MapTimes(trace, [off](int64_t t) { return Add(t, *off); }) : before.start_ns;
+        off ? MapTimes(trace, [off](int64_t t) { return Add(t, *off); }, after) : before.start_ns;
     if (bad)
       return UsageError(fmt::format(
           "--trace-start-ns {}: moving the trace's time {} there passes the largest time there "
@@ -219,20 +225,19 @@ Result<AlignResult> AlignTrace(Trace& trace, const EnergyLog& log, const AlignOp
         ToString(trace.time_base), log.path, energy_clock, FormatSpan(before), FormatSpan(energy)));
   } else if (trace.time_base == TimeBase::kRealtime) {
     ClockMap map(log.clock_sync, ClockMap::From::kRealtime);
-    if (auto t = MapTimes(trace, map))
+    if (auto t = MapTimes(trace, map, after))
       return BadInput(log.path + "/run.json", ClockPairOverflow(*t, map.PairFor(*t), "CLOCK_REALTIME"));
     result.description = fmt::format(
         "CLOCK_REALTIME → CLOCK_MONOTONIC through {} clock_sync pair(s) of the run",
         log.clock_sync.size());
   } else {
     ClockMap map(log.clock_sync, ClockMap::From::kMonotonic);
-    if (auto t = MapTimes(trace, map))
+    if (auto t = MapTimes(trace, map, after))
       return BadInput(log.path + "/run.json", ClockPairOverflow(*t, map.PairFor(*t), "CLOCK_MONOTONIC"));
     result.description = fmt::format(
         "CLOCK_MONOTONIC → CLOCK_REALTIME through {} clock_sync pair(s)", log.clock_sync.size());
   }
 
-  const Span after = TraceSpan(trace);
   if (after.end_ns <= energy.start_ns || after.start_ns >= energy.end_ns) {
     const double gap_s = after.end_ns <= energy.start_ns
                              ? SecondsBetween(after.end_ns, energy.start_ns)
