@@ -12,6 +12,7 @@
 #include <cstdio>
 #include <cstdlib>
 #include <optional>
+#include <random>
 #include <string>
 #include <vector>
 
@@ -425,6 +426,40 @@ TEST(FileWindowTest, ErrorsAndAnUnreadableFileGiveTheBuffersResult) {
   auto windowed = ThroughWindows(doc, shorter.fd(), 4096);
   ASSERT_TRUE(windowed.ok());
   EXPECT_EQ(Differs(*whole, *windowed), "");
+}
+
+// Mutated documents (bytes changed, cut out or repeated; fixed seed): the
+// windows give what the buffer gives, result or error, wherever the damage
+// falls relative to a window's end.
+TEST(FileWindowTest, MutatedDocumentsGiveWhatTheBufferGives) {
+  const std::vector<std::string> docs = {TrickyTrace(120), PlainTrace(150), Tf1Trace(120)};
+  const std::string alphabet = "{}[],:\"\\ 0123456789.eE-XtfnAaz\n";
+  std::mt19937 rng(20261205);
+  for (int round = 0; round < 240; ++round) {
+    std::string doc = docs[static_cast<size_t>(round) % docs.size()];
+    const int mutations = 1 + static_cast<int>(rng() % 3);
+    for (int m = 0; m < mutations && !doc.empty(); ++m) {
+      const size_t at = rng() % doc.size();
+      const size_t n = std::min<size_t>(1 + rng() % 40, doc.size() - at);
+      switch (rng() % 3) {
+        case 0: doc[at] = alphabet[rng() % alphabet.size()]; break;
+        case 1: doc.erase(at, n); break;
+        default: doc.insert(at, doc.substr(at, n)); break;
+      }
+    }
+    const size_t window = std::vector<size_t>{64, 100, 333, 4096}[rng() % 4];
+    SCOPED_TRACE(fmt::format("round {}, window {}", round, window));
+    auto in_buffer = ParseChromeJson("w.json", doc, trace_internal::kDefaultSliceBytes);
+    TempFile file(doc);
+    auto windowed = ThroughWindows(doc, file.fd(), window);
+    ASSERT_EQ(in_buffer.ok(), windowed.ok());
+    if (in_buffer.ok()) {
+      EXPECT_EQ(Differs(*in_buffer, *windowed), "");
+    } else {
+      EXPECT_EQ(in_buffer.error().message, windowed.error().message);
+      EXPECT_EQ(in_buffer.error().byte_offset, windowed.error().byte_offset);
+    }
+  }
 }
 
 }  // namespace
