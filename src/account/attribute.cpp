@@ -68,33 +68,45 @@ constexpr uint32_t kNotInTimeline = std::numeric_limits<uint32_t>::max();
 // usually after one or two steps, since nested ops sit inside their parents.
 // `busy_ns` is per (node, slot) with `slots` slots a node: the phases and all
 // of them (kPhaseSlots), or one per process.
-struct BusyTimeAccumulator {
-  const NodeTable& nodes;
-  std::vector<int64_t>& busy_ns;
-  size_t slots;
-  std::vector<int64_t> covered_until;
-  std::vector<uint32_t> covered_lane;  // lane + 1 that set covered_until; 0 = none
-
+//
+// Each (node, slot)'s figures sit together (one cache line a step of the
+// walk, not three arrays), and are copied to `busy_ns` by Finish.
+class BusyTimeAccumulator {
+ public:
   BusyTimeAccumulator(const NodeTable& n, std::vector<int64_t>& busy, size_t slot_count)
-      : nodes(n), busy_ns(busy), slots(slot_count), covered_until(busy.size(), 0),
-        covered_lane(busy.size(), 0) {}
+      : nodes_(n), busy_ns_(busy), slots_(slot_count), entries_(busy.size()) {}
 
   void Credit(uint32_t lane, NodeId node, int slot, int64_t start, int64_t end) {
-    for (NodeId a = node;; a = nodes.Parent(a)) {
-      const size_t k = size_t{a} * slots + static_cast<size_t>(slot);
-      if (covered_lane[k] != lane + 1 || start >= covered_until[k]) {
-        busy_ns[k] += end - start;
-        covered_until[k] = end;
-        covered_lane[k] = lane + 1;
-      } else if (end > covered_until[k]) {
-        busy_ns[k] += end - covered_until[k];
-        covered_until[k] = end;
+    for (NodeId a = node;; a = nodes_.Parent(a)) {
+      Entry& x = entries_[size_t{a} * slots_ + static_cast<size_t>(slot)];
+      if (x.covered_lane != lane + 1 || start >= x.covered_until) {
+        x.busy_ns += end - start;
+        x.covered_until = end;
+        x.covered_lane = lane + 1;
+      } else if (end > x.covered_until) {
+        x.busy_ns += end - x.covered_until;
+        x.covered_until = end;
       } else {
         break;
       }
       if (a == kRootNode) break;
     }
   }
+  // The busy time into the caller's `busy_ns`.
+  void Finish() {
+    for (size_t k = 0; k < entries_.size(); ++k) busy_ns_[k] += entries_[k].busy_ns;
+  }
+
+ private:
+  struct Entry {
+    int64_t busy_ns = 0;
+    int64_t covered_until = 0;
+    uint32_t covered_lane = 0;  // lane + 1 that set covered_until; 0 = none
+  };
+  const NodeTable& nodes_;
+  std::vector<int64_t>& busy_ns_;
+  size_t slots_;
+  std::vector<Entry> entries_;
 };
 
 // An event's interval clipped to the attribution window [w0, w1). Events
@@ -240,6 +252,8 @@ PreparedLanes PrepareLanes(const Trace& trace, const Window& window,
     }
     std::vector<uint32_t>().swap(idx);  // done with this lane: give its memory back
   }
+  busy.Finish();
+  process_busy.Finish();
   return out;
 }
 
