@@ -427,7 +427,8 @@ class DomainSweep {
   // Per-lane cursor into its change points, current innermost event and the
   // running integrals at its start.
   struct LaneState {
-    size_t next = 0;
+    const ChangePoint* next = nullptr;  // into the lane's change points, up to `end`
+    const ChangePoint* end = nullptr;
     int64_t event = -1;
     Joules g_start = 0;
     Joules f_start = 0;
@@ -473,9 +474,11 @@ class DomainSweep {
     for (size_t li = 0; li < a_.lanes->size(); ++li) {
       const auto& ch = a_.prepared->changes[(*a_.lanes)[li]];
       auto& s = state_[li];
-      while (s.next < ch.size() && ch[s.next].t_ns <= a_.w0) s.event = ch[s.next++].event;
+      s.next = ch.data();
+      s.end = ch.data() + ch.size();
+      while (s.next < s.end && s.next->t_ns <= a_.w0) s.event = (s.next++)->event;
       Enter(run, s);
-      if (s.next < ch.size()) queue_.push({ch[s.next].t_ns, static_cast<uint32_t>(li)});
+      if (s.next < s.end) queue_.push({s.next->t_ns, static_cast<uint32_t>(li)});
     }
   }
 
@@ -540,15 +543,14 @@ class DomainSweep {
     while (!queue_.empty() && queue_.top().first == tb) {
       const uint32_t li = queue_.top().second;
       auto& s = state_[li];
-      const auto& ch = a_.prepared->changes[(*a_.lanes)[li]];
       CloseSegment(run, s);
       Leave(run, s);
-      s.event = ch[s.next++].event;
+      s.event = (s.next++)->event;
       if constexpr (kModel) s.g_start = run.g;  // (a store of an 80-bit value costs)
       s.f_start = run.f;
       if constexpr (kStatic) s.fs_start = run.fs;
       Enter(run, s);
-      queue_.advance_top(s.next < ch.size() ? ch[s.next].t_ns : kNoChange);
+      queue_.advance_top(s.next < s.end ? s.next->t_ns : kNoChange);
     }
     // The running sum drifts by rounding; with no lane active it is exactly 0.
     if constexpr (kModel) {
