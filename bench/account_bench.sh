@@ -76,6 +76,8 @@ awk -v n="${n}" -v w="${wall}" -v u="${user}" -v s="${sys}" -v c="${cpu}" -v rss
   printf "throughput        %.2f M events/s (user+sys) [median %.2f], %.2f M events/s (wall)\n",
          n / c / 1e6, n / mc / 1e6, n / w / 1e6
   printf "peak RSS          %.1f MB\n", rss * 1024 / 1e6
-  printf "RSS beyond input  %.0f bytes/event\n", (rss * 1024 - inb) / n
+  printf "peak RSS / event  %.0f bytes (all of the process: the input is read through a buffer and\n", rss * 1024 / n
+  printf "                  counts only where its pages were touched in the mapping)\n"
+  printf "RSS beyond input  %.0f bytes/event (peak RSS less the input file; negative: below its size)\n", (rss * 1024 - inb) / n
   printf "load average      %s before, %s after\n", lb, la
 }'
