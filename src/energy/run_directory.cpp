@@ -460,6 +460,25 @@ std::string ParseParentRow(std::string_view f_thread, std::string_view f_parent,
                        pid, f_parent);
   return {};
 }
+
+// The parsed log made cumulative since its first sample (tree, machine and
+// each process), each process given its parent, processes sorted by pid.
+void FinishCpuTimeLog(const std::map<int64_t, int64_t>& parent_of, CpuTimeLog& out) {
+  if (out.t_ns.empty()) return;
+  const int64_t tree0 = out.tree_ns.front(), busy0 = out.machine_busy_ns.front();
+  for (size_t i = 0; i < out.t_ns.size(); ++i) {
+    out.tree_ns[i] -= tree0;
+    out.machine_busy_ns[i] -= busy0;
+  }
+  for (CpuTimeLog::Process& p : out.processes) {
+    const int64_t p0 = p.CpuNsAt(0);
+    for (int64_t& v : p.cpu_ns) v -= p0;
+    const auto it = parent_of.find(p.pid);
+    if (it != parent_of.end()) p.parent_pid = it->second;
+  }
+  std::sort(out.processes.begin(), out.processes.end(),
+            [](const CpuTimeLog::Process& a, const CpuTimeLog::Process& b) { return a.pid < b.pid; });
+}
 }  // namespace
 
 Status ParseCpuTimeCsv(const std::string& name, std::string_view text, CpuTimeLog& out,
@@ -577,24 +596,7 @@ Status ParseCpuTimeCsv(const std::string& name, std::string_view text, CpuTimeLo
     out.tree_ns.back() = tree_ns;
   }
   if (!header) return bad("empty file: expected the header t_ns,thread,cpu_ns");
-  // Cumulative since the first sample.
-  if (!out.t_ns.empty()) {
-    const int64_t tree0 = out.tree_ns.front(), busy0 = out.machine_busy_ns.front();
-    for (size_t i = 0; i < out.t_ns.size(); ++i) {
-      out.tree_ns[i] -= tree0;
-      out.machine_busy_ns[i] -= busy0;
-    }
-    for (CpuTimeLog::Process& p : out.processes) {
-      const int64_t p0 = p.CpuNsAt(0);
-      for (int64_t& v : p.cpu_ns) v -= p0;
-    }
-    for (CpuTimeLog::Process& p : out.processes) {
-      const auto it = parent_of.find(p.pid);
-      if (it != parent_of.end()) p.parent_pid = it->second;
-    }
-    std::sort(out.processes.begin(), out.processes.end(),
-              [](const CpuTimeLog::Process& a, const CpuTimeLog::Process& b) { return a.pid < b.pid; });
-  }
+  FinishCpuTimeLog(parent_of, out);
   if (out.t_ns.size() < 2) diag.Add("cputime.too_few_samples");
   return {};
 }
